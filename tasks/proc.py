@@ -1,0 +1,87 @@
+"""Running external programs: find them first, echo them masked, fail in one line."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from invoke import Exit
+
+from tasks.masking import mask_env
+from tasks.settings import PROJECT_ROOT
+from tasks.taskdef import is_dry
+
+
+def require(program: str, setting: str, install: str) -> str:
+    """The full path of ``program`` (a name on PATH or a path), or Exit with how to get it.
+
+    ``setting`` names the config key that chooses the program; ``install`` says how
+    to install it.
+    """
+    found = shutil.which(program)
+    if found:
+        return found
+    where = "is not on PATH" if os.sep not in program else "does not exist or is not executable"
+    raise Exit(f"{program} {where} (setting {setting}). {install}")
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the project root when inside it, for short echo lines."""
+    try:
+        rel = Path(path).resolve().relative_to(PROJECT_ROOT)
+        return str(rel) if str(rel) != "." else "."
+    except ValueError:
+        return str(path)
+
+
+def describe(argv: list[str], cwd: Path | None = None, env: Mapping[str, str] | None = None) -> str:
+    """One line for the user: ``(cwd) KEY=value ... command``, secrets masked."""
+    parts = []
+    if cwd is not None:
+        parts.append(f"({display_path(cwd)})")
+    parts += [f"{k}={shlex.quote(v)}" for k, v in mask_env(env or {}).items()]
+    parts.append(shlex.join(argv))
+    return " ".join(parts)
+
+
+def run(
+    c,
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    what: str | None = None,
+    pty: bool = False,
+    hide: str | None = None,
+    warn: bool = False,
+):
+    """Run ``argv`` in ``cwd`` with ``env`` added to the environment.
+
+    Secrets travel in ``env``, never in ``argv``; the echo line masks them. Under
+    ``inv --dry`` prints the line and runs nothing. A failure raises Exit with the
+    exit code, unless ``warn``.
+    """
+    print(f"$ {describe(argv, cwd, env)}", flush=True)
+    if is_dry(c):
+        return None
+    with c.cd(str(cwd)):
+        result = c.run(
+            shlex.join(argv), env=dict(env or {}), pty=pty, hide=hide, warn=True, echo=False
+        )
+    if not result.ok and not warn:
+        detail = f"\n{result.stderr.strip()[-2000:]}" if hide and result.stderr.strip() else ""
+        raise Exit(
+            f"{what or argv[0]} failed with exit code {result.exited}"
+            f" ({shlex.join(argv)} in {display_path(cwd)}){detail}",
+            code=result.exited or 1,
+        )
+    return result
+
+
+def use_pty() -> bool:
+    """Interactive programs get a pty only when there is a terminal to give them."""
+    return sys.stdin.isatty() and sys.stdout.isatty()

@@ -1,0 +1,32 @@
+"""The `task` decorator every module uses: an invoke task that loads `.env` first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import invoke
+from invoke import Exit
+
+from tasks import envfile
+from tasks.settings import PROJECT_ROOT
+
+
+class SuiteTask(invoke.Task):
+    """Loads `.env`/`.env.local` (once) before the task body runs."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            envfile.ensure_loaded(PROJECT_ROOT)
+        except envfile.EnvFileError as e:
+            raise Exit(str(e))
+        return super().__call__(*args, **kwargs)
+
+
+def task(*args: Any, **kwargs: Any) -> Any:
+    kwargs.setdefault("klass", SuiteTask)
+    return invoke.task(*args, **kwargs)
+
+
+def is_dry(c) -> bool:
+    """True under `inv --dry`: print the plan, touch nothing (Docker and SQL included)."""
+    return bool(c.config.run.get("dry", False))

@@ -1,0 +1,128 @@
+"""Integration harness: real programs, a throwaway project tree, `inv` as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+# The image the Postgres tests run: the one .ci/run builds from Debian packages,
+# or the official one on a laptop with a registry (FZ_TEST_POSTGRES_IMAGE=postgres:17).
+TEST_IMAGE = os.environ.get("FZ_TEST_POSTGRES_IMAGE", "fz-dev-postgres:local")
+
+
+def integration_required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("FZ_REQUIRE_INTEGRATION") == "1"
+
+
+def missing(what: str) -> None:
+    """Fail (CI) or skip (laptop) because ``what`` is not available."""
+    if integration_required():
+        pytest.fail(f"integration test needs {what} (required because CI is set)")
+    pytest.skip(f"needs {what}")
+
+
+def require_program(name: str, hint: str = "") -> str:
+    path = shutil.which(name)
+    if not path:
+        missing(f"`{name}` on PATH{': ' + hint if hint else ''}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:  # any failure to reach the engine means "not here"
+        missing(f"a running Docker engine ({e.__class__.__name__}: {e}); start dockerd (see README)")
+    try:
+        client.images.get(TEST_IMAGE)
+    except Exception:
+        missing(f"the image {TEST_IMAGE}: build it with tests/images/postgres/build.sh")
+    yield client
+    client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Project:
+    """A copy of the suite dropped into a fresh 'Firezone root' with the fixture umbrella."""
+
+    def __init__(self, root: Path, env: dict[str, str]):
+        self.root = root
+        self.env = env
+
+    def inv(self, *args: str, input: str | None = None, env: dict | None = None, timeout: float = 300, check: bool = False):
+        full_env = {**self.env, **(env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=self.root,
+            env=full_env,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"inv {' '.join(args)} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+            )
+        return proc
+
+    def write_env(self, text: str, name: str = ".env") -> None:
+        (self.root / name).write_text(text)
+
+
+def make_project(tmp_path: Path, *, umbrella: bool = True) -> Project:
+    root = tmp_path / "firezone"
+    root.mkdir()
+    shutil.copy2(REPO / "tasks.py", root / "tasks.py")
+    shutil.copytree(REPO / "tasks", root / "tasks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "invoke.yaml", root / "invoke.yaml")
+    if umbrella:
+        shutil.copytree(FIXTURES / "umbrella", root / "elixir", ignore=shutil.ignore_patterns("_build", "deps"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "DATABASE_", "STRIPE_", "WORKOS_", "STATIC_SEEDS", "BILLING_"))}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return Project(root, env)
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def pg_project(project, docker_client):
+    """A project whose Postgres container, volume and port are this test's own; removed after."""
+    name = f"fzdev-test-{uuid.uuid4().hex[:8]}"
+    project.env.update(
+        {
+            "INVOKE_POSTGRES_IMAGE": TEST_IMAGE,
+            "INVOKE_POSTGRES_CONTAINER": name,
+            "INVOKE_POSTGRES_VOLUME": f"{name}-data",
+            "DATABASE_PORT": str(free_port()),
+        }
+    )
+    project.container_name = name
+    yield project
+    for c in docker_client.containers.list(all=True, filters={"name": f"^/{name}$"}):
+        c.remove(force=True)
+    for v in docker_client.volumes.list(filters={"name": f"{name}-data"}):
+        if v.name == f"{name}-data":
+            v.remove(force=True)
