@@ -1,0 +1,42 @@
+"""The environment the portal's processes get (mix tasks, iex, the Phoenix server)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterable, Mapping
+
+from invoke import Exit
+
+from tasks.settings import database
+
+WORKOS_KEYS = ("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """``["FZFF_X=true", "FEATURE_Y_ENABLED=false"]`` -> dict; bad items -> Exit."""
+    env: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not _NAME.match(name):
+            raise Exit(
+                f"--env {item.split('=')[0]!r}: expected KEY=VALUE with KEY a variable name,"
+                " e.g. --env FZFF_ICMP_ERROR_UNREACHABLE_PROHIBITED_CREATE_NEW_FLOW=true"
+            )
+        env[name] = value
+    return env
+
+
+def mix_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What every mix invocation gets: the DATABASE_* values the container was made with."""
+    return database(environ).env()
+
+
+def server_env(extra: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a server process gets: DATABASE_*, WorkOS values when set, then ``extra``."""
+    environ = os.environ if environ is None else environ
+    env = mix_env(environ)
+    env.update({k: environ[k] for k in WORKOS_KEYS if environ.get(k)})
+    env.update(parse_assignments(extra))
+    return env
