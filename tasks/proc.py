@@ -43,9 +43,17 @@ def describe(argv: list[str], cwd: Path | None = None, env: Mapping[str, str] | 
     parts = []
     if cwd is not None:
         parts.append(f"({display_path(cwd)})")
-    parts += [f"{k}={shlex.quote(v)}" for k, v in mask_env(env or {}).items()]
+    raw = env or {}
+    for key, shown in mask_env(raw).items():
+        # A masked value is display-only; quoting it would suggest it is the value.
+        parts.append(f"{key}={shown if shown != raw[key] else shlex.quote(shown)}")
     parts.append(shlex.join(argv))
     return " ".join(parts)
+
+
+def command_in(cwd: Path, argv: list[str]) -> str:
+    """The shell command line that runs ``argv`` in ``cwd``."""
+    return f"cd {shlex.quote(str(cwd))} && {shlex.join(argv)}"
 
 
 def run(
@@ -68,10 +76,9 @@ def run(
     print(f"$ {describe(argv, cwd, env)}", flush=True)
     if is_dry(c):
         return None
-    with c.cd(str(cwd)):
-        result = c.run(
-            shlex.join(argv), env=dict(env or {}), pty=pty, hide=hide, warn=True, echo=False
-        )
+    result = c.run(
+        command_in(cwd, argv), env=dict(env or {}), pty=pty, hide=hide, warn=True, echo=False
+    )
     if not result.ok and not warn:
         detail = f"\n{result.stderr.strip()[-2000:]}" if hide and result.stderr.strip() else ""
         raise Exit(

@@ -1,0 +1,19 @@
+import pytest
+from invoke import Exit
+
+from tasks.portal_env import parse_assignments, server_env
+
+
+def test_server_env_has_database_workos_and_extra():
+    env = server_env(["FZFF_X=true", "FEATURE_Y_ENABLED=a=b"], environ={"WORKOS_API_KEY": "sk_test_w", "DATABASE_PORT": "6543"})
+    assert env["DATABASE_PORT"] == "6543"
+    assert env["WORKOS_API_KEY"] == "sk_test_w"
+    assert "WORKOS_CLIENT_ID" not in env
+    assert env["FZFF_X"] == "true" and env["FEATURE_Y_ENABLED"] == "a=b"
+
+
+@pytest.mark.parametrize("bad", ["NOEQUALS", "1BAD=x", "=x", "A B=c"])
+def test_bad_assignment(bad):
+    with pytest.raises(Exit) as e:
+        parse_assignments([bad])
+    assert "KEY=VALUE" in e.value.message

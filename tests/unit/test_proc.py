@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+from invoke import Config, Exit, MockContext, Result
+
+from tasks import proc
+from tasks.settings import PROJECT_ROOT
+
+
+def test_require_missing_program_is_one_line():
+    with pytest.raises(Exit) as e:
+        proc.require("fz-no-such-program", "elixir.mix", "Install Elixir.")
+    assert e.value.message == "fz-no-such-program is not on PATH (setting elixir.mix). Install Elixir."
+
+
+def test_describe_masks_env_and_shortens_cwd():
+    line = proc.describe(["mix", "phx.server"], PROJECT_ROOT / "elixir", {"STRIPE_SECRET_KEY": "sk_test_51HxAbCdEfGhIjKlMnOpabcd", "BILLING_ENABLED": "true"})
+    assert line == "(elixir) STRIPE_SECRET_KEY=sk_test_…abcd BILLING_ENABLED=true mix phx.server"
+
+
+def test_run_composes_cd_and_passes_env(capsys):
+    cwd = PROJECT_ROOT / "elixir"
+    c = MockContext(run={f"cd {cwd} && mix deps.get": Result(exited=0)})
+    proc.run(c, ["mix", "deps.get"], cwd=cwd, env={"DATABASE_PORT": "5432"})
+    assert c.run.call_args.kwargs["env"] == {"DATABASE_PORT": "5432"}
+    assert "$ (elixir) DATABASE_PORT=5432 mix deps.get" in capsys.readouterr().out
+
+
+def test_run_failure_is_exit_with_code():
+    cwd = Path("/tmp")
+    c = MockContext(run={"cd /tmp && mix setup": Result(exited=3)})
+    with pytest.raises(Exit) as e:
+        proc.run(c, ["mix", "setup"], cwd=cwd, what="mix setup")
+    assert e.value.code == 3
+    assert e.value.message.startswith("mix setup failed with exit code 3")
+
+
+def test_run_dry_runs_nothing(capsys):
+    c = MockContext(config=Config(overrides={"run": {"dry": True}}))
+    assert proc.run(c, ["mix", "deps.get"], cwd=Path("/tmp")) is None
+    assert "mix deps.get" in capsys.readouterr().out

@@ -1,0 +1,38 @@
+import pytest
+from invoke import Exit
+
+from tasks.settings import PROJECT_ROOT, database, is_local_host, project_path
+
+
+def test_database_defaults_match_dev_exs():
+    db = database({})
+    assert (db.host, db.port, db.name, db.user, db.password) == ("localhost", 5432, "firezone_dev", "postgres", "postgres")
+    assert db.env()["DATABASE_PORT"] == "5432"
+
+
+def test_database_from_env():
+    db = database({"DATABASE_PORT": "15432", "DATABASE_NAME": "x", "DATABASE_PASSWORD": "pw"})
+    assert db.port == 15432 and db.name == "x" and db.password == "pw"
+    assert "pw" not in repr(db.conninfo()["host"])
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "70000"])
+def test_bad_port_is_one_line(bad):
+    with pytest.raises(Exit) as e:
+        database({"DATABASE_PORT": bad})
+    assert "DATABASE_PORT" in e.value.message and ".env" in e.value.message
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "/var/run/postgresql", "db.localhost"])
+def test_local_hosts(host):
+    assert is_local_host(host)
+
+
+@pytest.mark.parametrize("host", ["db.example.com", "10.0.0.5", "192.168.1.2", "staging-db", "8.8.8.8"])
+def test_non_local_hosts(host):
+    assert not is_local_host(host)
+
+
+def test_project_path():
+    assert project_path("elixir") == PROJECT_ROOT / "elixir"
+    assert str(project_path("/abs/x")) == "/abs/x"
