@@ -1,0 +1,65 @@
+import io
+import threading
+
+import pytest
+
+from tasks.steps import Background, PrefixedOutput, Steps
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_steps_record_outcomes_and_times():
+    clock = FakeClock()
+    steps = Steps(clock=clock)
+
+    def work():
+        clock.now += 1.5
+        return "skipped"
+
+    assert steps.run("deps", work) == "skipped"
+    steps.run("setup", lambda: None)
+    assert [(r.name, r.outcome, r.seconds) for r in steps.records] == [("deps", "skipped", 1.5), ("setup", "ran", 0.0)]
+    table = steps.table(total=2.0)
+    assert table.splitlines()[0].split() == ["step", "result", "seconds"]
+    assert table.splitlines()[1].split() == ["deps", "skipped", "1.50"]
+    assert table.splitlines()[-1].split() == ["total", "2.00"]
+
+
+def test_failed_step_is_recorded_and_reraised():
+    steps = Steps(clock=FakeClock())
+
+    def boom():
+        raise RuntimeError("x")
+
+    with pytest.raises(RuntimeError):
+        steps.run("seed", boom)
+    assert steps.records[0].outcome == "failed"
+
+
+def test_background_output_is_prefixed_and_errors_reach_join(monkeypatch):
+    target = io.StringIO()
+    out = PrefixedOutput(target)
+    monkeypatch.setattr("sys.stdout", out)
+    steps = Steps(clock=FakeClock())
+    gate = threading.Event()
+
+    def pg():
+        print("creating container")
+        gate.wait(5)
+        raise ValueError("engine gone")
+
+    bg = Background(steps, "postgres", pg).start()
+    print("main line")
+    gate.set()
+    with pytest.raises(ValueError):
+        bg.join()
+    lines = target.getvalue().splitlines()
+    assert "postgres | creating container" in lines
+    assert "main line" in lines
+    assert steps.records[0].outcome == "failed"
