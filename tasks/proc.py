@@ -7,7 +7,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from invoke import Exit
 
@@ -38,11 +38,19 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def describe(argv: list[str], cwd: Path | None = None, env: Mapping[str, str] | None = None) -> str:
-    """One line for the user: ``(cwd) KEY=value ... command``, secrets masked."""
+def describe(
+    argv: list[str],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    unset: Iterable[str] = (),
+) -> str:
+    """One line for the user: ``(cwd) [env -u K] KEY=value ... command``, secrets masked."""
     parts = []
     if cwd is not None:
         parts.append(f"({display_path(cwd)})")
+    unset = [k for k in unset if k in os.environ]
+    if unset:
+        parts.append("env " + " ".join(f"-u {k}" for k in unset))
     raw = env or {}
     for key, shown in mask_env(raw).items():
         # A masked value is display-only; quoting it would suggest it is the value.
@@ -66,18 +74,27 @@ def run(
     pty: bool = False,
     hide: str | None = None,
     warn: bool = False,
+    unset: Iterable[str] = (),
 ):
     """Run ``argv`` in ``cwd`` with ``env`` added to the environment.
 
     Secrets travel in ``env``, never in ``argv``; the echo line masks them. Under
     ``inv --dry`` prints the line and runs nothing. A failure raises Exit with the
-    exit code, unless ``warn``.
+    exit code, unless ``warn``. Variables named in ``unset`` are removed from the
+    inherited environment (e.g. a STATIC_SEEDS from the shell or `.env`).
     """
-    print(f"$ {describe(argv, cwd, env)}", flush=True)
+    unset = list(unset)
+    print(f"$ {describe(argv, cwd, env, unset)}", flush=True)
     if is_dry(c):
         return None
+    extra: dict = {}
+    child_env = dict(env or {})
+    if unset:
+        child_env = {k: v for k, v in os.environ.items() if k not in unset}
+        child_env.update({k: v for k, v in (env or {}).items() if k not in unset})
+        extra["replace_env"] = True
     result = c.run(
-        command_in(cwd, argv), env=dict(env or {}), pty=pty, hide=hide, warn=True, echo=False
+        command_in(cwd, argv), env=child_env, pty=pty, hide=hide, warn=True, echo=False, **extra
     )
     if not result.ok and not warn:
         detail = f"\n{result.stderr.strip()[-2000:]}" if hide and result.stderr.strip() else ""
