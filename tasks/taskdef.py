@@ -12,13 +12,21 @@ from tasks.settings import PROJECT_ROOT
 
 
 class SuiteTask(invoke.Task):
-    """Loads `.env`/`.env.local` (once) before the task body runs."""
+    """Loads `.env`/`.env.local` (once) before the task body runs.
+
+    ``load_env=False`` leaves it to the task (doctor reports a broken `.env` as a row).
+    """
+
+    def __init__(self, body: Any, *args: Any, load_env: bool = True, **kwargs: Any) -> None:
+        super().__init__(body, *args, **kwargs)
+        self.load_env = load_env
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            envfile.ensure_loaded(PROJECT_ROOT)
-        except envfile.EnvFileError as e:
-            raise Exit(str(e))
+        if self.load_env:
+            try:
+                envfile.ensure_loaded(PROJECT_ROOT)
+            except envfile.EnvFileError as e:
+                raise Exit(str(e))
         return super().__call__(*args, **kwargs)
 
 
