@@ -1,10 +1,169 @@
 """elixir.*: mix deps, web setup, seeds, iex and the Phoenix server."""
 
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
 from invoke import Collection
 
-from tasks.taskdef import task
+from tasks import fingerprints, infra, mixtool, portal_env, proc
+from tasks.fingerprints import Step
+from tasks.taskdef import is_dry, task
 
-ns = Collection("elixir")
+ENV_HELP = "extra KEY=VALUE for the process (repeatable), e.g. FZFF_SOME_FLAG=true"
+
+
+def _cfg(c, key: str, default):
+    value = mixtool._setting(c, key, default)
+    return value
+
+
+def _paths(base: Path, patterns) -> list[Path]:
+    """Settings' paths (globs allowed) under ``base``, sorted, duplicates dropped."""
+    out: list[Path] = []
+    for pattern in patterns:
+        p = base / pattern
+        if glob.has_magic(str(pattern)):
+            out += sorted(Path(m) for m in glob.glob(str(p)))
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]
+
+
+def lock_declares_deps(lock: Path) -> bool:
+    """True when mix.lock lists at least one package (entries look like `"name": {...}`)."""
+    try:
+        text = lock.read_text(errors="replace")
+    except OSError:
+        return False
+    return '":' in text
+
+
+def deps_step(c) -> Step:
+    """The deps step: inputs mix.lock + mix.exs files; output deps/ when mix.lock lists packages.
+
+    A project whose mix.lock lists nothing (no hex or git deps, like the test
+    fixture) has no deps/ to check: there the inputs alone decide.
+    """
+    root = mixtool.elixir_root(c)
+    inputs = _paths(root, _cfg(c, "deps_inputs", ["mix.lock", "mix.exs", "apps/*/mix.exs"]))
+    outputs = _paths(root, _cfg(c, "deps_outputs", ["deps"]))
+    if not lock_declares_deps(root / "mix.lock"):
+        outputs = []
+    task_words = mixtool.task_args(_cfg(c, "deps_task", "deps.get"))
+    return Step(
+        "deps", inputs, outputs, salt=" ".join(task_words), base=root, summary="mix.lock unchanged"
+    )
+
+
+def setup_step(c) -> Step:
+    """The web setup step: inputs the assets lock file(s) + web mix.exs; outputs node_modules, priv/static."""
+    web = mixtool.web_app_dir(c)
+    inputs = _paths(
+        web, _cfg(c, "setup_inputs", ["assets/pnpm-lock.yaml", "assets/package.json", "mix.exs"])
+    )
+    outputs = _paths(web, _cfg(c, "setup_outputs", ["assets/node_modules", "priv/static"]))
+    task_words = mixtool.task_args(_cfg(c, "setup_task", "setup"))
+    lock = next((p for p in inputs if p.exists()), inputs[0] if inputs else None)
+    summary = f"{web.name}: {lock.name} unchanged" if lock else None
+    return Step("setup", inputs, outputs, salt=" ".join(task_words), base=web, summary=summary)
+
+
+def steps(c) -> list[Step]:
+    """The fingerprinted steps (for dev.status)."""
+    return [deps_step(c), setup_step(c)]
+
+
+def _run_step(c, step: Step, argv: list[str], cwd: Path, force: bool, what: str) -> str:
+    state = mixtool.state_dir(c)
+    if not force:
+        fresh, reason = fingerprints.is_up_to_date(state, step)
+        if fresh:
+            print(f"{step.name}: up to date ({reason}), skipped", flush=True)
+            return "skipped"
+        print(f"{step.name}: running ({reason})", flush=True)
+    proc.run(c, argv, cwd=cwd, env=portal_env.mix_env(), what=what)
+    if is_dry(c):
+        print(f"{step.name}: would record its fingerprint in {proc.display_path(state)}", flush=True)
+    else:
+        fingerprints.record(state, step)
+    return "ran"
+
+
+def run_deps(c, force: bool = False) -> str:
+    """`mix deps.get` in the Elixir root unless up to date: "ran" or "skipped"."""
+    mix = mixtool.mix_path(c)
+    root = mixtool.elixir_root(c)
+    argv = [mix, *mixtool.task_args(_cfg(c, "deps_task", "deps.get"))]
+    return _run_step(c, deps_step(c), argv, root, force, "mix deps.get")
+
+
+def run_setup(c, force: bool = False) -> str:
+    """`mix setup` in the web app unless up to date: "ran" or "skipped"."""
+    mix = mixtool.mix_path(c)
+    web = mixtool.web_app_dir(c)
+    argv = [mix, *mixtool.task_args(_cfg(c, "setup_task", "setup"))]
+    return _run_step(c, setup_step(c), argv, web, force, "mix setup")
+
+
+@task(help={"force": "run even when mix.lock and mix.exs are unchanged and deps/ is present"})
+def deps(c, force=False):
+    """Fetch the Elixir dependencies (mix deps.get), unless they are up to date."""
+    return run_deps(c, force)
+
+
+@task(help={"force": "run even when the assets lock file and mix.exs are unchanged and the outputs exist"})
+def setup(c, force=False):
+    """Set up the web app (mix setup: deps, assets), unless it is up to date."""
+    return run_setup(c, force)
+
+
+@task(
+    pre=[infra.up],
+    help={"force": "seed even when the database is marked as seeded (Firezone's seeds then fail on duplicates)"},
+)
+def seed(c, force=False):
+    """Seed the dev database once (mix ecto.seed); afterwards only migrate. Same as db.seed."""
+    from tasks import db
+
+    return db.seed_once(c, force=force)
+
+
+@task(iterable=["env"], help={"env": ENV_HELP})
+def iex(c, env=None):
+    """Start the portal in an interactive shell (iex -S mix in the Elixir root)."""
+    program = mixtool.iex_path(c)
+    mixtool.mix_path(c)  # `iex -S mix` needs mix too: say so before iex does
+    root = mixtool.elixir_root(c)
+    proc.run(
+        c,
+        [program, "-S", "mix"],
+        cwd=root,
+        env=portal_env.server_env(env or []),
+        what="iex -S mix",
+        pty=proc.use_pty(),
+    )
+    return "ran"
+
+
+@task(iterable=["env"], help={"env": ENV_HELP})
+def server(c, env=None):
+    """Run the Phoenix server without a shell (mix phx.server in the Elixir root)."""
+    mix = mixtool.mix_path(c)
+    root = mixtool.elixir_root(c)
+    proc.run(
+        c,
+        [mix, *mixtool.task_args(_cfg(c, "server_task", "phx.server"))],
+        cwd=root,
+        env=portal_env.server_env(env or []),
+        what="mix phx.server",
+    )
+    return "ran"
+
+
+ns = Collection("elixir", deps, setup, seed, iex, server)
 ns.configure(
     {
         "elixir": {
@@ -19,6 +178,11 @@ ns.configure(
             "migrate_task": "ecto.setup",
             "reset_tasks": ["ecto.reset", "ecto.seed"],
             "server_task": "phx.server",
+            # Up-to-date checks (paths relative to the Elixir root / the web app; globs allowed).
+            "deps_inputs": ["mix.lock", "mix.exs", "apps/*/mix.exs"],
+            "deps_outputs": ["deps"],
+            "setup_inputs": ["assets/pnpm-lock.yaml", "assets/package.json", "mix.exs"],
+            "setup_outputs": ["assets/node_modules", "priv/static"],
         }
     }
 )

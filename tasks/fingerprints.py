@@ -1,0 +1,139 @@
+"""Up-to-date checks: content-hash fingerprints of a step's inputs, kept in the state folder.
+
+A step is up to date when it succeeded before (``record`` is called only after
+success), none of its inputs changed content since (a missing input hashes as
+"absent", so appearing or vanishing counts as a change), its settings (``salt``) are
+the same, and every output exists (a directory counts only when it is not empty).
+Each step has a file of its own (``<state_dir>/fingerprints/<name>.json``, written
+atomically) so steps running in parallel never clobber each other.
+
+No invoke here: the tasks build ``Step`` values and decide what to print.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    inputs: Sequence[Path]
+    outputs: Sequence[Path] = ()
+    # Anything else the result depends on (the command, a setting): a change reruns.
+    salt: str = ""
+    # Paths are shown relative to this folder in reasons.
+    base: Path | None = None
+    # What "up to date" means in words, e.g. "mix.lock unchanged".
+    summary: str | None = None
+
+    def show(self, path: Path) -> str:
+        if self.base is not None:
+            try:
+                return str(Path(path).relative_to(self.base))
+            except ValueError:
+                pass
+        return str(path)
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's content, or "absent" (a directory hashes its sorted listing)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            names = "\n".join(sorted(os.listdir(path)))
+            return "dir:" + hashlib.sha256(names.encode()).hexdigest()
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    except FileNotFoundError:
+        return ABSENT
+    except NotADirectoryError:
+        return ABSENT
+
+
+def output_present(path: Path) -> bool:
+    path = Path(path)
+    if path.is_dir():
+        try:
+            with os.scandir(path) as entries:
+                return any(True for _ in entries)
+        except OSError:
+            return False
+    return path.exists()
+
+
+def fingerprint(step: Step) -> dict:
+    return {
+        "inputs": {str(p): file_hash(p) for p in step.inputs},
+        "salt": hashlib.sha256(step.salt.encode()).hexdigest()[:16],
+    }
+
+
+def _file(state_dir: Path, name: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return Path(state_dir) / "fingerprints" / f"{safe}.json"
+
+
+def load(state_dir: Path, name: str) -> dict | None:
+    try:
+        data = json.loads(_file(state_dir, name).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_up_to_date(state_dir: Path, step: Step) -> tuple[bool, str]:
+    """``(fresh, reason)``: why the step can be skipped, or why it must run."""
+    old = load(state_dir, step.name)
+    if old is None:
+        return False, "no successful run recorded"
+    for out in step.outputs:
+        if not output_present(out):
+            return False, f"{step.show(out)} is missing"
+    new = fingerprint(step)
+    if old.get("salt") != new["salt"]:
+        return False, "its settings changed"
+    old_inputs = old.get("inputs") or {}
+    changed = [p for p, h in new["inputs"].items() if old_inputs.get(p) != h]
+    changed += [p for p in old_inputs if p not in new["inputs"]]
+    if changed:
+        names = ", ".join(step.show(Path(p)) for p in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return False, f"{names}{more} changed"
+    if step.summary:
+        return True, step.summary
+    if step.inputs:
+        return True, f"{step.show(step.inputs[0])} unchanged"
+    return True, "nothing changed"
+
+
+def record(state_dir: Path, step: Step) -> None:
+    """Remember a successful run (call only after the step succeeded)."""
+    path = _file(state_dir, step.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {**fingerprint(step), "name": step.name, "at": time.time()}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def forget(state_dir: Path, name: str | None = None) -> None:
+    """Forget one step (or all): the next run does the work again."""
+    folder = Path(state_dir) / "fingerprints"
+    targets = [_file(state_dir, name)] if name else list(folder.glob("*.json")) if folder.is_dir() else []
+    for f in targets:
+        try:
+            f.unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,210 @@
+"""Finding mix/iex and the Elixir project, and composing mix command lines.
+
+The Elixir version decides how `mix do` separates tasks: `+` since Elixir 1.14
+(`mix help do`), a trailing comma before that (newer versions warn about the comma).
+Detecting the version must cost nothing on a warm run: it is read from the
+installation's `elixir.app` when the `mix` on PATH resolves to a real install, and
+otherwise (asdf/mise shims) from `mix --version` once, cached in the state folder
+keyed by the program's path, mtime and the `.tool-versions` files that choose it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from invoke import Exit
+
+from tasks import proc
+from tasks.settings import PROJECT_ROOT, project_path
+
+INSTALL_HINT = (
+    "Install Elixir: `asdf install` in the repository root (reads .tool-versions),"
+    " or `apt-get install elixir` on Debian/Ubuntu, or set elixir.{key} in invoke.yaml"
+    " (INVOKE_ELIXIR_{KEY}) to its full path"
+)
+
+# `mix do a + b` is understood since this version.
+PLUS_SINCE = (1, 14)
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def _elixir_config(c) -> dict:
+    try:
+        return c.config.elixir
+    except (AttributeError, KeyError):
+        return {}
+
+
+def _setting(c, key: str, default):
+    value = _elixir_config(c).get(key)
+    return default if value in (None, "") else value
+
+
+def mix_path(c) -> str:
+    """The `mix` program (setting elixir.mix), or a one-line Exit saying how to install it."""
+    return proc.require(
+        str(_setting(c, "mix", "mix")), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX")
+    )
+
+
+def iex_path(c) -> str:
+    """The `iex` program (setting elixir.iex), or a one-line Exit saying how to install it."""
+    return proc.require(
+        str(_setting(c, "iex", "iex")), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX")
+    )
+
+
+def elixir_root(c) -> Path:
+    """The Elixir umbrella (setting elixir.root, relative to the project root)."""
+    value = str(_setting(c, "root", "elixir"))
+    root = project_path(value)
+    fix = (
+        "point elixir.root at Firezone's elixir/ folder: INVOKE_ELIXIR_ROOT=path/to/elixir"
+        f" or `elixir: {{root: path/to/elixir}}` in invoke.yaml (relative to {PROJECT_ROOT})"
+    )
+    if not root.is_dir():
+        raise Exit(f"Elixir root {root} does not exist (setting elixir.root = {value!r}); {fix}")
+    if not (root / "mix.exs").is_file():
+        raise Exit(f"Elixir root {root} has no mix.exs (setting elixir.root = {value!r}); {fix}")
+    return root
+
+
+def web_app_dir(c) -> Path:
+    """The Phoenix web app (setting elixir.web_app, relative to the Elixir root)."""
+    root = elixir_root(c)
+    value = str(_setting(c, "web_app", "apps/web"))
+    path = Path(os.path.expanduser(value))
+    web = path if path.is_absolute() else root / path
+    if not (web / "mix.exs").is_file():
+        raise Exit(
+            f"web app {web} has no mix.exs (setting elixir.web_app = {value!r}, relative to"
+            f" {root}); set INVOKE_ELIXIR_WEB_APP or elixir.web_app in invoke.yaml"
+        )
+    return web
+
+
+def state_dir(c) -> Path:
+    """The suite's state folder (setting dev.state_dir, default .inv, relative to the project root)."""
+    try:
+        value = c.config.dev.get("state_dir") or ".inv"
+    except (AttributeError, KeyError):
+        value = ".inv"
+    return project_path(value)
+
+
+def task_args(task: str | Sequence[str]) -> list[str]:
+    """A mix task setting ("ecto.create --quiet" or a list) as argv words."""
+    return shlex.split(task) if isinstance(task, str) else [str(w) for w in task]
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """``"Mix 1.18.4 (compiled with Erlang/OTP 27)"`` or ``"1.14.0"`` -> ``(1, 18, 4)``."""
+    m = _VERSION.search(text or "")
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def do_args(version: tuple[int, ...] | None, tasks: Iterable[str | Sequence[str]]) -> list[str]:
+    """mix arguments running ``tasks`` in order: ``["do", "a", "+", "b"]`` on Elixir >= 1.14,
+    ``["do", "a,", "b"]`` before. One task needs no `do`. An unknown version gets `+`
+    (what every supported Elixir understands)."""
+    words = [task_args(t) for t in tasks]
+    words = [w for w in words if w]
+    if not words:
+        raise ValueError("do_args needs at least one task")
+    if len(words) == 1:
+        return words[0]
+    plus = version is None or tuple(version[:2]) >= PLUS_SINCE
+    out = ["do"]
+    for i, w in enumerate(words):
+        if i and plus:
+            out.append("+")
+        if not plus and i < len(words) - 1:
+            w = [*w[:-1], w[-1] + ","]
+        out += w
+    return out
+
+
+def _tool_versions_key() -> str:
+    """The .tool-versions files that pick a version behind an asdf/mise shim."""
+    h = hashlib.sha256()
+    for var in ("ASDF_ELIXIR_VERSION", "MISE_ELIXIR_VERSION"):
+        h.update(f"{var}={os.environ.get(var, '')}\n".encode())
+    for folder in (PROJECT_ROOT, *PROJECT_ROOT.parents):
+        f = folder / ".tool-versions"
+        if f.is_file():
+            h.update(str(f).encode() + b"\0" + f.read_bytes())
+            break
+    return h.hexdigest()[:16]
+
+
+def _version_from_install(real: Path) -> tuple[int, int, int] | None:
+    # <prefix>/bin/mix -> <prefix>/lib/elixir/ebin/elixir.app holds {vsn,"1.14.0"}
+    app = real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app"
+    try:
+        text = app.read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r'\{\s*vsn\s*,\s*"([^"]+)"', text)
+    return parse_version(m.group(1)) if m else None
+
+
+def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
+    """The Elixir version behind ``mix`` (cached; None when it cannot be told)."""
+    mix = mix or mix_path(c)
+    real = Path(mix).resolve()
+    try:
+        st = real.stat()
+    except OSError:
+        return None
+    key = f"{real}|{st.st_mtime_ns}|{st.st_size}|{_tool_versions_key()}"
+    cache = state_dir(c) / "elixir-version.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key and cached.get("version"):
+            return tuple(cached["version"])  # type: ignore[return-value]
+    except (OSError, ValueError, AttributeError):
+        pass
+    version = _version_from_install(real)
+    if version is None:
+        try:
+            out = subprocess.run(
+                [mix, "--version"], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT
+            )
+            text = out.stdout
+        except (OSError, subprocess.SubprocessError):
+            text = ""
+        # "Mix 1.18.4 (compiled with Erlang/OTP 27)"; the Erlang banner comes first.
+        m = re.search(r"^Mix (\S+)", text, re.M)
+        version = parse_version(m.group(1)) if m else None
+    if version is None:
+        return None
+    from tasks.taskdef import is_dry
+
+    if not is_dry(c):
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"key": key, "version": list(version)}))
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return version
+
+
+def mix_do(c, tasks: Iterable[str | Sequence[str]], mix: str | None = None) -> list[str]:
+    """Full argv for running ``tasks`` in one mix invocation."""
+    tasks = list(tasks)
+    mix = mix or mix_path(c)
+    words = [task_args(t) for t in tasks]
+    if len([w for w in words if w]) == 1:
+        return [mix, *do_args(None, tasks)]
+    return [mix, *do_args(elixir_version(c, mix), tasks)]

@@ -1,0 +1,106 @@
+"""Knowing whether a database was seeded: a marker stored in the database itself.
+
+Firezone's seeds insert unique rows, so seeding twice fails. The marker is the
+database's comment (``COMMENT ON DATABASE``), a JSON object written after a
+successful seed. Living in the database, it survives container restarts, goes away
+with a dropped database (``ecto.reset``, ``ecto.drop``) or a destroyed volume, and
+needs no file that could disagree with the data. It is read with
+``shobj_description`` from the maintenance database, so a missing database reads as
+"not seeded" instead of an error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+from invoke import Exit
+
+from tasks.settings import Database
+
+MAINTENANCE_DB = "postgres"
+SEEDED_BY = "inv"
+
+
+class Unreachable(Exception):
+    """The database server did not answer; the message says why."""
+
+
+def _connect(db: Database, dbname: str):
+    import psycopg
+
+    try:
+        return psycopg.connect(**db.conninfo(dbname=dbname), autocommit=True)
+    except psycopg.OperationalError as e:
+        raise Unreachable(str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__)
+
+
+def parse_marker(comment: str | None) -> dict | None:
+    """The marker in a database comment, or None when it is not ours."""
+    if not comment:
+        return None
+    try:
+        data = json.loads(comment)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("seeded_by") != SEEDED_BY:
+        return None
+    return data
+
+
+def make_marker(static: bool, now: float | None = None) -> dict:
+    at = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc)
+    return {"seeded_by": SEEDED_BY, "static": bool(static), "at": at.isoformat(timespec="seconds")}
+
+
+def read_marker(db: Database) -> dict | None:
+    """The seed marker of ``db``; None when the database does not exist or is unmarked.
+
+    Raises Unreachable when the server does not answer.
+    """
+    query = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s"
+    try:
+        conn = _connect(db, MAINTENANCE_DB)
+    except Unreachable:
+        # No access to the maintenance database: ask the database itself.
+        try:
+            conn = _connect(db, db.name)
+        except Unreachable as e:
+            if "does not exist" in str(e):
+                return None
+            raise
+    with conn:
+        row = conn.execute(query, (db.name,)).fetchone()
+    return parse_marker(row[0]) if row else None
+
+
+def write_marker(db: Database, static: bool) -> dict:
+    """Mark ``db`` as seeded (call only after the seed succeeded)."""
+    from psycopg import sql
+
+    marker = make_marker(static)
+    try:
+        conn = _connect(db, db.name)
+    except Unreachable as e:
+        raise Exit(
+            f"seeded, but could not record it in database {db.name} on {db.host}:{db.port}: {e};"
+            " the next seed would run again (check the database with `inv infra.status`)"
+        )
+    with conn:
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(db.name), sql.Literal(json.dumps(marker))
+            )
+        )
+    return marker
+
+
+def describe(marker: dict) -> str:
+    """``"on 2026-11-21 20:15 UTC (static seeds: yes)"``"""
+    at = marker.get("at") or "an unknown date"
+    try:
+        at = datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError):
+        pass
+    return f"on {at} (static seeds: {'yes' if marker.get('static') else 'no'})"
