@@ -14,7 +14,6 @@ import time
 from invoke import Collection, Exit
 
 from tasks import db, elixir, infra
-from tasks.steps import Background, PrefixedOutput, Steps
 from tasks.taskdef import is_dry, task
 
 
@@ -30,6 +29,8 @@ from tasks.taskdef import is_dry, task
 )
 def up(c, force=False, reseed=False, yes=False, no_iex=False, env=None):
     """Bring up the local stack: Postgres, deps, assets, seeds, then iex -S mix."""
+    from tasks.steps import Background, PrefixedOutput, Steps
+
     steps = Steps()
     started = steps.clock()
     real_stdout = sys.stdout

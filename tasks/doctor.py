@@ -1,174 +1,19 @@
 """`inv doctor`: what the local stack needs and whether it is there."""
 
-from __future__ import annotations
-
-import os
-import re
-import shutil
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-
 from invoke import Exit
 
-from tasks import envfile, toolversions
-from tasks.settings import PROJECT_ROOT, project_path
 from tasks.taskdef import task
-
-OK, WARN, FAIL = "ok", "warn", "FAIL"
-
-
-@dataclass
-class Row:
-    check: str
-    status: str
-    detail: str
-    fix: str = ""
-
-
-def _version_of(argv: list[str], timeout: float = 20) -> str | None:
-    """The first version-looking string a program prints, or None when it cannot run."""
-    if not shutil.which(argv[0]):
-        return None
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r"\d+(?:\.\d+)*", out.stdout + out.stderr)
-    return m.group(0) if m else (out.stdout.strip() or None)
-
-
-VERSION_COMMANDS = {
-    "elixir": ["elixir", "--short-version"],
-    "erl": ["erl", "-noshell", "-eval", 'io:format("~s", [erlang:system_info(otp_release)]), halt().'],
-    "node": ["node", "--version"],
-    "pnpm": ["pnpm", "--version"],
-    "shellcheck": ["shellcheck", "--version"],
-    "shfmt": ["shfmt", "--version"],
-}
-
-
-def tool_row(name: str, argv: list[str], wanted: dict[str, str], required: bool, install: str) -> Row:
-    asdf_name = {v: k for k, v in toolversions.ALIASES.items()}.get(name, name)
-    want = wanted.get(asdf_name)
-    got = _version_of(argv)
-    if got is None:
-        return Row(name, FAIL if required else WARN, f"{argv[0]} not found", install)
-    if want and not toolversions.matches(want, got):
-        return Row(name, WARN, f"{got} (.tool-versions wants {want})", f"install {asdf_name} {want} (asdf install / mise install)")
-    return Row(name, OK, got + (f" (.tool-versions {want})" if want else ""))
-
-
-def docker_rows(c) -> list[Row]:
-    from tasks import containers
-
-    try:
-        client = containers.client()
-        version = client.version().get("Version", "?")
-    except Exit as e:
-        return [Row("docker engine", FAIL, "not reachable", e.message)]
-    rows = [Row("docker engine", OK, f"{os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')} ({version})")]
-    spec = containers.spec_from_config(c)
-    try:
-        client.images.get(spec.image)
-        rows.append(Row("postgres image", OK, spec.image))
-    except Exception:
-        rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
-    status = containers.inspect(spec)
-    if status is not None and status.ours and status.host_port == spec.port:
-        rows.append(Row("database port", OK, f"{spec.address} published by our container {spec.container} ({status.state})"))
-    elif containers.port_is_free(spec.host_ip, spec.port):
-        rows.append(Row("database port", OK, f"{spec.address} free"))
-    else:
-        rows.append(
-            Row("database port", FAIL, f"{spec.address} is taken by something else",
-                "stop what listens there, or set DATABASE_PORT in .env (the portal's replication wants 5432)")
-        )
-    return rows
-
-
-def env_rows() -> list[Row]:
-    rows = []
-    env_path = PROJECT_ROOT / ".env"
-    example = PROJECT_ROOT / ".env.example"
-    try:
-        envfile.ensure_loaded(PROJECT_ROOT)
-    except envfile.EnvFileError as e:
-        return [Row(".env", FAIL, str(e), "fix the line named above")]
-    if not env_path.is_file():
-        rows.append(Row(".env", WARN, "absent (defaults apply)", "cp .env.example .env"))
-    elif example.is_file():
-        listed = [
-            line.split("=", 1)[0].strip()
-            for line in example.read_text(encoding="utf-8").splitlines()
-            if re.match(r"^\s*[A-Za-z_][A-Za-z0-9_]*=", line)
-        ]
-        missing = [k for k in listed if k not in os.environ]
-        if missing:
-            rows.append(Row(".env", WARN, f"lacks {', '.join(missing)} (listed in .env.example)", "copy those lines from .env.example"))
-        else:
-            rows.append(Row(".env", OK, f"has every key .env.example lists ({len(listed)})"))
-    key = os.environ.get("STRIPE_SECRET_KEY", "")
-    if key.startswith(("sk_live_", "rk_live_")):
-        rows.append(Row("stripe key", FAIL, f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})",
-                        "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard"))
-    elif key:
-        rows.append(Row("stripe key", OK if key.startswith(("sk_test_", "rk_test_")) else WARN, "set (test mode)" if key.startswith(("sk_test_", "rk_test_")) else "set, but not sk_test_/rk_test_"))
-    from tasks.settings import is_local_host
-
-    host = os.environ.get("DATABASE_HOST", "localhost")
-    if not is_local_host(host):
-        rows.append(Row("database host", WARN, f"DATABASE_HOST={host} (from {envfile.origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
-                        "set DATABASE_HOST=localhost in .env"))
-    return rows
-
-
-def collect(c) -> list[Row]:
-    wanted = toolversions.read(PROJECT_ROOT / ".tool-versions")
-    elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
-    jobs = {
-        "elixir": (VERSION_COMMANDS["elixir"], True, elixir_install),
-        "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
-        "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
-        "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        "shellcheck": ([c.config.lint.shellcheck, "--version"], False, "apt-get install shellcheck, brew install shellcheck, or pip install -e '.[lint-tools]'"),
-        "shfmt": ([c.config.lint.shfmt, "--version"], False, "apt-get install shfmt, brew install shfmt, or pip install -e '.[lint-tools]'"),
-    }
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        docker_future = pool.submit(docker_rows, c)
-        tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint) for name, (argv, req, hint) in jobs.items()}
-        rows = list(docker_future.result())
-        root = project_path(c.config.elixir.root)
-        rows.append(Row("elixir root", OK, str(root)) if (root / "mix.exs").is_file()
-                    else Row("elixir root", FAIL, f"{root} has no mix.exs", "set elixir.root in invoke.yaml or INVOKE_ELIXIR_ROOT"))
-        mix = shutil.which(c.config.elixir.mix)
-        rows.append(Row("mix", OK, mix) if mix else Row("mix", FAIL, f"{c.config.elixir.mix} not found", elixir_install))
-        rows += [f.result() for f in tool_futures.values()]
-    stripe = shutil.which(c.config.billing.stripe)
-    rows.append(Row("stripe cli", OK, stripe) if stripe else Row(
-        "stripe cli", WARN, "not found (only billing.serve/listen need it)",
-        "npm install -g @stripe/cli, brew install stripe/stripe-cli/stripe, or set billing.stripe"))
-    rows += env_rows()
-    return rows
-
-
-def render(rows: list[Row]) -> str:
-    w = max(len(r.check) for r in rows)
-    lines = []
-    for r in rows:
-        lines.append(f"{r.check:<{w}}  {r.status:<4}  {r.detail}")
-        if r.fix and r.status != OK:
-            lines.append(f"{'':<{w}}        fix: {r.fix}")
-    return "\n".join(lines)
 
 
 @task(load_env=False)
 def doctor(c):
     """Check what the local stack needs: Docker, image, port, tools, .env, keys."""
-    rows = collect(c)
-    print(render(rows))
-    failed = [r.check for r in rows if r.status == FAIL]
+    from tasks import health
+
+    rows = health.collect(c)
+    print(health.render(rows))
+    failed = [r.check for r in rows if r.status == health.FAIL]
     if failed:
         raise Exit(f"doctor: {len(failed)} required check(s) failed: {', '.join(failed)}")
-    warned = sum(r.status == WARN for r in rows)
+    warned = sum(r.status == health.WARN for r in rows)
     print(f"doctor: all required checks pass ({warned} warning(s))")

@@ -6,7 +6,6 @@ The database values come from the same DATABASE_* variables the portal reads
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +96,8 @@ def is_local_host(host: str) -> bool:
         return True
     if host.startswith("/"):  # a Unix socket directory
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

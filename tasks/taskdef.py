@@ -7,8 +7,6 @@ from typing import Any
 import invoke
 from invoke import Exit
 
-from tasks import envfile
-from tasks.settings import PROJECT_ROOT
 
 
 class SuiteTask(invoke.Task):
@@ -23,6 +21,9 @@ class SuiteTask(invoke.Task):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.load_env:
+            from tasks import envfile
+            from tasks.settings import PROJECT_ROOT
+
             try:
                 envfile.ensure_loaded(PROJECT_ROOT)
             except envfile.EnvFileError as e:

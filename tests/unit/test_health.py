@@ -1,7 +1,7 @@
 import sys
 
-from tasks import doctor
-from tasks.doctor import FAIL, OK, WARN, Row, render, tool_row
+from tasks import health
+from tasks.health import FAIL, OK, WARN, Row, render, tool_row
 
 
 def test_tool_row_found_matching_and_mismatched():
@@ -30,10 +30,10 @@ def test_render_shows_fix_only_for_problems():
 
 
 def test_env_rows_flag_live_key_and_remote_host(monkeypatch, tmp_path):
-    monkeypatch.setattr(doctor, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(health, "PROJECT_ROOT", tmp_path)
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_0123456789abcdefgh")
     monkeypatch.setenv("DATABASE_HOST", "db.example.com")
-    rows = {r.check: r for r in doctor.env_rows()}
+    rows = {r.check: r for r in health.env_rows()}
     assert rows["stripe key"].status == FAIL
     assert "0123456789" not in rows["stripe key"].detail
     assert rows["database host"].status == WARN
@@ -41,13 +41,13 @@ def test_env_rows_flag_live_key_and_remote_host(monkeypatch, tmp_path):
 
 
 def test_env_rows_list_keys_missing_from_env(monkeypatch, tmp_path):
-    monkeypatch.setattr(doctor, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(health, "PROJECT_ROOT", tmp_path)
     (tmp_path / ".env.example").write_text("DATABASE_PORT=5432\n# OPTIONAL=x\nFZ_DOCTOR_TEST_KEY=1\n")
     (tmp_path / ".env").write_text("DATABASE_PORT=5432\n")
     monkeypatch.setenv("DATABASE_PORT", "5432")
     monkeypatch.delenv("FZ_DOCTOR_TEST_KEY", raising=False)
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     monkeypatch.delenv("DATABASE_HOST", raising=False)
-    rows = {r.check: r for r in doctor.env_rows()}
+    rows = {r.check: r for r in health.env_rows()}
     assert rows[".env"].status == WARN
     assert "FZ_DOCTOR_TEST_KEY" in rows[".env"].detail and "OPTIONAL" not in rows[".env"].detail
