@@ -1,0 +1,226 @@
+"""Benchmark of the suite on this machine: several runs each, median and spread, one table.
+
+    python bench/run.py [--runs N] [--only list,warm,cold,ready]
+
+1. `inv --list` against invoke's own startup on a one-task file (goal: ratio <= 1.10).
+2. A warm `inv dev.up` (all up to date, container running, iex exiting at once) against
+   `iex -S mix` alone (the floor) and the README's manual sequence on the same fixture.
+3. A cold `inv dev.up` with the fixture's steps slowed by known delays, against the
+   same steps run one after another (shows the parallel Postgres start).
+4. Postgres readiness: from the server accepting connections to `infra.up` returning,
+   beside a 1 s-interval healthcheck-style poll.
+
+Needs what the integration tests need (Docker engine, the test image, Debian's mix).
+Containers it makes are named fzdev-bench-*, and removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.integration.conftest import TEST_IMAGE, free_port, make_project  # noqa: E402
+
+INV = [sys.executable, "-m", "invoke"]
+
+
+def timed(argv, cwd, env=None, input=None) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, input=input, capture_output=True, text=True,
+                          stdin=None if input is not None else subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed: {' '.join(map(str, argv))} (exit {proc.returncode})\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):7.3f} s  (min {min(values):.3f}, max {max(values):.3f}, n={len(values)})"
+
+
+def paired(a, b, runs: int) -> tuple[list[float], list[float]]:
+    """Run a and b alternately (after one warm-up each), so drift hits both alike."""
+    a(), b()
+    xs, ys = [], []
+    for _ in range(runs):
+        xs.append(a())
+        ys.append(b())
+    return xs, ys
+
+
+def bench_list(runs: int, rows: list):
+    one = Path(tempfile.mkdtemp(prefix="fzbench-one-"))
+    (one / "tasks.py").write_text("from invoke import task\n\n\n@task\ndef hello(c):\n    pass\n")
+    # Bytecode caches as a user has them after the first run (timed() warms up first).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    suite, plain = paired(lambda: timed(INV + ["--list"], REPO, env), lambda: timed(INV + ["--list"], one, env), runs)
+    ratios = [s / p for s, p in zip(suite, plain)]
+    rows.append(("inv --list (suite)", summary(suite)))
+    rows.append(("inv --list (one-task file)", summary(plain)))
+    rows.append(("  ratio suite/one-task (goal <= 1.10)", f"{statistics.median(ratios):7.3f}    (min {min(ratios):.3f}, max {max(ratios):.3f})"))
+    shutil.rmtree(one)
+
+
+class BenchProject:
+    def __init__(self, tmp: Path):
+        self.project = make_project(tmp)
+        name = f"fzdev-bench-{os.getpid()}"
+        self.name = name
+        self.project.env.update({
+            "INVOKE_POSTGRES_IMAGE": TEST_IMAGE,
+            "INVOKE_POSTGRES_CONTAINER": name,
+            "INVOKE_POSTGRES_VOLUME": f"{name}-data",
+            "DATABASE_PORT": str(free_port()),
+        })
+        self.root = self.project.root
+        self.elixir = self.root / "elixir"
+
+    def inv(self, *args, input=None, env=None) -> float:
+        return timed(INV + list(args), self.root, {**self.project.env, **(env or {})}, input=input)
+
+    def mix(self, *args, cwd=None, env=None, input=None, ok_codes=(0,)) -> float:
+        start = time.perf_counter()
+        proc = subprocess.run(list(args), cwd=cwd or self.elixir, env={**self.project.env, **(env or {})},
+                              input=input, capture_output=True, text=True, stdin=None if input is not None else subprocess.DEVNULL)
+        if proc.returncode not in ok_codes:
+            raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr[-1000:]}")
+        return time.perf_counter() - start
+
+    def cold_reset(self):
+        self.inv("infra.destroy", "--yes")
+        for p in (self.root / ".inv", self.elixir / "_build", self.elixir / "deps",
+                  self.elixir / "apps/web/assets/node_modules", self.elixir / "apps/web/priv/static"):
+            shutil.rmtree(p, ignore_errors=True)
+
+    def cleanup(self):
+        subprocess.run(INV + ["infra.destroy", "--yes"], cwd=self.root, env=self.project.env, capture_output=True)
+
+
+def bench_warm(bp: BenchProject, runs: int, rows: list):
+    bp.inv("dev.up", input="")  # make everything up to date
+    halt = ""  # iex exits on end of input
+    suite, floor = paired(lambda: bp.inv("dev.up", input=halt), lambda: bp.mix("iex", "-S", "mix", input=halt), runs)
+
+    def readme():
+        t = bp.mix("mix", "deps.get")
+        t += bp.mix("mix", "setup", cwd=bp.elixir / "apps/web")
+        # Seeds are not idempotent: on a seeded database step 4 fails (as it does by hand).
+        t += bp.mix("mix", "ecto.seed", ok_codes=(0, 1))
+        t += bp.mix("iex", "-S", "mix", input=halt)
+        return t
+
+    manual = [readme() for _ in range(runs)]
+    over = [s - f for s, f in zip(suite, floor)]
+    rows.append(("warm inv dev.up", summary(suite)))
+    rows.append(("iex -S mix alone (floor)", summary(floor)))
+    rows.append(("README steps 2-5 by hand", summary(manual)))
+    rows.append(("  suite overhead over the floor (goal < 0.3 s)", f"{statistics.median(over):7.3f} s  (min {min(over):.3f}, max {max(over):.3f})"))
+
+
+def bench_cold(bp: BenchProject, runs: int, rows: list, setup_delay=3.0, seed_delay=1.0):
+    env = {"FIXTURE_SETUP_DELAY": str(setup_delay), "FIXTURE_SEED_DELAY": str(seed_delay)}
+    up, serial = [], []
+    for _ in range(runs):
+        bp.cold_reset()
+        up.append(bp.inv("dev.up", "--no-iex", env=env))
+        bp.cold_reset()
+        t = bp.inv("infra.up", env=env)
+        t += bp.inv("elixir.deps", env=env)
+        t += bp.inv("elixir.setup", env=env)
+        t += bp.inv("db.seed", env=env)
+        serial.append(t)
+    saved = [s - u for s, u in zip(serial, up)]
+    rows.append((f"cold inv dev.up (setup +{setup_delay:g} s, seed +{seed_delay:g} s)", summary(up)))
+    rows.append(("same steps one after another", summary(serial)))
+    rows.append(("  saved by the parallel start", f"{statistics.median(saved):7.3f} s  (min {min(saved):.3f}, max {max(saved):.3f})"))
+
+
+def bench_ready(bp: BenchProject, runs: int, rows: list):
+    import psycopg
+
+    port = int(bp.project.env["DATABASE_PORT"])
+    ours, hc = [], []
+    for _ in range(runs):
+        bp.inv("infra.destroy", "--yes")
+        first_ok: list[float] = []
+        stop = threading.Event()
+
+        def prober():
+            # The truth: a tight loop of real handshakes, from outside the suite.
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", password="postgres",
+                                         dbname="postgres", connect_timeout=1) as conn:
+                        conn.execute("SELECT 1")
+                    first_ok.append(time.perf_counter())
+                    return
+                except psycopg.Error:
+                    time.sleep(0.002)
+
+        start = time.perf_counter()
+        proc = subprocess.Popen(INV + ["infra.up"], cwd=bp.root, env=bp.project.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        thread = threading.Thread(target=prober, daemon=True)
+        thread.start()
+        # infra.up prints its summary line as it returns; the process exit adds teardown.
+        for line in proc.stdout:
+            if "ready" in line.lower():
+                returned = time.perf_counter()
+                break
+        else:
+            raise SystemExit("infra.up never said ready")
+        proc.wait()
+        thread.join(timeout=30)
+        stop.set()
+        if not first_ok:
+            raise SystemExit("the prober never connected")
+        accept = first_ok[0] - start
+        ours.append((returned - start) - accept)
+        # A 1 s-interval healthcheck first succeeds at the first whole second after accept.
+        polls = int(accept // 1.0) + 1
+        hc.append(polls * 1.0 - accept)
+    rows.append(("readiness: accept -> infra.up ready (goal < 0.1 s)", summary(ours)))
+    rows.append(("readiness: accept -> 1 s-interval poll", summary(hc)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", default="list,warm,cold,ready")
+    args = ap.parse_args()
+    which = set(args.only.split(","))
+    rows: list[tuple[str, str]] = []
+    if "list" in which:
+        bench_list(max(args.runs, 10), rows)
+    if which & {"warm", "cold", "ready"}:
+        tmp = Path(tempfile.mkdtemp(prefix="fzbench-"))
+        bp = BenchProject(tmp)
+        try:
+            if "warm" in which:
+                bench_warm(bp, args.runs, rows)
+            if "cold" in which:
+                bench_cold(bp, max(1, args.runs // 2), rows)
+            if "ready" in which:
+                bench_ready(bp, args.runs, rows)
+        finally:
+            bp.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+    width = max(len(r[0]) for r in rows)
+    print(f"machine: {os.cpu_count()} cores, {sys.platform}, Python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d')}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
