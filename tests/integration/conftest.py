@@ -126,3 +126,11 @@ def pg_project(project, docker_client):
     for v in docker_client.volumes.list(filters={"name": f"{name}-data"}):
         if v.name == f"{name}-data":
             v.remove(force=True)
+
+
+@pytest.fixture
+def require_mix():
+    """mix, iex and psql (the fixture's aliases use psql)."""
+    require_program("mix", "apt-get install elixir")
+    require_program("iex", "apt-get install elixir")
+    require_program("psql", "apt-get install postgresql-client")
