@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import sys
 from pathlib import Path
 
 from invoke import Collection
@@ -89,6 +90,15 @@ def _run_step(c, step: Step, argv: list[str], cwd: Path, force: bool, what: str)
         print(f"{step.name}: would record its fingerprint in {proc.display_path(state)}", flush=True)
     else:
         fingerprints.record(state, step)
+        missing = fingerprints.missing_outputs(step)
+        if missing:
+            names = ", ".join(step.show(p) for p in missing)
+            print(
+                f"{step.name}: warning: it succeeded but {names} is still missing, so it will run"
+                f" again next time; check the setting elixir.{step.name}_outputs",
+                file=sys.stderr,
+                flush=True,
+            )
     return "ran"
 
 

@@ -98,9 +98,6 @@ def is_up_to_date(state_dir: Path, step: Step) -> tuple[bool, str]:
     old = load(state_dir, step.name)
     if old is None:
         return False, "no successful run recorded"
-    for out in step.outputs:
-        if not output_present(out):
-            return False, f"{step.show(out)} is missing"
     new = fingerprint(step)
     if old.get("salt") != new["salt"]:
         return False, "its settings changed"
@@ -111,11 +108,18 @@ def is_up_to_date(state_dir: Path, step: Step) -> tuple[bool, str]:
         names = ", ".join(step.show(Path(p)) for p in changed[:3])
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         return False, f"{names}{more} changed"
+    for out in step.outputs:
+        if not output_present(out):
+            return False, f"{step.show(out)} is missing"
     if step.summary:
         return True, step.summary
     if step.inputs:
         return True, f"{step.show(step.inputs[0])} unchanged"
     return True, "nothing changed"
+
+
+def missing_outputs(step: Step) -> list[Path]:
+    return [p for p in step.outputs if not output_present(p)]
 
 
 def record(state_dir: Path, step: Step) -> None:

@@ -1,0 +1,331 @@
+"""Command composition of elixir.* and db.* with MockContext: what runs, where, with which env."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from invoke import Config, Exit, MockContext, Result
+
+from tasks import db, elixir, seeding
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "umbrella"
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    """A copy of the umbrella, a fake Elixir 1.14 install, and a clean DATABASE_*/STATIC_SEEDS env."""
+    root = tmp_path / "elixir"
+    shutil.copytree(FIXTURE, root)
+    bin_ = tmp_path / "install" / "bin"
+    bin_.mkdir(parents=True)
+    for name in ("mix", "iex"):
+        (bin_ / name).write_text("#!/bin/sh\nexit 0\n")
+        (bin_ / name).chmod(0o755)
+    ebin = tmp_path / "install" / "lib" / "elixir" / "ebin"
+    ebin.mkdir(parents=True)
+    (ebin / "elixir.app").write_text('{application,elixir,[{vsn,"1.14.0"}]}.')
+    for k in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD", "STATIC_SEEDS", "WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("DATABASE_PORT", "15432")
+    t = type("Tree", (), {})()
+    t.root, t.web, t.mix, t.iex, t.state = root, root / "apps" / "web", str(bin_ / "mix"), str(bin_ / "iex"), tmp_path / ".inv"
+    return t
+
+
+def ctx(tree, dry=False, results=None, **elixir_cfg):
+    cfg = {
+        "elixir": {"root": str(tree.root), "mix": tree.mix, "iex": tree.iex, "web_app": "apps/web", **elixir_cfg},
+        "dev": {"state_dir": str(tree.state)},
+        "run": {"dry": dry},
+    }
+    base = Config(overrides=cfg)
+    # The declared defaults, as the collection gives them.
+    base.load_collection(elixir.ns.configuration())
+    return MockContext(config=base, run=results if results is not None else Result(exited=0), repeat=True)
+
+
+def commands(c):
+    return [call.args[0] for call in c.run.call_args_list]
+
+
+def envs(c):
+    return [call.kwargs["env"] for call in c.run.call_args_list]
+
+
+# deps / setup ----------------------------------------------------------------
+
+
+def test_deps_runs_then_skips_then_reruns_on_lock_change(tree, capsys):
+    c = ctx(tree)
+    assert elixir.run_deps(c) == "ran"
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} deps.get"]
+    assert envs(c)[0]["DATABASE_PORT"] == "15432" and envs(c)[0]["DATABASE_NAME"] == "firezone_dev"
+    assert elixir.run_deps(c) == "skipped"
+    assert "deps: up to date (mix.lock unchanged), skipped" in capsys.readouterr().out
+    assert len(commands(c)) == 1
+    (tree.root / "mix.lock").write_text('%{\n  "jason": {:hex, :jason, "1.4.1"},\n}\n')
+    assert elixir.run_deps(c) == "ran"
+    assert "deps: running (mix.lock changed)" in capsys.readouterr().out
+    # The lock now lists a package, so deps/ must exist too.
+    assert elixir.run_deps(c) == "ran"
+    assert "deps is missing" in capsys.readouterr().out
+    (tree.root / "deps" / "jason").mkdir(parents=True)
+    assert elixir.run_deps(c) == "skipped"
+
+
+def test_deps_force_runs_anyway(tree):
+    c = ctx(tree)
+    elixir.run_deps(c)
+    assert elixir.deps(c, force=True) == "ran"
+    assert len(commands(c)) == 2
+
+
+def test_failed_step_is_not_recorded(tree):
+    c = ctx(tree, results=Result(exited=1))
+    with pytest.raises(Exit) as e:
+        elixir.run_deps(c)
+    assert e.value.code == 1 and "mix deps.get failed with exit code 1" in e.value.message
+    assert not (tree.state / "fingerprints" / "deps.json").exists()
+
+
+def test_setup_runs_in_web_app_and_checks_outputs(tree, capsys):
+    c = ctx(tree)
+    assert elixir.run_setup(c) == "ran"
+    assert commands(c) == [f"cd {tree.web} && {tree.mix} setup"]
+    assert "assets/node_modules, priv/static is still missing" in capsys.readouterr().err
+    # The mock built nothing: outputs missing -> runs again.
+    assert elixir.run_setup(c) == "ran"
+    assert "assets/node_modules is missing" in capsys.readouterr().out
+    (tree.web / "assets" / "node_modules").mkdir()
+    (tree.web / "assets" / "node_modules" / ".installed").write_text("x")
+    (tree.web / "priv" / "static").mkdir(parents=True)
+    (tree.web / "priv" / "static" / "app.js").write_text("x")
+    assert elixir.run_setup(c) == "skipped"
+    assert "setup: up to date (web: pnpm-lock.yaml unchanged), skipped" in capsys.readouterr().out
+    (tree.web / "assets" / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\nchanged: true\n")
+    assert elixir.run_setup(c) == "ran"
+
+
+def test_setup_outputs_are_a_setting(tree):
+    c = ctx(tree, setup_outputs=["priv/static"])
+    assert [p.name for p in elixir.setup_step(c).outputs] == ["static"]
+
+
+def test_dry_deps_runs_and_records_nothing(tree, capsys):
+    c = ctx(tree, dry=True)
+    assert elixir.run_deps(c) == "ran"
+    assert commands(c) == []
+    assert not tree.state.exists()
+    out = capsys.readouterr().out
+    assert f"$ ({tree.root}) DATABASE_HOST=localhost" in out and "deps.get" in out
+
+
+# iex / server ----------------------------------------------------------------
+
+
+def test_iex_in_root_with_extra_env_and_no_pty_without_terminal(tree, monkeypatch):
+    monkeypatch.setenv("WORKOS_CLIENT_ID", "client_123")
+    c = ctx(tree)
+    assert elixir.iex(c, env=["FOO=bar", "FZFF_X=true"]) == "ran"
+    assert commands(c) == [f"cd {tree.root} && {tree.iex} -S mix"]
+    call = c.run.call_args
+    assert call.kwargs["pty"] is False  # pytest's stdin is not a terminal
+    assert call.kwargs["env"]["FOO"] == "bar" and call.kwargs["env"]["FZFF_X"] == "true"
+    assert call.kwargs["env"]["WORKOS_CLIENT_ID"] == "client_123"
+    assert call.kwargs["env"]["DATABASE_PORT"] == "15432"
+
+
+def test_iex_pty_on_a_terminal(tree, monkeypatch):
+    from tasks import proc
+
+    monkeypatch.setattr(proc, "use_pty", lambda: True)
+    c = ctx(tree)
+    elixir.iex(c)
+    assert c.run.call_args.kwargs["pty"] is True
+
+
+def test_server_command_and_env(tree):
+    c = ctx(tree)
+    assert elixir.server(c, env=["FOO=bar"]) == "ran"
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} phx.server"]
+    assert c.run.call_args.kwargs["env"]["FOO"] == "bar"
+
+
+def test_server_bad_env_is_one_line(tree):
+    with pytest.raises(Exit) as e:
+        elixir.server(ctx(tree), env=["NOPE"])
+    assert "KEY=VALUE" in e.value.message
+
+
+def test_missing_mix_and_root(tree, tmp_path):
+    with pytest.raises(Exit) as e:
+        elixir.run_deps(ctx(tree, mix=str(tmp_path / "no" / "mix")))
+    assert "elixir.mix" in e.value.message
+    with pytest.raises(Exit) as e:
+        elixir.run_deps(ctx(tree, root=str(tmp_path / "nowhere")))
+    assert "elixir.root" in e.value.message
+
+
+# seed ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def marker(monkeypatch):
+    state = {"marker": None, "writes": []}
+    monkeypatch.setattr(seeding, "read_marker", lambda database: state["marker"])
+    monkeypatch.setattr(seeding, "write_marker", lambda database, static: state["writes"].append((database.name, static)))
+    return state
+
+
+def test_seed_unmarked_runs_seed_and_writes_marker(tree, marker):
+    c = ctx(tree)
+    assert db.seed_once(c) == "ran"
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.seed"]
+    assert envs(c)[0]["DATABASE_PORT"] == "15432"
+    assert marker["writes"] == [("firezone_dev", False)]
+
+
+def test_seed_static_from_env_is_recorded(tree, marker, monkeypatch):
+    monkeypatch.setenv("STATIC_SEEDS", "true")
+    db.seed_once(ctx(tree))
+    assert marker["writes"] == [("firezone_dev", True)]
+
+
+def test_seed_marked_only_migrates(tree, marker, capsys):
+    marker["marker"] = {"seeded_by": "inv", "static": True, "at": "2026-11-21T20:15:00+00:00"}
+    c = ctx(tree)
+    assert db.seed_once(c) == "skipped"
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
+    assert marker["writes"] == []
+    out = capsys.readouterr().out
+    assert "already seeded on 2026-11-21 20:15 UTC (static seeds: yes); migrated only. Use `inv db.reset` to start over" in out
+
+
+def test_seed_force_seeds_despite_marker(tree, marker):
+    marker["marker"] = {"seeded_by": "inv", "static": False, "at": "x"}
+    c = ctx(tree)
+    assert db.seed_once(c, force=True) == "ran"
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.seed"]
+
+
+def test_failed_seed_writes_no_marker(tree, marker):
+    c = ctx(tree, results=Result(exited=1))
+    with pytest.raises(Exit) as e:
+        db.seed_once(c)
+    assert "inv db.reset" in e.value.message
+    assert marker["writes"] == []
+
+
+def test_dry_seed_writes_nothing(tree, marker, capsys):
+    c = ctx(tree, dry=True)
+    assert db.seed_once(c) == "ran"
+    assert commands(c) == [] and marker["writes"] == []
+    assert "would mark database firezone_dev" in capsys.readouterr().out
+
+
+def test_seed_unreachable_says_infra_up(tree, monkeypatch):
+    def boom(database):
+        raise seeding.Unreachable("connection refused")
+
+    monkeypatch.setattr(seeding, "read_marker", boom)
+    with pytest.raises(Exit) as e:
+        db.seed_once(ctx(tree))
+    assert "inv infra.up" in e.value.message
+
+
+def test_elixir_seed_is_db_seed(tree, marker):
+    # Same body (pre-task infra.up on both).
+    assert elixir.seed.pre == db.seed.pre
+    c = ctx(tree)
+    assert elixir.seed.body(c) == "ran"
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.seed"]
+
+
+# reset -----------------------------------------------------------------------
+
+
+def test_reset_static_composes_do_plus_and_static_seeds(tree, marker):
+    c = ctx(tree)
+    assert db.reset_database(c, static=True, yes=True) == "ran"
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} do ecto.reset + ecto.seed"]
+    assert envs(c)[0]["STATIC_SEEDS"] == "true"
+    assert marker["writes"] == [("firezone_dev", True)]
+
+
+def test_reset_without_static_removes_inherited_static_seeds(tree, marker, monkeypatch, capsys):
+    monkeypatch.setenv("STATIC_SEEDS", "true")
+    c = ctx(tree)
+    db.reset_database(c, static=False, yes=True)
+    call = c.run.call_args
+    assert "STATIC_SEEDS" not in call.kwargs["env"]
+    assert call.kwargs["replace_env"] is True
+    assert call.kwargs["env"]["DATABASE_PORT"] == "15432"
+    assert marker["writes"] == [("firezone_dev", False)]
+    assert "env -u STATIC_SEEDS" in capsys.readouterr().out
+
+
+def test_reset_comma_on_old_elixir(tree, marker):
+    ebin = Path(tree.mix).parent.parent / "lib" / "elixir" / "ebin" / "elixir.app"
+    ebin.write_text('{application,elixir,[{vsn,"1.13.4"}]}.')
+    c = ctx(tree)
+    db.reset_database(c, static=False, yes=True)
+    assert commands(c) == [f"cd {tree.root} && {tree.mix} do ecto.reset, ecto.seed"]
+
+
+def test_reset_refuses_remote_host_whatever_the_flags(tree, marker, monkeypatch):
+    monkeypatch.setenv("DATABASE_HOST", "db.example.com")
+    c = ctx(tree)
+    for static in (False, True):
+        with pytest.raises(Exit) as e:
+            db.reset_database(c, static=static, yes=True)
+        assert "DATABASE_HOST=db.example.com (from the shell environment)" in e.value.message
+        assert "not a local address" in e.value.message
+    with pytest.raises(Exit):
+        db.reset(c, static=True, yes=True)  # the task refuses before infra.up
+    assert commands(c) == [] and marker["writes"] == []
+
+
+def test_reset_refuses_without_terminal_and_yes(tree, marker):
+    c = ctx(tree)
+    with pytest.raises(Exit) as e:
+        db.reset_database(c, static=False, yes=False)
+    assert "--yes" in e.value.message and "no terminal" in e.value.message
+    assert commands(c) == []
+
+
+def test_reset_asks_on_a_terminal(tree, marker, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    answers = iter(["n", "y"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    c = ctx(tree)
+    with pytest.raises(Exit) as e:
+        db.reset_database(c, static=False, yes=False)
+    assert "cancelled" in e.value.message and commands(c) == []
+    assert db.reset_database(c, static=False, yes=False) == "ran"
+
+
+def test_dry_reset_touches_nothing(tree, marker, capsys):
+    c = ctx(tree, dry=True)
+    assert db.reset_database(c, static=True, yes=False) == "ran"
+    assert commands(c) == [] and marker["writes"] == []
+    out = capsys.readouterr().out
+    assert "would ask" in out and "STATIC_SEEDS=true" in out and "do ecto.reset + ecto.seed" in out
+
+
+# seeding marker (pure parts) ---------------------------------------------------
+
+
+def test_marker_round_trip_and_foreign_comments():
+    m = seeding.make_marker(True, now=0)
+    assert m == {"seeded_by": "inv", "static": True, "at": "1970-01-01T00:00:00+00:00"}
+    import json
+
+    assert seeding.parse_marker(json.dumps(m)) == m
+    assert seeding.parse_marker("Firezone dev database") is None
+    assert seeding.parse_marker('{"seeded_by": "someone else"}') is None
+    assert seeding.parse_marker(None) is None
+    assert seeding.describe(m) == "on 1970-01-01 00:00 UTC (static seeds: yes)"
