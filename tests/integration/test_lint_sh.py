@@ -1,0 +1,227 @@
+"""`inv lint.sh` with the real shellcheck and shfmt, on the fixture scripts in a git project."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke.vendor import yaml
+
+from tests.integration.conftest import FIXTURES, REPO, require_program
+
+pytestmark = pytest.mark.integration
+
+SCRIPTS = FIXTURES / "scripts"
+LINT_SETTINGS = {"exclude": ["scripts/vendor"], "minimal_paths": ["scripts/docker/*"]}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+}
+# scripts/ as copied: 9 scripts found (vendor/ excluded; helper.py, zshthing, README are not sh/bash)
+SUMMARY = "lint.sh: 9 files checked, 4 with findings (3 shellcheck, 1 not formatted), 4 tip warnings"
+
+
+@pytest.fixture(autouse=True)
+def _linters():
+    require_program("shellcheck", "apt-get install shellcheck")
+    require_program("shfmt", "apt-get install shfmt")
+    require_program("git")
+
+
+def git(root: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def set_lint(project, **settings) -> None:
+    path = project.root / "invoke.yaml"
+    config = yaml.safe_load(path.read_text()) or {}
+    config.setdefault("lint", {}).update(settings)
+    path.write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture
+def scripts(project):
+    """The project with tests/fixtures/scripts as scripts/, in git (only scripts/ tracked)."""
+    shutil.copytree(SCRIPTS, project.root / "scripts")
+    set_lint(project, **LINT_SETTINGS)
+    git(project.root, "init", "-q")
+    git(project.root, "add", "scripts")
+    return project
+
+
+def test_check_reports_every_problem_per_file(scripts):
+    out = scripts.inv("lint.sh")
+    assert out.returncode == 1, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[-1] == SUMMARY
+    assert "scripts/warning.sh:5:1: warning: unused_var appears unused. Verify use (or export if used externally). [SC2034]" in lines
+    assert "scripts/with space.sh:5:14: warning: never_assigned is referenced but not assigned. [SC2154]" in lines
+    # No suffix, found by its shebang:
+    assert any(line.startswith("scripts/bin/devtool:5:1: warning: leftover appears unused") for line in lines)
+    i = lines.index("scripts/misformatted.sh: not formatted (shfmt -i 4 -d):")
+    assert lines[i + 1 : i + 3] == ["    --- scripts/misformatted.sh.orig", "    +++ scripts/misformatted.sh"]
+    assert "    -if [ \"$#\" -gt 0 ];then" in lines and "    +if [ \"$#\" -gt 0 ]; then" in lines
+    # Tips: warnings, not failures.
+    assert "scripts/tips/old-style.sh:1: tip warning: starts with '#!/bin/bash'; dev and test scripts start with '#!/usr/bin/env bash'" in lines
+    assert any(line.startswith("scripts/tips/old-style.sh:5: tip warning: no 'set -euo pipefail'") for line in lines)
+    assert any(line.startswith("scripts/docker/bash-entrypoint.sh:1: tip warning:") and "'#!/bin/sh'" in line for line in lines)
+    for quiet in ("clean.sh", "docker/entrypoint.sh", "tips/split-set.sh", "vendor/", "helper.py", "zshthing", "README"):
+        assert f"scripts/{quiet}" not in out.stdout
+    assert "inv lint.sh --fix" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_clean_scripts_pass(scripts):
+    out = scripts.inv("lint.sh", "-p", "scripts/clean.sh", "-p", "scripts/docker/entrypoint.sh", "-p", "scripts/tips/split-set.sh")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout == "lint.sh: 3 files checked, 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings\n"
+
+
+def test_strict_makes_tips_errors(scripts):
+    out = scripts.inv("lint.sh", "--strict", "-p", "scripts/tips", "-p", "scripts/docker")
+    assert out.returncode == 1
+    assert "scripts/tips/old-style.sh:1: tip error:" in out.stdout
+    assert out.stdout.splitlines()[-1] == "lint.sh: 4 files checked, 2 with findings (0 shellcheck, 0 not formatted), 4 tip errors"
+    relaxed = scripts.inv("lint.sh", "-p", "scripts/tips", "-p", "scripts/docker")
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+    set_lint(scripts, strict=True)
+    assert scripts.inv("lint.sh", "-p", "scripts/tips").returncode == 1
+
+
+def test_fix_formats_misformatted_and_leaves_clean_files_alone(scripts):
+    clean = scripts.root / "scripts/clean.sh"
+    before = clean.read_bytes()
+    os.utime(clean, (1_000_000_000, 1_000_000_000))
+    out = scripts.inv("lint.sh", "--fix")
+    assert out.returncode == 1  # the shellcheck findings remain
+    assert "scripts/misformatted.sh: reformatted (shfmt -i 4 -w)" in out.stdout.splitlines()
+    assert out.stdout.splitlines()[-1] == "lint.sh: 9 files checked, 1 reformatted, 3 with findings (3 shellcheck), 4 tip warnings"
+    assert clean.read_bytes() == before and clean.stat().st_mtime == 1_000_000_000
+    fixed = (scripts.root / "scripts/misformatted.sh").read_text()
+    assert 'if [ "$#" -gt 0 ]; then\n    echo "args: $*"\nfi\n' in fixed
+    assert subprocess.run(["shfmt", "-i", "4", "-d", "scripts/misformatted.sh"], cwd=scripts.root).returncode == 0
+    # Excluded files are never touched.
+    assert (scripts.root / "scripts/vendor/third_party.sh").read_bytes() == (SCRIPTS / "vendor/third_party.sh").read_bytes()
+    again = scripts.inv("lint.sh", "-p", "scripts/misformatted.sh")
+    assert again.returncode == 0, again.stdout
+
+
+def test_dry_fix_changes_nothing(scripts):
+    out = scripts.inv("--dry", "lint.sh", "--fix", "-p", "scripts/misformatted.sh")
+    assert out.returncode == 1
+    assert "scripts/misformatted.sh: would be reformatted (shfmt -i 4 -d):" in out.stdout
+    assert (scripts.root / "scripts/misformatted.sh").read_bytes() == (SCRIPTS / "misformatted.sh").read_bytes()
+
+
+def test_only_tracked_scripts_unless_named(scripts):
+    (scripts.root / "scripts/untracked.sh").write_text("#!/usr/bin/env bash\nx=1\n")
+    out = scripts.inv("lint.sh")
+    assert "untracked.sh" not in out.stdout and out.stdout.splitlines()[-1] == SUMMARY
+    named = scripts.inv("lint.sh", "-p", "scripts/untracked.sh")
+    assert "scripts/untracked.sh:2:1: warning: x appears unused" in named.stdout
+
+
+def test_staged_checks_only_the_staged_scripts(scripts):
+    git(scripts.root, "commit", "-qm", "scripts")
+    (scripts.root / "scripts/clean.sh").write_text((SCRIPTS / "misformatted.sh").read_text())
+    assert scripts.inv("lint.sh", "--staged").stdout.startswith("lint.sh: 0 files checked")
+    git(scripts.root, "add", "scripts/clean.sh")
+    out = scripts.inv("lint.sh", "--staged")
+    assert out.returncode == 1
+    assert "scripts/clean.sh: not formatted" in out.stdout
+    assert out.stdout.splitlines()[-1] == "lint.sh: 1 file checked, 1 with findings (0 shellcheck, 1 not formatted), 0 tip warnings"
+
+
+def test_outside_git_walks_the_tree(project):
+    shutil.copytree(SCRIPTS, project.root / "scripts")
+    (project.root / "scripts/node_modules").mkdir()
+    (project.root / "scripts/node_modules/dep.sh").write_text("x=1\n")
+    set_lint(project, **LINT_SETTINGS)
+    out = project.inv("lint.sh", "-p", "scripts")
+    assert out.stdout.splitlines()[-1] == SUMMARY, out.stdout + out.stderr
+
+
+def test_path_from_a_subfolder_and_bad_paths(scripts):
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "lint.sh", "-p", "with space.sh"],
+        cwd=scripts.root / "scripts", env=scripts.env, capture_output=True, text=True,
+    )
+    assert "scripts/with space.sh:5:14: warning:" in proc.stdout, proc.stdout + proc.stderr
+    out = scripts.inv("lint.sh", "-p", "scripts/nope.sh")
+    assert out.returncode == 1
+    assert out.stderr.strip() == "scripts/nope.sh: no such file or folder (inv lint.sh --path takes files and folders)"
+
+
+def test_missing_tool_is_one_line_with_how_to_install(scripts):
+    out = scripts.inv("lint.sh", env={"INVOKE_LINT_SHELLCHECK": "/nonexistent"})
+    assert out.returncode == 1
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("/nonexistent does not exist or is not executable (setting lint.shellcheck).")
+    for hint in ("apt-get install shellcheck shfmt", "brew install shellcheck shfmt", "pip install -e '.[lint-tools]'"):
+        assert hint in lines[0]
+    out = scripts.inv("lint.sh", env={"INVOKE_LINT_SHFMT": "shfmt-not-installed"})
+    assert out.stderr.startswith("shfmt-not-installed is not on PATH (setting lint.shfmt).")
+
+
+def test_version_mismatch_warns_in_one_line(scripts):
+    from tasks.shell_scripts import tool_version
+
+    shellcheck_version = tool_version(shutil.which("shellcheck"))
+    (scripts.root / ".tool-versions").write_text(f"nodejs 20.14.0\nshfmt 0.0.1\nshellcheck {shellcheck_version}\n")
+    out = scripts.inv("lint.sh", "-p", "scripts/clean.sh")
+    assert out.returncode == 0, out.stdout + out.stderr
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, out.stderr
+    assert warnings[0].startswith(f"warning: shfmt {tool_version(shutil.which('shfmt'))} (")
+    assert "differs from .tool-versions (shfmt 0.0.1)" in warnings[0]
+    set_lint(scripts, tool_versions="")
+    assert "warning:" not in scripts.inv("lint.sh", "-p", "scripts/clean.sh").stderr
+
+
+def test_parse_error_is_a_finding(scripts):
+    (scripts.root / "scripts/broken.sh").write_text("#!/usr/bin/env bash\nset -euo pipefail\nif then fi (\n")
+    out = scripts.inv("lint.sh", "-p", "scripts/broken.sh")
+    assert out.returncode == 1
+    assert "scripts/broken.sh:3:1: error:" in out.stdout
+    assert "(shfmt could not parse it)" in out.stdout
+
+
+def test_precommit_hook_runs_the_same_check(scripts):
+    """The hook's entry, called the way pre-commit calls it (the files appended)."""
+    config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())
+    (hook,) = config["repos"][0]["hooks"]
+    assert hook["language"] == "system" and hook["require_serial"] is True
+    bindir = scripts.root / "bin"
+    bindir.mkdir()
+    inv = bindir / "inv"
+    inv.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m invoke \"$@\"\n")
+    inv.chmod(0o755)
+    env = {**scripts.env, "PATH": f"{bindir}{os.pathsep}{scripts.env['PATH']}"}
+    files = ["scripts/with space.sh", "scripts/clean.sh", "scripts/bin/helper.py", "scripts/vendor/third_party.sh", "invoke.yaml"]
+    proc = subprocess.run(
+        [*shlex.split(hook["entry"]), *files], cwd=scripts.root, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    task = scripts.inv("lint.sh", "-p", "scripts/with space.sh", "-p", "scripts/clean.sh")
+    assert proc.stdout == task.stdout
+    assert proc.stdout.splitlines()[-1] == "lint.sh: 2 files checked, 1 with findings (1 shellcheck, 0 not formatted), 0 tip warnings"
+
+
+def test_this_repositorys_own_scripts_pass():
+    """Our scripts (the test image's) pass; the deliberately bad fixtures are excluded."""
+    out = subprocess.run(
+        [sys.executable, "-m", "invoke", "lint.sh", "-p", "tests/images", "-p", "tests/fixtures/scripts"],
+        cwd=REPO, capture_output=True, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines()[-1].endswith(" 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings")
