@@ -7,8 +7,10 @@ set -euo pipefail
 tag=${1:-fz-dev-postgres:local}
 here=$(cd "$(dirname "$0")" && pwd)
 
-if docker image inspect "$tag" >/dev/null 2>&1; then
-    echo "image $tag already present"
+# The image records a hash of what it was built from; a change rebuilds it.
+rev=$(cat "$here/build.sh" "$here/entrypoint.sh" | sha256sum | cut -c1-16)
+if docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$tag" 2>/dev/null | grep -qx "FZ_IMAGE_REV=$rev"; then
+    echo "image $tag is up to date"
     exit 0
 fi
 
@@ -41,5 +43,6 @@ tar -C "$rootfs" -c . | docker import \
     -c 'CMD ["postgres"]' \
     -c 'EXPOSE 5432' \
     -c 'ENV PGDATA=/var/lib/postgresql/data' \
+    -c "ENV FZ_IMAGE_REV=$rev" \
     - "$tag" >/dev/null
 echo "imported $tag"
