@@ -1,0 +1,134 @@
+"""The Stripe CLI: finding it, its argv, its signing secret, and the key it gets.
+
+The API key reaches the CLI only as STRIPE_API_KEY in its environment (the CLI's
+`--api-key` flag would put it in argv, visible to every user through `ps`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from typing import Mapping
+
+from invoke import Exit
+
+from tasks import envfile, proc
+from tasks.masking import mask, mask_text, secret_values
+
+INSTALL_HINT = (
+    "Install it: `npm install -g @stripe/cli` or `brew install stripe/stripe-cli/stripe`,"
+    " or set billing.stripe in invoke.yaml (INVOKE_BILLING_STRIPE) to its path"
+)
+KEY_VAR = "STRIPE_SECRET_KEY"
+SECRET_VAR = "STRIPE_WEBHOOK_SIGNING_SECRET"
+# elixir/config/dev.exs defaults: placeholders, not real values.
+DEV_DEFAULT_KEY = "sk_dev_1111"
+DEV_DEFAULT_SECRET = "whsec_dev_1111"
+
+TEST_PREFIXES = ("sk_test_", "rk_test_")
+LIVE_PREFIXES = ("sk_live_", "rk_live_")
+_SECRET = re.compile(r"whsec_[A-Za-z0-9]+")
+_KEY_BODY = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def find(c) -> str:
+    """The Stripe CLI's full path (setting billing.stripe), or a one-line Exit."""
+    return proc.require(str(c.config.billing.stripe), "billing.stripe", INSTALL_HINT)
+
+
+def listen_args(forward_url: str, stripe: str = "stripe") -> list[str]:
+    """argv of the webhook proxy. No key in it: it travels as STRIPE_API_KEY."""
+    return [stripe, "listen", "--forward-to", forward_url]
+
+
+def print_secret_args(stripe: str = "stripe") -> list[str]:
+    return [stripe, "listen", "--print-secret"]
+
+
+def cli_env(key: str) -> dict[str, str]:
+    """What the CLI's environment needs: the API key, by environment only."""
+    return {"STRIPE_API_KEY": key}
+
+
+def validate_key(value: str | None, origin: str | None = None) -> str:
+    """The Stripe key if it is a test-mode key; a one-line Exit otherwise.
+
+    A live key is refused always: the suite only ever talks to test mode.
+    """
+    origin = origin or envfile.origin(KEY_VAR)
+    if not value or value == DEV_DEFAULT_KEY:
+        raise Exit(
+            f"{KEY_VAR} is not set: add `{KEY_VAR}=sk_test_...` (or a restricted rk_test_ key)"
+            " to .env; find it under Developers > API keys in the Stripe dashboard, test mode"
+        )
+    value = value.strip()
+    if value.startswith(LIVE_PREFIXES):
+        raise Exit(
+            f"{KEY_VAR} from {origin} is a LIVE key ({mask(value)}): refused. Use a test-mode"
+            " key (sk_test_... or rk_test_...) in .env; live keys never go near a dev server"
+        )
+    if not value.startswith(TEST_PREFIXES) or not _KEY_BODY.match(value):
+        raise Exit(
+            f"{KEY_VAR} from {origin} ({mask(value)}) is not a Stripe test-mode key:"
+            " it must start with sk_test_ or rk_test_; fix it in .env"
+        )
+    return value
+
+
+def parse_secret(output: str) -> str | None:
+    """The signing secret when ``output`` is exactly one ``whsec_...`` token, else None.
+
+    The real CLI prints its errors on stdout too, so anything else is not a secret.
+    """
+    text = (output or "").strip()
+    return text if _SECRET.fullmatch(text) else None
+
+
+def is_unset_secret(value: str | None) -> bool:
+    """True for no value and for dev.exs's placeholder whsec_dev_1111."""
+    return not value or value.strip() in ("", DEV_DEFAULT_SECRET)
+
+
+def print_secret(
+    stripe: str,
+    env: Mapping[str, str],
+    *,
+    timeout: float = 60.0,
+    base_env: Mapping[str, str] | None = None,
+) -> str:
+    """Run `stripe listen --print-secret` with ``env`` (STRIPE_API_KEY) added; the secret.
+
+    Anything but a lone ``whsec_`` token on stdout with exit code 0 is a one-line Exit
+    carrying the CLI's (masked) output.
+    """
+    full_env = {**(os.environ if base_env is None else base_env), **env}
+    argv = print_secret_args(stripe)
+    secrets = secret_values(full_env)
+    try:
+        done = subprocess.run(
+            argv,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise Exit(
+            f"`stripe listen --print-secret` did not answer within {timeout:g}s (setting"
+            " billing.secret_timeout); check the network, or set STRIPE_WEBHOOK_SIGNING_SECRET in .env"
+        )
+    except OSError as e:
+        raise Exit(f"cannot run {stripe}: {e.strerror or e}. {INSTALL_HINT}")
+    secret = parse_secret(done.stdout) if done.returncode == 0 else None
+    if secret:
+        return secret
+    said = " ".join(f"{done.stdout} {done.stderr}".split()) or "no output"
+    said = mask_text(said, secrets)
+    if len(said) > 300:
+        said = said[:300] + "…"
+    raise Exit(
+        f"`stripe listen --print-secret` gave no signing secret (exit code {done.returncode}):"
+        f" {said}. Check {KEY_VAR} in .env and that Stripe's API is reachable"
+    )

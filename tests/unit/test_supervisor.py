@@ -1,0 +1,330 @@
+"""The supervisor: fake processes and a fake clock for the stop ladder, real
+`sys.executable -c` children (and grandchildren in sessions of their own) for the rest."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from tasks import supervisor
+from tasks.supervisor import ProcInfo, Program, Supervisor, SupervisorError
+
+PY = sys.executable
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_descendants_walks_every_generation():
+    table = {
+        10: ProcInfo(10, 1, 10, "a"),
+        11: ProcInfo(11, 10, 10, "b"),
+        12: ProcInfo(12, 11, 12, "c"),  # its own group, as a BEAM port program
+        13: ProcInfo(13, 12, 12, "d"),
+        20: ProcInfo(20, 1, 20, "e"),
+    }
+    assert supervisor.descendants(table, [10]) == {11, 12, 13}
+    assert supervisor.descendants(table, [20]) == set()
+
+
+def test_proc_stat_parsing_survives_odd_command_names():
+    info = supervisor._read_proc_stat(os.getpid())
+    assert info is not None and info.pid == os.getpid() and info.ppid == os.getppid()
+    assert info.pgid == os.getpgid(0) and not info.zombie
+
+
+def test_exit_status_reports_signals_like_a_shell():
+    assert supervisor.exit_status(0) == 0
+    assert supervisor.exit_status(3) == 3
+    assert supervisor.exit_status(-9) == 137
+
+
+# ---------------------------------------------------------------- fakes
+
+
+class FakeClock:
+    def __init__(self, step: float = 0.1):
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class FakeProc:
+    """A process that dies on the signals in ``dies_on``, or exits on its own with ``exits``."""
+
+    def __init__(self, pid: int, dies_on=(), exits: int | None = None):
+        self.pid = pid
+        self.dies_on = set(dies_on)
+        self.returncode = exits
+        self.stdout = None
+
+    def poll(self):
+        return self.returncode
+
+
+class FakeSystem:
+    """Process table, signals and process creation for fake processes; records signals."""
+
+    MY_PID = 1
+
+    def __init__(self, clock: FakeClock, procs: dict[str, FakeProc]):
+        self.clock = clock
+        self.procs = procs
+        self.extra: dict[int, ProcInfo] = {}  # descendants: pid -> info
+        self.extra_dies_on: dict[int, set] = {}
+        self.sent: list[tuple[str, int, int, float]] = []
+        self._queue = list(procs.values())
+
+    def popen(self, argv, **kwargs):
+        assert kwargs["start_new_session"] is True
+        assert kwargs["stdin"] is subprocess.DEVNULL
+        return self._queue.pop(0)
+
+    def table(self):
+        t = {p.pid: ProcInfo(p.pid, self.MY_PID, p.pid, "s") for p in self.procs.values() if p.returncode is None}
+        t.update(self.extra)
+        return t
+
+    def kill(self, pid, sig):
+        self.sent.append(("kill", pid, sig, self.clock.now))
+        for p in self.procs.values():
+            if p.pid == pid and sig in p.dies_on and p.returncode is None:
+                p.returncode = -sig
+        if pid in self.extra and sig in self.extra_dies_on.get(pid, ()):
+            del self.extra[pid]
+
+    def killpg(self, pgid, sig):
+        self.sent.append(("killpg", pgid, sig, self.clock.now))
+
+    def supervisor(self, programs, **kw):
+        return Supervisor(
+            programs,
+            out=io.StringIO(),
+            grace_period=kw.pop("grace_period", 2.0),
+            handle_signals=False,
+            subreaper=False,
+            poll_interval=0,
+            popen=self.popen,
+            table=self.table,
+            kill=self.kill,
+            killpg=self.killpg,
+            clock=self.clock,
+            reap=lambda pid: None,
+            my_pid=self.MY_PID,
+            **kw,
+        )
+
+
+def _signals_to(sys_: FakeSystem, pid: int) -> list[tuple[int, float]]:
+    return [(sig, t) for how, p, sig, t in sys_.sent if how == "kill" and p == pid]
+
+
+def test_stop_ladder_sigint_then_sigterm_then_sigkill_after_the_grace_period():
+    clock = FakeClock()
+    crashing = FakeProc(100, exits=1)
+    stubborn = FakeProc(200, dies_on={signal.SIGKILL})
+    fake = FakeSystem(clock, {"a": crashing, "b": stubborn})
+    sup = fake.supervisor([Program("a", ["a"], exit_code=3), Program("b", ["b"])], grace_period=2.0)
+    assert sup.run() == 3
+    sent = _signals_to(fake, 200)
+    assert [s for s, _ in sent] == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    start = sent[0][1]
+    assert sent[1][1] - start >= 1.0  # SIGTERM at half the grace period
+    assert sent[2][1] - start >= 2.0  # SIGKILL at its end
+    # Each signal also went to the process group.
+    groups = [(sig) for how, p, sig, _ in fake.sent if how == "killpg" and p == 200]
+    assert groups == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    out = sup.out.getvalue()
+    assert "a exited with code 1: stopping b" in out
+    assert "sending SIGKILL" in out
+
+
+def test_a_process_that_stops_on_sigint_gets_nothing_else():
+    clock = FakeClock()
+    fake = FakeSystem(clock, {"a": FakeProc(100, exits=0), "b": FakeProc(200, dies_on={signal.SIGINT})})
+    sup = fake.supervisor([Program("a", ["a"]), Program("b", ["b"])])
+    assert sup.run() == 0  # no fixed code: the first exiting program's own code
+    assert [s for s, _ in _signals_to(fake, 200)] == [signal.SIGINT]
+
+
+def test_descendants_in_other_groups_are_signalled_too():
+    clock = FakeClock()
+    fake = FakeSystem(clock, {"a": FakeProc(100, exits=2), "b": FakeProc(200, dies_on={signal.SIGINT})})
+    # b's grandchild, in a group of its own (a BEAM port program): only SIGTERM stops it.
+    fake.extra[300] = ProcInfo(300, 200, 300, "t")
+    fake.extra_dies_on[300] = {signal.SIGTERM}
+    sup = fake.supervisor([Program("a", ["a"]), Program("b", ["b"])])
+    assert sup.run() == 2
+    assert [s for s, _ in _signals_to(fake, 300)] == [signal.SIGINT, signal.SIGTERM]
+
+
+def test_a_second_ctrl_c_skips_to_the_next_signal():
+    clock = FakeClock(step=0.001)
+    stubborn = FakeProc(200, dies_on={signal.SIGKILL})
+    fake = FakeSystem(clock, {"a": FakeProc(100, exits=1), "b": stubborn})
+    sup = fake.supervisor([Program("a", ["a"]), Program("b", ["b"])], grace_period=1000)
+    original = fake.kill
+
+    def kill(pid, sig):  # the user presses Ctrl-C again as soon as SIGINT went out
+        original(pid, sig)
+        if sig in (signal.SIGINT, signal.SIGTERM):
+            sup._on_signal(signal.SIGINT, None)
+
+    sup._kill = kill
+    sup.run()
+    assert [s for s, _ in _signals_to(fake, 200)] == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    assert clock.now < 10  # long before the 1000 s grace period
+
+
+def test_names_must_be_unique():
+    with pytest.raises(ValueError):
+        Supervisor([Program("a", ["x"]), Program("a", ["y"])])
+
+
+# ---------------------------------------------------------------- real children
+
+
+def _alive(pid: int) -> bool:
+    info = supervisor._read_proc_stat(pid)
+    return info is not None and not info.zombie
+
+
+def _run(programs, **kw):
+    out = io.StringIO()
+    sup = Supervisor(programs, out=out, grace_period=kw.pop("grace_period", 2.0), **kw)
+    start = time.monotonic()
+    code = sup.run()
+    return code, out.getvalue(), time.monotonic() - start
+
+
+# A child that starts a grandchild in a session of its own (as the BEAM does with
+# port programs), reports its pid, and then either sleeps or exits.
+GRANDPARENT = textwrap.dedent(
+    """
+    import subprocess, sys, time
+    ignore = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN); " if sys.argv[2] == "stubborn" else ""
+    gc = subprocess.Popen([sys.executable, "-c", ignore + "import time; time.sleep(60)"], start_new_session=True)
+    print("grandchild", gc.pid, flush=True)
+    time.sleep(float(sys.argv[1]))
+    sys.exit(5)
+    """
+)
+
+
+def _grandchild_pid(out: str, name: str) -> int:
+    for line in out.splitlines():
+        if line.startswith(f"{name} ") and "grandchild" in line:
+            return int(line.split()[-1])
+    raise AssertionError(f"no grandchild line for {name} in:\n{out}")
+
+
+def test_relays_prefixed_lines_and_masks_secrets():
+    secret = "sk_test_51HxAbCdEfGhIjKlMnOpQrSt"
+    code, out, _ = _run(
+        [
+            Program("phx", [PY, "-c", f"import sys; print('key is {secret}'); print('oops', file=sys.stderr)"]),
+            Program("stripe", [PY, "-c", "import time; time.sleep(30)"]),
+        ],
+        secrets=[secret],
+        colour=False,
+    )
+    assert code == 0
+    assert "phx    | key is sk_test_…QrSt" in out
+    assert "phx    | oops" in out  # stderr is relayed too
+    assert secret not in out
+    assert "\033[" not in out
+
+
+def test_colour_only_when_asked_or_on_a_terminal():
+    _, out, _ = _run([Program("a", [PY, "-c", "print('hi')"])], colour=True)
+    assert "\033[36ma      |\033[0m hi" in out
+    assert "\033[" not in _run([Program("a", [PY, "-c", "print('hi')"])])[1]  # StringIO: no tty
+
+
+def test_first_exit_stops_the_rest_and_their_grandchildren():
+    code, out, took = _run(
+        [
+            Program("short", [PY, "-c", GRANDPARENT, "0.5", "soft"], exit_code=3),
+            Program("long", [PY, "-c", GRANDPARENT, "60", "soft"], exit_code=4),
+        ]
+    )
+    assert code == 3
+    assert "short exited with code 5: stopping long" in out
+    for name in ("short", "long"):
+        assert not _alive(_grandchild_pid(out, name)), f"{name}'s grandchild survived:\n{out}"
+    assert took < 10
+
+
+def test_stubborn_grandchild_of_an_exited_child_is_killed():
+    # The child exits right away, orphaning a grandchild (own session) that ignores
+    # SIGINT and SIGTERM: as subreaper we still find it, and SIGKILL ends it.
+    code, out, took = _run(
+        [
+            Program("parent", [PY, "-c", GRANDPARENT, "0.2", "stubborn"]),
+            Program("other", [PY, "-c", "import time; time.sleep(60)"]),
+        ],
+        grace_period=1.0,
+    )
+    assert code == 5
+    gc = _grandchild_pid(out, "parent")
+    assert not _alive(gc), out
+    assert "sending SIGKILL" in out
+    assert took < 8
+
+
+def test_sigint_to_us_stops_everything_and_returns_130():
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code, out, _ = _run([Program("a", [PY, "-c", GRANDPARENT, "60", "soft"])])
+    finally:
+        timer.cancel()
+    assert code == 130
+    assert "SIGINT received: stopping a" in out
+    assert not _alive(_grandchild_pid(out, "a"))
+    # Our own handler is gone again: the default one raises KeyboardInterrupt.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigterm_to_us_returns_143():
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        code, _, _ = _run([Program("a", [PY, "-c", "import time; time.sleep(60)"])])
+    finally:
+        timer.cancel()
+    assert code == 143
+
+
+def test_subreaper_state_is_restored():
+    before = supervisor.subreaper_state()
+    _run([Program("a", [PY, "-c", "pass"])])
+    assert supervisor.subreaper_state() == before
+
+
+def test_a_program_that_cannot_start_stops_the_started_ones():
+    with pytest.raises(SupervisorError) as e:
+        _run(
+            [
+                Program("a", [PY, "-c", GRANDPARENT, "60", "soft"]),
+                Program("b", ["/nonexistent/fz-stripe", "listen"]),
+            ]
+        )
+    assert "cannot start b (/nonexistent/fz-stripe)" in str(e.value)
+
+
+def test_killed_child_reports_128_plus_signal():
+    code, out, _ = _run([Program("a", [PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])])
+    assert code == 137
+    assert "a was killed by SIGKILL" in out
