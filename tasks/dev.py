@@ -58,12 +58,8 @@ def up(c, force=False, reseed=False, yes=False, no_iex=False, env=None):
 
 
 def _postgres(c) -> str:
-    if is_dry(c):
-        infra.bring_up(c)
-        return "dry"
-    infra.ensure_started(c)
-    infra.wait_until_ready(c)
-    return "ready"
+    infra.bring_up(c)
+    return "dry" if is_dry(c) else "ready"
 
 
 @task

@@ -79,12 +79,14 @@ def test_reseed_without_yes_and_no_terminal_refuses(pg_project, require_mix):
 
 
 def test_failing_step_stops_the_chain(pg_project, require_mix):
+    # A broken web app's mix.exs fails the first mix step; nothing after it runs.
     (pg_project.root / "elixir" / "apps" / "web" / "mix.exs").write_text("this is not elixir")
     failed = pg_project.inv("dev.up", "--no-iex")
     assert failed.returncode != 0
     assert "Traceback" not in failed.stderr
+    assert "mix deps.get failed with exit code" in failed.stderr
     table = _table(failed.stderr)
-    assert table["setup"] == "failed" and "seed" not in table
+    assert table["deps"] == "failed" and "setup" not in table and "seed" not in table
 
 
 def test_dry_run_has_no_side_effects(pg_project, docker_client, require_mix):
