@@ -40,6 +40,9 @@ def parse_marker(comment: str | None) -> dict | None:
     """The marker in a database comment, or None when it is not ours."""
     if not comment:
         return None
+    if isinstance(comment, (bytes, bytearray, memoryview)):
+        # A SQL_ASCII database hands text back as bytes.
+        comment = bytes(comment).decode("utf-8", "replace")
     try:
         data = json.loads(comment)
     except ValueError:

@@ -329,3 +329,7 @@ def test_marker_round_trip_and_foreign_comments():
     assert seeding.parse_marker('{"seeded_by": "someone else"}') is None
     assert seeding.parse_marker(None) is None
     assert seeding.describe(m) == "on 1970-01-01 00:00 UTC (static seeds: yes)"
+
+
+def test_marker_from_a_sql_ascii_database_arrives_as_bytes():
+    assert seeding.parse_marker(b'{"seeded_by": "inv", "static": false, "at": "x"}')["static"] is False
