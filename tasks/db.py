@@ -71,7 +71,7 @@ def seed_once(c, force: bool = False) -> str:
         )
     static = _static_from_env()
     if is_dry(c):
-        print(f"seed: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
+        print(f"[dry] seed: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
     else:
         seeding.write_marker(db, static)
     return "ran"
@@ -92,7 +92,7 @@ def confirm_reset(c, db: settings.Database, yes: bool) -> None:
     if yes:
         return
     if is_dry(c):
-        print(f"reset: would ask before dropping {_where(db)} (--yes skips the question)")
+        print(f"[dry] reset: would ask before dropping {_where(db)} (--yes skips the question)")
         return
     if not sys.stdin.isatty():
         raise Exit(
@@ -120,7 +120,7 @@ def _reset(c, db: settings.Database, static: bool) -> str:
         what="reset and seed (" + " ".join(argv[1:]) + ")",
     )
     if is_dry(c):
-        print(f"reset: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
+        print(f"[dry] reset: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
     else:
         seeding.write_marker(db, static)
     return "ran"

@@ -87,7 +87,7 @@ def _run_step(c, step: Step, argv: list[str], cwd: Path, force: bool, what: str)
         print(f"{step.name}: running ({reason})", flush=True)
     proc.run(c, argv, cwd=cwd, env=portal_env.mix_env(), what=what)
     if is_dry(c):
-        print(f"{step.name}: would record its fingerprint in {proc.display_path(state)}", flush=True)
+        print(f"[dry] {step.name}: would record its fingerprint in {proc.display_path(state)}", flush=True)
     else:
         fingerprints.record(state, step)
         missing = fingerprints.missing_outputs(step)

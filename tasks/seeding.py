@@ -65,7 +65,9 @@ def read_marker(db: Database) -> dict | None:
     query = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s"
     try:
         conn = _connect(db, MAINTENANCE_DB)
-    except Unreachable:
+    except Unreachable as first:
+        if not any(w in str(first) for w in ("does not exist", "permission denied", "not permitted")):
+            raise
         # No access to the maintenance database: ask the database itself.
         try:
             conn = _connect(db, db.name)
