@@ -11,10 +11,12 @@ label (`dev.firezone.inv`); a same-named one without it is refused, never touche
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import shlex
 import socket
+import warnings as pywarnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -179,11 +181,19 @@ def client():
         return _client
     import docker
 
+    failure = None
     try:
         cl = docker.from_env(timeout=30)
         cl.ping()
     except Exception as e:  # DockerException, requests' ConnectionError, PermissionError...
-        reason = short_error(e)
+        failure = e
+    if failure is not None:
+        reason = short_error(failure)
+        with pywarnings.catch_warnings():
+            # The SDK leaves its half-made client's socket to the garbage collector.
+            pywarnings.simplefilter("ignore", ResourceWarning)
+            del failure
+            gc.collect()
         fix = "start it (Docker Desktop, `sudo systemctl start docker`, or `dockerd`)"
         if "permission denied" in reason.lower():
             fix = "add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run with access to the socket"
@@ -313,7 +323,7 @@ def _get(cl, name: str):
     return ct
 
 
-def _refuse_foreign(spec: PostgresSpec, doing: str) -> Exit:
+def refuse_foreign(spec: PostgresSpec, doing: str) -> Exit:
     return Exit(
         f"a container named {spec.container} exists but was not created by inv (no label {LABEL}={CONTAINER_LABEL_VALUE}),"
         f" so inv will not {doing} it. Fix: set postgres.container (INVOKE_POSTGRES_CONTAINER) to another name,"
@@ -413,15 +423,23 @@ def port_taken_message(spec: PostgresSpec, holder: str) -> str:
     )
 
 
-def check_port(cl, spec: PostgresSpec) -> None:
-    """Exit naming the holder when the host port is taken by another container or process."""
+def port_holder(cl, spec: PostgresSpec) -> str | None:
+    """Who holds the host port besides our container: 'container X', 'another process[, name (pid N)]', or None."""
     holder = port_holder_container(cl, spec.host_ip, spec.port, exclude=spec.container)
     if holder:
-        raise Exit(port_taken_message(spec, f"container {holder}"))
+        return f"container {holder}"
     # Only a local engine's ports are this machine's ports.
     if docker_host().startswith(("unix://", "npipe://")) and not port_is_free(spec.host_ip, spec.port):
         who = port_holder_process(spec.port)
-        raise Exit(port_taken_message(spec, f"another process, {who}" if who else "another process"))
+        return f"another process, {who}" if who else "another process"
+    return None
+
+
+def check_port(cl, spec: PostgresSpec) -> None:
+    """Exit naming the holder when the host port is taken by another container or process."""
+    holder = port_holder(cl, spec)
+    if holder:
+        raise Exit(port_taken_message(spec, holder))
 
 
 def _start_error(spec: PostgresSpec, e: BaseException) -> Exit:
@@ -488,7 +506,7 @@ def ensure_running(spec: PostgresSpec) -> Status:
         ct = _get(cl, spec.container)
         if ct is not None:
             if not is_ours(ct.attrs):
-                raise _refuse_foreign(spec, "use")
+                raise refuse_foreign(spec, "use")
             problem = mismatch(spec, ct.attrs)
             if problem:
                 raise Exit(problem)
@@ -534,7 +552,7 @@ def stop(spec: PostgresSpec) -> str:
         if ct is None:
             return f"container {spec.container} does not exist; nothing to stop"
         if not is_ours(ct.attrs):
-            raise _refuse_foreign(spec, "stop")
+            raise refuse_foreign(spec, "stop")
         if ct.status not in ("running", "paused", "restarting"):
             return f"container {spec.container} is already stopped ({ct.status}); data kept in volume {spec.volume}"
         ct.stop(timeout=20)
@@ -551,7 +569,7 @@ def remove(spec: PostgresSpec, volume: bool = True) -> list[str]:
         ct = _get(cl, spec.container)
         if ct is not None:
             if not is_ours(ct.attrs):
-                raise _refuse_foreign(spec, "remove")
+                raise refuse_foreign(spec, "remove")
             ct.remove(force=True)
             done.append(f"removed container {spec.container}")
         else:
@@ -618,7 +636,7 @@ def read_logs(spec: PostgresSpec, tail: int, follow: bool = False) -> Iterator[s
         if ct is None:
             raise Exit(f"container {spec.container} does not exist. Fix: `inv infra.up`")
         if not is_ours(ct.attrs):
-            raise _refuse_foreign(spec, "read")
+            raise refuse_foreign(spec, "read")
         secrets = secret_values({"DATABASE_PASSWORD": spec.password})
         if not follow:
             raw = ct.logs(tail=tail, stdout=True, stderr=True)

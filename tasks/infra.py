@@ -142,7 +142,7 @@ def destroy(c, yes=False):
     spec = _spec(c)
     status = containers.inspect(spec)
     if status is not None and not status.ours:
-        raise containers._refuse_foreign(spec, "remove")
+        raise containers.refuse_foreign(spec, "remove")
     what = f"container {spec.container} and volume {spec.volume} (all the database's data)"
     if is_dry(c):
         print(f"{DRY}would remove {what}")

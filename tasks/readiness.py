@@ -18,6 +18,8 @@ from invoke import Exit
 
 from tasks.settings import Database
 
+_EPSILON = 1e-6  # float slack, so a deadline reached by summed intervals counts as reached
+
 # Errors that retrying cannot fix: the server is up and said no.
 FATAL_MARKERS = (
     "password authentication failed",
@@ -113,8 +115,8 @@ def wait_ready(
             if gone:
                 raise _failure(db, f"Postgres at {db.host}:{db.port} will not answer: {gone}; last error: {last}", last, logs)
             next_alive = now + alive_every
-        if now + interval > deadline:
-            if now >= deadline:
+        if now + interval > deadline - _EPSILON:
+            if now >= deadline - _EPSILON:
                 raise _failure(
                     db, f"Postgres at {db.host}:{db.port} did not answer within {timeout:g} s: {last}", last, logs
                 )

@@ -1,0 +1,539 @@
+"""tasks/containers.py against a fake Docker client (no engine needed)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import docker.errors
+import pytest
+from invoke import Exit, MockContext
+
+from tasks import containers, infra
+from tasks.containers import LABEL, PostgresSpec
+
+
+def make_spec(**over) -> PostgresSpec:
+    values = dict(
+        image="postgres:17",
+        container="fz-pg",
+        volume="fz-pg-data",
+        data_dir="/var/lib/postgresql/data",
+        command=("postgres", "-c", "wal_level=logical", "-c", "max_connections=200"),
+        host_ip="127.0.0.1",
+        port=5432,
+        user="postgres",
+        password="postgres",
+        name="firezone_dev",
+    )
+    values.update(over)
+    return PostgresSpec(**values)
+
+
+# --------------------------------------------------------------------------- fake engine
+
+
+class FakeContainer:
+    def __init__(self, engine, attrs):
+        self.engine = engine
+        self.attrs = attrs
+        self.calls = []
+
+    @property
+    def status(self):
+        return self.attrs["State"]["Status"]
+
+    @property
+    def name(self):
+        return self.attrs["Name"].lstrip("/")
+
+    def start(self):
+        self.calls.append("start")
+        if self.engine.start_error:
+            raise docker.errors.APIError("500 Server Error", explanation=self.engine.start_error)
+        self.attrs["State"]["Status"] = "running"
+
+    def unpause(self):
+        self.calls.append("unpause")
+        self.attrs["State"]["Status"] = "running"
+
+    def stop(self, timeout=10):
+        self.calls.append("stop")
+        self.attrs["State"]["Status"] = "exited"
+
+    def remove(self, force=False):
+        self.calls.append("remove")
+        del self.engine.by_name[self.name]
+
+    def reload(self):
+        pass
+
+    def logs(self, **kw):
+        return self.engine.log_text.encode()
+
+
+class FakeVolume:
+    def __init__(self, engine, name, labels):
+        self.engine = engine
+        self.name = name
+        self.attrs = {"Name": name, "Labels": labels}
+
+    def remove(self, force=False):
+        del self.engine.volumes_by_name[self.name]
+
+
+class FakeEngine:
+    """Just enough of docker.DockerClient: containers, images, volumes, api.containers()."""
+
+    def __init__(self):
+        self.by_name: dict[str, FakeContainer] = {}
+        self.volumes_by_name: dict[str, FakeVolume] = {}
+        self.images_present = {"postgres:17"}
+        self.pull_error = None
+        self.start_error = None
+        self.create_conflict = False
+        self.log_text = ""
+        self.summaries = []  # other running containers, as api.containers() reports them
+        self.created = []
+        self.containers = self
+        self.images = _Images(self)
+        self.volumes = _Volumes(self)
+        # api.containers(): the running-container summaries
+        self.api = type("Api", (), {"containers": lambda _self: self.summaries})()
+
+    # containers collection
+    def get(self, name):
+        if name not in self.by_name:
+            raise docker.errors.NotFound(f"No such container: {name}")
+        return self.by_name[name]
+
+    def create(self, **kw):
+        if self.create_conflict:
+            self.create_conflict = False
+            self.add(make_attrs(make_spec(container=kw["name"]), state="running"))
+            raise docker.errors.APIError("409 Conflict", response=_Response(409), explanation="Conflict. name in use")
+        self.created.append(kw)
+        host_ip, host_port = kw["ports"]["5432/tcp"]
+        attrs = {
+            "Id": f"id{len(self.created):04d}" + "0" * 60,
+            "Name": "/" + kw["name"],
+            "State": {"Status": "created"},
+            "Config": {
+                "Image": kw["image"],
+                "Cmd": kw["command"],
+                "Labels": kw["labels"],
+                "Env": [f"{k}={v}" for k, v in kw["environment"].items()],
+            },
+            "HostConfig": {"PortBindings": {"5432/tcp": [{"HostIp": host_ip, "HostPort": str(host_port)}]}},
+            "Mounts": [{"Type": "volume", "Name": v, "Destination": b["bind"]} for v, b in kw["volumes"].items()],
+        }
+        return self.add(attrs)
+
+    def add(self, attrs):
+        ct = FakeContainer(self, attrs)
+        self.by_name[ct.name] = ct
+        return ct
+
+    def ping(self):
+        return True
+
+
+class _Response:
+    def __init__(self, code):
+        self.status_code = code
+        self.reason = "Conflict"
+
+
+class _Images:
+    def __init__(self, engine):
+        self.engine = engine
+
+    def get(self, name):
+        if name not in self.engine.images_present:
+            raise docker.errors.ImageNotFound(f"No such image: {name}")
+
+    def pull(self, repo, tag=None):
+        if self.engine.pull_error:
+            raise docker.errors.APIError("500 Server Error", explanation=self.engine.pull_error)
+        self.engine.images_present.add(f"{repo}:{tag}")
+
+
+class _Volumes:
+    def __init__(self, engine):
+        self.engine = engine
+
+    def get(self, name):
+        if name not in self.engine.volumes_by_name:
+            raise docker.errors.NotFound(f"no such volume {name}")
+        return self.engine.volumes_by_name[name]
+
+    def create(self, name, labels=None):
+        vol = FakeVolume(self.engine, name, labels or {})
+        self.engine.volumes_by_name[name] = vol
+        return vol
+
+
+def make_attrs(spec: PostgresSpec, state="running", ours=True, **over):
+    attrs = {
+        "Id": "f" * 64,
+        "Name": "/" + spec.container,
+        "State": {"Status": state},
+        "Config": {
+            "Image": spec.image,
+            "Cmd": list(spec.command),
+            "Labels": spec.labels() if ours else {"com.example": "x"},
+            "Env": [f"{k}={v}" for k, v in spec.env().items()] + ["PGDATA=/var/lib/postgresql/data"],
+        },
+        "HostConfig": {"PortBindings": {"5432/tcp": [{"HostIp": spec.host_ip, "HostPort": str(spec.port)}]}},
+        "NetworkSettings": {"Ports": {}},
+        "Mounts": [{"Type": "volume", "Name": spec.volume, "Destination": spec.data_dir}],
+    }
+    attrs.update(over)
+    return attrs
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    eng = FakeEngine()
+    monkeypatch.setattr(containers, "client", lambda: eng)
+    monkeypatch.setattr(containers, "port_is_free", lambda ip, port: True)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    return eng
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_spec_from_config_reads_postgres_settings_and_database_env(monkeypatch):
+    monkeypatch.setenv("DATABASE_PORT", "5544")
+    monkeypatch.setenv("DATABASE_USER", "me")
+    monkeypatch.setenv("DATABASE_PASSWORD", "s3cret-pass")
+    monkeypatch.setenv("DATABASE_NAME", "dev")
+    c = MockContext()
+    c.config.load_collection(infra.ns.configuration())
+    c.config.postgres.command = "postgres -c 'shared_buffers=64MB'"
+    spec = containers.spec_from_config(c)
+    assert spec.image == "postgres:17"
+    assert spec.container == "firezone-dev-postgres"
+    assert spec.volume == "firezone-dev-postgres-data"
+    assert spec.command == ("postgres", "-c", "shared_buffers=64MB")
+    assert (spec.port, spec.user, spec.password, spec.name) == (5544, "me", "s3cret-pass", "dev")
+    assert spec.host_ip == "127.0.0.1"
+    assert spec.poll_interval == 0.05
+    assert "s3cret-pass" not in repr(spec)
+
+
+def test_spec_from_config_rejects_bad_numbers_and_commands():
+    c = MockContext()
+    c.config.load_collection(infra.ns.configuration())
+    c.config.postgres.ready_timeout = "soon"
+    with pytest.raises(Exit, match="postgres.ready_timeout='soon'.*INVOKE_POSTGRES_READY_TIMEOUT"):
+        containers.spec_from_config(c)
+    c.config.postgres.ready_timeout = 5
+    c.config.postgres.command = "postgres -c 'unclosed"
+    with pytest.raises(Exit, match="postgres.command"):
+        containers.spec_from_config(c)
+
+
+def test_create_kwargs_credentials_in_env_port_on_host_ip_and_labels():
+    spec = make_spec(password="hunter2-long", port=6543)
+    kw = containers.create_kwargs(spec)
+    assert kw["environment"] == {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "hunter2-long", "POSTGRES_DB": "firezone_dev"}
+    assert "hunter2-long" not in " ".join(kw["command"])
+    assert kw["command"] == ["postgres", "-c", "wal_level=logical", "-c", "max_connections=200"]
+    assert kw["ports"] == {"5432/tcp": ("127.0.0.1", 6543)}
+    assert kw["volumes"] == {"fz-pg-data": {"bind": "/var/lib/postgresql/data", "mode": "rw"}}
+    assert kw["labels"] == {LABEL: "postgres", f"{LABEL}.volume": "fz-pg-data"}
+
+
+def test_no_warning_for_firezone_defaults():
+    assert containers.warnings(make_spec()) == []
+
+
+def test_warning_when_the_portal_replication_values_differ():
+    lines = containers.warnings(make_spec(port=6543, password="other-password"))
+    assert len(lines) == 1
+    assert "DATABASE_PORT=6543" in lines[0] and "localhost:5432" in lines[0]
+    assert "other-password" not in lines[0]
+
+
+def test_warning_when_published_beyond_loopback():
+    lines = containers.warnings(make_spec(host_ip="0.0.0.0"))
+    assert len(lines) == 1 and "0.0.0.0" in lines[0]
+
+
+# --------------------------------------------------------------------------- reading attrs
+
+
+def test_published_reads_host_config_then_network_settings():
+    spec = make_spec(port=6000)
+    assert containers.published(make_attrs(spec)) == ("127.0.0.1", 6000)
+    attrs = make_attrs(spec, HostConfig={}, NetworkSettings={"Ports": {"5432/tcp": [{"HostIp": "", "HostPort": "7000"}]}})
+    assert containers.published(attrs) == ("0.0.0.0", 7000)
+    assert containers.published({"HostConfig": {}, "NetworkSettings": {"Ports": {}}}) == (None, None)
+
+
+def test_mismatch_none_when_everything_matches():
+    spec = make_spec()
+    assert containers.mismatch(spec, make_attrs(spec)) is None
+
+
+@pytest.mark.parametrize(
+    "existing, expected",
+    [
+        (dict(port=6000), "host port 6000 (configured: DATABASE_PORT=5432"),
+        (dict(host_ip="0.0.0.0"), "host address 0.0.0.0 (configured: postgres.host_ip=127.0.0.1)"),
+        (dict(image="postgres:16"), "image postgres:16 (configured: postgres:17"),
+        (dict(user="admin"), "user admin (configured: DATABASE_USER=postgres"),
+        (dict(name="other"), "database other (configured: DATABASE_NAME=firezone_dev"),
+        (dict(volume="old-data"), "volume old-data (configured: postgres.volume=fz-pg-data)"),
+        (dict(command=("postgres",)), "command `postgres` (configured"),
+    ],
+)
+def test_mismatch_names_the_value_and_the_fix(existing, expected):
+    message = containers.mismatch(make_spec(), make_attrs(make_spec(**existing)))
+    assert expected in message
+    assert "inv infra.destroy" in message
+    assert "\n" not in message
+
+
+# --------------------------------------------------------------------------- ensure_running
+
+
+def test_creates_container_and_labelled_volume(engine, capsys):
+    spec = make_spec()
+    status = containers.ensure_running(spec)
+    assert status.action == "created" and status.running and status.ours
+    assert (status.host_ip, status.host_port) == ("127.0.0.1", 5432)
+    assert len(engine.created) == 1
+    assert engine.volumes_by_name["fz-pg-data"].attrs["Labels"] == {LABEL: "postgres-data"}
+
+
+def test_second_call_reuses_and_never_creates_a_second_container(engine):
+    spec = make_spec()
+    first = containers.ensure_running(spec)
+    second = containers.ensure_running(spec)
+    assert second.action == "reused" and second.id == first.id
+    assert len(engine.created) == 1
+
+
+def test_stopped_container_is_started(engine):
+    spec = make_spec()
+    ct = engine.add(make_attrs(spec, state="exited"))
+    status = containers.ensure_running(spec)
+    assert status.action == "started" and ct.calls == ["start"]
+    assert engine.created == []
+
+
+def test_existing_unlabelled_volume_is_reused_not_recreated(engine):
+    engine.volumes.create("fz-pg-data", labels={})
+    containers.ensure_running(make_spec())
+    assert engine.volumes_by_name["fz-pg-data"].attrs["Labels"] == {}
+
+
+def test_mismatching_container_is_refused_untouched(engine):
+    ct = engine.add(make_attrs(make_spec(port=6000), state="exited"))
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec())
+    assert "host port 6000" in e.value.message and "inv infra.destroy" in e.value.message
+    assert ct.calls == []
+
+
+def test_foreign_container_with_our_name_is_never_touched(engine):
+    ct = engine.add(make_attrs(make_spec(), state="exited", ours=False))
+    for action in (containers.ensure_running, containers.stop, containers.remove):
+        with pytest.raises(Exit) as e:
+            action(make_spec())
+        assert "not created by inv" in e.value.message
+        assert "INVOKE_POSTGRES_CONTAINER" in e.value.message
+    assert ct.calls == [] and "fz-pg" in engine.by_name
+
+
+def test_absent_image_that_cannot_be_pulled(engine, capsys):
+    engine.pull_error = 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec(image="fzdev-none:nope"))
+    msg = e.value.message
+    assert "image fzdev-none:nope is not present and pulling it failed" in msg
+    assert "no such host" in msg
+    assert "docker pull fzdev-none:nope" in msg and "INVOKE_POSTGRES_IMAGE" in msg
+    assert "\n" not in msg
+    assert engine.created == [] and engine.volumes_by_name == {}
+
+
+def test_absent_image_is_pulled(engine, capsys):
+    status = containers.ensure_running(make_spec(image="postgres:18"))
+    assert status.action == "created"
+    assert "pulling image postgres:18" in capsys.readouterr().out
+
+
+def test_port_taken_by_another_container(engine):
+    engine.summaries = [
+        {"Id": "abc", "Names": ["/someone-elses-db"], "Ports": [{"IP": "0.0.0.0", "PrivatePort": 5432, "PublicPort": 5432, "Type": "tcp"}]}
+    ]
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec())
+    msg = e.value.message
+    assert "host port 127.0.0.1:5432" in msg and "container someone-elses-db" in msg
+    assert "set DATABASE_PORT" in msg
+    assert engine.created == []
+
+
+def test_port_on_another_address_of_another_container_is_no_conflict(engine):
+    engine.summaries = [{"Id": "abc", "Names": ["/x"], "Ports": [{"IP": "127.0.0.2", "PublicPort": 5432, "Type": "tcp"}]}]
+    assert containers.ensure_running(make_spec()).action == "created"
+
+
+def test_port_taken_by_another_process(engine, monkeypatch):
+    monkeypatch.setattr(containers, "port_is_free", lambda ip, port: False)
+    monkeypatch.setattr(containers, "port_holder_process", lambda port: "nc (pid 4242)")
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec())
+    assert "already taken by another process, nc (pid 4242)" in e.value.message
+    monkeypatch.setattr(containers, "port_holder_process", lambda port: None)
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec())
+    assert "already taken by another process. Fix: stop it, or set DATABASE_PORT" in e.value.message
+
+
+def test_start_failure_removes_the_new_container_and_explains(engine):
+    engine.start_error = "driver failed programming external connectivity: Bind for 127.0.0.1:5432 failed: port is already allocated"
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec())
+    assert "already taken" in e.value.message
+    assert engine.by_name == {}  # no half-made container left behind
+    assert "fz-pg-data" in engine.volumes_by_name
+
+
+def test_create_race_falls_back_to_the_winner(engine):
+    engine.create_conflict = True
+    status = containers.ensure_running(make_spec())
+    assert status.action == "reused"
+
+
+# --------------------------------------------------------------------------- stop, remove, plan, logs
+
+
+def test_stop_keeps_data(engine):
+    spec = make_spec()
+    containers.ensure_running(spec)
+    assert "stopped container fz-pg" in containers.stop(spec)
+    assert engine.by_name["fz-pg"].status == "exited"
+    assert "already stopped" in containers.stop(spec)
+    assert "fz-pg-data" in engine.volumes_by_name
+
+
+def test_remove_takes_container_and_our_volume(engine):
+    spec = make_spec()
+    containers.ensure_running(spec)
+    assert containers.remove(spec) == ["removed container fz-pg", "removed volume fz-pg-data"]
+    assert engine.by_name == {} and engine.volumes_by_name == {}
+
+
+def test_remove_keeps_a_volume_that_is_not_ours(engine):
+    engine.volumes.create("fz-pg-data", labels={})
+    lines = containers.remove(make_spec())
+    assert "kept volume fz-pg-data" in lines[1]
+    assert "fz-pg-data" in engine.volumes_by_name
+
+
+def test_plan_for_each_state(engine):
+    spec = make_spec()
+    assert containers.plan(spec).startswith(
+        "would create container fz-pg from image postgres:17, volume fz-pg-data, 127.0.0.1:5432"
+    )
+    engine.add(make_attrs(spec, state="exited"))
+    assert containers.plan(spec).startswith("would start stopped container fz-pg")
+    engine.by_name["fz-pg"].attrs["State"]["Status"] = "running"
+    assert containers.plan(spec).startswith("would reuse running container fz-pg")
+    engine.by_name["fz-pg"].attrs["Config"]["Labels"] = {}
+    assert "would refuse" in containers.plan(spec)
+    assert engine.created == [] and engine.by_name["fz-pg"].calls == []
+
+
+def test_plan_without_an_engine(monkeypatch):
+    def unreachable():
+        raise Exit("Docker engine not reachable at unix:///x.sock")
+
+    monkeypatch.setattr(containers, "client", unreachable)
+    text = containers.plan(make_spec())
+    assert text.startswith("would create container fz-pg") and "not reachable" in text
+
+
+def test_logs_tail_masks_the_password(engine):
+    spec = make_spec(password="a-real-secret-password")
+    engine.add(make_attrs(spec))
+    engine.log_text = "FATAL: password a-real-secret-password rejected\n"
+    text = containers.logs_tail(spec, 5)
+    assert "a-real-secret-password" not in text and "****" in text
+
+
+def test_inspect_reports_state_and_health(engine):
+    spec = make_spec()
+    assert containers.inspect(spec) is None
+    engine.add(make_attrs(spec, State={"Status": "running", "Health": {"Status": "healthy"}}))
+    st = containers.inspect(spec)
+    assert (st.state, st.health, st.ours, st.published) == ("running", "healthy", True, "127.0.0.1:5432")
+
+
+# --------------------------------------------------------------------------- the engine and the port holder
+
+
+def test_unreachable_engine_names_docker_host_and_what_to_start(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    monkeypatch.setattr(containers, "_client", None)
+    with pytest.raises(Exit) as e:
+        containers.client()
+    msg = e.value.message
+    assert "Docker engine not reachable at unix:///nonexistent.sock" in msg
+    assert "systemctl start docker" in msg and "dockerd" in msg
+    assert "\n" not in msg
+
+
+def test_default_socket_named_when_docker_host_unset(monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert "unix:///var/run/docker.sock (the default" in containers._engine_where()
+
+
+def test_short_error_one_line_from_sdk_text():
+    e = docker.errors.DockerException(
+        "Error while fetching server API version: ('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
+    )
+    assert containers.short_error(e) == "No such file or directory (FileNotFoundError)"
+    assert containers.short_error(RuntimeError("a\n  b")) == "a b"
+
+
+PROC_NET_TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1538 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 222 1 0000000000000000 100 0 0 10 0
+   2: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 333 1 0000000000000000 100 0 0 10 0
+"""
+
+
+def test_listening_inodes_only_listen_state_on_the_port():
+    assert containers.listening_inodes(PROC_NET_TCP, 5432) == {"111"}
+    assert containers.listening_inodes(PROC_NET_TCP, 8080) == {"333"}
+    assert containers.listening_inodes(PROC_NET_TCP, 1) == set()
+
+
+def test_port_holder_process_from_a_fake_proc(tmp_path):
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "tcp").write_text(PROC_NET_TCP)
+    fd = tmp_path / "77" / "fd"
+    fd.mkdir(parents=True)
+    os.symlink("socket:[111]", fd / "3")
+    (tmp_path / "77" / "comm").write_text("pgbouncer\n")
+    assert containers.port_holder_process(5432, proc=str(tmp_path)) == "pgbouncer (pid 77)"
+    assert containers.port_holder_process(8080, proc=str(tmp_path)) is None
+
+
+def test_port_is_free_sees_a_listening_socket():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert containers.port_is_free("127.0.0.1", port) is False
+        holder = containers.port_holder_process(port)
+        assert holder is None or f"(pid {os.getpid()})" in holder
+    assert containers.port_is_free("127.0.0.1", port) is True
