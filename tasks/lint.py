@@ -48,7 +48,7 @@ def sh(c, path=None, fix=False, strict=False, staged=False):
                     print(line, file=sys.stderr, flush=True)
 
     wanted = [ss.to_relative(root, p) for p in path] if path else None
-    files = ss.discover(root, exclude=list(cfg.exclude or []), paths=wanted, staged=staged)
+    files = ss.discover(root, exclude=ss.patterns(cfg.exclude), paths=wanted, staged=staged)
     dry = is_dry(c)
     report = ss.lint(
         root,
@@ -60,7 +60,7 @@ def sh(c, path=None, fix=False, strict=False, staged=False):
         jobs=int(cfg.get("jobs") or 0),
         fix=fix,
         dry=dry,
-        minimal_paths=list(cfg.minimal_paths or []),
+        minimal_paths=ss.patterns(cfg.minimal_paths),
     )
     for line in render(report, strict, dry):
         print(line)

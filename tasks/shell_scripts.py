@@ -54,6 +54,15 @@ def first_line(path: Path) -> str:
     return head.split(b"\n", 1)[0].decode("utf-8", "replace")
 
 
+def patterns(value) -> list[str]:
+    """A patterns setting as a list: YAML may give one string instead of a list."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
 def matches_any(rel: str, patterns: Iterable[str]) -> bool:
     """Whether a root-relative POSIX path matches one of the glob ``patterns``.
 
@@ -355,11 +364,8 @@ def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) ->
     argv = [tool, f"--severity={severity}", "-f", "json1", "--", *map(_arg, files)]
     proc = _run(argv, cwd)
     if proc.returncode not in (0, 1):
-        raise Exit(
-            f"shellcheck failed with exit code {proc.returncode}:"
-            f" {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no message'}"
-            " (check setting lint.severity: error, warning, info or style)"
-        )
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no message"
+        raise Exit(f"shellcheck failed with exit code {proc.returncode} ({tool}): {last}")
     try:
         found = parse_shellcheck_json(proc.stdout)
     except (ValueError, KeyError, TypeError):

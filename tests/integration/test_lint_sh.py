@@ -225,3 +225,15 @@ def test_this_repositorys_own_scripts_pass():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.splitlines()[-1].endswith(" 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings")
+
+
+def test_tool_failure_and_bad_settings_are_one_line(scripts):
+    broken = scripts.root / "broken-shellcheck"
+    broken.write_text("#!/bin/sh\necho 'boom: cannot start' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    out = scripts.inv("lint.sh", "-p", "scripts/clean.sh", env={"INVOKE_LINT_SHELLCHECK": "./broken-shellcheck", "INVOKE_LINT_TOOL_VERSIONS": ""})
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"shellcheck failed with exit code 3 ({broken}): boom: cannot start"
+    out = scripts.inv("lint.sh", env={"INVOKE_LINT_SEVERITY": "loud"})
+    assert out.returncode == 1
+    assert out.stderr.strip() == "setting lint.severity='loud': use error, warning, info or style"

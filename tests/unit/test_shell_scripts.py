@@ -350,3 +350,9 @@ def test_summary_after_fix():
     assert lint.summary(report, strict=False) == (
         "lint.sh: 4 files checked, 1 reformatted, 1 with findings (1 shellcheck), 1 tip warnings"
     )
+
+
+def test_patterns_setting_accepts_one_string():
+    assert ss.patterns(None) == [] and ss.patterns([]) == []
+    assert ss.patterns("vendor") == ["vendor"]
+    assert ss.patterns(["a", "b/*"]) == ["a", "b/*"]
