@@ -113,7 +113,14 @@ def wait_ready(
         if alive is not None and now >= next_alive:
             gone = alive()
             if gone:
-                raise _failure(db, f"Postgres at {db.host}:{db.port} will not answer: {gone}; last error: {last}", last, logs)
+                raise _failure(
+                    db,
+                    f"Postgres at {db.host}:{db.port} will not answer: {gone} (last error: {last})",
+                    last,
+                    logs,
+                    hint_text="the container stopped: the log lines below say why; fix that (often postgres.command"
+                    " or the data volume) and rerun `inv infra.up`",
+                )
             next_alive = now + alive_every
         if now + interval > deadline - _EPSILON:
             if now >= deadline - _EPSILON:
@@ -125,11 +132,12 @@ def wait_ready(
         sleep(interval)
 
 
-def _failure(db: Database, what: str, last: str, logs: Callable[[], str] | None) -> Exit:
+def _failure(db: Database, what: str, last: str, logs: Callable[[], str] | None, hint_text: str = "") -> Exit:
     from tasks.masking import mask_text, secret_values
 
     secrets = secret_values(db.env())
-    message = mask_text(f"{what}. Hint: {hint(last, db)}", secrets)
+    what = what.rstrip(".?! ")
+    message = mask_text(f"{what}. Hint: {hint_text or hint(last, db)}", secrets)
     tail = ""
     if logs is not None:
         try:

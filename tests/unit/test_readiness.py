@@ -108,6 +108,7 @@ def test_stopped_container_ends_the_wait_early():
     with pytest.raises(Exit) as e:
         wait(clock, probe, timeout=60, alive=lambda: next(states), logs=lambda: "FATAL: bad setting")
     assert "container fz-pg stopped (exited)" in e.value.message
+    assert "Hint: the container stopped" in e.value.message
     assert "FATAL: bad setting" in e.value.message
     assert clock.now - 100.0 < 1.5
 
