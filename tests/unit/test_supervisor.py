@@ -283,13 +283,28 @@ def test_stubborn_grandchild_of_an_exited_child_is_killed():
     assert took < 8
 
 
+def _signal_us_once_handled(sig: int) -> threading.Thread:
+    """Send ``sig`` to ourselves once the supervisor's handler is in place (never before:
+    pytest itself would get it)."""
+
+    def go():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            handler = signal.getsignal(sig)
+            if getattr(handler, "__self__", None).__class__ is Supervisor:
+                time.sleep(0.5)  # let the children start
+                os.kill(os.getpid(), sig)
+                return
+            time.sleep(0.01)
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    return t
+
+
 def test_sigint_to_us_stops_everything_and_returns_130():
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        code, out, _ = _run([Program("a", [PY, "-c", GRANDPARENT, "60", "soft"])])
-    finally:
-        timer.cancel()
+    _signal_us_once_handled(signal.SIGINT)
+    code, out, _ = _run([Program("a", [PY, "-c", GRANDPARENT, "60", "soft"])])
     assert code == 130
     assert "SIGINT received: stopping a" in out
     assert not _alive(_grandchild_pid(out, "a"))
@@ -298,12 +313,8 @@ def test_sigint_to_us_stops_everything_and_returns_130():
 
 
 def test_sigterm_to_us_returns_143():
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
-    try:
-        code, _, _ = _run([Program("a", [PY, "-c", "import time; time.sleep(60)"])])
-    finally:
-        timer.cancel()
+    _signal_us_once_handled(signal.SIGTERM)
+    code, _, _ = _run([Program("a", [PY, "-c", "import time; time.sleep(60)"])])
     assert code == 143
 
 
