@@ -12,7 +12,7 @@ import sys
 
 from invoke import Collection, Exit
 
-from tasks import envfile, infra, mixtool, portal_env, proc, seeding, settings
+from tasks import elixir, envfile, fingerprints, infra, mixtool, portal_env, proc, seeding, settings
 from tasks.taskdef import is_dry, task
 
 RESET_HINT = "Use `inv db.reset` to start over"
@@ -42,6 +42,12 @@ def _read_marker(c, db: settings.Database) -> dict | None:
         raise Exit(f"cannot check whether {_where(db)} is seeded: {e}. Start it with `inv infra.up`")
 
 
+def _mark_seeded(c, db: settings.Database, static: bool) -> None:
+    """Write the marker; seeding migrated too, so the migrate step is recorded as done."""
+    marker = seeding.write_marker(db, static)
+    fingerprints.record(mixtool.state_dir(c), elixir.migrate_step(c, marker, _where(db)))
+
+
 def seed_once(c, force: bool = False) -> str:
     """Seed the database unless its marker says it was seeded; then only migrate.
 
@@ -53,8 +59,20 @@ def seed_once(c, force: bool = False) -> str:
     env = portal_env.mix_env()
     marker = None if force else _read_marker(c, db)
     if marker is not None:
+        step = elixir.migrate_step(c, marker, _where(db))
+        state = mixtool.state_dir(c)
+        fresh, _ = fingerprints.is_up_to_date(state, step)
+        if fresh:
+            print(
+                f"seed: {db.name} already seeded {seeding.describe(marker)}; migrations unchanged"
+                f" since the last migrate, skipped. {RESET_HINT}",
+                flush=True,
+            )
+            return "skipped"
         migrate = mixtool.task_args(_tasks(c, "migrate_task", "ecto.setup"))
         proc.run(c, [mix, *migrate], cwd=root, env=env, what=f"mix {' '.join(migrate)}")
+        if not is_dry(c):
+            fingerprints.record(state, step)
         print(
             f"seed: {db.name} already seeded {seeding.describe(marker)}; migrated only. {RESET_HINT}",
             flush=True,
@@ -73,7 +91,7 @@ def seed_once(c, force: bool = False) -> str:
     if is_dry(c):
         print(f"[dry] seed: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
     else:
-        seeding.write_marker(db, static)
+        _mark_seeded(c, db, static)
     return "ran"
 
 
@@ -122,7 +140,7 @@ def _reset(c, db: settings.Database, static: bool) -> str:
     if is_dry(c):
         print(f"[dry] reset: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
     else:
-        seeding.write_marker(db, static)
+        _mark_seeded(c, db, static)
     return "ran"
 
 

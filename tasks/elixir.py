@@ -42,6 +42,10 @@ def lock_declares_deps(lock: Path) -> bool:
     return '":' in text
 
 
+# Firezone keeps migrations in apps/domain/priv/repo/{migrations,manual_migrations}.
+MIGRATE_INPUTS = ["apps/*/priv/repo/*migrations", "apps/*/priv/repo/*migrations/*.exs", "priv/repo/*migrations/*.exs"]
+
+
 def deps_step(c) -> Step:
     """The deps step: inputs mix.lock + mix.exs files; output deps/ when mix.lock lists packages.
 
@@ -70,6 +74,19 @@ def setup_step(c) -> Step:
     lock = next((p for p in inputs if p.exists()), inputs[0] if inputs else None)
     summary = f"{web.name}: {lock.name} unchanged" if lock else None
     return Step("setup", inputs, outputs, salt=" ".join(task_words), base=web, summary=summary)
+
+
+def migrate_step(c, marker: dict, where: str) -> Step:
+    """The migrate step of an already seeded database: inputs the migration files.
+
+    Its salt names the seeding (the marker's time) and the database, so a reseeded,
+    reset or different database always migrates once.
+    """
+    root = mixtool.elixir_root(c)
+    inputs = _paths(root, _cfg(c, "migrate_inputs", MIGRATE_INPUTS))
+    task_words = mixtool.task_args(_cfg(c, "migrate_task", "ecto.setup"))
+    salt = " ".join([*task_words, where, str(marker.get("at"))])
+    return Step("migrate", inputs, (), salt=salt, base=root, summary="migrations unchanged")
 
 
 def steps(c) -> list[Step]:
@@ -193,6 +210,8 @@ ns.configure(
             "deps_outputs": ["deps"],
             "setup_inputs": ["assets/pnpm-lock.yaml", "assets/package.json", "mix.exs"],
             "setup_outputs": ["assets/node_modules", "priv/static"],
+            # A seeded database is migrated again only when these change.
+            "migrate_inputs": MIGRATE_INPUTS,
         }
     }
 )

@@ -155,9 +155,15 @@ def test_seed_once_then_migrate_only(pg_project):
     for task in ("db.seed", "elixir.seed"):
         again = pg_project.inv(task)
         assert again.returncode == 0, out(again)
-        assert "already seeded on" in again.stdout and "(static seeds: no); migrated only" in again.stdout
+        # Seeding migrated; with the migrations unchanged there is nothing to run.
+        assert "already seeded on" in again.stdout and "(static seeds: no); migrations unchanged" in again.stdout
         assert "Use `inv db.reset` to start over" in again.stdout
-        assert "mix ecto.setup" in again.stdout
+        assert "$ " not in again.stdout
+    migrations = pg_project.root / "elixir" / "apps" / "domain" / "priv" / "repo" / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    (migrations / "20260101000000_add_things.exs").write_text("# a new migration\n")
+    migrated = pg_project.inv("db.seed", check=True)
+    assert "mix ecto.setup" in migrated.stdout and "migrated only" in migrated.stdout
     assert accounts(pg_project) == rows
 
 

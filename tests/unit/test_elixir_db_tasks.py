@@ -175,7 +175,13 @@ def test_missing_mix_and_root(tree, tmp_path):
 def marker(monkeypatch):
     state = {"marker": None, "writes": []}
     monkeypatch.setattr(seeding, "read_marker", lambda database: state["marker"])
-    monkeypatch.setattr(seeding, "write_marker", lambda database, static: state["writes"].append((database.name, static)))
+
+    def write_marker(database, static):
+        # Like the real one: records, and returns the marker it wrote.
+        state["writes"].append((database.name, static))
+        return seeding.make_marker(static)
+
+    monkeypatch.setattr(seeding, "write_marker", write_marker)
     return state
 
 
@@ -191,6 +197,33 @@ def test_seed_static_from_env_is_recorded(tree, marker, monkeypatch):
     monkeypatch.setenv("STATIC_SEEDS", "true")
     db.seed_once(ctx(tree))
     assert marker["writes"] == [("firezone_dev", True)]
+
+
+def test_seed_marked_skips_migrate_when_migrations_unchanged(tree, marker, capsys):
+    marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-21T20:15:00+00:00"}
+    first = ctx(tree)
+    db.seed_once(first)
+    assert commands(first) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
+    second = ctx(tree)
+    assert db.seed_once(second) == "skipped"
+    assert commands(second) == []
+    assert "migrations unchanged since the last migrate, skipped" in capsys.readouterr().out
+    # A new migration file makes it migrate again.
+    migrations = tree.root / "apps" / "domain" / "priv" / "repo" / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    (migrations / "20260101_add.exs").write_text("# migration\n")
+    third = ctx(tree)
+    db.seed_once(third)
+    assert commands(third) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
+
+
+def test_a_reseeded_database_migrates_once_more(tree, marker):
+    marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-21T20:15:00+00:00"}
+    db.seed_once(ctx(tree))
+    marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-22T08:00:00+00:00"}
+    again = ctx(tree)
+    db.seed_once(again)
+    assert commands(again) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
 
 
 def test_seed_marked_only_migrates(tree, marker, capsys):
