@@ -499,6 +499,13 @@ def create_kwargs(spec: PostgresSpec) -> dict[str, Any]:
 
 def ensure_running(spec: PostgresSpec) -> Status:
     """Get, create or start our container (never a second one); Exit on anything in the way."""
+    from tasks import engine_api
+
+    # Warm path: already running as configured, seen without importing the SDK.
+    attrs = engine_api.container_attrs(spec.container)
+    if attrs and is_ours(attrs) and not mismatch(spec, attrs) and attrs.get("State", {}).get("Status") == "running":
+        return status_of(attrs, "reused")
+
     import docker.errors
 
     cl = client()

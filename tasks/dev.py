@@ -54,7 +54,11 @@ def up(c, force=False, reseed=False, yes=False, no_iex=False, env=None):
     print(steps.table(steps.clock() - started))
     if no_iex:
         return
-    elixir.iex(c, env=env or [])
+    from tasks import proc
+
+    # The last step: iex replaces this process and gets the terminal to itself.
+    argv, cwd, child_env = elixir.iex_command(c, env)
+    proc.exec_in(c, argv, cwd=cwd, env=child_env)
 
 
 def _postgres(c) -> str:

@@ -161,18 +161,16 @@ def seed(c, force=False):
 @task(iterable=["env"], help={"env": ENV_HELP})
 def iex(c, env=None):
     """Start the portal in an interactive shell (iex -S mix in the Elixir root)."""
+    argv, root, child_env = iex_command(c, env)
+    proc.run(c, argv, cwd=root, env=child_env, what="iex -S mix", pty=proc.use_pty())
+    return "ran"
+
+
+def iex_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
+    """``(argv, cwd, env)`` of `iex -S mix` with the server environment plus ``env``."""
     program = mixtool.iex_path(c)
     mixtool.mix_path(c)  # `iex -S mix` needs mix too: say so before iex does
-    root = mixtool.elixir_root(c)
-    proc.run(
-        c,
-        [program, "-S", "mix"],
-        cwd=root,
-        env=portal_env.server_env(env or []),
-        what="iex -S mix",
-        pty=proc.use_pty(),
-    )
-    return "ran"
+    return [program, "-S", "mix"], mixtool.elixir_root(c), portal_env.server_env(env or [])
 
 
 @task(iterable=["env"], help={"env": ENV_HELP})

@@ -109,3 +109,18 @@ def run(
 def use_pty() -> bool:
     """Interactive programs get a pty only when there is a terminal to give them."""
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def exec_in(c, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> None:
+    """Replace this process by ``argv`` (run in ``cwd`` with ``env`` added); echoes it first.
+
+    For the last step of a task that ends in an interactive program: the program gets
+    the terminal itself (no relaying, no pty in between) and Python's exit costs nothing.
+    Under ``inv --dry`` prints the line and returns.
+    """
+    print(f"$ {describe(argv, cwd, env)}", flush=True)
+    if is_dry(c):
+        return
+    sys.stderr.flush()
+    os.chdir(cwd)
+    os.execvpe(argv[0], argv, {**os.environ, **(env or {})})

@@ -39,3 +39,19 @@ def test_run_dry_runs_nothing(capsys):
     c = MockContext(config=Config(overrides={"run": {"dry": True}}))
     assert proc.run(c, ["mix", "deps.get"], cwd=Path("/tmp")) is None
     assert "mix deps.get" in capsys.readouterr().out
+
+
+def test_exec_in_replaces_the_process(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from pathlib import Path\n"
+        "from invoke import Context\n"
+        "from tasks import proc\n"
+        f"proc.exec_in(Context(), ['sh', '-c', 'echo \"$PWD $FZ_X\"'], cwd=Path({str(tmp_path)!r}), env={{'FZ_X': 'y'}})\n"
+        "print('not reached')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"$ ({tmp_path}) FZ_X=y sh -c 'echo \"$PWD $FZ_X\"'", f"{tmp_path} y"]

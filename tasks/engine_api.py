@@ -1,0 +1,66 @@
+"""One read-only Docker Engine API call over the local unix socket, with the stdlib only.
+
+`inv dev.up` on a warm machine only needs to know that our container is running as
+configured; importing the Docker SDK (requests, urllib3: ~0.15 s) for that would be
+most of the run. Everything that changes state still goes through the SDK, and any
+answer this module cannot give (no unix socket, an error, an odd reply) is None, so
+the caller falls back to the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from urllib.parse import quote
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def socket_path(environ=None) -> str | None:
+    """The engine's unix socket, or None when DOCKER_HOST names something else."""
+    host = (environ if environ is not None else os.environ).get("DOCKER_HOST", "")
+    if not host:
+        return DEFAULT_SOCKET
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    return None
+
+
+def parse_response(raw: bytes) -> tuple[int, bytes] | None:
+    """``(status, body)`` of an HTTP/1.0 reply, or None when it is not one."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
+        return None
+    if b"transfer-encoding: chunked" in head.lower():
+        return None
+    return int(status_line[1]), body
+
+
+def container_attrs(name: str, timeout: float = 2.0, environ=None) -> dict | None:
+    """`docker inspect NAME` as the SDK's ``Container.attrs``; None when not answerable."""
+    path = socket_path(environ)
+    if path is None:
+        return None
+    request = f"GET /containers/{quote(name, safe='')}/json HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(request)
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+    except OSError:
+        return None
+    reply = parse_response(b"".join(chunks))
+    if reply is None or reply[0] != 200:
+        return None
+    try:
+        attrs = json.loads(reply[1])
+    except ValueError:
+        return None
+    return attrs if isinstance(attrs, dict) else None
