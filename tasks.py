@@ -6,9 +6,18 @@ folder. Giving this module a ``__path__`` makes it the package for that folder, 
 """
 
 import os
+import sys
 
 __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
-from tasks.collection import ns  # noqa: E402
+# invoke turns bytecode caching off (its --write-pyc flag turns it on); without it
+# every `inv` compiles the suite's modules again. tasks/__pycache__ is gitignored,
+# so cache them unless the user asked Python not to (PYTHONDONTWRITEBYTECODE).
+_no_pyc = sys.dont_write_bytecode
+sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+try:
+    from tasks.collection import ns  # noqa: E402
+finally:
+    sys.dont_write_bytecode = _no_pyc
 
 __all__ = ["ns"]

@@ -12,10 +12,17 @@ import os
 
 from invoke import Collection, Exit
 
-from tasks import envfile, infra, mixtool, portal_env, proc, settings, stripe_cli
-from tasks.masking import is_secret_key, mask, mask_env, secret_values
-from tasks.supervisor import Program, Supervisor, SupervisorError
-from tasks.taskdef import is_dry, task
+from tasks import infra
+from tasks.taskdef import is_dry, lazy, task
+
+envfile = lazy("tasks.envfile")
+masking = lazy("tasks.masking")
+mixtool = lazy("tasks.mixtool")
+portal_env = lazy("tasks.portal_env")
+proc = lazy("tasks.proc")
+settings = lazy("tasks.settings")
+stripe_cli = lazy("tasks.stripe_cli")
+supervisor = lazy("tasks.supervisor")
 
 # Exit codes of billing.serve / billing.listen that say which process stopped first.
 PHX_EXITED = 3
@@ -53,7 +60,7 @@ def extra_env(items) -> dict[str, str]:
     """--env KEY=VALUE items; secrets are refused (argv is visible to every user via ps)."""
     extra = portal_env.parse_assignments(items or [])
     for key in extra:
-        if is_secret_key(key):
+        if masking.is_secret_key(key):
             raise Exit(
                 f"--env {key}=...: secrets do not go on the command line (every user sees argv"
                 f" through ps); put {key} in .env instead"
@@ -93,7 +100,7 @@ def signing_secret(c, stripe: str, key: str) -> str:
     configured = os.environ.get(stripe_cli.SECRET_VAR)
     if stripe_cli.is_unset_secret(configured):
         secret = stripe_cli.print_secret(stripe, stripe_cli.cli_env(key), timeout=timeout)
-        print(f"Webhook signing secret {mask(secret)} from `stripe listen --print-secret`", flush=True)
+        print(f"Webhook signing secret {masking.mask(secret)} from `stripe listen --print-secret`", flush=True)
         return secret
     origin = envfile.origin(stripe_cli.SECRET_VAR)
     try:
@@ -101,27 +108,27 @@ def signing_secret(c, stripe: str, key: str) -> str:
     except Exit as e:
         print(
             f"warning: could not compare {stripe_cli.SECRET_VAR} from {origin} with the CLI's"
-            f" ({e.message}); using {mask(configured)} from {origin}",
+            f" ({e.message}); using {masking.mask(configured)} from {origin}",
             flush=True,
         )
         return configured
     if secret != configured:
         print(
-            f"warning: {stripe_cli.SECRET_VAR} from {origin} ({mask(configured)}) differs from"
-            f" the secret `stripe listen` signs with ({mask(secret)}): webhooks would fail their"
+            f"warning: {stripe_cli.SECRET_VAR} from {origin} ({masking.mask(configured)}) differs from"
+            f" the secret `stripe listen` signs with ({masking.mask(secret)}): webhooks would fail their"
             f" signature check, so the server gets the CLI's. Remove or update the value in {origin}",
             flush=True,
         )
     else:
-        print(f"Webhook signing secret {mask(secret)} from {origin} matches the CLI's", flush=True)
+        print(f"Webhook signing secret {masking.mask(secret)} from {origin} matches the CLI's", flush=True)
     return secret
 
 
-def _supervise(c, programs: list[Program], secrets: list[str]) -> None:
+def _supervise(c, programs: list[supervisor.Program], secrets: list[str]) -> None:
     grace = float(_cfg(c, "grace_period", 5.0))
     try:
-        code = Supervisor(programs, grace_period=grace, secrets=secrets).run()
-    except SupervisorError as e:
+        code = supervisor.Supervisor(programs, grace_period=grace, secrets=secrets).run()
+    except supervisor.SupervisorError as e:
         raise Exit(f"{e}. {stripe_cli.INSTALL_HINT if 'stripe' in str(e) else ''}".strip())
     if code:
         raise Exit(code=code)
@@ -180,10 +187,10 @@ def _serve(c, reset_static: bool, yes: bool, env) -> None:
         return
     base = dict(os.environ)
     programs = [
-        Program("phx", phx_argv, cwd=root, env={**base, **phx_env}, exit_code=PHX_EXITED),
-        Program("stripe", listen_argv, env={**base, **listen_env}, exit_code=STRIPE_EXITED),
+        supervisor.Program("phx", phx_argv, cwd=root, env={**base, **phx_env}, exit_code=PHX_EXITED),
+        supervisor.Program("stripe", listen_argv, env={**base, **listen_env}, exit_code=STRIPE_EXITED),
     ]
-    secrets = secret_values({**base, **phx_env, **listen_env}) + [secret]
+    secrets = masking.secret_values({**base, **phx_env, **listen_env}) + [secret]
     _supervise(c, programs, secrets)
 
 
@@ -199,13 +206,13 @@ def listen(c):
         if is_dry(c):
             return
         base = dict(os.environ)
-        secrets = secret_values({**base, **listen_env})
+        secrets = masking.secret_values({**base, **listen_env})
         print(
             "The server must get the signing secret the CLI prints below as"
             f" {stripe_cli.SECRET_VAR} (or use `inv billing.serve`, which does it for you)",
             flush=True,
         )
-        _supervise(c, [Program("stripe", argv, env={**base, **listen_env})], secrets)
+        _supervise(c, [supervisor.Program("stripe", argv, env={**base, **listen_env})], secrets)
     except KeyboardInterrupt:
         raise Exit(code=INTERRUPTED)
 
@@ -231,7 +238,7 @@ def env(c, env=None):
         origins["STRIPE_WEBHOOK_SIGNING_SECRET"] += ", checked against the CLI's when served"
     for k in ("BILLING_ENABLED", *extra):
         origins[k] = "billing.serve" if k == "BILLING_ENABLED" else "--env"
-    shown = mask_env({k: v for k, v in values.items() if v != _FROM_CLI})
+    shown = masking.mask_env({k: v for k, v in values.items() if v != _FROM_CLI})
     shown.update({k: v for k, v in values.items() if v == _FROM_CLI})
     if not key:
         shown["STRIPE_SECRET_KEY"] = "(unset)"
@@ -241,7 +248,7 @@ def env(c, env=None):
         print(f"  {k.ljust(width)} = {shown[k]}   [{origins[k]}]")
     if "STRIPE_DEFAULT_PRICE_ID" not in values:
         print(f"  {'STRIPE_DEFAULT_PRICE_ID'.ljust(width)}   unset: the portal's dev.exs default applies")
-    listen_env = mask_env(stripe_cli.cli_env(key)) if key else {"STRIPE_API_KEY": "(unset)"}
+    listen_env = masking.mask_env(stripe_cli.cli_env(key)) if key else {"STRIPE_API_KEY": "(unset)"}
     print("stripe listen environment:")
     print(f"  {'STRIPE_API_KEY'.ljust(width)} = {listen_env['STRIPE_API_KEY']}   [{stripe_cli.KEY_VAR}]")
     print(f"  forwards to {forward_url(c)}")

@@ -12,8 +12,16 @@ import sys
 
 from invoke import Collection, Exit
 
-from tasks import elixir, envfile, fingerprints, infra, mixtool, portal_env, proc, seeding, settings
-from tasks.taskdef import is_dry, task
+from tasks import elixir, infra
+from tasks.taskdef import is_dry, lazy, task
+
+envfile = lazy("tasks.envfile")
+fingerprints = lazy("tasks.fingerprints")
+mixtool = lazy("tasks.mixtool")
+portal_env = lazy("tasks.portal_env")
+proc = lazy("tasks.proc")
+seeding = lazy("tasks.seeding")
+settings = lazy("tasks.settings")
 
 RESET_HINT = "Use `inv db.reset` to start over"
 

@@ -8,9 +8,13 @@ from pathlib import Path
 
 from invoke import Collection
 
-from tasks import fingerprints, infra, mixtool, portal_env, proc
-from tasks.fingerprints import Step
-from tasks.taskdef import is_dry, task
+from tasks import infra
+from tasks.taskdef import is_dry, lazy, task
+
+fingerprints = lazy("tasks.fingerprints")
+mixtool = lazy("tasks.mixtool")
+portal_env = lazy("tasks.portal_env")
+proc = lazy("tasks.proc")
 
 ENV_HELP = "extra KEY=VALUE for the process (repeatable), e.g. FZFF_SOME_FLAG=true"
 
@@ -46,7 +50,7 @@ def lock_declares_deps(lock: Path) -> bool:
 MIGRATE_INPUTS = ["apps/*/priv/repo/*migrations", "apps/*/priv/repo/*migrations/*.exs", "priv/repo/*migrations/*.exs"]
 
 
-def deps_step(c) -> Step:
+def deps_step(c) -> fingerprints.Step:
     """The deps step: inputs mix.lock + mix.exs files; output deps/ when mix.lock lists packages.
 
     A project whose mix.lock lists nothing (no hex or git deps, like the test
@@ -58,12 +62,12 @@ def deps_step(c) -> Step:
     if not lock_declares_deps(root / "mix.lock"):
         outputs = []
     task_words = mixtool.task_args(_cfg(c, "deps_task", "deps.get"))
-    return Step(
+    return fingerprints.Step(
         "deps", inputs, outputs, salt=" ".join(task_words), base=root, summary="mix.lock unchanged"
     )
 
 
-def setup_step(c) -> Step:
+def setup_step(c) -> fingerprints.Step:
     """The web setup step: inputs the assets lock file(s) + web mix.exs; outputs node_modules, priv/static."""
     web = mixtool.web_app_dir(c)
     inputs = _paths(
@@ -73,10 +77,10 @@ def setup_step(c) -> Step:
     task_words = mixtool.task_args(_cfg(c, "setup_task", "setup"))
     lock = next((p for p in inputs if p.exists()), inputs[0] if inputs else None)
     summary = f"{web.name}: {lock.name} unchanged" if lock else None
-    return Step("setup", inputs, outputs, salt=" ".join(task_words), base=web, summary=summary)
+    return fingerprints.Step("setup", inputs, outputs, salt=" ".join(task_words), base=web, summary=summary)
 
 
-def migrate_step(c, marker: dict, where: str) -> Step:
+def migrate_step(c, marker: dict, where: str) -> fingerprints.Step:
     """The migrate step of an already seeded database: inputs the migration files.
 
     Its salt names the seeding (the marker's time) and the database, so a reseeded,
@@ -86,15 +90,15 @@ def migrate_step(c, marker: dict, where: str) -> Step:
     inputs = _paths(root, _cfg(c, "migrate_inputs", MIGRATE_INPUTS))
     task_words = mixtool.task_args(_cfg(c, "migrate_task", "ecto.setup"))
     salt = " ".join([*task_words, where, str(marker.get("at"))])
-    return Step("migrate", inputs, (), salt=salt, base=root, summary="migrations unchanged")
+    return fingerprints.Step("migrate", inputs, (), salt=salt, base=root, summary="migrations unchanged")
 
 
-def steps(c) -> list[Step]:
+def steps(c) -> list[fingerprints.Step]:
     """The fingerprinted steps (for dev.status)."""
     return [deps_step(c), setup_step(c)]
 
 
-def _run_step(c, step: Step, argv: list[str], cwd: Path, force: bool, what: str) -> str:
+def _run_step(c, step: fingerprints.Step, argv: list[str], cwd: Path, force: bool, what: str) -> str:
     state = mixtool.state_dir(c)
     if not force:
         fresh, reason = fingerprints.is_up_to_date(state, step)

@@ -13,8 +13,10 @@ import time
 
 from invoke import Collection, Exit
 
-from tasks import envfile, settings
-from tasks.taskdef import is_dry, task
+from tasks.taskdef import is_dry, lazy, task
+
+envfile = lazy("tasks.envfile")
+settings = lazy("tasks.settings")
 
 DRY = "[dry] "
 

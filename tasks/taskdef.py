@@ -39,3 +39,26 @@ def task(*args: Any, **kwargs: Any) -> Any:
 def is_dry(c) -> bool:
     """True under `inv --dry`: print the plan, touch nothing (Docker and SQL included)."""
     return bool(c.config.run.get("dry", False))
+
+
+def lazy(name: str):
+    """The module ``name``, loaded on its first attribute access (importlib's LazyLoader).
+
+    Namespace modules bind their plumbing this way, so `inv --list` and tasks that
+    do not need a module never pay for importing it (or the SDKs it imports).
+    """
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
+    return module

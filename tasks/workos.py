@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 
 from invoke import Collection, Exit
 
-from tasks import envfile
-from tasks.masking import mask
-from tasks.taskdef import task
+from tasks.taskdef import lazy, task
+
+masking = lazy("tasks.masking")
+
+envfile = lazy("tasks.envfile")
 
 KEY_VAR = "WORKOS_API_KEY"
 CLIENT_VAR = "WORKOS_CLIENT_ID"
@@ -42,7 +44,7 @@ def shape_problems(environ=None) -> list[str]:
     url = environ.get(URL_VAR) or ""
     if key and not _KEY.match(key):
         problems.append(
-            f"{_where(KEY_VAR)} ({mask(key)}) does not look like a WorkOS API key (sk_test_... or sk_live_...)"
+            f"{_where(KEY_VAR)} ({masking.mask(key)}) does not look like a WorkOS API key (sk_test_... or sk_live_...)"
         )
     if client and not _CLIENT.match(client):
         problems.append(f"{_where(CLIENT_VAR)} ({client!r}) does not look like a client id (client_...)")
@@ -92,11 +94,11 @@ def probe(base_url: str, path: str, key: str, timeout: float) -> Outcome:
     if 200 <= status < 300:
         return Outcome(True, f"ok: GET {url} -> {status} in {took:.2f} s; the key works")
     if status == 401:
-        return Outcome(False, f"bad key: GET {url} -> 401; WorkOS does not know {_where(KEY_VAR)} ({mask(key)})")
+        return Outcome(False, f"bad key: GET {url} -> 401; WorkOS does not know {_where(KEY_VAR)} ({masking.mask(key)})")
     if status == 403:
         return Outcome(
             False,
-            f"bad key: GET {url} -> 403; {_where(KEY_VAR)} ({mask(key)}) is valid but lacks permission for this request",
+            f"bad key: GET {url} -> 403; {_where(KEY_VAR)} ({masking.mask(key)}) is valid but lacks permission for this request",
         )
     return Outcome(False, f"unexpected: GET {url} -> HTTP {status}; is {URL_VAR} the WorkOS API?")
 
@@ -122,7 +124,7 @@ def check(c, request=False):
     if problems:
         raise Exit("WorkOS settings: " + "; ".join(problems))
     print(
-        f"WorkOS is configured: {KEY_VAR} {mask(key)} ({key_kind(key)}), {CLIENT_VAR} {client},"
+        f"WorkOS is configured: {KEY_VAR} {masking.mask(key)} ({key_kind(key)}), {CLIENT_VAR} {client},"
         f" {URL_VAR} {base}" + ("" if os.environ.get(URL_VAR) else " (default)")
     )
     if not do_request:

@@ -163,7 +163,9 @@ def test_dry_run_starts_nothing(clean_env, capsys, monkeypatch):
 
     monkeypatch.setattr(mixtool, "mix_path", lambda c: "/usr/bin/mix")
     monkeypatch.setattr(mixtool, "elixir_root", lambda c: __import__("pathlib").Path("/tmp"))
-    monkeypatch.setattr(billing, "Supervisor", lambda *a, **k: pytest.fail("dry run started processes"))
+    from tasks import supervisor
+
+    monkeypatch.setattr(supervisor, "Supervisor", lambda *a, **k: pytest.fail("dry run started processes"))
     billing.serve(c)
     out = capsys.readouterr().out
     assert "listen --print-secret" in out and "mix phx.server" in out and "listen --forward-to" in out
