@@ -237,3 +237,13 @@ def test_tool_failure_and_bad_settings_are_one_line(scripts):
     out = scripts.inv("lint.sh", env={"INVOKE_LINT_SEVERITY": "loud"})
     assert out.returncode == 1
     assert out.stderr.strip() == "setting lint.severity='loud': use error, warning, info or style"
+
+
+def test_this_repository_passes_its_own_lint():
+    # The suite's own scripts (.ci/, the test image, the umbrella fixture) are held
+    # to the rules it enforces on Firezone's scripts/.
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "lint.sh", "--strict"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ", 0 with findings" in proc.stdout
