@@ -79,8 +79,9 @@ def docker_rows(c) -> list[Row]:
     elif containers.port_is_free(spec.host_ip, spec.port):
         rows.append(Row("database port", OK, f"{spec.address} free"))
     else:
+        holder = containers.port_holder(client, spec) or "something else"
         rows.append(
-            Row("database port", FAIL, f"{spec.address} is taken by something else",
+            Row("database port", FAIL, f"{spec.address} is taken by {holder}",
                 "stop what listens there, or set DATABASE_PORT in .env (the portal's replication wants 5432)")
         )
     return rows
