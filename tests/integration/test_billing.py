@@ -5,7 +5,6 @@ Also billing.listen alone, and workos.check --request against a local server."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import signal
@@ -19,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from tasks.supervisor import ProcInfo, descendants, process_table
+
+from tests import fake_workos
 
 from .conftest import FIXTURES, free_port, require_program
 
@@ -284,29 +285,8 @@ def test_listen_forwards_to_a_server_started_elsewhere(project, tmp_path):
 
 @pytest.fixture
 def workos_api():
-    key = "sk_test_" + uuid.uuid4().hex
-    seen = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            seen.append((self.path, self.headers.get("Authorization")))
-            ok = self.headers.get("Authorization") == f"Bearer {key}"
-            body = b'{"data": []}' if ok else b'{"message": "Unauthorized"}'
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.key, server.seen = key, seen
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with fake_workos.serve("sk_test_" + uuid.uuid4().hex) as server:
+        yield server
 
 
 def _workos_env(project, url: str, key: str) -> None:

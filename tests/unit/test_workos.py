@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 from invoke import Config, Exit, MockContext
 
 from tasks import workos
 from tasks.collection import ns
+from tests import fake_workos
 
 KEY = "sk_test_workosWORKOSworkos1234"
 CLIENT = "client_01HABCDEFGHJKMNPQRS"
@@ -28,30 +26,8 @@ def ctx() -> MockContext:
 
 @pytest.fixture
 def api():
-    """A local stand-in for the WorkOS API: 200 for the right bearer token, else 401."""
-    seen = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            seen.append((self.path, self.headers.get("Authorization")))
-            ok = self.headers.get("Authorization") == f"Bearer {KEY}"
-            body = b'{"data": [], "list_metadata": {}}' if ok else b'{"message": "Unauthorized"}'
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.seen = seen
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with fake_workos.serve(KEY) as server:
+        yield server
 
 
 def test_not_configured_is_fine(clean_env, capsys):
