@@ -46,12 +46,7 @@ def is_shell_shebang(first_line: str) -> bool:
 
 def first_line(path: Path) -> str:
     """The file's first line (at most 256 bytes), '' when unreadable."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(256)
-    except OSError:
-        return ""
-    return head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    return _head(path, 256).split("\n", 1)[0]
 
 
 def patterns(value) -> list[str]:
@@ -470,10 +465,11 @@ def _merge(parts) -> tuple[dict[str, str], dict[str, list[str]]]:
     return diffs, errors
 
 
-def _head(path: Path) -> str:
+def _head(path: Path, size: int = 16384) -> str:
+    """The file's first ``size`` bytes as text, '' when unreadable."""
     try:
         with open(path, "rb") as f:
-            data = f.read(16384)
+            data = f.read(size)
     except OSError:
         return ""
     return data.decode("utf-8", "replace")
