@@ -9,9 +9,8 @@ start while mix works, and it can time each step.
 from __future__ import annotations
 
 import sys
-import time
 
-from invoke import Collection, Exit
+from invoke import Collection
 
 from tasks import db, elixir, infra
 from tasks.taskdef import is_dry, task
@@ -45,8 +44,7 @@ def up(c, force=False, reseed=False, yes=False, no_iex=False, env=None):
             steps.run("seed", lambda: db.reset_database(c, static=False, yes=yes))
         else:
             steps.run("seed", lambda: db.seed_once(c))
-    except (Exit, KeyboardInterrupt):
-        sys.stdout = real_stdout
+    except BaseException:
         print(steps.table(steps.clock() - started), file=sys.stderr)
         raise
     finally:

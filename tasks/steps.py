@@ -30,21 +30,24 @@ class Steps:
     records: list[StepRecord] = field(default_factory=list)
 
     def run(self, name: str, fn: Callable[[], str | None], note: str = "") -> str:
-        record = StepRecord(name, note=note)
+        return self.timed(self.new(name, note), fn)
+
+    def new(self, name: str, note: str = "", outcome: str = "pending") -> StepRecord:
+        record = StepRecord(name, outcome=outcome, note=note)
         self.records.append(record)
+        return record
+
+    def timed(self, record: StepRecord, fn: Callable[[], str | None]) -> str:
+        """Run ``fn`` for ``record``: its outcome ("ran" by default, "failed" on error) and time."""
         start = self.clock()
         try:
-            outcome = fn() or "ran"
+            record.outcome = fn() or "ran"
         except BaseException:
             record.outcome = "failed"
             raise
         finally:
             record.seconds = self.clock() - start
-        record.outcome = outcome
-        return outcome
-
-    def add(self, record: StepRecord) -> None:
-        self.records.append(record)
+        return record.outcome
 
     def table(self, total: float | None = None) -> str:
         rows = [(r.name, r.outcome, f"{r.seconds:.2f}", r.note) for r in self.records]
@@ -82,6 +85,15 @@ class PrefixedOutput:
             self.target.flush()
         return len(text)
 
+    def release(self, ident: int) -> None:
+        """Stop prefixing thread ``ident``'s lines, writing out any unfinished one."""
+        with self._lock:
+            prefix = self.prefixes.pop(ident, None)
+            rest = self._partial.pop(ident, "")
+            if prefix is not None and rest:
+                self.target.write(f"{prefix} | {rest}\n")
+                self.target.flush()
+
     def flush(self) -> None:
         self.target.flush()
 
@@ -94,8 +106,7 @@ class Background:
 
     def __init__(self, steps: Steps, name: str, fn: Callable[[], str | None], note: str = ""):
         self.steps = steps
-        self.record = StepRecord(name, outcome="running", note=note)
-        steps.add(self.record)
+        self.record = steps.new(name, note, outcome="running")
         self._fn = fn
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name=f"step-{name}", daemon=True)
@@ -104,17 +115,13 @@ class Background:
         out = sys.stdout
         if isinstance(out, PrefixedOutput):
             out.prefixes[threading.get_ident()] = self.record.name
-        start = self.steps.clock()
         try:
-            self.record.outcome = self._fn() or "ran"
+            self.steps.timed(self.record, self._fn)
         except BaseException as e:  # handed to the main thread by join()
-            self.record.outcome = "failed"
             self._error = e
         finally:
-            self.record.seconds = self.steps.clock() - start
             if isinstance(out, PrefixedOutput):
-                out.write("")  # nothing partial is kept: lines end with \n
-                out.prefixes.pop(threading.get_ident(), None)
+                out.release(threading.get_ident())
 
     def start(self) -> "Background":
         self._thread.start()

@@ -63,3 +63,11 @@ def test_background_output_is_prefixed_and_errors_reach_join(monkeypatch):
     assert "postgres | creating container" in lines
     assert "main line" in lines
     assert steps.records[0].outcome == "failed"
+
+
+def test_background_unfinished_last_line_is_written_out(monkeypatch):
+    target = io.StringIO()
+    monkeypatch.setattr("sys.stdout", PrefixedOutput(target))
+    steps = Steps(clock=FakeClock())
+    Background(steps, "pg", lambda: print("line1\npartial", end="")).start().join()
+    assert target.getvalue().splitlines() == ["pg | line1", "pg | partial"]
