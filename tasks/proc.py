@@ -72,15 +72,13 @@ def run(
     env: Mapping[str, str] | None = None,
     what: str | None = None,
     pty: bool = False,
-    hide: str | None = None,
-    warn: bool = False,
     unset: Iterable[str] = (),
 ):
     """Run ``argv`` in ``cwd`` with ``env`` added to the environment.
 
     Secrets travel in ``env``, never in ``argv``; the echo line masks them. Under
     ``inv --dry`` prints the line and runs nothing. A failure raises Exit with the
-    exit code, unless ``warn``. Variables named in ``unset`` are removed from the
+    exit code. Variables named in ``unset`` are removed from the
     inherited environment (e.g. a STATIC_SEEDS from the shell or `.env`).
     """
     unset = list(unset)
@@ -94,13 +92,12 @@ def run(
         child_env.update({k: v for k, v in (env or {}).items() if k not in unset})
         extra["replace_env"] = True
     result = c.run(
-        command_in(cwd, argv), env=child_env, pty=pty, hide=hide, warn=True, echo=False, **extra
+        command_in(cwd, argv), env=child_env, pty=pty, warn=True, echo=False, **extra
     )
-    if not result.ok and not warn:
-        detail = f"\n{result.stderr.strip()[-2000:]}" if hide and result.stderr.strip() else ""
+    if not result.ok:
         raise Exit(
             f"{what or argv[0]} failed with exit code {result.exited}"
-            f" ({shlex.join(argv)} in {display_path(cwd)}){detail}",
+            f" ({shlex.join(argv)} in {display_path(cwd)})",
             code=result.exited or 1,
         )
     return result
