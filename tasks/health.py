@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from invoke import Exit
 
 from tasks import envfile, toolversions
-from tasks.settings import PROJECT_ROOT, project_path
+from tasks.settings import PROJECT_ROOT
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -66,14 +66,17 @@ def docker_rows(c) -> list[Row]:
         version = client.version().get("Version", "?")
     except Exit as e:
         return [Row("docker engine", FAIL, "not reachable", e.message)]
-    rows = [Row("docker engine", OK, f"{os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')} ({version})")]
-    spec = containers.spec_from_config(c)
+    rows = [Row("docker engine", OK, f"{containers.docker_host()} ({version})")]
+    try:
+        spec = containers.spec_from_config(c)
+        status = containers.inspect(spec)
+    except Exit as e:
+        return rows + [Row("postgres settings", FAIL, e.message)]
     try:
         client.images.get(spec.image)
         rows.append(Row("postgres image", OK, spec.image))
     except Exception:
         rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
-    status = containers.inspect(spec)
     if status is not None and status.ours and status.host_port == spec.port:
         rows.append(Row("database port", OK, f"{spec.address} published by our container {spec.container} ({status.state})"))
     elif containers.port_is_free(spec.host_ip, spec.port):
@@ -98,32 +101,44 @@ def env_rows() -> list[Row]:
     if not env_path.is_file():
         rows.append(Row(".env", WARN, "absent (defaults apply)", "cp .env.example .env"))
     elif example.is_file():
-        listed = [
-            line.split("=", 1)[0].strip()
-            for line in example.read_text(encoding="utf-8").splitlines()
-            if re.match(r"^\s*[A-Za-z_][A-Za-z0-9_]*=", line)
-        ]
+        listed = list(envfile.parse_file(example)[1])
         missing = [k for k in listed if k not in os.environ]
         if missing:
             rows.append(Row(".env", WARN, f"lacks {', '.join(missing)} (listed in .env.example)", "copy those lines from .env.example"))
         else:
             rows.append(Row(".env", OK, f"has every key .env.example lists ({len(listed)})"))
-    key = os.environ.get("STRIPE_SECRET_KEY", "")
-    if key.startswith(("sk_live_", "rk_live_")):
+    from tasks import stripe_cli
+    from tasks.settings import database
+
+    key = os.environ.get("STRIPE_SECRET_KEY", "").strip()
+    if key.startswith(stripe_cli.LIVE_PREFIXES):
         rows.append(Row("stripe key", FAIL, f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})",
                         "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard"))
-    elif key:
-        rows.append(Row("stripe key", OK if key.startswith(("sk_test_", "rk_test_")) else WARN, "set (test mode)" if key.startswith(("sk_test_", "rk_test_")) else "set, but not sk_test_/rk_test_"))
-    from tasks.settings import is_local_host
-
-    host = os.environ.get("DATABASE_HOST", "localhost")
-    if not is_local_host(host):
-        rows.append(Row("database host", WARN, f"DATABASE_HOST={host} (from {envfile.origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
+    elif key.startswith(stripe_cli.TEST_PREFIXES):
+        rows.append(Row("stripe key", OK, "set (test mode)"))
+    elif key and key != stripe_cli.DEV_DEFAULT_KEY:
+        rows.append(Row("stripe key", WARN, "set, but not sk_test_/rk_test_"))
+    try:
+        db = database()
+    except Exit as e:
+        return rows + [Row("database settings", FAIL, e.message)]
+    if not db.is_local():
+        rows.append(Row("database host", WARN, f"DATABASE_HOST={db.host} (from {envfile.origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
                         "set DATABASE_HOST=localhost in .env"))
     return rows
 
 
+def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
+    """A row for a lookup that raises a one-line Exit (which carries its own fix)."""
+    try:
+        return Row(check, OK, find())
+    except Exit as e:
+        return Row(check, status_if_missing, e.message + note)
+
+
 def collect(c) -> list[Row]:
+    from tasks import mixtool, stripe_cli
+
     wanted = toolversions.read(PROJECT_ROOT / ".tool-versions")
     elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
     jobs = {
@@ -134,20 +149,20 @@ def collect(c) -> list[Row]:
         "shellcheck": ([c.config.lint.shellcheck, "--version"], False, "apt-get install shellcheck, brew install shellcheck, or pip install -e '.[lint-tools]'"),
         "shfmt": ([c.config.lint.shfmt, "--version"], False, "apt-get install shfmt, brew install shfmt, or pip install -e '.[lint-tools]'"),
     }
+    # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
+    # reported by env_rows (loading fails the same way again there).
+    try:
+        envfile.ensure_loaded(PROJECT_ROOT)
+    except envfile.EnvFileError:
+        pass
     with ThreadPoolExecutor(max_workers=4) as pool:
         docker_future = pool.submit(docker_rows, c)
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
-        root = project_path(c.config.elixir.root)
-        rows.append(Row("elixir root", OK, str(root)) if (root / "mix.exs").is_file()
-                    else Row("elixir root", FAIL, f"{root} has no mix.exs", "set elixir.root in invoke.yaml or INVOKE_ELIXIR_ROOT"))
-        mix = shutil.which(c.config.elixir.mix)
-        rows.append(Row("mix", OK, mix) if mix else Row("mix", FAIL, f"{c.config.elixir.mix} not found", elixir_install))
+        rows.append(_found("elixir root", lambda: str(mixtool.elixir_root(c)), FAIL))
+        rows.append(_found("mix", lambda: mixtool.mix_path(c), FAIL))
         rows += [f.result() for f in tool_futures.values()]
-    stripe = shutil.which(c.config.billing.stripe)
-    rows.append(Row("stripe cli", OK, stripe) if stripe else Row(
-        "stripe cli", WARN, "not found (only billing.serve/listen need it)",
-        "npm install -g @stripe/cli, brew install stripe/stripe-cli/stripe, or set billing.stripe"))
+    rows.append(_found("stripe cli", lambda: stripe_cli.find(c), WARN, " (only billing.serve/listen need it)"))
     rows += env_rows()
     return rows
 

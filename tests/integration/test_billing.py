@@ -6,7 +6,6 @@ Also billing.listen alone, and workos.check --request against a local server."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
