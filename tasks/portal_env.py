@@ -15,7 +15,12 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
-    """``["FZFF_X=true", "FEATURE_Y_ENABLED=false"]`` -> dict; bad items -> Exit."""
+    """``["FZFF_X=true", "FEATURE_Y_ENABLED=false"]`` -> dict; bad items or secrets -> Exit.
+
+    Secrets are refused: these come from the command line, which every user sees in ps.
+    """
+    from tasks.masking import is_secret_key
+
     env: dict[str, str] = {}
     for item in items or ():
         name, sep, value = item.partition("=")
@@ -23,6 +28,11 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
             raise Exit(
                 f"--env {item.split('=')[0]!r}: expected KEY=VALUE with KEY a variable name,"
                 " e.g. --env FZFF_ICMP_ERROR_UNREACHABLE_PROHIBITED_CREATE_NEW_FLOW=true"
+            )
+        if is_secret_key(name):
+            raise Exit(
+                f"--env {name}=...: secrets do not go on the command line (every user sees argv"
+                f" through ps); put {name} in .env instead"
             )
         env[name] = value
     return env

@@ -30,10 +30,12 @@ class Unreachable(Exception):
 def _connect(db: Database, dbname: str):
     import psycopg
 
+    from tasks.readiness import one_line
+
     try:
         return psycopg.connect(**db.conninfo(dbname=dbname), autocommit=True)
     except psycopg.OperationalError as e:
-        raise Unreachable(str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__)
+        raise Unreachable(one_line(str(e)) or e.__class__.__name__)
 
 
 def parse_marker(comment: str | None) -> dict | None:

@@ -17,3 +17,9 @@ def test_bad_assignment(bad):
     with pytest.raises(Exit) as e:
         parse_assignments([bad])
     assert "KEY=VALUE" in e.value.message
+
+
+def test_secrets_are_refused_on_the_command_line():
+    with pytest.raises(Exit) as e:
+        server_env(["DATABASE_PASSWORD=hunter2"], environ={})
+    assert "put DATABASE_PASSWORD in .env" in e.value.message and "hunter2" not in e.value.message
