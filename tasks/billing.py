@@ -36,19 +36,11 @@ ENV_HELP = (
 _FROM_CLI = "(from `stripe listen --print-secret` when served)"
 
 
-def _cfg(c, key: str, default):
-    try:
-        value = c.config.billing.get(key)
-    except (AttributeError, KeyError):
-        value = None
-    return default if value in (None, "") else value
-
-
 def forward_url(c) -> str:
     """Where `stripe listen` forwards events (settings billing.forward_host/port, webhook_path)."""
-    host = _cfg(c, "forward_host", "localhost")
-    port = _cfg(c, "forward_port", 13001)
-    path = str(_cfg(c, "webhook_path", "/integrations/stripe/webhooks"))
+    host = settings.setting(c, "billing", "forward_host")
+    port = settings.setting(c, "billing", "forward_port")
+    path = str(settings.setting(c, "billing", "webhook_path"))
     if not path.startswith("/"):
         path = "/" + path
     if ":" in str(host) and not str(host).startswith("["):
@@ -89,7 +81,7 @@ def signing_secret(c, stripe: str, key: str) -> str:
     still fetched and compared: if they differ, every webhook would fail its
     signature check, so the CLI's is used and the stale value reported.
     """
-    timeout = float(_cfg(c, "secret_timeout", 60.0))
+    timeout = float(settings.setting(c, "billing", "secret_timeout"))
     configured = os.environ.get(stripe_cli.SECRET_VAR)
     if stripe_cli.is_unset_secret(configured):
         secret = stripe_cli.print_secret(stripe, stripe_cli.cli_env(key), timeout=timeout)
@@ -118,7 +110,7 @@ def signing_secret(c, stripe: str, key: str) -> str:
 
 
 def _supervise(c, programs: list[supervisor.Program], secrets: list[str]) -> None:
-    grace = float(_cfg(c, "grace_period", 5.0))
+    grace = float(settings.setting(c, "billing", "grace_period"))
     try:
         code = supervisor.Supervisor(programs, grace_period=grace, secrets=secrets).run()
     except supervisor.SupervisorError as e:
@@ -172,7 +164,7 @@ def _serve(c, reset_static: bool, yes: bool, env) -> None:
 
     phx_env = server_env(key, secret, extra)
     listen_env = stripe_cli.cli_env(key)
-    phx_argv = [mix, *mixtool.task_args(c.config.elixir.get("server_task") or "phx.server")]
+    phx_argv = [mix, *mixtool.task_args(settings.setting(c, "elixir", "server_task"))]
     listen_argv = stripe_cli.listen_args(forward_url(c), stripe)
     print(f"$ {proc.describe(phx_argv, root, phx_env)}", flush=True)
     print(f"$ {proc.describe(listen_argv, None, listen_env)}", flush=True)

@@ -26,10 +26,6 @@ settings = lazy("tasks.settings")
 RESET_HINT = "Use `inv db.reset` to start over"
 
 
-def _tasks(c, key: str, default):
-    return mixtool._setting(c, key, default)
-
-
 def _static_from_env() -> bool:
     # The portal turns static seeds on only for the exact string "true".
     return os.environ.get("STATIC_SEEDS") == "true"
@@ -77,7 +73,7 @@ def seed_once(c, force: bool = False) -> str:
                 flush=True,
             )
             return "skipped"
-        migrate = mixtool.task_args(_tasks(c, "migrate_task", "ecto.setup"))
+        migrate = mixtool.task_args(settings.setting(c, "elixir", "migrate_task"))
         proc.run(c, [mix, *migrate], cwd=root, env=env, what=f"mix {' '.join(migrate)}")
         if not is_dry(c):
             fingerprints.record(state, step)
@@ -86,7 +82,7 @@ def seed_once(c, force: bool = False) -> str:
             flush=True,
         )
         return "skipped"
-    seed_words = mixtool.task_args(_tasks(c, "seed_task", "ecto.seed"))
+    seed_words = mixtool.task_args(settings.setting(c, "elixir", "seed_task"))
     try:
         proc.run(c, [mix, *seed_words], cwd=root, env=env, what=f"mix {' '.join(seed_words)}")
     except Exit as e:
@@ -133,7 +129,7 @@ def confirm_reset(c, db: settings.Database, yes: bool) -> None:
 def _reset(c, db: settings.Database, static: bool) -> str:
     mix = mixtool.mix_path(c)
     root = mixtool.elixir_root(c)
-    argv = mixtool.mix_do(c, _tasks(c, "reset_tasks", ["ecto.reset", "ecto.seed"]), mix)
+    argv = mixtool.mix_do(c, settings.setting(c, "elixir", "reset_tasks"), mix)
     env = portal_env.mix_env()
     if static:
         env["STATIC_SEEDS"] = "true"

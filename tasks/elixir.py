@@ -15,13 +15,9 @@ fingerprints = lazy("tasks.fingerprints")
 mixtool = lazy("tasks.mixtool")
 portal_env = lazy("tasks.portal_env")
 proc = lazy("tasks.proc")
+settings = lazy("tasks.settings")
 
 ENV_HELP = "extra KEY=VALUE for the process (repeatable), e.g. FZFF_SOME_FLAG=true"
-
-
-def _cfg(c, key: str, default):
-    value = mixtool._setting(c, key, default)
-    return value
 
 
 def _paths(base: Path, patterns) -> list[Path]:
@@ -57,11 +53,11 @@ def deps_step(c) -> fingerprints.Step:
     fixture) has no deps/ to check: there the inputs alone decide.
     """
     root = mixtool.elixir_root(c)
-    inputs = _paths(root, _cfg(c, "deps_inputs", ["mix.lock", "mix.exs", "apps/*/mix.exs"]))
-    outputs = _paths(root, _cfg(c, "deps_outputs", ["deps"]))
+    inputs = _paths(root, settings.setting(c, "elixir", "deps_inputs"))
+    outputs = _paths(root, settings.setting(c, "elixir", "deps_outputs"))
     if not lock_declares_deps(root / "mix.lock"):
         outputs = []
-    task_words = mixtool.task_args(_cfg(c, "deps_task", "deps.get"))
+    task_words = mixtool.task_args(settings.setting(c, "elixir", "deps_task"))
     return fingerprints.Step(
         "deps", inputs, outputs, salt=" ".join(task_words), base=root, summary="mix.lock unchanged"
     )
@@ -70,11 +66,9 @@ def deps_step(c) -> fingerprints.Step:
 def setup_step(c) -> fingerprints.Step:
     """The web setup step: inputs the assets lock file(s) + web mix.exs; outputs node_modules, priv/static."""
     web = mixtool.web_app_dir(c)
-    inputs = _paths(
-        web, _cfg(c, "setup_inputs", ["assets/pnpm-lock.yaml", "assets/package.json", "mix.exs"])
-    )
-    outputs = _paths(web, _cfg(c, "setup_outputs", ["assets/node_modules", "priv/static"]))
-    task_words = mixtool.task_args(_cfg(c, "setup_task", "setup"))
+    inputs = _paths(web, settings.setting(c, "elixir", "setup_inputs"))
+    outputs = _paths(web, settings.setting(c, "elixir", "setup_outputs"))
+    task_words = mixtool.task_args(settings.setting(c, "elixir", "setup_task"))
     lock = next((p for p in inputs if p.exists()), inputs[0] if inputs else None)
     summary = f"{web.name}: {lock.name} unchanged" if lock else None
     return fingerprints.Step("setup", inputs, outputs, salt=" ".join(task_words), base=web, summary=summary)
@@ -87,8 +81,8 @@ def migrate_step(c, marker: dict, where: str) -> fingerprints.Step:
     reset or different database always migrates once.
     """
     root = mixtool.elixir_root(c)
-    inputs = _paths(root, _cfg(c, "migrate_inputs", MIGRATE_INPUTS))
-    task_words = mixtool.task_args(_cfg(c, "migrate_task", "ecto.setup"))
+    inputs = _paths(root, settings.setting(c, "elixir", "migrate_inputs"))
+    task_words = mixtool.task_args(settings.setting(c, "elixir", "migrate_task"))
     salt = " ".join([*task_words, where, str(marker.get("at"))])
     return fingerprints.Step("migrate", inputs, (), salt=salt, base=root, summary="migrations unchanged")
 
@@ -127,7 +121,7 @@ def run_deps(c, force: bool = False) -> str:
     """`mix deps.get` in the Elixir root unless up to date: "ran" or "skipped"."""
     mix = mixtool.mix_path(c)
     root = mixtool.elixir_root(c)
-    argv = [mix, *mixtool.task_args(_cfg(c, "deps_task", "deps.get"))]
+    argv = [mix, *mixtool.task_args(settings.setting(c, "elixir", "deps_task"))]
     return _run_step(c, deps_step(c), argv, root, force, "mix deps.get")
 
 
@@ -135,7 +129,7 @@ def run_setup(c, force: bool = False) -> str:
     """`mix setup` in the web app unless up to date: "ran" or "skipped"."""
     mix = mixtool.mix_path(c)
     web = mixtool.web_app_dir(c)
-    argv = [mix, *mixtool.task_args(_cfg(c, "setup_task", "setup"))]
+    argv = [mix, *mixtool.task_args(settings.setting(c, "elixir", "setup_task"))]
     return _run_step(c, setup_step(c), argv, web, force, "mix setup")
 
 
@@ -184,7 +178,7 @@ def server(c, env=None):
     root = mixtool.elixir_root(c)
     proc.run(
         c,
-        [mix, *mixtool.task_args(_cfg(c, "server_task", "phx.server"))],
+        [mix, *mixtool.task_args(settings.setting(c, "elixir", "server_task"))],
         cwd=root,
         env=portal_env.server_env(env or []),
         what="mix phx.server",

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 from invoke import Exit
 
 from tasks import proc
-from tasks.settings import PROJECT_ROOT, project_path
+from tasks.settings import PROJECT_ROOT, project_path, setting
 
 INSTALL_HINT = (
     "Install Elixir: `asdf install` in the repository root (reads .tool-versions),"
@@ -35,35 +35,23 @@ PLUS_SINCE = (1, 14)
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
-def _elixir_config(c) -> dict:
-    try:
-        return c.config.elixir
-    except (AttributeError, KeyError):
-        return {}
-
-
-def _setting(c, key: str, default):
-    value = _elixir_config(c).get(key)
-    return default if value in (None, "") else value
-
-
 def mix_path(c) -> str:
     """The `mix` program (setting elixir.mix), or a one-line Exit saying how to install it."""
     return proc.require(
-        str(_setting(c, "mix", "mix")), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX")
+        str(setting(c, "elixir", "mix")), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX")
     )
 
 
 def iex_path(c) -> str:
     """The `iex` program (setting elixir.iex), or a one-line Exit saying how to install it."""
     return proc.require(
-        str(_setting(c, "iex", "iex")), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX")
+        str(setting(c, "elixir", "iex")), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX")
     )
 
 
 def elixir_root(c) -> Path:
     """The Elixir umbrella (setting elixir.root, relative to the project root)."""
-    value = str(_setting(c, "root", "elixir"))
+    value = str(setting(c, "elixir", "root"))
     root = project_path(value)
     fix = (
         "point elixir.root at Firezone's elixir/ folder: INVOKE_ELIXIR_ROOT=path/to/elixir"
@@ -79,7 +67,7 @@ def elixir_root(c) -> Path:
 def web_app_dir(c) -> Path:
     """The Phoenix web app (setting elixir.web_app, relative to the Elixir root)."""
     root = elixir_root(c)
-    value = str(_setting(c, "web_app", "apps/web"))
+    value = str(setting(c, "elixir", "web_app"))
     path = Path(os.path.expanduser(value))
     web = path if path.is_absolute() else root / path
     if not (web / "mix.exs").is_file():
@@ -92,11 +80,7 @@ def web_app_dir(c) -> Path:
 
 def state_dir(c) -> Path:
     """The suite's state folder (setting dev.state_dir, default .inv, relative to the project root)."""
-    try:
-        value = c.config.dev.get("state_dir") or ".inv"
-    except (AttributeError, KeyError):
-        value = ".inv"
-    return project_path(value)
+    return project_path(setting(c, "dev", "state_dir"))
 
 
 def task_args(task: str | Sequence[str]) -> list[str]:

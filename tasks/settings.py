@@ -27,6 +27,20 @@ DB_DEFAULTS = {
 }
 
 
+def setting(c, section: str, key: str):
+    """A setting from invoke's config (invoke.yaml, INVOKE_*), else the default its
+    module declared with ``ns.configure`` (an empty value counts as unset)."""
+    try:
+        value = c.config[section].get(key)
+    except (AttributeError, KeyError):
+        value = None
+    if value in (None, ""):
+        from tasks.collection import ns
+
+        value = ns.configuration()[section][key]
+    return value
+
+
 def project_path(value: str | os.PathLike) -> Path:
     """A setting's path, relative to the project root unless absolute."""
     path = Path(os.path.expanduser(str(value)))

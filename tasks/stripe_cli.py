@@ -15,6 +15,7 @@ from invoke import Exit
 
 from tasks import envfile, proc
 from tasks.masking import mask, mask_text, secret_values
+from tasks.settings import setting
 
 INSTALL_HINT = (
     "Install it: `npm install -g @stripe/cli` or `brew install stripe/stripe-cli/stripe`,"
@@ -34,7 +35,7 @@ _KEY_BODY = re.compile(r"^[A-Za-z0-9_]+$")
 
 def find(c) -> str:
     """The Stripe CLI's full path (setting billing.stripe), or a one-line Exit."""
-    return proc.require(str(c.config.billing.stripe), "billing.stripe", INSTALL_HINT)
+    return proc.require(str(setting(c, "billing", "stripe")), "billing.stripe", INSTALL_HINT)
 
 
 def listen_args(forward_url: str, stripe: str = "stripe") -> list[str]:

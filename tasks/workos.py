@@ -17,9 +17,9 @@ from invoke import Collection, Exit
 
 from tasks.taskdef import lazy, task
 
-masking = lazy("tasks.masking")
-
 envfile = lazy("tasks.envfile")
+masking = lazy("tasks.masking")
+settings = lazy("tasks.settings")
 
 KEY_VAR = "WORKOS_API_KEY"
 CLIENT_VAR = "WORKOS_CLIENT_ID"
@@ -106,7 +106,6 @@ def probe(base_url: str, path: str, key: str, timeout: float) -> Outcome:
 @task(help={"request": "also make one authenticated GET to WORKOS_BASE_URL to prove the credentials work"})
 def check(c, request=False):
     """Check the WorkOS settings (WORKOS_API_KEY, WORKOS_CLIENT_ID, WORKOS_BASE_URL)."""
-    do_request = request
     key = os.environ.get(KEY_VAR) or ""
     client = os.environ.get(CLIENT_VAR) or ""
     base = os.environ.get(URL_VAR) or DEFAULT_BASE_URL
@@ -115,7 +114,7 @@ def check(c, request=False):
             f"WorkOS is not configured ({KEY_VAR}, {CLIENT_VAR} unset): fine, the portal runs"
             " without it; only the JumpCloud directory sync needs them (set both in .env)"
         )
-        if do_request:
+        if request:
             raise Exit(f"--request needs {KEY_VAR} and {CLIENT_VAR}: set both in .env")
         return
     missing = [v for v, val in ((KEY_VAR, key), (CLIENT_VAR, client)) if not val]
@@ -127,10 +126,10 @@ def check(c, request=False):
         f"WorkOS is configured: {KEY_VAR} {masking.mask(key)} ({key_kind(key)}), {CLIENT_VAR} {client},"
         f" {URL_VAR} {base}" + ("" if os.environ.get(URL_VAR) else " (default)")
     )
-    if not do_request:
+    if not request:
         return
-    timeout = float(c.config.workos.get("timeout") or 10.0)
-    path = str(c.config.workos.get("check_path") or "/directories?limit=1")
+    timeout = float(settings.setting(c, "workos", "timeout"))
+    path = str(settings.setting(c, "workos", "check_path"))
     outcome = probe(base, path, key, timeout)
     if not outcome.ok:
         raise Exit(outcome.line)
