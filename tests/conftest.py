@@ -7,7 +7,6 @@ failure, otherwise the test is skipped saying what is missing.
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -19,4 +18,4 @@ def _isolate_user_config(monkeypatch, tmp_path_factory):
 
     monkeypatch.setattr(envfile, "_loaded", True)
     monkeypatch.setattr(envfile, "_origins", {})
-    monkeypatch.setenv("HOME", os.environ.get("HOME", "/root"))
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
