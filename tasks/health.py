@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,8 +26,12 @@ class Row:
 
 def _version_of(argv: list[str], timeout: float = 20) -> str | None:
     """The first version-looking string a program prints, or None when it cannot run."""
-    if not shutil.which(argv[0]):
+    from tasks import proc
+
+    program = proc.which(argv[0])
+    if not program:
         return None
+    argv = [program, *argv[1:]]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
@@ -53,7 +56,7 @@ def tool_row(name: str, argv: list[str], wanted: dict[str, str], required: bool,
     got = _version_of(argv)
     if got is None:
         return Row(name, FAIL if required else WARN, f"{argv[0]} not found", install)
-    if want and not toolversions.matches(want, got):
+    if toolversions.is_pin(want) and not toolversions.matches(want, got):
         return Row(name, WARN, f"{got} (.tool-versions wants {want})", f"install {asdf_name} {want} (asdf install / mise install)")
     return Row(name, OK, got + (f" (.tool-versions {want})" if want else ""))
 

@@ -16,15 +16,26 @@ from tasks.settings import PROJECT_ROOT
 from tasks.taskdef import is_dry
 
 
-def require(program: str, setting: str, install: str) -> str:
-    """The full path of ``program`` (a name on PATH or a path), or Exit with how to get it.
+def which(program: str, root: Path = PROJECT_ROOT) -> str | None:
+    """The full path of ``program``: a name looked up on PATH, or a path (``~`` expanded,
+    relative to ``root``, the project root, like every path setting); None when absent."""
+    program = str(program)
+    if os.sep in program or (os.altsep and os.altsep in program):
+        path = Path(os.path.expanduser(program))
+        program = str(path if path.is_absolute() else root / path)
+    return shutil.which(program)
+
+
+def require(program: str, setting: str, install: str, root: Path = PROJECT_ROOT) -> str:
+    """The full path of ``program`` (see ``which``), or Exit with how to get it.
 
     ``setting`` names the config key that chooses the program; ``install`` says how
     to install it.
     """
-    found = shutil.which(program)
+    found = which(program, root)
     if found:
         return found
+    program = str(program)
     where = "is not on PATH" if os.sep not in program else "does not exist or is not executable"
     raise Exit(f"{program} {where} (setting {setting}). {install}")
 

