@@ -83,21 +83,22 @@ def signing_secret(c, stripe: str, key: str) -> str:
     """
     timeout = float(settings.setting(c, "billing", "secret_timeout"))
     configured = os.environ.get(stripe_cli.SECRET_VAR)
-    if stripe_cli.is_unset_secret(configured):
-        secret = stripe_cli.print_secret(stripe, stripe_cli.cli_env(key), timeout=timeout)
-        print(f"Webhook signing secret {masking.mask(secret)} from `stripe listen --print-secret`", flush=True)
-        return secret
+    unset = stripe_cli.is_unset_secret(configured)
     origin = envfile.origin(stripe_cli.SECRET_VAR)
     try:
         secret = stripe_cli.print_secret(stripe, stripe_cli.cli_env(key), timeout=timeout)
     except Exit as e:
+        if unset:
+            raise
         print(
             f"warning: could not compare {stripe_cli.SECRET_VAR} from {origin} with the CLI's"
             f" ({e.message}); using {masking.mask(configured)} from {origin}",
             flush=True,
         )
         return configured
-    if secret != configured:
+    if unset:
+        print(f"Webhook signing secret {masking.mask(secret)} from `stripe listen --print-secret`", flush=True)
+    elif secret != configured:
         print(
             f"warning: {stripe_cli.SECRET_VAR} from {origin} ({masking.mask(configured)}) differs from"
             f" the secret `stripe listen` signs with ({masking.mask(secret)}): webhooks would fail their"
