@@ -46,8 +46,11 @@ def _read_marker(c, db: settings.Database) -> dict | None:
         raise Exit(f"cannot check whether {_where(db)} is seeded: {e}. Start it with `inv infra.up`")
 
 
-def _mark_seeded(c, db: settings.Database, static: bool) -> None:
+def _mark_seeded(c, db: settings.Database, static: bool, who: str) -> None:
     """Write the marker; seeding migrated too, so the migrate step is recorded as done."""
+    if is_dry(c):
+        print(f"[dry] {who}: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
+        return
     marker = seeding.write_marker(db, static)
     fingerprints.record(mixtool.state_dir(c), elixir.migrate_step(c, marker, _where(db)))
 
@@ -92,10 +95,7 @@ def seed_once(c, force: bool = False) -> str:
             code=e.code,
         )
     static = _static_from_env()
-    if is_dry(c):
-        print(f"[dry] seed: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
-    else:
-        _mark_seeded(c, db, static)
+    _mark_seeded(c, db, static, "seed")
     return "ran"
 
 
@@ -141,10 +141,7 @@ def _reset(c, db: settings.Database, static: bool) -> str:
         unset=() if static else ("STATIC_SEEDS",),
         what="reset and seed (" + " ".join(argv[1:]) + ")",
     )
-    if is_dry(c):
-        print(f"[dry] reset: would mark {_where(db)} as seeded (static seeds: {'yes' if static else 'no'})")
-    else:
-        _mark_seeded(c, db, static)
+    _mark_seeded(c, db, static, "reset")
     return "ran"
 
 

@@ -32,7 +32,6 @@ INSTALL_HINT = (
 
 # `mix do a + b` is understood since this version.
 PLUS_SINCE = (1, 14)
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 def mix_path(c) -> str:
@@ -90,10 +89,10 @@ def task_args(task: str | Sequence[str]) -> list[str]:
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
     """``"Mix 1.18.4 (compiled with Erlang/OTP 27)"`` or ``"1.14.0"`` -> ``(1, 18, 4)``."""
-    m = _VERSION.search(text or "")
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    from tasks.toolversions import numeric
+
+    parts = numeric(text or "")
+    return (parts + (0,))[:3] if len(parts) >= 2 else None
 
 
 def do_args(version: tuple[int, ...] | None, tasks: Iterable[str | Sequence[str]]) -> list[str]:
