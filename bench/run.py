@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.integration.conftest import TEST_IMAGE, free_port, make_project  # noqa: E402
+from tests.integration.conftest import TEST_IMAGE, connect, free_port, make_project  # noqa: E402
 
 INV = [sys.executable, "-m", "invoke"]
 
@@ -157,8 +157,6 @@ def bench_ready(bp: BenchProject, runs: int, rows: list):
     """
     import psycopg
 
-    port = int(bp.project.env["DATABASE_PORT"])
-
     def once(poll_interval: str | None) -> float:
         bp.inv("infra.destroy", "--yes")
         first_ok: list[float] = []
@@ -167,8 +165,7 @@ def bench_ready(bp: BenchProject, runs: int, rows: list):
         def prober():
             while not stop.is_set():
                 try:
-                    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", password="postgres",
-                                         dbname="postgres", connect_timeout=1) as conn:
+                    with connect(bp.project, "postgres", connect_timeout=1) as conn:
                         conn.execute("SELECT 1")
                     first_ok.append(time.perf_counter())
                     return

@@ -7,7 +7,6 @@ failure, otherwise the test is skipped saying what is missing.
 
 from __future__ import annotations
 
-
 import pytest
 
 

@@ -134,3 +134,25 @@ def require_mix():
     require_program("mix", "apt-get install elixir")
     require_program("iex", "apt-get install elixir")
     require_program("psql", "apt-get install postgresql-client")
+
+
+def connect(project, dbname: str = "firezone_dev", password: str = "postgres", connect_timeout: float = 5, **kw):
+    """A psycopg connection to the project's Postgres container (autocommit)."""
+    import psycopg
+
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=int(project.env["DATABASE_PORT"]),
+        user="postgres",
+        password=password,
+        dbname=dbname,
+        connect_timeout=connect_timeout,
+        autocommit=True,
+        **kw,
+    )
+
+
+def accounts(project) -> list[tuple[str, str]]:
+    """The fixture's seeded accounts as (id, slug), by slug."""
+    with connect(project) as conn:
+        return [tuple(row) for row in conn.execute("SELECT id::text, slug FROM accounts ORDER BY slug").fetchall()]

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.conftest import accounts
+
 pytestmark = pytest.mark.integration
-
-
-def _accounts(project) -> list[tuple[str, str]]:
-    import psycopg
-
-    port = int(project.env["DATABASE_PORT"])
-    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", password="postgres", dbname="firezone_dev") as conn:
-        return [(str(r[0]), r[1]) for r in conn.execute("SELECT id, slug FROM accounts ORDER BY slug")]
 
 
 def _table(stdout: str) -> dict[str, str]:
@@ -32,23 +26,23 @@ def test_dev_up_cold_then_warm(pg_project, require_mix):
     first = pg_project.inv("dev.up", input="", check=True)
     assert _table(first.stdout) == {"postgres": "ready", "deps": "ran", "setup": "ran", "seed": "ran"}
     assert "Interactive Elixir" in first.stdout  # ended in iex, which exited on end of input
-    rows = _accounts(pg_project)
+    rows = accounts(pg_project)
     assert [slug for _, slug in rows] == ["firezone", "not_firezone"]
 
     second = pg_project.inv("dev.up", input="", check=True)
     table = _table(second.stdout)
     assert table == {"postgres": "ready", "deps": "skipped", "setup": "skipped", "seed": "skipped"}
-    assert _accounts(pg_project) == rows  # nothing duplicated, nothing lost
+    assert accounts(pg_project) == rows  # nothing duplicated, nothing lost
     assert "postgres | " in first.stdout  # the background step's lines are prefixed
 
 
 def test_dev_up_after_restart_does_not_reseed(pg_project, require_mix):
     pg_project.inv("dev.up", "--no-iex", check=True)
-    rows = _accounts(pg_project)
+    rows = accounts(pg_project)
     pg_project.inv("infra.down", check=True)
     again = pg_project.inv("dev.up", "--no-iex", check=True)
     assert _table(again.stdout)["seed"] == "skipped"
-    assert _accounts(pg_project) == rows
+    assert accounts(pg_project) == rows
 
 
 def test_dev_up_reseeds_a_destroyed_volume(pg_project, require_mix):
@@ -56,26 +50,26 @@ def test_dev_up_reseeds_a_destroyed_volume(pg_project, require_mix):
     pg_project.inv("infra.destroy", "--yes", check=True)
     again = pg_project.inv("dev.up", "--no-iex", check=True)
     assert _table(again.stdout)["seed"] == "ran"
-    assert len(_accounts(pg_project)) == 2
+    assert len(accounts(pg_project)) == 2
 
 
 def test_dev_up_force_and_reseed(pg_project, require_mix):
     pg_project.inv("dev.up", "--no-iex", check=True)
-    before = _accounts(pg_project)
+    before = accounts(pg_project)
     forced = pg_project.inv("dev.up", "--no-iex", "--force", "--reseed", "--yes", check=True)
     table = _table(forced.stdout)
     assert (table["deps"], table["setup"], table["seed"]) == ("ran", "ran", "ran")
-    after = _accounts(pg_project)
+    after = accounts(pg_project)
     assert len(after) == 2 and after != before  # dropped and seeded anew (random ids)
 
 
 def test_reseed_without_yes_and_no_terminal_refuses(pg_project, require_mix):
     pg_project.inv("dev.up", "--no-iex", check=True)
-    before = _accounts(pg_project)
+    before = accounts(pg_project)
     refused = pg_project.inv("dev.up", "--no-iex", "--reseed")
     assert refused.returncode != 0
     assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
-    assert _accounts(pg_project) == before
+    assert accounts(pg_project) == before
 
 
 def test_failing_step_stops_the_chain(pg_project, require_mix):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import require_program
+from tests.integration.conftest import accounts, connect, require_program
 
 pytestmark = pytest.mark.integration
 
@@ -23,21 +23,6 @@ def _needs_elixir():
 
 def out(proc) -> str:
     return proc.stdout + proc.stderr
-
-
-def connect(project, dbname="firezone_dev"):
-    import psycopg
-
-    return psycopg.connect(
-        host="127.0.0.1", port=int(project.env["DATABASE_PORT"]), user="postgres", password="postgres", dbname=dbname, autocommit=True, connect_timeout=5
-    )
-
-
-def accounts(project) -> list[tuple[str, str]]:
-    with connect(project) as conn:
-        rows = conn.execute("SELECT id::text, slug FROM accounts ORDER BY slug").fetchall()
-    # A SQL_ASCII database (the Debian-built test image) returns text as bytes.
-    return [tuple(v.decode() if isinstance(v, bytes) else str(v) for v in row) for row in rows]
 
 
 def comment(project) -> str | None:

@@ -8,24 +8,9 @@ import time
 
 import pytest
 
-from .conftest import TEST_IMAGE
+from .conftest import TEST_IMAGE, connect
 
 pytestmark = pytest.mark.integration
-
-
-def connect(project, **kw):
-    import psycopg
-
-    return psycopg.connect(
-        host="127.0.0.1",
-        port=int(project.env["DATABASE_PORT"]),
-        user="postgres",
-        password=kw.pop("password", "postgres"),
-        dbname="firezone_dev",
-        connect_timeout=3,
-        autocommit=True,
-        **kw,
-    )
 
 
 def container(docker_client, name):
