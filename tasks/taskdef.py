@@ -1,4 +1,8 @@
-"""The `task` decorator every module uses: an invoke task that loads `.env` first."""
+"""The `task` decorator every task module uses: an invoke task that loads `.env` first.
+
+Part of the task layer (imported when `inv` loads the tasks), so it imports nothing
+from the library until a task runs.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from typing import Any
 
 import invoke
 from invoke import Exit
-
 
 
 class SuiteTask(invoke.Task):
@@ -21,8 +24,8 @@ class SuiteTask(invoke.Task):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.load_env:
-            from tasks import envfile
-            from tasks.settings import PROJECT_ROOT
+            from tasks.lib import envfile
+            from tasks.lib.config import PROJECT_ROOT
 
             try:
                 envfile.ensure_loaded(PROJECT_ROOT)
@@ -34,31 +37,3 @@ class SuiteTask(invoke.Task):
 def task(*args: Any, **kwargs: Any) -> Any:
     kwargs.setdefault("klass", SuiteTask)
     return invoke.task(*args, **kwargs)
-
-
-def is_dry(c) -> bool:
-    """True under `inv --dry`: print the plan, touch nothing (Docker and SQL included)."""
-    return bool(c.config.run.get("dry", False))
-
-
-def lazy(name: str):
-    """The module ``name``, loaded on its first attribute access (importlib's LazyLoader).
-
-    Namespace modules bind their plumbing this way, so `inv --list` and tasks that
-    do not need a module never pay for importing it (or the SDKs it imports).
-    """
-    import importlib.util
-    import sys
-
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    if parent:
-        setattr(sys.modules[parent], child, module)
-    return module

@@ -13,7 +13,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def _isolate_user_config(monkeypatch, tmp_path_factory):
     # Like invoke's own suite: never read the developer's ~/.invoke.yaml or .env.
-    from tasks import envfile
+    from tasks.lib import envfile
 
     monkeypatch.setattr(envfile, "_loaded", True)
     monkeypatch.setattr(envfile, "_origins", {})

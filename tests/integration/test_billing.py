@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.supervisor import ProcInfo, descendants, process_table
+from tasks.lib.supervise.manager import ProcInfo, descendants, process_table
 from tests import fake_workos
 
 from .conftest import FIXTURES, free_port, require_program

@@ -173,7 +173,7 @@ def test_missing_tool_is_one_line_with_how_to_install(scripts):
 
 
 def test_version_mismatch_warns_in_one_line(scripts):
-    from tasks.shell_scripts import tool_version
+    from tasks.lib.shlint.scripts import tool_version
 
     shellcheck_version = tool_version(shutil.which("shellcheck"))
     (scripts.root / ".tool-versions").write_text(f"nodejs 20.14.0\nshfmt 0.0.1\nshellcheck {shellcheck_version}\n")

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from invoke import Exit
 
-from tasks import stripe_cli
+from tasks.lib.stripe import cli as stripe_cli
 
 from .conftest import REPO, missing
 

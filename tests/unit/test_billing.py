@@ -159,11 +159,11 @@ def test_dry_run_starts_nothing(clean_env, capsys, monkeypatch):
     c = ctx(billing={"stripe": "sh"}, run={"dry": True})
     monkeypatch.setattr(infra, "bring_up", lambda c: None)
     monkeypatch.setattr(stripe_cli, "print_secret", lambda *a, **k: pytest.fail("dry run asked the CLI"))
-    from tasks import mixtool
+    from tasks.lib.mix import tool as mixtool
 
     monkeypatch.setattr(mixtool, "mix_path", lambda c: "/usr/bin/mix")
     monkeypatch.setattr(mixtool, "elixir_root", lambda c: __import__("pathlib").Path("/tmp"))
-    from tasks import supervisor
+    from tasks.lib.supervise import manager as supervisor
 
     monkeypatch.setattr(supervisor, "Supervisor", lambda *a, **k: pytest.fail("dry run started processes"))
     billing.serve(c)

@@ -9,8 +9,9 @@ import docker.errors
 import pytest
 from invoke import Exit, MockContext
 
-from tasks import containers, infra
-from tasks.containers import LABEL, PostgresSpec
+from tasks import infra
+from tasks.lib.postgres import container as containers
+from tasks.lib.postgres.container import LABEL, PostgresSpec
 
 
 def make_spec(**over) -> PostgresSpec:

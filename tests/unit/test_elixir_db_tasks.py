@@ -138,7 +138,7 @@ def test_iex_in_root_with_extra_env_and_no_pty_without_terminal(tree, monkeypatc
 
 
 def test_iex_pty_on_a_terminal(tree, monkeypatch):
-    from tasks import proc
+    from tasks.lib import programs as proc
 
     monkeypatch.setattr(proc, "use_pty", lambda: True)
     c = ctx(tree)

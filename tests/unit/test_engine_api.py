@@ -2,7 +2,7 @@ import json
 import socket
 import threading
 
-from tasks import engine_api
+from tasks.lib.postgres import engine_api
 
 
 def test_socket_path():

@@ -1,6 +1,6 @@
 import pytest
 
-from tasks import envfile
+from tasks.lib import envfile
 
 
 def test_shell_wins_over_env_local_over_env(tmp_path):

@@ -1,7 +1,7 @@
 """Up-to-date checks with real files in temporary folders."""
 
-from tasks import fingerprints
-from tasks.fingerprints import Step
+from tasks.lib.mix import fingerprints
+from tasks.lib.mix.fingerprints import Step
 
 
 def make(tmp_path, lock_text="%{}"):

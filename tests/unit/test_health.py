@@ -1,7 +1,7 @@
 import sys
 
-from tasks import health
-from tasks.health import FAIL, OK, WARN, Row, render, tool_row
+from tasks.lib import doctor as health
+from tasks.lib.doctor import FAIL, OK, WARN, Row, render, tool_row
 
 
 def test_tool_row_found_matching_and_mismatched():

@@ -8,8 +8,9 @@ import io
 import pytest
 from invoke import Exit, MockContext
 
-from tasks import containers, infra, readiness
-from tasks.containers import Status
+from tasks import infra
+from tasks.lib.postgres import container as containers, readiness
+from tasks.lib.postgres.container import Status
 
 
 def context(dry=False, **postgres):

@@ -1,4 +1,4 @@
-from tasks.masking import is_secret_key, mask, mask_env, mask_text, secret_values
+from tasks.lib.masking import is_secret_key, mask, mask_env, mask_text, secret_values
 
 
 def test_mask_keeps_kind_and_last_four():

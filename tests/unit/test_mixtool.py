@@ -5,7 +5,7 @@ import os
 import pytest
 from invoke import Config, Exit, MockContext
 
-from tasks import mixtool
+from tasks.lib.mix import tool as mixtool
 
 
 @pytest.mark.parametrize(

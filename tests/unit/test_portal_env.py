@@ -1,7 +1,7 @@
 import pytest
 from invoke import Exit
 
-from tasks.portal_env import parse_assignments, server_env
+from tasks.lib.portal_env import parse_assignments, server_env
 
 
 def test_server_env_has_database_workos_and_extra():

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from invoke import Config, Exit, MockContext, Result
 
-from tasks import proc
-from tasks.settings import PROJECT_ROOT
+from tasks.lib import programs as proc
+from tasks.lib.config import PROJECT_ROOT
 
 
 def test_require_missing_program_is_one_line():

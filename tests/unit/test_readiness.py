@@ -8,8 +8,8 @@ import threading
 import pytest
 from invoke import Exit
 
-from tasks import readiness
-from tasks.settings import Database
+from tasks.lib.postgres import readiness
+from tasks.lib.database import Database
 
 DB = Database(host="localhost", port=5432, name="firezone_dev", user="postgres", password="postgres")
 

@@ -1,7 +1,8 @@
 import pytest
 from invoke import Exit
 
-from tasks.settings import PROJECT_ROOT, database, is_local_host, project_path
+from tasks.lib.config import PROJECT_ROOT, project_path
+from tasks.lib.database import database, is_local_host
 
 
 def test_database_defaults_match_dev_exs():

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from invoke import Exit
 
-from tasks import lint
-from tasks import shell_scripts as ss
+from tasks.lib.shlint import run as lint
+from tasks.lib.shlint import scripts as ss
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@ import threading
 
 import pytest
 
-from tasks.steps import Background, PrefixedOutput, Steps
+from tasks.lib.console import PrefixedOutput
+from tasks.lib.stack.steps import Background, Steps
 
 
 class FakeClock:

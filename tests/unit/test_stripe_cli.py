@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from invoke import Config, Exit, MockContext
 
-from tasks import stripe_cli
+from tasks.lib.stripe import cli as stripe_cli
 
 KEY = "sk_test_51HxAbCdEfGhIjKlMnOpQrStUv"
 LIVE = "sk_live_51HxAbCdEfGhIjKlMnOpQrStUv"

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from tasks import supervisor
-from tasks.supervisor import ProcInfo, Program, Supervisor, SupervisorError
+from tasks.lib.supervise import manager as supervisor
+from tasks.lib.supervise.manager import ProcInfo, Program, Supervisor, SupervisorError
 
 PY = sys.executable
 

@@ -1,4 +1,4 @@
-from tasks.toolversions import matches, numeric, read
+from tasks.lib.versions import matches, numeric, read
 
 
 def test_read(tmp_path):

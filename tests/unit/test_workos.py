@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from invoke import Config, Exit, MockContext
 
-from tasks import workos
+from tasks.lib import workos
 from tasks.collection import ns
 from tests import fake_workos
 

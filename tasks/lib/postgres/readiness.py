@@ -16,7 +16,9 @@ from typing import Callable
 
 from invoke import Exit
 
-from tasks.settings import Database
+from tasks.lib.database import Database
+from tasks.lib.masking import mask_text, secret_values
+from tasks.lib.postgres import sql
 
 _EPSILON = 1e-6  # float slack, so a deadline reached by summed intervals counts as reached
 
@@ -34,25 +36,11 @@ FATAL_MARKERS = (
 
 def probe(db: Database, connect_timeout: int = 2) -> str | None:
     """None when a real handshake and `SELECT 1` succeed; else the error as one line."""
-    import psycopg
-
     try:
-        with psycopg.connect(**db.conninfo(connect_timeout=connect_timeout), autocommit=True) as conn:
-            conn.execute("SELECT 1").fetchone()
-        return None
-    except psycopg.Error as e:
-        return one_line(str(e)) or e.__class__.__name__
-    except OSError as e:
-        return one_line(str(e)) or e.__class__.__name__
-
-
-def one_line(text: str) -> str:
-    """psycopg's multi-line connection error as one line (the last attempt's reason)."""
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    if lines and lines[0].startswith("Multiple connection attempts failed"):
-        attempts = [ln[2:] for ln in lines if ln.startswith("- ")]
-        lines = attempts[-1:] or lines[1:]
-    return " ".join(" ".join(lines).split())
+        sql.select_one(db, connect_timeout=connect_timeout)
+    except sql.Unreachable as e:
+        return str(e)
+    return None
 
 
 def is_transient(error: str) -> bool:
@@ -133,8 +121,6 @@ def wait_ready(
 
 
 def _failure(db: Database, what: str, last: str, logs: Callable[[], str] | None, hint_text: str = "") -> Exit:
-    from tasks.masking import mask_text, secret_values
-
     secrets = secret_values(db.env())
     what = what.rstrip(".?! ")
     message = mask_text(f"{what}. Hint: {hint_text or hint(last, db)}", secrets)

@@ -8,7 +8,8 @@ from typing import Iterable, Mapping
 
 from invoke import Exit
 
-from tasks.settings import database
+from tasks.lib.database import database
+from tasks.lib.masking import is_secret_key
 
 WORKOS_KEYS = ("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -19,8 +20,6 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
 
     Secrets are refused: these come from the command line, which every user sees in ps.
     """
-    from tasks.masking import is_secret_key
-
     env: dict[str, str] = {}
     for item in items or ():
         name, sep, value = item.partition("=")

@@ -15,14 +15,15 @@ import json
 import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from invoke import Exit
 
-from tasks import proc
-from tasks.settings import PROJECT_ROOT, project_path, setting
+from tasks.lib import config, programs
+from tasks.lib.config import PROJECT_ROOT, project_path
+from tasks.lib.console import is_dry
+from tasks.lib.versions import numeric
 
 INSTALL_HINT = (
     "Install Elixir: `asdf install` in the repository root (reads .tool-versions),"
@@ -36,21 +37,21 @@ PLUS_SINCE = (1, 14)
 
 def mix_path(c) -> str:
     """The `mix` program (setting elixir.mix), or a one-line Exit saying how to install it."""
-    return proc.require(
-        str(setting(c, "elixir", "mix")), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX")
+    return programs.require(
+        config.text(c, "elixir", "mix"), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX")
     )
 
 
 def iex_path(c) -> str:
     """The `iex` program (setting elixir.iex), or a one-line Exit saying how to install it."""
-    return proc.require(
-        str(setting(c, "elixir", "iex")), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX")
+    return programs.require(
+        config.text(c, "elixir", "iex"), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX")
     )
 
 
 def elixir_root(c) -> Path:
     """The Elixir umbrella (setting elixir.root, relative to the project root)."""
-    value = str(setting(c, "elixir", "root"))
+    value = config.text(c, "elixir", "root")
     root = project_path(value)
     fix = (
         "point elixir.root at Firezone's elixir/ folder: INVOKE_ELIXIR_ROOT=path/to/elixir"
@@ -66,7 +67,7 @@ def elixir_root(c) -> Path:
 def web_app_dir(c) -> Path:
     """The Phoenix web app (setting elixir.web_app, relative to the Elixir root)."""
     root = elixir_root(c)
-    value = str(setting(c, "elixir", "web_app"))
+    value = config.text(c, "elixir", "web_app")
     path = Path(os.path.expanduser(value))
     web = path if path.is_absolute() else root / path
     if not (web / "mix.exs").is_file():
@@ -77,11 +78,6 @@ def web_app_dir(c) -> Path:
     return web
 
 
-def state_dir(c) -> Path:
-    """The suite's state folder (setting dev.state_dir, default .inv, relative to the project root)."""
-    return project_path(setting(c, "dev", "state_dir"))
-
-
 def task_args(task: str | Sequence[str]) -> list[str]:
     """A mix task setting ("ecto.create --quiet" or a list) as argv words."""
     return shlex.split(task) if isinstance(task, str) else [str(w) for w in task]
@@ -89,8 +85,6 @@ def task_args(task: str | Sequence[str]) -> list[str]:
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
     """``"Mix 1.18.4 (compiled with Erlang/OTP 27)"`` or ``"1.14.0"`` -> ``(1, 18, 4)``."""
-    from tasks.toolversions import numeric
-
     parts = numeric(text or "")
     return (parts + (0,))[:3] if len(parts) >= 2 else None
 
@@ -149,7 +143,7 @@ def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
     except OSError:
         return None
     key = f"{real}|{st.st_mtime_ns}|{st.st_size}|{_tool_versions_key()}"
-    cache = state_dir(c) / "elixir-version.json"
+    cache = config.state_dir(c) / "elixir-version.json"
     try:
         cached = json.loads(cache.read_text())
         if cached.get("key") == key and cached.get("version"):
@@ -159,19 +153,14 @@ def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
     version = _version_from_install(real)
     if version is None:
         try:
-            out = subprocess.run(
-                [mix, "--version"], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT
-            )
-            text = out.stdout
-        except (OSError, subprocess.SubprocessError):
+            text = programs.capture([mix, "--version"], cwd=PROJECT_ROOT, timeout=60, ok=None).stdout
+        except Exit:
             text = ""
         # "Mix 1.18.4 (compiled with Erlang/OTP 27)"; the Erlang banner comes first.
         m = re.search(r"^Mix (\S+)", text, re.M)
         version = parse_version(m.group(1)) if m else None
     if version is None:
         return None
-    from tasks.taskdef import is_dry
-
     if not is_dry(c):
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)

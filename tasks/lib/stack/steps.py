@@ -1,4 +1,4 @@
-"""Steps of a multi-step task: timing, a closing table, and running one in the background.
+"""Steps of a multi-step task (dev.up): timing, a closing table, and running one in the background.
 
 ``dev.up`` starts Postgres in a background thread while mix fetches deps and builds
 assets; that thread's output is prefixed with the step's name so the two streams
@@ -11,7 +11,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import Callable
+
+from tasks.lib import console
+from tasks.lib.console import PrefixedOutput
 
 
 @dataclass
@@ -53,52 +56,7 @@ class Steps:
         rows = [(r.name, r.outcome, f"{r.seconds:.2f}", r.note) for r in self.records]
         if total is not None:
             rows.append(("total", "", f"{total:.2f}", ""))
-        widths = [max(len(row[i]) for row in rows + [("step", "result", "seconds", "")]) for i in range(3)]
-        lines = [f"{'step':<{widths[0]}}  {'result':<{widths[1]}}  {'seconds':>{widths[2]}}"]
-        for name, outcome, secs, note in rows:
-            line = f"{name:<{widths[0]}}  {outcome:<{widths[1]}}  {secs:>{widths[2]}}"
-            lines.append(f"{line}  {note}".rstrip())
-        return "\n".join(lines)
-
-
-class PrefixedOutput:
-    """A stdout stand-in: lines written by registered threads get a ``name | `` prefix."""
-
-    def __init__(self, target: TextIO):
-        self.target = target
-        self.prefixes: dict[int, str] = {}
-        self._partial: dict[int, str] = {}
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        ident = threading.get_ident()
-        prefix = self.prefixes.get(ident)
-        if prefix is None:
-            return self.target.write(text)
-        with self._lock:
-            buffered = self._partial.pop(ident, "") + text
-            *lines, rest = buffered.split("\n")
-            for line in lines:
-                self.target.write(f"{prefix} | {line}\n")
-            if rest:
-                self._partial[ident] = rest
-            self.target.flush()
-        return len(text)
-
-    def release(self, ident: int) -> None:
-        """Stop prefixing thread ``ident``'s lines, writing out any unfinished one."""
-        with self._lock:
-            prefix = self.prefixes.pop(ident, None)
-            rest = self._partial.pop(ident, "")
-            if prefix is not None and rest:
-                self.target.write(f"{prefix} | {rest}\n")
-                self.target.flush()
-
-    def flush(self) -> None:
-        self.target.flush()
-
-    def __getattr__(self, name):
-        return getattr(self.target, name)
+        return console.table(rows, header=("step", "result", "seconds", ""), right=(2,))
 
 
 class Background:

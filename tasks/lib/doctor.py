@@ -1,17 +1,23 @@
-"""The checks behind `inv doctor`: what the local stack needs and whether it is there."""
+"""The checks behind `inv doctor`: what the local stack needs and whether it is there.
+
+Each check is a ``Row`` (ok, warn or FAIL, with a fix); the slow ones (Docker, the
+tool versions) run in threads, which is safe because every import here is a plain one.
+"""
 
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from invoke import Exit
 
-from tasks import envfile, toolversions
-from tasks.settings import PROJECT_ROOT
+from tasks.lib import config, console, envfile, programs, versions
+from tasks.lib.config import PROJECT_ROOT
+from tasks.lib.database import database
+from tasks.lib.mix import tool
+from tasks.lib.postgres import container
+from tasks.lib.stripe import cli as stripe_cli
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -22,22 +28,6 @@ class Row:
     status: str
     detail: str
     fix: str = ""
-
-
-def _version_of(argv: list[str], timeout: float = 20) -> str | None:
-    """The first version-looking string a program prints, or None when it cannot run."""
-    from tasks import proc
-
-    program = proc.which(argv[0])
-    if not program:
-        return None
-    argv = [program, *argv[1:]]
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r"\d+(?:\.\d+)*", out.stdout + out.stderr)
-    return m.group(0) if m else (out.stdout.strip() or None)
 
 
 VERSION_COMMANDS = {
@@ -51,28 +41,26 @@ VERSION_COMMANDS = {
 
 
 def tool_row(name: str, argv: list[str], wanted: dict[str, str], required: bool, install: str) -> Row:
-    asdf_name = {v: k for k, v in toolversions.ALIASES.items()}.get(name, name)
+    asdf_name = {v: k for k, v in versions.ALIASES.items()}.get(name, name)
     want = wanted.get(asdf_name)
-    got = _version_of(argv)
+    got = programs.version(argv)
     if got is None:
         return Row(name, FAIL if required else WARN, f"{argv[0]} not found", install)
-    if toolversions.is_pin(want) and not toolversions.matches(want, got):
+    if versions.is_pin(want) and not versions.matches(want, got):
         return Row(name, WARN, f"{got} (.tool-versions wants {want})", f"install {asdf_name} {want} (asdf install / mise install)")
     return Row(name, OK, got + (f" (.tool-versions {want})" if want else ""))
 
 
 def docker_rows(c) -> list[Row]:
-    from tasks import containers
-
     try:
-        client = containers.client()
+        client = container.client()
         version = client.version().get("Version", "?")
     except Exit as e:
         return [Row("docker engine", FAIL, "not reachable", e.message)]
-    rows = [Row("docker engine", OK, f"{containers.docker_host()} ({version})")]
+    rows = [Row("docker engine", OK, f"{container.docker_host()} ({version})")]
     try:
-        spec = containers.spec_from_config(c)
-        status = containers.inspect(spec)
+        spec = container.spec_from_config(c)
+        status = container.inspect(spec)
     except Exit as e:
         return rows + [Row("postgres settings", FAIL, e.message)]
     try:
@@ -82,10 +70,10 @@ def docker_rows(c) -> list[Row]:
         rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
     if status is not None and status.ours and status.host_port == spec.port:
         rows.append(Row("database port", OK, f"{spec.address} published by our container {spec.container} ({status.state})"))
-    elif containers.port_is_free(spec.host_ip, spec.port):
+    elif container.port_is_free(spec.host_ip, spec.port):
         rows.append(Row("database port", OK, f"{spec.address} free"))
     else:
-        holder = containers.port_holder(client, spec) or "something else"
+        holder = container.port_holder(client, spec) or "something else"
         rows.append(
             Row("database port", FAIL, f"{spec.address} is taken by {holder}",
                 "stop what listens there, or set DATABASE_PORT in .env (the portal's replication wants 5432)")
@@ -110,9 +98,6 @@ def env_rows() -> list[Row]:
             rows.append(Row(".env", WARN, f"lacks {', '.join(missing)} (listed in .env.example)", "copy those lines from .env.example"))
         else:
             rows.append(Row(".env", OK, f"has every key .env.example lists ({len(listed)})"))
-    from tasks import stripe_cli
-    from tasks.settings import database
-
     key = os.environ.get("STRIPE_SECRET_KEY", "").strip()
     if key.startswith(stripe_cli.LIVE_PREFIXES):
         rows.append(Row("stripe key", FAIL, f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})",
@@ -140,17 +125,15 @@ def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
 
 
 def collect(c) -> list[Row]:
-    from tasks import mixtool, stripe_cli
-
-    wanted = toolversions.read(PROJECT_ROOT / ".tool-versions")
+    wanted = versions.read(PROJECT_ROOT / ".tool-versions")
     elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
     jobs = {
         "elixir": (VERSION_COMMANDS["elixir"], True, elixir_install),
         "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
         "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
         "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        "shellcheck": ([c.config.lint.shellcheck, "--version"], False, "apt-get install shellcheck, brew install shellcheck, or pip install -e '.[lint-tools]'"),
-        "shfmt": ([c.config.lint.shfmt, "--version"], False, "apt-get install shfmt, brew install shfmt, or pip install -e '.[lint-tools]'"),
+        "shellcheck": ([config.text(c, "lint", "shellcheck"), "--version"], False, "apt-get install shellcheck, brew install shellcheck, or pip install -e '.[lint-tools]'"),
+        "shfmt": ([config.text(c, "lint", "shfmt"), "--version"], False, "apt-get install shfmt, brew install shfmt, or pip install -e '.[lint-tools]'"),
     }
     # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
     # reported by env_rows (loading fails the same way again there).
@@ -162,8 +145,8 @@ def collect(c) -> list[Row]:
         docker_future = pool.submit(docker_rows, c)
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
-        rows.append(_found("elixir root", lambda: str(mixtool.elixir_root(c)), FAIL))
-        rows.append(_found("mix", lambda: mixtool.mix_path(c), FAIL))
+        rows.append(_found("elixir root", lambda: str(tool.elixir_root(c)), FAIL))
+        rows.append(_found("mix", lambda: tool.mix_path(c), FAIL))
         rows += [f.result() for f in tool_futures.values()]
     rows.append(_found("stripe cli", lambda: stripe_cli.find(c), WARN, " (only billing.serve/listen need it)"))
     rows += env_rows()
@@ -171,10 +154,9 @@ def collect(c) -> list[Row]:
 
 
 def render(rows: list[Row]) -> str:
-    w = max(len(r.check) for r in rows)
     lines = []
-    for r in rows:
-        lines.append(f"{r.check:<{w}}  {r.status:<4}  {r.detail}")
+    for line, r in zip(console.table([(r.check, r.status.ljust(4), r.detail) for r in rows]).splitlines(), rows):
+        lines.append(line)
         if r.fix and r.status != OK:
-            lines.append(f"{'':<{w}}        fix: {r.fix}")
+            lines.append(" " * (max(len(x.check) for x in rows) + 8) + f"fix: {r.fix}")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Shell-script linting: finding the scripts, running shellcheck and shfmt over them
 in a few batches, parsing what they say per file, and the scripting-tips check.
 
-Plumbing for `inv lint.sh` (tasks/lint.py); nothing here reads the invoke config.
+Plumbing for `inv lint.sh` (tasks/lint.py); nothing here reads the invoke config
+(tasks/lib/shlint/run.py does).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Iterable, Sequence
 
 from invoke import Exit
 
-from tasks import proc
+from tasks.lib import programs, versions
 
 INSTALL_HINT = (
     "Install: apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt"
@@ -560,7 +561,7 @@ def check_tips(rel: str, text: str, minimal: bool) -> list[Tip]:
 def find_tool(program: str, setting: str, root: Path) -> str:
     """The full path of ``program`` (a name on PATH, or a path, relative to ``root``),
     or a one-line Exit saying how to install it."""
-    return proc.require(program, f"lint.{setting}", INSTALL_HINT, root)
+    return programs.require(program, f"lint.{setting}", INSTALL_HINT, root)
 
 
 _VERSION = re.compile(r"(?:version:\s*|^v?)(\d+(?:\.\d+)+)", re.M)
@@ -582,12 +583,10 @@ def tool_version(path: str) -> str | None:
 
 def version_warning(name: str, path: str, installed: str | None, wanted: str | None, source: str) -> str | None:
     """One warning line when ``installed`` differs from what ``source`` pins, else None."""
-    from tasks import toolversions
-
-    if not toolversions.is_pin(wanted):
+    if not versions.is_pin(wanted):
         return None
-    if installed and toolversions.matches(wanted, installed) and len(toolversions.numeric(installed)) >= len(
-        toolversions.numeric(wanted)
+    if installed and versions.matches(wanted, installed) and len(versions.numeric(installed)) >= len(
+        versions.numeric(wanted)
     ):
         return None
     found = installed or "of unknown version"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from invoke import Exit
 
+from tasks.lib import config
+from tasks.lib.database import database
+from tasks.lib.mix import fingerprints, steps
+from tasks.lib.postgres import container, readiness, seeding
 
-def container_line(c) -> tuple[str, object | None]:
-    from tasks import containers
 
-    spec = containers.spec_from_config(c)
+def container_line(c) -> tuple[str, container.Status | None]:
+    spec = container.spec_from_config(c)
     try:
-        status = containers.inspect(spec)
+        status = container.inspect(spec)
     except Exit as e:
         return f"container  unknown: {e.message}", None
     if status is None:
@@ -20,9 +23,6 @@ def container_line(c) -> tuple[str, object | None]:
 
 
 def database_lines(c, running: bool) -> list[str]:
-    from tasks import readiness, seeding
-    from tasks.settings import database
-
     db = database()
     where = f"{db.user}@{db.host}:{db.port}/{db.name}"
     if not running and db.is_local():
@@ -39,15 +39,13 @@ def database_lines(c, running: bool) -> list[str]:
 
 
 def step_lines(c) -> list[str]:
-    from tasks import elixir, fingerprints, mixtool
-
     try:
-        steps = elixir.steps(c)
+        found = steps.steps(c)
     except Exit as e:
         return [f"steps      unknown: {e.message}"]
-    state = mixtool.state_dir(c)
+    state = config.state_dir(c)
     lines = []
-    for step in steps:
+    for step in found:
         fresh, reason = fingerprints.is_up_to_date(state, step)
         lines.append(f"{step.name:<10} {'up to date' if fresh else 'will run'}: {reason}")
     return lines

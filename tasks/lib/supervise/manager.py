@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, TextIO
 
-from tasks.masking import mask_text
+from tasks.lib.masking import mask_text
 
 SYSTEM = "system"
 # ANSI colours for the prefixes: cyan, yellow, magenta, green, blue, red.

@@ -22,7 +22,10 @@ from typing import Any, Iterator
 
 from invoke import Exit
 
-from tasks import envfile, settings
+from tasks.lib import config, envfile
+from tasks.lib.database import database, is_local_host
+from tasks.lib.masking import mask_text, secret_values
+from tasks.lib.postgres import engine_api
 
 LABEL = "dev.firezone.inv"
 CONTAINER_LABEL_VALUE = "postgres"
@@ -95,38 +98,27 @@ class Status:
 
 
 def spec_from_config(c, environ=None) -> PostgresSpec:
-    """The spec from `c.config.postgres` and DATABASE_* (port, user, password, name)."""
-    pg = c.config.postgres
-    db = settings.database(environ)
+    """The spec from the postgres.* settings and DATABASE_* (port, user, password, name)."""
+    db = database(environ)
+    command_text = config.text(c, "postgres", "command")
     try:
-        command = tuple(shlex.split(str(pg.command)))
+        command = tuple(shlex.split(command_text))
     except ValueError as e:
-        raise Exit(f"postgres.command {pg.command!r} cannot be split into words ({e}): fix it in invoke.yaml or INVOKE_POSTGRES_COMMAND")
+        raise config.bad(c, "postgres", "command", command_text, f"a command line ({e})")
     return PostgresSpec(
-        image=str(pg.image),
-        container=str(pg.container),
-        volume=str(pg.volume),
-        data_dir=str(pg.data_dir),
+        image=config.text(c, "postgres", "image"),
+        container=config.text(c, "postgres", "container"),
+        volume=config.text(c, "postgres", "volume"),
+        data_dir=config.text(c, "postgres", "data_dir"),
         command=command,
-        host_ip=str(pg.host_ip),
+        host_ip=config.text(c, "postgres", "host_ip"),
         port=db.port,
         user=db.user,
         password=db.password,
         name=db.name,
-        ready_timeout=_number(pg, "ready_timeout"),
-        poll_interval=_number(pg, "poll_interval"),
+        ready_timeout=config.positive(c, "postgres", "ready_timeout"),
+        poll_interval=config.positive(c, "postgres", "poll_interval"),
     )
-
-
-def _number(pg, key: str) -> float:
-    value = pg.get(key)
-    try:
-        number = float(value)
-        if number <= 0:
-            raise ValueError
-        return number
-    except (TypeError, ValueError):
-        raise Exit(f"postgres.{key}={value!r} is not a positive number of seconds: fix it in invoke.yaml or INVOKE_POSTGRES_{key.upper()}")
 
 
 def warnings(spec: PostgresSpec) -> list[str]:
@@ -147,7 +139,7 @@ def warnings(spec: PostgresSpec) -> list[str]:
             " hard-wired to localhost:5432 with postgres/postgres and firezone_dev, so they will"
             " fail against this database (fine for tests, not for `iex -S mix`)"
         )
-    if not settings.is_local_host(spec.host_ip):
+    if not is_local_host(spec.host_ip):
         found.append(
             f"warning: postgres.host_ip={spec.host_ip} publishes a database with a known password"
             " beyond this machine; 127.0.0.1 keeps it local"
@@ -499,8 +491,6 @@ def create_kwargs(spec: PostgresSpec) -> dict[str, Any]:
 
 def ensure_running(spec: PostgresSpec) -> Status:
     """Get, create or start our container (never a second one); Exit on anything in the way."""
-    from tasks import engine_api
-
     # Warm path: already running as configured, seen without importing the SDK.
     attrs = engine_api.container_attrs(spec.container)
     if attrs and is_ours(attrs) and not mismatch(spec, attrs) and attrs.get("State", {}).get("Status") == "running":
@@ -627,8 +617,6 @@ def logs_tail(spec: PostgresSpec, n: int = 20) -> str:
 
 def read_logs(spec: PostgresSpec, tail: int, follow: bool = False) -> Iterator[str]:
     """The container's log text (``follow``: streamed until it stops or Ctrl-C), masked."""
-    from tasks.masking import mask_text, secret_values
-
     cl = client()
     with docker_errors(f"reading logs of {spec.container}"):
         ct = _get(cl, spec.container)

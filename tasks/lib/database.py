@@ -1,24 +1,22 @@
-"""Values every namespace shares: the project root and the database connection.
+"""The dev database's connection settings, from the DATABASE_* variables the portal reads.
 
-The database values come from the same DATABASE_* variables the portal reads
-(elixir/config/dev.exs), so the container and the app can never disagree.
+The container and the app read the same variables (elixir/config/dev.exs), so they can
+never disagree. ``require_local`` is the one guard in front of everything that would
+run, wait on or drop a database that is not on this machine.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from invoke import Exit
 
-from tasks import envfile
+from tasks.lib import envfile
 
-# The folder holding tasks.py: the Firezone repository root when the suite is in place.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-DB_DEFAULTS = {
+DEFAULTS = {
     "DATABASE_HOST": "localhost",
     "DATABASE_PORT": "5432",
     "DATABASE_NAME": "firezone_dev",
@@ -27,33 +25,13 @@ DB_DEFAULTS = {
 }
 
 
-def setting(c, section: str, key: str):
-    """A setting from invoke's config (invoke.yaml, INVOKE_*), else the default its
-    module declared with ``ns.configure`` (an empty value counts as unset)."""
-    try:
-        value = c.config[section].get(key)
-    except (AttributeError, KeyError):
-        value = None
-    if value in (None, ""):
-        from tasks.collection import ns
-
-        value = ns.configuration()[section][key]
-    return value
-
-
-def project_path(value: str | os.PathLike) -> Path:
-    """A setting's path, relative to the project root unless absolute."""
-    path = Path(os.path.expanduser(str(value)))
-    return path if path.is_absolute() else PROJECT_ROOT / path
-
-
 @dataclass(frozen=True)
 class Database:
     host: str
     port: int
     name: str
     user: str
-    password: str
+    password: str = field(repr=False)
 
     def env(self) -> dict[str, str]:
         """The DATABASE_* variables for the portal's processes."""
@@ -76,6 +54,11 @@ class Database:
             "connect_timeout": connect_timeout,
         }
 
+    @property
+    def where(self) -> str:
+        """``database firezone_dev on localhost:5432``, for messages."""
+        return f"database {self.name} on {self.host}:{self.port}"
+
     def is_local(self) -> bool:
         return is_local_host(self.host)
 
@@ -83,7 +66,7 @@ class Database:
 def database(environ: Mapping[str, str] | None = None) -> Database:
     """The database settings from DATABASE_* (shell > .env.local > .env > defaults)."""
     env = os.environ if environ is None else environ
-    values = {k: env.get(k) or d for k, d in DB_DEFAULTS.items()}
+    values = {k: env.get(k) or d for k, d in DEFAULTS.items()}
     raw_port = values["DATABASE_PORT"]
     try:
         port = int(raw_port)
@@ -110,9 +93,19 @@ def is_local_host(host: str) -> bool:
         return True
     if host.startswith("/"):  # a Unix socket directory
         return True
-    import ipaddress
-
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def require_local(db: Database, refusing: str) -> None:
+    """Exit unless ``db`` is on this machine; ``refusing`` says what would have happened.
+
+    e.g. ``refusing="refusing to reset: db.reset drops the database whatever the flags"``.
+    """
+    if not db.is_local():
+        raise Exit(
+            f"{refusing}: DATABASE_HOST={db.host} (from {envfile.origin('DATABASE_HOST')}) is not"
+            " a local address. Fix: set DATABASE_HOST=localhost in .env (or unset it)"
+        )

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from typing import Mapping
 
 from invoke import Exit
 
-from tasks import envfile, proc
-from tasks.masking import mask, mask_text, secret_values
-from tasks.settings import setting
+from tasks.lib import config, envfile, programs
+from tasks.lib.masking import mask, mask_text, secret_values
 
 INSTALL_HINT = (
     "Install it: `npm install -g @stripe/cli` or `brew install stripe/stripe-cli/stripe`,"
@@ -35,7 +33,7 @@ _KEY_BODY = re.compile(r"^[A-Za-z0-9_]+$")
 
 def find(c) -> str:
     """The Stripe CLI's full path (setting billing.stripe), or a one-line Exit."""
-    return proc.require(str(setting(c, "billing", "stripe")), "billing.stripe", INSTALL_HINT)
+    return programs.require(config.text(c, "billing", "stripe"), "billing.stripe", INSTALL_HINT)
 
 
 def listen_args(forward_url: str, stripe: str = "stripe") -> list[str]:
@@ -104,29 +102,19 @@ def print_secret(
     carrying the CLI's (masked) output.
     """
     full_env = {**(os.environ if base_env is None else base_env), **env}
-    argv = print_secret_args(stripe)
-    secrets = secret_values(full_env)
-    try:
-        done = subprocess.run(
-            argv,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise Exit(
-            f"`stripe listen --print-secret` did not answer within {timeout:g}s (setting"
-            " billing.secret_timeout); check the network, or set STRIPE_WEBHOOK_SIGNING_SECRET in .env"
-        )
-    except OSError as e:
-        raise Exit(f"cannot run {stripe}: {e.strerror or e}. {INSTALL_HINT}")
+    done = programs.capture(
+        print_secret_args(stripe),
+        env=full_env,
+        timeout=timeout,
+        what="`stripe listen --print-secret`",
+        ok=None,
+        hint=f"Check the network (setting billing.secret_timeout), or set {SECRET_VAR} in .env; {INSTALL_HINT}",
+    )
     secret = parse_secret(done.stdout) if done.returncode == 0 else None
     if secret:
         return secret
     said = " ".join(f"{done.stdout} {done.stderr}".split()) or "no output"
-    said = mask_text(said, secrets)
+    said = mask_text(said, secret_values(full_env))
     if len(said) > 300:
         said = said[:300] + "…"
     raise Exit(

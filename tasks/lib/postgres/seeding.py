@@ -17,25 +17,11 @@ from datetime import datetime, timezone
 
 from invoke import Exit
 
-from tasks.settings import Database
+from tasks.lib.database import Database
+from tasks.lib.postgres import sql
+from tasks.lib.postgres.sql import MAINTENANCE_DB, Unreachable
 
-MAINTENANCE_DB = "postgres"
 SEEDED_BY = "inv"
-
-
-class Unreachable(Exception):
-    """The database server did not answer; the message says why."""
-
-
-def _connect(db: Database, dbname: str):
-    import psycopg
-
-    from tasks.readiness import one_line
-
-    try:
-        return psycopg.connect(**db.conninfo(dbname=dbname), autocommit=True)
-    except psycopg.OperationalError as e:
-        raise Unreachable(one_line(str(e)) or e.__class__.__name__)
 
 
 def parse_marker(comment: str | None) -> dict | None:
@@ -66,40 +52,34 @@ def read_marker(db: Database) -> dict | None:
     """
     query = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s"
     try:
-        conn = _connect(db, MAINTENANCE_DB)
+        conn = sql.connect(db, MAINTENANCE_DB)
     except Unreachable as first:
         if not any(w in str(first) for w in ("does not exist", "permission denied", "not permitted")):
             raise
         # No access to the maintenance database: ask the database itself.
         try:
-            conn = _connect(db, db.name)
+            conn = sql.connect(db, db.name)
         except Unreachable as e:
             if "does not exist" in str(e):
                 return None
             raise
     with conn:
-        row = conn.execute(query, (db.name,)).fetchone()
+        row = sql.fetch_one(conn, query, (db.name,))
     return parse_marker(row[0]) if row else None
 
 
 def write_marker(db: Database, static: bool) -> dict:
     """Mark ``db`` as seeded (call only after the seed succeeded)."""
-    from psycopg import sql
-
     marker = make_marker(static)
     try:
-        conn = _connect(db, db.name)
+        conn = sql.connect(db, db.name)
     except Unreachable as e:
         raise Exit(
             f"seeded, but could not record it in database {db.name} on {db.host}:{db.port}: {e};"
             " the next seed would run again (check the database with `inv infra.status`)"
         )
     with conn:
-        conn.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(db.name), sql.Literal(json.dumps(marker))
-            )
-        )
+        sql.comment_on_database(conn, db.name, json.dumps(marker))
     return marker
 
 

@@ -1,19 +1,27 @@
-"""Running external programs: find them first, echo them masked, fail in one line."""
+"""Running external programs: find them first, echo them masked, fail in one line.
+
+Two ways to run: ``run`` for the steps a user watches (through invoke's ``c.run``, the
+output streamed, echoed first, skipped under `inv --dry`), and ``capture`` for the
+probes and tools whose output the suite reads (subprocess with a timeout). Both fail
+the same way: "WHAT failed with exit code N (...)". ``version`` is the one version probe.
+"""
 
 from __future__ import annotations
 
 import os
 import shlex
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from invoke import Exit
 
-from tasks.masking import mask_env
-from tasks.settings import PROJECT_ROOT
-from tasks.taskdef import is_dry
+from tasks.lib.config import PROJECT_ROOT
+from tasks.lib.console import is_dry
+from tasks.lib.masking import mask_env
 
 
 def which(program: str, root: Path = PROJECT_ROOT) -> str | None:
@@ -107,11 +115,73 @@ def run(
     )
     if not result.ok:
         raise Exit(
-            f"{what or argv[0]} failed with exit code {result.exited}"
-            f" ({shlex.join(argv)} in {display_path(cwd)})",
+            failure(what or argv[0], result.exited, f"{shlex.join(argv)} in {display_path(cwd)}"),
             code=result.exited or 1,
         )
     return result
+
+
+def failure(what: str, code: int | None, detail: str = "") -> str:
+    """The one failure line: ``mix deps.get failed with exit code 1 (detail)``."""
+    return f"{what} failed with exit code {code}" + (f" ({detail})" if detail else "")
+
+
+def capture(
+    argv: list[str],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    what: str | None = None,
+    ok: Iterable[int] | None = (0,),
+    hint: str = "",
+) -> subprocess.CompletedProcess:
+    """Run ``argv`` with its output captured as text, stdin closed, within ``timeout`` s.
+
+    ``env`` is the complete environment (None: ours). A program that cannot start or
+    does not finish in time, or (unless ``ok`` is None) an exit code not in ``ok``, is
+    an Exit naming ``what`` (default: the program) with its last line of output;
+    ``hint`` is appended (how to install or fix it).
+    """
+    what = what or Path(argv[0]).name
+    tail = f". {hint}" if hint else ""
+    try:
+        done = subprocess.run(
+            [str(a) for a in argv],
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise Exit(f"{what} did not finish within {timeout:g} s ({shlex.join(map(str, argv))}){tail}")
+    except OSError as e:
+        raise Exit(f"cannot run {argv[0]}: {e.strerror or e}{tail}")
+    if ok is not None and done.returncode not in tuple(ok):
+        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise Exit(failure(what, done.returncode, said[-300:]) + tail, code=1)
+    return done
+
+
+_VERSION = re.compile(r"\d+(?:\.\d+)+|\d+")
+
+
+def version(argv: list[str], timeout: float = 20.0) -> str | None:
+    """The first version-looking string ``argv`` prints (``shellcheck --version`` ->
+    ``0.9.0``), or None when the program is absent, fails to run or prints none."""
+    program = which(argv[0])
+    if not program:
+        return None
+    try:
+        done = capture([program, *argv[1:]], timeout=timeout, ok=None)
+    except Exit:
+        return None
+    text = done.stdout + "\n" + done.stderr
+    m = re.search(r"version:?\s*v?(\d+(?:\.\d+)+)", text, re.I) or _VERSION.search(text)
+    return m.group(1) if m and m.lastindex else (m.group(0) if m else None)
 
 
 def use_pty() -> bool:

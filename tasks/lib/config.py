@@ -1,0 +1,175 @@
+"""Settings: the one place the suite reads invoke's configuration.
+
+Every default is declared once, by the task module that owns its section, with
+``ns.configure`` (invoke's collection layer); invoke.yaml, ``~/.invoke.yaml`` and
+``INVOKE_<SECTION>_<KEY>`` override it. An empty value counts as unset (the default
+applies). Each getter checks the value's type and turns a bad one into one line that
+names the setting, where its value came from, and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from invoke import Exit
+
+# The folder holding tasks.py: the Firezone repository root when the suite is in place.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# invoke's layers, highest precedence first, and how to name each in a message.
+_LAYERS = (
+    ("_overrides", "the command line"),
+    ("_runtime", "the -f config file"),
+    ("_env", "env"),
+    ("_project", "invoke.yaml"),
+    ("_user", "~/.invoke.yaml"),
+    ("_system", "/etc/invoke.yaml"),
+    ("_collection", "the default"),
+)
+
+
+def env_name(section: str, key: str) -> str:
+    """The environment variable that overrides a setting: INVOKE_LINT_JOBS for lint.jobs."""
+    return f"INVOKE_{section.upper()}_{key.upper()}"
+
+
+def _layer(c, name: str) -> dict:
+    try:
+        data = getattr(c.config, name)
+    except AttributeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def origin(c, section: str, key: str) -> str:
+    """Where the current value of ``section.key`` came from, for messages."""
+    for name, label in _LAYERS:
+        data = _layer(c, name).get(section)
+        if isinstance(data, dict) and key in data:
+            if name == "_env":
+                return env_name(section, key)
+            path = getattr(c.config, f"{name}_path", None) if name in ("_project", "_user", "_system", "_runtime") else None
+            return str(path) if path else label
+    return "the default"
+
+
+def _fix(section: str, key: str) -> str:
+    return f"fix it in invoke.yaml ({section}: {{{key}: ...}}) or {env_name(section, key)}"
+
+
+def raw(c, section: str, key: str) -> Any:
+    """The value of ``section.key``; an empty value gives the declared default."""
+    try:
+        value = c.config[section].get(key)
+    except (AttributeError, KeyError):
+        value = None
+    if value is None or value == "":
+        value = (_layer(c, "_collection").get(section) or {}).get(key)
+    if value is None:
+        raise Exit(f"setting {section}.{key} has no value and no default; {_fix(section, key)}")
+    return value
+
+
+def bad(c, section: str, key: str, value: Any, wanted: str) -> Exit:
+    """One line: the setting, its value, where it came from, what it should be."""
+    return Exit(
+        f"setting {section}.{key} = {value!r} (from {origin(c, section, key)}) is not {wanted};"
+        f" {_fix(section, key)}"
+    )
+
+
+def text(c, section: str, key: str) -> str:
+    return str(raw(c, section, key))
+
+
+def optional(c, section: str, key: str) -> str:
+    """A text setting where an empty value means "off" rather than the default."""
+    try:
+        value = c.config[section].get(key)
+    except (AttributeError, KeyError):
+        value = None
+    return "" if value is None else str(value)
+
+
+def number(c, section: str, key: str, *, positive: bool = False) -> float:
+    """A number of seconds or such; ``positive``: greater than zero."""
+    value = raw(c, section, key)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        result = float(value)
+        if result != result or (positive and result <= 0):  # NaN, or not > 0
+            raise ValueError
+    except (TypeError, ValueError):
+        raise bad(c, section, key, value, "a positive number" if positive else "a number")
+    return result
+
+
+def positive(c, section: str, key: str) -> float:
+    return number(c, section, key, positive=True)
+
+
+def whole(c, section: str, key: str, *, minimum: int = 0) -> int:
+    """A whole number at least ``minimum``."""
+    value = raw(c, section, key)
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        result = int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+        if result < minimum:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise bad(c, section, key, value, f"a whole number >= {minimum}")
+    return result
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def flag(c, section: str, key: str) -> bool:
+    """true/false (YAML booleans, or the words from an environment variable)."""
+    value = raw(c, section, key)
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise bad(c, section, key, value, "true or false")
+
+
+def choice(c, section: str, key: str, choices: Sequence[str]) -> str:
+    value = text(c, section, key)
+    if value not in choices:
+        raise bad(c, section, key, value, "one of " + ", ".join(choices))
+    return value
+
+
+def strings(c, section: str, key: str) -> list[str]:
+    """A list of strings; one string counts as a list of one (YAML lets users write either)."""
+    value = raw(c, section, key)
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
+        return [str(v) for v in value]
+    raise bad(c, section, key, value, "a list of strings")
+
+
+def path(c, section: str, key: str, base: Path | None = None) -> Path:
+    """A path setting, relative to ``base`` (default: the project root) unless absolute."""
+    return project_path(text(c, section, key), base)
+
+
+def project_path(value: str | os.PathLike, base: Path | None = None) -> Path:
+    """A path, ``~`` expanded, relative to ``base`` (default: the project root) unless absolute."""
+    p = Path(os.path.expanduser(str(value)))
+    return p if p.is_absolute() else (base or PROJECT_ROOT) / p
+
+
+def state_dir(c) -> Path:
+    """The suite's state folder (setting dev.state_dir, default .inv)."""
+    return path(c, "dev", "state_dir")

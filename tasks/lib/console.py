@@ -1,0 +1,111 @@
+"""What the suite prints and asks: dry-run lines, tables, the confirm prompt, prefixed lines.
+
+Every task prints through these, so `inv --dry` plans, tables and questions look the
+same everywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Sequence, TextIO
+
+from invoke import Exit
+
+# The start of every line that says what `inv --dry` would have done.
+DRY = "[dry] "
+
+
+def is_dry(c) -> bool:
+    """True under `inv --dry`: print the plan, touch nothing (Docker and SQL included)."""
+    return bool(c.config.run.get("dry", False))
+
+
+def dry(text: str, file: TextIO | None = None) -> None:
+    """Print one plan line of `inv --dry`."""
+    print(DRY + text, file=file or sys.stdout, flush=True)
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, right: Sequence[int] = ()) -> str:
+    """Rows as aligned columns two spaces apart; columns in ``right`` are right-aligned.
+
+    The last column is never padded, so a long note does not widen the table.
+    """
+    all_rows = [list(map(str, r)) for r in ([header] if header else []) + list(rows)]
+    if not all_rows:
+        return ""
+    n = max(len(r) for r in all_rows)
+    widths = [max((len(r[i]) for r in all_rows if i < len(r) and i < n - 1), default=0) for i in range(n)]
+    lines = []
+    for r in all_rows:
+        cells = []
+        for i, cell in enumerate(r):
+            if i == len(r) - 1 and i not in right:
+                cells.append(cell)
+            elif i in right:
+                cells.append(cell.rjust(widths[i]))
+            else:
+                cells.append(cell.ljust(widths[i]))
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def confirm(question: str, *, yes: bool, rerun: str, declined: str) -> None:
+    """Ask ``question [y/N]`` on a terminal; ``yes`` skips it.
+
+    Without a terminal only ``--yes`` goes ahead: Exit saying so, with ``rerun`` (the
+    user's own command line plus --yes, so the hint never drops a flag they gave).
+    ``declined`` is the line when the answer is not yes.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Exit(f"{question.rstrip('?')}: there is no terminal to ask for confirmation. Fix: rerun with --yes: {rerun}")
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise Exit(declined)
+
+
+class PrefixedOutput:
+    """A stdout stand-in: lines written by registered threads get a ``name | `` prefix."""
+
+    def __init__(self, target: TextIO):
+        self.target = target
+        self.prefixes: dict[int, str] = {}
+        self._partial: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        ident = threading.get_ident()
+        prefix = self.prefixes.get(ident)
+        if prefix is None:
+            return self.target.write(text)
+        with self._lock:
+            buffered = self._partial.pop(ident, "") + text
+            *lines, rest = buffered.split("\n")
+            for line in lines:
+                self.target.write(f"{prefix} | {line}\n")
+            if rest:
+                self._partial[ident] = rest
+            self.target.flush()
+        return len(text)
+
+    def release(self, ident: int) -> None:
+        """Stop prefixing thread ``ident``'s lines, writing out any unfinished one."""
+        with self._lock:
+            prefix = self.prefixes.pop(ident, None)
+            rest = self._partial.pop(ident, "")
+            if prefix is not None and rest:
+                self.target.write(f"{prefix} | {rest}\n")
+                self.target.flush()
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+

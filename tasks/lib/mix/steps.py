@@ -1,0 +1,148 @@
+"""The mix steps the suite skips when up to date: deps, setup, and migrate of a seeded database.
+
+Each is a ``fingerprints.Step`` built from the elixir.* settings (inputs, outputs, the
+mix task) plus the command that runs it. ``run`` runs one unless it is up to date and
+records it only after it succeeded.
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.lib import config, portal_env, programs
+from tasks.lib.console import dry, is_dry
+from tasks.lib.mix import tool
+from tasks.lib.mix.fingerprints import Step, is_up_to_date, missing_outputs, record
+
+
+def _paths(base: Path, patterns) -> list[Path]:
+    """Settings' paths (globs allowed) under ``base``, sorted, duplicates dropped."""
+    out: list[Path] = []
+    for pattern in patterns:
+        p = base / pattern
+        if glob.has_magic(str(pattern)):
+            out += sorted(Path(m) for m in glob.glob(str(p)))
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+
+
+def lock_declares_deps(lock: Path) -> bool:
+    """True when mix.lock lists at least one package (entries look like `"name": {...}`)."""
+    try:
+        text = lock.read_text(errors="replace")
+    except OSError:
+        return False
+    return '":' in text
+
+
+@dataclass(frozen=True)
+class MixStep:
+    """A fingerprinted step and the mix command that does it."""
+
+    step: Step
+    argv: list[str]
+    cwd: Path
+    what: str
+
+
+def task_words(c, key: str) -> list[str]:
+    """A mix task setting (``elixir.deps_task``...) as argv words."""
+    return tool.task_args(config.raw(c, "elixir", key))
+
+
+def deps_step(c) -> Step:
+    """The deps step: inputs mix.lock + mix.exs files; output deps/ when mix.lock lists packages.
+
+    A project whose mix.lock lists nothing (no hex or git deps, like the test
+    fixture) has no deps/ to check: there the inputs alone decide.
+    """
+    root = tool.elixir_root(c)
+    inputs = _paths(root, config.strings(c, "elixir", "deps_inputs"))
+    outputs = _paths(root, config.strings(c, "elixir", "deps_outputs"))
+    if not lock_declares_deps(root / "mix.lock"):
+        outputs = []
+    salt = " ".join(task_words(c, "deps_task"))
+    return Step("deps", inputs, outputs, salt=salt, base=root, summary="mix.lock unchanged")
+
+
+def setup_step(c) -> Step:
+    """The web setup step: inputs the assets lock file(s) + web mix.exs; outputs node_modules, priv/static."""
+    web = tool.web_app_dir(c)
+    inputs = _paths(web, config.strings(c, "elixir", "setup_inputs"))
+    outputs = _paths(web, config.strings(c, "elixir", "setup_outputs"))
+    lock = next((p for p in inputs if p.exists()), inputs[0] if inputs else None)
+    summary = f"{web.name}: {lock.name} unchanged" if lock else None
+    salt = " ".join(task_words(c, "setup_task"))
+    return Step("setup", inputs, outputs, salt=salt, base=web, summary=summary)
+
+
+def migrate_step(c, marker: dict, where: str) -> Step:
+    """The migrate step of an already seeded database: inputs the migration files.
+
+    Its salt names the seeding (the marker's time) and the database, so a reseeded,
+    reset or different database always migrates once.
+    """
+    root = tool.elixir_root(c)
+    inputs = _paths(root, config.strings(c, "elixir", "migrate_inputs"))
+    salt = " ".join([*task_words(c, "migrate_task"), where, str(marker.get("at"))])
+    return Step("migrate", inputs, (), salt=salt, base=root, summary="migrations unchanged")
+
+
+def steps(c) -> list[Step]:
+    """The fingerprinted steps dev.status reports."""
+    return [deps_step(c), setup_step(c)]
+
+
+def mix_step(c, name: str) -> MixStep:
+    """``deps`` (mix deps.get in the Elixir root) or ``setup`` (mix setup in the web app)."""
+    mix = tool.mix_path(c)
+    if name == "deps":
+        return MixStep(deps_step(c), [mix, *task_words(c, "deps_task")], tool.elixir_root(c), "mix deps.get")
+    if name == "setup":
+        return MixStep(setup_step(c), [mix, *task_words(c, "setup_task")], tool.web_app_dir(c), "mix setup")
+    raise ValueError(f"no mix step {name!r}")
+
+
+def run(c, name: str, force: bool = False) -> str:
+    """Run step ``name`` unless up to date (or ``force``): "ran" or "skipped"."""
+    ms = mix_step(c, name)
+    step = ms.step
+    state = config.state_dir(c)
+    if not force:
+        fresh, reason = is_up_to_date(state, step)
+        if fresh:
+            print(f"{step.name}: up to date ({reason}), skipped", flush=True)
+            return "skipped"
+        print(f"{step.name}: running ({reason})", flush=True)
+    programs.run(c, ms.argv, cwd=ms.cwd, env=portal_env.mix_env(), what=ms.what)
+    if is_dry(c):
+        dry(f"{step.name}: would record its fingerprint in {programs.display_path(state)}")
+        return "ran"
+    record(state, step)
+    missing = missing_outputs(step)
+    if missing:
+        names = ", ".join(step.show(p) for p in missing)
+        print(
+            f"{step.name}: warning: it succeeded but {names} is still missing, so it will run"
+            f" again next time; check the setting elixir.{step.name}_outputs",
+            file=sys.stderr,
+            flush=True,
+        )
+    return "ran"
+
+
+def iex_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
+    """``(argv, cwd, env)`` of `iex -S mix` with the server environment plus ``env``."""
+    program = tool.iex_path(c)
+    tool.mix_path(c)  # `iex -S mix` needs mix too: say so before iex does
+    return [program, "-S", "mix"], tool.elixir_root(c), portal_env.server_env(env or [])
+
+
+def server_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
+    """``(argv, cwd, env)`` of `mix phx.server` (setting elixir.server_task) with the server environment."""
+    return [tool.mix_path(c), *task_words(c, "server_task")], tool.elixir_root(c), portal_env.server_env(env or [])

@@ -1,0 +1,57 @@
+"""psycopg, wrapped: the one module that imports it.
+
+Connections to the dev database and its maintenance database, errors turned into one
+line (``Unreachable``), and the few statements the suite itself runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from tasks.lib.database import Database
+
+# The database every server has; used to look at a dev database that may not exist.
+MAINTENANCE_DB = "postgres"
+
+
+class Unreachable(Exception):
+    """The server did not answer or refused us; the message is one line saying why."""
+
+
+def one_line(text: str) -> str:
+    """psycopg's multi-line connection error as one line (the last attempt's reason)."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if lines and lines[0].startswith("Multiple connection attempts failed"):
+        attempts = [ln[2:] for ln in lines if ln.startswith("- ")]
+        lines = attempts[-1:] or lines[1:]
+    return " ".join(" ".join(lines).split())
+
+
+def connect(db: Database, dbname: str | None = None, connect_timeout: int = 2) -> psycopg.Connection:
+    """An autocommit connection to ``dbname`` (default: the dev database), or Unreachable."""
+    try:
+        return psycopg.connect(**db.conninfo(dbname=dbname, connect_timeout=connect_timeout), autocommit=True)
+    except (psycopg.Error, OSError) as e:
+        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
+
+
+def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2) -> None:
+    """Connect and run ``SELECT 1``: the readiness handshake. Unreachable when it fails."""
+    try:
+        with connect(db, dbname, connect_timeout) as conn:
+            conn.execute("SELECT 1").fetchone()
+    except psycopg.Error as e:
+        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
+
+
+def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
+    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    return row
+
+
+def comment_on_database(conn: psycopg.Connection, name: str, text: str) -> None:
+    """``COMMENT ON DATABASE name IS 'text'``, quoted properly."""
+    conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(pgsql.Identifier(name), pgsql.Literal(text)))

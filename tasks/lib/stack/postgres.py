@@ -1,0 +1,160 @@
+"""The Postgres step of the stack: bring it up and wait for it, and what infra.* does to it.
+
+``bring_up`` is the step dev.up, db.seed, db.reset and billing.serve share: get, create
+or start the container (tasks/lib/postgres/container.py), then wait for a real
+handshake (tasks/lib/postgres/readiness.py), then one summary line.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from invoke import Exit
+
+from tasks.lib import console
+from tasks.lib.console import dry, is_dry
+from tasks.lib.database import Database, database, require_local
+from tasks.lib.postgres import container, readiness
+from tasks.lib.postgres.container import Status
+
+
+def _warn(spec: container.PostgresSpec) -> None:
+    for line in container.warnings(spec):
+        print(line, file=sys.stderr, flush=True)
+
+
+def ensure_started(c) -> Status:
+    """Get, create or start the container without waiting for Postgres; returns its Status.
+
+    Under `inv --dry` prints the plan and returns a Status with action "planned".
+    """
+    spec = container.spec_from_config(c)
+    require_local(
+        database(),
+        "infra manages a local Postgres container and would wait on a database it does not run",
+    )
+    _warn(spec)
+    if is_dry(c):
+        dry(container.plan(spec))
+        try:
+            current = container.inspect(spec)
+        except Exit:
+            current = None
+        return Status(
+            name=spec.container,
+            id=current.id if current else "",
+            state=current.state if current else "absent",
+            image=spec.image,
+            host_ip=spec.host_ip,
+            host_port=spec.port,
+            health=current.health if current else None,
+            ours=current.ours if current else True,
+            action="planned",
+        )
+    return container.ensure_running(spec)
+
+
+def wait_until_ready(c) -> float:
+    """Wait for a real Postgres handshake (up to postgres.ready_timeout); returns seconds waited."""
+    spec = container.spec_from_config(c)
+    db = database()
+    if is_dry(c):
+        dry(
+            f"would wait up to {spec.ready_timeout:g} s for Postgres at {db.host}:{db.port}"
+            f" (psycopg connect + SELECT 1 every {spec.poll_interval:g} s)"
+        )
+        return 0.0
+    return readiness.wait_ready(
+        db,
+        timeout=spec.ready_timeout,
+        interval=spec.poll_interval,
+        logs=lambda: container.logs_tail(spec, 20),
+        alive=container.alive_check(spec),
+    )
+
+
+def bring_up(c) -> Database:
+    """Start the container and wait until Postgres answers; prints one summary line."""
+    start = time.monotonic()
+    status = ensure_started(c)
+    waited = wait_until_ready(c)
+    db = database()
+    if not is_dry(c):
+        verb = {"created": "created", "started": "started", "reused": "already running"}.get(status.action, status.action)
+        print(
+            f"Postgres ready at {db.host}:{db.port} (container {status.name} {verb}, image {status.image},"
+            f" published on {status.published}) in {time.monotonic() - start:.2f} s"
+            f" (handshake after {waited:.2f} s of waiting)",
+            flush=True,
+        )
+    return db
+
+
+def stop(c) -> None:
+    """infra.down: stop our container, keep the data."""
+    spec = container.spec_from_config(c)
+    if not is_dry(c):
+        print(container.stop(spec))
+        return
+    status = container.inspect(spec)
+    if status is None:
+        dry(f"container {spec.container} does not exist; nothing to stop")
+    elif not status.ours:
+        dry(f"would refuse: container {spec.container} is not ours (no label {container.LABEL})")
+    else:
+        dry(f"would stop container {spec.container} ({status.state}); volume {spec.volume} kept")
+
+
+def destroy(c, yes: bool) -> None:
+    """infra.destroy: remove our container and its volume, after asking."""
+    spec = container.spec_from_config(c)
+    status = container.inspect(spec)
+    if status is not None and not status.ours:
+        raise container.refuse_foreign(spec, "remove")
+    what = f"container {spec.container} and volume {spec.volume} (all the database's data)"
+    if is_dry(c):
+        dry(f"would remove {what}")
+        return
+    console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
+    for line in container.remove(spec, volume=True):
+        print(line)
+
+
+def status_rows(c) -> list[tuple[str, str]]:
+    """infra.status: the container's state, port, image, health, and whether Postgres answers."""
+    spec = container.spec_from_config(c)
+    db = database()
+    st = container.inspect(spec)
+    rows = []
+    if st is None:
+        rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
+    else:
+        owner = "ours" if st.ours else f"NOT ours: no label {container.LABEL}, inv will not touch it"
+        rows += [
+            ("container", f"{st.name} ({owner}, id {st.id[:12]})"),
+            ("state", st.state),
+            ("port", st.published),
+            ("image", st.image),
+            ("health", st.health or "no healthcheck (the readiness probe is a real handshake)"),
+        ]
+    rows.append(("volume", spec.volume))
+    error = readiness.probe(db)
+    where = f"{db.host}:{db.port} ({db.name} as {db.user})"
+    rows.append(("database", f"answers at {where}" if error is None else f"does not answer at {where}: {error}"))
+    return rows
+
+
+def print_logs(c, tail: int, follow: bool) -> None:
+    """infra.logs: the container's last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
+    spec = container.spec_from_config(c)
+    last = ""
+    try:
+        for text in container.read_logs(spec, tail, follow=follow):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            last = text or last
+    except KeyboardInterrupt:
+        pass
+    if last and not last.endswith("\n"):
+        sys.stdout.write("\n")

@@ -1,0 +1,129 @@
+"""Seeding and resetting the dev database: the seed step dev.up, db.seed and db.reset share.
+
+Firezone's seeds are not idempotent, so a database is seeded once: a successful seed
+writes a marker into the database itself (tasks/lib/postgres/seeding.py). Later seeds
+see it and only migrate (skipped while the migration files are unchanged); a reset
+drops, re-creates and re-seeds.
+"""
+
+from __future__ import annotations
+
+import os
+
+from invoke import Exit
+
+from tasks.lib import config, console, portal_env, programs
+from tasks.lib.console import dry, is_dry
+from tasks.lib.database import Database, database, require_local
+from tasks.lib.mix import fingerprints, steps, tool
+from tasks.lib.postgres import seeding
+
+RESET_HINT = "Use `inv db.reset` to start over"
+REFUSE_RESET = "refusing to reset: db.reset drops the database whatever the flags"
+
+
+def static_from_env() -> bool:
+    # The portal turns static seeds on only for the exact string "true".
+    return os.environ.get("STATIC_SEEDS") == "true"
+
+
+def _read_marker(c, db: Database) -> dict | None:
+    try:
+        return seeding.read_marker(db)
+    except seeding.Unreachable as e:
+        if is_dry(c):
+            print(
+                f"seed: cannot check the seed marker ({db.where} does not answer: {e});"
+                " the plan assumes it is not seeded",
+                flush=True,
+            )
+            return None
+        raise Exit(f"cannot check whether {db.where} is seeded: {e}. Start it with `inv infra.up`")
+
+
+def _mark_seeded(c, db: Database, static: bool, who: str) -> None:
+    """Write the marker; seeding migrated too, so the migrate step is recorded as done."""
+    if is_dry(c):
+        dry(f"{who}: would mark {db.where} as seeded (static seeds: {'yes' if static else 'no'})")
+        return
+    marker = seeding.write_marker(db, static)
+    fingerprints.record(config.state_dir(c), steps.migrate_step(c, marker, db.where))
+
+
+def seed_once(c, force: bool = False) -> str:
+    """Seed the database unless its marker says it was seeded; then only migrate.
+
+    Returns "ran" (seeded) or "skipped" (migrated only). Expects Postgres to be up.
+    """
+    mix = tool.mix_path(c)
+    root = tool.elixir_root(c)
+    db = database()
+    env = portal_env.mix_env()
+    marker = None if force else _read_marker(c, db)
+    if marker is not None:
+        step = steps.migrate_step(c, marker, db.where)
+        state = config.state_dir(c)
+        fresh, _ = fingerprints.is_up_to_date(state, step)
+        if fresh:
+            print(
+                f"seed: {db.name} already seeded {seeding.describe(marker)}; migrations unchanged"
+                f" since the last migrate, skipped. {RESET_HINT}",
+                flush=True,
+            )
+            return "skipped"
+        migrate = steps.task_words(c, "migrate_task")
+        programs.run(c, [mix, *migrate], cwd=root, env=env, what=f"mix {' '.join(migrate)}")
+        if not is_dry(c):
+            fingerprints.record(state, step)
+        print(f"seed: {db.name} already seeded {seeding.describe(marker)}; migrated only. {RESET_HINT}", flush=True)
+        return "skipped"
+    seed_words = steps.task_words(c, "seed_task")
+    try:
+        programs.run(c, [mix, *seed_words], cwd=root, env=env, what=f"mix {' '.join(seed_words)}")
+    except Exit as e:
+        raise Exit(
+            f"{e.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset`",
+            code=e.code,
+        )
+    _mark_seeded(c, db, static_from_env(), "seed")
+    return "ran"
+
+
+def check_reset(c, db: Database, yes: bool, rerun: str) -> None:
+    """Refuse a database that is not local, then ask (``rerun``: the user's command with --yes)."""
+    require_local(db, REFUSE_RESET)
+    if is_dry(c):
+        if not yes:
+            dry(f"reset: would ask before dropping {db.where} (--yes skips the question)")
+        return
+    console.confirm(
+        f"Drop {db.where} and seed it again?", yes=yes, rerun=rerun, declined="db.reset: cancelled, nothing changed"
+    )
+
+
+def reset(c, db: Database, static: bool) -> str:
+    """Drop, re-create and seed (elixir.reset_tasks in one mix run), then mark it seeded.
+
+    Postgres must be up and ``check_reset`` passed.
+    """
+    mix = tool.mix_path(c)
+    root = tool.elixir_root(c)
+    argv = tool.mix_do(c, config.raw(c, "elixir", "reset_tasks"), mix)
+    env = portal_env.mix_env()
+    if static:
+        env["STATIC_SEEDS"] = "true"
+    programs.run(
+        c,
+        argv,
+        cwd=root,
+        env=env,
+        unset=() if static else ("STATIC_SEEDS",),
+        what="reset and seed (" + " ".join(argv[1:]) + ")",
+    )
+    _mark_seeded(c, db, static, "reset")
+    return "ran"
+
+
+def reset_command(static: bool) -> str:
+    """The db.reset command line with --yes, keeping --static when given."""
+    return "inv db.reset" + (" --static" if static else "") + " --yes"
