@@ -10,6 +10,7 @@ from typing import Any
 
 import invoke
 from invoke import Exit
+from invoke.executor import Executor
 
 
 class SuiteTask(invoke.Task):
@@ -37,3 +38,22 @@ class SuiteTask(invoke.Task):
 def task(*args: Any, **kwargs: Any) -> Any:
     kwargs.setdefault("klass", SuiteTask)
     return invoke.task(*args, **kwargs)
+
+
+class SuiteExecutor(Executor):
+    """invoke's executor, checking INVOKE_* variables first (set in invoke.yaml as
+    ``tasks.executor_class``): invoke would turn a bad one into a traceback, or read
+    ``false`` as true, before any task of ours could say what is wrong."""
+
+    def execute(self, *tasks: Any) -> Any:
+        import os
+
+        from tasks.lib.config import environment_problems
+
+        merged = self.config.clone()
+        merged.load_collection(self.collection.configuration())
+        sections = {k: dict(v) for k, v in merged.items() if isinstance(v, dict) or hasattr(v, "items")}
+        problems = environment_problems(sections, os.environ)
+        if problems:
+            raise Exit("; ".join(problems))
+        return super().execute(*tasks)

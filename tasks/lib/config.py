@@ -35,6 +35,43 @@ def env_name(section: str, key: str) -> str:
     return f"INVOKE_{section.upper()}_{key.upper()}"
 
 
+_FALSE_WORDS = ("false", "no", "off")
+
+
+def environment_problems(settings: dict, environ: dict | os._Environ) -> list[str]:
+    """``INVOKE_<SECTION>_<KEY>`` values that invoke would crash on or misread.
+
+    invoke casts each to the type of the setting's current value before a task runs:
+    ``int("two")`` is a traceback inside invoke, a list cannot come from the
+    environment at all, and every string but ``0`` and the empty one reads as true
+    (``false`` included). ``settings`` is the merged configuration, environment aside.
+    """
+    problems = []
+    for section, values in settings.items():
+        if not isinstance(values, dict):
+            continue
+        for key, old in values.items():
+            name = env_name(section, key)
+            new = environ.get(name)
+            if new is None:
+                continue
+            where = f"{name}={new!r} (setting {section}.{key})"
+            if isinstance(old, bool):
+                if new.strip().lower() in _FALSE_WORDS:
+                    problems.append(f"{where} would read as true (invoke takes only 0 or an empty value as false): set {name}=0")
+                elif new.strip().lower() not in ("", "0", "1", "true", "yes", "on"):
+                    problems.append(f"{where} is not true or false: set {name}=1 or {name}=0")
+            elif isinstance(old, (list, tuple, dict)):
+                problems.append(f"{where}: a list cannot come from the environment; unset it and set {section}.{key} in invoke.yaml")
+            elif isinstance(old, (int, float)):
+                try:
+                    type(old)(new)
+                except ValueError:
+                    kind = "a whole number" if isinstance(old, int) else "a number"
+                    problems.append(f"{where} is not {kind}: fix or unset it")
+    return problems
+
+
 def _layer(c, name: str) -> dict:
     try:
         data = getattr(c.config, name)

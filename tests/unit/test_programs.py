@@ -3,25 +3,25 @@ from pathlib import Path
 import pytest
 from invoke import Config, Exit, MockContext, Result
 
-from tasks.lib import programs as proc
+from tasks.lib import programs
 from tasks.lib.config import PROJECT_ROOT
 
 
 def test_require_missing_program_is_one_line():
     with pytest.raises(Exit) as e:
-        proc.require("fz-no-such-program", "elixir.mix", "Install Elixir.")
+        programs.require("fz-no-such-program", "elixir.mix", "Install Elixir.")
     assert e.value.message == "fz-no-such-program is not on PATH (setting elixir.mix). Install Elixir."
 
 
 def test_describe_masks_env_and_shortens_cwd():
-    line = proc.describe(["mix", "phx.server"], PROJECT_ROOT / "elixir", {"STRIPE_SECRET_KEY": "sk_test_51HxAbCdEfGhIjKlMnOpabcd", "BILLING_ENABLED": "true"})
+    line = programs.describe(["mix", "phx.server"], PROJECT_ROOT / "elixir", {"STRIPE_SECRET_KEY": "sk_test_51HxAbCdEfGhIjKlMnOpabcd", "BILLING_ENABLED": "true"})
     assert line == "(elixir) STRIPE_SECRET_KEY=sk_test_…abcd BILLING_ENABLED=true mix phx.server"
 
 
 def test_run_composes_cd_and_passes_env(capsys):
     cwd = PROJECT_ROOT / "elixir"
     c = MockContext(run={f"cd {cwd} && mix deps.get": Result(exited=0)})
-    proc.run(c, ["mix", "deps.get"], cwd=cwd, env={"DATABASE_PORT": "5432"})
+    programs.run(c, ["mix", "deps.get"], cwd=cwd, env={"DATABASE_PORT": "5432"})
     assert c.run.call_args.kwargs["env"] == {"DATABASE_PORT": "5432"}
     assert "$ (elixir) DATABASE_PORT=5432 mix deps.get" in capsys.readouterr().out
 
@@ -30,14 +30,14 @@ def test_run_failure_is_exit_with_code():
     cwd = Path("/tmp")
     c = MockContext(run={"cd /tmp && mix setup": Result(exited=3)})
     with pytest.raises(Exit) as e:
-        proc.run(c, ["mix", "setup"], cwd=cwd, what="mix setup")
+        programs.run(c, ["mix", "setup"], cwd=cwd, what="mix setup")
     assert e.value.code == 3
     assert e.value.message.startswith("mix setup failed with exit code 3")
 
 
 def test_run_dry_runs_nothing(capsys):
     c = MockContext(config=Config(overrides={"run": {"dry": True}}))
-    assert proc.run(c, ["mix", "deps.get"], cwd=Path("/tmp")) is None
+    assert programs.run(c, ["mix", "deps.get"], cwd=Path("/tmp")) is None
     assert "mix deps.get" in capsys.readouterr().out
 
 
@@ -48,8 +48,8 @@ def test_exec_in_replaces_the_process(tmp_path):
     code = (
         "from pathlib import Path\n"
         "from invoke import Context\n"
-        "from tasks import proc\n"
-        f"proc.exec_in(Context(), ['sh', '-c', 'echo \"$PWD $FZ_X\"'], cwd=Path({str(tmp_path)!r}), env={{'FZ_X': 'y'}})\n"
+        "from tasks.lib import programs\n"
+        f"programs.exec_in(Context(), ['sh', '-c', 'echo \"$PWD $FZ_X\"'], cwd=Path({str(tmp_path)!r}), env={{'FZ_X': 'y'}})\n"
         "print('not reached')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT)

@@ -1,8 +1,9 @@
+"""tasks/lib/database.py: DATABASE_* settings and the local-host guard."""
+
 import pytest
 from invoke import Exit
 
-from tasks.lib.config import PROJECT_ROOT, project_path
-from tasks.lib.database import database, is_local_host
+from tasks.lib.database import database, is_local_host, require_local
 
 
 def test_database_defaults_match_dev_exs():
@@ -34,6 +35,10 @@ def test_non_local_hosts(host):
     assert not is_local_host(host)
 
 
-def test_project_path():
-    assert project_path("elixir") == PROJECT_ROOT / "elixir"
-    assert str(project_path("/abs/x")) == "/abs/x"
+def test_require_local_refuses_a_remote_host_naming_where_it_came_from():
+    require_local(database({}), "refusing")
+    with pytest.raises(Exit) as e:
+        require_local(database({"DATABASE_HOST": "db.example.com"}), "refusing to reset: it drops data")
+    msg = e.value.message
+    assert msg.startswith("refusing to reset: it drops data: DATABASE_HOST=db.example.com (from ")
+    assert "DATABASE_HOST=localhost" in msg and "\n" not in msg

@@ -1,0 +1,127 @@
+"""tasks/lib/config.py: typed getters, the declared defaults, and where a value came from."""
+
+from __future__ import annotations
+
+import pytest
+from invoke import Config, Context, Exit
+
+from tasks.lib import config
+from tasks.lib.config import PROJECT_ROOT, project_path
+
+DEFAULTS = {
+    "lint": {"jobs": 0, "strict": False, "exclude": [], "severity": "warning", "shellcheck": "shellcheck"},
+    "billing": {"grace_period": 5.0, "secret_timeout": 60.0},
+    "dev": {"state_dir": ".inv"},
+}
+
+
+def ctx(overrides=None, env=None, monkeypatch=None) -> Context:
+    """A Context configured like `inv` does it: collection defaults, then env, then overrides."""
+    cfg = Config(overrides=overrides or {})
+    cfg.load_collection(DEFAULTS)
+    if env:
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        cfg.load_shell_env()
+    return Context(config=cfg)
+
+
+def test_defaults_come_from_the_collection():
+    c = ctx()
+    assert config.whole(c, "lint", "jobs") == 0
+    assert config.flag(c, "lint", "strict") is False
+    assert config.strings(c, "lint", "exclude") == []
+    assert config.positive(c, "billing", "grace_period") == 5.0
+    assert config.origin(c, "lint", "jobs") == "the default"
+    assert config.state_dir(c) == PROJECT_ROOT / ".inv"
+
+
+def test_an_empty_value_counts_as_unset():
+    c = ctx({"lint": {"shellcheck": ""}})
+    assert config.text(c, "lint", "shellcheck") == "shellcheck"
+    assert config.optional(c, "lint", "shellcheck") == ""
+
+
+@pytest.mark.parametrize(
+    "section, key, value, getter, wanted",
+    [
+        ("lint", "jobs", "two", config.whole, "a whole number >= 0"),
+        ("lint", "jobs", -1, config.whole, "a whole number >= 0"),
+        ("lint", "jobs", 1.5, config.whole, "a whole number >= 0"),
+        ("billing", "grace_period", "soon", config.positive, "a positive number"),
+        ("billing", "secret_timeout", 0, config.positive, "a positive number"),
+        ("billing", "secret_timeout", True, config.positive, "a positive number"),
+        ("lint", "strict", "maybe", config.flag, "true or false"),
+        ("lint", "exclude", 7, config.strings, "a list of strings"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_setting_and_its_origin(section, key, value, getter, wanted):
+    c = ctx({section: {key: value}})
+    with pytest.raises(Exit) as e:
+        getter(c, section, key)
+    msg = e.value.message
+    assert msg.startswith(f"setting {section}.{key} = {value!r} (from the command line) is not {wanted};")
+    assert config.env_name(section, key) in msg and "\n" not in msg
+
+
+def test_origin_names_the_environment_variable(monkeypatch):
+    c = ctx(env={"INVOKE_BILLING_GRACE_PERIOD": "0"}, monkeypatch=monkeypatch)
+    with pytest.raises(Exit) as e:
+        config.positive(c, "billing", "grace_period")
+    assert "(from INVOKE_BILLING_GRACE_PERIOD)" in e.value.message
+
+
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("INVOKE_LINT_JOBS", "two", "is not a whole number"),
+        ("INVOKE_BILLING_GRACE_PERIOD", "soon", "is not a number"),
+        ("INVOKE_LINT_STRICT", "false", "would read as true"),
+        ("INVOKE_LINT_STRICT", "maybe", "is not true or false"),
+        ("INVOKE_LINT_EXCLUDE", "vendor", "a list cannot come from the environment"),
+    ],
+)
+def test_environment_values_invoke_would_crash_on_or_misread(name, value, says):
+    problems = config.environment_problems(DEFAULTS, {name: value})
+    assert len(problems) == 1 and says in problems[0] and name in problems[0]
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("INVOKE_LINT_JOBS", "2"), ("INVOKE_BILLING_GRACE_PERIOD", "2.5"), ("INVOKE_LINT_STRICT", "1"), ("INVOKE_LINT_STRICT", "")],
+)
+def test_environment_values_invoke_reads_right_pass(name, value):
+    assert config.environment_problems(DEFAULTS, {name: value}) == []
+
+
+def test_origin_names_the_project_file(tmp_path):
+    (tmp_path / "invoke.yaml").write_text("billing:\n  grace_period: soon\n")
+    cfg = Config(project_location=str(tmp_path))
+    cfg.load_collection(DEFAULTS)
+    cfg.load_project()
+    with pytest.raises(Exit) as e:
+        config.positive(Context(config=cfg), "billing", "grace_period")
+    assert f"(from {tmp_path / 'invoke.yaml'})" in e.value.message
+
+
+def test_words_from_the_environment_are_understood(monkeypatch):
+    c = ctx(env={"INVOKE_LINT_STRICT": "yes", "INVOKE_LINT_JOBS": "3"}, monkeypatch=monkeypatch)
+    assert config.flag(c, "lint", "strict") is True
+    assert config.whole(c, "lint", "jobs") == 3
+
+
+def test_one_string_is_a_list_of_one():
+    assert config.strings(ctx({"lint": {"exclude": "vendor"}}), "lint", "exclude") == ["vendor"]
+
+
+def test_choice():
+    c = ctx({"lint": {"severity": "loud"}})
+    with pytest.raises(Exit) as e:
+        config.choice(c, "lint", "severity", ("error", "warning"))
+    assert "is not one of error, warning" in e.value.message
+
+
+def test_project_path():
+    assert project_path("elixir") == PROJECT_ROOT / "elixir"
+    assert str(project_path("/abs/x")) == "/abs/x"
+    assert project_path("x", base=PROJECT_ROOT / "elixir") == PROJECT_ROOT / "elixir" / "x"
