@@ -1,4 +1,4 @@
-"""billing.*: composition of the server's environment, the signing secret decision,
+"""billing.* and tasks/lib/stripe/serve.py: composition of the server's environment, the signing secret decision,
 and the order of checks (nothing starts before the key is validated)."""
 
 from __future__ import annotations
@@ -6,8 +6,11 @@ from __future__ import annotations
 import pytest
 from invoke import Config, Exit, MockContext
 
-from tasks import billing, infra, stripe_cli
+from tasks import billing
 from tasks.collection import ns
+from tasks.lib.stack import postgres
+from tasks.lib.stripe import cli as stripe_cli
+from tasks.lib.stripe import serve
 
 KEY = "sk_test_51HxAbCdEfGhIjKlMnOpQrStUv"
 CLI_SECRET = "whsec_cliCLIcli0123456789abcdef"
@@ -15,9 +18,8 @@ ENV_SECRET = "whsec_envENVenv0123456789abcdef"
 
 
 def ctx(**overrides) -> MockContext:
-    config = Config(overrides=ns.configuration())
-    if overrides:
-        config.load_overrides({**ns.configuration(), **overrides})
+    config = Config(overrides=overrides)
+    config.load_collection(ns.configuration())
     return MockContext(config=config)
 
 
@@ -30,15 +32,15 @@ def clean_env(monkeypatch):
 
 
 def test_forward_url_from_settings():
-    assert billing.forward_url(ctx()) == "http://localhost:13001/integrations/stripe/webhooks"
+    assert serve.forward_url(ctx()) == "http://localhost:13001/integrations/stripe/webhooks"
     c = ctx(billing={"forward_host": "127.0.0.1", "forward_port": 4000, "webhook_path": "hooks"})
-    assert billing.forward_url(c) == "http://127.0.0.1:4000/hooks"
+    assert serve.forward_url(c) == "http://127.0.0.1:4000/hooks"
 
 
 def test_server_env_has_billing_database_workos_and_extra(clean_env):
     clean_env.setenv("STRIPE_DEFAULT_PRICE_ID", "price_123")
     clean_env.setenv("WORKOS_CLIENT_ID", "client_01ABCDEFGH")
-    env = billing.server_env(KEY, CLI_SECRET, {"FZFF_X": "true"})
+    env = serve.server_env(KEY, CLI_SECRET, {"FZFF_X": "true"})
     assert env["BILLING_ENABLED"] == "true"
     assert env["STRIPE_SECRET_KEY"] == KEY
     assert env["STRIPE_WEBHOOK_SIGNING_SECRET"] == CLI_SECRET
@@ -49,14 +51,14 @@ def test_server_env_has_billing_database_workos_and_extra(clean_env):
 
 
 def test_price_id_only_when_set(clean_env):
-    assert "STRIPE_DEFAULT_PRICE_ID" not in billing.server_env(KEY, CLI_SECRET, {})
+    assert "STRIPE_DEFAULT_PRICE_ID" not in serve.server_env(KEY, CLI_SECRET, {})
 
 
 def test_secrets_on_the_command_line_are_refused():
     with pytest.raises(Exit) as e:
-        billing.extra_env([f"STRIPE_SECRET_KEY={KEY}"])
+        serve.portal_env.parse_assignments([f"STRIPE_SECRET_KEY={KEY}"])
     assert ".env" in e.value.message and KEY not in e.value.message
-    assert billing.extra_env(["FEATURE_X_ENABLED=true"]) == {"FEATURE_X_ENABLED": "true"}
+    assert serve.portal_env.parse_assignments(["FEATURE_X_ENABLED=true"]) == {"FEATURE_X_ENABLED": "true"}
 
 
 def _cli_secret(monkeypatch, result):
@@ -77,7 +79,7 @@ def test_secret_comes_from_the_cli_when_unset(clean_env, capsys, configured):
     if configured is not None:
         clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", configured)
     calls = _cli_secret(clean_env, CLI_SECRET)
-    assert billing.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
+    assert serve.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
     assert calls == [{"STRIPE_API_KEY": KEY}]
     out = capsys.readouterr().out
     assert CLI_SECRET not in out and "whsec_…cdef" in out
@@ -86,7 +88,7 @@ def test_secret_comes_from_the_cli_when_unset(clean_env, capsys, configured):
 def test_a_different_env_secret_is_reported_and_the_cli_one_used(clean_env, capsys):
     clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", ENV_SECRET)
     _cli_secret(clean_env, CLI_SECRET)
-    assert billing.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
+    assert serve.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
     out = capsys.readouterr().out
     assert "differs" in out and "signature check" in out
     assert ENV_SECRET not in out and CLI_SECRET not in out
@@ -95,21 +97,21 @@ def test_a_different_env_secret_is_reported_and_the_cli_one_used(clean_env, caps
 def test_a_matching_env_secret_is_confirmed(clean_env, capsys):
     clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", CLI_SECRET)
     _cli_secret(clean_env, CLI_SECRET)
-    assert billing.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
+    assert serve.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
     assert "matches" in capsys.readouterr().out
 
 
 def test_env_secret_is_used_when_the_cli_cannot_tell(clean_env, capsys):
     clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", ENV_SECRET)
     _cli_secret(clean_env, Exit("`stripe listen --print-secret` gave no signing secret: offline"))
-    assert billing.signing_secret(ctx(), "stripe", KEY) == ENV_SECRET
+    assert serve.signing_secret(ctx(), "stripe", KEY) == ENV_SECRET
     out = capsys.readouterr().out
     assert "could not compare" in out and ENV_SECRET not in out
 
 
 def test_live_key_is_refused_before_anything_starts(clean_env):
     clean_env.setenv("STRIPE_SECRET_KEY", "sk_live_51HxAbCdEfGhIjKlMnOpQrStUv")
-    clean_env.setattr(infra, "bring_up", lambda c: pytest.fail("Postgres started before the key check"))
+    clean_env.setattr(postgres, "bring_up", lambda c: pytest.fail("Postgres started before the key check"))
     clean_env.setattr(stripe_cli, "print_secret", lambda *a, **k: pytest.fail("CLI ran before the key check"))
     with pytest.raises(Exit) as e:
         billing.serve(ctx())
@@ -118,7 +120,7 @@ def test_live_key_is_refused_before_anything_starts(clean_env):
 
 def test_missing_cli_is_reported_before_anything_starts(clean_env):
     clean_env.setenv("STRIPE_SECRET_KEY", KEY)
-    clean_env.setattr(infra, "bring_up", lambda c: pytest.fail("Postgres started before the CLI check"))
+    clean_env.setattr(postgres, "bring_up", lambda c: pytest.fail("Postgres started before the CLI check"))
     with pytest.raises(Exit) as e:
         billing.serve(ctx(billing={"stripe": "fz-no-such-stripe"}))
     assert "npm install -g @stripe/cli" in e.value.message
@@ -157,15 +159,13 @@ def test_env_task_reports_a_live_key_as_a_problem(clean_env, capsys):
 def test_dry_run_starts_nothing(clean_env, capsys, monkeypatch):
     clean_env.setenv("STRIPE_SECRET_KEY", KEY)
     c = ctx(billing={"stripe": "sh"}, run={"dry": True})
-    monkeypatch.setattr(infra, "bring_up", lambda c: None)
+    monkeypatch.setattr(postgres, "bring_up", lambda c: None)
     monkeypatch.setattr(stripe_cli, "print_secret", lambda *a, **k: pytest.fail("dry run asked the CLI"))
     from tasks.lib.mix import tool as mixtool
 
     monkeypatch.setattr(mixtool, "mix_path", lambda c: "/usr/bin/mix")
     monkeypatch.setattr(mixtool, "elixir_root", lambda c: __import__("pathlib").Path("/tmp"))
-    from tasks.lib.supervise import manager as supervisor
-
-    monkeypatch.setattr(supervisor, "Supervisor", lambda *a, **k: pytest.fail("dry run started processes"))
+    monkeypatch.setattr(serve, "Supervisor", lambda *a, **k: pytest.fail("dry run started processes"))
     billing.serve(c)
     out = capsys.readouterr().out
     assert "listen --print-secret" in out and "mix phx.server" in out and "listen --forward-to" in out

@@ -1,4 +1,5 @@
-"""Command composition of elixir.* and db.* with MockContext: what runs, where, with which env."""
+"""Command composition of elixir.*, db.* and their mechanisms (tasks/lib/mix/steps.py,
+tasks/lib/stack/seed.py) with MockContext: what runs, where, with which env."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from pathlib import Path
 import pytest
 from invoke import Config, Exit, MockContext, Result
 
-from tasks import db, elixir, seeding
+from tasks import db, elixir
+from tasks.lib.database import database
+from tasks.lib.mix import steps
+from tasks.lib.postgres import seeding
+from tasks.lib.stack import seed
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "umbrella"
 
@@ -32,6 +37,13 @@ def tree(tmp_path, monkeypatch):
     t = type("Tree", (), {})()
     t.root, t.web, t.mix, t.iex, t.state = root, root / "apps" / "web", str(bin_ / "mix"), str(bin_ / "iex"), tmp_path / ".inv"
     return t
+
+
+def reset_database(c, static=False, yes=False):
+    """What db.reset does once Postgres is up: the checks, then the reset."""
+    db = database()
+    seed.check_reset(c, db, yes, seed.reset_command(static))
+    return seed.reset(c, db, static)
 
 
 def ctx(tree, dry=False, results=None, **elixir_cfg):
@@ -59,25 +71,25 @@ def envs(c):
 
 def test_deps_runs_then_skips_then_reruns_on_lock_change(tree, capsys):
     c = ctx(tree)
-    assert elixir.run_deps(c) == "ran"
+    assert steps.run(c, "deps") == "ran"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} deps.get"]
     assert envs(c)[0]["DATABASE_PORT"] == "15432" and envs(c)[0]["DATABASE_NAME"] == "firezone_dev"
-    assert elixir.run_deps(c) == "skipped"
+    assert steps.run(c, "deps") == "skipped"
     assert "deps: up to date (mix.lock unchanged), skipped" in capsys.readouterr().out
     assert len(commands(c)) == 1
     (tree.root / "mix.lock").write_text('%{\n  "jason": {:hex, :jason, "1.4.1"},\n}\n')
-    assert elixir.run_deps(c) == "ran"
+    assert steps.run(c, "deps") == "ran"
     assert "deps: running (mix.lock changed)" in capsys.readouterr().out
     # The lock now lists a package, so deps/ must exist too.
-    assert elixir.run_deps(c) == "ran"
+    assert steps.run(c, "deps") == "ran"
     assert "deps is missing" in capsys.readouterr().out
     (tree.root / "deps" / "jason").mkdir(parents=True)
-    assert elixir.run_deps(c) == "skipped"
+    assert steps.run(c, "deps") == "skipped"
 
 
 def test_deps_force_runs_anyway(tree):
     c = ctx(tree)
-    elixir.run_deps(c)
+    steps.run(c, "deps")
     assert elixir.deps(c, force=True) == "ran"
     assert len(commands(c)) == 2
 
@@ -85,37 +97,37 @@ def test_deps_force_runs_anyway(tree):
 def test_failed_step_is_not_recorded(tree):
     c = ctx(tree, results=Result(exited=1))
     with pytest.raises(Exit) as e:
-        elixir.run_deps(c)
+        steps.run(c, "deps")
     assert e.value.code == 1 and "mix deps.get failed with exit code 1" in e.value.message
     assert not (tree.state / "fingerprints" / "deps.json").exists()
 
 
 def test_setup_runs_in_web_app_and_checks_outputs(tree, capsys):
     c = ctx(tree)
-    assert elixir.run_setup(c) == "ran"
+    assert steps.run(c, "setup") == "ran"
     assert commands(c) == [f"cd {tree.web} && {tree.mix} setup"]
     assert "assets/node_modules, priv/static is still missing" in capsys.readouterr().err
     # The mock built nothing: outputs missing -> runs again.
-    assert elixir.run_setup(c) == "ran"
+    assert steps.run(c, "setup") == "ran"
     assert "assets/node_modules is missing" in capsys.readouterr().out
     (tree.web / "assets" / "node_modules").mkdir()
     (tree.web / "assets" / "node_modules" / ".installed").write_text("x")
     (tree.web / "priv" / "static").mkdir(parents=True)
     (tree.web / "priv" / "static" / "app.js").write_text("x")
-    assert elixir.run_setup(c) == "skipped"
+    assert steps.run(c, "setup") == "skipped"
     assert "setup: up to date (web: pnpm-lock.yaml unchanged), skipped" in capsys.readouterr().out
     (tree.web / "assets" / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\nchanged: true\n")
-    assert elixir.run_setup(c) == "ran"
+    assert steps.run(c, "setup") == "ran"
 
 
 def test_setup_outputs_are_a_setting(tree):
     c = ctx(tree, setup_outputs=["priv/static"])
-    assert [p.name for p in elixir.setup_step(c).outputs] == ["static"]
+    assert [p.name for p in steps.setup_step(c).outputs] == ["static"]
 
 
 def test_dry_deps_runs_and_records_nothing(tree, capsys):
     c = ctx(tree, dry=True)
-    assert elixir.run_deps(c) == "ran"
+    assert steps.run(c, "deps") == "ran"
     assert commands(c) == []
     assert not tree.state.exists()
     out = capsys.readouterr().out
@@ -161,10 +173,10 @@ def test_server_bad_env_is_one_line(tree):
 
 def test_missing_mix_and_root(tree, tmp_path):
     with pytest.raises(Exit) as e:
-        elixir.run_deps(ctx(tree, mix=str(tmp_path / "no" / "mix")))
+        steps.run(ctx(tree, mix=str(tmp_path / "no" / "mix")), "deps")
     assert "elixir.mix" in e.value.message
     with pytest.raises(Exit) as e:
-        elixir.run_deps(ctx(tree, root=str(tmp_path / "nowhere")))
+        steps.run(ctx(tree, root=str(tmp_path / "nowhere")), "deps")
     assert "elixir.root" in e.value.message
 
 
@@ -187,7 +199,7 @@ def marker(monkeypatch):
 
 def test_seed_unmarked_runs_seed_and_writes_marker(tree, marker):
     c = ctx(tree)
-    assert db.seed_once(c) == "ran"
+    assert seed.seed_once(c) == "ran"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.seed"]
     assert envs(c)[0]["DATABASE_PORT"] == "15432"
     assert marker["writes"] == [("firezone_dev", False)]
@@ -195,17 +207,17 @@ def test_seed_unmarked_runs_seed_and_writes_marker(tree, marker):
 
 def test_seed_static_from_env_is_recorded(tree, marker, monkeypatch):
     monkeypatch.setenv("STATIC_SEEDS", "true")
-    db.seed_once(ctx(tree))
+    seed.seed_once(ctx(tree))
     assert marker["writes"] == [("firezone_dev", True)]
 
 
 def test_seed_marked_skips_migrate_when_migrations_unchanged(tree, marker, capsys):
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-21T20:15:00+00:00"}
     first = ctx(tree)
-    db.seed_once(first)
+    seed.seed_once(first)
     assert commands(first) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
     second = ctx(tree)
-    assert db.seed_once(second) == "skipped"
+    assert seed.seed_once(second) == "skipped"
     assert commands(second) == []
     assert "migrations unchanged since the last migrate, skipped" in capsys.readouterr().out
     # A new migration file makes it migrate again.
@@ -213,23 +225,23 @@ def test_seed_marked_skips_migrate_when_migrations_unchanged(tree, marker, capsy
     migrations.mkdir(parents=True, exist_ok=True)
     (migrations / "20260101_add.exs").write_text("# migration\n")
     third = ctx(tree)
-    db.seed_once(third)
+    seed.seed_once(third)
     assert commands(third) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
 
 
 def test_a_reseeded_database_migrates_once_more(tree, marker):
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-21T20:15:00+00:00"}
-    db.seed_once(ctx(tree))
+    seed.seed_once(ctx(tree))
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-22T08:00:00+00:00"}
     again = ctx(tree)
-    db.seed_once(again)
+    seed.seed_once(again)
     assert commands(again) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
 
 
 def test_seed_marked_only_migrates(tree, marker, capsys):
     marker["marker"] = {"seeded_by": "inv", "static": True, "at": "2026-11-21T20:15:00+00:00"}
     c = ctx(tree)
-    assert db.seed_once(c) == "skipped"
+    assert seed.seed_once(c) == "skipped"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
     assert marker["writes"] == []
     out = capsys.readouterr().out
@@ -239,21 +251,21 @@ def test_seed_marked_only_migrates(tree, marker, capsys):
 def test_seed_force_seeds_despite_marker(tree, marker):
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "x"}
     c = ctx(tree)
-    assert db.seed_once(c, force=True) == "ran"
+    assert seed.seed_once(c, force=True) == "ran"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.seed"]
 
 
 def test_failed_seed_writes_no_marker(tree, marker):
     c = ctx(tree, results=Result(exited=1))
     with pytest.raises(Exit) as e:
-        db.seed_once(c)
+        seed.seed_once(c)
     assert "inv db.reset" in e.value.message
     assert marker["writes"] == []
 
 
 def test_dry_seed_writes_nothing(tree, marker, capsys):
     c = ctx(tree, dry=True)
-    assert db.seed_once(c) == "ran"
+    assert seed.seed_once(c) == "ran"
     assert commands(c) == [] and marker["writes"] == []
     assert "would mark database firezone_dev" in capsys.readouterr().out
 
@@ -264,7 +276,7 @@ def test_seed_unreachable_says_infra_up(tree, monkeypatch):
 
     monkeypatch.setattr(seeding, "read_marker", boom)
     with pytest.raises(Exit) as e:
-        db.seed_once(ctx(tree))
+        seed.seed_once(ctx(tree))
     assert "inv infra.up" in e.value.message
 
 
@@ -281,7 +293,7 @@ def test_elixir_seed_is_db_seed(tree, marker):
 
 def test_reset_static_composes_do_plus_and_static_seeds(tree, marker):
     c = ctx(tree)
-    assert db.reset_database(c, static=True, yes=True) == "ran"
+    assert reset_database(c, static=True, yes=True) == "ran"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} do ecto.reset + ecto.seed"]
     assert envs(c)[0]["STATIC_SEEDS"] == "true"
     assert marker["writes"] == [("firezone_dev", True)]
@@ -290,7 +302,7 @@ def test_reset_static_composes_do_plus_and_static_seeds(tree, marker):
 def test_reset_without_static_removes_inherited_static_seeds(tree, marker, monkeypatch, capsys):
     monkeypatch.setenv("STATIC_SEEDS", "true")
     c = ctx(tree)
-    db.reset_database(c, static=False, yes=True)
+    reset_database(c, static=False, yes=True)
     call = c.run.call_args
     assert "STATIC_SEEDS" not in call.kwargs["env"]
     assert call.kwargs["replace_env"] is True
@@ -303,7 +315,7 @@ def test_reset_comma_on_old_elixir(tree, marker):
     ebin = Path(tree.mix).parent.parent / "lib" / "elixir" / "ebin" / "elixir.app"
     ebin.write_text('{application,elixir,[{vsn,"1.13.4"}]}.')
     c = ctx(tree)
-    db.reset_database(c, static=False, yes=True)
+    reset_database(c, static=False, yes=True)
     assert commands(c) == [f"cd {tree.root} && {tree.mix} do ecto.reset, ecto.seed"]
 
 
@@ -312,7 +324,7 @@ def test_reset_refuses_remote_host_whatever_the_flags(tree, marker, monkeypatch)
     c = ctx(tree)
     for static in (False, True):
         with pytest.raises(Exit) as e:
-            db.reset_database(c, static=static, yes=True)
+            reset_database(c, static=static, yes=True)
         assert "DATABASE_HOST=db.example.com (from the shell environment)" in e.value.message
         assert "not a local address" in e.value.message
     with pytest.raises(Exit):
@@ -323,7 +335,7 @@ def test_reset_refuses_remote_host_whatever_the_flags(tree, marker, monkeypatch)
 def test_reset_refuses_without_terminal_and_yes(tree, marker):
     c = ctx(tree)
     with pytest.raises(Exit) as e:
-        db.reset_database(c, static=False, yes=False)
+        reset_database(c, static=False, yes=False)
     assert "--yes" in e.value.message and "no terminal" in e.value.message
     assert commands(c) == []
 
@@ -336,14 +348,14 @@ def test_reset_asks_on_a_terminal(tree, marker, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
     c = ctx(tree)
     with pytest.raises(Exit) as e:
-        db.reset_database(c, static=False, yes=False)
+        reset_database(c, static=False, yes=False)
     assert "cancelled" in e.value.message and commands(c) == []
-    assert db.reset_database(c, static=False, yes=False) == "ran"
+    assert reset_database(c, static=False, yes=False) == "ran"
 
 
 def test_dry_reset_touches_nothing(tree, marker, capsys):
     c = ctx(tree, dry=True)
-    assert db.reset_database(c, static=True, yes=False) == "ran"
+    assert reset_database(c, static=True, yes=False) == "ran"
     assert commands(c) == [] and marker["writes"] == []
     out = capsys.readouterr().out
     assert "would ask" in out and "STATIC_SEEDS=true" in out and "do ecto.reset + ecto.seed" in out
@@ -366,3 +378,9 @@ def test_marker_round_trip_and_foreign_comments():
 
 def test_marker_from_a_sql_ascii_database_arrives_as_bytes():
     assert seeding.parse_marker(b'{"seeded_by": "inv", "static": false, "at": "x"}')["static"] is False
+
+
+def test_the_no_terminal_hint_keeps_the_flags_given(tree, marker):
+    with pytest.raises(Exit) as e:
+        reset_database(ctx(tree), static=True, yes=False)
+    assert "inv db.reset --static --yes" in e.value.message
