@@ -16,7 +16,8 @@ from tasks.lib import config, console, envfile, programs, versions
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.database import database
 from tasks.lib.mix import tool
-from tasks.lib.postgres import container
+from tasks.lib.postgres import container, engine, ports
+from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.stripe import cli as stripe_cli
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -53,27 +54,30 @@ def tool_row(name: str, argv: list[str], wanted: dict[str, str], required: bool,
 
 def docker_rows(c) -> list[Row]:
     try:
-        client = container.client()
-        version = client.version().get("Version", "?")
+        cl = engine.client()
+        version = engine.server_version(cl)
     except Exit as e:
-        return [Row("docker engine", FAIL, "not reachable", e.message)]
-    rows = [Row("docker engine", OK, f"{container.docker_host()} ({version})")]
+        return [Row("docker engine", FAIL, "not reachable", e.message or "")]
+    rows = [Row("docker engine", OK, f"{engine.docker_host()} ({version})")]
     try:
-        spec = container.spec_from_config(c)
+        spec = spec_from_config(c)
         status = container.inspect(spec)
     except Exit as e:
-        return rows + [Row("postgres settings", FAIL, e.message)]
+        return rows + [Row("postgres settings", FAIL, e.message or "")]
     try:
-        client.images.get(spec.image)
+        present = engine.image_present(cl, spec.image)
+    except Exception:  # a doctor row must not fail the whole report
+        present = False
+    if present:
         rows.append(Row("postgres image", OK, spec.image))
-    except Exception:
+    else:
         rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
     if status is not None and status.ours and status.host_port == spec.port:
         rows.append(Row("database port", OK, f"{spec.address} published by our container {spec.container} ({status.state})"))
-    elif container.port_is_free(spec.host_ip, spec.port):
+    elif ports.port_is_free(spec.host_ip, spec.port):
         rows.append(Row("database port", OK, f"{spec.address} free"))
     else:
-        holder = container.port_holder(client, spec) or "something else"
+        holder = ports.port_holder(cl, spec) or "something else"
         rows.append(
             Row("database port", FAIL, f"{spec.address} is taken by {holder}",
                 "stop what listens there, or set DATABASE_PORT in .env (the portal's replication wants 5432)")
@@ -109,7 +113,7 @@ def env_rows() -> list[Row]:
     try:
         db = database()
     except Exit as e:
-        return rows + [Row("database settings", FAIL, e.message)]
+        return rows + [Row("database settings", FAIL, e.message or "")]
     if not db.is_local():
         rows.append(Row("database host", WARN, f"DATABASE_HOST={db.host} (from {envfile.origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
                         "set DATABASE_HOST=localhost in .env"))
@@ -121,7 +125,7 @@ def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
     try:
         return Row(check, OK, find())
     except Exit as e:
-        return Row(check, status_if_missing, e.message + note)
+        return Row(check, status_if_missing, (e.message or "") + note)
 
 
 def collect(c) -> list[Row]:

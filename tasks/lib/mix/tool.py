@@ -86,7 +86,10 @@ def task_args(task: str | Sequence[str]) -> list[str]:
 def parse_version(text: str) -> tuple[int, int, int] | None:
     """``"Mix 1.18.4 (compiled with Erlang/OTP 27)"`` or ``"1.14.0"`` -> ``(1, 18, 4)``."""
     parts = numeric(text or "")
-    return (parts + (0,))[:3] if len(parts) >= 2 else None
+    if len(parts) < 2:
+        return None
+    major, minor, patch = (parts + (0,))[:3]
+    return major, minor, patch
 
 
 def do_args(version: tuple[int, ...] | None, tasks: Iterable[str | Sequence[str]]) -> list[str]:
@@ -147,7 +150,7 @@ def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
     try:
         cached = json.loads(cache.read_text())
         if cached.get("key") == key and cached.get("version"):
-            return tuple(cached["version"])  # type: ignore[return-value]
+            return parse_version(".".join(map(str, cached["version"])))
     except (OSError, ValueError, AttributeError):
         pass
     version = _version_from_install(real)

@@ -27,7 +27,7 @@ def up(c, force: bool = False, reseed: bool = False, yes: bool = False, no_iex: 
     steps = Steps()
     started = steps.clock()
     real_stdout = sys.stdout
-    sys.stdout = PrefixedOutput(real_stdout)  # type: ignore[assignment]
+    sys.stdout = PrefixedOutput(real_stdout)
     try:
         if reseed:  # asked before anything starts
             seed.check_reset(c, database(), yes, "inv dev.up --reseed --yes")
