@@ -1,0 +1,61 @@
+"""The suite's mechanisms; the task modules (tasks/*.py) call into these.
+
+One job per module, grouped by kind. Nothing here imports a task module. The heavy
+SDKs are imported by one module each: docker and requests by postgres/engine.py,
+psycopg by postgres/sql.py, python-dotenv by envfile.py, psutil by
+supervise/proctable.py and postgres/ports.py.
+
+Settings, environment, output
+    config.py       the invoke settings: typed getters, where a value came from
+    database.py     DATABASE_* (the portal's connection) and the local-host guard
+    envfile.py      .env and .env.local, loaded once, with the line each key came from
+    masking.py      secrets kept out of everything printed
+    portal_env.py   the environment mix, iex and the server get; --env KEY=VALUE
+    console.py      dry-run lines, tables, the confirm prompt, prefixed lines
+    programs.py     finding and running programs: echo, run, capture, version
+    versions.py     .tool-versions and the one rule comparing a version with a pin
+
+Postgres (postgres/)
+    engine.py       the Docker SDK: which engine, the client, its errors
+    engine_api.py   one read-only Engine API call with the stdlib (the warm path)
+    spec.py         what the container is made from (postgres.* + DATABASE_*)
+    attrs.py        reading a container: state, port, ownership, mismatches
+    ports.py        who holds the host port
+    container.py    get, create, start, stop, remove, logs
+    sql.py          psycopg: connections and the suite's own statements
+    readiness.py    waiting for a real handshake
+    seeding.py      the marker that says a database was seeded
+
+Mix (mix/)
+    tool.py         mix and iex, the Elixir root and web app, `mix do` lines
+    fingerprints.py content-hash up-to-date checks kept in the state folder
+    steps.py        the deps, setup and migrate steps; iex and server commands
+
+The stack (stack/): the steps dev.up, dev.status, db.* and billing.serve share
+    postgres.py     bring Postgres up (and infra's stop, destroy, status, logs)
+    seed.py         seed once, reset (with its checks)
+    steps.py        timing steps, one in the background, the closing table
+    up.py           dev.up
+    status.py       dev.status
+
+Stripe (stripe/)
+    cli.py          the Stripe CLI: keys, argv, the signing secret
+    serve.py        billing.serve, billing.listen, billing.env
+
+Processes (supervise/)
+    proctable.py    the process table and tree (psutil), the child subreaper
+    printer.py      prefixed, coloured, masked output lines
+    manager.py      run several programs, stop them all
+
+Shell-script lint (shlint/)
+    discovery.py    which files are shell scripts
+    results.py      findings, tips, per-file results, the report
+    parsers.py      shellcheck's and shfmt's output
+    runners.py      running both tools in batches
+    tips.py         the scripting tips (shebang, set -euo pipefail)
+    run.py          lint.sh: settings in, report out
+
+Checks
+    doctor.py       inv doctor's rows
+    workos.py       WorkOS values by shape and by one request
+"""
