@@ -1,5 +1,6 @@
 """The supervisor: fake processes and a fake clock for the stop ladder, real
-`sys.executable -c` children (and grandchildren in sessions of their own) for the rest."""
+`sys.executable -c` children (and grandchildren in sessions of their own) for the rest,
+and the process table on this machine."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import time
 
 import pytest
 
-from tasks.lib.supervise import manager as supervisor
-from tasks.lib.supervise.manager import ProcInfo, Program, Supervisor, SupervisorError
+from tasks.lib.supervise import proctable
+from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
+from tasks.lib.supervise.proctable import ProcInfo, descendants, exit_status, process_table
 
 PY = sys.executable
 
@@ -25,26 +27,25 @@ PY = sys.executable
 
 def test_descendants_walks_every_generation():
     table = {
-        10: ProcInfo(10, 1, 10, "a"),
-        11: ProcInfo(11, 10, 10, "b"),
-        12: ProcInfo(12, 11, 12, "c"),  # its own group, as a BEAM port program
-        13: ProcInfo(13, 12, 12, "d"),
-        20: ProcInfo(20, 1, 20, "e"),
+        10: ProcInfo(10, 1, 10, 1.0),
+        11: ProcInfo(11, 10, 10, 2.0),
+        12: ProcInfo(12, 11, 12, 3.0),  # its own group, as a BEAM port program
+        13: ProcInfo(13, 12, 12, 4.0),
+        20: ProcInfo(20, 1, 20, 5.0),
     }
-    assert supervisor.descendants(table, [10]) == {11, 12, 13}
-    assert supervisor.descendants(table, [20]) == set()
-
-
-def test_proc_stat_parsing_survives_odd_command_names():
-    info = supervisor._read_proc_stat(os.getpid())
-    assert info is not None and info.pid == os.getpid() and info.ppid == os.getppid()
-    assert info.pgid == os.getpgid(0) and not info.zombie
+    assert descendants(table, [10]) == {11, 12, 13}
+    assert descendants(table, [20]) == set()
 
 
 def test_exit_status_reports_signals_like_a_shell():
-    assert supervisor.exit_status(0) == 0
-    assert supervisor.exit_status(3) == 3
-    assert supervisor.exit_status(-9) == 137
+    assert exit_status(0) == 0
+    assert exit_status(3) == 3
+    assert exit_status(-9) == 137
+
+
+def test_signal_names():
+    assert proctable.signal_name(signal.SIGTERM) == "SIGTERM"
+    assert proctable.signal_name(99) == "signal 99"
 
 
 # ---------------------------------------------------------------- fakes
@@ -92,7 +93,7 @@ class FakeSystem:
         return self._queue.pop(0)
 
     def table(self):
-        t = {p.pid: ProcInfo(p.pid, self.MY_PID, p.pid, "s") for p in self.procs.values() if p.returncode is None}
+        t = {p.pid: ProcInfo(p.pid, self.MY_PID, p.pid, 1.0) for p in self.procs.values() if p.returncode is None}
         t.update(self.extra)
         return t
 
@@ -162,7 +163,7 @@ def test_descendants_in_other_groups_are_signalled_too():
     clock = FakeClock()
     fake = FakeSystem(clock, {"a": FakeProc(100, exits=2), "b": FakeProc(200, dies_on={signal.SIGINT})})
     # b's grandchild, in a group of its own (a BEAM port program): only SIGTERM stops it.
-    fake.extra[300] = ProcInfo(300, 200, 300, "t")
+    fake.extra[300] = ProcInfo(300, 200, 300, 2.0)
     fake.extra_dies_on[300] = {signal.SIGTERM}
     sup = fake.supervisor([Program("a", ["a"]), Program("b", ["b"])])
     assert sup.run() == 2
@@ -196,7 +197,7 @@ def test_names_must_be_unique():
 
 
 def _alive(pid: int) -> bool:
-    info = supervisor._read_proc_stat(pid)
+    info = process_table().get(pid)
     return info is not None and not info.zombie
 
 
@@ -227,6 +228,41 @@ def _grandchild_pid(out: str, name: str) -> int:
         if line.startswith(f"{name} ") and "grandchild" in line:
             return int(line.split()[-1])
     raise AssertionError(f"no grandchild line for {name} in:\n{out}")
+
+
+def test_process_table_finds_us_and_our_parent():
+    table = process_table()
+    me = table[os.getpid()]
+    assert me.ppid == os.getppid() and me.pgid == os.getpgid(0) > 0 and not me.zombie
+    assert isinstance(me.start, float) and me.start > 0
+    # The start time is fixed: a second look gives the same, telling a reused pid apart.
+    assert process_table()[os.getpid()].start == me.start
+    if os.getppid():  # 0: a parent outside our pid namespace (`docker exec`)
+        parent = table[os.getppid()]
+        assert parent.pgid == os.getpgid(os.getppid()) > 0 and not parent.zombie
+        assert parent.start is not None and parent.start <= me.start
+
+
+def test_descendants_finds_a_real_child_and_grandchild():
+    child = subprocess.Popen(
+        [PY, "-c", GRANDPARENT, "60", "soft"], stdout=subprocess.PIPE, start_new_session=True
+    )
+    grandchild = None
+    try:
+        grandchild = int(child.stdout.readline().decode().split()[-1])
+        table = process_table()
+        below_us = descendants(table, [os.getpid()])
+        assert {child.pid, grandchild} <= below_us
+        assert descendants(table, [child.pid]) == {grandchild}
+        # The grandchild has a session, so a group, of its own: only the tree finds it.
+        assert table[child.pid].pgid == child.pid and table[grandchild].pgid == grandchild
+        assert table[child.pid].start >= table[os.getpid()].start
+    finally:
+        for pid in (grandchild, child.pid):
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
 
 
 def test_relays_prefixed_lines_and_masks_secrets():
@@ -319,9 +355,9 @@ def test_sigterm_to_us_returns_143():
 
 
 def test_subreaper_state_is_restored():
-    before = supervisor.subreaper_state()
+    before = proctable.subreaper_state()
     _run([Program("a", [PY, "-c", "pass"])])
-    assert supervisor.subreaper_state() == before
+    assert proctable.subreaper_state() == before
 
 
 def test_a_program_that_cannot_start_stops_the_started_ones():

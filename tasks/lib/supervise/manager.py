@@ -1,16 +1,16 @@
 """Several processes in one terminal, honcho-style, and none of them left behind.
 
 Each program runs in a session (so a process group) of its own; every line it prints
-is relayed as ``name | line`` with secrets masked. When one exits, or when we get
-SIGINT/SIGTERM/SIGHUP, the rest are stopped: SIGINT, then SIGTERM after half the
-grace period, then SIGKILL after the whole grace period. A further Ctrl-C skips to the
-next signal.
+is relayed through printer.py as ``name | line``, secrets masked. When one exits, or
+when we get SIGINT/SIGTERM/SIGHUP, the rest are stopped: SIGINT, then SIGTERM after
+half the grace period, then SIGKILL after the whole grace period. A further Ctrl-C
+skips to the next signal.
 
 Why not honcho's Manager: it signals only each program's process group, and the
 BEAM starts port programs (esbuild/tailwind watchers, `System.cmd`, mix `cmd`) in
 sessions of their own, so signalling the server's group leaves them running. Here
-every stop signal also goes to each descendant process, found by walking the process
-table by parent pid; on Linux we become a child subreaper, so descendants orphaned
+every stop signal also goes to each descendant process, found in the process table
+(proctable.py); on Linux we are a child subreaper meanwhile, so descendants orphaned
 by a dying BEAM are re-parented to us and still found (elsewhere, descendants seen
 while running are remembered by pid and start time).
 
@@ -26,20 +26,24 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, TextIO
 
-from tasks.lib.masking import mask_text
+from tasks.lib.supervise.printer import Printer
+from tasks.lib.supervise.proctable import (
+    ProcInfo,
+    descendants,
+    exit_status,
+    process_table,
+    reap_child,
+    set_subreaper,
+    signal_name,
+    subreaper_state,
+)
 
-SYSTEM = "system"
-# ANSI colours for the prefixes: cyan, yellow, magenta, green, blue, red.
-COLOURS = ("36", "33", "35", "32", "34", "31")
-SIGNAL_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
-PR_SET_CHILD_SUBREAPER = 36
-PR_GET_CHILD_SUBREAPER = 37
+SIGNAL_CODES: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # How often the process tree is walked while running, to remember descendants.
 TRACK_INTERVAL = 0.5
 # After SIGKILL, how long to wait for processes to vanish before giving up.
@@ -61,127 +65,6 @@ class Program:
     exit_code: int | None = None
 
 
-@dataclass(frozen=True)
-class ProcInfo:
-    pid: int
-    ppid: int
-    pgid: int
-    # Start time (clock ticks since boot on Linux): tells a reused pid apart.
-    start: str | None
-    zombie: bool = False
-
-
-# ---------------------------------------------------------------- process table
-
-
-def _read_proc_stat(pid: int) -> ProcInfo | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-    # The command name (field 2) is in parentheses and may contain spaces or ')'.
-    rest = data[data.rfind(")") + 2 :].split()
-    try:
-        return ProcInfo(
-            pid=pid,
-            ppid=int(rest[1]),
-            pgid=int(rest[2]),
-            start=rest[19],
-            zombie=rest[0] in ("Z", "X"),
-        )
-    except (IndexError, ValueError):
-        return None
-
-
-def process_table() -> dict[int, ProcInfo]:
-    """Every process on the machine: /proc on Linux, `ps` elsewhere (macOS)."""
-    table: dict[int, ProcInfo] = {}
-    if os.path.isdir("/proc/self"):
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                info = _read_proc_stat(int(entry))
-                if info:
-                    table[info.pid] = info
-        return table
-    out = subprocess.run(
-        ["ps", "-Ao", "pid=,ppid=,pgid=,stat=,lstart="], capture_output=True, text=True
-    ).stdout
-    for line in out.splitlines():
-        parts = line.split(None, 4)
-        if len(parts) < 4 or not parts[0].isdigit():
-            continue
-        table[int(parts[0])] = ProcInfo(
-            pid=int(parts[0]),
-            ppid=int(parts[1]),
-            pgid=int(parts[2]),
-            start=parts[4].strip() if len(parts) > 4 else None,
-            zombie=parts[3].startswith("Z"),
-        )
-    return table
-
-
-def descendants(table: Mapping[int, ProcInfo], roots: Iterable[int]) -> set[int]:
-    """The pids below ``roots`` in ``table`` (not the roots themselves)."""
-    children: dict[int, list[int]] = {}
-    for info in table.values():
-        children.setdefault(info.ppid, []).append(info.pid)
-    found: set[int] = set()
-    todo = list(roots)
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _libc():
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def subreaper_state() -> bool | None:
-    """Whether this process is a child subreaper (None where that does not exist)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        flag = ctypes.c_int(0)
-        if _libc().prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
-            return None
-        return bool(flag.value)
-    except (OSError, AttributeError):
-        return None
-
-
-def set_subreaper(on: bool) -> bool:
-    """Make orphaned descendants re-parent to this process (Linux); False elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        return _libc().prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
-
-
-def exit_status(returncode: int) -> int:
-    """A Popen returncode as a shell would report it (-9 -> 137)."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
-# ---------------------------------------------------------------- the supervisor
-
-
 class Supervisor:
     """Run ``programs`` together until one exits or we are told to stop; see the module doc."""
 
@@ -196,7 +79,8 @@ class Supervisor:
         handle_signals: bool = True,
         subreaper: bool = True,
         poll_interval: float = 0.05,
-        # Seams for unit tests: process creation, the process table, signals, time.
+        # Seams for unit tests: process creation, the process table, signals, time,
+        # reaping adopted orphans, our own pid.
         popen: Callable[..., subprocess.Popen] = subprocess.Popen,
         table: Callable[[], Mapping[int, ProcInfo]] = process_table,
         kill: Callable[[int, int], None] = os.kill,
@@ -209,12 +93,9 @@ class Supervisor:
         names = [p.name for p in self.programs]
         if len(set(names)) != len(names):
             raise ValueError(f"program names must be unique: {names}")
-        self.out = out if out is not None else sys.stdout
+        self.printer = Printer(names, out=out, secrets=secrets, colour=colour)
+        self.out = self.printer.out
         self.grace_period = float(grace_period)
-        self.secrets = sorted(set(secrets), key=len, reverse=True)
-        if colour is None:
-            colour = _isatty(self.out) and not os.environ.get("NO_COLOR")
-        self.colour = colour
         self.handle_signals = handle_signals
         self.subreaper = subreaper
         self.poll_interval = poll_interval
@@ -223,38 +104,18 @@ class Supervisor:
         self._kill = kill
         self._killpg = killpg
         self._clock = clock
-        self._reap_pid = reap or _reap
+        self._reap_pid = reap or reap_child
         self._my_pid = my_pid if my_pid is not None else os.getpid()
-        self._width = max([len(n) for n in names] + [len(SYSTEM)])
         self._lines: queue.Queue = queue.Queue()
         self._procs: dict[str, subprocess.Popen] = {}
         self._readers: dict[str, threading.Thread] = {}
         self._preexisting: set[int] = set()
         # Descendants seen while running: pid -> start time.
-        self._owned: dict[int, str | None] = {}
+        self._owned: dict[int, float | None] = {}
         self._signal: int | None = None
         self._signal_count = 0
-        self._print_lock = threading.Lock()
 
-    # -- output
-
-    def _prefix(self, name: str) -> str:
-        text = f"{name.ljust(self._width)} |"
-        if not self.colour:
-            return text
-        if name == SYSTEM:
-            return f"\033[1m{text}\033[0m"
-        index = [p.name for p in self.programs].index(name)
-        return f"\033[{COLOURS[index % len(COLOURS)]}m{text}\033[0m"
-
-    def emit(self, name: str, text: str) -> None:
-        text = mask_text(text, self.secrets)
-        with self._print_lock:
-            self.out.write(f"{self._prefix(name)} {text}\n")
-            self.out.flush()
-
-    def say(self, text: str) -> None:
-        self.emit(SYSTEM, text)
+    # -- relaying output
 
     def _reader(self, name: str, stream) -> None:
         try:
@@ -275,7 +136,7 @@ class Supervisor:
             name, raw = item
             if raw is not None:
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-                self.emit(name, text.rstrip("\r\n"))
+                self.printer.emit(name, text.rstrip("\r\n"))
             try:
                 item = self._lines.get_nowait()
             except queue.Empty:
@@ -415,16 +276,18 @@ class Supervisor:
         while True:
             self._drain(self.poll_interval)
             if self._signal is not None:
-                self.say(f"{_signal_name(self._signal)} received: stopping {self._names() or 'all'}")
+                stopping = self._names() or "all"
+                self.printer.say(f"{signal_name(self._signal)} received: stopping {stopping}")
                 return SIGNAL_CODES.get(self._signal, 128 + self._signal)
             for program in self.programs:
                 rc = self._procs[program.name].poll()
                 if rc is not None:
                     how = (
-                        f"was killed by {_signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
+                        f"was killed by {signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
                     )
                     others = self._names(exclude=program.name)
-                    self.say(f"{program.name} {how}" + (f": stopping {others}" if others else ""))
+                    stopping = f": stopping {others}" if others else ""
+                    self.printer.say(f"{program.name} {how}{stopping}")
                     return program.exit_code if program.exit_code is not None else exit_status(rc)
             if self._clock() >= next_track:
                 self._track()
@@ -464,24 +327,12 @@ class Supervisor:
                 stage += 1
                 count_at_stage = self._signal_count
                 sig = stages[stage][0]
-                self.say(f"sending {_signal_name(sig)} to {len(targets)} process(es) still running")
+                self.printer.say(
+                    f"sending {signal_name(sig)} to {len(targets)} process(es) still running"
+                )
                 self._send(sig, table)
             elif stages[stage][0] == signal.SIGKILL:
                 self._send(signal.SIGKILL, table)
                 if elapsed >= self.grace_period + KILL_WAIT:
-                    self.say(f"giving up on pids {sorted(targets)}: they survived SIGKILL")
+                    self.printer.say(f"giving up on pids {sorted(targets)}: they survived SIGKILL")
                     return
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

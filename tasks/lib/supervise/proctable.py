@@ -1,0 +1,133 @@
+"""The process table and the tree below a process, for the supervisor (manager.py).
+
+The table comes from psutil (Linux and macOS alike): pid, parent pid, process group,
+start time (tells a reused pid apart) and whether the process is a zombie. The tree is
+walked by parent pid, which finds descendants in process groups and sessions other
+than their parent's (the BEAM's port programs).
+
+On Linux a process can be a child subreaper (prctl, which psutil does not offer):
+descendants orphaned by a dying parent are then re-parented to it instead of to init,
+so they stay in its tree; it must also reap them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import psutil
+
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+# pgid of a process whose group cannot be read.
+UNKNOWN_PGID = -1
+_ATTRS = ["pid", "ppid", "status", "create_time"]
+_GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    pid: int
+    ppid: int
+    pgid: int
+    # Creation time (psutil's create_time): tells a reused pid apart.
+    start: float | None
+    zombie: bool = False
+
+
+def process_table() -> dict[int, ProcInfo]:
+    """Every process on the machine that we can see, by pid."""
+    table: dict[int, ProcInfo] = {}
+    for proc in psutil.process_iter(_ATTRS):
+        info = proc.info
+        pid = info["pid"]
+        try:
+            pgid = os.getpgid(pid)
+        except ProcessLookupError:
+            continue  # gone since it was listed
+        except PermissionError:
+            pgid = UNKNOWN_PGID
+        table[pid] = ProcInfo(
+            pid=pid,
+            ppid=info["ppid"] if info["ppid"] is not None else 0,
+            pgid=pgid,
+            start=info["create_time"],
+            zombie=info["status"] in _GONE,
+        )
+    return table
+
+
+def descendants(table: Mapping[int, ProcInfo], roots: Iterable[int]) -> set[int]:
+    """The pids below ``roots`` in ``table`` (not the roots themselves)."""
+    children: dict[int, list[int]] = {}
+    for info in table.values():
+        children.setdefault(info.ppid, []).append(info.pid)
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+# ---------------------------------------------------------------- child subreaper
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def subreaper_state() -> bool | None:
+    """Whether this process is a child subreaper (None where that does not exist)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        flag = ctypes.c_int(0)
+        if _libc().prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+            return None
+        return bool(flag.value)
+    except (OSError, AttributeError):
+        return None
+
+
+def set_subreaper(on: bool) -> bool:
+    """Make orphaned descendants re-parent to this process (Linux); False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return _libc().prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_child(pid: int) -> None:
+    """Collect an exited child of ours (an adopted orphan) if it is a zombie; never block."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+# ---------------------------------------------------------------- exit statuses
+
+
+def signal_name(sig: int) -> str:
+    """``2`` -> ``SIGINT``; ``signal 99`` for a number with no name."""
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def exit_status(returncode: int) -> int:
+    """A Popen returncode as a shell would report it (-9 -> 137)."""
+    return 128 - returncode if returncode < 0 else returncode
