@@ -55,6 +55,14 @@ def task_words(c, key: str) -> list[str]:
     return tool.task_args(config.raw(c, "elixir", key))
 
 
+def mix_command(c, key: str) -> list[str]:
+    """The mix argv for the task setting ``elixir.<key>``: the one place mix command lines
+    are made. ``reset_tasks`` (a list of tasks) becomes one `mix do` line."""
+    value = config.raw(c, "elixir", key)
+    tasks = list(value) if key == "reset_tasks" else [value]
+    return tool.mix_do(c, tasks)
+
+
 def deps_step(c) -> Step:
     """The deps step: inputs mix.lock + mix.exs files; output deps/ when mix.lock lists packages.
 
@@ -100,11 +108,10 @@ def steps(c) -> list[Step]:
 
 def mix_step(c, name: str) -> MixStep:
     """``deps`` (mix deps.get in the Elixir root) or ``setup`` (mix setup in the web app)."""
-    mix = tool.mix_path(c)
     if name == "deps":
-        return MixStep(deps_step(c), [mix, *task_words(c, "deps_task")], tool.elixir_root(c), "mix deps.get")
+        return MixStep(deps_step(c), mix_command(c, "deps_task"), tool.elixir_root(c), "mix deps.get")
     if name == "setup":
-        return MixStep(setup_step(c), [mix, *task_words(c, "setup_task")], tool.web_app_dir(c), "mix setup")
+        return MixStep(setup_step(c), mix_command(c, "setup_task"), tool.web_app_dir(c), "mix setup")
     raise ValueError(f"no mix step {name!r}")
 
 
@@ -145,4 +152,4 @@ def iex_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
 
 def server_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
     """``(argv, cwd, env)`` of `mix phx.server` (setting elixir.server_task) with the server environment."""
-    return [tool.mix_path(c), *task_words(c, "server_task")], tool.elixir_root(c), portal_env.server_env(env or [])
+    return mix_command(c, "server_task"), tool.elixir_root(c), portal_env.server_env(env or [])

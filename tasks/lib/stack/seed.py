@@ -55,7 +55,6 @@ def seed_once(c, force: bool = False) -> str:
 
     Returns "ran" (seeded) or "skipped" (migrated only). Expects Postgres to be up.
     """
-    mix = tool.mix_path(c)
     root = tool.elixir_root(c)
     db = database()
     env = portal_env.mix_env()
@@ -71,15 +70,15 @@ def seed_once(c, force: bool = False) -> str:
                 flush=True,
             )
             return "skipped"
-        migrate = steps.task_words(c, "migrate_task")
-        programs.run(c, [mix, *migrate], cwd=root, env=env, what=f"mix {' '.join(migrate)}")
+        migrate = steps.mix_command(c, "migrate_task")
+        programs.run(c, migrate, cwd=root, env=env, what=f"mix {' '.join(migrate[1:])}")
         if not is_dry(c):
             fingerprints.record(state, step)
         print(f"seed: {db.name} already seeded {seeding.describe(marker)}; migrated only. {RESET_HINT}", flush=True)
         return "skipped"
-    seed_words = steps.task_words(c, "seed_task")
+    seed_argv = steps.mix_command(c, "seed_task")
     try:
-        programs.run(c, [mix, *seed_words], cwd=root, env=env, what=f"mix {' '.join(seed_words)}")
+        programs.run(c, seed_argv, cwd=root, env=env, what=f"mix {' '.join(seed_argv[1:])}")
     except Exit as e:
         raise Exit(
             f"{e.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset`",
@@ -106,9 +105,8 @@ def reset(c, db: Database, static: bool) -> str:
 
     Postgres must be up and ``check_reset`` passed.
     """
-    mix = tool.mix_path(c)
     root = tool.elixir_root(c)
-    argv = tool.mix_do(c, config.raw(c, "elixir", "reset_tasks"), mix)
+    argv = steps.mix_command(c, "reset_tasks")
     env = portal_env.mix_env()
     if static:
         env["STATIC_SEEDS"] = "true"
