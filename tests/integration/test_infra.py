@@ -113,7 +113,7 @@ def test_destroy_asks_refuses_without_terminal_and_removes_with_yes(pg_project, 
         conn.execute("CREATE TABLE precious (v int)")
 
     refused = pg_project.inv("infra.destroy")  # stdin is /dev/null: no terminal to ask on
-    assert_fails(refused, "refusing to remove", "--yes")
+    assert_fails(refused, "there is no terminal to ask for confirmation", "inv infra.destroy --yes")
     assert container(docker_client, name).status == "running"
     with connect(pg_project) as conn:
         conn.execute("SELECT * FROM precious")
@@ -168,7 +168,7 @@ def test_port_taken_by_a_listening_process(pg_project, docker_client):
         s.listen()
         proc = pg_project.inv("infra.up")
     assert_fails(proc, f"host port 127.0.0.1:{port}", "already taken by another process", "set DATABASE_PORT")
-    assert f"(pid {os.getpid()})" in proc.stderr  # /proc told us who
+    assert f"(pid {os.getpid()})" in proc.stderr  # psutil told us who
     assert container(docker_client, pg_project.container_name) is None
 
 

@@ -1,17 +1,24 @@
-"""tasks/containers.py against a fake Docker client (no engine needed)."""
+"""tasks/lib/postgres/ (container, spec, attrs, ports, engine) against a fake Docker client (no engine needed)."""
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
+from types import SimpleNamespace
 
 import docker.errors
+import psutil
 import pytest
 from invoke import Exit, MockContext
 
 from tasks import infra
+from tasks.lib.postgres import ports
+from tasks.lib.postgres import engine as sdk
 from tasks.lib.postgres import container as containers
-from tasks.lib.postgres.container import LABEL, PostgresSpec
+from tasks.lib.postgres.attrs import mismatch, published
+from tasks.lib.postgres.spec import LABEL, PostgresSpec, create_kwargs, spec_from_config
+from tasks.lib.postgres.spec import warnings as setting_warnings
 
 
 def make_spec(**over) -> PostgresSpec:
@@ -196,8 +203,8 @@ def make_attrs(spec: PostgresSpec, state="running", ours=True, **over):
 @pytest.fixture
 def engine(monkeypatch):
     eng = FakeEngine()
-    monkeypatch.setattr(containers, "client", lambda: eng)
-    monkeypatch.setattr(containers, "port_is_free", lambda ip, port: True)
+    monkeypatch.setattr(sdk, "client", lambda: eng)
+    monkeypatch.setattr(ports, "port_is_free", lambda ip, port: True)
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     return eng
 
@@ -213,7 +220,7 @@ def test_spec_from_config_reads_postgres_settings_and_database_env(monkeypatch):
     c = MockContext()
     c.config.load_collection(infra.ns.configuration())
     c.config.postgres.command = "postgres -c 'shared_buffers=64MB'"
-    spec = containers.spec_from_config(c)
+    spec = spec_from_config(c)
     assert spec.image == "postgres:17"
     assert spec.container == "firezone-dev-postgres"
     assert spec.volume == "firezone-dev-postgres-data"
@@ -228,17 +235,17 @@ def test_spec_from_config_rejects_bad_numbers_and_commands():
     c = MockContext()
     c.config.load_collection(infra.ns.configuration())
     c.config.postgres.ready_timeout = "soon"
-    with pytest.raises(Exit, match="postgres.ready_timeout='soon'.*INVOKE_POSTGRES_READY_TIMEOUT"):
-        containers.spec_from_config(c)
+    with pytest.raises(Exit, match="postgres.ready_timeout = 'soon'.*INVOKE_POSTGRES_READY_TIMEOUT"):
+        spec_from_config(c)
     c.config.postgres.ready_timeout = 5
     c.config.postgres.command = "postgres -c 'unclosed"
     with pytest.raises(Exit, match="postgres.command"):
-        containers.spec_from_config(c)
+        spec_from_config(c)
 
 
 def test_create_kwargs_credentials_in_env_port_on_host_ip_and_labels():
     spec = make_spec(password="hunter2-long", port=6543)
-    kw = containers.create_kwargs(spec)
+    kw = create_kwargs(spec)
     assert kw["environment"] == {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "hunter2-long", "POSTGRES_DB": "firezone_dev"}
     assert "hunter2-long" not in " ".join(kw["command"])
     assert kw["command"] == ["postgres", "-c", "wal_level=logical", "-c", "max_connections=200"]
@@ -248,18 +255,18 @@ def test_create_kwargs_credentials_in_env_port_on_host_ip_and_labels():
 
 
 def test_no_warning_for_firezone_defaults():
-    assert containers.warnings(make_spec()) == []
+    assert setting_warnings(make_spec()) == []
 
 
 def test_warning_when_the_portal_replication_values_differ():
-    lines = containers.warnings(make_spec(port=6543, password="other-password"))
+    lines = setting_warnings(make_spec(port=6543, password="other-password"))
     assert len(lines) == 1
     assert "DATABASE_PORT=6543" in lines[0] and "localhost:5432" in lines[0]
     assert "other-password" not in lines[0]
 
 
 def test_warning_when_published_beyond_loopback():
-    lines = containers.warnings(make_spec(host_ip="0.0.0.0"))
+    lines = setting_warnings(make_spec(host_ip="0.0.0.0"))
     assert len(lines) == 1 and "0.0.0.0" in lines[0]
 
 
@@ -268,15 +275,15 @@ def test_warning_when_published_beyond_loopback():
 
 def test_published_reads_host_config_then_network_settings():
     spec = make_spec(port=6000)
-    assert containers.published(make_attrs(spec)) == ("127.0.0.1", 6000)
+    assert published(make_attrs(spec)) == ("127.0.0.1", 6000)
     attrs = make_attrs(spec, HostConfig={}, NetworkSettings={"Ports": {"5432/tcp": [{"HostIp": "", "HostPort": "7000"}]}})
-    assert containers.published(attrs) == ("0.0.0.0", 7000)
-    assert containers.published({"HostConfig": {}, "NetworkSettings": {"Ports": {}}}) == (None, None)
+    assert published(attrs) == ("0.0.0.0", 7000)
+    assert published({"HostConfig": {}, "NetworkSettings": {"Ports": {}}}) == (None, None)
 
 
 def test_mismatch_none_when_everything_matches():
     spec = make_spec()
-    assert containers.mismatch(spec, make_attrs(spec)) is None
+    assert mismatch(spec, make_attrs(spec)) is None
 
 
 @pytest.mark.parametrize(
@@ -292,7 +299,7 @@ def test_mismatch_none_when_everything_matches():
     ],
 )
 def test_mismatch_names_the_value_and_the_fix(existing, expected):
-    message = containers.mismatch(make_spec(), make_attrs(make_spec(**existing)))
+    message = mismatch(make_spec(), make_attrs(make_spec(**existing)))
     assert expected in message
     assert "inv infra.destroy" in message
     assert "\n" not in message
@@ -386,12 +393,12 @@ def test_port_on_another_address_of_another_container_is_no_conflict(engine):
 
 
 def test_port_taken_by_another_process(engine, monkeypatch):
-    monkeypatch.setattr(containers, "port_is_free", lambda ip, port: False)
-    monkeypatch.setattr(containers, "port_holder_process", lambda port: "nc (pid 4242)")
+    monkeypatch.setattr(ports, "port_is_free", lambda ip, port: False)
+    monkeypatch.setattr(ports, "port_holder_process", lambda port: "nc (pid 4242)")
     with pytest.raises(Exit) as e:
         containers.ensure_running(make_spec())
     assert "already taken by another process, nc (pid 4242)" in e.value.message
-    monkeypatch.setattr(containers, "port_holder_process", lambda port: None)
+    monkeypatch.setattr(ports, "port_holder_process", lambda port: None)
     with pytest.raises(Exit) as e:
         containers.ensure_running(make_spec())
     assert "already taken by another process. Fix: stop it, or set DATABASE_PORT" in e.value.message
@@ -452,11 +459,21 @@ def test_plan_for_each_state(engine):
     assert engine.created == [] and engine.by_name["fz-pg"].calls == []
 
 
+def test_unexpected_engine_error_is_one_exit_line(engine, monkeypatch):
+    def broken(name):
+        raise docker.errors.APIError("500 Server Error", explanation="engine\n  is busy")
+
+    monkeypatch.setattr(engine, "get", broken)
+    with pytest.raises(Exit) as e:
+        containers.stop(make_spec())
+    assert e.value.message == "Docker failed while stopping container fz-pg: engine is busy"
+
+
 def test_plan_without_an_engine(monkeypatch):
     def unreachable():
         raise Exit("Docker engine not reachable at unix:///x.sock")
 
-    monkeypatch.setattr(containers, "client", unreachable)
+    monkeypatch.setattr(sdk, "client", unreachable)
     text = containers.plan(make_spec())
     assert text.startswith("would create container fz-pg") and "not reachable" in text
 
@@ -482,9 +499,9 @@ def test_inspect_reports_state_and_health(engine):
 
 def test_unreachable_engine_names_docker_host_and_what_to_start(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
-    monkeypatch.setattr(containers, "_client", None)
+    monkeypatch.setattr(sdk, "_client", None)
     with pytest.raises(Exit) as e:
-        containers.client()
+        sdk.client()
     msg = e.value.message
     assert "Docker engine not reachable at unix:///nonexistent.sock" in msg
     assert "systemctl start docker" in msg and "dockerd" in msg
@@ -493,40 +510,58 @@ def test_unreachable_engine_names_docker_host_and_what_to_start(monkeypatch):
 
 def test_default_socket_named_when_docker_host_unset(monkeypatch):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
-    assert "unix:///var/run/docker.sock (the default" in containers._engine_where()
+    assert "unix:///var/run/docker.sock (the default" in sdk.where()
 
 
 def test_short_error_one_line_from_sdk_text():
     e = docker.errors.DockerException(
         "Error while fetching server API version: ('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
     )
-    assert containers.short_error(e) == "No such file or directory (FileNotFoundError)"
-    assert containers.short_error(RuntimeError("a\n  b")) == "a b"
+    assert sdk.short_error(e) == "No such file or directory (FileNotFoundError)"
+    assert sdk.short_error(RuntimeError("a\n  b")) == "a b"
 
 
-PROC_NET_TCP = """\
-  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:1538 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 222 1 0000000000000000 100 0 0 10 0
-   2: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 333 1 0000000000000000 100 0 0 10 0
-"""
+def listener(port, pid, status=psutil.CONN_LISTEN):
+    return SimpleNamespace(laddr=SimpleNamespace(ip="127.0.0.1", port=port), status=status, pid=pid)
 
 
-def test_listening_inodes_only_listen_state_on_the_port():
-    assert containers.listening_inodes(PROC_NET_TCP, 5432) == {"111"}
-    assert containers.listening_inodes(PROC_NET_TCP, 8080) == {"333"}
-    assert containers.listening_inodes(PROC_NET_TCP, 1) == set()
+class FakeProcess:
+    names = {77: "pgbouncer"}
+
+    def __init__(self, pid):
+        if pid not in self.names:
+            raise psutil.NoSuchProcess(pid)
+        self.pid = pid
+
+    def name(self):
+        return self.names[self.pid]
 
 
-def test_port_holder_process_from_a_fake_proc(tmp_path):
-    (tmp_path / "net").mkdir()
-    (tmp_path / "net" / "tcp").write_text(PROC_NET_TCP)
-    fd = tmp_path / "77" / "fd"
-    fd.mkdir(parents=True)
-    os.symlink("socket:[111]", fd / "3")
-    (tmp_path / "77" / "comm").write_text("pgbouncer\n")
-    assert containers.port_holder_process(5432, proc=str(tmp_path)) == "pgbouncer (pid 77)"
-    assert containers.port_holder_process(8080, proc=str(tmp_path)) is None
+@pytest.fixture
+def fake_psutil(monkeypatch):
+    table = []
+    monkeypatch.setattr(psutil, "net_connections", lambda kind="inet": list(table))
+    monkeypatch.setattr(psutil, "Process", FakeProcess)
+    return table
+
+
+def test_port_holder_process_names_the_listener(fake_psutil):
+    fake_psutil += [listener(5432, 99, status=psutil.CONN_ESTABLISHED), listener(8080, 77), listener(5432, 77)]
+    assert ports.port_holder_process(5432) == "pgbouncer (pid 77)"
+    assert ports.port_holder_process(1) is None
+
+
+def test_port_holder_process_unknown_when_hidden_or_gone(fake_psutil, monkeypatch):
+    fake_psutil += [listener(5432, None)]  # another user's socket: no pid
+    assert ports.port_holder_process(5432) is None
+    fake_psutil[:] = [listener(5432, 4242)]  # exited between the two calls
+    assert ports.port_holder_process(5432) is None
+
+    def denied(kind="inet"):
+        raise psutil.AccessDenied()
+
+    monkeypatch.setattr(psutil, "net_connections", denied)  # macOS without root
+    assert ports.port_holder_process(5432) is None
 
 
 def test_port_is_free_sees_a_listening_socket():
@@ -534,7 +569,10 @@ def test_port_is_free_sees_a_listening_socket():
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        assert containers.port_is_free("127.0.0.1", port) is False
-        holder = containers.port_holder_process(port)
-        assert holder is None or f"(pid {os.getpid()})" in holder
-    assert containers.port_is_free("127.0.0.1", port) is True
+        assert ports.port_is_free("127.0.0.1", port) is False
+        holder = ports.port_holder_process(port)
+        if sys.platform.startswith("linux"):  # our own sockets are visible without root
+            assert holder is not None and holder.endswith(f"(pid {os.getpid()})")
+        else:
+            assert holder is None or f"(pid {os.getpid()})" in holder
+    assert ports.port_is_free("127.0.0.1", port) is True

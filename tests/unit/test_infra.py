@@ -1,4 +1,4 @@
-"""tasks/infra.py: how the tasks compose containers and readiness (no engine, no Postgres)."""
+"""infra.* and tasks/lib/stack/postgres.py: how they compose the container and readiness (no engine, no Postgres)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from invoke import Exit, MockContext
 
 from tasks import infra
 from tasks.lib.postgres import container as containers, readiness
-from tasks.lib.postgres.container import Status
+from tasks.lib.postgres.attrs import Status
+from tasks.lib.stack import postgres
 
 
 def context(dry=False, **postgres):
@@ -72,7 +73,7 @@ def test_up_starts_then_waits_with_configured_timing_and_prints_one_line(calls, 
 
 
 def test_bring_up_under_dry_only_prints_the_plan(calls, capsys):
-    db = infra.bring_up(context(dry=True))
+    db = postgres.bring_up(context(dry=True))
     assert "ensure_running" not in names(calls) and "wait_ready" not in names(calls)
     assert db.port == 5432
     out = capsys.readouterr().out
@@ -82,14 +83,14 @@ def test_bring_up_under_dry_only_prints_the_plan(calls, capsys):
 
 def test_ensure_started_and_wait_until_ready_are_separate(calls):
     c = context()
-    assert infra.ensure_started(c).action == "created"
+    assert postgres.ensure_started(c).action == "created"
     assert names(calls) == ["ensure_running"]
-    assert infra.wait_until_ready(c) == 0.42
+    assert postgres.wait_until_ready(c) == 0.42
     assert names(calls) == ["ensure_running", "wait_ready"]
 
 
 def test_ensure_started_under_dry_returns_a_planned_status(calls):
-    st = infra.ensure_started(context(dry=True))
+    st = postgres.ensure_started(context(dry=True))
     assert st.action == "planned" and st.state == "absent" and st.host_port == 5432
     assert "ensure_running" not in names(calls)
 
@@ -105,7 +106,7 @@ def test_refuses_a_remote_database_host(calls, monkeypatch):
     monkeypatch.setenv("DATABASE_HOST", "db.example.com")
     with pytest.raises(Exit) as e:
         infra.up(context())
-    assert "DATABASE_HOST=db.example.com" in e.value.message and "not this machine" in e.value.message
+    assert "DATABASE_HOST=db.example.com" in e.value.message and "is not a local address" in e.value.message
     assert calls == []
 
 

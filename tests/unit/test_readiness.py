@@ -1,4 +1,4 @@
-"""tasks/readiness.py: the wait loop on a fake clock, and the probe against local sockets."""
+"""tasks/lib/postgres/readiness.py: the wait loop on a fake clock, and the probe against local sockets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import pytest
 from invoke import Exit
 
-from tasks.lib.postgres import readiness
+from tasks.lib.postgres import readiness, sql
 from tasks.lib.database import Database
 
 DB = Database(host="localhost", port=5432, name="firezone_dev", user="postgres", password="postgres")
@@ -159,10 +159,10 @@ def test_one_line_takes_the_last_attempt():
         "\tIs the server running?\n"
         "- host: 'localhost', port: 5432, hostaddr: '127.0.0.1': connection failed: server closed the connection"
     )
-    assert readiness.one_line(text) == (
+    assert sql.one_line(text) == (
         "host: 'localhost', port: 5432, hostaddr: '127.0.0.1': connection failed: server closed the connection"
     )
-    assert readiness.one_line("a\n\tb  c\n") == "a b c"
+    assert sql.one_line("a\n\tb  c\n") == "a b c"
 
 
 def _free_port() -> int:

@@ -48,7 +48,7 @@ def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2
 
 
 def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     return row
 
 

@@ -16,11 +16,13 @@ from tasks.lib import console
 from tasks.lib.console import dry, is_dry
 from tasks.lib.database import Database, database, require_local
 from tasks.lib.postgres import container, readiness
-from tasks.lib.postgres.container import Status
+from tasks.lib.postgres.attrs import Status
+from tasks.lib.postgres.spec import LABEL, PostgresSpec, spec_from_config
+from tasks.lib.postgres.spec import warnings as setting_warnings
 
 
-def _warn(spec: container.PostgresSpec) -> None:
-    for line in container.warnings(spec):
+def _warn(spec: PostgresSpec) -> None:
+    for line in setting_warnings(spec):
         print(line, file=sys.stderr, flush=True)
 
 
@@ -29,7 +31,7 @@ def ensure_started(c) -> Status:
 
     Under `inv --dry` prints the plan and returns a Status with action "planned".
     """
-    spec = container.spec_from_config(c)
+    spec = spec_from_config(c)
     require_local(
         database(),
         "infra manages a local Postgres container and would wait on a database it does not run",
@@ -57,7 +59,7 @@ def ensure_started(c) -> Status:
 
 def wait_until_ready(c) -> float:
     """Wait for a real Postgres handshake (up to postgres.ready_timeout); returns seconds waited."""
-    spec = container.spec_from_config(c)
+    spec = spec_from_config(c)
     db = database()
     if is_dry(c):
         dry(
@@ -93,7 +95,7 @@ def bring_up(c) -> Database:
 
 def stop(c) -> None:
     """infra.down: stop our container, keep the data."""
-    spec = container.spec_from_config(c)
+    spec = spec_from_config(c)
     if not is_dry(c):
         print(container.stop(spec))
         return
@@ -101,14 +103,14 @@ def stop(c) -> None:
     if status is None:
         dry(f"container {spec.container} does not exist; nothing to stop")
     elif not status.ours:
-        dry(f"would refuse: container {spec.container} is not ours (no label {container.LABEL})")
+        dry(f"would refuse: container {spec.container} is not ours (no label {LABEL})")
     else:
         dry(f"would stop container {spec.container} ({status.state}); volume {spec.volume} kept")
 
 
 def destroy(c, yes: bool) -> None:
     """infra.destroy: remove our container and its volume, after asking."""
-    spec = container.spec_from_config(c)
+    spec = spec_from_config(c)
     status = container.inspect(spec)
     if status is not None and not status.ours:
         raise container.refuse_foreign(spec, "remove")
@@ -123,14 +125,14 @@ def destroy(c, yes: bool) -> None:
 
 def status_rows(c) -> list[tuple[str, str]]:
     """infra.status: the container's state, port, image, health, and whether Postgres answers."""
-    spec = container.spec_from_config(c)
+    spec = spec_from_config(c)
     db = database()
     st = container.inspect(spec)
     rows = []
     if st is None:
         rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
     else:
-        owner = "ours" if st.ours else f"NOT ours: no label {container.LABEL}, inv will not touch it"
+        owner = "ours" if st.ours else f"NOT ours: no label {LABEL}, inv will not touch it"
         rows += [
             ("container", f"{st.name} ({owner}, id {st.id[:12]})"),
             ("state", st.state),
@@ -147,7 +149,7 @@ def status_rows(c) -> list[tuple[str, str]]:
 
 def print_logs(c, tail: int, follow: bool) -> None:
     """infra.logs: the container's last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
-    spec = container.spec_from_config(c)
+    spec = spec_from_config(c)
     last = ""
     try:
         for text in container.read_logs(spec, tail, follow=follow):

@@ -1,0 +1,118 @@
+"""Reading a container's attributes (`docker inspect`'s dict, the SDK's ``Container.attrs``).
+
+``Status`` is what the tasks show of a container; the rest read one thing each: whether
+it is ours (our label), the host address its port is published on, its environment, its
+data volume, and ``mismatch``: which setting an existing container does not match,
+with the fix. Pure functions of the dict: no engine calls.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from tasks.lib import envfile
+from tasks.lib.postgres.spec import CONTAINER_LABEL_VALUE, INTERNAL_PORT, LABEL, PostgresSpec
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `inspect` sees of the container (None from `inspect` means: no such container)."""
+
+    name: str
+    id: str
+    state: str  # running, exited, created, paused, restarting, dead
+    image: str
+    host_ip: str | None
+    host_port: int | None
+    health: str | None  # None: the container has no healthcheck
+    ours: bool
+    action: str = ""  # what ensure_running did: created, started, reused
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def published(self) -> str:
+        if self.host_port is None:
+            return "not published"
+        return f"{self.host_ip or '0.0.0.0'}:{self.host_port}"
+
+
+def is_ours(attrs: dict) -> bool:
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    return labels.get(LABEL) == CONTAINER_LABEL_VALUE
+
+
+def published(attrs: dict) -> tuple[str | None, int | None]:
+    """The host address 5432/tcp is (to be) published on, from HostConfig then NetworkSettings."""
+    for source in ((attrs.get("HostConfig") or {}).get("PortBindings"), (attrs.get("NetworkSettings") or {}).get("Ports")):
+        bindings = (source or {}).get(INTERNAL_PORT) or []
+        for b in bindings:
+            if b.get("HostPort"):
+                return (b.get("HostIp") or "0.0.0.0"), int(b["HostPort"])
+    return None, None
+
+
+def container_env(attrs: dict) -> dict[str, str]:
+    env = {}
+    for item in (attrs.get("Config") or {}).get("Env") or []:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return env
+
+
+def volume_of(attrs: dict, data_dir: str) -> str | None:
+    """The volume (or host folder) mounted on ``data_dir``."""
+    for m in attrs.get("Mounts") or []:
+        if m.get("Destination") == data_dir:
+            return m.get("Name") or m.get("Source")
+    return None
+
+
+def status_of(attrs: dict, action: str = "") -> Status:
+    state = attrs.get("State") or {}
+    ip, port = published(attrs)
+    health = (state.get("Health") or {}).get("Status")
+    return Status(
+        name=(attrs.get("Name") or "").lstrip("/"),
+        id=attrs.get("Id", ""),
+        state=state.get("Status", "unknown"),
+        image=(attrs.get("Config") or {}).get("Image", ""),
+        host_ip=ip,
+        host_port=port,
+        health=health,
+        ours=is_ours(attrs),
+        action=action,
+    )
+
+
+def mismatch(spec: PostgresSpec, attrs: dict) -> str | None:
+    """Which configured value the existing container does not match, with the fix; None if all match."""
+    differences = []
+    image = (attrs.get("Config") or {}).get("Image", "")
+    if image != spec.image:
+        differences.append(f"image {image} (configured: {spec.image}, postgres.image)")
+    ip, port = published(attrs)
+    if port != spec.port:
+        differences.append(f"host port {port} (configured: DATABASE_PORT={spec.port} from {envfile.origin('DATABASE_PORT')})")
+    elif ip != spec.host_ip:
+        differences.append(f"host address {ip} (configured: postgres.host_ip={spec.host_ip})")
+    env = container_env(attrs)
+    if env.get("POSTGRES_USER", "postgres") != spec.user:
+        differences.append(f"user {env.get('POSTGRES_USER')} (configured: DATABASE_USER={spec.user} from {envfile.origin('DATABASE_USER')})")
+    if env.get("POSTGRES_DB", env.get("POSTGRES_USER", "postgres")) != spec.name:
+        differences.append(f"database {env.get('POSTGRES_DB')} (configured: DATABASE_NAME={spec.name} from {envfile.origin('DATABASE_NAME')})")
+    volume = volume_of(attrs, spec.data_dir)
+    if volume != spec.volume:
+        differences.append(f"volume {volume} (configured: postgres.volume={spec.volume})")
+    cmd = tuple((attrs.get("Config") or {}).get("Cmd") or ())
+    if cmd != spec.command:
+        differences.append(f"command `{shlex.join(cmd)}` (configured: postgres.command=`{shlex.join(spec.command)}`)")
+    if not differences:
+        return None
+    return (
+        f"container {spec.container} already exists with another {'; '.join(differences)}."
+        f" Fix: `inv infra.destroy` to recreate it (deletes its data), or set the setting back to the container's value"
+    )
