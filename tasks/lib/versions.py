@@ -1,9 +1,14 @@
-"""Reading `.tool-versions` (asdf/mise) and comparing installed versions with it."""
+"""Reading `.tool-versions` (asdf/mise) and comparing installed versions with it.
+
+``matches`` is the one rule for "the installed version agrees with the pin": `inv
+doctor` (tasks/lib/doctor.py) and `inv lint.sh` (``version_warning``) both use it.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TypeGuard
 
 # asdf names -> the names the suite uses for the programs.
 ALIASES = {"nodejs": "node", "erlang": "erl"}
@@ -23,9 +28,9 @@ def read(path: Path) -> dict[str, str]:
     return wanted
 
 
-def is_pin(wanted: str | None) -> bool:
+def is_pin(wanted: str | None) -> TypeGuard[str]:
     """True for a version to compare with; False for none, `system`, `ref:...`, `path:...`."""
-    return bool(wanted) and wanted != "system" and not wanted.startswith(("ref:", "path:"))
+    return wanted is not None and wanted not in ("", "system") and not wanted.startswith(("ref:", "path:"))
 
 
 def numeric(version: str) -> tuple[int, ...]:
@@ -44,3 +49,22 @@ def matches(wanted: str, installed: str) -> bool:
         return False
     n = min(len(w), len(i))
     return w[:n] == i[:n]
+
+
+def version_warning(
+    name: str, path: str, installed: str | None, wanted: str | None, source: str, setting: str
+) -> str | None:
+    """One warning line when ``installed`` (None: unknown) does not agree with what
+    ``source`` pins (the rule of ``matches``), else None.
+
+    ``setting`` names the config key that chooses the program (``lint.shfmt``).
+    """
+    if not is_pin(wanted):
+        return None
+    if installed and matches(wanted, installed):
+        return None
+    found = installed or "of unknown version"
+    return (
+        f"warning: {name} {found} ({path}) differs from {source} ({name} {wanted}):"
+        f" results may differ from CI; install {name} {wanted} or point setting {setting} at it"
+    )

@@ -172,8 +172,22 @@ def test_missing_tool_is_one_line_with_how_to_install(scripts):
     assert out.stderr.startswith("shfmt-not-installed is not on PATH (setting lint.shfmt).")
 
 
+def test_version_probe_reads_the_real_tools():
+    """programs.version, the one probe, on what the tools print (0.9.0 and 3.6.0 on Debian 12)."""
+    from tasks.lib.programs import version
+
+    said = subprocess.run(["shellcheck", "--version"], capture_output=True, text=True).stdout
+    (line,) = [x for x in said.splitlines() if x.startswith("version: ")]
+    assert version(["shellcheck", "--version"]) == line.split()[1]
+    said = subprocess.run(["shfmt", "--version"], capture_output=True, text=True).stdout
+    assert version(["shfmt", "--version"]) == said.strip().removeprefix("v")
+
+
 def test_version_mismatch_warns_in_one_line(scripts):
-    from tasks.lib.shlint.scripts import tool_version
+    from tasks.lib.programs import version
+
+    def tool_version(path):
+        return version([path, "--version"])
 
     shellcheck_version = tool_version(shutil.which("shellcheck"))
     (scripts.root / ".tool-versions").write_text(f"nodejs 20.14.0\nshfmt 0.0.1\nshellcheck {shellcheck_version}\n")
@@ -227,16 +241,54 @@ def test_this_repositorys_own_scripts_pass():
     assert out.stdout.splitlines()[-1].endswith(" 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings")
 
 
+def _fake_tool(root: Path, name: str, body: str) -> Path:
+    tool = root / name
+    tool.write_text(f"#!/bin/sh\n{body}\n")
+    tool.chmod(0o755)
+    return tool
+
+
 def test_tool_failure_and_bad_settings_are_one_line(scripts):
-    broken = scripts.root / "broken-shellcheck"
-    broken.write_text("#!/bin/sh\necho 'boom: cannot start' >&2\nexit 3\n")
-    broken.chmod(0o755)
-    out = scripts.inv("lint.sh", "-p", "scripts/clean.sh", env={"INVOKE_LINT_SHELLCHECK": "./broken-shellcheck", "INVOKE_LINT_TOOL_VERSIONS": ""})
+    broken = _fake_tool(scripts.root, "broken-shellcheck", "echo 'boom: cannot start' >&2\nexit 3")
+    no_pins = {"INVOKE_LINT_TOOL_VERSIONS": ""}
+    out = scripts.inv("lint.sh", "-p", "scripts/clean.sh", env={"INVOKE_LINT_SHELLCHECK": "./broken-shellcheck", **no_pins})
     assert out.returncode == 1
-    assert out.stderr.strip() == f"shellcheck failed with exit code 3 ({broken}): boom: cannot start"
+    assert out.stderr.strip().startswith(f"shellcheck ({broken}) failed with exit code 3 (boom: cannot start). Install: ")
+    assert len(out.stderr.strip().splitlines()) == 1
     out = scripts.inv("lint.sh", env={"INVOKE_LINT_SEVERITY": "loud"})
     assert out.returncode == 1
-    assert out.stderr.strip() == "setting lint.severity='loud': use error, warning, info or style"
+    assert out.stderr.strip() == (
+        "setting lint.severity = 'loud' (from INVOKE_LINT_SEVERITY) is not one of error, warning, info, style;"
+        " fix it in invoke.yaml (lint: {severity: ...}) or INVOKE_LINT_SEVERITY"
+    )
+
+
+def test_shellcheck_without_json1_is_one_line(scripts):
+    """A configured shellcheck whose -f json1 output does not parse (older than 0.7)."""
+    old = _fake_tool(scripts.root, "old-shellcheck", "echo 'scripts/clean.sh:1:1: note: hi [SC1000]'\nexit 1")
+    out = scripts.inv("lint.sh", "-p", "scripts/clean.sh", env={"INVOKE_LINT_SHELLCHECK": "./old-shellcheck", "INVOKE_LINT_TOOL_VERSIONS": ""})
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"shellcheck ({old}) printed no -f json1 output lint.sh can read (")
+    assert "lint.sh needs shellcheck 0.7 or newer" in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("where", ["env", "invoke.yaml"])
+def test_a_bad_jobs_setting_is_one_line(scripts, where):
+    if where == "env":
+        out = scripts.inv("lint.sh", env={"INVOKE_LINT_JOBS": "two"})
+        named = "INVOKE_LINT_JOBS"
+    else:
+        set_lint(scripts, jobs="two")
+        out = scripts.inv("lint.sh")
+        named = str(scripts.root / "invoke.yaml")
+    assert out.returncode == 1, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert "lint.jobs" in text and named in text and "INVOKE_LINT_JOBS" in text
+    assert "Traceback" not in text
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def test_this_repository_passes_its_own_lint():

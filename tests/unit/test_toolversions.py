@@ -1,4 +1,10 @@
-from tasks.lib.versions import matches, numeric, read
+from pathlib import Path
+
+import pytest
+
+from tasks.lib import doctor, programs
+from tasks.lib.shlint import run as lint
+from tasks.lib.versions import is_pin, matches, numeric, read, version_warning
 
 
 def test_read(tmp_path):
@@ -14,10 +20,72 @@ def test_numeric():
     assert numeric("none") == ()
 
 
+def test_is_pin():
+    assert is_pin("3.9.0")
+    assert not any(is_pin(w) for w in (None, "", "system", "ref:v1.2", "path:/opt/x"))
+
+
 def test_matches():
     assert matches("0.9.0", "0.9.0")
     assert not matches("3.9.0", "3.6.0")
     assert matches("27.3.4.1", "27")
+    assert matches("3.9.0", "3.9")
     assert not matches("27.3.4.1", "25")
     assert not matches("1.18.4-otp-27", "1.14.0")
     assert not matches("1.0", "")
+
+
+def test_version_warning():
+    def warn(installed, wanted):
+        return version_warning("shfmt", "/usr/bin/shfmt", installed, wanted, ".tool-versions", "lint.shfmt")
+
+    assert warn("3.9.0", "3.9.0") is None
+    assert warn("3.9", "3.9.0") is None
+    assert warn("3.6.0", None) is None
+    assert warn("3.6.0", "system") is None
+    line = warn("3.6.0", "3.9.0")
+    assert line == (
+        "warning: shfmt 3.6.0 (/usr/bin/shfmt) differs from .tool-versions (shfmt 3.9.0):"
+        " results may differ from CI; install shfmt 3.9.0 or point setting lint.shfmt at it"
+    )
+    assert "\n" not in line
+    assert "shfmt of unknown version (" in warn(None, "3.9.0")
+
+
+@pytest.mark.parametrize(
+    "installed, pin, agree",
+    [("3.9", "3.9.0", True), ("3.6.0", "3.9.0", False), ("27", "27.3.4.1", True)],
+)
+def test_doctor_and_lint_agree_on_the_pin(monkeypatch, tmp_path, installed, pin, agree):
+    """One rule: doctor's row is ok exactly when lint.sh prints no warning."""
+    monkeypatch.setattr(programs, "version", lambda argv: installed)
+    row = doctor.tool_row("shfmt", ["shfmt", "--version"], {"shfmt": pin}, False, "install shfmt")
+    pins = tmp_path / ".tool-versions"
+    pins.write_text(f"shfmt {pin}\n")
+    warnings = lint.pin_warnings({"shfmt": "/usr/bin/shfmt"}, str(pins))
+    assert (row.status == doctor.OK) is agree, row
+    assert (warnings == []) is agree, warnings
+
+
+def _program(tmp_path: Path, name: str, output: str) -> str:
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\nprintf '%s' '{output}'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "output, version",
+    [
+        ("ShellCheck - shell script analysis tool\nversion: 0.9.0\nlicense: GNU General Public License, version 3\n", "0.9.0"),
+        ("3.6.0\n", "3.6.0"),
+        ("v3.13.0\n", "3.13.0"),
+        ("(devel)\n", None),
+    ],
+)
+def test_version_probe(tmp_path, output, version):
+    assert programs.version([_program(tmp_path, "tool", output), "--version"]) == version
+
+
+def test_version_probe_of_a_missing_program(tmp_path):
+    assert programs.version([str(tmp_path / "absent"), "--version"]) is None

@@ -3,46 +3,48 @@
 from __future__ import annotations
 
 import sys
+from typing import Mapping
 
 from invoke import Exit
 
-from tasks.lib import config, versions
+from tasks.lib import config, programs, versions
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.console import is_dry
-from tasks.lib.shlint import scripts as ss
+from tasks.lib.shlint import discovery, runners
+from tasks.lib.shlint.results import Report
 
 
 def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) -> None:
     """Lint the shell scripts; Exit 1 (with the fix) when any fails."""
+    # Every setting first: a bad one is reported before anything runs.
     strict = strict or config.flag(c, "lint", "strict")
     root = PROJECT_ROOT
     indent = config.whole(c, "lint", "indent")
     severity = config.choice(c, "lint", "severity", ("error", "warning", "info", "style"))
-    shellcheck = ss.find_tool(config.text(c, "lint", "shellcheck"), "shellcheck", root)
-    shfmt = ss.find_tool(config.text(c, "lint", "shfmt"), "shfmt", root)
+    jobs = config.whole(c, "lint", "jobs")
+    exclude = config.strings(c, "lint", "exclude")
+    minimal_paths = config.strings(c, "lint", "minimal_paths")
     pins_file = config.optional(c, "lint", "tool_versions")
+    shellcheck = runners.find_tool(config.text(c, "lint", "shellcheck"), "shellcheck", root)
+    shfmt = runners.find_tool(config.text(c, "lint", "shfmt"), "shfmt", root)
     if pins_file:
-        pins = versions.read(project_path(pins_file))
-        for name, tool in (("shellcheck", shellcheck), ("shfmt", shfmt)):
-            if name in pins:
-                line = ss.version_warning(name, tool, ss.tool_version(tool), pins[name], pins_file)
-                if line:
-                    print(line, file=sys.stderr, flush=True)
+        for line in pin_warnings({"shellcheck": shellcheck, "shfmt": shfmt}, pins_file):
+            print(line, file=sys.stderr, flush=True)
 
-    wanted = [ss.to_relative(root, p) for p in path] if path else None
-    files = ss.discover(root, exclude=config.strings(c, "lint", "exclude"), paths=wanted, staged=staged)
+    wanted = [discovery.to_relative(root, p) for p in path] if path else None
+    files = discovery.discover(root, exclude=exclude, paths=wanted, staged=staged)
     dry = is_dry(c)
-    report = ss.lint(
+    report = runners.lint(
         root,
         files,
         shellcheck=shellcheck,
         shfmt=shfmt,
         severity=severity,
         indent=indent,
-        jobs=config.whole(c, "lint", "jobs"),
+        jobs=jobs,
         fix=fix,
         dry=dry,
-        minimal_paths=config.strings(c, "lint", "minimal_paths"),
+        minimal_paths=minimal_paths,
     )
     for line in render(report, strict, dry):
         print(line)
@@ -56,7 +58,21 @@ def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) ->
         raise Exit("; ".join(hint) if hint else None, code=1)
 
 
-def render(report, strict: bool, dry: bool = False) -> list[str]:
+def pin_warnings(tools: Mapping[str, str], pins_file: str) -> list[str]:
+    """A warning line per tool (name -> full path) whose version does not agree with
+    its pin in ``pins_file`` (relative to the project root); the rule is doctor's."""
+    pins = versions.read(project_path(pins_file))
+    lines = []
+    for name, tool in tools.items():
+        if name in pins:
+            installed = programs.version([tool, "--version"])
+            line = versions.version_warning(name, tool, installed, pins[name], pins_file, f"lint.{name}")
+            if line:
+                lines.append(line)
+    return lines
+
+
+def render(report: Report, strict: bool, dry: bool = False) -> list[str]:
     """Per file, what is wrong: shellcheck findings, shfmt's diff or parse error, tips."""
     out: list[str] = []
     for f in report.files:
@@ -74,7 +90,7 @@ def render(report, strict: bool, dry: bool = False) -> list[str]:
     return out
 
 
-def summary(report, strict: bool, dry: bool = False) -> str:
+def summary(report: Report, strict: bool, dry: bool = False) -> str:
     """One line: files checked, files with findings, and the counts behind them."""
     n = report.counts(strict)
     parts = [f"{n['checked']} {'file' if n['checked'] == 1 else 'files'} checked"]

@@ -1,0 +1,82 @@
+"""The report: what fails, the per-file lines and the summary; settings read by run."""
+
+from __future__ import annotations
+
+import pytest
+from invoke import Config, Context, Exit
+
+from tasks.lib.shlint import run as lint
+from tasks.lib.shlint.results import FileResult, Finding, Report, Tip
+
+
+def _report(fix=False):
+    files = [
+        FileResult("clean.sh"),
+        FileResult("w.sh", findings=[Finding("w.sh", 3, 1, "warning", "SC2034", "u appears unused.")]),
+        FileResult("m.sh", diff="--- m.sh.orig\n+++ m.sh\n@@ -1 +1 @@\n-a\n+b\n"),
+        FileResult("t.sh", tips=[Tip("t.sh", 1, "starts with '#!/bin/bash'")]),
+    ]
+    return Report(files, fix=fix, indent=4)
+
+
+def test_render_and_summary():
+    report = _report()
+    lines = lint.render(report, strict=False)
+    assert lines == [
+        "w.sh:3:1: warning: u appears unused. [SC2034]",
+        "m.sh: not formatted (shfmt -i 4 -d):",
+        "    --- m.sh.orig",
+        "    +++ m.sh",
+        "    @@ -1 +1 @@",
+        "    -a",
+        "    +b",
+        "t.sh:1: tip warning: starts with '#!/bin/bash'",
+    ]
+    assert report.failed() and lint.summary(report, strict=False) == (
+        "lint.sh: 4 files checked, 2 with findings (1 shellcheck, 1 not formatted), 1 tip warnings"
+    )
+    assert lint.summary(report, strict=True) == (
+        "lint.sh: 4 files checked, 3 with findings (1 shellcheck, 1 not formatted), 1 tip errors"
+    )
+
+
+def test_tips_alone_fail_only_when_strict():
+    report = Report([FileResult("t.sh", tips=[Tip("t.sh", 1, "x")])])
+    assert not report.failed(strict=False)
+    assert report.failed(strict=True)
+
+
+def test_summary_after_fix():
+    report = _report(fix=True)
+    report.files[2].diff = ""
+    report.files[2].reformatted = True
+    assert lint.render(report, strict=False)[1] == "m.sh: reformatted (shfmt -i 4 -w)"
+    assert lint.summary(report, strict=False) == (
+        "lint.sh: 4 files checked, 1 reformatted, 1 with findings (1 shellcheck), 1 tip warnings"
+    )
+
+
+def _context(tmp_path, settings: dict) -> Context:
+    """A context with the lint defaults and ``settings`` in tmp_path/invoke.yaml."""
+    from invoke.vendor import yaml
+
+    from tasks.lint import ns
+
+    (tmp_path / "invoke.yaml").write_text(yaml.safe_dump({"lint": settings}))
+    config = Config(project_location=str(tmp_path))
+    config.load_collection(ns.configuration())
+    config.load_project()
+    return Context(config)
+
+
+@pytest.mark.parametrize("key, value", [("jobs", "two"), ("indent", -1), ("strict", "maybe"), ("severity", "loud")])
+def test_a_bad_setting_is_one_line_before_anything_runs(monkeypatch, tmp_path, key, value):
+    c = _context(tmp_path, {key: value})
+    # No tool is looked up (nor run) before every setting is read.
+    monkeypatch.setattr(lint.runners, "find_tool", lambda *a: pytest.fail("find_tool ran"))
+    with pytest.raises(Exit) as e:
+        lint.lint_sh(c, None, fix=False, strict=False, staged=False)
+    message = e.value.message
+    assert message.startswith(f"setting lint.{key} = {value!r} (from {tmp_path / 'invoke.yaml'}) is not ")
+    assert message.endswith(f"fix it in invoke.yaml (lint: {{{key}: ...}}) or INVOKE_LINT_{key.upper()}")
+    assert "\n" not in message

@@ -1,0 +1,119 @@
+"""Running the tools: finding them, batches, and what their exit codes and output become
+(``programs.capture`` stubbed: no programs run)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from invoke import Exit
+
+from tasks.lib import programs
+from tasks.lib.shlint import runners
+from tasks.lib.shlint.results import Finding
+
+
+def test_batches():
+    files = [f"f{i}.sh" for i in range(5)]
+    assert runners.batches([], 2) == []
+    assert runners.batches(files, 2) == [["f0.sh", "f2.sh", "f4.sh"], ["f1.sh", "f3.sh"]]
+    assert runners.batches(files[:1], 4) == [["f0.sh"]]
+    many = [f"f{i}.sh" for i in range(450)]
+    parts = runners.batches(many, 2, max_batch=200)
+    assert len(parts) == 3 and sorted(sum(parts, [])) == sorted(many)
+
+
+def test_find_tool_missing_says_how_to_install(tmp_path):
+    with pytest.raises(Exit) as e:
+        runners.find_tool("/nonexistent/shellcheck", "shellcheck", tmp_path)
+    message = str(e.value.message)
+    assert message.startswith("/nonexistent/shellcheck does not exist or is not executable (setting lint.shellcheck).")
+    for hint in ("apt-get install shellcheck shfmt", "brew install shellcheck shfmt", "pip install -e '.[lint-tools]'"):
+        assert hint in message
+    assert "\n" not in message
+    with pytest.raises(Exit, match="is not on PATH"):
+        runners.find_tool("no-such-shfmt-here", "shfmt", tmp_path)
+
+
+def test_find_tool_relative_to_root(tmp_path):
+    tool = tmp_path / "bin" / "shfmt"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert runners.find_tool("bin/shfmt", "shfmt", tmp_path) == str(tool)
+
+
+class FakeCapture:
+    """Stands in for programs.capture: records the call, returns a set result."""
+
+    def __init__(self, returncode=0, stdout="", stderr=""):
+        self.result = (returncode, stdout, stderr)
+        self.calls: list[dict] = []
+
+    def __call__(self, argv, **kwargs):
+        self.calls.append({"argv": argv, **kwargs})
+        code, out, err = self.result
+        return subprocess.CompletedProcess(argv, code, out, err)
+
+
+def _json1(*comments) -> str:
+    return json.dumps({"comments": list(comments)})
+
+
+def test_run_shellcheck_names_odd_files_safely(monkeypatch, tmp_path):
+    comment = {"file": "./-odd.sh", "line": 2, "column": 1, "level": "error", "code": 1073, "message": "m"}
+    fake = FakeCapture(1, _json1(comment))
+    monkeypatch.setattr(programs, "capture", fake)
+    (finding,) = runners.run_shellcheck("/bin/shellcheck", ["-odd.sh", "a.sh"], "warning", tmp_path)
+    assert finding == Finding("-odd.sh", 2, 1, "error", "SC1073", "m")
+    call = fake.calls[0]
+    assert call["argv"] == ["/bin/shellcheck", "--severity=warning", "-f", "json1", "--", "./-odd.sh", "a.sh"]
+    assert call["ok"] == (0, 1) and call["cwd"] == tmp_path and call["what"] == "shellcheck (/bin/shellcheck)"
+
+
+def test_shellcheck_output_that_is_not_json1_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(programs, "capture", FakeCapture(1, "a.sh:1:1: warning: x [SC2034]\n"))
+    with pytest.raises(Exit) as e:
+        runners.run_shellcheck("/old/shellcheck", ["a.sh"], "warning", tmp_path)
+    message = e.value.message
+    assert message.startswith("shellcheck (/old/shellcheck) printed no -f json1 output lint.sh can read (")
+    assert "lint.sh needs shellcheck 0.7 or newer" in message and "setting lint.shellcheck" in message
+    assert "\n" not in message
+
+
+def test_run_shfmt_diff_per_file(monkeypatch, tmp_path):
+    diff = "--- ./-x.sh.orig\n+++ ./-x.sh\n@@ -1 +1 @@\n-a\n+b\n"
+    fake = FakeCapture(1, diff, "b.sh:2:1: reached EOF without `fi`\n")
+    monkeypatch.setattr(programs, "capture", fake)
+    diffs, errors = runners.run_shfmt_diff("/bin/shfmt", ["-x.sh", "b.sh"], 4, tmp_path)
+    assert diffs == {"-x.sh": diff} and errors == {"b.sh": ["b.sh:2:1: reached EOF without `fi`"]}
+    assert fake.calls[0]["argv"] == ["/bin/shfmt", "-i", "4", "-d", "--", "./-x.sh", "b.sh"]
+    assert fake.calls[0]["ok"] == (0, 1)
+
+
+def test_shfmt_exit_1_without_a_diff_is_a_failure(monkeypatch, tmp_path):
+    monkeypatch.setattr(programs, "capture", FakeCapture(1, "", "open c.sh: permission denied\n"))
+    with pytest.raises(Exit) as e:
+        runners.run_shfmt_diff("/bin/shfmt", ["a.sh"], 4, tmp_path)
+    assert e.value.message.startswith("shfmt (/bin/shfmt) failed with exit code 1 (open c.sh: permission denied). Install:")
+
+
+def test_lint_collects_findings_diffs_and_tips(monkeypatch, tmp_path):
+    (tmp_path / "a.sh").write_text("#!/usr/bin/env bash\nset -euo pipefail\nx=1\n")
+    (tmp_path / "b.sh").write_text("#!/bin/sh\nif true;then :; fi\n")
+    comment = {"file": "a.sh", "line": 3, "column": 1, "level": "warning", "code": 2034, "message": "x appears unused."}
+    diff = "--- b.sh.orig\n+++ b.sh\n@@ -2 +2 @@\n-if true;then :; fi\n+if true; then :; fi\n"
+
+    def capture(argv, **kwargs):  # shellcheck: a batch per job, each told of its own files
+        if "json1" in argv:
+            return subprocess.CompletedProcess(argv, 1, _json1(comment) if "a.sh" in argv else _json1(), "")
+        return subprocess.CompletedProcess(argv, 1, diff, "")
+
+    monkeypatch.setattr(programs, "capture", capture)
+    report = runners.lint(tmp_path, ["a.sh", "b.sh"], shellcheck="sc", shfmt="shfmt", jobs=2)
+    a, b = report.files
+    assert [str(f) for f in a.findings] == ["a.sh:3:1: warning: x appears unused. [SC2034]"]
+    assert a.diff == "" and a.tips == []
+    assert b.diff == diff and len(b.tips) == 2 and not b.findings
+    assert report.counts() == {"checked": 2, "failed": 2, "findings": 1, "unformatted": 1, "reformatted": 0, "tips": 2}
