@@ -48,11 +48,13 @@ class SuiteExecutor(Executor):
     def execute(self, *tasks: Any) -> Any:
         import os
 
-        from tasks.lib.config import environment_problems
+        from tasks.lib.config import empty_variables, environment_problems
 
         merged = self.config.clone()
         merged.load_collection(self.collection.configuration())
         sections = {k: dict(v) for k, v in merged.items() if isinstance(v, dict) or hasattr(v, "items")}
+        for name in empty_variables(sections, os.environ):
+            del os.environ[name]  # empty means the default, as everywhere
         problems = environment_problems(sections, os.environ)
         if problems:
             raise Exit("; ".join(problems))

@@ -3,7 +3,8 @@
 One job per module, grouped by kind. Nothing here imports a task module. The heavy
 SDKs are imported by one module each: docker and requests by postgres/engine.py,
 psycopg by postgres/sql.py, python-dotenv by envfile.py, psutil by
-supervise/proctable.py and postgres/ports.py.
+supervise/proctable.py; each inside the functions that need it, so a task pays only
+for what it uses.
 
 Settings, environment, output
     config.py       the invoke settings: typed getters, where a value came from
@@ -43,7 +44,7 @@ Stripe (stripe/)
     serve.py        billing.serve, billing.listen, billing.env
 
 Processes (supervise/)
-    proctable.py    the process table and tree (psutil), the child subreaper
+    proctable.py    processes (psutil): the table, the tree, port listeners; the subreaper
     printer.py      prefixed, coloured, masked output lines
     manager.py      run several programs, stop them all
 

@@ -10,8 +10,9 @@ names the setting, where its value came from, and the fix.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from invoke import Exit
 
@@ -38,7 +39,27 @@ def env_name(section: str, key: str) -> str:
 _FALSE_WORDS = ("false", "no", "off")
 
 
-def environment_problems(settings: dict, environ: dict | os._Environ) -> list[str]:
+def _typed_variables(settings: dict, environ: Mapping[str, str]) -> Iterator[tuple[str, str, str, Any, str]]:
+    """``(name, section, key, current value, text)`` of each INVOKE_* variable set for a
+    setting that is not a string (invoke casts those)."""
+    for section, values in settings.items():
+        if not isinstance(values, dict):
+            continue
+        for key, old in values.items():
+            name = env_name(section, key)
+            new = environ.get(name)
+            if new is not None and old is not None and not isinstance(old, str):
+                yield name, section, key, old, new
+
+
+def empty_variables(settings: dict, environ: Mapping[str, str]) -> list[str]:
+    """INVOKE_* variables set to an empty value for a setting that is not a string: like
+    every empty value they mean "the default", so the caller drops them before invoke
+    would cast "" (a traceback for numbers, false for booleans)."""
+    return [name for name, _, _, _, new in _typed_variables(settings, environ) if new.strip() == ""]
+
+
+def environment_problems(settings: dict, environ: Mapping[str, str]) -> list[str]:
     """``INVOKE_<SECTION>_<KEY>`` values that invoke would crash on or misread.
 
     invoke casts each to the type of the setting's current value before a task runs:
@@ -47,28 +68,23 @@ def environment_problems(settings: dict, environ: dict | os._Environ) -> list[st
     (``false`` included). ``settings`` is the merged configuration, environment aside.
     """
     problems = []
-    for section, values in settings.items():
-        if not isinstance(values, dict):
-            continue
-        for key, old in values.items():
-            name = env_name(section, key)
-            new = environ.get(name)
-            if new is None:
-                continue
-            where = f"{name}={new!r} (setting {section}.{key})"
-            if isinstance(old, bool):
-                if new.strip().lower() in _FALSE_WORDS:
-                    problems.append(f"{where} would read as true (invoke takes only 0 or an empty value as false): set {name}=0")
-                elif new.strip().lower() not in ("", "0", "1", "true", "yes", "on"):
-                    problems.append(f"{where} is not true or false: set {name}=1 or {name}=0")
-            elif isinstance(old, (list, tuple, dict)):
-                problems.append(f"{where}: a list cannot come from the environment; unset it and set {section}.{key} in invoke.yaml")
-            elif isinstance(old, (int, float)):
-                try:
-                    type(old)(new)
-                except ValueError:
-                    kind = "a whole number" if isinstance(old, int) else "a number"
-                    problems.append(f"{where} is not {kind}: fix or unset it")
+    for name, section, key, old, new in _typed_variables(settings, environ):
+        where = f"{name}={new!r} (setting {section}.{key})"
+        if new.strip() == "":
+            continue  # empty: the default (see empty_variables)
+        if isinstance(old, bool):
+            if new.strip().lower() in _FALSE_WORDS:
+                problems.append(f"{where} would read as true (invoke takes only 0 or an empty value as false): set {name}=0")
+            elif new.strip().lower() not in ("0", "1", "true", "yes", "on"):
+                problems.append(f"{where} is not true or false: set {name}=1 or {name}=0")
+        elif isinstance(old, (list, tuple, dict)) or hasattr(old, "items"):
+            problems.append(f"{where}: a list cannot come from the environment; unset it and set {section}.{key} in invoke.yaml")
+        elif isinstance(old, (int, float)):
+            try:
+                type(old)(new)
+            except ValueError:
+                kind = "a whole number" if isinstance(old, int) else "a number"
+                problems.append(f"{where} is not {kind}: fix or unset it")
     return problems
 
 
@@ -194,6 +210,40 @@ def strings(c, section: str, key: str) -> list[str]:
     if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
         return [str(v) for v in value]
     raise bad(c, section, key, value, "a list of strings")
+
+
+def words(c, section: str, key: str) -> list[str]:
+    """A command: a string split as a shell splits words, or a list of words."""
+    value = raw(c, section, key)
+    if isinstance(value, str):
+        try:
+            split = shlex.split(value)
+        except ValueError as e:
+            raise bad(c, section, key, value, f"a command line ({e})")
+        if split:
+            return split
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, int, float)) for v in value):
+        return [str(v) for v in value]
+    raise bad(c, section, key, value, "a command (a string or a list of words)")
+
+
+def commands(c, section: str, key: str) -> list[list[str]]:
+    """Several commands: a list of strings (or of lists of words); one string is one command."""
+    value = raw(c, section, key)
+    items = [value] if isinstance(value, str) else value
+    out = []
+    if isinstance(items, (list, tuple)):
+        for item in items:
+            if isinstance(item, str) and item.strip():
+                out.append(shlex.split(item))
+            elif isinstance(item, (list, tuple)) and item and all(isinstance(v, str) for v in item):
+                out.append([str(v) for v in item])
+            else:
+                out = []
+                break
+    if not out:
+        raise bad(c, section, key, value, "a list of commands, e.g. [ecto.reset, ecto.seed]")
+    return out
 
 
 def path(c, section: str, key: str, base: Path | None = None) -> Path:

@@ -94,6 +94,12 @@ def test_environment_values_invoke_reads_right_pass(name, value):
     assert config.environment_problems(DEFAULTS, {name: value}) == []
 
 
+def test_empty_typed_variables_mean_the_default():
+    environ = {"INVOKE_LINT_JOBS": "", "INVOKE_LINT_STRICT": " ", "INVOKE_LINT_SHELLCHECK": "", "INVOKE_LINT_EXCLUDE": ""}
+    # Strings are invoke's to pass through (an empty one is the default already).
+    assert sorted(config.empty_variables(DEFAULTS, environ)) == ["INVOKE_LINT_EXCLUDE", "INVOKE_LINT_JOBS", "INVOKE_LINT_STRICT"]
+
+
 def test_origin_names_the_project_file(tmp_path):
     (tmp_path / "invoke.yaml").write_text("billing:\n  grace_period: soon\n")
     cfg = Config(project_location=str(tmp_path))
@@ -125,3 +131,14 @@ def test_project_path():
     assert project_path("elixir") == PROJECT_ROOT / "elixir"
     assert str(project_path("/abs/x")) == "/abs/x"
     assert project_path("x", base=PROJECT_ROOT / "elixir") == PROJECT_ROOT / "elixir" / "x"
+
+
+def test_commands_and_words():
+    c = ctx({"elixir": {"deps_task": "deps.get --only dev", "reset_tasks": "ecto.reset", "seed_task": 5, "many": ["a b", ["c", "d"]]}})
+    assert config.words(c, "elixir", "deps_task") == ["deps.get", "--only", "dev"]
+    # One string is one command, not a list of letters.
+    assert config.commands(c, "elixir", "reset_tasks") == [["ecto.reset"]]
+    assert config.commands(c, "elixir", "many") == [["a", "b"], ["c", "d"]]
+    with pytest.raises(Exit) as e:
+        config.words(c, "elixir", "seed_task")
+    assert "setting elixir.seed_task = 5" in e.value.message and "a command" in e.value.message

@@ -52,14 +52,13 @@ class MixStep:
 
 def task_words(c, key: str) -> list[str]:
     """A mix task setting (``elixir.deps_task``...) as argv words."""
-    return tool.task_args(config.raw(c, "elixir", key))
+    return config.words(c, "elixir", key)
 
 
 def mix_command(c, key: str) -> list[str]:
     """The mix argv for the task setting ``elixir.<key>``: the one place mix command lines
     are made. ``reset_tasks`` (a list of tasks) becomes one `mix do` line."""
-    value = config.raw(c, "elixir", key)
-    tasks = list(value) if key == "reset_tasks" else [value]
+    tasks = config.commands(c, "elixir", key) if key == "reset_tasks" else [task_words(c, key)]
     return tool.mix_do(c, tasks)
 
 

@@ -43,7 +43,7 @@ def where() -> str:
     return f"{DEFAULT_DOCKER_HOST} (the default; DOCKER_HOST is not set)"
 
 
-def is_local() -> bool:
+def is_on_this_machine() -> bool:
     """True when the engine runs on this machine, so its published ports are this machine's."""
     return docker_host().startswith(("unix://", "npipe://"))
 

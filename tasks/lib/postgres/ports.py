@@ -15,6 +15,7 @@ from invoke import Exit
 from tasks.lib import envfile
 from tasks.lib.postgres import engine
 from tasks.lib.postgres.spec import PostgresSpec
+from tasks.lib.supervise import proctable
 
 
 def _ips_overlap(a: str, b: str) -> bool:
@@ -47,20 +48,7 @@ def port_is_free(host_ip: str, port: int) -> bool:
 
 def port_holder_process(port: int) -> str | None:
     """'name (pid N)' of the process listening on TCP ``port``; None when unknown or hidden from us."""
-    import psutil  # only on this error path; the warm path never pays for it
-
-    try:
-        connections = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):  # macOS wants root for other processes' sockets
-        return None
-    for conn in connections:
-        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr.port != port or not conn.pid:
-            continue
-        try:
-            return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return None
+    return proctable.listener(port)
 
 
 def port_taken_message(spec: PostgresSpec, holder: str) -> str:
@@ -76,7 +64,7 @@ def port_holder(cl, spec: PostgresSpec) -> str | None:
     if holder:
         return f"container {holder}"
     # Only a local engine's ports are this machine's ports.
-    if engine.is_local() and not port_is_free(spec.host_ip, spec.port):
+    if engine.is_on_this_machine() and not port_is_free(spec.host_ip, spec.port):
         who = port_holder_process(spec.port)
         return f"another process, {who}" if who else "another process"
     return None

@@ -6,12 +6,15 @@ line (``Unreachable``), and the few statements the suite itself runs.
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-from psycopg import sql as pgsql
+from typing import TYPE_CHECKING, Any
 
 from tasks.lib.database import Database
+
+if TYPE_CHECKING:
+    import psycopg
+
+# psycopg is imported inside the functions: tasks that never connect (infra.down,
+# infra.logs, --dry runs) do not pay its ~0.1 s import.
 
 # The database every server has; used to look at a dev database that may not exist.
 MAINTENANCE_DB = "postgres"
@@ -32,6 +35,8 @@ def one_line(text: str) -> str:
 
 def connect(db: Database, dbname: str | None = None, connect_timeout: int = 2) -> psycopg.Connection:
     """An autocommit connection to ``dbname`` (default: the dev database), or Unreachable."""
+    import psycopg
+
     try:
         return psycopg.connect(**db.conninfo(dbname=dbname, connect_timeout=connect_timeout), autocommit=True)
     except (psycopg.Error, OSError) as e:
@@ -40,6 +45,8 @@ def connect(db: Database, dbname: str | None = None, connect_timeout: int = 2) -
 
 def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2) -> None:
     """Connect and run ``SELECT 1``: the readiness handshake. Unreachable when it fails."""
+    import psycopg
+
     try:
         with connect(db, dbname, connect_timeout) as conn:
             conn.execute("SELECT 1").fetchone()
@@ -54,4 +61,6 @@ def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
 
 def comment_on_database(conn: psycopg.Connection, name: str, text: str) -> None:
     """``COMMENT ON DATABASE name IS 'text'``, quoted properly."""
+    from psycopg import sql as pgsql
+
     conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(pgsql.Identifier(name), pgsql.Literal(text)))

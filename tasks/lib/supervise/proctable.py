@@ -1,4 +1,5 @@
-"""The process table and the tree below a process, for the supervisor (manager.py).
+"""Processes through psutil (its one module): the table, the tree below a process, and
+who listens on a port; for the supervisor (manager.py) and the port diagnostics.
 
 The table comes from psutil (Linux and macOS alike): pid, parent pid, process group,
 start time (tells a reused pid apart) and whether the process is a zombie. The tree is
@@ -18,14 +19,11 @@ import sys
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-import psutil
-
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 # pgid of a process whose group cannot be read.
 UNKNOWN_PGID = -1
 _ATTRS = ["pid", "ppid", "status", "create_time"]
-_GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,9 @@ class ProcInfo:
 
 def process_table() -> dict[int, ProcInfo]:
     """Every process on the machine that we can see, by pid."""
+    import psutil  # here, not at the top: billing.env and --dry runs never need it
+
+    gone = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
     table: dict[int, ProcInfo] = {}
     for proc in psutil.process_iter(_ATTRS):
         info = proc.info
@@ -55,9 +56,27 @@ def process_table() -> dict[int, ProcInfo]:
             ppid=info["ppid"] if info["ppid"] is not None else 0,
             pgid=pgid,
             start=info["create_time"],
-            zombie=info["status"] in _GONE,
+            zombie=info["status"] in gone,
         )
     return table
+
+
+def listener(port: int) -> str | None:
+    """'name (pid N)' of the process listening on TCP ``port``, when the system lets us see it."""
+    import psutil
+
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, OSError):  # macOS wants root for other processes' sockets
+        return None
+    for conn in connections:
+        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr.port != port or not conn.pid:
+            continue
+        try:
+            return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
 
 
 def descendants(table: Mapping[int, ProcInfo], roots: Iterable[int]) -> set[int]:
