@@ -27,17 +27,9 @@ def seed(c, force=False):
 )
 def reset(c, static=False, yes=False):
     """Drop the local dev database, re-create and seed it (mix do ecto.reset + ecto.seed)."""
-    from tasks.lib.database import database
-    from tasks.lib.mix import tool
-    from tasks.lib.stack import postgres, seed as seeding
+    from tasks.lib.stack import seed as seeding
 
-    db = database()
-    # Refused or declined before Postgres is started or contacted.
-    seeding.check_reset(c, db, yes, seeding.reset_command(static))
-    tool.mix_path(c)
-    tool.elixir_root(c)
-    postgres.bring_up(c)
-    return seeding.reset(c, db, static)
+    return seeding.reset_task(c, static=static, yes=yes)
 
 
 ns = Collection("db", seed, reset)

@@ -40,23 +40,17 @@ def seed(c, force=False):
 @task(iterable=["env"], help={"env": ENV_HELP})
 def iex(c, env=None):
     """Start the portal in an interactive shell (iex -S mix in the Elixir root)."""
-    from tasks.lib import programs
     from tasks.lib.mix import steps
 
-    argv, root, child_env = steps.iex_command(c, env)
-    programs.run(c, argv, cwd=root, env=child_env, what="iex -S mix", pty=programs.use_pty())
-    return "ran"
+    return steps.iex(c, env)
 
 
 @task(iterable=["env"], help={"env": ENV_HELP})
 def server(c, env=None):
     """Run the Phoenix server without a shell (mix phx.server in the Elixir root)."""
-    from tasks.lib import programs
     from tasks.lib.mix import steps
 
-    argv, root, child_env = steps.server_command(c, env)
-    programs.run(c, argv, cwd=root, env=child_env, what="mix phx.server")
-    return "ran"
+    return steps.server(c, env)
 
 
 ns = Collection("elixir", deps, setup, seed, iex, server)

@@ -36,10 +36,9 @@ def destroy(c, yes=False):
 @task
 def status(c):
     """Show the Postgres container's state, port, image, health, and whether it answers."""
-    from tasks.lib import console
     from tasks.lib.stack import postgres
 
-    print(console.table(postgres.status_rows(c)))
+    postgres.print_status(c)
 
 
 @task(

@@ -99,13 +99,13 @@ def is_local_host(host: str) -> bool:
         return False
 
 
-def require_local(db: Database, refusing: str) -> None:
-    """Exit unless ``db`` is on this machine; ``refusing`` says what would have happened.
+def require_local(db: Database, refusing: str, why: str) -> None:
+    """Exit unless ``db`` is on this machine: ``refusing`` what, and ``why`` that matters.
 
-    e.g. ``refusing="refusing to reset: db.reset drops the database whatever the flags"``.
+    e.g. ``require_local(db, "refusing to reset", "db.reset drops the database whatever the flags")``.
     """
     if not db.is_local():
         raise Exit(
             f"{refusing}: DATABASE_HOST={db.host} (from {envfile.origin('DATABASE_HOST')}) is not"
-            " a local address. Fix: set DATABASE_HOST=localhost in .env (or unset it)"
+            f" a local address, and {why}. Fix: set DATABASE_HOST=localhost in .env (or unset it)"
         )

@@ -158,9 +158,21 @@ def collect(c) -> list[Row]:
 
 
 def render(rows: list[Row]) -> str:
-    lines = []
-    for line, r in zip(console.table([(r.check, r.status.ljust(4), r.detail) for r in rows]).splitlines(), rows):
-        lines.append(line)
+    """One table: check, status, detail; a failed or warned check's fix on a row below it."""
+    table: list[tuple[str, str, str]] = []
+    for r in rows:
+        table.append((r.check, r.status, r.detail))
         if r.fix and r.status != OK:
-            lines.append(" " * (max(len(x.check) for x in rows) + 8) + f"fix: {r.fix}")
-    return "\n".join(lines)
+            table.append(("", "", f"fix: {r.fix}"))
+    return console.table(table)
+
+
+def report(c) -> None:
+    """inv doctor: the table, then one verdict line; Exit 1 when a required check failed."""
+    rows = collect(c)
+    print(render(rows))
+    failed = [r.check for r in rows if r.status == FAIL]
+    if failed:
+        raise Exit(f"doctor: {len(failed)} required check(s) failed: {', '.join(failed)}")
+    warned = sum(r.status == WARN for r in rows)
+    print(f"doctor: all required checks pass ({warned} warning(s))")

@@ -36,9 +36,10 @@ def test_non_local_hosts(host):
 
 
 def test_require_local_refuses_a_remote_host_naming_where_it_came_from():
-    require_local(database({}), "refusing")
+    require_local(database({}), "refusing", "why")
     with pytest.raises(Exit) as e:
-        require_local(database({"DATABASE_HOST": "db.example.com"}), "refusing to reset: it drops data")
+        require_local(database({"DATABASE_HOST": "db.example.com"}), "refusing to reset", "it drops data")
     msg = e.value.message
-    assert msg.startswith("refusing to reset: it drops data: DATABASE_HOST=db.example.com (from ")
+    assert msg.startswith("refusing to reset: DATABASE_HOST=db.example.com (from ")
+    assert "is not a local address, and it drops data. Fix:" in msg
     assert "DATABASE_HOST=localhost" in msg and "\n" not in msg

@@ -152,3 +152,17 @@ def iex_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
 def server_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
     """``(argv, cwd, env)`` of `mix phx.server` (setting elixir.server_task) with the server environment."""
     return mix_command(c, "server_task"), tool.elixir_root(c), portal_env.server_env(env or [])
+
+
+def iex(c, env=None) -> str:
+    """elixir.iex: `iex -S mix` in the Elixir root, on a pty when there is a terminal."""
+    argv, root, child_env = iex_command(c, env)
+    programs.run(c, argv, cwd=root, env=child_env, what="iex -S mix", pty=programs.use_pty())
+    return "ran"
+
+
+def server(c, env=None) -> str:
+    """elixir.server: `mix phx.server` in the Elixir root."""
+    argv, root, child_env = server_command(c, env)
+    programs.run(c, argv, cwd=root, env=child_env, what="mix phx.server")
+    return "ran"

@@ -34,7 +34,8 @@ def ensure_started(c) -> Status:
     spec = spec_from_config(c)
     require_local(
         database(),
-        "infra manages a local Postgres container and would wait on a database it does not run",
+        "refusing to start Postgres",
+        "infra manages a local Postgres container: it would wait on a database it does not run",
     )
     _warn(spec)
     if is_dry(c):
@@ -145,6 +146,10 @@ def status_rows(c) -> list[tuple[str, str]]:
     where = f"{db.host}:{db.port} ({db.name} as {db.user})"
     rows.append(("database", f"answers at {where}" if error is None else f"does not answer at {where}: {error}"))
     return rows
+
+
+def print_status(c) -> None:
+    print(console.table(status_rows(c)))
 
 
 def print_logs(c, tail: int, follow: bool) -> None:

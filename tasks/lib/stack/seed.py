@@ -17,9 +17,10 @@ from tasks.lib.console import dry, is_dry
 from tasks.lib.database import Database, database, require_local
 from tasks.lib.mix import fingerprints, steps, tool
 from tasks.lib.postgres import seeding
+from tasks.lib.stack import postgres
 
 RESET_HINT = "Use `inv db.reset` to start over"
-REFUSE_RESET = "refusing to reset: db.reset drops the database whatever the flags"
+
 
 
 def static_from_env() -> bool:
@@ -90,7 +91,7 @@ def seed_once(c, force: bool = False) -> str:
 
 def check_reset(c, db: Database, yes: bool, rerun: str) -> None:
     """Refuse a database that is not local, then ask (``rerun``: the user's command with --yes)."""
-    require_local(db, REFUSE_RESET)
+    require_local(db, "refusing to reset", "db.reset drops the database whatever the flags")
     if is_dry(c):
         if not yes:
             dry(f"reset: would ask before dropping {db.where} (--yes skips the question)")
@@ -120,6 +121,17 @@ def reset(c, db: Database, static: bool) -> str:
     )
     _mark_seeded(c, db, static, "reset")
     return "ran"
+
+
+def reset_task(c, static: bool = False, yes: bool = False) -> str:
+    """db.reset: refused or declined before Postgres is started or contacted; then
+    Postgres up, then the reset."""
+    db = database()
+    check_reset(c, db, yes, reset_command(static))
+    tool.mix_path(c)
+    tool.elixir_root(c)
+    postgres.bring_up(c)
+    return reset(c, db, static)
 
 
 def reset_command(static: bool) -> str:
