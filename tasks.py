@@ -1,8 +1,9 @@
-"""Entry point for `inv`: the tasks themselves live in the tasks/ folder.
+"""Entry point for `inv`: the tasks themselves live in the tasks/ package.
 
-invoke loads this file as the module ``tasks``, which would hide the ``tasks/``
-folder. Giving this module a ``__path__`` makes it the package for that folder, so
-``inv`` and ``import tasks`` (pytest, scripts) load one and the same set of modules.
+invoke finds this file first and loads it as the module ``tasks``, which would hide
+the ``tasks/`` package. Giving this module the package's ``__path__`` makes
+``tasks.infra``, ``tasks.lib...`` the same files under ``inv`` as under ``import
+tasks`` (pytest, scripts, type checkers), which loads ``tasks/__init__.py`` instead.
 """
 
 import os

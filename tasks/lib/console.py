@@ -12,13 +12,15 @@ from typing import Sequence, TextIO
 
 from invoke import Exit
 
+from tasks.lib import config
+
 # The start of every line that says what `inv --dry` would have done.
 DRY = "[dry] "
 
 
 def is_dry(c) -> bool:
     """True under `inv --dry`: print the plan, touch nothing (Docker and SQL included)."""
-    return bool(c.config.run.get("dry", False))
+    return config.flag(c, "run", "dry")
 
 
 def dry(text: str, file: TextIO | None = None) -> None:
@@ -26,8 +28,10 @@ def dry(text: str, file: TextIO | None = None) -> None:
     print(DRY + text, file=file or sys.stdout, flush=True)
 
 
-def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, right: Sequence[int] = ()) -> str:
-    """Rows as aligned columns two spaces apart; columns in ``right`` are right-aligned.
+def table(
+    rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, right: Sequence[int] = (), sep: str = "  "
+) -> str:
+    """Rows as aligned columns ``sep`` apart; columns in ``right`` are right-aligned.
 
     The last column is never padded, so a long note does not widen the table.
     """
@@ -46,7 +50,7 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, ri
                 cells.append(cell.rjust(widths[i]))
             else:
                 cells.append(cell.ljust(widths[i]))
-        lines.append("  ".join(cells).rstrip())
+        lines.append(sep.join(cells).rstrip())
     return "\n".join(lines)
 
 

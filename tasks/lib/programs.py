@@ -135,13 +135,16 @@ def capture(
     what: str | None = None,
     ok: Iterable[int] | None = (0,),
     hint: str = "",
+    timeout_hint: str = "",
+    errors: str = "replace",
 ) -> subprocess.CompletedProcess:
     """Run ``argv`` with its output captured as text, stdin closed, within ``timeout`` s.
 
     ``env`` is the complete environment (None: ours). A program that cannot start or
     does not finish in time, or (unless ``ok`` is None) an exit code not in ``ok``, is
     an Exit naming ``what`` (default: the program) with its last line of output;
-    ``hint`` is appended (how to install or fix it).
+    ``hint`` is appended (how to install or fix it), or ``timeout_hint`` on a timeout.
+    ``errors="surrogateescape"`` keeps undecodable bytes (file names) as os.fsdecode does.
     """
     what = what or Path(argv[0]).name
     tail = f". {hint}" if hint else ""
@@ -153,11 +156,12 @@ def capture(
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            errors="replace",
+            errors=errors,
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        raise Exit(f"{what} did not finish within {timeout:g} s ({shlex.join(map(str, argv))}){tail}")
+        after = f". {timeout_hint}" if timeout_hint else tail
+        raise Exit(f"{what} did not finish within {timeout:g} s ({shlex.join(map(str, argv))}){after}")
     except OSError as e:
         raise Exit(f"cannot run {argv[0]}: {e.strerror or e}{tail}")
     if ok is not None and done.returncode not in tuple(ok):
@@ -169,17 +173,26 @@ def capture(
 _VERSION = re.compile(r"\d+(?:\.\d+)+|\d+")
 
 
-def version(argv: list[str], timeout: float = 20.0) -> str | None:
+def version(
+    argv: list[str], timeout: float = 20.0, pattern: str | None = None, cwd: Path | None = None
+) -> str | None:
     """The first version-looking string ``argv`` prints (``shellcheck --version`` ->
-    ``0.9.0``), or None when the program is absent, fails to run or prints none."""
+    ``0.9.0``), or None when the program is absent, fails to run or prints none.
+
+    ``pattern`` (a regex whose group 1 is the version) picks one line of several, e.g.
+    ``^Mix (\\S+)`` after the Erlang banner of `mix --version`.
+    """
     program = which(argv[0])
     if not program:
         return None
     try:
-        done = capture([program, *argv[1:]], timeout=timeout, ok=None)
+        done = capture([program, *argv[1:]], timeout=timeout, ok=None, cwd=cwd)
     except Exit:
         return None
     text = done.stdout + "\n" + done.stderr
+    if pattern is not None:
+        m = re.search(pattern, text, re.M)
+        return m.group(1) if m else None
     m = re.search(r"version:?\s*v?(\d+(?:\.\d+)+)", text, re.I) or _VERSION.search(text)
     return m.group(1) if m and m.lastindex else (m.group(0) if m else None)
 

@@ -155,13 +155,9 @@ def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
         pass
     version = _version_from_install(real)
     if version is None:
-        try:
-            text = programs.capture([mix, "--version"], cwd=PROJECT_ROOT, timeout=60, ok=None).stdout
-        except Exit:
-            text = ""
         # "Mix 1.18.4 (compiled with Erlang/OTP 27)"; the Erlang banner comes first.
-        m = re.search(r"^Mix (\S+)", text, re.M)
-        version = parse_version(m.group(1)) if m else None
+        found = programs.version([mix, "--version"], timeout=60, pattern=r"^Mix (\S+)", cwd=PROJECT_ROOT)
+        version = parse_version(found) if found else None
     if version is None:
         return None
     if not is_dry(c):

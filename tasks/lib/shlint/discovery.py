@@ -78,7 +78,8 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess | None:
     git = programs.which("git")
     if not git:
         return None
-    return programs.capture([git, *args], cwd=root, what=f"git {args[0]}", ok=None)
+    # surrogateescape: file names that are not UTF-8 survive, as with os.fsdecode.
+    return programs.capture([git, *args], cwd=root, what=f"git {args[0]}", ok=None, errors="surrogateescape")
 
 
 def _nul_separated(output: str) -> list[str]:

@@ -8,9 +8,10 @@ works, and each step is timed.
 
 from __future__ import annotations
 
+import shlex
 import sys
 
-from tasks.lib import programs
+from tasks.lib import portal_env, programs
 from tasks.lib.console import PrefixedOutput, is_dry
 from tasks.lib.database import database
 from tasks.lib.mix import steps as mix_steps
@@ -23,14 +24,24 @@ def _postgres(c) -> str:
     return "dry" if is_dry(c) else "ready"
 
 
+def command_line(force: bool, no_iex: bool, env) -> str:
+    """The dev.up command with --reseed --yes and every other flag given (for hints)."""
+    words = ["inv dev.up", "--reseed", "--yes"]
+    words += ["--force"] if force else []
+    words += ["--no-iex"] if no_iex else []
+    words += [f"--env {shlex.quote(item)}" for item in env or []]  # never secrets: refused
+    return " ".join(words)
+
+
 def up(c, force: bool = False, reseed: bool = False, yes: bool = False, no_iex: bool = False, env=None) -> None:
+    portal_env.parse_assignments(env or [])  # a bad or secret --env is refused before anything starts
+    if reseed:  # asked before anything starts
+        seed.check_reset(c, database(), yes, command_line(force, no_iex, env))
     steps = Steps()
     started = steps.clock()
     real_stdout = sys.stdout
     sys.stdout = PrefixedOutput(real_stdout)
     try:
-        if reseed:  # asked before anything starts
-            seed.check_reset(c, database(), yes, "inv dev.up --reseed --yes")
         # Postgres boots in the background while mix fetches deps and builds assets.
         pg = Background(steps, "postgres", lambda: _postgres(c)).start()
         steps.run("deps", lambda: mix_steps.run(c, "deps", force=force))

@@ -11,6 +11,7 @@ starts.
 from __future__ import annotations
 
 import os
+import shlex
 
 from invoke import Exit
 
@@ -25,7 +26,6 @@ from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
 # Exit codes of billing.serve / billing.listen that say which process stopped first.
 PHX_EXITED = 3
 STRIPE_EXITED = 4
-INTERRUPTED = 130
 
 _FROM_CLI = "(from `stripe listen --print-secret` when served)"
 
@@ -118,7 +118,8 @@ def serve(c, reset_static: bool, yes: bool, env) -> None:
     config.positive(c, "billing", "grace_period")  # a bad setting fails before anything starts
     url = forward_url(c)
     if reset_static:
-        seed.check_reset(c, database(), yes, "inv billing.serve --reset-static --yes")
+        rerun = " ".join(["inv billing.serve --reset-static --yes", *(f"--env {shlex.quote(i)}" for i in env or [])])
+        seed.check_reset(c, database(), yes, rerun)
 
     dry = is_dry(c)
     if dry:
@@ -192,10 +193,10 @@ def show_env(c, env) -> None:
         shown["STRIPE_SECRET_KEY"] = "(unset)"
     rows = [(k, f"= {shown[k]}   [{origins[k]}]") for k in values]
     if "STRIPE_DEFAULT_PRICE_ID" not in values:
-        rows.append(("STRIPE_DEFAULT_PRICE_ID", " unset: the portal's dev.exs default applies"))
+        rows.append(("STRIPE_DEFAULT_PRICE_ID", "  unset: the portal's dev.exs default applies"))
     listen_key = masking.mask_env(cli.cli_env(key))["STRIPE_API_KEY"] if key else "(unset)"
     rows.append(("STRIPE_API_KEY", f"= {listen_key}   [{cli.KEY_VAR}]"))
-    lines = console.table(rows).splitlines()
+    lines = console.table(rows, sep=" ").splitlines()
     print("Server (mix phx.server) environment, added to the shell's:")
     print("\n".join("  " + ln for ln in lines[:-1]))
     print("stripe listen environment:")

@@ -72,3 +72,10 @@ def test_background_unfinished_last_line_is_written_out(monkeypatch):
     steps = Steps(clock=FakeClock())
     Background(steps, "pg", lambda: print("line1\npartial", end="")).start().join()
     assert target.getvalue().splitlines() == ["pg | line1", "pg | partial"]
+
+
+def test_the_reseed_hint_keeps_every_flag_given():
+    from tasks.lib.stack.up import command_line
+
+    assert command_line(False, False, None) == "inv dev.up --reseed --yes"
+    assert command_line(True, True, ["FZFF_X=true", "A=b c"]) == "inv dev.up --reseed --yes --force --no-iex --env FZFF_X=true --env 'A=b c'"
