@@ -136,8 +136,8 @@ def collect(c) -> list[Row]:
         "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
         "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
         "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        "shellcheck": ([config.text(c, "lint", "shellcheck"), "--version"], False, "apt-get install shellcheck, brew install shellcheck, or pip install -e '.[lint-tools]'"),
-        "shfmt": ([config.text(c, "lint", "shfmt"), "--version"], False, "apt-get install shfmt, brew install shfmt, or pip install -e '.[lint-tools]'"),
+        "shellcheck": ([config.text(c, "lint", "shellcheck"), "--version"], False, "apt-get install shellcheck, brew install shellcheck, or pip install '.[lint-tools]'"),
+        "shfmt": ([config.text(c, "lint", "shfmt"), "--version"], False, "apt-get install shfmt, brew install shfmt, or pip install '.[lint-tools]'"),
     }
     # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
     # reported by env_rows (loading fails the same way again there).

@@ -166,7 +166,7 @@ def test_missing_tool_is_one_line_with_how_to_install(scripts):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("/nonexistent does not exist or is not executable (setting lint.shellcheck).")
-    for hint in ("apt-get install shellcheck shfmt", "brew install shellcheck shfmt", "pip install -e '.[lint-tools]'"):
+    for hint in ("apt-get install shellcheck shfmt", "brew install shellcheck shfmt", "pip install '.[lint-tools]'"):
         assert hint in lines[0]
     out = scripts.inv("lint.sh", env={"INVOKE_LINT_SHFMT": "shfmt-not-installed"})
     assert out.stderr.startswith("shfmt-not-installed is not on PATH (setting lint.shfmt).")

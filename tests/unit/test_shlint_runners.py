@@ -29,7 +29,7 @@ def test_find_tool_missing_says_how_to_install(tmp_path):
         runners.find_tool("/nonexistent/shellcheck", "shellcheck", tmp_path)
     message = str(e.value.message)
     assert message.startswith("/nonexistent/shellcheck does not exist or is not executable (setting lint.shellcheck).")
-    for hint in ("apt-get install shellcheck shfmt", "brew install shellcheck shfmt", "pip install -e '.[lint-tools]'"):
+    for hint in ("apt-get install shellcheck shfmt", "brew install shellcheck shfmt", "pip install '.[lint-tools]'"):
         assert hint in message
     assert "\n" not in message
     with pytest.raises(Exit, match="is not on PATH"):

