@@ -12,13 +12,11 @@ import sys
 __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 # invoke turns bytecode caching off (its --write-pyc flag turns it on); without it
-# every `inv` compiles the suite's modules again. tasks/__pycache__ is gitignored,
-# so cache them unless the user asked Python not to (PYTHONDONTWRITEBYTECODE).
-_no_pyc = sys.dont_write_bytecode
+# every `inv` compiles the suite's modules again, the library's included, which task
+# bodies import after this file has run. tasks/__pycache__ is gitignored, so cache them
+# for the rest of the run unless the user asked Python not to (PYTHONDONTWRITEBYTECODE).
 sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
-try:
-    from tasks.collection import ns  # noqa: E402
-finally:
-    sys.dont_write_bytecode = _no_pyc
+
+from tasks.collection import ns  # noqa: E402
 
 __all__ = ["ns"]
