@@ -82,12 +82,6 @@ def ensure_loaded(root: Path) -> None:
     _loaded = True
 
 
-def mark_loaded() -> None:
-    """For tests: treat the dotenv files as loaded without reading any."""
-    global _loaded
-    _loaded = True
-
-
 def origin(key: str) -> str:
     """Where the current value of ``key`` came from, for messages."""
     if key in _origins:
