@@ -2,64 +2,112 @@
 
 Precedence, highest first: the shell's environment, then `.env.local`, then `.env`.
 Loading happens once per process, when the first task starts (not at import, so
-`inv --list` stays fast and never fails on a broken `.env`).
+`inv --list` stays fast and never fails on a broken `.env`). A bad line (no `=`, not
+UTF-8) is an error naming the file and line, never the content; the good lines are
+loaded all the same, so `inv doctor` still checks the configured port.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from typing import MutableMapping
 
 # Later files win over earlier ones; the shell wins over both.
 FILES = (".env", ".env.local")
 
-_loaded = False
-_origins: dict[str, str] = {}
-
 
 class EnvFileError(Exception):
     """A `.env` file that cannot be read; the message is one line for the user."""
 
 
-def parse_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
-    """Return ``(values, line_of_key)`` for one dotenv file, or raise EnvFileError."""
+_NEWLINE = re.compile(r"\r\n|\n|\r")  # what python-dotenv counts as a line break
+
+_loaded = False
+_error: EnvFileError | None = None
+_origins: dict[str, str] = {}
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, EnvFileError | None]:
+    """The file's text; a line that is not UTF-8 is blanked and the first one reported."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    out: list[str] = []
+    first = 0
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            out.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            first = first or number
+            out.append(line[len(line.rstrip(b"\r\n")) :].decode())  # keep the line count
+    return "".join(out), EnvFileError(f"{path} line {first} is not UTF-8: re-save the file as UTF-8")
+
+
+def _line(string: str, first_line: int) -> int:
+    """The line a binding's text starts on: dotenv counts from the blank lines before it."""
+    blank = string[: len(string) - len(string.lstrip())]
+    return first_line + len(_NEWLINE.findall(blank))
+
+
+def read_file(path: Path) -> tuple[dict[str, str], dict[str, int], EnvFileError | None]:
+    """``(values, line_of_key, error)`` for one dotenv file: every good line's value, and
+    the first bad line as an error naming the file and line (never its content: it may
+    be a secret). Unreadable altogether: no values and the error."""
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise EnvFileError(f"{path} is not UTF-8 text: re-save it as UTF-8")
+        data = path.read_bytes()
     except OSError as e:
-        raise EnvFileError(f"cannot read {path}: {e.strerror}")
+        return {}, {}, EnvFileError(f"cannot read {path}: {e.strerror}")
+    text, error = _decode(path, data)
     lines: dict[str, int] = {}
+    kept: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            raise EnvFileError(
-                f"{path} line {binding.original.line}: not a KEY=VALUE line;"
-                " fix it or comment it out with #"
+        line = _line(binding.original.string, binding.original.line)
+        if binding.error or (binding.key is not None and binding.value is None):
+            # `sk_test_...`, `FOO` or `export FOO` parse as a key without a value.
+            no_equals = "" if binding.error else " (no `=`)"
+            error = error or EnvFileError(
+                f"{path} line {line}: not a KEY=VALUE line{no_equals}; fix it or comment it out with #"
             )
+            kept.append("\n" * binding.original.string.count("\n"))
+            continue
         if binding.key is not None:
-            lines[binding.key] = binding.original.line
-    values = dotenv_values(stream=io.StringIO(text), interpolate=True)
-    return {k: v for k, v in values.items() if v is not None}, lines
+            lines[binding.key] = line
+        kept.append(binding.original.string)
+    # Only the good lines reach dotenv (which would log a warning for a bad one).
+    values = dotenv_values(stream=io.StringIO("".join(kept)), interpolate=True)
+    return {k: v for k, v in values.items() if v is not None}, lines, error
 
 
-def load(root: Path, environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
-    """Load the dotenv files under ``root`` into ``environ`` without overriding it.
+def parse_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """Return ``(values, line_of_key)`` for one dotenv file, or raise EnvFileError."""
+    values, lines, error = read_file(path)
+    if error is not None:
+        raise error
+    return values, lines
 
-    Returns where each key's value came from (for error messages).
-    """
+
+def load_partial(
+    root: Path, environ: MutableMapping[str, str] | None = None
+) -> tuple[dict[str, str], EnvFileError | None]:
+    """Load every good line of the dotenv files under ``root`` into ``environ`` without
+    overriding it; return where each key's value came from, and the first error."""
     environ = os.environ if environ is None else environ
     merged: dict[str, str] = {}
     origin: dict[str, str] = {}
+    first: EnvFileError | None = None
     for name in FILES:
         path = root / name
         if not path.is_file():
             continue
-        values, lines = parse_file(path)
+        values, lines, error = read_file(path)
+        first = first or error
         for key, value in values.items():
             merged[key] = value
             origin[key] = f"{name} line {lines.get(key, '?')}"
@@ -70,16 +118,31 @@ def load(root: Path, environ: MutableMapping[str, str] | None = None) -> dict[st
         else:
             environ[key] = value
             origins[key] = origin[key]
+    return origins, first
+
+
+def load(root: Path, environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Load the dotenv files under ``root`` into ``environ`` without overriding it.
+
+    Returns where each key's value came from (for error messages). A bad line raises
+    EnvFileError after the good lines were loaded.
+    """
+    origins, error = load_partial(root, environ)
+    if error is not None:
+        raise error
     return origins
 
 
 def ensure_loaded(root: Path) -> None:
-    """Load the dotenv files once per process."""
-    global _loaded
-    if _loaded:
-        return
-    _origins.update(load(root))
-    _loaded = True
+    """Load the dotenv files once per process. When one has a bad line, the good lines
+    are loaded anyway (doctor still sees DATABASE_PORT) and every call raises the error."""
+    global _loaded, _error
+    if not _loaded:
+        origins, _error = load_partial(root)
+        _origins.update(origins)
+        _loaded = True
+    if _error is not None:
+        raise _error
 
 
 def origin(key: str) -> str:

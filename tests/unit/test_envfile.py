@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from tasks.lib import envfile
@@ -56,3 +58,98 @@ def test_not_utf8(tmp_path):
 def test_origin_reports_default_when_unset(monkeypatch):
     monkeypatch.delenv("FZ_NOT_SET_ANYWHERE", raising=False)
     assert envfile.origin("FZ_NOT_SET_ANYWHERE") == "the default"
+
+
+@pytest.mark.parametrize("line", ["sk_test_abc123secret", "export SOME_KEY", "SOME_KEY", "  sk_test_abc123secret  # pasted"])
+def test_line_without_equals_is_an_error_naming_file_and_line_only(tmp_path, line):
+    (tmp_path / ".env").write_text(f"A=1\n\n# comment\n{line}\nB=2\n")
+    with pytest.raises(envfile.EnvFileError) as e:
+        envfile.load(tmp_path, {})
+    msg = str(e.value)
+    assert msg == (
+        f"{tmp_path / '.env'} line 4: not a KEY=VALUE line (no `=`); fix it or comment it out with #"
+    )
+    assert "sk_test" not in msg and "SOME_KEY" not in msg
+
+
+def test_bad_line_still_loads_the_good_lines(tmp_path):
+    (tmp_path / ".env").write_text("DATABASE_PORT=5999\nsk_test_abc123secret\nB=${DATABASE_PORT}x\n")
+    (tmp_path / ".env.local").write_text("C=3\n")
+    environ: dict[str, str] = {}
+    origins, error = envfile.load_partial(tmp_path, environ)
+    assert environ == {"DATABASE_PORT": "5999", "B": "5999x", "C": "3"}
+    assert origins["B"] == ".env line 3" and origins["C"] == ".env.local line 1"
+    assert error is not None and ".env line 2:" in str(error)
+
+
+def test_first_bad_line_of_the_first_file_is_reported(tmp_path):
+    (tmp_path / ".env").write_text("A=1\nbad one\nnoequals\n")
+    (tmp_path / ".env.local").write_text("worse\n")
+    _, error = envfile.load_partial(tmp_path, {})
+    assert str(error).startswith(f"{tmp_path / '.env'} line 2: not a KEY=VALUE line;")
+
+
+def test_not_utf8_names_the_first_bad_line_and_loads_the_rest(tmp_path):
+    (tmp_path / ".env").write_bytes(b"A=1\nB=2\nC=\xff\xfe\nD=4\r\nE=\xe9\nF=6\n")
+    environ: dict[str, str] = {}
+    origins, error = envfile.load_partial(tmp_path, environ)
+    assert str(error) == f"{tmp_path / '.env'} line 3 is not UTF-8: re-save the file as UTF-8"
+    assert environ == {"A": "1", "B": "2", "D": "4", "F": "6"}
+    assert origins["F"] == ".env line 6"
+
+
+def test_ensure_loaded_loads_the_good_lines_and_raises_every_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(envfile, "_loaded", False)
+    monkeypatch.setattr(envfile, "_error", None)
+    monkeypatch.delenv("FZ_TEST_PORT", raising=False)
+    (tmp_path / ".env").write_text("FZ_TEST_PORT=6543\nsk_test_abc123secret\n")
+    with pytest.raises(envfile.EnvFileError) as first:
+        envfile.ensure_loaded(tmp_path)
+    assert envfile.origin("FZ_TEST_PORT") == ".env line 1"
+    assert os.environ["FZ_TEST_PORT"] == "6543"
+    monkeypatch.delenv("FZ_TEST_PORT")  # loaded once: a second call does not load again
+    with pytest.raises(envfile.EnvFileError) as second:
+        envfile.ensure_loaded(tmp_path)
+    assert str(second.value) == str(first.value)
+    assert "FZ_TEST_PORT" not in os.environ
+
+
+def test_ensure_loaded_twice_when_fine(tmp_path, monkeypatch):
+    monkeypatch.setattr(envfile, "_loaded", False)
+    monkeypatch.setattr(envfile, "_error", None)
+    monkeypatch.delenv("FZ_TEST_OK", raising=False)
+    (tmp_path / ".env").write_text("FZ_TEST_OK=1\n")
+    envfile.ensure_loaded(tmp_path)
+    envfile.ensure_loaded(tmp_path)
+    assert os.environ["FZ_TEST_OK"] == "1"
+
+
+def test_parse_file_is_strict(tmp_path):
+    (tmp_path / ".env.example").write_text("A=1\nB\n")
+    with pytest.raises(envfile.EnvFileError, match="line 2"):
+        envfile.parse_file(tmp_path / ".env.example")
+
+
+def test_bad_lines_log_nothing(tmp_path, capsys, caplog):
+    (tmp_path / ".env").write_text('A=1\nthis is not an assignment\nB="unterminated\n')
+    envfile.load_partial(tmp_path, {})
+    assert caplog.records == [] and capsys.readouterr().err == ""
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("A=1\n")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(tmp_path), "read_bytes", denied)
+    with pytest.raises(envfile.EnvFileError, match="cannot read .*: Permission denied"):
+        envfile.load(tmp_path, {})
+
+
+def test_lines_after_blank_lines_are_counted_right(tmp_path):
+    (tmp_path / ".env").write_text("A=1\n\n\n  B=2\r\n\r\nC=3\n\nsk_test_abc123secret\n")
+    environ: dict[str, str] = {}
+    origins, error = envfile.load_partial(tmp_path, environ)
+    assert origins == {"A": ".env line 1", "B": ".env line 4", "C": ".env line 6"}
+    assert ".env line 8:" in str(error)

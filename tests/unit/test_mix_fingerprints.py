@@ -1,7 +1,16 @@
 """Up-to-date checks with real files in temporary folders."""
 
+import pytest
+
+from tasks.lib import state as state_files
 from tasks.lib.mix import fingerprints
 from tasks.lib.mix.fingerprints import Step
+from tasks.lib.state import StateError
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings(monkeypatch):
+    monkeypatch.setattr(state_files, "_warned", set())
 
 
 def make(tmp_path, lock_text="%{}"):
@@ -78,21 +87,59 @@ def test_settings_change_is_stale(tmp_path):
     assert fingerprints.is_up_to_date(state, other) == (False, "its settings changed")
 
 
-def test_forget_one_and_all(tmp_path):
-    root, state, step = make(tmp_path)
-    other = Step("setup", [root / "mix.exs"], [])
-    fingerprints.record(state, step)
-    fingerprints.record(state, other)
-    fingerprints.forget(state, "deps")
-    assert not fingerprints.is_up_to_date(state, step)[0]
-    assert fingerprints.is_up_to_date(state, other)[0]
-    fingerprints.forget(state)
-    assert not fingerprints.is_up_to_date(state, other)[0]
-    fingerprints.forget(tmp_path / "nowhere")  # nothing recorded: no error
-
-
-def test_corrupt_record_is_stale(tmp_path):
+def test_corrupt_record_is_stale_with_one_warning(tmp_path, capsys):
     _, state, step = make(tmp_path)
     fingerprints.record(state, step)
     (state / "fingerprints" / "deps.json").write_text("{not json")
+    assert fingerprints.is_up_to_date(state, step) == (False, "its record cannot be read")
+    assert fingerprints.is_up_to_date(state, step)[0] is False
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1
+    assert f"ignoring {state / 'fingerprints' / 'deps.json'} (not valid JSON): the step runs" in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"inputs": [1, 2], "salt": "x"}',
+        '{"salt": 5, "inputs": {}}',
+        '{"inputs": {"mix.lock": 1}, "salt": "x"}',
+        '{"inputs": {}}',
+        "[1, 2]",
+        '"a string"',
+        "null",
+    ],
+)
+def test_record_of_the_wrong_shape_is_stale_with_a_warning(tmp_path, capsys, text):
+    _, state, step = make(tmp_path)
+    fingerprints.record(state, step)
+    (state / "fingerprints" / "deps.json").write_text(text)
+    assert fingerprints.is_up_to_date(state, step) == (False, "its record cannot be read")
+    err = capsys.readouterr().err
+    assert "(not a JSON object with the expected fields): the step runs" in err
+    fingerprints.record(state, step)  # a new record replaces the bad one
+    assert fingerprints.is_up_to_date(state, step)[0]
+
+
+def test_record_that_is_a_folder_is_stale_then_cannot_be_written(tmp_path, capsys):
+    _, state, step = make(tmp_path)
+    (state / "fingerprints" / "deps.json").mkdir(parents=True)
+    assert fingerprints.is_up_to_date(state, step) == (False, "its record cannot be read")
+    assert "(a folder, not a file): the step runs" in capsys.readouterr().err
+    with pytest.raises(StateError) as e:
+        fingerprints.record(state, step)
+    assert e.value.message == (
+        f"cannot write the state file {state / 'fingerprints' / 'deps.json'} (a folder is in the way):"
+        " remove it or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
+    )
+    assert [p.name for p in (state / "fingerprints").iterdir()] == ["deps.json"]  # no .tmp left
+
+
+def test_state_folder_that_is_a_file(tmp_path, capsys):
+    _, state, step = make(tmp_path)
+    state.write_text("oops")
     assert fingerprints.is_up_to_date(state, step) == (False, "no successful run recorded")
+    assert f"({state} is a file, not a folder): the step runs" in capsys.readouterr().err
+    with pytest.raises(StateError, match=r"\(a file is in the way\): remove it"):
+        fingerprints.record(state, step)
+    assert state.read_text() == "oops"

@@ -5,20 +5,23 @@ success), none of its inputs changed content since (a missing input hashes as
 "absent", so appearing or vanishing counts as a change), its settings (``salt``) are
 the same, and every output exists (a directory counts only when it is not empty).
 Each step has a file of its own (``<state_dir>/fingerprints/<name>.json``, written
-atomically) so steps running in parallel never clobber each other.
+atomically) so steps running in parallel never clobber each other. A record that
+cannot be read (or has the wrong shape) counts as none, with one warning: the step
+runs. One that cannot be written is a ``state.StateError`` (tasks/lib/state.py).
 
-No invoke here: the tasks build ``Step`` values and decide what to print.
+The tasks build ``Step`` values and decide what to print.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+
+from tasks.lib import state
 
 ABSENT = "absent"
 
@@ -85,23 +88,32 @@ def _file(state_dir: Path, name: str) -> Path:
     return Path(state_dir) / "fingerprints" / f"{safe}.json"
 
 
+def _valid(data: dict) -> bool:
+    """What ``is_up_to_date`` reads: ``inputs`` (path -> hash) and ``salt``, all strings."""
+    inputs = data.get("inputs")
+    return (
+        isinstance(data.get("salt"), str)
+        and isinstance(inputs, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in inputs.items())
+    )
+
+
 def load(state_dir: Path, name: str) -> dict | None:
-    try:
-        data = json.loads(_file(state_dir, name).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    """The step's record, or None when there is none or it cannot be read (one warning)."""
+    return state.read_json(_file(state_dir, name), "the step runs", _valid)
 
 
 def is_up_to_date(state_dir: Path, step: Step) -> tuple[bool, str]:
     """``(fresh, reason)``: why the step can be skipped, or why it must run."""
     old = load(state_dir, step.name)
     if old is None:
+        if os.path.lexists(_file(state_dir, step.name)):
+            return False, "its record cannot be read"
         return False, "no successful run recorded"
     new = fingerprint(step)
     if old.get("salt") != new["salt"]:
         return False, "its settings changed"
-    old_inputs = old.get("inputs") or {}
+    old_inputs = old["inputs"]
     changed = [p for p, h in new["inputs"].items() if old_inputs.get(p) != h]
     changed += [p for p in old_inputs if p not in new["inputs"]]
     if changed:
@@ -123,21 +135,7 @@ def missing_outputs(step: Step) -> list[Path]:
 
 
 def record(state_dir: Path, step: Step) -> None:
-    """Remember a successful run (call only after the step succeeded)."""
-    path = _file(state_dir, step.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Remember a successful run (call only after the step succeeded). Raises
+    state.StateError when the state folder cannot be written."""
     data = {**fingerprint(step), "name": step.name, "at": time.time()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def forget(state_dir: Path, name: str | None = None) -> None:
-    """Forget one step (or all): the next run does the work again."""
-    folder = Path(state_dir) / "fingerprints"
-    targets = [_file(state_dir, name)] if name else list(folder.glob("*.json")) if folder.is_dir() else []
-    for f in targets:
-        try:
-            f.unlink()
-        except FileNotFoundError:
-            pass
+    state.write_json(_file(state_dir, step.name), data)

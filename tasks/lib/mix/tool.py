@@ -11,7 +11,6 @@ keyed by the program's path, mtime and the `.tool-versions` files that choose it
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -20,7 +19,7 @@ from typing import Iterable, Sequence
 
 from invoke import Exit
 
-from tasks.lib import config, programs
+from tasks.lib import config, programs, state
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.console import is_dry
 from tasks.lib.versions import numeric
@@ -137,6 +136,16 @@ def _version_from_install(real: Path) -> tuple[int, int, int] | None:
     return parse_version(m.group(1)) if m else None
 
 
+def _valid_cache(data: dict) -> bool:
+    version = data.get("version")
+    return (
+        isinstance(data.get("key"), str)
+        and isinstance(version, list)
+        and 2 <= len(version) <= 3
+        and all(type(n) is int and n >= 0 for n in version)
+    )
+
+
 def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
     """The Elixir version behind ``mix`` (cached; None when it cannot be told)."""
     mix = mix or mix_path(c)
@@ -147,12 +156,9 @@ def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
         return None
     key = f"{real}|{st.st_mtime_ns}|{st.st_size}|{_tool_versions_key()}"
     cache = config.state_dir(c) / "elixir-version.json"
-    try:
-        cached = json.loads(cache.read_text())
-        if cached.get("key") == key and cached.get("version"):
-            return parse_version(".".join(map(str, cached["version"])))
-    except (OSError, ValueError, AttributeError):
-        pass
+    cached = state.read_json(cache, "the Elixir version is detected again", _valid_cache)
+    if cached is not None and cached["key"] == key:
+        return parse_version(".".join(map(str, cached["version"])))
     version = _version_from_install(real)
     if version is None:
         # "Mix 1.18.4 (compiled with Erlang/OTP 27)"; the Erlang banner comes first.
@@ -162,11 +168,8 @@ def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
         return None
     if not is_dry(c):
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"key": key, "version": list(version)}))
-            os.replace(tmp, cache)
-        except OSError:
+            state.write_json(cache, {"key": key, "version": list(version)})
+        except state.StateError:
             pass  # a cache that cannot be written only costs time
     return version
 

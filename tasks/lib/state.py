@@ -1,0 +1,205 @@
+"""Reading and writing the suite's JSON state files, in the state folder (setting
+dev.state_dir, default .inv): ``fingerprints/<step>.json``, the Elixir version cache.
+
+State only remembers what the suite already found out, so state that cannot be read is
+unknown state: one warning naming the file, and the caller goes on as if it were absent
+(the step runs). State that cannot be written is a ``StateError``: one line naming the
+path and the fix, exit 1, and no temporary file left behind. ``require_writable`` makes
+that check before anything destructive, so a damaged folder stops a run before it
+drops a database rather than after.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from invoke import Exit
+
+from tasks.lib import config
+from tasks.lib.config import PROJECT_ROOT
+from tasks.lib.console import is_dry
+
+FINGERPRINTS = "fingerprints"
+SETTING = "dev.state_dir (INVOKE_DEV_STATE_DIR)"
+
+_warned: set[Path] = set()
+_lock = threading.Lock()
+
+
+class StateError(Exit):
+    """The state folder or a state file cannot be written; the message is one line."""
+
+
+def _show(path: Path) -> str:
+    """A path relative to the project root when inside it (for warnings)."""
+    try:
+        return str(Path(path).relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def warn(path: Path, why: str, then: str) -> None:
+    """``warning: ignoring PATH (why): then`` on stderr, once per path and process."""
+    with _lock:
+        if Path(path) in _warned:
+            return
+        _warned.add(Path(path))
+    print(f"warning: ignoring {_show(path)} ({why}): {then}", file=sys.stderr, flush=True)
+
+
+def _blocker(folder: Path) -> Path | None:
+    """The file standing where ``folder`` or one of its parents should be a folder."""
+    for p in (folder, *folder.parents):
+        if p.is_dir():
+            return None
+        if p.exists() or p.is_symlink():
+            return p
+    return None
+
+
+def _nearest_folder(folder: Path) -> Path:
+    return next((p for p in (folder, *folder.parents) if p.is_dir()), folder)
+
+
+def _denied(folder: Path) -> StateError:
+    return StateError(f"cannot write the state folder {folder} (permission denied): chmod u+w {folder} or set {SETTING}")
+
+
+def _folder_problem(folder: Path) -> StateError | None:
+    """Why ``folder`` (a state folder, maybe not made yet) cannot be written, or None."""
+    blocker = _blocker(folder)
+    if blocker is not None:
+        return StateError(f"cannot write the state folder {blocker} (a file is in the way): remove it or set {SETTING}")
+    existing = _nearest_folder(folder)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return _denied(existing)
+    return None
+
+
+def _cannot_write(folder: Path, error: OSError) -> StateError:
+    """Why making or writing in ``folder`` failed with ``error``."""
+    problem = _folder_problem(folder)
+    if problem is not None:
+        return problem
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return _denied(_nearest_folder(folder))
+    why = error.strerror or error.__class__.__name__
+    return StateError(f"cannot write the state folder {folder} ({why}): set {SETTING} to a writable folder")
+
+
+def _file_error(path: Path) -> StateError:
+    return StateError(f"cannot write the state file {path} (a folder is in the way): remove it or set {SETTING}")
+
+
+def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None) -> dict | None:
+    """The JSON object in ``path`` (passing ``valid`` when given), else None.
+
+    Absent is None silently; anything else unreadable (not JSON, the wrong shape, a
+    folder, a file in the way of its folder, no permission) is None with one warning
+    naming the path and ``then``, what happens instead ("the step runs"). Never raises
+    for what is on disk.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        why = f"{_show(_blocker(path.parent) or path.parent)} is a file, not a folder"
+    except IsADirectoryError:
+        why = "a folder, not a file"
+    except PermissionError:
+        why = "permission denied"
+    except OSError as e:
+        why = e.strerror or e.__class__.__name__
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        why = "not valid JSON"
+    else:
+        if isinstance(data, dict) and (valid is None or valid(data)):
+            return data
+        why = "not a JSON object with the expected fields"
+    warn(path, why, then)
+    return None
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its
+    folder. Raises StateError (one line: the path, the fix) and removes the temporary
+    file when it cannot."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if path.is_dir() and not path.is_symlink():
+            raise _file_error(path) from None
+        raise _cannot_write(path.parent, e) from None
+
+
+def remove(path: Path) -> None:
+    """Delete a state file; absent is fine. Raises StateError when it stays."""
+    path = Path(path)
+    try:
+        path.unlink()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        if path.is_dir() and not path.is_symlink():
+            raise _file_error(path) from None
+        raise _cannot_write(path.parent, e) from None
+
+
+def check_writable(folder: Path, create: bool = True) -> None:
+    """Raise StateError unless ``folder`` and its fingerprints folder can be written.
+
+    ``create`` makes them when missing (without it, a missing folder only needs a
+    writable parent). Cheap when they exist: a stat, an access check and a listing
+    each, no write. A folder where a state file belongs (``*.json``) is caught too.
+    """
+    folder = Path(folder)
+    for d in (folder, folder / FINGERPRINTS):
+        if d.is_dir():
+            if not os.access(d, os.W_OK | os.X_OK):
+                raise _denied(d)
+            _no_folder_as_file(d)
+            continue
+        if not create:
+            problem = _folder_problem(d)
+            if problem is not None:
+                raise problem
+            continue
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _cannot_write(d, e) from None
+
+
+def _no_folder_as_file(folder: Path) -> None:
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.endswith(".json") and entry.is_dir(follow_symlinks=False):
+                    raise _file_error(Path(entry.path))
+    except OSError:
+        pass  # an unreadable folder: reading its files warns
+
+
+def require_writable(c) -> Path:
+    """The state folder (setting dev.state_dir), made if needed and checked writable;
+    call before a step whose result must be recorded, and before anything destructive.
+    Raises StateError. Under `inv --dry` nothing is made."""
+    folder = config.state_dir(c)
+    check_writable(folder, create=not is_dry(c))
+    return folder
