@@ -17,7 +17,8 @@ from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.database import database
 from tasks.lib.mix import tool
 from tasks.lib.postgres import container, engine, ports
-from tasks.lib.postgres.spec import spec_from_config
+from tasks.lib.postgres.attrs import Status
+from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
 from tasks.lib.stripe import cli as stripe_cli
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -72,17 +73,30 @@ def docker_rows(c) -> list[Row]:
         rows.append(Row("postgres image", OK, spec.image))
     else:
         rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
-    if status is not None and status.ours and status.host_port == spec.port:
-        rows.append(Row("database port", OK, f"{spec.address} published by our container {spec.container} ({status.state})"))
-    elif ports.port_is_free(spec.host_ip, spec.port):
-        rows.append(Row("database port", OK, f"{spec.address} free"))
-    else:
-        holder = ports.port_holder(cl, spec) or "something else"
-        rows.append(
-            Row("database port", FAIL, f"{spec.address} is taken by {holder}",
-                "stop what listens there, or set DATABASE_PORT in .env (the portal's replication wants 5432)")
-        )
+    rows.append(port_row(cl, spec, status))
     return rows
+
+
+def port_row(cl, spec: PostgresSpec, status: Status | None) -> Row:
+    """The host port: fine while our container runs on it; otherwise whoever holds it is named."""
+    ours = status is not None and status.ours and status.host_port == spec.port
+    if ours and status is not None and status.running:
+        return Row("database port", OK, f"{spec.address} published by our container {spec.container} (running)")
+    # Our container is stopped or absent: the port must really be free for it.
+    try:
+        holder = ports.port_holder(cl, spec, exclude=spec.container if ours else "")
+    except Exception:  # a doctor row must not fail the whole report
+        holder = None if ports.port_is_free(spec.host_ip, spec.port) else "something else"
+    if holder:
+        blocked = f", so our container {spec.container} ({status.state}) cannot start" if ours and status else ""
+        stop = f"`docker stop {holder[len('container '):]}`" if holder.startswith("container ") else "stop it"
+        return Row(
+            "database port", FAIL, f"{spec.address} is taken by {holder}{blocked}",
+            f"{stop}, or set DATABASE_PORT to a free port in .env (the portal's replication wants 5432)",
+        )
+    if ours and status is not None:
+        return Row("database port", OK, f"{spec.address} free for our container {spec.container} ({status.state})")
+    return Row("database port", OK, f"{spec.address} free")
 
 
 def env_rows() -> list[Row]:

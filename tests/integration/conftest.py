@@ -156,3 +156,22 @@ def accounts(project) -> list[tuple[str, str]]:
     """The fixture's seeded accounts as (id, slug), by slug."""
     with connect(project) as conn:
         return [tuple(row) for row in conn.execute("SELECT id::text, slug FROM accounts ORDER BY slug").fetchall()]
+
+
+def container(docker_client, name):
+    """Our test container by exact name, or None."""
+    found = docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+    return found[0] if found else None
+
+
+def volume_exists(docker_client, name) -> bool:
+    return any(v.name == name for v in docker_client.volumes.list(filters={"name": name}))
+
+
+def assert_fails(proc, *texts):
+    """Exit 1 with readable text on stderr (each of ``texts``), no traceback."""
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out, out
+    for text in texts:
+        assert text in proc.stderr, proc.stderr

@@ -8,27 +8,9 @@ import time
 
 import pytest
 
-from .conftest import TEST_IMAGE, connect
+from .conftest import TEST_IMAGE, assert_fails, connect, container, volume_exists
 
 pytestmark = pytest.mark.integration
-
-
-def container(docker_client, name):
-    found = docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
-    return found[0] if found else None
-
-
-def volume_exists(docker_client, name) -> bool:
-    return any(v.name == name for v in docker_client.volumes.list(filters={"name": name}))
-
-
-def assert_fails(proc, *texts):
-    """Exit 1 with one readable message, no traceback."""
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 1, out
-    assert "Traceback" not in out, out
-    for text in texts:
-        assert text in proc.stderr, proc.stderr
 
 
 def test_up_creates_container_bound_to_loopback_with_logical_wal(pg_project, docker_client):

@@ -1,7 +1,13 @@
 import sys
+from types import SimpleNamespace
+
+import pytest
 
 from tasks.lib import doctor as health
 from tasks.lib.doctor import FAIL, OK, WARN, Row, render, tool_row
+from tasks.lib.postgres import ports
+from tasks.lib.postgres.attrs import Status
+from tasks.lib.postgres.spec import PostgresSpec
 
 
 def test_tool_row_found_matching_and_mismatched():
@@ -56,3 +62,91 @@ def test_env_rows_list_keys_missing_from_env(monkeypatch, tmp_path):
 def test_unpinned_versions_are_not_compared():
     argv = [sys.executable, "-c", "print('3.6.0')"]
     assert tool_row("shfmt", argv, {"shfmt": "system"}, False, "x").status == OK
+
+
+# --------------------------------------------------------------------------- the database port
+
+SPEC = PostgresSpec(
+    image="postgres:17", container="fz-pg", volume="fz-pg-data", data_dir="/var/lib/postgresql/data",
+    command=("postgres",), host_ip="127.0.0.1", port=5432, user="postgres", password="postgres",
+)
+
+
+def our_status(state, port=5432, ours=True):
+    return Status(name="fz-pg", id="f" * 64, state=state, image="postgres:17", host_ip="127.0.0.1",
+                  host_port=port, health=None, ours=ours)
+
+
+def client(*running):
+    """A Docker client whose running containers are ``(name, host_port)`` pairs."""
+    summaries = [
+        {"Id": name * 4, "Names": ["/" + name], "Ports": [{"IP": "127.0.0.1", "PrivatePort": 5432, "PublicPort": port, "Type": "tcp"}]}
+        for name, port in running
+    ]
+    return SimpleNamespace(api=SimpleNamespace(containers=lambda: summaries))
+
+
+@pytest.fixture
+def free(monkeypatch):
+    """Whether the port binds; a local engine; the listening process's name."""
+    state = {"free": True, "process": None}
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(ports, "port_is_free", lambda ip, port: state["free"])
+    monkeypatch.setattr(ports, "port_holder_process", lambda port: state["process"])
+    return state
+
+
+def test_port_of_our_running_container_is_ok(free):
+    free["free"] = False  # held by our own container's proxy
+    row = health.port_row(client(("fz-pg", 5432)), SPEC, our_status("running"))
+    assert (row.status, row.detail) == (OK, "127.0.0.1:5432 published by our container fz-pg (running)")
+
+
+def test_port_free_for_our_stopped_container_is_ok(free):
+    row = health.port_row(client(), SPEC, our_status("exited"))
+    assert (row.status, row.detail) == (OK, "127.0.0.1:5432 free for our container fz-pg (exited)")
+
+
+def test_another_container_holding_the_port_of_our_stopped_one_fails(free):
+    free["free"] = False
+    row = health.port_row(client(("someone-elses-db", 5432)), SPEC, our_status("exited"))
+    assert row.status == FAIL
+    assert row.detail == "127.0.0.1:5432 is taken by container someone-elses-db, so our container fz-pg (exited) cannot start"
+    assert row.fix.startswith("`docker stop someone-elses-db`, or set DATABASE_PORT")
+
+
+def test_a_process_holding_the_port_of_our_stopped_one_fails_naming_it(free):
+    free.update(free=False, process="nc (pid 4242)")
+    row = health.port_row(client(), SPEC, our_status("exited"))
+    assert row.status == FAIL and "taken by another process, nc (pid 4242)" in row.detail
+    assert row.fix.startswith("stop it, or set DATABASE_PORT")
+
+
+def test_port_taken_without_our_container(free):
+    free["free"] = False
+    row = health.port_row(client(), SPEC, None)
+    assert (row.status, row.detail) == (FAIL, "127.0.0.1:5432 is taken by another process")
+    free["free"] = True
+    assert health.port_row(client(), SPEC, None).detail == "127.0.0.1:5432 free"
+
+
+def test_a_foreign_container_with_our_name_is_counted(free):
+    row = health.port_row(client(("fz-pg", 5432)), SPEC, our_status("running", ours=False))
+    assert row.status == FAIL and "container fz-pg" in row.detail
+
+
+def test_our_container_on_another_port_does_not_vouch_for_this_one(free):
+    free["free"] = False
+    row = health.port_row(client(("other", 5432)), SPEC, our_status("running", port=6000))
+    assert row.status == FAIL and "container other" in row.detail
+
+
+def test_an_engine_error_while_looking_falls_back_to_binding(free, monkeypatch):
+    def broken(cl, spec, exclude=None):
+        raise RuntimeError("engine hiccup")
+
+    monkeypatch.setattr(ports, "port_holder", broken)
+    free["free"] = False
+    assert health.port_row(client(), SPEC, our_status("exited")).status == FAIL
+    free["free"] = True
+    assert health.port_row(client(), SPEC, our_status("exited")).status == OK

@@ -79,6 +79,12 @@ class FakeContainer:
     def logs(self, **kw):
         return self.engine.log_text.encode()
 
+    def exec_run(self, cmd, environment=None, **kw):
+        self.calls.append(("exec", cmd, environment))
+        if isinstance(self.engine.exec_result, Exception):
+            raise self.engine.exec_result
+        return self.engine.exec_result
+
 
 class FakeVolume:
     def __init__(self, engine, name, labels):
@@ -101,6 +107,7 @@ class FakeEngine:
         self.start_error = None
         self.create_conflict = False
         self.log_text = ""
+        self.exec_result = (0, b"")  # (exit code, stdout) of exec_run, or an exception to raise
         self.summaries = []  # other running containers, as api.containers() reports them
         self.created = []
         self.containers = self
@@ -404,6 +411,40 @@ def test_port_taken_by_another_process(engine, monkeypatch):
     assert "already taken by another process. Fix: stop it, or set DATABASE_PORT" in e.value.message
 
 
+def test_engine_refusing_a_new_container_removes_it_and_prints_its_output(engine):
+    engine.start_error = 'OCI runtime create failed: exec: "/nonexistent": stat /nonexistent: no such file or directory'
+    engine.log_text = "some output a-real-secret-password\nlast line\n"
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec(password="a-real-secret-password"))
+    msg = e.value.message
+    first = msg.splitlines()[0]
+    assert first.startswith('could not start container fz-pg: OCI runtime create failed: exec: "/nonexistent"')
+    assert "The new container was removed (volume fz-pg-data kept)" in first
+    assert "infra.logs" not in msg  # nothing is left for it to show
+    assert "Last log lines of the container:\n  some output ****\n  last line" in msg
+    assert engine.by_name == {} and "fz-pg-data" in engine.volumes_by_name
+
+
+def test_engine_refusing_a_new_container_without_output_says_so_in_one_line(engine):
+    engine.start_error = "error mounting volume: permission denied"
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(make_spec())
+    assert "\n" not in e.value.message and "infra.logs" not in e.value.message
+
+
+def test_engine_refusing_an_existing_container_keeps_it_and_points_at_its_logs(engine):
+    spec = make_spec()
+    ct = engine.add(make_attrs(spec, state="exited"))
+    engine.start_error = "error mounting volume: permission denied"
+    engine.log_text = "LOG: an earlier run\n"
+    with pytest.raises(Exit) as e:
+        containers.ensure_running(spec)
+    msg = e.value.message
+    assert "the container is kept, so `inv infra.logs` shows its earlier output" in msg
+    assert "  LOG: an earlier run" in msg
+    assert "fz-pg" in engine.by_name and ct.calls == ["start"]
+
+
 def test_start_failure_removes_the_new_container_and_explains(engine):
     engine.start_error = "driver failed programming external connectivity: Bind for 127.0.0.1:5432 failed: port is already allocated"
     with pytest.raises(Exit) as e:
@@ -576,3 +617,89 @@ def test_port_is_free_sees_a_listening_socket():
         else:
             assert holder is None or f"(pid {os.getpid()})" in holder
     assert ports.port_is_free("127.0.0.1", port) is True
+
+
+# --------------------------------------------------------------------------- a first start cut off
+
+INITDB_HBA = """\
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             all                                     trust
+host    all             all             127.0.0.1/32            scram-sha-256
+host    all             all             ::1/128                 scram-sha-256
+local   replication     all                                     trust
+host    replication     all             127.0.0.1/32            scram-sha-256
+host    replication     all             ::1/128                 scram-sha-256
+"""
+FINISHED_HBA = INITDB_HBA + "host all all all scram-sha-256\nhost replication all all scram-sha-256\n"
+NO_ENTRY = 'connection failed: FATAL:  no pg_hba.conf entry for host "172.17.0.1", user "postgres", database "postgres", no encryption'
+
+
+def test_only_loopback_hosts_tells_initdbs_file_from_a_finished_one():
+    assert containers.only_loopback_hosts(INITDB_HBA)
+    assert not containers.only_loopback_hosts(FINISHED_HBA)
+    assert not containers.only_loopback_hosts(INITDB_HBA + "hostssl all all 0.0.0.0/0 md5 # someone's\n")
+    assert containers.only_loopback_hosts(INITDB_HBA + "# host all all all trust\n")
+
+
+def test_half_initialised_volume_is_diagnosed_from_pg_hba(engine):
+    spec = make_spec()
+    ct = engine.add(make_attrs(spec))
+    engine.exec_result = (0, INITDB_HBA.encode())
+    hint = containers.diagnosis(spec)(NO_ENTRY, "")
+    assert hint == (
+        "the data volume fz-pg-data was left half-initialised (Postgres was stopped during its first start;"
+        " it holds no data of yours): `inv infra.destroy --yes` then `inv infra.up`"
+    )
+    _, argv, environment = ct.calls[-1]
+    assert argv[:2] == ["sh", "-c"] and "pg_hba.conf" not in argv[2]  # the name travels in the environment
+    assert environment == {"FZ_DATA_DIR": "/var/lib/postgresql/data", "FZ_FILE": "pg_hba.conf"}
+
+
+def test_a_finished_pg_hba_or_an_unreadable_one_is_not_called_half_initialised(engine):
+    spec = make_spec()
+    engine.add(make_attrs(spec))
+    engine.exec_result = (0, FINISHED_HBA.encode())
+    assert containers.diagnosis(spec)(NO_ENTRY, "") is None
+    engine.exec_result = (1, b"")
+    assert containers.diagnosis(spec)(NO_ENTRY, "") is None
+    engine.exec_result = docker.errors.APIError("500 Server Error", explanation="exec not supported")
+    assert containers.diagnosis(spec)(NO_ENTRY, "") is None
+
+
+def test_pg_hba_of_a_stopped_or_foreign_container_is_not_read(engine):
+    spec = make_spec()
+    ct = engine.add(make_attrs(spec, state="exited"))
+    engine.exec_result = (0, INITDB_HBA.encode())
+    assert containers.read_data_file(spec, "pg_hba.conf") is None
+    ct.attrs["State"]["Status"] = "running"
+    ct.attrs["Config"]["Labels"] = {}
+    assert containers.read_data_file(spec, "pg_hba.conf") is None
+    assert not any(call[0] == "exec" for call in ct.calls)
+
+
+def test_other_errors_never_read_pg_hba(engine):
+    spec = make_spec()
+    ct = engine.add(make_attrs(spec))
+    assert containers.diagnosis(spec)("password authentication failed", "") is None
+    assert ct.calls == []
+
+
+@pytest.mark.parametrize(
+    "log_text",
+    [
+        'initdb: error: directory "/var/lib/postgresql/data" exists but is not empty\n'
+        'initdb: hint: If you want to create a new database system, either remove or empty the directory',
+        'postgres: could not open file "global/pg_control": No such file or directory',
+    ],
+)
+def test_a_cluster_killed_during_initdb_is_diagnosed_from_the_logs(engine, log_text):
+    spec = make_spec()
+    assert containers.diagnosis(spec)("connection refused", log_text).startswith("the data volume fz-pg-data was left half-initialised")
+
+
+def test_exec_output(engine):
+    ct = FakeContainer(engine, make_attrs(make_spec()))
+    engine.exec_result = (0, b"text\n")
+    assert sdk.exec_output(ct, ["cat", "x"]) == "text\n"
+    engine.exec_result = (2, b"")
+    assert sdk.exec_output(ct, ["cat", "x"]) is None

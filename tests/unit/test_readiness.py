@@ -205,3 +205,240 @@ def test_a_tcp_accept_alone_is_not_ready():
         server.close()
     assert error is not None
     assert readiness.is_transient(error)
+
+
+# --------------------------------------------------------------------------- the maintenance database
+
+
+NO_POSTGRES_DB = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "postgres" does not exist'
+NO_CONNECT = (
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  permission denied for database'
+    ' "postgres" DETAIL: User does not have CONNECT privilege.'
+)
+NO_DEV_DB = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "firezone_dev" does not exist'
+NO_ROLE = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "me" does not exist'
+
+
+class FakeServer:
+    """sql.database_exists / sql.select_one as a server with some databases and rights."""
+
+    def __init__(self, monkeypatch, databases=("postgres", "firezone_dev"), maintenance_error=None, error=None, dev_error=None):
+        self.databases = set(databases)
+        self.maintenance_error = maintenance_error
+        self.dev_error = dev_error
+        self.error = error
+        self.calls: list[tuple[str, str]] = []
+        monkeypatch.setattr(sql, "database_exists", self.database_exists)
+        monkeypatch.setattr(sql, "select_one", self.select_one)
+
+    def _connect(self, dbname):
+        if self.error:
+            raise sql.Unreachable(self.error)
+        if dbname == sql.MAINTENANCE_DB and self.maintenance_error:
+            raise sql.Unreachable(self.maintenance_error)
+        if dbname != sql.MAINTENANCE_DB and self.dev_error:
+            raise sql.Unreachable(self.dev_error)
+        if dbname not in self.databases:
+            raise sql.Unreachable(f'connection failed: FATAL:  database "{dbname}" does not exist')
+
+    def database_exists(self, db, dbname, connect_timeout=2):
+        self.calls.append(("database_exists", dbname))
+        self._connect(dbname)
+        return db.name in self.databases
+
+    def select_one(self, db, dbname=None, connect_timeout=2):
+        self.calls.append(("select_one", dbname or db.name))
+        self._connect(dbname or db.name)
+
+
+def test_handshake_is_made_on_the_maintenance_database(monkeypatch):
+    server = FakeServer(monkeypatch)
+    assert readiness.handshake(DB) == readiness.Handshake(None, "postgres", True)
+    assert server.calls == [("database_exists", "postgres")]
+    assert readiness.probe(DB) is None
+
+
+def test_a_dropped_dev_database_is_ready_and_not_seeded(monkeypatch):
+    server = FakeServer(monkeypatch, databases=("postgres",))
+    answer = readiness.handshake(DB)
+    assert answer.error is None and answer.database_exists is False
+    assert server.calls == [("database_exists", "postgres")]
+    clock = FakeClock()
+    assert readiness.wait_ready(DB, clock=clock, sleep=clock.sleep) == 0.0
+
+
+@pytest.mark.parametrize("refusal", [NO_POSTGRES_DB, NO_CONNECT])
+def test_without_the_maintenance_database_the_dev_database_is_tried_once(monkeypatch, refusal):
+    server = FakeServer(monkeypatch, maintenance_error=refusal)
+    assert readiness.handshake(DB) == readiness.Handshake(None, "firezone_dev", True)
+    assert server.calls == [("database_exists", "postgres"), ("select_one", "firezone_dev")]
+
+
+def test_without_either_database_the_server_still_answered(monkeypatch):
+    """'database does not exist' comes after authentication: the server is up."""
+    FakeServer(monkeypatch, databases=(), maintenance_error=NO_POSTGRES_DB)
+    assert readiness.handshake(DB) == readiness.Handshake(None, "firezone_dev", False)
+
+
+def test_no_connect_right_on_either_database_fails_at_once(monkeypatch):
+    FakeServer(monkeypatch, maintenance_error=NO_CONNECT, dev_error=NO_CONNECT.replace('"postgres"', '"firezone_dev"'))
+    clock = FakeClock()
+    with pytest.raises(Exit) as e:
+        readiness.wait_ready(DB, clock=clock, sleep=clock.sleep)
+    assert "permission denied" in e.value.message and "grant it CONNECT" in e.value.message
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("error", [REFUSED, BAD_PASSWORD, NO_ROLE])
+def test_other_refusals_are_not_retried_on_the_dev_database(monkeypatch, error):
+    server = FakeServer(monkeypatch, error=error)
+    assert readiness.handshake(DB) == readiness.Handshake(error, "postgres")
+    assert server.calls == [("database_exists", "postgres")]
+
+
+def test_role_hint_names_the_user():
+    text = readiness.hint(NO_ROLE, DB)
+    assert "DATABASE_USER than postgres" in text and "inv infra.destroy" in text
+
+
+def test_database_exists_against_a_real_closed_port():
+    db = Database(host="127.0.0.1", port=_free_port(), name="x", user="postgres", password="postgres")
+    with pytest.raises(sql.Unreachable, match="(?i)refused"):
+        sql.database_exists(db, sql.MAINTENANCE_DB)
+
+
+def test_maintenance_refused_and_database_missing():
+    assert sql.maintenance_refused(NO_POSTGRES_DB) and sql.maintenance_refused(NO_CONNECT)
+    assert not sql.maintenance_refused(NO_DEV_DB) and not sql.maintenance_refused(NO_ROLE)
+    assert not sql.maintenance_refused(REFUSED)
+    assert sql.database_missing(NO_DEV_DB, "firezone_dev")
+    assert not sql.database_missing(NO_DEV_DB, "other") and not sql.database_missing(NO_ROLE, "me")
+
+
+# --------------------------------------------------------------------------- cancelled
+
+
+def test_cancelled_stops_the_wait_at_the_next_poll():
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [REFUSED])
+    asked = []
+
+    def cancelled():
+        asked.append(clock.now)
+        return len(asked) > 3
+
+    with pytest.raises(readiness.Cancelled) as e:
+        wait(clock, probe, timeout=60, cancelled=cancelled)
+    assert str(e.value) == "stopped waiting for Postgres"
+    assert isinstance(e.value, Exception) and not isinstance(e.value, Exit)
+    assert probe.calls == 3  # asked before every probe
+    assert clock.now - 100.0 < 0.2
+
+
+def test_cancelled_before_the_first_probe_probes_nothing():
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [None])
+    with pytest.raises(readiness.Cancelled):
+        wait(clock, probe, cancelled=lambda: True)
+    assert probe.calls == 0
+
+
+def test_never_cancelled_changes_nothing():
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [REFUSED, None])
+    assert wait(clock, probe, cancelled=lambda: False) == pytest.approx(0.05)
+
+
+# --------------------------------------------------------------------------- a network in the way
+
+READY_LOG = """\
+2025-01-01 10:00:00.000 UTC [1] LOG:  starting PostgreSQL 15.10 (Debian 15.10-0+deb12u1) on x86_64-pc-linux-gnu
+2025-01-01 10:00:00.001 UTC [1] LOG:  listening on IPv4 address "0.0.0.0", port 5432
+2025-01-01 10:00:00.001 UTC [1] LOG:  listening on IPv6 address "::", port 5432
+2025-01-01 10:00:00.002 UTC [1] LOG:  listening on Unix socket "/var/run/postgresql/.s.PGSQL.5432"
+2025-01-01 10:00:00.010 UTC [1] LOG:  database system is ready to accept connections"""
+
+# The official image's first-run init server: ready, but on its socket only.
+INIT_SERVER_LOG = """\
+2025-01-01 10:00:00.000 UTC [48] LOG:  starting PostgreSQL 17.2 (Debian 17.2-1.pgdg120+1) on x86_64-pc-linux-gnu
+2025-01-01 10:00:00.002 UTC [48] LOG:  listening on Unix socket "/var/run/postgresql/.s.PGSQL.5432"
+2025-01-01 10:00:00.010 UTC [48] LOG:  database system is ready to accept connections"""
+
+NO_ROUTE = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: No route to host Is the server running on that host and accepting TCP/IP connections?'
+UNREACHABLE = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: Network is unreachable'
+
+
+def test_log_says_ready_only_for_the_latest_tcp_start():
+    assert readiness.log_says_ready(READY_LOG)
+    assert not readiness.log_says_ready(INIT_SERVER_LOG)
+    assert not readiness.log_says_ready("")
+    stopped = READY_LOG + "\n2025-01-01 10:00:09.000 UTC [1] LOG:  database system is shut down"
+    assert not readiness.log_says_ready(stopped)
+    restarted = stopped + "\n" + READY_LOG
+    assert readiness.log_says_ready(restarted)
+    assert not readiness.log_says_ready(READY_LOG + "\n" + INIT_SERVER_LOG)
+
+
+@pytest.mark.parametrize("error, words", [(NO_ROUTE, "No route to host"), (UNREACHABLE, "Network is unreachable")])
+def test_timeout_with_a_ready_log_names_the_network_not_the_start(error, words):
+    clock = FakeClock()
+    with pytest.raises(Exit) as e:
+        wait(clock, lambda d: error, timeout=1.0, logs=lambda: READY_LOG, container="fz-pg")
+    first = e.value.message.splitlines()[0]
+    assert "did not finish starting" not in first
+    assert "Postgres is up inside container fz-pg (its log says ready)" in first
+    assert f"localhost:5432 cannot be reached ({words})" in first
+    assert "`docker port fz-pg`" in first and "firewall" in first
+
+
+def test_a_network_error_without_a_ready_log_is_still_named():
+    text = readiness.hint(NO_ROUTE, DB, INIT_SERVER_LOG, "fz-pg")
+    assert "localhost:5432 cannot be reached (No route to host)" in text and "did not finish starting" not in text
+
+
+def test_refused_while_the_log_says_ready_points_at_publishing():
+    text = readiness.hint(REFUSED, DB, READY_LOG, "fz-pg")
+    assert "its log says ready" in text and "Connection refused" in text
+
+
+def test_refused_without_a_ready_log_is_still_starting():
+    assert "did not finish starting" in readiness.hint(REFUSED, DB, INIT_SERVER_LOG, "fz-pg")
+
+
+# --------------------------------------------------------------------------- diagnose
+
+
+def test_diagnose_replaces_the_hint_and_sees_error_and_logs():
+    clock = FakeClock()
+    seen = []
+
+    def diagnose(error, log_text):
+        seen.append((error, log_text))
+        return "the data volume v was left half-initialised: `inv infra.destroy --yes`"
+
+    hba = 'connection failed: FATAL:  no pg_hba.conf entry for host "172.17.0.1", user "postgres", database "postgres", no encryption'
+    with pytest.raises(Exit) as e:
+        wait(clock, lambda d: hba, logs=lambda: "LOG: ready", diagnose=diagnose)
+    assert "Hint: the data volume v was left half-initialised" in e.value.message
+    assert seen == [(hba, "LOG: ready")]
+
+
+def test_diagnose_that_finds_nothing_or_breaks_keeps_the_hint():
+    clock = FakeClock()
+    for diagnose in (lambda error, log_text: None, lambda error, log_text: 1 / 0):
+        with pytest.raises(Exit) as e:
+            wait(clock, lambda d: BAD_PASSWORD, diagnose=diagnose)
+        assert "DATABASE_PASSWORD" in e.value.message
+
+
+def test_diagnose_beats_the_stopped_container_hint():
+    clock = FakeClock()
+    with pytest.raises(Exit) as e:
+        wait(clock, lambda d: REFUSED, alive=lambda: "container fz-pg stopped (exited)",
+             diagnose=lambda error, log_text: "half-initialised")
+    assert "Hint: half-initialised" in e.value.message
+
+
+def test_pg_hba_hint_without_a_diagnosis_names_destroy():
+    text = readiness.hint('FATAL:  no pg_hba.conf entry for host "172.17.0.1"', DB)
+    assert "first start" in text and "`inv infra.destroy --yes`" in text

@@ -48,6 +48,7 @@ def calls(monkeypatch):
     monkeypatch.setattr(containers, "remove", record("remove", ["removed container x", "removed volume y"]))
     monkeypatch.setattr(readiness, "wait_ready", record("wait_ready", 0.42))
     monkeypatch.setattr(readiness, "probe", record("probe", None))
+    monkeypatch.setattr(readiness, "handshake", record("handshake", readiness.Handshake(None, "postgres", True)))
     for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
         monkeypatch.delenv(key, raising=False)
     return log
@@ -63,7 +64,8 @@ def test_up_starts_then_waits_with_configured_timing_and_prints_one_line(calls, 
     _, args, kwargs = calls[1]
     assert args[0].port == 5432 and args[0].host == "localhost"
     assert kwargs["timeout"] == 7.0 and kwargs["interval"] == 0.02
-    assert callable(kwargs["logs"]) and callable(kwargs["alive"])
+    assert callable(kwargs["logs"]) and callable(kwargs["alive"]) and callable(kwargs["diagnose"])
+    assert kwargs["container"] == "firezone-dev-postgres" and kwargs["cancelled"] is None
     out = capsys.readouterr()
     lines = out.out.strip().splitlines()
     assert len(lines) == 1
@@ -178,11 +180,79 @@ def test_status_table(calls, capsys, monkeypatch):
 
 
 def test_status_without_container_and_database(calls, capsys, monkeypatch):
-    monkeypatch.setattr(readiness, "probe", lambda db: "connection refused")
+    monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake("connection refused", "postgres"))
     infra.status(context())
     out = capsys.readouterr().out
     assert "does not exist (`inv infra.up` creates it)" in out
     assert "does not answer at localhost:5432 (firezone_dev as postgres): connection refused" in out
+
+
+def test_status_with_the_dev_database_dropped_says_the_server_answers(calls, capsys, monkeypatch):
+    monkeypatch.setattr(containers, "inspect", lambda spec: status(action=""))
+    monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake(None, "postgres", False))
+    infra.status(context())
+    out = capsys.readouterr().out
+    row = next(ln for ln in out.splitlines() if ln.startswith("database"))
+    assert "the server answers at localhost:5432 (as postgres), but database firezone_dev does not exist" in row
+    assert "not seeded" in row and "`inv dev.up` or `inv db.seed`" in row
+    assert "does not answer" not in out
+
+
+def test_dev_status_with_the_dev_database_dropped(calls, monkeypatch):
+    from tasks.lib.postgres import seeding
+    from tasks.lib.stack import status as dev_status
+
+    monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake(None, "postgres", False))
+    monkeypatch.setattr(seeding, "read_marker", lambda db: pytest.fail("no marker to read in a missing database"))
+    rows = dict(dev_status.database_rows(context(), running=True))
+    assert rows["database"] == "postgres@localhost:5432/firezone_dev: does not exist (the server answers)"
+    assert rows["seeded"] == "no: the database does not exist (inv dev.up or inv db.seed creates and seeds it)"
+
+
+def test_dev_status_when_the_server_does_not_answer(calls, monkeypatch):
+    from tasks.lib.stack import status as dev_status
+
+    monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake("connection refused", "postgres"))
+    assert dev_status.database_rows(context(), running=True) == [
+        ("database", "postgres@localhost:5432/firezone_dev: not answering (connection refused)")
+    ]
+
+
+def test_bring_up_threads_cancelled_into_the_wait(calls):
+    flag = {"stop": False}
+
+    def cancelled():
+        return flag["stop"]
+
+    postgres.bring_up(context(), cancelled=cancelled)
+    assert names(calls) == ["ensure_running", "wait_ready"]
+    assert calls[1][2]["cancelled"] is cancelled
+
+
+def test_bring_up_already_cancelled_touches_nothing(calls):
+    with pytest.raises(readiness.Cancelled, match="stopped waiting for Postgres"):
+        postgres.bring_up(context(), cancelled=lambda: True)
+    assert calls == []
+
+
+def test_wait_until_ready_raises_cancelled_from_the_real_wait(monkeypatch):
+    """The real wait_ready (not the recorder) stops at the poll after cancelled() turns True."""
+    for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
+        monkeypatch.delenv(key, raising=False)
+    polls = []
+
+    def fake_probe(db):
+        polls.append(1)
+        return "connection refused"
+
+    monkeypatch.setattr(readiness, "probe", fake_probe)
+    real = readiness.wait_ready
+    monkeypatch.setattr(
+        readiness, "wait_ready", lambda db, **kw: real(db, **{**kw, "probe": fake_probe, "alive": None, "sleep": lambda s: None})
+    )
+    with pytest.raises(readiness.Cancelled):
+        postgres.wait_until_ready(context(), cancelled=lambda: len(polls) >= 3)
+    assert len(polls) == 3
 
 
 def test_logs_passes_tail_and_follow(monkeypatch, capsys):

@@ -1,4 +1,5 @@
-"""The Postgres container's lifecycle: get-or-create-or-start, inspect, stop, remove, logs.
+"""The Postgres container's lifecycle: get-or-create-or-start, inspect, stop, remove, logs;
+and telling a data volume whose first start was cut off (``diagnosis``).
 
 Every failure a user can meet becomes one `Exit` line: what is wrong, which setting,
 the fix. A container or volume is only ever changed when it carries our label
@@ -42,11 +43,29 @@ def inspect(spec: PostgresSpec) -> Status | None:
 # bringing it up
 
 
-def _start_error(spec: PostgresSpec, e: engine.StartFailed) -> Exit:
+def _start_error(spec: PostgresSpec, e: engine.StartFailed, log_text: str = "", removed: bool = False) -> Exit:
+    """The engine refused to start the container: its reason, what became of the container, its log lines.
+
+    ``removed``: the container was just made and is gone now, so `inv infra.logs` could
+    show nothing; its last lines (``log_text``, read before removing it) are in the message.
+    """
     text = e.short(400)
     if "port is already allocated" in text or "address already in use" in text:
         return Exit(ports.port_taken_message(spec, "another container or process (Docker: " + e.short(160) + ")"))
-    return Exit(f"could not start container {spec.container}: {text}. See `inv infra.logs`")
+    text = text.rstrip(".?! ")
+    if removed:
+        message = (
+            f"could not start container {spec.container}: {text}. The new container was removed (volume {spec.volume}"
+            " kept). Fix: the cause above (often postgres.image or postgres.command), then `inv infra.up`"
+        )
+    else:
+        message = (
+            f"could not start container {spec.container}: {text}. Fix: the cause above (often postgres.command or the"
+            f" data volume), then `inv infra.up`; the container is kept, so `inv infra.logs` shows its earlier output"
+        )
+    if log_text.strip():
+        message += "\nLast log lines of the container:\n" + "\n".join("  " + ln for ln in log_text.splitlines())
+    return Exit(message)
 
 
 def _ensure_image(cl, spec: PostgresSpec) -> None:
@@ -88,7 +107,7 @@ def ensure_running(spec: PostgresSpec) -> Status:
             try:
                 engine.start(ct)
             except engine.StartFailed as e:
-                raise _start_error(spec, e)
+                raise _start_error(spec, e, _logs_of(ct, spec, 20))
             return status_of(ct.attrs, "started")
 
         _ensure_image(cl, spec)
@@ -101,9 +120,11 @@ def ensure_running(spec: PostgresSpec) -> Status:
         try:
             engine.start(ct)
         except engine.StartFailed as e:
-            # Never leave a half-made container behind; the volume (data) stays.
+            # Never leave a half-made container behind; the volume (data) stays. Its
+            # output is read first: afterwards nothing (`inv infra.logs` included) can.
+            output = _logs_of(ct, spec, 20)
             engine.remove_quietly(ct)
-            raise _start_error(spec, e)
+            raise _start_error(spec, e, output, removed=True)
         return status_of(ct.attrs, "created")
 
 
@@ -185,6 +206,16 @@ def logs_tail(spec: PostgresSpec, n: int = 20) -> str:
         return ""
 
 
+def _logs_of(ct, spec: PostgresSpec, n: int) -> str:
+    """The last ``n`` log lines of container object ``ct``, masked; '' when there are none or on any error."""
+    try:
+        raw = ct.logs(tail=n, stdout=True, stderr=True)
+    except Exception:  # garnish on an error message
+        return ""
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
+    return mask_text(text, secret_values({"DATABASE_PASSWORD": spec.password})).rstrip("\n")
+
+
 def read_logs(spec: PostgresSpec, tail: int, follow: bool = False) -> Iterator[str]:
     """The container's log text (``follow``: streamed until it stops or Ctrl-C), masked."""
     cl = engine.client()
@@ -218,3 +249,67 @@ def alive_check(spec: PostgresSpec) -> Callable[[], str | None]:
         return None
 
     return check
+
+
+# ---------------------------------------------------------------------------
+# a first start that never finished
+
+# initdb, re-run on a data directory a killed initdb left without PG_VERSION, refuses it;
+# a server started on one killed before its control file was written cannot start.
+_HALF_INIT_LOG_MARKERS = ("exists but is not empty", 'could not open file "global/pg_control"')
+_LOOPBACK = ("127.0.0.1/32", "::1/128", "localhost", "127.0.0.1", "::1")
+
+
+def only_loopback_hosts(pg_hba: str) -> bool:
+    """True when pg_hba.conf admits TCP clients from loopback only: initdb's own file.
+
+    The image's entrypoint appends `host all all all ...` right after initdb; a file
+    without any wider host line is one whose first start was cut off before that.
+    """
+    for line in pg_hba.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if not fields or not fields[0].startswith("host"):
+            continue
+        address = fields[3] if len(fields) > 3 else ""
+        if address not in _LOOPBACK:
+            return False
+    return True
+
+
+def read_data_file(spec: PostgresSpec, name: str) -> str | None:
+    """A file of the running container's data directory (``$PGDATA``); None when it cannot be read."""
+    try:
+        cl = engine.client()
+        ct = engine.get_container(cl, spec.container)
+    except Exception:  # a diagnosis must not fail the error it explains
+        return None
+    if ct is None or not is_ours(ct.attrs) or ct.status != "running":
+        return None
+    script = 'cat -- "${PGDATA:-$FZ_DATA_DIR}/$FZ_FILE"'
+    return engine.exec_output(ct, ["sh", "-c", script], environment={"FZ_DATA_DIR": spec.data_dir, "FZ_FILE": name})
+
+
+def first_start_interrupted(spec: PostgresSpec, error: str, log_text: str) -> bool:
+    """True when the data volume holds a cluster whose first start was cut off (initdb or right after it)."""
+    if any(marker in (log_text or "") for marker in _HALF_INIT_LOG_MARKERS):
+        return True
+    if "no pg_hba.conf entry" in (error or "").lower():
+        pg_hba = read_data_file(spec, "pg_hba.conf")
+        return pg_hba is not None and only_loopback_hosts(pg_hba)
+    return False
+
+
+def half_initialised_hint(spec: PostgresSpec) -> str:
+    return (
+        f"the data volume {spec.volume} was left half-initialised (Postgres was stopped during its first start;"
+        " it holds no data of yours): `inv infra.destroy --yes` then `inv infra.up`"
+    )
+
+
+def diagnosis(spec: PostgresSpec) -> Callable[[str, str], str | None]:
+    """A callable for wait_ready's ``diagnose``: the half-initialised volume's hint, else None."""
+
+    def diagnose(error: str, log_text: str) -> str | None:
+        return half_initialised_hint(spec) if first_start_interrupted(spec, error, log_text) else None
+
+    return diagnose

@@ -184,6 +184,20 @@ def remove_quietly(ct) -> None:
         ct.remove(force=True)
 
 
+def exec_output(ct, argv: list[str], environment: dict[str, str] | None = None) -> str | None:
+    """Run ``argv`` in the running container and return its stdout; None when it fails or cannot run."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        code, out = ct.exec_run(argv, environment=environment, stdout=True, stderr=False, demux=False)
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return None
+    if code != 0:
+        return None
+    return out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
+
+
 def running_summaries(cl) -> list[dict]:
     """The running containers as the engine lists them (names, ports), without inspecting each."""
     return cl.api.containers()

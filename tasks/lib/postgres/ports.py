@@ -58,9 +58,13 @@ def port_taken_message(spec: PostgresSpec, holder: str) -> str:
     )
 
 
-def port_holder(cl, spec: PostgresSpec) -> str | None:
-    """Who holds the host port besides our container: 'container X', 'another process[, name (pid N)]', or None."""
-    holder = port_holder_container(cl, spec.host_ip, spec.port, exclude=spec.container)
+def port_holder(cl, spec: PostgresSpec, exclude: str | None = None) -> str | None:
+    """Who holds the host port besides our container: 'container X', 'another process[, name (pid N)]', or None.
+
+    ``exclude``: the container name not to count (default: ours; "" counts every container).
+    """
+    skip = spec.container if exclude is None else exclude
+    holder = port_holder_container(cl, spec.host_ip, spec.port, exclude=skip)
     if holder:
         return f"container {holder}"
     # Only a local engine's ports are this machine's ports.

@@ -44,7 +44,10 @@ def connect(db: Database, dbname: str | None = None, connect_timeout: int = 2) -
 
 
 def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2) -> None:
-    """Connect and run ``SELECT 1``: the readiness handshake. Unreachable when it fails."""
+    """Connect and run ``SELECT 1``; Unreachable when it fails.
+
+    Readiness's handshake on the dev database, for a user who may not use ``postgres``.
+    """
     import psycopg
 
     try:
@@ -52,6 +55,37 @@ def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2
             conn.execute("SELECT 1").fetchone()
     except psycopg.Error as e:
         raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
+
+
+def maintenance_refused(error: str) -> bool:
+    """True when ``error`` says the user cannot use the maintenance database (absent, or no CONNECT right)."""
+    low = error.lower()
+    return (
+        f'database "{MAINTENANCE_DB}" does not exist' in low
+        or "permission denied for database" in low
+        or "connect privilege" in low
+    )
+
+
+def database_missing(error: str, name: str) -> bool:
+    """True when ``error`` is the server saying database ``name`` does not exist (after authenticating us)."""
+    return f'database "{name.lower()}" does not exist' in error.lower()
+
+
+def database_exists(db: Database, dbname: str, connect_timeout: int = 2) -> bool:
+    """Connect to ``dbname`` and say whether database ``db.name`` exists. Unreachable when that fails.
+
+    A handshake plus one query: the readiness probe, which also tells a missing dev
+    database apart from a server that does not answer.
+    """
+    import psycopg
+
+    try:
+        with connect(db, dbname, connect_timeout) as conn:
+            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)).fetchone()
+    except psycopg.Error as e:
+        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
+    return row is not None
 
 
 def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Callable
 
 from invoke import Exit
 
@@ -58,8 +59,11 @@ def ensure_started(c) -> Status:
     return container.ensure_running(spec)
 
 
-def wait_until_ready(c) -> float:
-    """Wait for a real Postgres handshake (up to postgres.ready_timeout); returns seconds waited."""
+def wait_until_ready(c, cancelled: Callable[[], bool] | None = None) -> float:
+    """Wait for a real Postgres handshake (up to postgres.ready_timeout); returns seconds waited.
+
+    Raises readiness.Cancelled as soon as ``cancelled()`` returns True (asked at every poll).
+    """
     spec = spec_from_config(c)
     db = database()
     if is_dry(c):
@@ -74,14 +78,24 @@ def wait_until_ready(c) -> float:
         interval=spec.poll_interval,
         logs=lambda: container.logs_tail(spec, 20),
         alive=container.alive_check(spec),
+        diagnose=container.diagnosis(spec),
+        container=spec.container,
+        cancelled=cancelled,
     )
 
 
-def bring_up(c) -> Database:
-    """Start the container and wait until Postgres answers; prints one summary line."""
+def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
+    """Start the container and wait until Postgres answers; prints one summary line.
+
+    ``cancelled`` (dev.up's background step): asked before the container is touched and
+    at every poll of the wait; when it returns True, readiness.Cancelled is raised. A
+    create or start already under way is finished first, so nothing is left half-made.
+    """
     start = time.monotonic()
+    if cancelled is not None and cancelled():
+        raise readiness.Cancelled()
     status = ensure_started(c)
-    waited = wait_until_ready(c)
+    waited = wait_until_ready(c, cancelled=cancelled)
     db = database()
     if not is_dry(c):
         verb = {"created": "created", "started": "started", "reused": "already running"}.get(status.action, status.action)
@@ -142,9 +156,20 @@ def status_rows(c) -> list[tuple[str, str]]:
             ("health", st.health or "no healthcheck (the readiness probe is a real handshake)"),
         ]
     rows.append(("volume", spec.volume))
-    error = readiness.probe(db)
+    answer = readiness.handshake(db)
     where = f"{db.host}:{db.port} ({db.name} as {db.user})"
-    rows.append(("database", f"answers at {where}" if error is None else f"does not answer at {where}: {error}"))
+    if answer.error is not None:
+        rows.append(("database", f"does not answer at {where}: {answer.error}"))
+    elif answer.database_exists is False:
+        rows.append(
+            (
+                "database",
+                f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist:"
+                " not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)",
+            )
+        )
+    else:
+        rows.append(("database", f"answers at {where}"))
     return rows
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Exit
 
-from tasks.lib import config, console
+from tasks.lib import config, console, state
 from tasks.lib.database import database
 from tasks.lib.mix import fingerprints, steps
 from tasks.lib.postgres import container, readiness, seeding
@@ -29,9 +29,14 @@ def database_rows(c, running: bool) -> list[tuple[str, str]]:
     where = f"{db.user}@{db.host}:{db.port}/{db.name}"
     if not running and db.is_local():
         return [("database", f"{where}: not running")]
-    error = readiness.probe(db)
-    if error:
-        return [("database", f"{where}: not answering ({error})")]
+    answer = readiness.handshake(db)
+    if answer.error:
+        return [("database", f"{where}: not answering ({answer.error})")]
+    if answer.database_exists is False:
+        return [
+            ("database", f"{where}: does not exist (the server answers)"),
+            ("seeded", "no: the database does not exist (inv dev.up or inv db.seed creates and seeds it)"),
+        ]
     try:
         marker = seeding.read_marker(db)
     except Exception as e:  # a status line must not fail the whole report
@@ -45,11 +50,15 @@ def step_rows(c) -> list[tuple[str, str]]:
         found = steps.steps(c)
     except Exit as e:
         return [("steps", f"unknown: {e.message}")]
-    state = config.state_dir(c)
+    folder = config.state_dir(c)
     lines = []
     for step in found:
-        fresh, reason = fingerprints.is_up_to_date(state, step)
+        fresh, reason = fingerprints.is_up_to_date(folder, step)
         lines.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
+    try:
+        state.check_writable(folder, create=False)
+    except state.StateError as e:
+        lines.append(("state", e.message or ""))
     return lines
 
 

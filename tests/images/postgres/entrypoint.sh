@@ -3,6 +3,7 @@
 # no image registry. Honours POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and PGDATA,
 # initialises an empty data dir once, listens on every interface inside the
 # container, and execs `postgres ...` arguments like the official image does.
+# FZ_TEST_INIT_PAUSE=<seconds> (tests only) pauses the first start after initdb.
 set -eu
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -30,6 +31,12 @@ if [ "${1:-}" = "postgres" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         --encoding=UTF8 --locale=C.UTF-8 \
         --auth-host=scram-sha-256 -D "$PGDATA" >/dev/null
     rm -f "$pwfile"
+    # Test hook: hold the first start here, where the official image's is most fragile
+    # (a cluster, no host line yet), so a test can kill it at this point every time.
+    if [ -n "${FZ_TEST_INIT_PAUSE:-}" ]; then
+        echo "fz-test: pausing ${FZ_TEST_INIT_PAUSE} s after initdb, before the host lines of pg_hba.conf"
+        sleep "$FZ_TEST_INIT_PAUSE"
+    fi
     echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     echo "host replication all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     # Like the official image: a temporary server on the socket only, for setup.
