@@ -14,7 +14,8 @@ from invoke.executor import Executor
 
 
 class SuiteTask(invoke.Task):
-    """Loads `.env`/`.env.local` (once) before the task body runs.
+    """Loads `.env`/`.env.local` (once) before the task body runs, and turns a signal into
+    one line and the shell's exit code (Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129).
 
     ``load_env=False`` leaves it to the task (doctor reports a broken `.env` as a row).
     """
@@ -32,7 +33,15 @@ class SuiteTask(invoke.Task):
                 envfile.ensure_loaded(PROJECT_ROOT)
             except envfile.EnvFileError as e:
                 raise Exit(str(e))
-        return super().__call__(*args, **kwargs)
+        from tasks.lib.supervise import foreground
+
+        foreground.raise_on_signals()
+        try:
+            return super().__call__(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Exit("inv: interrupted by Ctrl-C; nothing was recorded as done", code=130)
+        except foreground.Interrupted as e:
+            raise Exit(f"inv: {e}; nothing was recorded as done", code=e.code)
 
 
 def task(*args: Any, **kwargs: Any) -> Any:

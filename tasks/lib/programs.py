@@ -1,7 +1,8 @@
 """Running external programs: find them first, echo them masked, fail in one line.
 
-Two ways to run: ``run`` for the steps a user watches (through invoke's ``c.run``, the
-output streamed, echoed first, skipped under `inv --dry`), and ``capture`` for the
+Two ways to run: ``run`` for the steps a user watches (on our terminal, echoed
+first, skipped under `inv --dry`, interrupted steps never a success, dying with us:
+supervise/foreground.py and lifeline.py), and ``capture`` for the
 probes and tools whose output the suite reads (subprocess with a timeout). Both fail
 the same way: "WHAT failed with exit code N (...)". ``version`` is the one version probe.
 """
@@ -78,11 +79,6 @@ def describe(
     return " ".join(parts)
 
 
-def command_in(cwd: Path, argv: list[str]) -> str:
-    """The shell command line that runs ``argv`` in ``cwd``."""
-    return f"cd {shlex.quote(str(cwd))} && {shlex.join(argv)}"
-
-
 def run(
     c,
     argv: list[str],
@@ -90,35 +86,35 @@ def run(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     what: str | None = None,
-    pty: bool = False,
     unset: Iterable[str] = (),
-):
-    """Run ``argv`` in ``cwd`` with ``env`` added to the environment.
+) -> int | None:
+    """Run ``argv`` in ``cwd`` with ``env`` added to the environment, sharing our terminal.
 
     Secrets travel in ``env``, never in ``argv``; the echo line masks them. Under
-    ``inv --dry`` prints the line and runs nothing. A failure raises Exit with the
-    exit code. Variables named in ``unset`` are removed from the
-    inherited environment (e.g. a STATIC_SEEDS from the shell or `.env`).
+    ``inv --dry`` prints the line and runs nothing (returns None). A failure raises
+    Exit with the exit code; a signal to us meanwhile raises foreground.Interrupted
+    (never a success, whatever the exit code). Variables named in ``unset`` are removed
+    from the inherited environment (e.g. a STATIC_SEEDS from the shell or `.env`).
+    What it starts dies with us (supervise/lifeline.py).
     """
+    from tasks.lib.supervise import foreground
+
     unset = list(unset)
     print(f"$ {describe(argv, cwd, env, unset)}", flush=True)
     if is_dry(c):
         return None
-    extra: dict = {}
-    child_env = dict(env or {})
-    if unset:
-        child_env = {k: v for k, v in os.environ.items() if k not in unset}
-        child_env.update({k: v for k, v in (env or {}).items() if k not in unset})
-        extra["replace_env"] = True
-    result = c.run(
-        command_in(cwd, argv), env=child_env, pty=pty, warn=True, echo=False, **extra
-    )
-    if not result.ok:
-        raise Exit(
-            failure(what or argv[0], result.exited, f"{shlex.join(argv)} in {display_path(cwd)}"),
-            code=result.exited or 1,
-        )
-    return result
+    child_env = {k: v for k, v in os.environ.items() if k not in unset}
+    child_env.update({k: v for k, v in (env or {}).items() if k not in unset})
+    what = what or Path(argv[0]).name
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        code = foreground.run(argv, cwd=cwd, env=child_env, what=what)
+    except OSError as e:
+        raise Exit(f"cannot run {argv[0]} in {display_path(cwd)}: {e.strerror or e}")
+    if code != 0:
+        raise Exit(failure(what, code, f"{shlex.join(argv)} in {display_path(cwd)}"), code=code)
+    return code
 
 
 def failure(what: str, code: int | None, detail: str = "") -> str:
@@ -197,11 +193,6 @@ def version(
     return m.group(1) if m and m.lastindex else (m.group(0) if m else None)
 
 
-def use_pty() -> bool:
-    """Interactive programs get a pty only when there is a terminal to give them."""
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
 def exec_in(c, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> None:
     """Replace this process by ``argv`` (run in ``cwd`` with ``env`` added); echoes it first.
 
@@ -209,9 +200,13 @@ def exec_in(c, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = No
     the terminal itself (no relaying, no pty in between) and Python's exit costs nothing.
     Under ``inv --dry`` prints the line and returns.
     """
+    from tasks.lib.supervise import lifeline
+
     print(f"$ {describe(argv, cwd, env)}", flush=True)
     if is_dry(c):
         return
+    sys.stdout.flush()
     sys.stderr.flush()
+    lifeline.release()  # the watchdog stops what is left of this run before the program starts
     os.chdir(cwd)
-    os.execvpe(argv[0], argv, {**os.environ, **(env or {})})
+    os.execvpe(argv[0], argv, lifeline.without_token({**os.environ, **(env or {})}))

@@ -3,6 +3,7 @@ tasks/lib/stack/seed.py) with MockContext: what runs, where, with which env."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -46,6 +47,24 @@ def reset_database(c, static=False, yes=False):
     return seed.reset(c, db, static)
 
 
+_CONTEXTS: list[MockContext] = []
+
+
+@pytest.fixture(autouse=True)
+def runs_through_the_mock(monkeypatch):
+    """programs.run starts real processes (supervise/foreground.py); here the latest
+    MockContext's ``run`` stands in for them, with the complete environment as ``env``."""
+    from tasks.lib.supervise import foreground
+
+    def fake(argv, *, cwd, env, what=""):
+        result = _CONTEXTS[-1].run(f"cd {cwd} && {shlex.join(argv)}", env=dict(env))
+        return result.exited
+
+    monkeypatch.setattr(foreground, "run", fake)
+    yield
+    _CONTEXTS.clear()
+
+
 def ctx(tree, dry=False, results=None, **elixir_cfg):
     cfg = {
         "elixir": {"root": str(tree.root), "mix": tree.mix, "iex": tree.iex, "web_app": "apps/web", **elixir_cfg},
@@ -55,7 +74,9 @@ def ctx(tree, dry=False, results=None, **elixir_cfg):
     base = Config(overrides=cfg)
     # The declared defaults, as the collection gives them.
     base.load_collection(elixir.ns.configuration())
-    return MockContext(config=base, run=results if results is not None else Result(exited=0), repeat=True)
+    c = MockContext(config=base, run=results if results is not None else Result(exited=0), repeat=True)
+    _CONTEXTS.append(c)
+    return c
 
 
 def commands(c):
@@ -137,25 +158,21 @@ def test_dry_deps_runs_and_records_nothing(tree, capsys):
 # iex / server ----------------------------------------------------------------
 
 
-def test_iex_in_root_with_extra_env_and_no_pty_without_terminal(tree, monkeypatch):
+def test_iex_replaces_the_process_in_root_with_extra_env(tree, monkeypatch):
+    import os
+
     monkeypatch.setenv("WORKOS_CLIENT_ID", "client_123")
+    calls = []
+    monkeypatch.setattr(os, "chdir", lambda path: calls.append(("chdir", path)))
+    monkeypatch.setattr(os, "execvpe", lambda prog, argv, env: calls.append(("exec", argv, env)))
     c = ctx(tree)
-    assert elixir.iex(c, env=["FOO=bar", "FZFF_X=true"]) == "ran"
-    assert commands(c) == [f"cd {tree.root} && {tree.iex} -S mix"]
-    call = c.run.call_args
-    assert call.kwargs["pty"] is False  # pytest's stdin is not a terminal
-    assert call.kwargs["env"]["FOO"] == "bar" and call.kwargs["env"]["FZFF_X"] == "true"
-    assert call.kwargs["env"]["WORKOS_CLIENT_ID"] == "client_123"
-    assert call.kwargs["env"]["DATABASE_PORT"] == "15432"
-
-
-def test_iex_pty_on_a_terminal(tree, monkeypatch):
-    from tasks.lib import programs as proc
-
-    monkeypatch.setattr(proc, "use_pty", lambda: True)
-    c = ctx(tree)
-    elixir.iex(c)
-    assert c.run.call_args.kwargs["pty"] is True
+    elixir.iex(c, env=["FOO=bar", "FZFF_X=true"])
+    assert calls[0] == ("chdir", tree.root)
+    _, argv, env = calls[1]
+    assert argv == [tree.iex, "-S", "mix"]
+    assert env["FOO"] == "bar" and env["FZFF_X"] == "true"
+    assert env["WORKOS_CLIENT_ID"] == "client_123" and env["DATABASE_PORT"] == "15432"
+    assert "FZ_INV_RUN" not in env
 
 
 def test_server_command_and_env(tree):
@@ -305,7 +322,6 @@ def test_reset_without_static_removes_inherited_static_seeds(tree, marker, monke
     reset_database(c, static=False, yes=True)
     call = c.run.call_args
     assert "STATIC_SEEDS" not in call.kwargs["env"]
-    assert call.kwargs["replace_env"] is True
     assert call.kwargs["env"]["DATABASE_PORT"] == "15432"
     assert marker["writes"] == [("firezone_dev", False)]
     assert "env -u STATIC_SEEDS" in capsys.readouterr().out

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from invoke import Config, Exit, MockContext, Result
+from invoke import Config, Exit, MockContext
 
 from tasks.lib import programs
 from tasks.lib.config import PROJECT_ROOT
@@ -18,21 +18,33 @@ def test_describe_masks_env_and_shortens_cwd():
     assert line == "(elixir) STRIPE_SECRET_KEY=sk_test_…abcd BILLING_ENABLED=true mix phx.server"
 
 
-def test_run_composes_cd_and_passes_env(capsys):
-    cwd = PROJECT_ROOT / "elixir"
-    c = MockContext(run={f"cd {cwd} && mix deps.get": Result(exited=0)})
-    programs.run(c, ["mix", "deps.get"], cwd=cwd, env={"DATABASE_PORT": "5432"})
-    assert c.run.call_args.kwargs["env"] == {"DATABASE_PORT": "5432"}
-    assert "$ (elixir) DATABASE_PORT=5432 mix deps.get" in capsys.readouterr().out
+def test_run_runs_in_cwd_with_env_added_and_the_runs_token(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FZ_KEEP", "kept")
+    out = tmp_path / "out"
+    script = f'echo "$PWD $DATABASE_PORT $FZ_KEEP ${{FZ_INV_RUN:+token}}" > {out}'
+    assert programs.run(MockContext(), ["sh", "-c", script], cwd=tmp_path, env={"DATABASE_PORT": "5432"}) == 0
+    assert out.read_text().split() == [str(tmp_path), "5432", "kept", "token"]
+    assert "DATABASE_PORT=5432 sh -c" in capsys.readouterr().out
 
 
-def test_run_failure_is_exit_with_code():
-    cwd = Path("/tmp")
-    c = MockContext(run={"cd /tmp && mix setup": Result(exited=3)})
+def test_run_unset_removes_inherited_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATIC_SEEDS", "true")
+    out = tmp_path / "out"
+    programs.run(MockContext(), ["sh", "-c", f'echo "[${{STATIC_SEEDS:-}}]" > {out}'], cwd=tmp_path, unset=["STATIC_SEEDS"])
+    assert out.read_text().strip() == "[]"
+
+
+def test_run_failure_is_exit_with_code(tmp_path):
     with pytest.raises(Exit) as e:
-        programs.run(c, ["mix", "setup"], cwd=cwd, what="mix setup")
+        programs.run(MockContext(), ["sh", "-c", "exit 3"], cwd=tmp_path, what="mix setup")
     assert e.value.code == 3
     assert e.value.message.startswith("mix setup failed with exit code 3")
+
+
+def test_run_missing_program_is_one_line(tmp_path):
+    with pytest.raises(Exit) as e:
+        programs.run(MockContext(), ["fz-no-such-program"], cwd=tmp_path)
+    assert e.value.message.startswith("cannot run fz-no-such-program")
 
 
 def test_run_dry_runs_nothing(capsys):

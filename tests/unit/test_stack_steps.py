@@ -1,5 +1,6 @@
 import io
 import threading
+import time
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_background_output_is_prefixed_and_errors_reach_join(monkeypatch):
     steps = Steps(clock=FakeClock())
     gate = threading.Event()
 
-    def pg():
+    def pg(cancelled):
         print("creating container")
         gate.wait(5)
         raise ValueError("engine gone")
@@ -70,8 +71,44 @@ def test_background_unfinished_last_line_is_written_out(monkeypatch):
     target = io.StringIO()
     monkeypatch.setattr("sys.stdout", PrefixedOutput(target))
     steps = Steps(clock=FakeClock())
-    Background(steps, "pg", lambda: print("line1\npartial", end="")).start().join()
+    Background(steps, "pg", lambda cancelled: print("line1\npartial", end="")).start().join()
     assert target.getvalue().splitlines() == ["pg | line1", "pg | partial"]
+
+
+def test_an_interrupted_step_is_marked_interrupted_not_failed():
+    from tasks.lib.supervise.foreground import Interrupted
+
+    steps = Steps(clock=FakeClock())
+    with pytest.raises(Interrupted):
+        steps.run("seed", lambda: (_ for _ in ()).throw(Interrupted(2, "mix ecto.seed")))
+    with pytest.raises(KeyboardInterrupt):
+        steps.run("deps", lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert [r.outcome for r in steps.records] == ["interrupted", "interrupted"]
+
+
+def test_finish_stops_the_background_step_and_tells_its_own_error(capsys):
+    steps = Steps(clock=FakeClock())
+    started = threading.Event()
+
+    def pg(cancelled):
+        started.set()
+        while not cancelled():
+            time.sleep(0.01)
+        raise RuntimeError("could not start container x: port taken")
+
+    bg = Background(steps, "postgres", pg).start()
+    started.wait(5)
+    bg.finish(timeout=5)
+    assert steps.records[0].outcome == "failed"
+    assert "postgres: could not start container x: port taken" in capsys.readouterr().err
+
+
+def test_finish_of_a_cancelled_step_prints_nothing(capsys):
+    steps = Steps(clock=FakeClock())
+    bg = Background(steps, "postgres", lambda cancelled: "stopped" if cancelled() else "ready")
+    bg.finish()
+    assert steps.records[0].outcome == "not started"
+    assert capsys.readouterr().err == ""
 
 
 def test_the_reseed_hint_keeps_every_flag_given():

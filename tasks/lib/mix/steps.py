@@ -16,6 +16,7 @@ from tasks.lib import config, portal_env, programs
 from tasks.lib.console import dry, is_dry
 from tasks.lib.mix import tool
 from tasks.lib.mix.fingerprints import Step, is_up_to_date, missing_outputs, record
+from tasks.lib.state import require_writable
 
 
 def _paths(base: Path, patterns) -> list[Path]:
@@ -118,7 +119,7 @@ def run(c, name: str, force: bool = False) -> str:
     """Run step ``name`` unless up to date (or ``force``): "ran" or "skipped"."""
     ms = mix_step(c, name)
     step = ms.step
-    state = config.state_dir(c)
+    state = require_writable(c)  # before the step: its success must be recordable
     if not force:
         fresh, reason = is_up_to_date(state, step)
         if fresh:
@@ -155,10 +156,10 @@ def server_command(c, env=None) -> tuple[list[str], Path, dict[str, str]]:
 
 
 def iex(c, env=None) -> str:
-    """elixir.iex: `iex -S mix` in the Elixir root, on a pty when there is a terminal."""
+    """elixir.iex: `iex -S mix` in the Elixir root, replacing this process (as dev.up's last step)."""
     argv, root, child_env = iex_command(c, env)
-    programs.run(c, argv, cwd=root, env=child_env, what="iex -S mix", pty=programs.use_pty())
-    return "ran"
+    programs.exec_in(c, argv, cwd=root, env=child_env)
+    return "dry"
 
 
 def server(c, env=None) -> str:

@@ -15,12 +15,13 @@ from typing import Callable
 
 from tasks.lib import console
 from tasks.lib.console import PrefixedOutput
+from tasks.lib.supervise.foreground import Interrupted
 
 
 @dataclass
 class StepRecord:
     name: str
-    outcome: str = "pending"  # ran, skipped, ready, failed, dry, ...
+    outcome: str = "pending"  # ran, skipped, ready, failed, interrupted, stopped, dry, ...
     seconds: float = 0.0
     note: str = ""
 
@@ -41,10 +42,14 @@ class Steps:
         return record
 
     def timed(self, record: StepRecord, fn: Callable[[], str | None]) -> str:
-        """Run ``fn`` for ``record``: its outcome ("ran" by default, "failed" on error) and time."""
+        """Run ``fn`` for ``record``: its outcome ("ran" by default, "interrupted" on a
+        signal, "failed" on error) and time."""
         start = self.clock()
         try:
             record.outcome = fn() or "ran"
+        except (KeyboardInterrupt, Interrupted):
+            record.outcome = "interrupted"
+            raise
         except BaseException:
             record.outcome = "failed"
             raise
@@ -60,12 +65,18 @@ class Steps:
 
 
 class Background:
-    """Runs one step in a thread, recording it like ``Steps.run``; ``join`` re-raises."""
+    """Runs one step in a thread, recording it like ``Steps.run``; ``join`` re-raises.
 
-    def __init__(self, steps: Steps, name: str, fn: Callable[[], str | None], note: str = ""):
+    ``fn`` gets a ``cancelled()`` callable to poll: ``finish`` (after another step
+    failed or was interrupted) sets it and waits for the step to end, so it never
+    dies half-done (a volume without its container) and its own error is still told.
+    """
+
+    def __init__(self, steps: Steps, name: str, fn: Callable[[Callable[[], bool]], str | None], note: str = ""):
         self.steps = steps
         self.record = steps.new(name, note, outcome="running")
         self._fn = fn
+        self._cancel = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name=f"step-{name}", daemon=True)
 
@@ -74,7 +85,7 @@ class Background:
         if isinstance(out, PrefixedOutput):
             out.prefixes[threading.get_ident()] = self.record.name
         try:
-            self.steps.timed(self.record, self._fn)
+            self.steps.timed(self.record, lambda: self._fn(self._cancel.is_set))
         except BaseException as e:  # handed to the main thread by join()
             self._error = e
         finally:
@@ -86,7 +97,33 @@ class Background:
         return self
 
     def join(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+        """Wait for the step; re-raise its error. A Ctrl-C meanwhile interrupts it."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.1)
+        except KeyboardInterrupt:
+            self.finish()
+            self.record.outcome = "interrupted"
+            raise
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
         return self.record.outcome
+
+    def finish(self, timeout: float = 30.0, out=None) -> None:
+        """Another step failed: ask this one to stop, wait for it (up to ``timeout`` s), and
+        print its own error, if it had one, on ``out`` (stderr)."""
+        self._cancel.set()
+        if self._thread.ident is None:  # never started
+            self.record.outcome = "not started"
+            return
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._thread.join(0.1)
+        if self._thread.is_alive():
+            self.record.outcome = "abandoned"
+            return
+        error, self._error = self._error, None
+        if error is not None and not isinstance(error, (KeyboardInterrupt, Interrupted)):
+            message = getattr(error, "message", None) or str(error) or error.__class__.__name__
+            print(f"{self.record.name}: {message}", file=out or sys.stderr, flush=True)

@@ -15,12 +15,16 @@ from tasks.lib import portal_env, programs
 from tasks.lib.console import PrefixedOutput, is_dry
 from tasks.lib.database import database
 from tasks.lib.mix import steps as mix_steps
+from tasks.lib.postgres import readiness
 from tasks.lib.stack import postgres, seed
 from tasks.lib.stack.steps import Background, Steps
 
 
-def _postgres(c) -> str:
-    postgres.bring_up(c)
+def _postgres(c, cancelled) -> str:
+    try:
+        postgres.bring_up(c, cancelled=cancelled)
+    except readiness.Cancelled:
+        return "stopped"
     return "dry" if is_dry(c) else "ready"
 
 
@@ -41,9 +45,10 @@ def up(c, force: bool = False, reseed: bool = False, yes: bool = False, no_iex: 
     started = steps.clock()
     real_stdout = sys.stdout
     sys.stdout = PrefixedOutput(real_stdout)
+    # Postgres boots in the background while mix fetches deps and builds assets.
+    pg = Background(steps, "postgres", lambda cancelled: _postgres(c, cancelled))
     try:
-        # Postgres boots in the background while mix fetches deps and builds assets.
-        pg = Background(steps, "postgres", lambda: _postgres(c)).start()
+        pg.start()
         steps.run("deps", lambda: mix_steps.run(c, "deps", force=force))
         steps.run("setup", lambda: mix_steps.run(c, "setup", force=force))
         pg.join()
@@ -52,6 +57,9 @@ def up(c, force: bool = False, reseed: bool = False, yes: bool = False, no_iex: 
         else:
             steps.run("seed", lambda: seed.seed_once(c))
     except BaseException:
+        # Postgres is never cut off half-made: it stops at its next check, and says why
+        # if it failed on its own.
+        pg.finish()
         print(steps.table(steps.clock() - started), file=sys.stderr)
         raise
     finally:

@@ -99,6 +99,28 @@ def signing_secret(c, stripe: str, key: str) -> str:
     return secret
 
 
+def check_server_port(c) -> None:
+    """Exit when the server's port (billing.forward_port) is taken, naming the holder
+    (often a server left by an earlier run) and the command that stops it."""
+    from tasks.lib.postgres import ports
+    from tasks.lib.supervise import proctable
+
+    port = config.whole(c, "billing", "forward_port", minimum=1)
+    if ports.port_is_free("127.0.0.1", port):
+        return
+    pid = proctable.listener_pid(port)
+    if pid is None:
+        raise Exit(
+            f"port {port} (billing.forward_port), where the server must listen, is taken by a process we cannot see:"
+            f" find it with `lsof -i :{port}` (or `ss -ltnp`) and stop it, or set billing.forward_port"
+        )
+    raise Exit(
+        f"port {port} (billing.forward_port), where the server must listen, is held by pid {pid}"
+        f" ({proctable.command_line(pid)[:200]}), perhaps left by an earlier run:"
+        f" stop it with `kill {pid}`, then rerun"
+    )
+
+
 def _supervise(c, programs_: list[Program], secrets: list[str]) -> None:
     grace = config.positive(c, "billing", "grace_period")
     try:
@@ -122,6 +144,8 @@ def serve(c, reset_static: bool, yes: bool, env) -> None:
         seed.check_reset(c, database(), yes, rerun)
 
     dry = is_dry(c)
+    if not dry:
+        check_server_port(c)
     if dry:
         print(f"$ {programs.describe(cli.print_secret_args(stripe), env=cli.cli_env(key))}")
         secret = os.environ.get(cli.SECRET_VAR) or "whsec_from_the_cli"

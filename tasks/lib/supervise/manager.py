@@ -12,7 +12,8 @@ sessions of their own, so signalling the server's group leaves them running. Her
 every stop signal also goes to each descendant process, found in the process table
 (proctable.py); on Linux we are a child subreaper meanwhile, so descendants orphaned
 by a dying BEAM are re-parented to us and still found (elsewhere, descendants seen
-while running are remembered by pid and start time).
+while running are remembered by pid and start time). If we are killed with SIGKILL,
+lifeline.py's parent-death signal and watchdog stop them instead.
 
 Exit code of :meth:`Supervisor.run`: 130 for SIGINT, 143 for SIGTERM, 129 for
 SIGHUP; otherwise the code of the program that exited first: its ``exit_code`` when
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, TextIO
 
+from tasks.lib.supervise import lifeline
 from tasks.lib.supervise.printer import Printer
 from tasks.lib.supervise.proctable import (
     ProcInfo,
@@ -219,11 +221,12 @@ class Supervisor:
             proc = self._popen(
                 [str(a) for a in program.argv],
                 cwd=str(program.cwd) if program.cwd is not None else None,
-                env=dict(program.env) if program.env is not None else None,
+                env=lifeline.child_env(program.env),  # the run's token: see lifeline.py
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=lifeline.preexec(),  # dies with us, even by SIGKILL (Linux)
             )
         except OSError as e:
             raise SupervisorError(

@@ -94,6 +94,77 @@ def descendants(table: Mapping[int, ProcInfo], roots: Iterable[int]) -> set[int]
     return found
 
 
+# ---------------------------------------------------------------- a run's processes
+
+
+def with_environment(var: str, value: str, exclude: Iterable[int] = ()) -> dict[int, float | None]:
+    """``{pid: start time}`` of the processes whose environment has ``var=value``
+    (those we may read: our own user's)."""
+    import psutil
+
+    skip = set(exclude)
+    found: dict[int, float | None] = {}
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        if proc.pid in skip:
+            continue
+        try:
+            if proc.environ().get(var) == value:
+                found[proc.pid] = proc.info["create_time"]
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
+def _same(pid: int, start: float | None) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and (start is None or proc.create_time() == start)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def still_running(found: Mapping[int, float | None]) -> dict[int, float | None]:
+    """The processes of ``found`` that still run (a reused pid does not count)."""
+    return {pid: start for pid, start in found.items() if _same(pid, start)}
+
+
+def signal_all(found: Mapping[int, float | None], sig: int) -> None:
+    """Send ``sig`` to each process of ``found`` that is still the one we found."""
+    for pid, start in found.items():
+        if _same(pid, start):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def command_line(pid: int) -> str:
+    """``pid``'s command line (or its name) for messages; ``?`` when hidden from us."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return " ".join(proc.cmdline()) or proc.name()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+        return "?"
+
+
+def listener_pid(port: int) -> int | None:
+    """The pid listening on TCP ``port``, when the system lets us see it."""
+    import psutil
+
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, OSError):
+        return None
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            return conn.pid
+    return None
+
+
 # ---------------------------------------------------------------- child subreaper
 
 

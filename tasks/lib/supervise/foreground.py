@@ -1,0 +1,124 @@
+"""One program in the foreground (a mix step, the server), and what a signal to `inv` means.
+
+The program shares our terminal and process group, so a Ctrl-C typed in the terminal
+reaches it directly (the BEAM opens its BREAK menu; a second Ctrl-C aborts it). We
+only note the signal and wait; when the signal did not come from the terminal (a
+`kill -INT`, an editor's stop button) we pass it on. A third Ctrl-C sends SIGTERM, a
+fourth SIGKILL. SIGTERM and SIGHUP are passed on at once (a second one: SIGKILL).
+
+The rule the tasks rely on: a step during which we got one of these signals is
+``Interrupted``, whatever its exit code (the BEAM aborted from its BREAK menu exits
+0), so it is never recorded as done. ``Interrupted`` carries the shell's exit code for
+the signal (130, 143, 129). The program's environment and parent-death signal come
+from lifeline.py, so it dies with us even when we are killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Mapping
+
+from tasks.lib.supervise import lifeline
+
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+WORDS = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP (terminal closed)"}
+
+
+class Interrupted(Exception):
+    """We got ``signum`` while a step ran (or Python code ran): stop, record nothing."""
+
+    def __init__(self, signum: int, what: str = ""):
+        self.signum = signum
+        self.what = what
+        self.code = 128 + int(signum)
+        during = f" during {what}" if what else ""
+        super().__init__(f"interrupted by {WORDS.get(signal.Signals(signum), f'signal {signum}')}{during}")
+
+
+def _terminal_delivers_sigint() -> bool:
+    """True when a Ctrl-C reaches the child without us: we are the terminal's foreground group."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+class _Watch:
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.first: int | None = None
+        self.counts: dict[int, int] = {}
+        self.forward_sigint = not _terminal_delivers_sigint()
+
+    def _send(self, sig: int) -> None:
+        try:
+            self.proc.send_signal(sig)
+        except OSError:
+            pass
+
+    def __call__(self, signum: int, _frame) -> None:
+        if self.first is None:
+            self.first = signum
+        n = self.counts[signum] = self.counts.get(signum, 0) + 1
+        if signum == signal.SIGINT:
+            if n >= 4:
+                self._send(signal.SIGKILL)
+            elif n == 3:
+                sys.stderr.write("\ninv: third Ctrl-C: sending SIGTERM (once more: SIGKILL)\n")
+                self._send(signal.SIGTERM)
+            elif self.forward_sigint:
+                self._send(signal.SIGINT)
+        else:
+            self._send(signal.SIGKILL if n >= 2 else signum)
+
+
+def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str = "") -> int:
+    """Run ``argv`` in ``cwd`` with the complete environment ``env`` (plus the run's token),
+    sharing our terminal; return its exit status (128+N when killed by signal N).
+
+    Raises Interrupted when we got SIGINT/SIGTERM/SIGHUP meanwhile (after the program
+    has ended), OSError when it cannot start.
+    """
+    proc = subprocess.Popen(
+        [str(a) for a in argv],
+        cwd=str(cwd),
+        env=lifeline.child_env(env),
+        preexec_fn=lifeline.preexec(),
+    )
+    watch = _Watch(proc)
+    previous: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in HANDLED:
+            previous[signum] = signal.signal(signum, watch)
+    try:
+        while True:
+            try:
+                rc = proc.wait()
+                break
+            except KeyboardInterrupt:  # a handler installed by someone else raised it
+                watch(signal.SIGINT, None)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+    if watch.first is not None:
+        raise Interrupted(watch.first, what)
+    return 128 - rc if rc < 0 else rc
+
+
+def raise_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into ``Interrupted`` in Python code, as Ctrl-C is turned
+    into KeyboardInterrupt, so ``finally`` blocks run and the step table is printed."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame) -> None:
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, handler)
