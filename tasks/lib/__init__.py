@@ -10,6 +10,7 @@ Settings, environment, output
     config.py       the invoke settings: typed getters, where a value came from
     database.py     DATABASE_* (the portal's connection) and the local-host guard
     envfile.py      .env and .env.local, loaded once, with the line each key came from
+    state.py        the state folder's JSON files: read (bad = warn), write atomically
     masking.py      secrets kept out of everything printed
     portal_env.py   the environment mix, iex and the server get; --env KEY=VALUE
     console.py      dry-run lines, tables, the confirm prompt, prefixed lines
@@ -25,7 +26,8 @@ Postgres (postgres/)
     container.py    get, create, start, stop, remove, logs
     sql.py          psycopg: connections and the suite's own statements
     readiness.py    waiting for a real handshake
-    seeding.py      the marker that says a database was seeded
+    seeding.py      the marker that says a database was seeded; the record of a started seed
+    locks.py        one seeder at a time: the advisory lock around seed, migrate, reset
 
 Mix (mix/)
     tool.py         mix and iex, the Elixir root and web app, `mix do` lines
@@ -47,6 +49,9 @@ Processes (supervise/)
     proctable.py    processes (psutil): the table, the tree, port listeners; the subreaper
     printer.py      prefixed, coloured, masked output lines
     manager.py      run several programs, stop them all
+    foreground.py   run one program on our terminal; a signal meanwhile means Interrupted
+    lifeline.py     what we start dies with us: parent-death signal, the run's token
+    watchdog.py     the process that stops the run's leftovers once `inv` is gone
 
 Shell-script lint (shlint/)
     discovery.py    which files are shell scripts

@@ -12,6 +12,8 @@ needs no file that could disagree with the data. It is read with
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from datetime import datetime, timezone
 
@@ -81,6 +83,36 @@ def write_marker(db: Database, static: bool) -> dict:
     with conn:
         sql.comment_on_database(conn, db.name, json.dumps(marker))
     return marker
+
+
+def database_exists(db: Database) -> bool:
+    """Whether ``db`` exists (asked on the maintenance database; True when we cannot tell)."""
+    try:
+        with sql.connect(db, MAINTENANCE_DB) as conn:
+            return sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)) is not None
+    except Unreachable:
+        return True
+
+
+def start_record(doing: str, now: float | None = None) -> dict:
+    """What the state folder keeps while a seed or reset runs: what, when, and who."""
+    at = datetime.fromtimestamp(now if now is not None else time.time()).astimezone()
+    return {"doing": doing, "started": at.isoformat(timespec="seconds"), "pid": os.getpid(), "host": socket.gethostname()}
+
+
+def describe_start(record: dict) -> str:
+    """``"seed of 14:02 (pid 123)"`` (or of 2026-11-20 14:02 when not today)."""
+    doing = record.get("doing") if record.get("doing") in ("seed", "reset") else "seed"
+    when = "an unknown time"
+    try:
+        at = datetime.fromisoformat(str(record.get("started")))
+        today = datetime.now(at.tzinfo).date() == at.date()
+        when = at.strftime("%H:%M" if today else "%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        pass
+    pid = record.get("pid")
+    who = f" (pid {pid})" if isinstance(pid, int) else ""
+    return f"{doing} of {when}{who}"
 
 
 def describe(marker: dict) -> str:

@@ -4,22 +4,79 @@ Firezone's seeds are not idempotent, so a database is seeded once: a successful 
 writes a marker into the database itself (tasks/lib/postgres/seeding.py). Later seeds
 see it and only migrate (skipped while the migration files are unchanged); a reset
 drops, re-creates and re-seeds.
+
+Seeding, migrating and resetting hold the database's seed lock
+(tasks/lib/postgres/locks.py), so runs in two terminals take turns: the second waits,
+then finds the database seeded. A seed or reset is recorded as started in the state
+folder before it runs and forgotten once the marker is written; a run that finds a
+start with no end (the run was killed or interrupted) says so instead of seeding on
+top of half a seed.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack, contextmanager
+from typing import Iterator
 
 from invoke import Exit
 
-from tasks.lib import config, console, portal_env, programs
+from tasks.lib import config, console, portal_env, programs, state
 from tasks.lib.console import dry, is_dry
 from tasks.lib.database import Database, database, require_local
 from tasks.lib.mix import fingerprints, steps, tool
-from tasks.lib.postgres import seeding
+from tasks.lib.postgres import locks, seeding
 from tasks.lib.stack import postgres
 
 RESET_HINT = "Use `inv db.reset` to start over"
+
+
+def _say(text: str) -> None:
+    print(f"seed: {text}", flush=True)
+
+
+@contextmanager
+def _locked(c, db: Database, doing: str) -> Iterator[None]:
+    """Hold the seed lock of ``db`` (not under `inv --dry`); a server that refuses the
+    lock's connection costs only the protection, with a warning."""
+    with ExitStack() as stack:
+        if not is_dry(c):
+            try:
+                stack.enter_context(locks.held(db, doing, _say))
+            except seeding.Unreachable as e:
+                _say(f"warning: cannot take the seed lock ({e}); a second inv seeding at the same time would collide")
+        yield
+
+
+def _record_path(c, db: Database):
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{db.name}@{db.host}_{db.port}")
+    return config.state_dir(c) / "seeding" / f"{safe}.json"
+
+
+def _started(c, db: Database, doing: str) -> None:
+    """Record that a seed or reset of ``db`` starts now (forgotten when it is marked seeded)."""
+    if not is_dry(c):
+        state.write_json(_record_path(c, db), seeding.start_record(doing))
+
+
+def _finished(c, db: Database) -> None:
+    if not is_dry(c):
+        state.remove(_record_path(c, db))
+
+
+def _check_unfinished(c, db: Database) -> None:
+    """Exit when a seed or reset of ``db`` started and never finished, and the database is
+    there (it may hold part of a seed); a missing database just gets seeded."""
+    record = state.read_json(_record_path(c, db), "the seed runs as if none had started")
+    if record is None or is_dry(c):
+        return
+    if not seeding.database_exists(db):
+        _finished(c, db)
+        return
+    raise Exit(
+        f"the {seeding.describe_start(record)} was interrupted before it finished, so {db.name} may hold"
+        " part of the seed. `inv db.reset --yes` starts over (drops the database and seeds it again)"
+    )
 
 
 
@@ -58,6 +115,12 @@ def seed_once(c, force: bool = False) -> str:
     """
     root = tool.elixir_root(c)
     db = database()
+    state.require_writable(c)
+    with _locked(c, db, "seeding"):
+        return _seed_once(c, root, db, force)
+
+
+def _seed_once(c, root, db: Database, force: bool) -> str:
     env = portal_env.mix_env()
     marker = None if force else _read_marker(c, db)
     if marker is not None:
@@ -77,21 +140,26 @@ def seed_once(c, force: bool = False) -> str:
             fingerprints.record(state, step)
         print(f"seed: {db.name} already seeded {seeding.describe(marker)}; migrated only. {RESET_HINT}", flush=True)
         return "skipped"
+    if not force:
+        _check_unfinished(c, db)
     seed_argv = steps.mix_command(c, "seed_task")
+    _started(c, db, "seed")
     try:
         programs.run(c, seed_argv, cwd=root, env=env, what=f"mix {' '.join(seed_argv[1:])}")
     except Exit as e:
         raise Exit(
-            f"{e.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset`",
+            f"{e.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`",
             code=e.code,
         )
     _mark_seeded(c, db, static_from_env(), "seed")
+    _finished(c, db)
     return "ran"
 
 
 def check_reset(c, db: Database, yes: bool, rerun: str) -> None:
     """Refuse a database that is not local, then ask (``rerun``: the user's command with --yes)."""
     require_local(db, "refusing to reset", "db.reset drops the database whatever the flags")
+    state.require_writable(c)  # a reset whose result cannot be recorded is refused before the drop
     if is_dry(c):
         if not yes:
             dry(f"reset: would ask before dropping {db.where} (--yes skips the question)")
@@ -111,15 +179,18 @@ def reset(c, db: Database, static: bool) -> str:
     env = portal_env.mix_env()
     if static:
         env["STATIC_SEEDS"] = "true"
-    programs.run(
-        c,
-        argv,
-        cwd=root,
-        env=env,
-        unset=() if static else ("STATIC_SEEDS",),
-        what="reset and seed (" + " ".join(argv[1:]) + ")",
-    )
-    _mark_seeded(c, db, static, "reset")
+    with _locked(c, db, "resetting"):
+        _started(c, db, "reset")
+        programs.run(
+            c,
+            argv,
+            cwd=root,
+            env=env,
+            unset=() if static else ("STATIC_SEEDS",),
+            what="reset and seed (" + " ".join(argv[1:]) + ")",
+        )
+        _mark_seeded(c, db, static, "reset")
+        _finished(c, db)
     return "ran"
 
 

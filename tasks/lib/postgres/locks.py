@@ -1,0 +1,95 @@
+"""One seeder at a time: a Postgres advisory lock around seeding, migrating and resetting.
+
+Two terminals (or an editor's task and a terminal, or two checkouts sharing one
+database) running `inv dev.up` on a fresh volume would otherwise seed twice and fail
+on duplicates. The lock lives in the server, so it covers every process and every
+project folder using the database, and it goes away with the connection holding it:
+a run killed with SIGKILL releases it at once.
+
+It is a session-level advisory lock taken on the maintenance database (which exists
+even while the dev database is dropped), on a connection of its own held for the
+whole step, keyed by the dev database's name. The connection's application_name
+says who holds it, so a waiting run can name the holder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Callable, Iterator
+
+from tasks.lib.database import Database
+from tasks.lib.postgres import sql
+
+# How often a waiting run asks again, and how often it says it is still waiting.
+POLL = 0.2
+REMIND = 30.0
+
+
+def key(db: Database) -> int:
+    """The advisory lock key of ``db`` (a signed 64-bit number from its name)."""
+    digest = hashlib.sha256(f"fz-inv seed {db.name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def holder_name(doing: str) -> str:
+    """Our application_name while we hold the lock: ``inv dev.up seed, pid 123 on host``."""
+    task = " ".join(["inv", *sys.argv[1:2]]) if sys.argv[1:2] else "inv"
+    return f"{task} {doing}, pid {os.getpid()} on {socket.gethostname()}"[:63]
+
+
+def _holder(conn, lock_key: int) -> str:
+    row = sql.fetch_one(
+        conn,
+        "SELECT a.application_name, a.client_addr::text, a.backend_start"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        ((lock_key >> 32) & 0xFFFFFFFF, lock_key & 0xFFFFFFFF),
+    )
+    if not row:
+        return "another run"
+    name, _addr, since = row
+    when = f" since {since.astimezone().strftime('%H:%M:%S')}" if isinstance(since, datetime) else ""
+    return f"{name or 'another client'}{when}"
+
+
+@contextmanager
+def held(
+    db: Database,
+    doing: str,
+    say: Callable[[str], None],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[None]:
+    """Hold ``db``'s seed lock for the block, waiting (and saying for whom) while another holds it.
+
+    ``doing`` is what we are about to do ("seeding", "migrating", "resetting").
+    Raises sql.Unreachable when the server cannot be reached.
+    """
+    conn = sql.connect(db, sql.MAINTENANCE_DB)
+    lock_key = key(db)
+    try:
+        sql.fetch_one(conn, "SELECT set_config('application_name', %s, false)", (holder_name(doing),))
+        if not sql.fetch_one(conn, "SELECT pg_try_advisory_lock(%s)", (lock_key,))[0]:
+            start = clock()
+            say(f"waiting for {_holder(conn, lock_key)}, which is seeding, migrating or resetting {db.name}")
+            next_word = start + REMIND
+            while not sql.fetch_one(conn, "SELECT pg_try_advisory_lock(%s)", (lock_key,))[0]:
+                time.sleep(POLL)
+                if clock() >= next_word:
+                    say(f"still waiting for {_holder(conn, lock_key)} ({clock() - start:.0f} s)")
+                    next_word = clock() + REMIND
+            say(f"the other run finished after {clock() - start:.1f} s; {doing} {db.name} now")
+        yield
+    finally:
+        try:
+            conn.close()  # closing the session releases the lock
+        except Exception:
+            pass

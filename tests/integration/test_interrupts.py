@@ -1,0 +1,319 @@
+"""What users do to a running `inv`: Ctrl-C twice in a terminal, SIGTERM, kill -9, two or
+three `dev.up` at once, a port left held by a killed `billing.serve`.
+
+Real processes, a real pty, real signals, a real Postgres container. Timing comes from
+the fixture's hooks, not sleeps: with FIXTURE_SEED_GATE the seed writes "seed waiting"
+to FIXTURE_LOG and waits for the gate file before inserting; FIXTURE_LOG also names
+the BEAM's and the seed's pids, which must be gone after inv is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import signal
+import socket
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import accounts, connect, require_program
+from .test_billing import Running, billing_project  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def stack(pg_project, tmp_path):
+    require_program("mix", "apt-get install elixir")
+    require_program("psql", "apt-get install postgresql-client")
+    log = tmp_path / "fixture.log"
+    gate = tmp_path / "gate"
+    pg_project.env["FIXTURE_LOG"] = str(log)
+    pg_project.log, pg_project.gate = log, gate
+    return pg_project
+
+
+def log_lines(p) -> list[str]:
+    return p.log.read_text().splitlines() if p.log.exists() else []
+
+
+def logged_pids(p) -> dict[str, list[int]]:
+    pids: dict[str, list[int]] = {}
+    for line in log_lines(p):
+        name, _, value = line.partition(" ")
+        if value.isdigit():
+            pids.setdefault(name, []).append(int(value))
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(predicate, timeout: float, what: str, output=lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}\n{output()}")
+
+
+def assert_gone(p, timeout: float = 10.0) -> None:
+    """The BEAM and the seed the fixture logged are gone (the watchdog's grace is 3 s)."""
+    pids = [pid for name in ("beam", "seed") for pid in logged_pids(p).get(name, [])]
+    assert pids, f"the fixture logged no pids: {log_lines(p)}"
+    wait_until(lambda: not any(alive(pid) for pid in pids), timeout, f"pids {pids} to exit")
+
+
+def marker(p) -> str | None:
+    with connect(p, dbname="postgres") as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'firezone_dev'"
+        ).fetchone()
+    return row[0] if row else None
+
+
+class Terminal:
+    """`inv ...` on a pty of its own, as in a terminal: Ctrl-C is the line discipline's SIGINT."""
+
+    def __init__(self, project, *args: str, env: dict | None = None):
+        master, slave = pty.openpty()
+
+        def controlling_terminal():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=project.root,
+            env={**project.env, **(env or {})},
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=controlling_terminal,
+        )
+        os.close(slave)
+        self.master = master
+        self.buf = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self.buf += data
+
+    @property
+    def output(self) -> str:
+        return self.buf.decode("utf-8", "replace")
+
+    def ctrl_c(self) -> None:
+        os.write(self.master, b"\x03")
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self._reader.join(timeout=5)
+            os.close(self.master)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def started(p, *args: str, env: dict | None = None, out: Path) -> subprocess.Popen:
+    """`inv ...` with no terminal, its output in ``out``."""
+    with out.open("w") as f:
+        return subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=p.root,
+            env={**p.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+# kill -9 without Docker: the watchdog ------------------------------------------------
+
+
+def test_kill_9_of_inv_stops_even_what_left_our_session(tmp_path):
+    """programs.run's child dies by its parent-death signal; a grandchild in a session
+    of its own (like the BEAM's port programs) is stopped by the watchdog."""
+    pids = tmp_path / "pids"
+    script = tmp_path / "run.py"
+    repo = Path(__file__).resolve().parents[2]
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(repo)!r})\n"
+        "from pathlib import Path\n"
+        "from invoke import MockContext\n"
+        "from tasks.lib import programs\n"
+        f"programs.run(MockContext(), ['sh', '-c', 'setsid sleep 300 & echo $$ $! > {pids}; wait'], cwd=Path('.'))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, 20, "the children to start")
+        shell, sleeper = map(int, pids.read_text().split())
+        assert alive(shell) and alive(sleeper)
+        proc.kill()
+        proc.wait()
+        wait_until(lambda: not alive(shell) and not alive(sleeper), 10, f"pids {shell} {sleeper} to exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# Ctrl-C ----------------------------------------------------------------------
+
+
+def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
+    p = stack
+    term = Terminal(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)})
+    try:
+        wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", lambda: term.output)
+        term.ctrl_c()
+        time.sleep(0.5)  # the BEAM opens its BREAK menu; a second Ctrl-C aborts it
+        term.ctrl_c()
+        code = term.wait(60)
+    finally:
+        term.kill()
+    out = term.output
+    if os.environ.get("FZ_TEST_SHOW"):
+        print(out)
+    assert code == 130, out
+    assert "interrupted" in out
+    table = out[out.index("step"):]
+    assert "seed" in table and "interrupted" in table.split("seed", 1)[1].splitlines()[0], out
+    assert "Traceback" not in out
+    assert_gone(p)
+    assert marker(p) is None
+    assert accounts(p) == []  # the gate never opened: no insert, and no orphan to insert later
+    # The next run says what happened instead of seeding on top of it.
+    again = p.inv("dev.up", "--no-iex")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "was interrupted before it finished" in again.stderr
+    assert "`inv db.reset --yes` starts over" in again.stderr
+    reset = p.inv("db.reset", "--yes")
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert len(accounts(p)) == 2
+    ok = p.inv("dev.up", "--no-iex")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "already seeded" in ok.stdout
+
+
+# SIGTERM and kill -9 during the seed ------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_inv_killed_during_the_seed_takes_the_beam_and_the_seed_with_it(stack, tmp_path, sig):
+    p = stack
+    out = tmp_path / "inv.out"
+    proc = started(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)}, out=out)
+    try:
+        wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", out.read_text)
+        proc.send_signal(sig)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.read_text()
+    assert code == (143 if sig == signal.SIGTERM else -9), text
+    if sig == signal.SIGTERM:
+        assert "interrupted by SIGTERM" in text and "Traceback" not in text
+    assert_gone(p)
+    p.gate.touch()  # an orphan would insert now
+    time.sleep(0.3)
+    assert accounts(p) == [] and marker(p) is None
+    again = p.inv("dev.up", "--no-iex")
+    assert again.returncode == 1
+    assert "the seed of" in again.stderr and f"(pid {proc.pid})" in again.stderr
+    assert "was interrupted before it finished" in again.stderr
+
+
+# two or three at once ------------------------------------------------------------
+
+
+def test_three_dev_ups_at_once_take_turns_and_all_succeed(stack, tmp_path, docker_client):
+    p = stack
+    outs = [tmp_path / f"inv{i}.out" for i in range(3)]
+    first = started(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)}, out=outs[0])
+    procs = [first]
+    try:
+        wait_until(lambda: "seed waiting" in log_lines(p), 240, "the first seed", outs[0].read_text)
+        procs += [started(p, "dev.up", "--no-iex", out=o) for o in outs[1:]]
+        for o in outs[1:]:
+            wait_until(lambda: "waiting for inv dev.up seeding" in o.read_text(), 240, f"{o.name} to wait", o.read_text)
+        p.gate.touch()
+        codes = [proc.wait(120) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    texts = [o.read_text() for o in outs]
+    assert codes == [0, 0, 0], "\n=====\n".join(texts)
+    assert len(accounts(p)) == 2
+    for text in texts[1:]:
+        assert f"pid {first.pid}" in text
+        assert "already seeded" in text
+    assert len(docker_client.containers.list(all=True, filters={"name": f"^/{p.container_name}$"})) == 1
+
+
+# billing.serve killed with kill -9 ------------------------------------------------
+
+
+def test_billing_serve_killed_leaves_nothing_and_a_held_port_is_named(billing_project):  # noqa: F811
+    p = billing_project
+    run = Running(p, "billing.serve", "--env", f"PORT={p.port}")
+    try:
+        run.wait_for(lambda: "> Ready!" in run.output, 240, "stripe listen to be ready")
+        run.wait_for(lambda: _listening(p.port), 60, "the server to listen")
+        run.snapshot()
+        assert len(run.seen) >= 3, run.seen
+        run.proc.kill()
+        run.wait(30)
+    finally:
+        run.stop()
+    wait_until(lambda: run.leftovers() == [], 10, "no leftovers", lambda: "\n".join(run.leftovers()))
+    assert not _listening(p.port)
+    # A port held by something else is named, with the command that stops it.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{p.port})); s.listen(); time.sleep(120)"]
+    )
+    try:
+        wait_until(lambda: _listening(p.port), 10, "the stand-in holder")
+        res = p.inv("billing.serve", "--env", f"PORT={p.port}")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"held by pid {holder.pid}" in res.stderr and f"`kill {holder.pid}`" in res.stderr
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
