@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import accounts, connect, require_program
+from .conftest import accounts, connect, container, require_program, volume_exists
 from .test_billing import Running, billing_project  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
@@ -317,3 +317,29 @@ def _listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+# a mix step fails while Postgres is still starting ---------------------------------
+
+
+def test_a_fast_mix_failure_lets_postgres_finish_and_tells_its_error(stack, docker_client):
+    p = stack
+    failing = {"INVOKE_ELIXIR_DEPS_TASK": "fz.no.such.task"}
+    res = p.inv("dev.up", "--no-iex", env=failing)
+    assert res.returncode != 0, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    table = res.stderr[res.stderr.index("step"):]
+    assert "deps" in table and "failed" in table
+    # Never cut off half-made (a volume without its container): both or neither.
+    made = container(docker_client, p.container_name) is not None
+    assert volume_exists(docker_client, f"{p.container_name}-data") == made, res.stdout + res.stderr
+    assert p.inv("infra.up").returncode == 0
+    assert p.inv("infra.down").returncode == 0
+    # When Postgres fails on its own meanwhile, its reason is printed, not hidden.
+    with socket.socket() as holder:
+        p.inv("infra.destroy", "--yes", check=True)
+        holder.bind(("127.0.0.1", int(p.env["DATABASE_PORT"])))
+        holder.listen()
+        res = p.inv("dev.up", "--no-iex", env=failing)
+    assert res.returncode != 0
+    assert "postgres: " in res.stderr and "already taken" in res.stderr, res.stderr
