@@ -88,8 +88,7 @@ def write_marker(db: Database, static: bool) -> dict:
 def database_exists(db: Database) -> bool:
     """Whether ``db`` exists (asked on the maintenance database; True when we cannot tell)."""
     try:
-        with sql.connect(db, MAINTENANCE_DB) as conn:
-            return sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)) is not None
+        return sql.database_exists(db, MAINTENANCE_DB)
     except Unreachable:
         return True
 

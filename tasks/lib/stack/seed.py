@@ -29,6 +29,7 @@ from tasks.lib.postgres import locks, seeding
 from tasks.lib.stack import postgres
 
 RESET_HINT = "Use `inv db.reset` to start over"
+START_OVER = "`inv db.reset --yes` starts over (drops the database and seeds it again)"
 
 
 def _say(text: str) -> None:
@@ -64,19 +65,25 @@ def _finished(c, db: Database) -> None:
         state.remove(_record_path(c, db))
 
 
+def unfinished(c, db: Database) -> str | None:
+    """What the record of a seed or reset of ``db`` that started and never finished says
+    (for messages), or None."""
+    record = state.read_json(_record_path(c, db), "the seed runs as if none had started")
+    if record is None:
+        return None
+    return f"the {seeding.describe_start(record)} was interrupted before it finished"
+
+
 def _check_unfinished(c, db: Database) -> None:
     """Exit when a seed or reset of ``db`` started and never finished, and the database is
     there (it may hold part of a seed); a missing database just gets seeded."""
-    record = state.read_json(_record_path(c, db), "the seed runs as if none had started")
-    if record is None or is_dry(c):
+    said = None if is_dry(c) else unfinished(c, db)
+    if said is None:
         return
     if not seeding.database_exists(db):
         _finished(c, db)
         return
-    raise Exit(
-        f"the {seeding.describe_start(record)} was interrupted before it finished, so {db.name} may hold"
-        " part of the seed. `inv db.reset --yes` starts over (drops the database and seeds it again)"
-    )
+    raise Exit(f"{said}, so {db.name} may hold part of the seed. {START_OVER}")
 
 
 

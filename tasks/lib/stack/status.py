@@ -10,6 +10,7 @@ from tasks.lib.mix import fingerprints, steps
 from tasks.lib.postgres import container, readiness, seeding
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import spec_from_config
+from tasks.lib.stack import seed
 
 
 def container_row(c) -> tuple[tuple[str, str], Status | None]:
@@ -41,7 +42,11 @@ def database_rows(c, running: bool) -> list[tuple[str, str]]:
         marker = seeding.read_marker(db)
     except Exception as e:  # a status line must not fail the whole report
         return [("database", f"{where}: answers"), ("seeded", f"unknown ({e.__class__.__name__})")]
-    seeded = f"yes, {seeding.describe(marker)}" if marker else "no (inv db.seed or inv dev.up seeds it)"
+    if marker:
+        seeded = f"yes, {seeding.describe(marker)}"
+    else:
+        cut_off = seed.unfinished(c, db)
+        seeded = f"no: {cut_off}; {seed.START_OVER}" if cut_off else "no (inv db.seed or inv dev.up seeds it)"
     return [("database", f"{where}: answers"), ("seeded", seeded)]
 
 
