@@ -138,11 +138,13 @@ def write_json(path: Path, data: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:  # a Ctrl-C here must not leave the temporary file either
         try:
             tmp.unlink()
         except OSError:
             pass
+        if not isinstance(e, OSError):
+            raise
         if path.is_dir() and not path.is_symlink():
             raise _file_error(path) from None
         raise _cannot_write(path.parent, e) from None

@@ -194,7 +194,8 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
     try:
         wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", lambda: term.output)
         term.ctrl_c()
-        time.sleep(0.5)  # the BEAM opens its BREAK menu; a second Ctrl-C aborts it
+        # The BEAM opens its BREAK menu; a second Ctrl-C aborts it.
+        wait_until(lambda: "BREAK:" in term.output, 30, "the BREAK menu", lambda: term.output)
         term.ctrl_c()
         code = term.wait(60)
     finally:
@@ -245,9 +246,7 @@ def test_inv_killed_during_the_seed_takes_the_beam_and_the_seed_with_it(stack, t
     assert code == (143 if sig == signal.SIGTERM else -9), text
     if sig == signal.SIGTERM:
         assert "interrupted by SIGTERM" in text and "Traceback" not in text
-    assert_gone(p)
-    p.gate.touch()  # an orphan would insert now
-    time.sleep(0.3)
+    assert_gone(p)  # no orphan is left to insert once the gate opens
     assert accounts(p) == [] and marker(p) is None
     again = p.inv("dev.up", "--no-iex")
     assert again.returncode == 1
@@ -267,7 +266,7 @@ def test_three_dev_ups_at_once_take_turns_and_all_succeed(stack, tmp_path, docke
         wait_until(lambda: "seed waiting" in log_lines(p), 240, "the first seed", outs[0].read_text)
         procs += [started(p, "dev.up", "--no-iex", out=o) for o in outs[1:]]
         for o in outs[1:]:
-            wait_until(lambda: "waiting for inv dev.up seeding" in o.read_text(), 240, f"{o.name} to wait", o.read_text)
+            wait_until(lambda: "waiting for inv dev.up seeding or migrating" in o.read_text(), 240, f"{o.name} to wait", o.read_text)
         p.gate.touch()
         codes = [proc.wait(120) for proc in procs]
     finally:

@@ -64,3 +64,14 @@ def test_a_child_gets_a_parent_death_signal(tmp_path):
     )
     foreground.run([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ))
     assert int(out.read_text()) == signal.SIGTERM
+
+
+def test_an_ignored_signal_stays_ignored(tmp_path):
+    # Under `nohup` SIGHUP is ignored: a closed terminal must not mark the step interrupted.
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        _signal_us_soon(signal.SIGHUP, after=0.1)
+        assert foreground.run(["sh", "-c", "sleep 0.4"], cwd=tmp_path, env=dict(os.environ)) == 0
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)

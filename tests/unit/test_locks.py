@@ -29,3 +29,18 @@ def test_a_start_record_reads_as_the_seed_of_a_time_and_pid():
     said = seeding.describe_start(record)
     assert said.startswith("reset of 19") and f"(pid {record['pid']})" in said
     assert seeding.describe_start({"doing": "rm -rf", "started": 3}) == "seed of an unknown time"
+
+
+def test_a_failed_seed_is_told_as_failed_not_interrupted(tmp_path):
+    from invoke import Config, MockContext
+
+    from tasks.lib.stack import seed
+
+    c = MockContext(config=Config(overrides={"dev": {"state_dir": str(tmp_path / ".inv")}, "run": {"dry": False}}))
+    assert seed.unfinished(c, db()) is None
+    seed._started(c, db(), "seed")
+    assert seed.unfinished(c, db()).endswith("was interrupted before it finished")
+    seed._failed(c, db(), "seed", 1)
+    assert seed.unfinished(c, db()).endswith("failed (exit code 1)")
+    seed._finished(c, db())
+    assert seed.unfinished(c, db()) is None

@@ -60,6 +60,19 @@ def _holder(conn, lock_key: int) -> str:
     return f"{name or 'another client'}{when}"
 
 
+def busy(db: Database) -> str | None:
+    """Who holds ``db``'s seed lock right now (None: nobody, or the server cannot say)."""
+    lock_key = key(db)
+    try:
+        with sql.connect(db, sql.MAINTENANCE_DB) as conn:
+            if sql.fetch_one(conn, "SELECT pg_try_advisory_lock(%s)", (lock_key,))[0]:
+                sql.fetch_one(conn, "SELECT pg_advisory_unlock(%s)", (lock_key,))
+                return None
+            return _holder(conn, lock_key)
+    except sql.Unreachable:
+        return None
+
+
 @contextmanager
 def held(
     db: Database,
@@ -86,7 +99,7 @@ def held(
                 if clock() >= next_word:
                     say(f"still waiting for {_holder(conn, lock_key)} ({clock() - start:.0f} s)")
                     next_word = clock() + REMIND
-            say(f"the other run finished after {clock() - start:.1f} s; {doing} {db.name} now")
+            say(f"the other run finished after {clock() - start:.1f} s; going on")
         yield
     finally:
         try:

@@ -89,8 +89,13 @@ def database_exists(db: Database, dbname: str, connect_timeout: int = 2) -> bool
 
 
 def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
-    row = conn.execute(query, params).fetchone()
-    return row
+    """The first row of ``query``; Unreachable when the server fails us meanwhile."""
+    import psycopg
+
+    try:
+        return conn.execute(query, params).fetchone()
+    except psycopg.OperationalError as e:
+        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
 
 
 def comment_on_database(conn: psycopg.Connection, name: str, text: str) -> None:

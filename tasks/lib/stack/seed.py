@@ -65,12 +65,20 @@ def _finished(c, db: Database) -> None:
         state.remove(_record_path(c, db))
 
 
+def _failed(c, db: Database, doing: str, code: int | None) -> None:
+    """The seed or reset failed: its record says so (it may have inserted part of the seed)."""
+    if not is_dry(c):
+        state.write_json(_record_path(c, db), {**seeding.start_record(doing), "failed": code})
+
+
 def unfinished(c, db: Database) -> str | None:
     """What the record of a seed or reset of ``db`` that started and never finished says
     (for messages), or None."""
     record = state.read_json(_record_path(c, db), "the seed runs as if none had started")
     if record is None:
         return None
+    if "failed" in record:
+        return f"the {seeding.describe_start(record)} failed (exit code {record['failed']})"
     return f"the {seeding.describe_start(record)} was interrupted before it finished"
 
 
@@ -123,7 +131,7 @@ def seed_once(c, force: bool = False) -> str:
     root = tool.elixir_root(c)
     db = database()
     state.require_writable(c)
-    with _locked(c, db, "seeding"):
+    with _locked(c, db, "seeding or migrating"):
         return _seed_once(c, root, db, force)
 
 
@@ -131,9 +139,10 @@ def _seed_once(c, root, db: Database, force: bool) -> str:
     env = portal_env.mix_env()
     marker = None if force else _read_marker(c, db)
     if marker is not None:
+        _finished(c, db)  # seeded: a record left by a run killed after its marker means nothing
         step = steps.migrate_step(c, marker, db.where)
-        state = config.state_dir(c)
-        fresh, _ = fingerprints.is_up_to_date(state, step)
+        folder = config.state_dir(c)
+        fresh, _ = fingerprints.is_up_to_date(folder, step)
         if fresh:
             print(
                 f"seed: {db.name} already seeded {seeding.describe(marker)}; migrations unchanged"
@@ -144,7 +153,7 @@ def _seed_once(c, root, db: Database, force: bool) -> str:
         migrate = steps.mix_command(c, "migrate_task")
         programs.run(c, migrate, cwd=root, env=env, what=f"mix {' '.join(migrate[1:])}")
         if not is_dry(c):
-            fingerprints.record(state, step)
+            fingerprints.record(folder, step)
         print(f"seed: {db.name} already seeded {seeding.describe(marker)}; migrated only. {RESET_HINT}", flush=True)
         return "skipped"
     if not force:
@@ -154,6 +163,7 @@ def _seed_once(c, root, db: Database, force: bool) -> str:
     try:
         programs.run(c, seed_argv, cwd=root, env=env, what=f"mix {' '.join(seed_argv[1:])}")
     except Exit as e:
+        _failed(c, db, "seed", e.code)
         raise Exit(
             f"{e.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`",
             code=e.code,
@@ -188,14 +198,18 @@ def reset(c, db: Database, static: bool) -> str:
         env["STATIC_SEEDS"] = "true"
     with _locked(c, db, "resetting"):
         _started(c, db, "reset")
-        programs.run(
-            c,
-            argv,
-            cwd=root,
-            env=env,
-            unset=() if static else ("STATIC_SEEDS",),
-            what="reset and seed (" + " ".join(argv[1:]) + ")",
-        )
+        try:
+            programs.run(
+                c,
+                argv,
+                cwd=root,
+                env=env,
+                unset=() if static else ("STATIC_SEEDS",),
+                what="reset and seed (" + " ".join(argv[1:]) + ")",
+            )
+        except Exit as e:
+            _failed(c, db, "reset", e.code)
+            raise
         _mark_seeded(c, db, static, "reset")
         _finished(c, db)
     return "ran"

@@ -7,7 +7,7 @@ from invoke import Exit
 from tasks.lib import config, console, state
 from tasks.lib.database import database
 from tasks.lib.mix import fingerprints, steps
-from tasks.lib.postgres import container, readiness, seeding
+from tasks.lib.postgres import container, locks, readiness, seeding
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.stack import seed
@@ -46,7 +46,13 @@ def database_rows(c, running: bool) -> list[tuple[str, str]]:
         seeded = f"yes, {seeding.describe(marker)}"
     else:
         cut_off = seed.unfinished(c, db)
-        seeded = f"no: {cut_off}; {seed.START_OVER}" if cut_off else "no (inv db.seed or inv dev.up seeds it)"
+        holder = locks.busy(db) if cut_off else None
+        if holder:
+            seeded = f"not yet: {holder} is seeding, migrating or resetting it now"
+        elif cut_off:
+            seeded = f"no: {cut_off}; {seed.START_OVER}"
+        else:
+            seeded = "no (inv db.seed or inv dev.up seeds it)"
     return [("database", f"{where}: answers"), ("seeded", seeded)]
 
 

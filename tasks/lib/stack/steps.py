@@ -101,7 +101,7 @@ class Background:
         try:
             while self._thread.is_alive():
                 self._thread.join(0.1)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):
             self.finish()
             self.record.outcome = "interrupted"
             raise

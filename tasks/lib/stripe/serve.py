@@ -116,7 +116,8 @@ def check_server_port(c) -> None:
         )
     raise Exit(
         f"port {port} (billing.forward_port), where the server must listen, is held by pid {pid}"
-        f" ({proctable.command_line(pid)[:200]}), perhaps left by an earlier run:"
+        f" ({masking.mask_text(proctable.command_line(pid), masking.secret_values(dict(os.environ)))[:200]}),"
+        " perhaps left by an earlier run:"
         f" stop it with `kill {pid}`, then rerun"
     )
 

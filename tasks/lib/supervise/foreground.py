@@ -41,21 +41,29 @@ class Interrupted(Exception):
 
 
 def _terminal_delivers_sigint() -> bool:
-    """True when a Ctrl-C reaches the child without us: we are the terminal's foreground group."""
-    try:
-        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
-    except OSError:
-        return False
+    """True when a Ctrl-C reaches the child without us: we are the foreground job of the
+    terminal on stdin, stdout or stderr."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
 
 
 class _Watch:
-    def __init__(self, proc: subprocess.Popen):
-        self.proc = proc
+    """The handler of our signals while a program runs; the program may not exist yet."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
         self.first: int | None = None
         self.counts: dict[int, int] = {}
         self.forward_sigint = not _terminal_delivers_sigint()
 
     def _send(self, sig: int) -> None:
+        if self.proc is None:
+            return
         try:
             self.proc.send_signal(sig)
         except OSError:
@@ -76,6 +84,35 @@ class _Watch:
         else:
             self._send(signal.SIGKILL if n >= 2 else signum)
 
+    def started(self, proc: subprocess.Popen) -> None:
+        """The program exists: pass on what arrived before it did."""
+        self.proc = proc
+        if self.first is not None and (self.first != signal.SIGINT or self.forward_sigint):
+            self._send(self.first)
+
+
+def _install(watch: _Watch) -> dict[int, object]:
+    """Our handler for each signal of HANDLED that is not ignored (`nohup` ignores SIGHUP)."""
+    previous: dict[int, object] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for signum in HANDLED:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, watch)
+    return previous
+
+
+def _restore(previous: dict[int, object]) -> None:
+    if not previous:
+        return
+    blocked = set(previous)
+    signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # none lands between two restores
+    try:
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+
 
 def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str = "") -> int:
     """Run ``argv`` in ``cwd`` with the complete environment ``env`` (plus the run's token),
@@ -84,18 +121,16 @@ def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str =
     Raises Interrupted when we got SIGINT/SIGTERM/SIGHUP meanwhile (after the program
     has ended), OSError when it cannot start.
     """
-    proc = subprocess.Popen(
-        [str(a) for a in argv],
-        cwd=str(cwd),
-        env=lifeline.child_env(env),
-        preexec_fn=lifeline.preexec(),
-    )
-    watch = _Watch(proc)
-    previous: dict[int, object] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in HANDLED:
-            previous[signum] = signal.signal(signum, watch)
+    watch = _Watch()
+    previous = _install(watch)  # before the program starts: no signal falls in between
     try:
+        proc = subprocess.Popen(
+            [str(a) for a in argv],
+            cwd=str(cwd),
+            env=lifeline.child_env(env),
+            preexec_fn=lifeline.preexec(),
+        )
+        watch.started(proc)
         while True:
             try:
                 rc = proc.wait()
@@ -103,8 +138,7 @@ def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str =
             except KeyboardInterrupt:  # a handler installed by someone else raised it
                 watch(signal.SIGINT, None)
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)  # type: ignore[arg-type]
+        _restore(previous)
     if watch.first is not None:
         raise Interrupted(watch.first, what)
     return 128 - rc if rc < 0 else rc

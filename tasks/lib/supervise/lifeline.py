@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -33,6 +34,7 @@ GRACE = 3.0
 
 _token: str | None = None
 _watchdog: subprocess.Popen | None = None
+_lock = threading.Lock()
 
 
 def token() -> str:
@@ -96,6 +98,11 @@ def preexec() -> Callable[[], None] | None:
 def start_watchdog() -> None:
     """Start the watchdog once per run (see the module doc); a failure to start it is
     not fatal (the parent-death signal still works on Linux)."""
+    with _lock:  # two watchdogs would mean one dropped, its pipe closed: it would act mid-run
+        _start_watchdog()
+
+
+def _start_watchdog() -> None:
     global _watchdog
     if _watchdog is not None:
         return
