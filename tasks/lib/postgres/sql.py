@@ -48,13 +48,8 @@ def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2
 
     Readiness's handshake on the dev database, for a user who may not use ``postgres``.
     """
-    import psycopg
-
-    try:
-        with connect(db, dbname, connect_timeout) as conn:
-            conn.execute("SELECT 1").fetchone()
-    except psycopg.Error as e:
-        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
+    with connect(db, dbname, connect_timeout) as conn:
+        fetch_one(conn, "SELECT 1")
 
 
 def maintenance_refused(error: str) -> bool:
@@ -78,14 +73,8 @@ def database_exists(db: Database, dbname: str, connect_timeout: int = 2) -> bool
     A handshake plus one query: the readiness probe, which also tells a missing dev
     database apart from a server that does not answer.
     """
-    import psycopg
-
-    try:
-        with connect(db, dbname, connect_timeout) as conn:
-            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)).fetchone()
-    except psycopg.Error as e:
-        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
-    return row is not None
+    with connect(db, dbname, connect_timeout) as conn:
+        return fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)) is not None
 
 
 def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:

@@ -19,6 +19,7 @@ them to be ours (they are).
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -26,6 +27,8 @@ import sys
 import threading
 from pathlib import Path
 from typing import Callable, Mapping
+
+from tasks.lib.supervise import proctable
 
 VAR = "FZ_INV_RUN"
 PR_SET_PDEATHSIG = 1
@@ -61,24 +64,7 @@ def without_token(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != VAR}
 
 
-def _set_pdeathsig() -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()  # us: the child's parent
-
-    def preexec() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # we died between fork and prctl
-            os._exit(143)
-
-    global _preexec
-    _preexec = preexec
-
-
-_preexec: Callable[[], None] | None = None
-
-
+@functools.cache
 def preexec() -> Callable[[], None] | None:
     """The ``preexec_fn`` giving a child its parent-death signal (Linux); None elsewhere.
 
@@ -87,12 +73,18 @@ def preexec() -> Callable[[], None] | None:
     """
     if not sys.platform.startswith("linux"):
         return None
-    if _preexec is None:
-        try:
-            _set_pdeathsig()
-        except (OSError, AttributeError):
-            return None
-    return _preexec
+    try:
+        prctl = proctable.libc().prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()  # us: the child's parent
+
+    def set_pdeathsig() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # we died between fork and prctl
+            os._exit(143)
+
+    return set_pdeathsig
 
 
 def start_watchdog() -> None:

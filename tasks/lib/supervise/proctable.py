@@ -65,18 +65,13 @@ def listener(port: int) -> str | None:
     """'name (pid N)' of the process listening on TCP ``port``, when the system lets us see it."""
     import psutil
 
-    try:
-        connections = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):  # macOS wants root for other processes' sockets
+    pid = listener_pid(port)
+    if pid is None:
         return None
-    for conn in connections:
-        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr.port != port or not conn.pid:
-            continue
-        try:
-            return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return None
+    try:
+        return f"{psutil.Process(pid).name()} (pid {pid})"
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
 
 
 def descendants(table: Mapping[int, ProcInfo], roots: Iterable[int]) -> set[int]:
@@ -168,7 +163,7 @@ def listener_pid(port: int) -> int | None:
 # ---------------------------------------------------------------- child subreaper
 
 
-def _libc():
+def libc():
     import ctypes
 
     return ctypes.CDLL(None, use_errno=True)
@@ -182,7 +177,7 @@ def subreaper_state() -> bool | None:
         import ctypes
 
         flag = ctypes.c_int(0)
-        if _libc().prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+        if libc().prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
             return None
         return bool(flag.value)
     except (OSError, AttributeError):
@@ -194,7 +189,7 @@ def set_subreaper(on: bool) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        return _libc().prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+        return libc().prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 
