@@ -302,7 +302,13 @@ def test_billing_serve_killed_leaves_nothing_and_a_held_port_is_named(billing_pr
     assert not _listening(p.port)
     # A port held by something else is named, with the command that stops it.
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{p.port})); s.listen(); time.sleep(120)"]
+        [
+            sys.executable,
+            "-c",
+            # SO_REUSEADDR as every server sets it: the killed server's connections may sit in TIME_WAIT.
+            "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+            f"s.bind(('127.0.0.1',{p.port})); s.listen(); time.sleep(120)",
+        ]
     )
     try:
         wait_until(lambda: _listening(p.port), 10, "the stand-in holder")
