@@ -35,7 +35,7 @@ def destroy(c, yes=False):
 
 @task
 def status(c):
-    """Show the Postgres container's state, port, image, health, and whether it answers."""
+    """Show the engine in use, the Postgres container's state, port, image, health, and whether it answers."""
     from tasks.lib.stack import postgres
 
     postgres.print_status(c)

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import socket
 import threading
@@ -5,10 +6,31 @@ import threading
 from tasks.lib.postgres import engine_api
 
 
-def test_socket_path():
-    assert engine_api.socket_path({}) == "/var/run/docker.sock"
-    assert engine_api.socket_path({"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}) == "/run/user/1000/docker.sock"
-    assert engine_api.socket_path({"DOCKER_HOST": "tcp://127.0.0.1:2375"}) is None
+def test_socket_path(tmp_path):
+    home = tmp_path
+    assert engine_api.socket_path({}, home) == "/var/run/docker.sock"
+    assert engine_api.socket_path({"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}, home) == "/run/user/1000/docker.sock"
+    assert engine_api.socket_path({"DOCKER_HOST": "tcp://127.0.0.1:2375"}, home) is None
+
+
+def _context(config_dir, name: str, host: str) -> None:
+    meta = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": name, "Endpoints": {"docker": {"Host": host}}}))
+
+
+def test_socket_path_follows_the_context_as_the_sdk_client_does(tmp_path):
+    cfg = tmp_path / ".docker"
+    _context(cfg, "colima", "unix:///Users/me/.colima/default/docker.sock")
+    _context(cfg, "remote", "ssh://me@build")
+    (cfg / "config.json").write_text(json.dumps({"currentContext": "colima"}))
+    assert engine_api.socket_path({}, tmp_path) == "/Users/me/.colima/default/docker.sock"
+    assert engine_api.socket_path({"DOCKER_CONTEXT": "default"}, tmp_path) == "/var/run/docker.sock"
+    # Not a unix socket, or not resolvable: no answer here, the SDK path decides (and explains).
+    assert engine_api.socket_path({"DOCKER_CONTEXT": "remote"}, tmp_path) is None
+    assert engine_api.socket_path({"DOCKER_CONTEXT": "ghost"}, tmp_path) is None
+    (cfg / "config.json").write_text("{not json")
+    assert engine_api.socket_path({}, tmp_path) is None
 
 
 def test_parse_response():
@@ -48,3 +70,12 @@ def test_absent_container_or_no_engine_is_none(tmp_path):
     _serve_once(path, b"HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"No such container\"}", [])
     assert engine_api.container_attrs("pg", environ={"DOCKER_HOST": f"unix://{path}"}) is None
     assert engine_api.container_attrs("pg", environ={"DOCKER_HOST": f"unix://{tmp_path}/absent.sock"}) is None
+
+
+def test_container_attrs_through_a_context_socket(tmp_path):
+    path = str(tmp_path / "colima.sock")
+    _context(tmp_path / "cfg", "colima", f"unix://{path}")
+    seen = []
+    _serve_once(path, b"HTTP/1.0 200 OK\r\n\r\n" + json.dumps({"Name": "/pg"}).encode(), seen)
+    attrs = engine_api.container_attrs("pg", environ={"DOCKER_CONFIG": str(tmp_path / "cfg"), "DOCKER_CONTEXT": "colima"})
+    assert attrs == {"Name": "/pg"} and seen

@@ -1,11 +1,11 @@
 """The Docker SDK, wrapped: the one module in tasks/ that imports `docker` (or `requests`).
 
-It holds which engine the suite talks to (DOCKER_HOST, and where that came from), the
-client (pinged once, cached per engine, one `Exit` line when unreachable), and small
-calls that turn the SDK's exceptions into ours: None for "no such thing", or
-``Conflict``, ``StartFailed``, ``PullFailed`` (all ``EngineError``). Anything else the
-SDK raises inside ``docker_errors`` becomes one `Exit` line naming what we were doing.
-No other module catches ``docker.errors``.
+It holds which engine the suite talks to (resolved by endpoint.py as the docker CLI
+does), the client built for it (pinged once, cached per engine, one `Exit` line when
+unreachable), and small calls that turn the SDK's exceptions into ours: None for "no
+such thing", or ``Conflict``, ``StartFailed``, ``PullFailed`` (all ``EngineError``).
+Anything else the SDK raises inside ``docker_errors`` becomes one `Exit` line naming
+what we were doing. No other module catches ``docker.errors``.
 
 The SDK (with requests and urllib3, ~0.15 s) is imported inside the functions that use
 it, so importing this module costs nothing: `inv --list` and the warm path
@@ -16,53 +16,83 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import re
 import warnings as pywarnings
 from typing import Any, Iterator
 
 from invoke import Exit
 
-from tasks.lib import envfile
-
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-
+from tasks.lib.postgres import endpoint as endpoints
 
 # ---------------------------------------------------------------------------
 # which engine
 
 
+def endpoint() -> endpoints.Endpoint:
+    """The engine, found as the docker CLI finds it (endpoint.py), or Exit saying why not."""
+    try:
+        return endpoints.resolve()
+    except endpoints.EndpointError as e:
+        raise Exit(str(e))
+
+
 def docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+    return endpoint().host
 
 
 def where() -> str:
     """The engine's address and where it came from, for messages."""
-    if os.environ.get("DOCKER_HOST"):
-        return f"{docker_host()} (DOCKER_HOST from {envfile.origin('DOCKER_HOST')})"
-    return f"{DEFAULT_DOCKER_HOST} (the default; DOCKER_HOST is not set)"
+    return endpoint().describe()
 
 
 def is_on_this_machine() -> bool:
     """True when the engine runs on this machine, so its published ports are this machine's."""
-    return docker_host().startswith(("unix://", "npipe://"))
+    return endpoint().is_local
+
+
+def tls_config(ep: endpoints.Endpoint):
+    """The SDK's TLSConfig for a TCP endpoint with TLS files (the context's, or DOCKER_CERT_PATH); else None."""
+    if ep.tls_dir is None or ep.is_local:
+        return None
+    from docker.tls import TLSConfig
+
+    ca, cert, key = (ep.tls_dir / f for f in ("ca.pem", "cert.pem", "key.pem"))
+    return TLSConfig(
+        client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
+        ca_cert=str(ca) if ca.is_file() else None,
+        verify=ep.tls_verify,
+    )
+
+
+def unreachable_fix(ep: endpoints.Endpoint, reason: str) -> str:
+    if "permission denied" in reason.lower():
+        return "add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run with access to the socket"
+    if ep.context and ep.context != endpoints.DEFAULT_CONTEXT:
+        return (
+            f"start the engine context {ep.context} points at (Docker Desktop, `colima start`, OrbStack, Rancher Desktop...),"
+            " or pick another: `docker context ls`, then `docker context use NAME` or DOCKER_CONTEXT"
+        )
+    return "start it (Docker Desktop, `sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST at a running engine"
 
 
 _client = None
-_client_host = None
+_client_endpoint: endpoints.Endpoint | None = None
 
 
 def client():
     """A Docker client that has answered a ping, or Exit saying which engine and what to start."""
-    global _client, _client_host
-    host = docker_host()
-    if _client is not None and _client_host == host:
+    global _client, _client_endpoint
+    ep = endpoint()
+    if _client is not None and _client_endpoint == ep:
         return _client
     import docker
 
     failure = None
     try:
-        cl = docker.from_env(timeout=30)
+        # Not docker.from_env(): it ignores DOCKER_CONTEXT (7.2) or every context (7.1).
+        cl = docker.DockerClient(
+            base_url=ep.host, tls=tls_config(ep) or False, timeout=30, use_ssh_client=ep.host.startswith("ssh://")
+        )
         cl.ping()
     except Exception as e:  # DockerException, requests' ConnectionError, PermissionError...
         failure = e
@@ -73,11 +103,8 @@ def client():
             pywarnings.simplefilter("ignore", ResourceWarning)
             del failure
             gc.collect()
-        fix = "start it (Docker Desktop, `sudo systemctl start docker`, or `dockerd`)"
-        if "permission denied" in reason.lower():
-            fix = "add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run with access to the socket"
-        raise Exit(f"Docker engine not reachable at {where()}: {reason}. Fix: {fix}, or point DOCKER_HOST at a running engine")
-    _client, _client_host = cl, host
+        raise Exit(f"Docker engine not reachable at {ep.describe()}: {reason}. Fix: {unreachable_fix(ep, reason)}")
+    _client, _client_endpoint = cl, ep
     return cl
 
 

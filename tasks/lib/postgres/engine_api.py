@@ -1,30 +1,31 @@
-"""One read-only Docker Engine API call over the local unix socket, with the stdlib only.
+"""One read-only Docker Engine API call over the engine's unix socket, with the stdlib only.
 
 `inv dev.up` on a warm machine only needs to know that our container is running as
 configured; importing the Docker SDK (requests, urllib3: ~0.15 s) for that would be
 most of the run. Everything that changes state still goes through the SDK, and any
 answer this module cannot give (no unix socket, an error, an odd reply) is None, so
-the caller falls back to the SDK.
+the caller falls back to the SDK. The socket is the one the SDK client uses
+(endpoint.py), so both always talk to the same engine.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import socket
+from pathlib import Path
+from typing import Mapping
 from urllib.parse import quote
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
+from tasks.lib.postgres import endpoint
 
 
-def socket_path(environ=None) -> str | None:
-    """The engine's unix socket, or None when DOCKER_HOST names something else."""
-    host = (environ if environ is not None else os.environ).get("DOCKER_HOST", "")
-    if not host:
-        return DEFAULT_SOCKET
-    if host.startswith("unix://"):
-        return host[len("unix://"):]
-    return None
+def socket_path(environ: Mapping[str, str] | None = None, home: Path | None = None) -> str | None:
+    """The engine's unix socket, or None when the engine is elsewhere (TCP, SSH, a pipe)
+    or cannot be resolved (the SDK path then says why)."""
+    try:
+        return endpoint.resolve(environ, home).socket
+    except endpoint.EndpointError:
+        return None
 
 
 def parse_response(raw: bytes) -> tuple[int, bytes] | None:
@@ -40,9 +41,11 @@ def parse_response(raw: bytes) -> tuple[int, bytes] | None:
     return int(status_line[1]), body
 
 
-def container_attrs(name: str, timeout: float = 2.0, environ=None) -> dict | None:
+def container_attrs(
+    name: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None, home: Path | None = None
+) -> dict | None:
     """`docker inspect NAME` as the SDK's ``Container.attrs``; None when not answerable."""
-    path = socket_path(environ)
+    path = socket_path(environ, home)
     if path is None:
         return None
     request = f"GET /containers/{quote(name, safe='')}/json HTTP/1.0\r\nHost: docker\r\n\r\n".encode()

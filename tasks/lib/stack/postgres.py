@@ -16,7 +16,7 @@ from invoke import Exit
 from tasks.lib import console
 from tasks.lib.console import dry, is_dry
 from tasks.lib.database import Database, database, require_local
-from tasks.lib.postgres import container, readiness
+from tasks.lib.postgres import container, engine, readiness
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import LABEL, PostgresSpec, spec_from_config
 from tasks.lib.postgres.spec import warnings as setting_warnings
@@ -139,11 +139,12 @@ def destroy(c, yes: bool) -> None:
 
 
 def status_rows(c) -> list[tuple[str, str]]:
-    """infra.status: the container's state, port, image, health, and whether Postgres answers."""
+    """infra.status: the engine (and where it came from), the container's state, port, image,
+    health, and whether Postgres answers."""
     spec = spec_from_config(c)
     db = database()
     st = container.inspect(spec)
-    rows = []
+    rows = [("engine", engine.where())]
     if st is None:
         rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
     else:
