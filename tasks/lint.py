@@ -1,6 +1,7 @@
-"""lint.*: shell-script linting with shellcheck and shfmt.
+"""lint.*: shell-script linting with shellcheck and shfmt, and its pre-commit hook.
 
-Mechanisms: tasks/lib/shlint/ (finding scripts, running the tools, the tips, the report).
+Mechanisms: tasks/lib/shlint/ (finding scripts, running the tools, the tips, the report,
+the repository's pre-commit config).
 """
 
 from invoke import Collection
@@ -12,10 +13,10 @@ from tasks.taskdef import task
     load_env=False,
     iterable=["path"],
     help={
-        "path": "Only check these files or folders (repeatable: -p scripts -p tests/run.sh)",
+        "path": "Only check these files or folders (repeatable: -p scripts -p tests/run.sh; the pre-commit hook passes its files so)",
         "fix": "Rewrite the formatting with shfmt -w and report which files changed",
         "strict": "Treat scripting-tips warnings as errors (setting lint.strict)",
-        "staged": "Only check scripts staged in git (what the pre-commit hook runs)",
+        "staged": "Only check scripts staged in git",
     },
 )
 def sh(c, path=None, fix=False, strict=False, staged=False):
@@ -25,8 +26,23 @@ def sh(c, path=None, fix=False, strict=False, staged=False):
     run.lint_sh(c, path, fix, strict, staged)
 
 
+@task(
+    load_env=False,
+    help={
+        "create": "With no pre-commit config in the repository, create the first of"
+        " lint.pre_commit_configs (.pre-commit-config.yaml) without asking",
+    },
+)
+def install_hook(c, create=False):
+    """Add `inv lint.sh` as a hook to the repository's pre-commit config."""
+    from tasks.lib.shlint import hook
+
+    hook.install(c, create)
+
+
 ns = Collection("lint")
 ns.add_task(sh)
+ns.add_task(install_hook)
 ns.configure(
     {
         "lint": {
@@ -35,8 +51,13 @@ ns.configure(
             "severity": "warning",
             "indent": 4,
             "exclude": [],
-            # Scripts for Docker images and minimal systems: #!/bin/sh + set -eu.
+            # Held to the minimal-environment tip (#!/bin/sh + set -eu) whatever their
+            # shebang; the others follow theirs (sh: minimal, bash: dev and test).
             "minimal_paths": [],
+            # The repository's pre-commit configs (relative to the top of the work
+            # tree): lint.sh skips what their shellcheck/shfmt hooks and top level
+            # exclude; lint.install-hook adds its hook to them.
+            "pre_commit_configs": [".pre-commit-config.yaml", ".github/pre-commit-config.yaml"],
             # Scripting-tips warnings fail the run (as --strict does).
             "strict": False,
             # Processes running at once (shellcheck batches); 0 = one per CPU.

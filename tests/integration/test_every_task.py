@@ -81,7 +81,7 @@ def commands_named(path) -> set[str]:
 
 def test_every_listed_task_is_run_by_some_integration_test(project):
     tasks = listed_tasks(project)
-    assert tasks and all(re.fullmatch(r"[a-z_]+(\.[a-z_]+)?", t) for t in tasks), tasks
+    assert tasks and all(re.fullmatch(r"[a-z_-]+(\.[a-z_-]+)?", t) for t in tasks), tasks
     named: dict[str, list[str]] = {}
     for path in sorted(INTEGRATION.glob("test_*.py")):
         for word in commands_named(path):

@@ -1,4 +1,5 @@
-"""Finding the shell scripts: shebangs, patterns, git's list or the tree (no programs run)."""
+"""Finding the shell scripts: typing, patterns, git's list or the tree, the suite's own
+fixtures (no programs run)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,6 @@ import pytest
 from invoke import Exit
 
 from tasks.lib.shlint import discovery
-
-
-@pytest.mark.parametrize(
-    "line",
-    [
-        "#!/bin/sh",
-        "#!/bin/bash",
-        "#!/usr/bin/env bash",
-        "#!/usr/bin/env sh",
-        "#! /bin/sh -eu",
-        "#!/bin/bash -e",
-        "#!/usr/bin/bash",
-        "#!/usr/local/bin/bash",
-        "#!/usr/bin/env -S bash -eu",
-        "#!/usr/bin/env bash\r",
-    ],
-)
-def test_sh_and_bash_shebangs(line):
-    assert discovery.is_shell_shebang(line)
-
-
-@pytest.mark.parametrize(
-    "line",
-    ["#!/bin/zsh", "#!/usr/bin/env python3", "#!/bin/bashful", "#!/bin/dash", "echo hi", "", "# !/bin/sh"],
-)
-def test_other_first_lines(line):
-    assert not discovery.is_shell_shebang(line)
 
 
 @pytest.mark.parametrize(
@@ -67,20 +41,27 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+        if rel in EXECUTABLE:
+            path.chmod(0o755)
 
 
 TREE = {
     "a.sh": "echo a\n",
     "bin/tool": "#!/usr/bin/env bash\necho\n",
     "bin/py": "#!/usr/bin/env python3\n",
+    "bin/not-executable": "#!/bin/sh\n",
     "notes.txt": "hello\n",
+    "rel/env.sh.eex": "#!/bin/sh\nexport X=<%= @x %>\n",
     "vendor/v.sh": "#!/bin/sh\n",
     "node_modules/m.sh": "#!/bin/sh\n",
     "deps/d.sh": "#!/bin/sh\n",
     "elixir/_build/b.sh": "#!/bin/sh\n",
     ".git/hooks/pre-commit.sh": "#!/bin/sh\n",
+    ".venv/bin/activate.sh": "#!/bin/sh\n",
     "sp ace/x y.sh": "#!/bin/sh\n",
 }
+# Executable files: the ones typed by their shebang (and an executable template).
+EXECUTABLE = {"bin/tool", "bin/py", "rel/env.sh.eex"}
 
 
 def test_head_and_first_line(tmp_path):
@@ -93,12 +74,25 @@ def test_head_and_first_line(tmp_path):
 def test_discover_walks_the_tree_outside_git(tmp_path, monkeypatch):
     _tree(tmp_path, TREE)
     monkeypatch.setattr(discovery, "git_files", lambda root: None)
+    # Not: bin/py (python), bin/not-executable (a shebang counts only when executable),
+    # rel/env.sh.eex (a template, executable or not), .venv, deps, _build, node_modules.
     assert discovery.discover(tmp_path, exclude=["vendor"]) == ["a.sh", "bin/tool", "sp ace/x y.sh"]
+
+
+def test_is_script_types_as_pre_commit_does(tmp_path):
+    _tree(tmp_path, TREE)
+    (tmp_path / "link.sh").symlink_to(tmp_path / "a.sh")
+    (tmp_path / "folder.sh").mkdir()
+    found = {rel: discovery.is_script(tmp_path, rel) for rel in [*TREE, "link.sh", "folder.sh", "missing.sh"]}
+    assert {rel for rel, yes in found.items() if yes} == {
+        "a.sh", "bin/tool", "vendor/v.sh", "node_modules/m.sh", "deps/d.sh", "elixir/_build/b.sh",
+        ".git/hooks/pre-commit.sh", ".venv/bin/activate.sh", "sp ace/x y.sh",
+    }
 
 
 def test_discover_uses_tracked_files(tmp_path, monkeypatch):
     _tree(tmp_path, TREE)
-    tracked = ["a.sh", "bin/py", "bin/tool", "notes.txt", "vendor/v.sh", "deleted.sh", "node_modules/m.sh"]
+    tracked = ["a.sh", "bin/py", "bin/tool", "notes.txt", "vendor/v.sh", "deleted.sh", "node_modules/m.sh", "rel/env.sh.eex"]
     monkeypatch.setattr(discovery, "git_files", lambda root: tracked)
     # Untracked scripts are not found; a tracked one under node_modules is.
     assert discovery.discover(tmp_path) == ["a.sh", "bin/tool", "node_modules/m.sh", "vendor/v.sh"]
@@ -139,3 +133,29 @@ def test_to_relative(tmp_path):
         discovery.to_relative(tmp_path, "missing.sh", cwd=tmp_path)
     with pytest.raises(Exit, match="outside the project root"):
         discovery.to_relative(tmp_path / "bin", "../a.sh", cwd=tmp_path / "bin")
+
+
+def test_the_suite_fixtures_are_skipped_unless_named_inside(tmp_path, monkeypatch):
+    _tree(tmp_path, {"tests/fixtures/scripts/bad.sh": "x=1\n", "tests/fixtures/umbrella/db.sh": "#!/bin/sh\n",
+                     "tests/images/entry.sh": "#!/bin/sh\n", "scripts/a.sh": "#!/bin/sh\n"})
+    monkeypatch.setattr(discovery, "git_files", lambda root: None)
+    skip = discovery.suite_folders(tmp_path, tmp_path / "tests" / "fixtures")
+    assert skip == ["tests/fixtures"]
+
+    def found(paths=None):
+        return discovery.discover(tmp_path, paths=paths, skip=skip)
+
+    assert found() == ["scripts/a.sh", "tests/images/entry.sh"]
+    assert found(["tests"]) == ["tests/images/entry.sh"]
+    assert found(["tests/fixtures/umbrella"]) == ["tests/fixtures/umbrella/db.sh"]
+    assert found(["tests/fixtures/scripts/bad.sh", "scripts"]) == ["scripts/a.sh", "tests/fixtures/scripts/bad.sh"]
+    assert found(["tests/fixtures"]) == ["tests/fixtures/scripts/bad.sh", "tests/fixtures/umbrella/db.sh"]
+
+
+def test_suite_folders_only_under_the_root(tmp_path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "fixtures").mkdir()
+    assert discovery.suite_folders(tmp_path / "root", tmp_path / "fixtures") == []
+    assert discovery.suite_folders(tmp_path, tmp_path / "absent") == []
+    # The suite's own: tests/fixtures beside tasks/ (this repository's root).
+    assert discovery.suite_folders(discovery.PROJECT_ROOT) == ["tests/fixtures"]

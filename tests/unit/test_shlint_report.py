@@ -80,3 +80,31 @@ def test_a_bad_setting_is_one_line_before_anything_runs(monkeypatch, tmp_path, k
     assert message.startswith(f"setting lint.{key} = {value!r} (from {tmp_path / 'invoke.yaml'}) is not ")
     assert message.endswith(f"fix it in invoke.yaml (lint: {{{key}: ...}}) or INVOKE_LINT_{key.upper()}")
     assert "\n" not in message
+
+
+def test_skipped_files_are_listed_then_counted():
+    skipped = {f"v/{i}.sh": "exclude of the top level of c.yaml" for i in range(12)}
+    lines = lint.render_skipped(skipped)
+    assert lines[0] == "v/0.sh: skipped (exclude of the top level of c.yaml)"
+    assert len(lines) == lint.SHOW_SKIPPED + 1
+    assert lines[-1] == "... and 2 more skipped by the repository's pre-commit config"
+    assert lint.render_skipped({}) == []
+
+
+def test_skipped_by_pre_commit_reads_the_configs(tmp_path, monkeypatch, capsys):
+    from tasks.lib.shlint import discovery
+
+    monkeypatch.setattr(discovery, "git_toplevel", lambda root: None)
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github/pre-commit-config.yaml").write_text(
+        "repos:\n  - repo: x\n    rev: v1\n    hooks:\n      - id: shellcheck\n        exclude: ^.*/gradlew$\n"
+    )
+    names = [".pre-commit-config.yaml", ".github/pre-commit-config.yaml"]
+    kept, skipped = lint.skipped_by_pre_commit(tmp_path, ["a.sh", "k/gradlew"], names)
+    assert kept == ["a.sh"] and skipped == {"k/gradlew": "exclude of hook shellcheck in .github/pre-commit-config.yaml"}
+    assert lint.skipped_by_pre_commit(tmp_path, ["k/gradlew"], []) == (["k/gradlew"], {})
+    (tmp_path / ".pre-commit-config.yaml").write_text("repos: [\n")
+    kept, skipped = lint.skipped_by_pre_commit(tmp_path, ["a.sh", "k/gradlew"], names)
+    assert kept == ["a.sh"]  # the readable config still applies
+    err = capsys.readouterr().err
+    assert err.startswith("warning: .pre-commit-config.yaml is not valid YAML (") and err.endswith("; lint.sh does not apply its excludes\n")

@@ -115,5 +115,8 @@ def test_lint_collects_findings_diffs_and_tips(monkeypatch, tmp_path):
     a, b = report.files
     assert [str(f) for f in a.findings] == ["a.sh:3:1: warning: x appears unused. [SC2034]"]
     assert a.diff == "" and a.tips == []
-    assert b.diff == diff and len(b.tips) == 2 and not b.findings
-    assert report.counts() == {"checked": 2, "failed": 2, "findings": 1, "unformatted": 1, "reformatted": 0, "tips": 2}
+    # b.sh is held to its own shebang's tip: #!/bin/sh, so set -eu (not the bash one).
+    assert b.diff == diff and [t.line for t in b.tips] == [2] and "'set -eu'" in b.tips[0].message and not b.findings
+    assert report.counts() == {"checked": 2, "failed": 2, "findings": 1, "unformatted": 1, "reformatted": 0, "tips": 1}
+    minimal = runners.lint(tmp_path, ["b.sh"], shellcheck="sc", shfmt="shfmt", minimal_paths=["b.*"])
+    assert "lint.minimal_paths" in minimal.files[0].tips[0].message

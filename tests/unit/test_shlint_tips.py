@@ -1,4 +1,5 @@
-"""The scripting tips: the shebang and the leading `set` options."""
+"""The scripting tips: the shebang and the leading `set` options, chosen by the script's
+own shebang (sh: minimal, bash: dev and test) or lint.minimal_paths."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def test_leading_set_options_stop_at_the_first_command():
     assert shtips.leading_set_options(["#!/bin/sh", "set -eu"]) == ({"e", "u"}, 2)
 
 
-def _tips(text, minimal=False):
-    return [(t.line, t.message) for t in shtips.check_tips("s.sh", text, minimal)]
+def _tips(text, minimal=False, rel="s.sh"):
+    return [(t.line, t.message) for t in shtips.check_tips(rel, text, minimal)]
 
 
 def test_tips_accept_the_dev_form():
@@ -54,11 +55,49 @@ def test_tips_no_shebang():
     assert len(_tips("")) == 2
 
 
-def test_tips_minimal_scripts():
+def test_tips_minimal_paths_override_the_shebang():
     assert _tips("#!/bin/sh\nset -eu\nexec \"$@\"\n", minimal=True) == []
     tips = _tips("#!/usr/bin/env bash\nset -e\nexec \"$@\"\n", minimal=True)
     assert "start with '#!/bin/sh'" in tips[0][1] and "lint.minimal_paths" in tips[0][1]
     assert tips[1][0] == 3 and "'set -eu'" in tips[1][1] and "missing -u" in tips[1][1]
+
+
+def test_a_sh_script_is_held_to_set_eu_by_its_shebang():
+    # Firezone's release scripts: #!/bin/sh, no suffix, run inside the release image.
+    assert _tips("#!/bin/sh\nset -eu\n. ./bootstrap\n", rel="rel/overlays/bin/server") == []
+    assert _tips("#!/bin/sh\nset -euo pipefail\necho\n") == []  # more than asked is fine
+    tips = _tips("#!/bin/sh\nset -e\n. ./bootstrap\n", rel="rel/overlays/bin/server")
+    assert tips == [
+        (3, "no 'set -eu' before the first command (missing -u); sh scripts (minimal environments: Docker images, releases) use it")
+    ]
+    assert all("dev and test" not in message for _, message in tips)
+    (tip,) = _tips("#!/usr/bin/env sh\nset -eu\n")
+    assert tip == (1, "starts with '#!/usr/bin/env sh'; sh scripts (minimal environments: Docker images, releases) start with '#!/bin/sh'")
+    assert [line for line, _ in _tips("#!/bin/dash\necho\n")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "rel, text",
+    [
+        ("a.zsh", "echo\n"),
+        ("x.sh", "#!/usr/bin/env zsh\necho\n"),
+        ("x.ksh", "#!/bin/ksh\necho\n"),
+        ("t.bats", "#!/usr/bin/env bats\n@test x { true; }\n"),
+        (".envrc", "export X=1\n"),
+        ("home/.bashrc", "alias ll='ls -l'\n"),
+    ],
+)
+def test_no_tips_for_other_shells_or_sourced_files(rel, text):
+    assert _tips(text, rel=rel) == []
+
+
+def test_kind_of():
+    assert shtips.kind_of("a.sh", "#!/bin/sh") is shtips.MINIMAL
+    assert shtips.kind_of("a.sh", "#!/bin/bash") is shtips.DEV
+    assert shtips.kind_of("a.sh", "") is shtips.DEV
+    assert shtips.kind_of("a.bash", "") is shtips.DEV
+    assert shtips.kind_of("a.sh", "#!/bin/bash", minimal_path=True) is shtips.MINIMAL_SETTING
+    assert shtips.kind_of(".envrc", "#!/usr/bin/env bash") is shtips.DEV
 
 
 def test_tip_severity_follows_strict():

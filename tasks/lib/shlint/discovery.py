@@ -1,13 +1,13 @@
 """Finding the shell scripts to lint: git's tracked (or staged) files, or the tree
-walked outside git, kept when named *.sh or opening with a sh/bash shebang, minus
-the excluded patterns.
+walked outside git, kept when they are shell scripts as pre-commit types them
+(``shells``), minus the excluded patterns and the suite's own test fixtures.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-import re
+import stat
 import subprocess
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -15,19 +15,14 @@ from typing import Iterable, Sequence
 from invoke import Exit
 
 from tasks.lib import programs
+from tasks.lib.config import PROJECT_ROOT
+from tasks.lib.shlint import shells
 
-# Never descended into when the tree is walked (no git): build output and dependencies.
-SKIP_DIRS = frozenset({".git", "deps", "_build", "node_modules"})
-
-# `#!/bin/sh`, `#! /usr/bin/bash -e`, `#!/usr/bin/env bash`, `#!/usr/bin/env -S bash -eu`.
-_SHEBANG = re.compile(
-    r"^#!\s*(?:/usr)?(?:/local)?/bin/(?:env\s+(?:-\S+\s+)*)?(?P<shell>sh|bash)(?:\s|$)"
-)
-
-
-def is_shell_shebang(first_line: str) -> bool:
-    """True for a sh or bash shebang line, with or without env and options."""
-    return bool(_SHEBANG.match(first_line.strip()))
+# Never descended into when the tree is walked (no git): build output, dependencies, venvs.
+SKIP_DIRS = frozenset({".git", "deps", "_build", "node_modules", ".venv", "__pycache__"})
+# The suite's own test fixtures (deliberately bad scripts among them), beside tasks/:
+# never Firezone's scripts, so never linted unless a path inside is named.
+SUITE_FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 
 
 def head(path: Path, size: int = 16384) -> str:
@@ -86,6 +81,14 @@ def _nul_separated(output: str) -> list[str]:
     return [name for name in output.split("\0") if name]
 
 
+def git_toplevel(root: Path) -> Path | None:
+    """The top of the git work tree holding ``root``, or None outside one."""
+    proc = _git(root, "rev-parse", "--show-toplevel")
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        return None
+    return Path(proc.stdout.strip())
+
+
 def git_files(root: Path) -> list[str] | None:
     """Tracked files under ``root`` (relative to it), or None outside a git work tree."""
     # Run in root, git prints paths relative to it, even when root is a subfolder.
@@ -114,11 +117,37 @@ def walk_files(root: Path) -> list[str]:
 
 
 def is_script(root: Path, rel: str) -> bool:
-    """A regular file named *.sh, or one whose first line is a sh/bash shebang."""
+    """A regular file (not a symlink) that is a shell script (see ``shells``)."""
+    if shells.by_name(rel) is False:
+        return False  # no stat for the many files whose name says another type
     path = root / rel
-    if path.is_symlink() or not path.is_file():
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
         return False
-    return rel.endswith(".sh") or is_shell_shebang(first_line(path))
+    if not stat.S_ISREG(mode):
+        return False
+    return shells.is_shell_script(rel, os.access(path, os.X_OK), lambda: first_line(path))
+
+
+def suite_folders(root: Path, fixtures: Path | None = None) -> list[str]:
+    """The suite's own fixtures folder relative to ``root``, when it is there ([] if not)."""
+    fixtures = fixtures or SUITE_FIXTURES
+    try:
+        rel = fixtures.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return []
+    return [rel] if fixtures.is_dir() else []
+
+
+def _skipped(rel: str, skip: Sequence[str], named: Sequence[str]) -> bool:
+    """Whether ``rel`` lies in a ``skip`` folder that no named path reaches into."""
+    for folder in skip:
+        if rel == folder or rel.startswith(folder + "/"):
+            inside = [p for p in named if p == folder or p.startswith(folder + "/")]
+            if not any(rel == p or rel.startswith(p + "/") for p in inside):
+                return True
+    return False
 
 
 def to_relative(root: Path, given: str, cwd: Path | None = None) -> str:
@@ -139,13 +168,16 @@ def discover(
     exclude: Sequence[str] = (),
     paths: Sequence[str] | None = None,
     staged: bool = False,
+    skip: Sequence[str] = (),
 ) -> list[str]:
     """The shell scripts to check, as sorted root-relative POSIX paths.
 
     Git-tracked files (the whole tree when ``root`` is not in git), limited to the
     given root-relative ``paths`` (files or folders) and to staged files when asked.
     A file named explicitly is checked even when untracked. Excluded patterns
-    always apply, explicit files included, so the hook and the task agree.
+    always apply, explicit files included, so the hook and the task agree. The
+    ``skip`` folders (the suite's fixtures) are left out unless a path inside one is
+    named.
     """
     root = root.resolve()
     tracked = git_files(root)
@@ -163,4 +195,9 @@ def discover(
         if staged:
             chosen &= candidates
         candidates = chosen
-    return sorted(rel for rel in candidates if not matches_any(rel, exclude) and is_script(root, rel))
+    named = [p.strip("/") for p in paths or () if p.strip("/")]
+    return sorted(
+        rel
+        for rel in candidates
+        if not matches_any(rel, exclude) and not _skipped(rel, skip, named) and is_script(root, rel)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Mapping
 
 from invoke import Exit
@@ -10,8 +11,11 @@ from invoke import Exit
 from tasks.lib import config, programs, versions
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.console import is_dry
-from tasks.lib.shlint import discovery, runners
+from tasks.lib.shlint import discovery, precommit, runners
 from tasks.lib.shlint.results import Report
+
+# Skipped files listed by name before the summary; past this many, only counted.
+SHOW_SKIPPED = 10
 
 
 def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) -> None:
@@ -24,6 +28,7 @@ def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) ->
     jobs = config.whole(c, "lint", "jobs")
     exclude = config.strings(c, "lint", "exclude")
     minimal_paths = config.strings(c, "lint", "minimal_paths")
+    pre_commit_configs = config.strings(c, "lint", "pre_commit_configs")
     pins_file = config.optional(c, "lint", "tool_versions")
     shellcheck = runners.find_tool(config.text(c, "lint", "shellcheck"), "shellcheck", root)
     shfmt = runners.find_tool(config.text(c, "lint", "shfmt"), "shfmt", root)
@@ -32,7 +37,8 @@ def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) ->
             print(line, file=sys.stderr, flush=True)
 
     wanted = [discovery.to_relative(root, p) for p in path] if path else None
-    files = discovery.discover(root, exclude=exclude, paths=wanted, staged=staged)
+    files = discovery.discover(root, exclude=exclude, paths=wanted, staged=staged, skip=discovery.suite_folders(root))
+    files, skipped = skipped_by_pre_commit(root, files, pre_commit_configs)
     dry = is_dry(c)
     report = runners.lint(
         root,
@@ -48,6 +54,8 @@ def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) ->
     )
     for line in render(report, strict, dry):
         print(line)
+    for line in render_skipped(skipped):
+        print(line)
     print(summary(report, strict, dry), flush=True)
     if report.failed(strict):
         hint = []
@@ -56,6 +64,36 @@ def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) ->
         if any(f.findings for f in report.files):
             hint.append("shellcheck findings need editing (or a `# shellcheck disable=SCxxxx` with a reason)")
         raise Exit("; ".join(hint) if hint else None, code=1)
+
+
+def skipped_by_pre_commit(root: Path, files: list[str], names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``files`` without those the repository's pre-commit configs (``names``, relative
+    to the top of the work tree) keep from its shell hooks: (kept, {skipped: why}). A
+    config that cannot be read is one warning, and skips nothing."""
+    if not names or not files:
+        return files, {}
+    top = discovery.git_toplevel(root) or root
+    try:
+        prefix = root.resolve().relative_to(top.resolve()).as_posix() + "/"
+    except ValueError:
+        prefix = ""
+    prefix = "" if prefix == "./" else prefix
+    rules: list[precommit.Filter] = []
+    for path in precommit.find(top, names):
+        where = path.relative_to(top).as_posix()
+        try:
+            rules += precommit.filters(precommit.load(path, where), where)
+        except precommit.ConfigError as e:
+            print(f"warning: {e}; lint.sh does not apply its excludes", file=sys.stderr, flush=True)
+    return precommit.split(files, rules, prefix)
+
+
+def render_skipped(skipped: Mapping[str, str]) -> list[str]:
+    """One line per file the repository's pre-commit config skips (the first few)."""
+    out = [f"{rel}: skipped ({why})" for rel, why in list(skipped.items())[:SHOW_SKIPPED]]
+    if len(skipped) > SHOW_SKIPPED:
+        out.append(f"... and {len(skipped) - SHOW_SKIPPED} more skipped by the repository's pre-commit config")
+    return out
 
 
 def pin_warnings(tools: Mapping[str, str], pins_file: str) -> list[str]:

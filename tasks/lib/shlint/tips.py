@@ -1,12 +1,17 @@
 """The scripting tips: the shebang a script starts with and the ``set`` options it
-turns on before its first command (dev and test scripts, or minimal ones).
+turns on before its first command. Which tip applies follows the script's own shebang
+(``#!/bin/sh``: a minimal environment; bash: a dev or test script), or the setting
+lint.minimal_paths.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Sequence
 
 from tasks.lib.shlint.results import Tip
+from tasks.lib.shlint.shells import MINIMAL_SHELLS, SHELL_NAMES, dialect, interpreter
 
 # How far into a file the tips look for the `set` line.
 TIPS_HEAD_LINES = 60
@@ -60,26 +65,57 @@ def leading_set_options(lines: Sequence[str]) -> tuple[set[str], int]:
     return on, number
 
 
-def check_tips(rel: str, text: str, minimal: bool) -> list[Tip]:
-    """The scripting tips: dev and test scripts start with ``#!/usr/bin/env bash`` and
-    ``set -euo pipefail`` (x optional); minimal ones with ``#!/bin/sh`` and ``set -eu``."""
+@dataclass(frozen=True)
+class Kind:
+    """Which tip a script is held to: the shebang it should start with and the
+    ``set`` options it turns on, named in the tip's text."""
+
+    name: str
+    shebang: str
+    options: tuple[str, ...]
+    command: str
+
+
+DEV = Kind("dev and test scripts", DEV_SHEBANG, ("e", "u", "pipefail"), "set -euo pipefail")
+MINIMAL = Kind("sh scripts (minimal environments: Docker images, releases)", MINIMAL_SHEBANG, ("e", "u"), "set -eu")
+MINIMAL_SETTING = Kind(
+    "scripts for Docker images and minimal systems (setting lint.minimal_paths)", MINIMAL_SHEBANG, ("e", "u"), "set -eu"
+)
+
+
+def kind_of(rel: str, first_line: str, minimal_path: bool = False) -> Kind | None:
+    """The tip a script is held to: by lint.minimal_paths when listed there, else by the
+    shell it is written for: sh (dash, ash) the minimal one, bash (or a .sh file with no
+    shebang) the dev one; zsh, ksh and bats scripts none, nor files sourced rather
+    than run (.bashrc, .envrc ...) unless they have a shebang."""
+    if minimal_path:
+        return MINIMAL_SETTING
+    if os.path.basename(rel) in SHELL_NAMES and not interpreter(first_line):
+        return None
+    shell = dialect(rel, first_line)
+    if shell in MINIMAL_SHELLS:
+        return MINIMAL
+    if shell in ("bash", ""):
+        return DEV
+    return None
+
+
+def check_tips(rel: str, text: str, minimal_path: bool = False) -> list[Tip]:
+    """The scripting tips: dev and test scripts (bash) start with ``#!/usr/bin/env bash``
+    and ``set -euo pipefail`` (x optional); sh scripts, and those listed in
+    lint.minimal_paths, with ``#!/bin/sh`` and ``set -eu``."""
     lines = text.splitlines()[:TIPS_HEAD_LINES]
     first = lines[0].strip() if lines else ""
+    kind = kind_of(rel, first, minimal_path)
+    if kind is None:
+        return []
     tips = []
-    want_shebang = MINIMAL_SHEBANG if minimal else DEV_SHEBANG
-    kind = (
-        "scripts for Docker images and minimal systems (setting lint.minimal_paths)"
-        if minimal
-        else "dev and test scripts"
-    )
-    if first != want_shebang:
+    if first != kind.shebang:
         has = f"starts with {first!r}" if first.startswith("#!") else "has no shebang"
-        tips.append(Tip(rel, 1, f"{has}; {kind} start with {want_shebang!r}"))
+        tips.append(Tip(rel, 1, f"{has}; {kind.name} start with {kind.shebang!r}"))
     on, line = leading_set_options(lines)
-    want = ("e", "u") if minimal else ("e", "u", "pipefail")
-    missing = [w for w in want if w not in on]
+    missing = [w for w in kind.options if w not in on]
     if missing:
-        want_cmd = "set -eu" if minimal else "set -euo pipefail"
         shown = ", ".join(m if m == "pipefail" else f"-{m}" for m in missing)
-        tips.append(Tip(rel, line, f"no {want_cmd!r} before the first command (missing {shown}); {kind} use it"))
+        tips.append(Tip(rel, line, f"no {kind.command!r} before the first command (missing {shown}); {kind.name} use it"))
     return tips
