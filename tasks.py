@@ -13,7 +13,8 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 # invoke turns bytecode caching off (its --write-pyc flag turns it on); without it
 # every `inv` compiles the suite's modules again, the library's included, which task
-# bodies import after this file has run. tasks/__pycache__ is gitignored, so cache them
+# bodies import after this file has run. __pycache__ is kept out of git (the first task
+# adds it to .git/info/exclude where it is not ignored: tasks/lib/gitexclude.py), so cache them
 # for the rest of the run unless the user asked Python not to (PYTHONDONTWRITEBYTECODE).
 sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
 

@@ -15,7 +15,8 @@ from invoke.executor import Executor
 
 class SuiteTask(invoke.Task):
     """Loads `.env`/`.env.local` (once) before the task body runs, and turns a signal into
-    one line and the shell's exit code (Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129).
+    one line and the shell's exit code (Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129). The
+    first task of a checkout also keeps the suite's files out of git (gitexclude).
 
     ``load_env=False`` leaves it to the task (doctor reports a broken `.env` as a row).
     """
@@ -25,6 +26,10 @@ class SuiteTask(invoke.Task):
         self.load_env = load_env
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            from tasks.lib import gitexclude
+
+            gitexclude.ensure_once(args[0])  # once per run; a stat after the first
         if self.load_env:
             from tasks.lib import envfile
             from tasks.lib.config import PROJECT_ROOT
