@@ -21,7 +21,8 @@ def seed(c, force=False):
 
 @task(
     help={
-        "static": "seed the fixed ids that match the staging Stripe account (STATIC_SEEDS=true)",
+        "static": "seed the fixed ids that match the staging Stripe account (STATIC_SEEDS=true);"
+        " where the seeds ignore STATIC_SEEDS they always use those ids, and it changes nothing",
         "yes": "do not ask before dropping the database",
     }
 )

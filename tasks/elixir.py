@@ -23,10 +23,10 @@ def deps(c, force=False):
 
 @task(help={"force": "run even when the assets lock file and mix.exs are unchanged and the outputs exist"})
 def setup(c, force=False):
-    """Set up the web app (mix setup: deps, assets), unless it is up to date."""
-    from tasks.lib.mix import steps
+    """Set up the portal (the dev cert, then mix setup), unless it is up to date."""
+    from tasks.lib.stack import setup as stack_setup
 
-    return steps.run(c, "setup", force)
+    return stack_setup.task(c, force)
 
 
 @task(pre=[infra.up], help={"force": FORCE_SEED_HELP})
@@ -63,6 +63,9 @@ ns.configure(
             "iex": "iex",
             "deps_task": "deps.get",
             "setup_task": "setup",
+            # Makes the dev https cert when the portal's config names one in priv/cert
+            # that is missing (today's Firezone); "" turns the step off.
+            "cert_task": "phx.gen.cert",
             "seed_task": "ecto.seed",
             # Run instead of seeding when the database was seeded already.
             "migrate_task": "ecto.setup",

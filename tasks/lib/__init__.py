@@ -11,14 +11,24 @@ Settings, environment, output
     database.py     DATABASE_* (the portal's connection) and the local-host guard
     envfile.py      .env and .env.local, loaded once, with the line each key came from
     state.py        the state folder's JSON files: read (bad = warn), write atomically
+    gitexclude.py   what the suite makes or reads (.inv/, .env.local, caches) kept out of git
     masking.py      secrets kept out of everything printed
     portal_env.py   the environment mix, iex and the server get; --env KEY=VALUE
     console.py      dry-run lines, tables, the confirm prompt, prefixed lines
     programs.py     finding and running programs: echo, run, capture, version
     versions.py     .tool-versions and the one rule comparing a version with a pin
 
+The repository (repo/): what it decides, read from its files, never from mix or Docker
+    compose.py      the compose file's Postgres service: image, command, data mount, defaults
+    mixproject.py   mix.exs: umbrella or one app, where the web app is, what `setup` runs
+    portal.py       config and seeds: the dev cert, hard-wired replication, STATIC_SEEDS, WorkOS
+    pins.py         .tool-versions and mise.toml at the root and in the Elixir root
+    derived.py      the settings the repository decides, each with its source (cached)
+    summary.py      those values and facts as rows for doctor and dev.status
+
 Postgres (postgres/)
-    engine.py       the Docker SDK: which engine, the client, its errors
+    endpoint.py     which engine, found as the docker CLI does (DOCKER_HOST, contexts)
+    engine.py       the Docker SDK: the client for that engine, its errors
     engine_api.py   one read-only Engine API call with the stdlib (the warm path)
     spec.py         what the container is made from (postgres.* + DATABASE_*)
     attrs.py        reading a container: state, port, ownership, mismatches
@@ -37,6 +47,7 @@ Mix (mix/)
 The stack (stack/): the steps dev.up, dev.status, db.* and billing.serve share
     postgres.py     bring Postgres up (and infra's stop, destroy, status, logs)
     seed.py         seed once, reset (with its checks)
+    setup.py        the dev cert, then `mix setup` (with Postgres and the seed lock when it needs them)
     steps.py        timing steps, one in the background, the closing table
     up.py           dev.up
     status.py       dev.status
@@ -54,11 +65,14 @@ Processes (supervise/)
     watchdog.py     the process that stops the run's leftovers once `inv` is gone
 
 Shell-script lint (shlint/)
-    discovery.py    which files are shell scripts
+    shells.py       which files are shell scripts (pre-commit's typing: name, then shebang)
+    discovery.py    the scripts to check: git's list or the tree, excludes, our fixtures
     results.py      findings, tips, per-file results, the report
     parsers.py      shellcheck's and shfmt's output
     runners.py      running both tools in batches
-    tips.py         the scripting tips (shebang, set -euo pipefail)
+    tips.py         the scripting tips, by shebang (sh: set -eu; bash: set -euo pipefail)
+    precommit.py    the repository's pre-commit configs: where, and what they exclude
+    hook.py         lint.install-hook: our hook inserted into such a config as text
     run.py          lint.sh: settings in, report out
 
 Checks

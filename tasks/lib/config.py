@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from invoke import Exit
+
+if TYPE_CHECKING:
+    from tasks.lib.repo.derived import Derived, Repo
 
 # The folder holding tasks.py: the Firezone repository root when the suite is in place.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -96,8 +99,40 @@ def _layer(c, name: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def is_set(c, section: str, key: str) -> bool:
+    """True when a layer above the declared defaults gives ``section.key`` a non-empty value."""
+    for name, _ in _LAYERS[:-1]:
+        data = _layer(c, name).get(section)
+        if isinstance(data, dict) and data.get(key) not in (None, ""):
+            return True
+    return False
+
+
+def repository(c) -> Repo:
+    """The repository the suite sits in, read for the values it decides (tasks/lib/repo/)."""
+    from tasks.lib.repo import derived
+
+    try:
+        elixir_root = path(c, "elixir", "root")
+    except Exit:  # no elixir section (a bare context): Firezone's place
+        elixir_root = PROJECT_ROOT / "elixir"
+    return derived.repo(PROJECT_ROOT, elixir_root)
+
+
+def derived(c, section: str, key: str) -> Derived | None:
+    """What the repository says ``section.key`` is, when no setting says otherwise."""
+    from tasks.lib.repo import derived as repo_derived
+
+    if (section, key) not in repo_derived.SETTINGS or is_set(c, section, key):
+        return None
+    return repository(c).setting(section, key)
+
+
 def origin(c, section: str, key: str) -> str:
     """Where the current value of ``section.key`` came from, for messages."""
+    found = derived(c, section, key)
+    if found is not None:
+        return found.source
     for name, label in _LAYERS:
         data = _layer(c, name).get(section)
         if isinstance(data, dict) and key in data:
@@ -118,6 +153,9 @@ def raw(c, section: str, key: str) -> Any:
         value = c.config[section].get(key)
     except (AttributeError, KeyError):
         value = None
+    found = derived(c, section, key)
+    if found is not None:
+        return found.value
     if value is None or value == "":
         value = (_layer(c, "_collection").get(section) or {}).get(key)
     if value is None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from invoke import Exit
 
 from tasks.lib import envfile
+
+if TYPE_CHECKING:
+    from tasks.lib.repo.derived import Derived
 
 DEFAULTS = {
     "DATABASE_HOST": "localhost",
@@ -63,10 +66,33 @@ class Database:
         return is_local_host(self.host)
 
 
+def _repository_default(key: str) -> Derived | None:
+    """The default the repository's compose file gives ``key`` (``${DATABASE_PORT:-5432}``)."""
+    from tasks.lib.config import PROJECT_ROOT
+    from tasks.lib.repo import derived
+
+    return derived.compose_default(PROJECT_ROOT, key)
+
+
+def default(key: str) -> str:
+    """The value of DATABASE_* ``key`` when unset: the compose file's default, else Firezone's."""
+    found = _repository_default(key)
+    return str(found.value) if found is not None else DEFAULTS[key]
+
+
+def origin(key: str) -> str:
+    """Where DATABASE_* ``key`` came from: the environment's origin, or whose default it is."""
+    if os.environ.get(key):
+        return envfile.origin(key)
+    found = _repository_default(key)
+    return f"the default in {found.source}" if found is not None else "the default"
+
+
 def database(environ: Mapping[str, str] | None = None) -> Database:
-    """The database settings from DATABASE_* (shell > .env.local > .env > defaults)."""
+    """The database settings from DATABASE_* (shell > .env.local > .env > the compose file's
+    defaults > Firezone's)."""
     env = os.environ if environ is None else environ
-    values = {k: env.get(k) or d for k, d in DEFAULTS.items()}
+    values = {k: env.get(k) or default(k) for k in DEFAULTS}
     raw_port = values["DATABASE_PORT"]
     try:
         port = int(raw_port)
@@ -74,7 +100,7 @@ def database(environ: Mapping[str, str] | None = None) -> Database:
             raise ValueError
     except ValueError:
         raise Exit(
-            f"DATABASE_PORT={raw_port!r} (from {envfile.origin('DATABASE_PORT')}) is not"
+            f"DATABASE_PORT={raw_port!r} (from {origin('DATABASE_PORT')}) is not"
             " a port number: set it to e.g. 5432 in .env"
         )
     return Database(
@@ -106,6 +132,6 @@ def require_local(db: Database, refusing: str, why: str) -> None:
     """
     if not db.is_local():
         raise Exit(
-            f"{refusing}: DATABASE_HOST={db.host} (from {envfile.origin('DATABASE_HOST')}) is not"
+            f"{refusing}: DATABASE_HOST={db.host} (from {origin('DATABASE_HOST')}) is not"
             f" a local address, and {why}. Fix: set DATABASE_HOST=localhost in .env (or unset it)"
         )

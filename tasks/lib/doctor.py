@@ -15,10 +15,12 @@ from invoke import Exit
 from tasks.lib import config, console, envfile, programs, versions
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.database import database
+from tasks.lib.database import origin as database_origin
 from tasks.lib.mix import tool
 from tasks.lib.postgres import container, engine, ports
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
+from tasks.lib.repo import summary
 from tasks.lib.stripe import cli as stripe_cli
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -42,24 +44,29 @@ VERSION_COMMANDS = {
 }
 
 
-def tool_row(name: str, argv: list[str], wanted: dict[str, str], required: bool, install: str) -> Row:
+def tool_row(
+    name: str, argv: list[str], wanted: dict[str, str], required: bool, install: str, sources: dict[str, str] | None = None
+) -> Row:
+    """``wanted``: the pins by asdf name; ``sources``: the file each pin came from (for the text)."""
     asdf_name = {v: k for k, v in versions.ALIASES.items()}.get(name, name)
     want = wanted.get(asdf_name)
+    pin_file = (sources or {}).get(asdf_name, ".tool-versions")
     got = programs.version(argv)
     if got is None:
         return Row(name, FAIL if required else WARN, f"{argv[0]} not found", install)
     if versions.is_pin(want) and not versions.matches(want, got):
-        return Row(name, WARN, f"{got} (.tool-versions wants {want})", f"install {asdf_name} {want} (asdf install / mise install)")
-    return Row(name, OK, got + (f" (.tool-versions {want})" if want else ""))
+        return Row(name, WARN, f"{got} ({pin_file} wants {want})", f"install {asdf_name} {want} (asdf install / mise install)")
+    return Row(name, OK, got + (f" ({pin_file} {want})" if want else ""))
 
 
 def docker_rows(c) -> list[Row]:
     try:
         cl = engine.client()
         version = engine.server_version(cl)
-    except Exit as e:
-        return [Row("docker engine", FAIL, "not reachable", e.message or "")]
-    rows = [Row("docker engine", OK, f"{engine.docker_host()} ({version})")]
+    except Exit as e:  # nothing listening, an unknown context, a broken config.json
+        problem, _, fix = (e.message or "").partition(". Fix: ")
+        return [Row("docker engine", FAIL, problem, fix)]
+    rows = [Row("docker engine", OK, f"Docker {version} at {engine.where()}")]
     try:
         spec = spec_from_config(c)
         status = container.inspect(spec)
@@ -129,9 +136,46 @@ def env_rows() -> list[Row]:
     except Exit as e:
         return rows + [Row("database settings", FAIL, e.message or "")]
     if not db.is_local():
-        rows.append(Row("database host", WARN, f"DATABASE_HOST={db.host} (from {envfile.origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
+        rows.append(Row("database host", WARN, f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
                         "set DATABASE_HOST=localhost in .env"))
     return rows
+
+
+def git_rows() -> list[Row]:
+    """Secrets files git would commit: tracked fails (the secrets are in the repository's
+    history or the next commit), not ignored warns (one `git add .` away). No row outside
+    a git repository or without git."""
+    from tasks.lib import gitexclude
+
+    try:
+        found = gitexclude.secrets(PROJECT_ROOT, envfile.FILES)
+    except gitexclude.GitError as e:
+        if str(e) == gitexclude.NO_GIT:
+            return []
+        return [Row("secrets in git", WARN, f"cannot ask git ({e})", "fix what git says, then run inv doctor again")]
+    if found is None:
+        return []
+    exclude = gitexclude.display(found.repo.exclude)
+    rows = []
+    for name in found.tracked:
+        also = f"; then echo '{gitexclude.exclude_line(found.repo, name)}' >> {exclude}" if name in found.uncovered else ""
+        rows.append(Row(f"git: {name}", FAIL, f"{name} is tracked by git: the secrets in it are committed or will be",
+                        f"git rm --cached {name} and commit (rotate any key in it that was pushed){also}"))
+    for name in found.addable:
+        rows.append(Row(f"git: {name}", WARN, f"{name} is not ignored: `git add .` would commit its secrets",
+                        f"echo '{gitexclude.exclude_line(found.repo, name)}' >> {exclude}"))
+    if not rows:
+        have = ", ".join(found.present)
+        rows.append(Row("secrets in git", OK, f"git ignores {have}" if have else f"no {' or '.join(envfile.FILES)} to protect"))
+    return rows
+
+
+def repository_rows(c) -> list[Row]:
+    """What the repository decided (the compose file's image, the mix project's shape...), each with its source."""
+    try:
+        return [Row(name, OK, text) for name, text in summary.rows(c)]
+    except Exit as e:
+        return [Row("repository", FAIL, e.message or "")]
 
 
 def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
@@ -143,7 +187,9 @@ def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
 
 
 def collect(c) -> list[Row]:
-    wanted = versions.read(PROJECT_ROOT / ".tool-versions")
+    repo = config.repository(c)
+    wanted = {name: pin.version for name, pin in repo.pins.items()}
+    sources = {name: repo.show(pin.source) for name, pin in repo.pins.items()}
     elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
     jobs = {
         "elixir": (VERSION_COMMANDS["elixir"], True, elixir_install),
@@ -161,13 +207,15 @@ def collect(c) -> list[Row]:
         pass
     with ThreadPoolExecutor(max_workers=4) as pool:
         docker_future = pool.submit(docker_rows, c)
-        tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint) for name, (argv, req, hint) in jobs.items()}
+        tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
         rows.append(_found("elixir root", lambda: str(tool.elixir_root(c)), FAIL))
         rows.append(_found("mix", lambda: tool.mix_path(c), FAIL))
         rows += [f.result() for f in tool_futures.values()]
     rows.append(_found("stripe cli", lambda: stripe_cli.find(c), WARN, " (only billing.serve/listen need it)"))
+    rows += repository_rows(c)
     rows += env_rows()
+    rows += git_rows()
     return rows
 
 

@@ -99,6 +99,11 @@ def probe(base_url: str, path: str, key: str, timeout: float) -> Outcome:
 
 def check(c, request: bool = False) -> None:
     """workos.check: are the values set and well formed; with ``request``, do they work."""
+    referenced = config.repository(c).workos_referenced
+    if not referenced.value:
+        # Today's Firezone dropped WorkOS: its values would do nothing.
+        print(f"WorkOS: this portal does not use it (nothing in {referenced.source} mentions WorkOS); nothing to check")
+        return
     key = os.environ.get(KEY_VAR) or ""
     client = os.environ.get(CLIENT_VAR) or ""
     base = os.environ.get(URL_VAR) or DEFAULT_BASE_URL

@@ -89,14 +89,24 @@ class Project:
         (self.root / name).write_text(text)
 
 
-def make_project(tmp_path: Path, *, umbrella: bool = True) -> Project:
+def make_project(tmp_path: Path, *, umbrella: bool = True, layout: str = "umbrella") -> Project:
+    """The suite in a fresh Firezone root: ``layout`` "umbrella" (the contract's Firezone:
+    an umbrella, postgres:17 in its compose file, root pins) or "oneapp" (today's: one
+    Mix app, postgres:18 with the 18-style mount, pins in elixir/, a setup that needs the
+    database, a dev cert); ``umbrella=False``: the suite alone."""
     root = tmp_path / "firezone"
     root.mkdir()
     shutil.copy2(REPO / "tasks.py", root / "tasks.py")
     shutil.copytree(REPO / "tasks", root / "tasks", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(REPO / "invoke.yaml", root / "invoke.yaml")
-    if umbrella:
-        shutil.copytree(FIXTURES / "umbrella", root / "elixir", ignore=shutil.ignore_patterns("_build", "deps"))
+    skip = shutil.ignore_patterns("_build", "deps")
+    if layout == "oneapp":
+        shutil.copytree(FIXTURES / "oneapp", root, dirs_exist_ok=True, ignore=skip)
+        # The psql stand-ins for Ecto and the server are the umbrella fixture's.
+        shutil.copytree(FIXTURES / "umbrella" / "fixture", root / "elixir" / "fixture")
+    elif umbrella:
+        shutil.copytree(FIXTURES / "umbrella", root / "elixir", ignore=skip)
+        shutil.copytree(FIXTURES / "umbrella_repo", root, dirs_exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "DATABASE_", "STRIPE_", "WORKOS_", "STATIC_SEEDS", "BILLING_"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return Project(root, env)
@@ -108,8 +118,23 @@ def project(tmp_path) -> Project:
 
 
 @pytest.fixture
+def oneapp_project(tmp_path) -> Project:
+    return make_project(tmp_path, layout="oneapp")
+
+
+@pytest.fixture
+def pg_oneapp_project(oneapp_project, docker_client):
+    """Today's Firezone shape with a Postgres container, volume and port of its own."""
+    yield from _own_postgres(oneapp_project, docker_client)
+
+
+@pytest.fixture
 def pg_project(project, docker_client):
     """A project whose Postgres container, volume and port are this test's own; removed after."""
+    yield from _own_postgres(project, docker_client)
+
+
+def _own_postgres(project, docker_client):
     name = f"fzdev-test-{uuid.uuid4().hex[:8]}"
     project.env.update(
         {

@@ -109,7 +109,10 @@ def test_destroy_asks_refuses_without_terminal_and_removes_with_yes(pg_project, 
 def test_dry_up_creates_nothing(pg_project, docker_client):
     name = pg_project.container_name
     proc = pg_project.inv("--dry", "infra.up", check=True)
-    assert f"[dry] would create container {name} from image {TEST_IMAGE}, volume {name}-data, 127.0.0.1:" in proc.stdout
+    assert (
+        f"[dry] would create container {name} from image {TEST_IMAGE} (postgres.image from INVOKE_POSTGRES_IMAGE),"
+        f" volume {name}-data at /var/lib/postgresql/data, 127.0.0.1:"
+    ) in proc.stdout
     assert "[dry] would wait up to" in proc.stdout
     assert container(docker_client, name) is None
     assert not volume_exists(docker_client, f"{name}-data")

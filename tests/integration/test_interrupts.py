@@ -345,6 +345,8 @@ def test_a_fast_mix_failure_lets_postgres_finish_and_tells_its_error(stack, dock
     # When Postgres fails on its own meanwhile, its reason is printed, not hidden.
     with socket.socket() as holder:
         p.inv("infra.destroy", "--yes", check=True)
+        # As servers do: the stopped proxy's connections may sit in TIME_WAIT.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", int(p.env["DATABASE_PORT"])))
         holder.listen()
         res = p.inv("dev.up", "--no-iex", env=failing)

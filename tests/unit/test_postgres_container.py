@@ -253,7 +253,12 @@ def test_spec_from_config_rejects_bad_numbers_and_commands():
 def test_create_kwargs_credentials_in_env_port_on_host_ip_and_labels():
     spec = make_spec(password="hunter2-long", port=6543)
     kw = create_kwargs(spec)
-    assert kw["environment"] == {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "hunter2-long", "POSTGRES_DB": "firezone_dev"}
+    assert kw["environment"] == {
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD": "hunter2-long",
+        "POSTGRES_DB": "firezone_dev",
+        "PGDATA": "/var/lib/postgresql/data",  # the data lives in the mount, whatever the image's default
+    }
     assert "hunter2-long" not in " ".join(kw["command"])
     assert kw["command"] == ["postgres", "-c", "wal_level=logical", "-c", "max_connections=200"]
     assert kw["ports"] == {"5432/tcp": ("127.0.0.1", 6543)}
@@ -266,10 +271,15 @@ def test_no_warning_for_firezone_defaults():
 
 
 def test_warning_when_the_portal_replication_values_differ():
-    lines = setting_warnings(make_spec(port=6543, password="other-password"))
+    lines = setting_warnings(make_spec(port=6543, password="other-password", replication_hardwired=True))
     assert len(lines) == 1
     assert "DATABASE_PORT=6543" in lines[0] and "localhost:5432" in lines[0]
     assert "other-password" not in lines[0]
+
+
+def test_no_replication_warning_where_the_portal_follows_database_settings():
+    # Today's Firezone: the replication connections use DATABASE_* (nothing hard-wired).
+    assert setting_warnings(make_spec(port=6543, password="other-password")) == []
 
 
 def test_warning_when_published_beyond_loopback():
@@ -489,7 +499,7 @@ def test_remove_keeps_a_volume_that_is_not_ours(engine):
 def test_plan_for_each_state(engine):
     spec = make_spec()
     assert containers.plan(spec).startswith(
-        "would create container fz-pg from image postgres:17, volume fz-pg-data, 127.0.0.1:5432"
+        "would create container fz-pg from image postgres:17 (postgres.image), volume fz-pg-data at /var/lib/postgresql/data, 127.0.0.1:5432"
     )
     engine.add(make_attrs(spec, state="exited"))
     assert containers.plan(spec).startswith("would start stopped container fz-pg")

@@ -99,6 +99,8 @@ def test_ensure_started_under_dry_returns_a_planned_status(calls):
 
 def test_warns_once_about_values_the_portal_replication_cannot_use(calls, capsys, monkeypatch):
     monkeypatch.setenv("DATABASE_PORT", "6543")
+    # A contract-era portal, whose config hard-wires the replication connections.
+    monkeypatch.setattr("tasks.lib.postgres.spec._replication_hardwired", lambda c: True)
     infra.up(context())
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: DATABASE_PORT=6543")

@@ -6,6 +6,7 @@ import pytest
 from invoke import Config, Exit, MockContext
 
 from tasks.lib import workos
+from tasks.lib.repo.portal import Fact
 from tasks.collection import ns
 from tests import fake_workos
 
@@ -13,11 +14,30 @@ KEY = "sk_test_workosWORKOSworkos1234"
 CLIENT = "client_01HABCDEFGHJKMNPQRS"
 
 
+class _Repo:
+    def __init__(self, referenced: bool):
+        self.workos_referenced = Fact(referenced, "elixir/config/config.exs" if referenced else "config/*.exs and mix.exs")
+
+
+@pytest.fixture(autouse=True)
+def portal_uses_workos(monkeypatch):
+    """A contract-era portal, which reads WORKOS_* (the suite's own checkout has no portal)."""
+    monkeypatch.setattr(workos.config, "repository", lambda c: _Repo(True))
+
+
 @pytest.fixture
 def clean_env(monkeypatch):
     for k in ("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL"):
         monkeypatch.delenv(k, raising=False)
     return monkeypatch
+
+
+def test_a_portal_without_workos_has_nothing_to_check(clean_env, capsys, monkeypatch):
+    monkeypatch.setattr(workos.config, "repository", lambda c: _Repo(False))
+    clean_env.setenv("WORKOS_API_KEY", "not-a-key")
+    workos.check(ctx(), request=True)
+    out = capsys.readouterr().out
+    assert "does not use it" in out and "config/*.exs and mix.exs" in out and "not-a-key" not in out
 
 
 def ctx() -> MockContext:

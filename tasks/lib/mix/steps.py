@@ -16,6 +16,7 @@ from tasks.lib import config, portal_env, programs
 from tasks.lib.console import dry, is_dry
 from tasks.lib.mix import tool
 from tasks.lib.mix.fingerprints import Step, is_up_to_date, missing_outputs, record
+from tasks.lib.repo import mixproject
 from tasks.lib.state import require_writable
 
 
@@ -99,6 +100,52 @@ def migrate_step(c, marker: dict, where: str) -> Step:
     inputs = _paths(root, config.strings(c, "elixir", "migrate_inputs"))
     salt = " ".join([*task_words(c, "migrate_task"), where, str(marker.get("at"))])
     return Step("migrate", inputs, (), salt=salt, base=root, summary="migrations unchanged")
+
+
+def setup_needs_database(c) -> str | None:
+    """Why the setup step needs the database (for messages), or None when it does not.
+
+    Today's Firezone's root `setup` alias runs `ecto.setup`; the contract-era web app's
+    does not. The alias is read from the mix.exs of the folder setup runs in.
+    """
+    words = task_words(c, "setup_task")
+    name = words[0] if words else ""
+    if name in mixproject.DATABASE_TASKS:
+        return f"elixir.setup_task runs {name}"
+    repo = config.repository(c)
+    mix = repo.mix
+    if mix.setup_file is None or mix.setup_file.parent.resolve() != tool.web_app_dir(c).resolve():
+        return None
+    found = mixproject.alias(mix.setup_file.read_text(errors="replace"), name) if name else None
+    opens = [t for t in found or () if t.split()[0] in mixproject.DATABASE_TASKS]
+    if opens:
+        return f"the {name} alias in {repo.show(mix.setup_file)} runs {', '.join(opens)}"
+    return None
+
+
+def cert_files(c) -> list[Path]:
+    """The dev https cert and key the portal's config names (priv/cert/*.pem), if any."""
+    files, _ = config.repository(c).cert
+    return files
+
+
+def cert(c, force: bool = False) -> str:
+    """`mix phx.gen.cert` (setting elixir.cert_task) when the dev config serves https from
+    a cert that is not there yet; "skipped" when it is (or nothing expects one)."""
+    files = cert_files(c)
+    task = config.optional(c, "elixir", "cert_task").strip()
+    missing = [f for f in files if not f.exists()]
+    root = tool.elixir_root(c)
+    if not files or not task:
+        return "skipped"
+    _, named_in = config.repository(c).cert
+    if not missing and not force:
+        print(f"cert: up to date ({programs.display_path(files[0].parent)} has the dev https cert)", flush=True)
+        return "skipped"
+    shown = ", ".join(programs.display_path(f) for f in missing) or "the cert"
+    print(f"cert: running ({shown} missing; {config.repository(c).show(named_in or root)} serves https from it)", flush=True)
+    programs.run(c, mix_command(c, "cert_task"), cwd=root, env=portal_env.mix_env(), what=f"mix {task}")
+    return "ran"
 
 
 def steps(c) -> list[Step]:

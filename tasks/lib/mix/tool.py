@@ -112,11 +112,15 @@ def do_args(version: tuple[int, ...] | None, tasks: Iterable[str | Sequence[str]
     return out
 
 
-def _tool_versions_key() -> str:
-    """The .tool-versions files that pick a version behind an asdf/mise shim."""
+def _tool_versions_key(elixir_root: Path) -> str:
+    """The .tool-versions files that pick a version behind an asdf/mise shim (the Elixir
+    root's first: today's Firezone pins Elixir there)."""
     h = hashlib.sha256()
     for var in ("ASDF_ELIXIR_VERSION", "MISE_ELIXIR_VERSION"):
         h.update(f"{var}={os.environ.get(var, '')}\n".encode())
+    own = elixir_root / ".tool-versions"
+    if own.is_file():
+        h.update(str(own).encode() + b"\0" + own.read_bytes())
     for folder in (PROJECT_ROOT, *PROJECT_ROOT.parents):
         f = folder / ".tool-versions"
         if f.is_file():
@@ -154,7 +158,7 @@ def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
         st = real.stat()
     except OSError:
         return None
-    key = f"{real}|{st.st_mtime_ns}|{st.st_size}|{_tool_versions_key()}"
+    key = f"{real}|{st.st_mtime_ns}|{st.st_size}|{_tool_versions_key(config.repository(c).elixir_root)}"
     cache = config.state_dir(c) / "elixir-version.json"
     cached = state.read_json(cache, "the Elixir version is detected again", _valid_cache)
     if cached is not None and cached["key"] == key:

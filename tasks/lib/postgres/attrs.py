@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from tasks.lib import envfile
+from tasks.lib.database import origin as database_origin
 from tasks.lib.postgres.spec import CONTAINER_LABEL_VALUE, INTERNAL_PORT, LABEL, PostgresSpec
 
 
@@ -93,23 +93,26 @@ def mismatch(spec: PostgresSpec, attrs: dict) -> str | None:
     differences = []
     image = (attrs.get("Config") or {}).get("Image", "")
     if image != spec.image:
-        differences.append(f"image {image} (configured: {spec.image}, postgres.image)")
+        differences.append(f"image {image} (configured: {spec.image}, {spec.origin('image')})")
     ip, port = published(attrs)
     if port != spec.port:
-        differences.append(f"host port {port} (configured: DATABASE_PORT={spec.port} from {envfile.origin('DATABASE_PORT')})")
+        differences.append(f"host port {port} (configured: DATABASE_PORT={spec.port} from {database_origin('DATABASE_PORT')})")
     elif ip != spec.host_ip:
         differences.append(f"host address {ip} (configured: postgres.host_ip={spec.host_ip})")
     env = container_env(attrs)
     if env.get("POSTGRES_USER", "postgres") != spec.user:
-        differences.append(f"user {env.get('POSTGRES_USER')} (configured: DATABASE_USER={spec.user} from {envfile.origin('DATABASE_USER')})")
+        differences.append(f"user {env.get('POSTGRES_USER')} (configured: DATABASE_USER={spec.user} from {database_origin('DATABASE_USER')})")
     if env.get("POSTGRES_DB", env.get("POSTGRES_USER", "postgres")) != spec.name:
-        differences.append(f"database {env.get('POSTGRES_DB')} (configured: DATABASE_NAME={spec.name} from {envfile.origin('DATABASE_NAME')})")
+        differences.append(f"database {env.get('POSTGRES_DB')} (configured: DATABASE_NAME={spec.name} from {database_origin('DATABASE_NAME')})")
     volume = volume_of(attrs, spec.data_dir)
-    if volume != spec.volume:
+    mounted_at = [m.get("Destination") for m in attrs.get("Mounts") or [] if m.get("Name") == spec.volume]
+    if volume is None and mounted_at:
+        differences.append(f"data folder {mounted_at[0]} (configured: {spec.data_dir}, {spec.origin('data_dir')})")
+    elif volume != spec.volume:
         differences.append(f"volume {volume} (configured: postgres.volume={spec.volume})")
     cmd = tuple((attrs.get("Config") or {}).get("Cmd") or ())
     if cmd != spec.command:
-        differences.append(f"command `{shlex.join(cmd)}` (configured: postgres.command=`{shlex.join(spec.command)}`)")
+        differences.append(f"command `{shlex.join(cmd)}` (configured: `{shlex.join(spec.command)}`, {spec.origin('command')})")
     if not differences:
         return None
     return (

@@ -131,8 +131,8 @@ def ensure_running(spec: PostgresSpec) -> Status:
 def plan(spec: PostgresSpec) -> str:
     """What ensure_running would do, from read-only inspection (for `inv --dry`)."""
     create = (
-        f"would create container {spec.container} from image {spec.image}, volume {spec.volume},"
-        f" {spec.address} -> 5432, command `{shlex.join(spec.command)}`"
+        f"would create container {spec.container} from image {spec.image} ({spec.origin('image')}),"
+        f" volume {spec.volume} at {spec.data_dir}, {spec.address} -> 5432, command `{shlex.join(spec.command)}`"
     )
     try:
         status = inspect(spec)

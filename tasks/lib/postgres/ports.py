@@ -12,7 +12,7 @@ import socket
 
 from invoke import Exit
 
-from tasks.lib import envfile
+from tasks.lib.database import origin as database_origin
 from tasks.lib.postgres import engine
 from tasks.lib.postgres.spec import PostgresSpec
 from tasks.lib.supervise import proctable
@@ -53,7 +53,7 @@ def port_holder_process(port: int) -> str | None:
 
 def port_taken_message(spec: PostgresSpec, holder: str) -> str:
     return (
-        f"host port {spec.address} (DATABASE_PORT from {envfile.origin('DATABASE_PORT')}) is already taken by {holder}."
+        f"host port {spec.address} (DATABASE_PORT from {database_origin('DATABASE_PORT')}) is already taken by {holder}."
         f" Fix: stop it, or set DATABASE_PORT to a free port in .env"
     )
 

@@ -21,8 +21,8 @@ VOLUME_LABEL_VALUE = "postgres-data"
 VOLUME_LABEL = f"{LABEL}.volume"
 INTERNAL_PORT = "5432/tcp"
 
-# What the portal's two replication connections use, whatever DATABASE_* says
-# (elixir/config/dev.exs hard-wires them).
+# What contract-era Firezone's two replication connections use, whatever DATABASE_*
+# says (its elixir/config/dev.exs hard-wires them; tasks/lib/repo/portal.py tells).
 PORTAL_FIXED = {"port": 5432, "user": "postgres", "password": "postgres", "name": "firezone_dev"}
 
 
@@ -42,6 +42,10 @@ class PostgresSpec:
     name: str = "firezone_dev"
     ready_timeout: float = 60.0
     poll_interval: float = 0.05
+    # Where image, command and data_dir came from ("scripts/compose/portal.yml", a setting).
+    origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # The portal's replication connections ignore DATABASE_* (contract-era config).
+    replication_hardwired: bool = False
 
     @property
     def address(self) -> str:
@@ -49,7 +53,19 @@ class PostgresSpec:
 
     def env(self) -> dict[str, str]:
         """The container's environment (sent through the API, never on a command line)."""
-        return {"POSTGRES_USER": self.user, "POSTGRES_PASSWORD": self.password, "POSTGRES_DB": self.name}
+        # PGDATA is the mount: the data lives in the volume whatever the image's own
+        # default (the official 18 image's is /var/lib/postgresql/18/docker, 17's
+        # /var/lib/postgresql/data).
+        return {
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_DB": self.name,
+            "PGDATA": self.data_dir,
+        }
+
+    def origin(self, key: str) -> str:
+        """``postgres.image from scripts/compose/portal.yml``, for messages."""
+        return f"postgres.{key} from {self.origins[key]}" if key in self.origins else f"postgres.{key}"
 
     def labels(self) -> dict[str, str]:
         return {LABEL: CONTAINER_LABEL_VALUE, VOLUME_LABEL: self.volume}
@@ -76,7 +92,14 @@ def spec_from_config(c, environ=None) -> PostgresSpec:
         name=db.name,
         ready_timeout=config.positive(c, "postgres", "ready_timeout"),
         poll_interval=config.positive(c, "postgres", "poll_interval"),
+        origins={key: config.origin(c, "postgres", key) for key in ("image", "command", "data_dir")},
+        replication_hardwired=_replication_hardwired(c),
     )
+
+
+def _replication_hardwired(c) -> bool:
+    fact = config.repository(c).replication_hardwired
+    return bool(fact and fact.value)
 
 
 def warnings(spec: PostgresSpec) -> list[str]:
@@ -91,7 +114,7 @@ def warnings(spec: PostgresSpec) -> list[str]:
         differ.append("DATABASE_PASSWORD (not the default)")
     if spec.name != PORTAL_FIXED["name"]:
         differ.append(f"DATABASE_NAME={spec.name}")
-    if differ:
+    if differ and spec.replication_hardwired:
         found.append(
             "warning: " + ", ".join(differ) + ": the portal's two replication connections are"
             " hard-wired to localhost:5432 with postgres/postgres and firezone_dev, so they will"

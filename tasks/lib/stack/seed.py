@@ -37,7 +37,7 @@ def _say(text: str) -> None:
 
 
 @contextmanager
-def _locked(c, db: Database, doing: str) -> Iterator[None]:
+def locked(c, db: Database, doing: str) -> Iterator[None]:
     """Hold the seed lock of ``db`` (not under `inv --dry`); a server that refuses the
     lock's connection costs only the protection, with a warning."""
     with ExitStack() as stack:
@@ -100,6 +100,19 @@ def static_from_env() -> bool:
     return os.environ.get("STATIC_SEEDS") == "true"
 
 
+def always_static(c) -> str | None:
+    """The seeds file when the portal's seeds ignore STATIC_SEEDS and always use the static
+    ids (today's Firezone); None when they read it or no seeds file was found."""
+    repo = config.repository(c)
+    fact = repo.static_seeds_read
+    return repo.show(fact.source) if fact is not None and not fact.value else None
+
+
+def seeds_static(c) -> bool:
+    """Whether the next seed uses the static ids."""
+    return static_from_env() or always_static(c) is not None
+
+
 def _read_marker(c, db: Database) -> dict | None:
     try:
         return seeding.read_marker(db)
@@ -131,7 +144,7 @@ def seed_once(c, force: bool = False) -> str:
     root = tool.elixir_root(c)
     db = database()
     state.require_writable(c)
-    with _locked(c, db, "seeding or migrating"):
+    with locked(c, db, "seeding or migrating"):
         return _seed_once(c, root, db, force)
 
 
@@ -168,7 +181,7 @@ def _seed_once(c, root, db: Database, force: bool) -> str:
             f"{e.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`",
             code=e.code,
         )
-    _mark_seeded(c, db, static_from_env(), "seed")
+    _mark_seeded(c, db, seeds_static(c), "seed")
     _finished(c, db)
     return "ran"
 
@@ -194,9 +207,17 @@ def reset(c, db: Database, static: bool) -> str:
     root = tool.elixir_root(c)
     argv = steps.mix_command(c, "reset_tasks")
     env = portal_env.mix_env()
+    seeds_file = always_static(c)
+    if static and seeds_file:
+        print(
+            f"reset: --static changes nothing here: {seeds_file} does not read STATIC_SEEDS"
+            " (this portal's seeds always use the static ids)",
+            flush=True,
+        )
     if static:
         env["STATIC_SEEDS"] = "true"
-    with _locked(c, db, "resetting"):
+    static = static or seeds_file is not None
+    with locked(c, db, "resetting"):
         _started(c, db, "reset")
         try:
             programs.run(

@@ -10,6 +10,7 @@ from tasks.lib.mix import fingerprints, steps
 from tasks.lib.postgres import container, locks, readiness, seeding
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import spec_from_config
+from tasks.lib.repo import summary
 from tasks.lib.stack import seed
 
 
@@ -77,3 +78,9 @@ def show(c) -> None:
     row, status = container_row(c)
     rows = [row, *database_rows(c, running=bool(status and status.running)), *step_rows(c)]
     print(console.table(rows))
+    try:
+        derived = summary.rows(c)
+    except Exit as e:
+        derived = [("repository", e.message or "")]
+    print("\nRead from the repository (a setting or environment variable wins):")
+    print(console.table(derived))

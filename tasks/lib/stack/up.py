@@ -17,6 +17,7 @@ from tasks.lib.database import database
 from tasks.lib.mix import steps as mix_steps
 from tasks.lib.postgres import readiness
 from tasks.lib.stack import postgres, seed
+from tasks.lib.stack import setup as stack_setup
 from tasks.lib.stack.steps import Background, Steps
 
 
@@ -50,8 +51,17 @@ def up(c, force: bool = False, reseed: bool = False, yes: bool = False, no_iex: 
     try:
         pg.start()
         steps.run("deps", lambda: mix_steps.run(c, "deps", force=force))
-        steps.run("setup", lambda: mix_steps.run(c, "setup", force=force))
-        pg.join()
+        if mix_steps.cert_files(c):
+            steps.run("cert", lambda: mix_steps.cert(c, force=force))
+        needs_database = mix_steps.setup_needs_database(c)
+        if needs_database is not None:
+            # Today's root `setup` runs ecto.setup: it waits for Postgres.
+            print(f"setup: needs the database ({needs_database}); waiting for Postgres first", flush=True)
+            pg.join()
+            steps.run("setup", lambda: stack_setup.mix_setup(c, force, needs_database))
+        else:
+            steps.run("setup", lambda: stack_setup.mix_setup(c, force))
+            pg.join()
         if reseed:
             steps.run("seed", lambda: seed.reset(c, database(), static=False))
         else:

@@ -1,0 +1,79 @@
+"""Facts about the portal read from its config and seeds (``config/*.exs``, ``priv/repo``).
+
+Each answer comes with the file that gave it, for doctor and dev.status. The checks
+are plain text searches of a handful of small files: cheap enough for every run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Fact:
+    value: bool
+    source: str  # a path relative to the Elixir root's parent, or what was looked at
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def config_files(root: Path) -> list[Path]:
+    return sorted((root / "config").glob("*.exs"))
+
+
+def cert_files(root: Path) -> tuple[list[Path], Path | None]:
+    """The ``priv/cert/*.pem`` files the dev config serves https from (relative to the
+    Elixir root, where the server runs), and the file naming them."""
+    for f in [root / "config" / "dev.exs", *config_files(root)]:
+        found = re.findall(r'"(priv/cert/[^"\s]+)"', _read(f))
+        if found:
+            return [root / p for p in dict.fromkeys(found)], f
+    return [], None
+
+
+def replication_hardwired(root: Path) -> Fact | None:
+    """True when a config file wires a replication connection to a literal port 5432
+    (contract-era Firezone's dev.exs); None when no config mentions replication."""
+    seen = None
+    for f in config_files(root):
+        text = _read(f)
+        for m in re.finditer(r"replication", text, re.I):
+            seen = seen or f
+            window = text[m.start() : m.start() + 800]
+            if re.search(r"\bport:\s*5432\b", window):
+                return Fact(True, str(f))
+    return Fact(False, str(seen)) if seen else None
+
+
+def seeds_files(root: Path, apps_path: str | None) -> list[Path]:
+    found = [root / "priv" / "repo" / "seeds.exs"]
+    if apps_path:
+        found += sorted((root / apps_path).glob("*/priv/repo/seeds.exs"))
+    return [p for p in found if p.is_file()]
+
+
+def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
+    """Whether the seeds read STATIC_SEEDS (None when no seeds file is found)."""
+    files = seeds_files(root, apps_path)
+    for f in files:
+        if "STATIC_SEEDS" in _read(f):
+            return Fact(True, str(f))
+    return Fact(False, str(files[0])) if files else None
+
+
+def workos_referenced(root: Path, apps_path: str | None) -> Fact:
+    """Whether the portal's config or mix files mention WorkOS at all."""
+    files = [*config_files(root), root / "mix.exs"]
+    if apps_path:
+        files += sorted((root / apps_path).glob("*/mix.exs"))
+    for f in files:
+        if re.search(r"workos", _read(f), re.I):
+            return Fact(True, str(f))
+    return Fact(False, "config/*.exs and mix.exs")
