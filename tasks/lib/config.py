@@ -101,7 +101,7 @@ def _layer(c, name: str) -> dict:
 
 def is_set(c, section: str, key: str) -> bool:
     """True when a layer above the declared defaults gives ``section.key`` a non-empty value."""
-    for name, _ in _LAYERS[:-1]:
+    for name in ("_modifications", *(layer for layer, _ in _LAYERS[:-1])):
         data = _layer(c, name).get(section)
         if isinstance(data, dict) and data.get(key) not in (None, ""):
             return True

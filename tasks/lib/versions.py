@@ -18,7 +18,7 @@ def read(path: Path) -> dict[str, str]:
     """``{"elixir": "1.18.4-otp-27", "shfmt": "3.9.0", ...}``; empty when the file is absent."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return {}
     wanted: dict[str, str] = {}
     for line in text.splitlines():

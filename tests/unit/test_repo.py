@@ -18,10 +18,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 @pytest.fixture(autouse=True)
 def fresh_cache():
     derived.forget()
-    derived._compose_defaults.clear()
     yield
     derived.forget()
-    derived._compose_defaults.clear()
 
 
 @pytest.fixture
@@ -87,6 +85,32 @@ def test_compose_absent_or_broken_says_nothing(tmp_path):
     assert compose.postgres_service(tmp_path) is None
     with pytest.raises(compose.ComposeError, match=r"docker-compose.yml line \d+: not valid YAML"):
         compose.postgres_service(tmp_path, tmp_path / "docker-compose.yml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "services: {postgres: {image: postgres:18, ports: 5432}}\n",
+        "services: {postgres: {image: postgres:18, volumes: 3, environment: 7}}\n",
+        "services: {postgres: 1}\n",
+        "services: 5\n",
+    ],
+)
+def test_odd_compose_shapes_never_crash(tmp_path, text):
+    (tmp_path / "compose.yml").write_text(text)
+    svc = compose.postgres_service(tmp_path)
+    assert svc is None or svc.image == "postgres:18"
+
+
+def test_compose_own_tags_are_read(tmp_path):
+    (tmp_path / "compose.yml").write_text("services:\n  postgres:\n    image: postgres:18\n    ports: !reset []\n")
+    svc = compose.postgres_service(tmp_path)
+    assert svc is not None and svc.image == "postgres:18"
+
+
+def test_a_pin_file_that_is_not_utf8_is_no_pins(tmp_path):
+    (tmp_path / ".tool-versions").write_bytes(b"elixir 1.18\xff\n")
+    assert pins.read(tmp_path) == {}
 
 
 def test_interpolate_uses_the_environment_then_the_default():

@@ -116,7 +116,7 @@ def setup_needs_database(c) -> str | None:
     mix = repo.mix
     if mix.setup_file is None or mix.setup_file.parent.resolve() != tool.web_app_dir(c).resolve():
         return None
-    found = mixproject.alias(mix.setup_file.read_text(errors="replace"), name) if name else None
+    found = mixproject.alias(mixproject.read_text(mix.setup_file), name) if name else None
     opens = [t for t in found or () if t.split()[0] in mixproject.DATABASE_TASKS]
     if opens:
         return f"the {name} alias in {repo.show(mix.setup_file)} runs {', '.join(opens)}"

@@ -10,6 +10,7 @@ the first one whose image is Postgres). Nothing here talks to Docker.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,35 @@ class PostgresService:
     database_defaults: dict[str, str] = field(default_factory=dict)
 
 
+class _Loader(yaml.SafeLoader):
+    """safe_load that keeps going at Compose's own tags (`!reset`, `!override`)."""
+
+
+_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+_loaded: dict[tuple[Path, int, int], Any] = {}
+
+
 def _load(path: Path) -> Any:
+    """The parsed file, cached for the process (the root file is read to follow its
+    includes and again for its services)."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ComposeError(f"{path}: cannot be read ({e.__class__.__name__})")
+    key = (path.resolve(), st.st_mtime_ns, st.st_size)
+    if key not in _loaded:
+        _loaded[key] = _parse(path)
+    return _loaded[key]
+
+
+def _parse(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ComposeError(f"{path}: cannot be read ({e.__class__.__name__})")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -128,7 +151,8 @@ def _environment(svc: dict) -> dict[str, str]:
 
 def _data_dir(svc: dict) -> str | None:
     """The container path of the service's named volume (its data folder)."""
-    for item in svc.get("volumes") or []:
+    volumes = svc.get("volumes")
+    for item in volumes if isinstance(volumes, list) else []:
         if isinstance(item, str):
             parts = item.split(":")
             if len(parts) >= 2 and not parts[0].startswith((".", "/", "~", "$")):
@@ -149,7 +173,8 @@ def _database_defaults(svc: dict) -> dict[str, str]:
             found[target] = defaults[target]
         elif value and "$" not in value:
             found[target] = value
-    for item in svc.get("ports") or []:
+    ports = svc.get("ports")
+    for item in ports if isinstance(ports, list) else []:
         text = str(item.get("published", "")) if isinstance(item, dict) else str(item)
         target = str(item.get("target", "")) if isinstance(item, dict) else text.rsplit(":", 1)[-1]
         if target.split("/")[0] != "5432":
@@ -177,20 +202,27 @@ def postgres_service(root: Path, path: Path | None = None) -> PostgresService | 
             if path is not None:
                 raise
             continue
-        svc = _service(data)
-        if svc is None:
-            continue
-        image = svc.get("image")
-        command = svc.get("command")
-        if isinstance(command, list):
-            import shlex
-
-            command = shlex.join(str(w) for w in command)
-        return PostgresService(
-            path=f,
-            image=str(image) if isinstance(image, str) and image else None,
-            command=str(command) if isinstance(command, str) and command.strip() else None,
-            data_dir=_data_dir(svc),
-            database_defaults=_database_defaults(svc),
-        )
+        try:
+            found = _read_service(f, data)
+        except (TypeError, AttributeError, ValueError):
+            found = None  # a shape we do not know: this file says nothing
+        if found is not None:
+            return found
     return None
+
+
+def _read_service(f: Path, data: Any) -> PostgresService | None:
+    svc = _service(data)
+    if svc is None:
+        return None
+    image = svc.get("image")
+    command = svc.get("command")
+    if isinstance(command, list):
+        command = shlex.join(str(w) for w in command)
+    return PostgresService(
+        path=f,
+        image=str(image) if isinstance(image, str) and image else None,
+        command=str(command) if isinstance(command, str) and command.strip() else None,
+        data_dir=_data_dir(svc),
+        database_defaults=_database_defaults(svc),
+    )

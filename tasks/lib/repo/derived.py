@@ -112,8 +112,10 @@ def repo(project_root: Path, elixir_root: Path) -> Repo:
 
 
 def forget() -> None:
-    """Drop the cache (tests; a task that changed the files)."""
+    """Drop the caches (tests; a task that changed the files)."""
     _repos.clear()
+    _compose_defaults.clear()
+    compose._loaded.clear()
 
 
 _compose_defaults: dict[Path, compose.PostgresService | None] = {}
@@ -121,7 +123,8 @@ _compose_defaults: dict[Path, compose.PostgresService | None] = {}
 
 def compose_default(project_root: Path, name: str) -> Derived | None:
     """The compose file's default for DATABASE_* ``name``, without an Elixir root
-    (tasks/lib/database.py has no settings to find one)."""
+    (tasks/lib/database.py has no settings to find one). The files are parsed once per
+    process (compose.py caches them)."""
     if project_root not in _compose_defaults:
         _compose_defaults[project_root] = compose.postgres_service(project_root)
     svc = _compose_defaults[project_root]

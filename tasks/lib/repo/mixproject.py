@@ -41,7 +41,8 @@ def _task_name(entry: str) -> str:
     return entry.split()[0] if entry.split() else ""
 
 
-def _read(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """The file's text; empty when it cannot be read."""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -85,14 +86,14 @@ def alias(text: str, name: str) -> tuple[str, ...] | None:
 
 def read(root: Path) -> MixProject:
     """The project at ``root`` (the Elixir root, which has a mix.exs)."""
-    text = _read(root / "mix.exs")
+    text = read_text(root / "mix.exs")
     apps = apps_path(text)
     if apps is None:
         return MixProject(root, False, None, ".", alias(text, "setup"), root / "mix.exs")
     # An umbrella: the web app is the one whose mix.exs has a `setup` alias (web first).
     folders = sorted((p for p in (root / apps).glob("*/mix.exs")), key=lambda p: (p.parent.name != "web", p.parent.name))
     for mix_exs in folders:
-        found = alias(_read(mix_exs), "setup")
+        found = alias(read_text(mix_exs), "setup")
         if found is not None:
             return MixProject(root, True, apps, f"{apps}/{mix_exs.parent.name}", found, mix_exs)
     root_setup = alias(text, "setup")
