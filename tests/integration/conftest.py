@@ -37,6 +37,26 @@ def require_program(name: str, hint: str = "") -> str:
     return path
 
 
+# git as the tests run it: a known author, no user or system config.
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(root: Path, *args: str) -> str:
+    """`git ARGS` in ``root`` (GIT_ENV); its stdout, or CalledProcessError."""
+    return subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True).stdout
+
+
+def require_linters() -> None:
+    """shellcheck, shfmt and git, which the lint tests run for real."""
+    require_program("shellcheck", "apt-get install shellcheck")
+    require_program("shfmt", "apt-get install shfmt")
+    require_program("git")
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from invoke.util import yaml
 
-from tests.integration.conftest import FIXTURES, make_project, missing, require_program
+from tests.integration.conftest import FIXTURES, GIT_ENV, git, make_project, missing, require_linters
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +35,11 @@ SCRIPTS = [
 SKIPPED = "kotlin/android/gradlew: skipped (exclude of hook shellcheck in .github/pre-commit-config.yaml)"
 CLEAN = "lint.sh: 6 files checked, 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings"
 MINIMAL_TIP = "sh scripts (minimal environments: Docker images, releases)"
-GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
 @pytest.fixture(autouse=True)
 def _linters():
-    require_program("shellcheck", "apt-get install shellcheck")
-    require_program("shfmt", "apt-get install shfmt")
-    require_program("git")
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True).stdout
+    require_linters()
 
 
 @pytest.fixture

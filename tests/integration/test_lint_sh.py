@@ -12,31 +12,19 @@ from pathlib import Path
 import pytest
 from invoke.vendor import yaml
 
-from tests.integration.conftest import FIXTURES, REPO, make_project, require_program
+from tests.integration.conftest import FIXTURES, REPO, git, make_project, require_linters
 
 pytestmark = pytest.mark.integration
 
 SCRIPTS = FIXTURES / "scripts"
 LINT_SETTINGS = {"exclude": ["scripts/vendor"], "minimal_paths": ["scripts/docker/*"]}
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-}
 # scripts/ as copied: 9 scripts found (vendor/ excluded; helper.py, zshthing, README are not sh/bash)
 SUMMARY = "lint.sh: 9 files checked, 4 with findings (3 shellcheck, 1 not formatted), 4 tip warnings"
 
 
 @pytest.fixture(autouse=True)
 def _linters():
-    require_program("shellcheck", "apt-get install shellcheck")
-    require_program("shfmt", "apt-get install shfmt")
-    require_program("git")
-
-
-def git(root: Path, *args: str) -> str:
-    out = subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True)
-    return out.stdout
+    require_linters()
 
 
 def set_lint(project, **settings) -> None:

@@ -47,9 +47,9 @@ class Repo:
         except ValueError:
             return str(p)
 
-    @cached_property
+    @property
     def compose(self) -> compose.PostgresService | None:
-        return compose.postgres_service(self.project_root)
+        return _compose_service(self.project_root)
 
     @cached_property
     def mix(self) -> mixproject.MixProject:
@@ -114,24 +114,21 @@ def repo(project_root: Path, elixir_root: Path) -> Repo:
 def forget() -> None:
     """Drop the caches (tests; a task that changed the files)."""
     _repos.clear()
-    _compose_defaults.clear()
+    _compose_services.clear()
     compose._loaded.clear()
 
 
-_compose_defaults: dict[Path, compose.PostgresService | None] = {}
+_compose_services: dict[Path, compose.PostgresService | None] = {}
+
+
+def _compose_service(project_root: Path) -> compose.PostgresService | None:
+    """The compose file's Postgres service, read once per process for every Repo."""
+    if project_root not in _compose_services:
+        _compose_services[project_root] = compose.postgres_service(project_root)
+    return _compose_services[project_root]
 
 
 def compose_default(project_root: Path, name: str) -> Derived | None:
     """The compose file's default for DATABASE_* ``name``, without an Elixir root
-    (tasks/lib/database.py has no settings to find one). The files are parsed once per
-    process (compose.py caches them)."""
-    if project_root not in _compose_defaults:
-        _compose_defaults[project_root] = compose.postgres_service(project_root)
-    svc = _compose_defaults[project_root]
-    if svc is None or name not in svc.database_defaults:
-        return None
-    try:
-        shown = str(svc.path.resolve().relative_to(project_root.resolve()))
-    except ValueError:
-        shown = str(svc.path)
-    return Derived(svc.database_defaults[name], shown)
+    (tasks/lib/database.py has no settings to find one)."""
+    return Repo(project_root, project_root).database_default(name)

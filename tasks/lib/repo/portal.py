@@ -10,18 +10,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.lib.repo.mixproject import read_text
+
 
 @dataclass(frozen=True)
 class Fact:
     value: bool
     source: str  # a path relative to the Elixir root's parent, or what was looked at
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def config_files(root: Path) -> list[Path]:
@@ -32,7 +27,7 @@ def cert_files(root: Path) -> tuple[list[Path], Path | None]:
     """The ``priv/cert/*.pem`` files the dev config serves https from (relative to the
     Elixir root, where the server runs), and the file naming them."""
     for f in [root / "config" / "dev.exs", *config_files(root)]:
-        found = re.findall(r'"(priv/cert/[^"\s]+)"', _read(f))
+        found = re.findall(r'"(priv/cert/[^"\s]+)"', read_text(f))
         if found:
             return [root / p for p in dict.fromkeys(found)], f
     return [], None
@@ -43,7 +38,7 @@ def replication_hardwired(root: Path) -> Fact | None:
     (contract-era Firezone's dev.exs); None when no config mentions replication."""
     seen = None
     for f in config_files(root):
-        text = _read(f)
+        text = read_text(f)
         for m in re.finditer(r"replication", text, re.I):
             seen = seen or f
             window = text[m.start() : m.start() + 800]
@@ -63,7 +58,7 @@ def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
     """Whether the seeds read STATIC_SEEDS (None when no seeds file is found)."""
     files = seeds_files(root, apps_path)
     for f in files:
-        if "STATIC_SEEDS" in _read(f):
+        if "STATIC_SEEDS" in read_text(f):
             return Fact(True, str(f))
     return Fact(False, str(files[0])) if files else None
 
@@ -74,6 +69,6 @@ def workos_referenced(root: Path, apps_path: str | None) -> Fact:
     if apps_path:
         files += sorted((root / apps_path).glob("*/mix.exs"))
     for f in files:
-        if re.search(r"workos", _read(f), re.I):
+        if re.search(r"workos", read_text(f), re.I):
             return Fact(True, str(f))
     return Fact(False, "config/*.exs and mix.exs")

@@ -111,26 +111,17 @@ def _regex(value: Any, where: str) -> re.Pattern[str] | None:
 
 def filters(data: dict[str, Any], name: str) -> list[Filter]:
     """The ``files``/``exclude`` pairs that keep files from shell hooks in config ``name``."""
-    found = []
-    top = Filter(
-        f"the top level of {name}",
-        _regex(data.get("files"), f"{name}: files"),
-        _regex(data.get("exclude"), f"{name}: exclude"),
-    )
-    if top.files or top.exclude:
-        found.append(top)
+
+    def of(where: str, setting: str, holder: dict) -> Filter:
+        files = _regex(holder.get("files"), f"{name}: {setting}files")
+        return Filter(where, files, _regex(holder.get("exclude"), f"{name}: {setting}exclude"))
+
+    found = [of(f"the top level of {name}", "", data)]
     for hook in hooks(data):
-        if not is_shell_hook(hook):
-            continue
-        label = f"hook {hook.get('id', '?')}"
-        f = Filter(
-            f"{label} in {name}",
-            _regex(hook.get("files"), f"{name}: {label} files"),
-            _regex(hook.get("exclude"), f"{name}: {label} exclude"),
-        )
-        if f.files or f.exclude:
-            found.append(f)
-    return found
+        if is_shell_hook(hook):
+            label = f"hook {hook.get('id', '?')}"
+            found.append(of(f"{label} in {name}", f"{label} ", hook))
+    return [f for f in found if f.files or f.exclude]
 
 
 def split(files: Sequence[str], rules: Sequence[Filter], prefix: str = "") -> tuple[list[str], dict[str, str]]:
