@@ -113,6 +113,13 @@ def test_a_pin_file_that_is_not_utf8_is_no_pins(tmp_path):
     assert pins.read(tmp_path) == {}
 
 
+def test_a_broken_compose_file_is_named_where_the_default_applies(oneapp, monkeypatch):
+    (oneapp / "scripts/compose/portal.yml").write_text("services: [oops\n")
+    rows = dict(summary.rows(_ctx(oneapp, monkeypatch)))
+    assert rows["postgres.image"].startswith("postgres:17 (")
+    assert "(scripts/compose/portal.yml line 2: not valid YAML, so the suite's default applies)" in rows["postgres.image"]
+
+
 def test_interpolate_uses_the_environment_then_the_default():
     assert compose.interpolate("postgres:${PG:-18}", {}) == "postgres:18"
     assert compose.interpolate("postgres:${PG:-18}", {"PG": "17"}) == "postgres:17"

@@ -105,6 +105,17 @@ def candidates(root: Path) -> list[Path]:
     return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]  # type: ignore[func-returns-value]
 
 
+def problems(root: Path) -> list[str]:
+    """Why the compose files found could not be read (for doctor's "the suite's default" rows)."""
+    found = []
+    for f in candidates(root):
+        try:
+            _load(f)
+        except ComposeError as e:
+            found.append(str(e))
+    return found
+
+
 def _service(data: Any) -> dict | None:
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict):

@@ -11,7 +11,7 @@ import os
 from invoke import Exit
 
 from tasks.lib import config, database
-from tasks.lib.repo import derived
+from tasks.lib.repo import compose, derived
 
 _SHOWN_DATABASE = ("DATABASE_NAME", "DATABASE_USER", "DATABASE_PORT")  # never the password
 
@@ -33,7 +33,10 @@ def setting_rows(c) -> list[tuple[str, str]]:
         elif said is not None:
             rows.append((name, f"{value} (from {said.source})"))
         else:
-            rows.append((name, f"{value} (the suite's default: the repository does not say)"))
+            broken = compose.problems(repo.project_root) if section == "postgres" else []
+            shown = broken[0].replace(f"{repo.project_root}/", "", 1) if broken else ""
+            why = f"{shown}, so the suite's default applies" if broken else "the suite's default: the repository does not say"
+            rows.append((name, f"{value} ({why})"))
     for key in _SHOWN_DATABASE:
         value = os.environ.get(key) or database.default(key)
         rows.append((key, f"{value} (from {database.origin(key)})"))
