@@ -21,6 +21,7 @@ from tasks.lib.postgres import container, engine, ports
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
 from tasks.lib.repo import summary
+from tasks.lib.stack import backend
 from tasks.lib.stripe import cli as stripe_cli
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -81,6 +82,70 @@ def docker_rows(c) -> list[Row]:
     else:
         rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
     rows.append(port_row(cl, spec, status))
+    return rows
+
+
+def postgres_rows(c) -> list[Row]:
+    """The backend postgres.backend picks, then its rows: the engine and container, or the local cluster."""
+    try:
+        choice = backend.choose(c)
+    except Exit as e:
+        return [Row("postgres backend", FAIL, e.message or "")]
+    if not choice.local:
+        return [Row("postgres backend", OK, f"docker ({choice.why})"), *docker_rows(c)]
+    rows = [Row("postgres backend", OK, f"local ({choice.why})")]
+    if choice.why.startswith("postgres.backend=auto"):
+        rows.append(Row("docker engine", WARN, "not answering: not needed, the local cluster runs Postgres",
+                        "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"))
+    return rows + local_rows(c)
+
+
+def local_rows(c) -> list[Row]:
+    """The local cluster: binaries, the account it runs as (root), its folders, the port."""
+    from tasks.lib.pglocal import account, cluster, server
+
+    try:
+        spec = server.local_spec(c, find_account=False)
+    except Exit as e:
+        problem, _, fix = (e.message or "").partition(". Fix: ")
+        return [Row("postgres binaries", FAIL, problem, fix)]
+    rows = [Row("postgres binaries", OK, spec.binaries.describe())]
+    try:
+        account.server_account(config.text(c, "postgres", "local_user"), create=False)
+    except Exit as e:
+        problem, _, fix = (e.message or "").partition(". Fix: ")
+        if not config.flag(c, "postgres", "create_user"):
+            rows.append(Row("postgres account", FAIL, problem, fix))
+    else:
+        try:
+            server.check_reachable(spec)
+            rows.append(Row("postgres account", OK, f"the server runs as {spec.account.name}"))
+        except Exit as e:
+            problem, _, fix = (e.message or "").partition(". Fix: ")
+            rows.append(Row("postgres account", FAIL, problem, fix))
+    now = cluster.server(spec)
+    where = programs.display_path(spec.data)
+    if now.state == "stale":
+        problem, _, fix = server.stale_message(spec, now).partition(". Fix: ")
+        rows.append(Row("local cluster", FAIL, problem, fix))
+    elif not cluster.initialised(spec):
+        rows.append(Row("local cluster", OK, f"{where}: not made yet (inv infra.up makes it)"))
+    else:
+        try:
+            server.check_major(spec)
+            rows.append(Row("local cluster", OK, f"{where} ({now.state})"))
+        except Exit as e:
+            problem, _, fix = (e.message or "").partition(". Fix: ")
+            rows.append(Row("local cluster", FAIL, problem, fix))
+    if now.state == "running" and now.port == spec.port:
+        rows.append(Row("database port", OK, f"{spec.address}: our local server listens there (pid {now.pid})"))
+    else:
+        try:
+            server.check_port(spec)
+            rows.append(Row("database port", OK, f"{spec.address} free"))
+        except Exit as e:
+            problem, _, fix = (e.message or "").partition(". Fix: ")
+            rows.append(Row("database port", FAIL, problem, fix))
     return rows
 
 
@@ -206,7 +271,7 @@ def collect(c) -> list[Row]:
     except envfile.EnvFileError:
         pass
     with ThreadPoolExecutor(max_workers=4) as pool:
-        docker_future = pool.submit(docker_rows, c)
+        docker_future = pool.submit(postgres_rows, c)
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
         rows.append(_found("elixir root", lambda: str(tool.elixir_root(c)), FAIL))

@@ -17,6 +17,7 @@ from tasks.lib.stack import postgres
 def context(dry=False, **postgres):
     c = MockContext()
     c.config.load_collection(infra.ns.configuration())
+    postgres.setdefault("backend", "docker")  # the local backend: test_pglocal.py
     for key, value in postgres.items():
         c.config.postgres[key] = value
     c.config.run.dry = dry
