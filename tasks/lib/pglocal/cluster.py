@@ -75,9 +75,7 @@ class LocalSpec:
 
     @property
     def socket_dir(self) -> Path:
-        digest = hashlib.sha256(str(self.data.resolve()).encode()).hexdigest()[:10]
-        root = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
-        return root / f"fz-pg-{digest}"
+        return socket_dir_for(self.data)
 
     @property
     def socket(self) -> Path:
@@ -98,6 +96,13 @@ class LocalSpec:
         ]
         lines += [f"{key} = '{value}'" for key, value in self.settings]
         return "\n".join(lines) + "\n"
+
+
+def socket_dir_for(data: Path) -> Path:
+    """The unix socket's folder: short (/tmp, not a long TMPDIR), one per cluster."""
+    digest = hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:10]
+    root = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+    return root / f"fz-pg-{digest}"
 
 
 def settings_from_command(command: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

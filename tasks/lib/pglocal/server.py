@@ -175,6 +175,8 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
         if now.state == "stale":
             raise Exit(stale_message(spec, now))
         action = "recovered" if now.state == "crashed" else "started"
+        if now.state == "crashed" and now.pid is not None:
+            _clear_crash(spec, now.pid)
         if not cluster.initialised(spec):
             for other in cluster.other_majors(spec):
                 print(
@@ -186,6 +188,31 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
         check_major(spec)
         check_port(spec)
         return action, cluster.start(spec)
+
+
+def _clear_crash(spec: LocalSpec, pid: int) -> None:
+    """After a crash whose server is a zombie (nobody reaps it, as in a container without an
+    init), Postgres would take the dead pid for a running server: the pid file goes, once no
+    process of the old server still works in the data folder."""
+    from tasks.lib.supervise import proctable
+
+    if not proctable.is_zombie(pid):
+        return  # gone: Postgres recovers from the file by itself
+    left = proctable.working_in(str(spec.data))
+    if left:
+        raise Exit(
+            f"the local server (pid {pid}) died, but its processes {', '.join(map(str, left))} still run in"
+            f" {programs.display_path(spec.data)}. Fix: wait a few seconds for them to exit, or `kill {' '.join(map(str, left))}`,"
+            " then `inv infra.up`"
+        )
+    (spec.data / "postmaster.pid").unlink(missing_ok=True)
+    for lock in spec.socket_dir.glob(".s.PGSQL.*.lock"):  # the socket's lock names the dead pid too
+        try:
+            if lock.read_text().split()[:1] == [str(pid)]:
+                lock.unlink(missing_ok=True)
+                Path(str(lock)[: -len(".lock")]).unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _warn_conf(spec: LocalSpec) -> None:

@@ -154,6 +154,9 @@ def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable
         diagnose=server.diagnosis(spec, since),
         container="",
         cancelled=cancelled,
+        stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command)"
+        " and rerun `inv infra.up`",
+        log_source=f"the local server ({programs.display_path(spec.log)})",
     )
     verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
     print(

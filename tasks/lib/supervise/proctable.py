@@ -135,6 +135,30 @@ def signal_all(found: Mapping[int, float | None], sig: int) -> None:
                 pass
 
 
+def is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited and waits for a parent that never reaps it (no init in a container)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def working_in(folder: str) -> list[int]:
+    """The live processes whose working directory is ``folder`` (Postgres's backends work in PGDATA)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.cwd() == folder:
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
 def command_line(pid: int) -> str:
     """``pid``'s command line (or its name) for messages; ``?`` when hidden from us."""
     import psutil
