@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.integration.conftest import accounts
@@ -99,5 +101,5 @@ def test_status_reports_container_seeded_and_steps(stack_project):
     stack_project.inv("dev.up", "--no-iex", check=True)
     after = stack_project.inv("dev.status", check=True)
     assert "running" in after.stdout and "answers" in after.stdout
-    assert "seeded     yes" in after.stdout
+    assert re.search(r"^seeded +yes", after.stdout, re.M), after.stdout
     assert "will run" not in after.stdout

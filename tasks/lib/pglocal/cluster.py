@@ -163,9 +163,7 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         pass
-    from tasks.lib.supervise import proctable
-
-    return bool(proctable.still_running({pid: None}))
+    return not proctable.is_zombie(pid)
 
 
 @dataclass(frozen=True)

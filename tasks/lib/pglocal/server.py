@@ -15,6 +15,7 @@ from pathlib import Path
 from invoke import Exit
 
 from tasks.lib import config, programs
+from tasks.lib.console import is_dry
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.pglocal import account as accounts
@@ -44,7 +45,8 @@ def local_spec(c, find_account: bool = True) -> LocalSpec:
     """The local cluster's spec; ``find_account``: the server's account as starting needs it
     (created when postgres.create_user says so; one line when it cannot be had)."""
     base, base_setting = base_dir(c)
-    binaries.use_cache(config.state_dir(c) / "postgres" / "binaries.json")
+    # The version cache is state: never written under `inv --dry`.
+    binaries.use_cache(None if is_dry(c) else config.state_dir(c) / "postgres" / "binaries.json")
     found = binaries.find(config.optional(c, "postgres", "bin_dir"), config.origin(c, "postgres", "bin_dir"), wanted_major(c))
     user = config.text(c, "postgres", "local_user")
     if find_account:
