@@ -119,6 +119,43 @@ def test_killed_server_recovers_on_the_next_up(local_project):
     assert "already seeded" in p.inv("db.seed", check=True).stdout
 
 
+def test_inv_killed_during_initdb_leaves_nothing_half_made(local_project):
+    p = local_project
+    inv = subprocess.Popen([os.sys.executable, "-m", "invoke", "infra.up"], cwd=p.root, env=p.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(p.root.glob(".inv/postgres/*/data.tmp-*")):
+        assert inv.poll() is None and time.monotonic() < deadline, "initdb never started"
+        time.sleep(0.005)
+    inv.kill()  # kill -9 mid-initdb: initdb gets the parent-death signal
+    inv.wait()
+    time.sleep(0.5)
+    assert not any(p.root.glob(".inv/postgres/*/data")), "a half-made cluster was renamed into place"
+    up = p.inv("infra.up", check=True)
+    assert "making the local cluster" in up.stdout and " created, " in up.stdout
+    assert not list(p.root.glob(".inv/postgres/*/data.tmp-*"))
+
+
+def test_ctrl_c_during_initdb_on_a_terminal(local_project):
+    from .test_interrupts import Terminal
+
+    p = local_project
+    term = Terminal(p, "infra.up")
+    try:
+        deadline = time.monotonic() + 60
+        while not list(p.root.glob(".inv/postgres/*/data.tmp-*")):
+            assert term.proc.poll() is None and time.monotonic() < deadline, term.output
+            time.sleep(0.005)
+        term.ctrl_c()
+        code = term.wait(60)
+    finally:
+        term.kill()
+    assert code == 130, term.output
+    assert "interrupted by Ctrl-C" in term.output and "Traceback" not in term.output
+    assert not list(p.root.glob(".inv/postgres/*/data*")), "initdb's folder was left behind"
+    assert " created, " in p.inv("infra.up", check=True).stdout
+
+
 def test_a_stale_pid_file_naming_another_program_is_one_line(local_project):
     p = local_project
     p.inv("infra.up", check=True)

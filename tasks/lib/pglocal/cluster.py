@@ -240,11 +240,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(spec: LocalSpec, argv: list[str], what: str, timeout: float = 120, ok=(0,)):
+def _run(spec: LocalSpec, argv: list[str], what: str, timeout: float = 120, ok=(0,), dies_with_us: bool = False):
+    """Run a server program as the cluster's account; ``dies_with_us``: it gets our
+    parent-death signal (initdb; never pg_ctl start, whose server outlives us)."""
+    preexec = None
+    if dies_with_us:
+        from tasks.lib.supervise import lifeline
+
+        preexec = lifeline.preexec()
     try:
         done = subprocess.run(
             argv, cwd="/", env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            errors="replace", timeout=timeout, **spec.account.popen_kwargs(),
+            errors="replace", timeout=timeout, preexec_fn=preexec, **spec.account.popen_kwargs(),
         )
     except subprocess.TimeoutExpired:
         raise Exit(f"{what} did not finish within {timeout:g} s ({' '.join(argv[:3])} ...)")
@@ -300,7 +307,7 @@ def initdb(spec: LocalSpec) -> None:
         if spec.binaries.major >= 17:
             argv += ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
         print(f"making the local cluster in {programs.display_path(spec.data)} (initdb, PostgreSQL {spec.binaries.version})", flush=True)
-        _run(spec, argv, "initdb")
+        _run(spec, argv, "initdb", dies_with_us=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
