@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 from invoke import Exit
 
@@ -65,8 +66,7 @@ def docker_rows(c) -> list[Row]:
         cl = engine.client()
         version = engine.server_version(cl)
     except Exit as e:  # nothing listening, an unknown context, a broken config.json
-        problem, _, fix = (e.message or "").partition(". Fix: ")
-        return [Row("docker engine", FAIL, problem, fix)]
+        return [_failed("docker engine", e.message or "")]
     rows = [Row("docker engine", OK, f"Docker {version} at {engine.where()}")]
     try:
         spec = spec_from_config(c)
@@ -100,6 +100,21 @@ def postgres_rows(c) -> list[Row]:
     return rows + local_rows(c)
 
 
+def _failed(check: str, message: str, status: str = FAIL) -> Row:
+    """A row from a one-line error "problem. Fix: fix"."""
+    problem, _, fix = message.partition(". Fix: ")
+    return Row(check, status, problem, fix)
+
+
+def _checked(check: str, run: Callable[[], object], ok_detail: str) -> Row:
+    """OK with ``ok_detail`` when ``run()`` passes; its Exit as a failed row otherwise."""
+    try:
+        run()
+    except Exit as e:
+        return _failed(check, e.message or "")
+    return Row(check, OK, ok_detail)
+
+
 def local_rows(c) -> list[Row]:
     """The local cluster: binaries, the account it runs as (root), its folders, the port."""
     from tasks.lib.pglocal import account, cluster, server
@@ -107,45 +122,25 @@ def local_rows(c) -> list[Row]:
     try:
         spec = server.local_spec(c, find_account=False)
     except Exit as e:
-        problem, _, fix = (e.message or "").partition(". Fix: ")
-        return [Row("postgres binaries", FAIL, problem, fix)]
+        return [_failed("postgres binaries", e.message or "")]
     rows = [Row("postgres binaries", OK, spec.binaries.describe())]
-    try:
-        account.server_account(config.text(c, "postgres", "local_user"), create=False)
-    except Exit as e:
-        problem, _, fix = (e.message or "").partition(". Fix: ")
-        if not config.flag(c, "postgres", "create_user"):
-            rows.append(Row("postgres account", FAIL, problem, fix))
-    else:
-        try:
-            server.check_reachable(spec)
-            rows.append(Row("postgres account", OK, f"the server runs as {spec.account.name}"))
-        except Exit as e:
-            problem, _, fix = (e.message or "").partition(". Fix: ")
-            rows.append(Row("postgres account", FAIL, problem, fix))
+    if not config.flag(c, "postgres", "create_user"):  # else the account is made when needed
+        user = config.text(c, "postgres", "local_user")
+        rows.append(_checked("postgres account", lambda: account.server_account(user, create=False), f"the server runs as {spec.account.name}"))
+    if rows[-1].status == OK:
+        rows.append(_checked("postgres folders", lambda: server.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"))
     now = cluster.server(spec)
     where = programs.display_path(spec.data)
     if now.state == "stale":
-        problem, _, fix = server.stale_message(spec, now).partition(". Fix: ")
-        rows.append(Row("local cluster", FAIL, problem, fix))
+        rows.append(_failed("local cluster", server.stale_message(spec, now)))
     elif not cluster.initialised(spec):
         rows.append(Row("local cluster", OK, f"{where}: not made yet (inv infra.up makes it)"))
     else:
-        try:
-            server.check_major(spec)
-            rows.append(Row("local cluster", OK, f"{where} ({now.state})"))
-        except Exit as e:
-            problem, _, fix = (e.message or "").partition(". Fix: ")
-            rows.append(Row("local cluster", FAIL, problem, fix))
+        rows.append(_checked("local cluster", lambda: server.check_major(spec), f"{where} ({now.state})"))
     if now.state == "running" and now.port == spec.port:
         rows.append(Row("database port", OK, f"{spec.address}: our local server listens there (pid {now.pid})"))
     else:
-        try:
-            server.check_port(spec)
-            rows.append(Row("database port", OK, f"{spec.address} free"))
-        except Exit as e:
-            problem, _, fix = (e.message or "").partition(". Fix: ")
-            rows.append(Row("database port", FAIL, problem, fix))
+        rows.append(_checked("database port", lambda: server.check_port(spec), f"{spec.address} free"))
     return rows
 
 

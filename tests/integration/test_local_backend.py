@@ -210,6 +210,25 @@ def test_as_root_without_the_account_says_how(local_project):
     assert not any(p.root.glob(".inv/postgres/*/data"))
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then needs an unprivileged account")
+def test_as_root_the_account_is_created_when_told(local_project):
+    import uuid
+
+    p = local_project
+    user = f"fzpg{uuid.uuid4().hex[:8]}"
+    env = {"INVOKE_POSTGRES_LOCAL_USER": user, "INVOKE_POSTGRES_CREATE_USER": "1"}
+    try:
+        up = p.inv("infra.up", env=env, check=True)
+        assert f"created system user {user}" in up.stdout and " created, " in up.stdout
+        owner = subprocess.run(["ps", "-o", "user=", "-p", str(server_pid(p))], capture_output=True, text=True).stdout.strip()
+        assert owner == user
+        again = p.inv("infra.up", env=env, check=True)
+        assert "created system user" not in again.stdout and " already running, " in again.stdout
+    finally:
+        stop_local(p)
+        subprocess.run(["userdel", user], capture_output=True)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="as root only")
 def test_as_root_a_folder_the_account_cannot_pass_is_named(tmp_path, require_mix):
     # pytest's temporary folder is private to root: the server's account cannot reach it.

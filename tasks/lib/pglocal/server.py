@@ -9,18 +9,17 @@ one Exit line: what is wrong, where, the fix.
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 from invoke import Exit
 
 from tasks.lib import config, programs
 from tasks.lib.console import is_dry
-from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.pglocal import account as accounts
 from tasks.lib.pglocal import binaries, cluster
 from tasks.lib.pglocal.cluster import LocalSpec
+from tasks.lib.postgres.spec import spec_from_config
 
 
 def base_dir(c) -> tuple[Path, str]:
@@ -56,25 +55,13 @@ def local_spec(c, find_account: bool = True) -> LocalSpec:
             account = accounts.server_account(user, create=False)
         except Exit:
             account = accounts.current()
-    command_text = config.text(c, "postgres", "command")
-    try:
-        command = tuple(shlex.split(command_text))
-    except ValueError as e:
-        raise config.bad(c, "postgres", "command", command_text, f"a command line ({e})")
-    db = database()
+    # The container's spec: the same address, credentials, command and timing.
+    pg = spec_from_config(c)
     return LocalSpec(
-        binaries=found,
-        account=account,
-        base=base,
-        base_setting=base_setting,
-        host_ip=config.text(c, "postgres", "host_ip"),
-        port=db.port,
-        user=db.user,
-        password=db.password,
-        name=db.name,
-        settings=cluster.settings_from_command(command),
-        ready_timeout=config.positive(c, "postgres", "ready_timeout"),
-        poll_interval=config.positive(c, "postgres", "poll_interval"),
+        binaries=found, account=account, base=base, base_setting=base_setting,
+        host_ip=pg.host_ip, port=pg.port, user=pg.user, password=pg.password, name=pg.name,
+        settings=cluster.settings_from_command(pg.command),
+        ready_timeout=pg.ready_timeout, poll_interval=pg.poll_interval,
     )
 
 
