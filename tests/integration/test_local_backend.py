@@ -5,6 +5,7 @@ the server runs as the `postgres` account."""
 from __future__ import annotations
 
 import os
+import re
 import pwd
 import signal
 import socket
@@ -267,5 +268,10 @@ def test_auto_picks_local_without_an_engine_and_says_why(require_mix):
         del p.env["DOCKER_HOST"]
         again = p.inv("infra.up", check=True)
         assert "postgres.backend=auto: the local cluster in .inv/postgres/" in again.stdout and "is running" in again.stdout
+        # Stopped, with an engine: docker, and the kept cluster is named.
+        p.inv("infra.down", check=True)
+        status = p.inv("infra.status").stdout
+        assert re.search(r"^backend +docker \(postgres.backend=auto: a Docker engine answers", status, re.M), status
+        assert "the stopped local cluster in .inv/postgres/15 is kept: postgres.backend=local uses it" in status
     finally:
         stop_local(p)

@@ -227,9 +227,12 @@ def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_pa
     from tasks.lib.pglocal import server
 
     monkeypatch.setattr(server, "running_cluster", lambda c: None)
+    monkeypatch.setattr(server, "made_clusters", lambda c: [])
     monkeypatch.setattr(backend, "_engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
     choice = backend.choose(context())
-    assert choice.name == "docker" and "a Docker engine answers at unix:///var/run/docker.sock" in choice.why
+    assert choice.name == "docker" and choice.why == "postgres.backend=auto: a Docker engine answers at unix:///var/run/docker.sock (default)"
+    monkeypatch.setattr(server, "made_clusters", lambda c: [Path("/x/.inv/postgres/18")])
+    assert "the stopped local cluster in /x/.inv/postgres/18 is kept: postgres.backend=local uses it" in backend.choose(context()).why
     monkeypatch.setattr(backend, "_engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
     choice = backend.choose(context())
     assert choice.local and choice.why == "postgres.backend=auto: no Docker engine answers at unix:///nowhere (DOCKER_HOST)"

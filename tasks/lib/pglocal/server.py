@@ -65,6 +65,16 @@ def local_spec(c, find_account: bool = True) -> LocalSpec:
     )
 
 
+def made_clusters(c) -> list[Path]:
+    """The cluster folders made under the clusters' folder, newest major first."""
+    base, _ = base_dir(c)
+    try:
+        homes = [p for p in base.iterdir() if p.name.isdigit() and (p / "data" / "PG_VERSION").is_file()]
+    except OSError:
+        return []
+    return sorted(homes, key=lambda p: -int(p.name))
+
+
 def running_cluster(c) -> Path | None:
     """A local cluster under the clusters' folder whose server runs (read without finding binaries)."""
     base, _ = base_dir(c)

@@ -58,5 +58,9 @@ def choose(c) -> Choice:
         return Choice("local", f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running")
     answers, where = _engine_answers()
     if answers:
-        return Choice("docker", f"postgres.backend=auto: a Docker engine answers at {where}")
+        why = f"postgres.backend=auto: a Docker engine answers at {where}"
+        kept = server.made_clusters(c)
+        if kept:  # data a user may look for: say where it is and how to get back to it
+            why += f" (the stopped local cluster in {programs.display_path(kept[0])} is kept: postgres.backend=local uses it)"
+        return Choice("docker", why)
     return Choice("local", f"postgres.backend=auto: no Docker engine answers at {where}")
