@@ -24,6 +24,7 @@ from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend
 from tasks.lib.stripe import cli as stripe_cli
+from tasks.lib.pglocal import account, cluster, server
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -117,8 +118,6 @@ def _checked(check: str, run: Callable[[], object], ok_detail: str) -> Row:
 
 def local_rows(c) -> list[Row]:
     """The local cluster: binaries, the account it runs as (root), its folders, the port."""
-    from tasks.lib.pglocal import account, cluster, server
-
     try:
         spec = server.local_spec(c, find_account=False)
     except Exit as e:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from invoke import Exit
 
 from tasks.lib import config, programs
+from tasks.lib.pglocal import server
 
 CHOICES = ("auto", "docker", "local")
 
@@ -51,8 +52,6 @@ def choose(c) -> Choice:
     setting = config.choice(c, "postgres", "backend", CHOICES)
     if setting != "auto":
         return Choice(setting, f"postgres.backend={setting} from {config.origin(c, 'postgres', 'backend')}")
-    from tasks.lib.pglocal import server
-
     running = server.running_cluster(c)
     if running is not None:
         return Choice("local", f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running")

@@ -18,6 +18,7 @@ from invoke import Exit
 from tasks.lib import console, programs
 from tasks.lib.console import dry, is_dry
 from tasks.lib.database import Database, database, require_local
+from tasks.lib.pglocal import cluster, server
 from tasks.lib.postgres import container, engine, readiness
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import LABEL, PostgresSpec, spec_from_config
@@ -36,11 +37,7 @@ def ensure_started(c) -> Status:
     Under `inv --dry` prints the plan and returns a Status with action "planned".
     """
     spec = spec_from_config(c)
-    require_local(
-        database(),
-        "refusing to start Postgres",
-        "infra manages a local Postgres container: it would wait on a database it does not run",
-    )
+    _require_local_db()
     _warn(spec)
     if is_dry(c):
         dry(container.plan(spec))
@@ -124,14 +121,12 @@ def _require_local_db() -> Database:
     require_local(
         db,
         "refusing to start Postgres",
-        "infra manages a local Postgres server: it would wait on a database it does not run",
+        "infra manages a local Postgres (a container or a cluster): it would wait on a database it does not run",
     )
     return db
 
 
 def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable[[], bool] | None) -> Database:
-    from tasks.lib.pglocal import server
-
     db = _require_local_db()
     _warn(spec_from_config(c))
     spec = server.local_spec(c, find_account=not is_dry(c))
@@ -143,7 +138,6 @@ def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable
         )
         return db
     action, since = server.ensure_running(spec)
-    from tasks.lib.pglocal import cluster
 
     waited = readiness.wait_ready(
         db,
@@ -171,11 +165,9 @@ def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable
 def stop(c) -> None:
     """infra.down: stop our container (or the local server), keep the data."""
     if backend.choose(c).local:
-        from tasks.lib.pglocal import server
-
         local = server.local_spec(c, find_account=False)
         if is_dry(c):
-            dry(f"would stop the local Postgres server ({server.cluster.server(local).state}); data kept in {programs.display_path(local.data)}")
+            dry(f"would stop the local Postgres server ({cluster.server(local).state}); data kept in {programs.display_path(local.data)}")
         else:
             print(server.stop(local))
         return
@@ -211,8 +203,6 @@ def destroy(c, yes: bool) -> None:
 
 
 def _destroy_local(c, yes: bool) -> None:
-    from tasks.lib.pglocal import server
-
     local = server.local_spec(c, find_account=False)
     what = f"the local cluster {programs.display_path(local.home)} (all the database's data)"
     if is_dry(c):
@@ -229,8 +219,6 @@ def status_rows(c) -> list[tuple[str, str]]:
     choice = backend.choose(c)
     db = database()
     if choice.local:
-        from tasks.lib.pglocal import server
-
         rows = [("backend", f"local ({choice.why})"), *server.status_rows(server.local_spec(c, find_account=False))]
         return rows + [_database_row(db)]
     spec = spec_from_config(c)
@@ -272,8 +260,6 @@ def print_status(c) -> None:
 def print_logs(c, tail: int, follow: bool) -> None:
     """infra.logs: the container's (or local server's) last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
     if backend.choose(c).local:
-        from tasks.lib.pglocal import cluster, server
-
         chunks = cluster.follow_log(server.local_spec(c, find_account=False), tail, follow)
     else:
         chunks = container.read_logs(spec_from_config(c), tail, follow=follow)

@@ -12,12 +12,11 @@ from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend, seed
+from tasks.lib.pglocal import cluster, server
 
 
 def local_row(c, why: str) -> tuple[tuple[str, str], bool]:
     """The local cluster's row (backend local), and whether its server runs."""
-    from tasks.lib.pglocal import cluster, server
-
     try:
         spec = server.local_spec(c, find_account=False)
     except Exit as e:
