@@ -19,18 +19,22 @@ def up(c):
 
 @task
 def down(c):
-    """Stop the Postgres container (keeps the data)."""
+    """Stop the Postgres container (keeps the data), and the Vault container if there is one."""
     from tasks.lib.stack import postgres
+    from tasks.lib.vault import container as vault
 
     postgres.stop(c)
+    vault.stop(c)
 
 
 @task(help={"yes": "Do not ask: remove the container and its data volume right away."})
 def destroy(c, yes=False):
-    """Remove the Postgres container and its data volume (asks first)."""
+    """Remove the Postgres container and its data volume (asks first), and the Vault container."""
     from tasks.lib.stack import postgres
+    from tasks.lib.vault import container as vault
 
     postgres.destroy(c, yes)
+    vault.remove(c)
 
 
 @task
@@ -68,6 +72,23 @@ ns.configure(
             "host_ip": "127.0.0.1",
             "ready_timeout": 60.0,
             "poll_interval": 0.05,
+        }
+    }
+)
+
+# The Vault dev server of the acceptance tests (elixir.test --acceptance; Firezone's
+# compose: vault:1.13.3, root token firezone, port 8200, cap IPC_LOCK).
+ns.configure(
+    {
+        "vault": {
+            "image": "vault:1.13.3",
+            "container": "firezone-dev-vault",
+            "host_ip": "127.0.0.1",
+            "port": 8200,
+            # Passed through the container's environment (VAULT_DEV_ROOT_TOKEN_ID), never argv.
+            "token": "firezone",
+            "ready_timeout": 30.0,
+            "poll_interval": 0.1,
         }
     }
 )

@@ -17,6 +17,7 @@ from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.mix import tool
+from tasks.lib.mixtest import browser
 from tasks.lib.postgres import container, engine, ports
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
@@ -213,6 +214,7 @@ def collect(c) -> list[Row]:
         rows.append(_found("mix", lambda: tool.mix_path(c), FAIL))
         rows += [f.result() for f in tool_futures.values()]
     rows.append(_found("stripe cli", lambda: stripe_cli.find(c), WARN, " (only billing.serve/listen need it)"))
+    rows += [Row(*found) for found in browser.doctor_rows(c)]
     rows += repository_rows(c)
     rows += env_rows()
     rows += git_rows()

@@ -20,6 +20,7 @@ from tasks.lib.postgres import container, engine, readiness
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import LABEL, PostgresSpec, spec_from_config
 from tasks.lib.postgres.spec import warnings as setting_warnings
+from tasks.lib.vault import container as vault_container
 
 
 def _warn(spec: PostgresSpec) -> None:
@@ -171,6 +172,7 @@ def status_rows(c) -> list[tuple[str, str]]:
         )
     else:
         rows.append(("database", f"answers at {where}"))
+    rows.append(vault_container.status_row(c))
     return rows
 
 

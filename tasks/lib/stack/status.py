@@ -12,6 +12,7 @@ from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.repo import summary
 from tasks.lib.stack import seed
+from tasks.lib.vault import container as vault_container
 
 
 def container_row(c) -> tuple[tuple[str, str], Status | None]:
@@ -77,6 +78,7 @@ def step_rows(c) -> list[tuple[str, str]]:
 def show(c) -> None:
     row, status = container_row(c)
     rows = [row, *database_rows(c, running=bool(status and status.running)), *step_rows(c)]
+    rows.append(vault_container.status_row(c))
     print(console.table(rows))
     try:
         derived = summary.rows(c)
