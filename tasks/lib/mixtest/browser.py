@@ -124,7 +124,7 @@ def doctor_rows(c) -> list[tuple[str, str, str, str]]:
         try:
             path = find(c)
         except Exit as e:
-            rows.append((check_name, "warn", (e.message or "").split(" Fix: ")[0] + note, INSTALL))
+            rows.append((check_name, "warn", (e.message or "").split(" Fix: ")[0].rstrip(". ") + note, INSTALL))
             continue
         version = programs.version([path, "--version"])
         found[check_name] = (path, version)
