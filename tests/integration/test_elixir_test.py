@@ -76,7 +76,7 @@ def test_mix_test_runs_against_postgres_passes_codes_through_and_reruns_failures
     assert "Postgres ready at" in ok.stdout
     assert "the `test` alias in elixir/mix.exs runs ecto.create --quiet, ecto.migrate, test" in ok.stdout
     assert "MIX_ENV=test" in ok.stdout and "--exclude flaky:true --exclude acceptance:true" in ok.stdout
-    assert "6 tests, 0 failures, 1 excluded" in ok.stdout  # the flaky one is excluded
+    assert "8 tests, 0 failures, 1 excluded" in ok.stdout  # the flaky one is excluded
     assert "firezone_test" in databases(p)
 
     failing = p.inv("elixir.test", env={"FIXTURE_FAIL_TEST": "1"})
@@ -122,6 +122,25 @@ def test_partitions_run_at_once_prefixed_and_a_failed_one_is_named(mix_project):
 
     assert_fails(p.inv("elixir.test", "--partitions", "two"), "--partitions 'two': expected a whole number")
     assert_fails(p.inv("elixir.test", "--failed", "-n", "2"), "--failed with --partitions")
+
+
+def test_ctrl_c_stops_every_partition_and_leaves_no_beam(mix_project, tmp_path):
+    p = mix_project
+    hung = tmp_path / "hung"
+    hung.mkdir()
+    term = Terminal(p, "elixir.test", "--partitions", "2", env={"FIXTURE_HANG_DIR": str(hung)})
+    try:
+        wait_until(lambda: len(list(hung.iterdir())) == 2, 120, "both partitions to hang", lambda: term.output)
+        beams = {f.name.split("-")[0]: int(f.name.split("-")[1]) for f in hung.iterdir()}
+        assert set(beams) == {"p1", "p2"} and all(alive(pid) for pid in beams.values())
+        term.ctrl_c()  # one Ctrl-C: the supervisor stops both trees (SIGINT, SIGTERM, SIGKILL)
+        code = term.wait(60)
+    finally:
+        term.kill()
+    assert code == 130, term.output
+    assert "SIGINT received: stopping p1, p2" in term.output
+    assert "interrupted by Ctrl-C" in term.output
+    wait_until(lambda: not any(alive(pid) for pid in beams.values()), 10, f"the BEAMs {beams} to exit")
 
 
 # ------------------------------------------------------------------ acceptance
