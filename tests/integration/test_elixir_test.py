@@ -143,6 +143,19 @@ def test_ctrl_c_stops_every_partition_and_leaves_no_beam(mix_project, tmp_path):
     wait_until(lambda: not any(alive(pid) for pid in beams.values()), 10, f"the BEAMs {beams} to exit")
 
 
+def test_todays_one_app_layout_runs_its_own_test_alias(pg_oneapp_project):
+    p = pg_oneapp_project
+    require_program("mix", "apt-get install elixir")
+    require_program("psql", "apt-get install postgresql-client")
+    run = p.inv("elixir.test")
+    assert run.returncode == 0, out(run)
+    assert "the `test` alias in elixir/mix.exs runs ecto.create --quiet, ecto.migrate, openapi.generate, test" in run.stdout
+    assert "1 test, 0 failures" in run.stdout
+    plan = p.inv("--dry", "elixir.test", "--acceptance")
+    assert plan.returncode == 0, out(plan)
+    assert "`@tag debug: true` above the test, in its file under elixir/test" in plan.stdout
+
+
 # ------------------------------------------------------------------ acceptance
 
 
