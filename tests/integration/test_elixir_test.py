@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from .conftest import assert_fails, connect, container, free_port, missing, require_program
+from .conftest import TEST_IMAGE, assert_fails, connect, container, free_port, missing, require_program
 from .test_interrupts import Terminal, alive, wait_until
 
 pytestmark = pytest.mark.integration
@@ -213,7 +213,7 @@ def test_dry_acceptance_prints_the_plan_and_creates_nothing(vault_project, docke
     assert container(docker_client, p.container_name) is None
 
 
-def test_vault_port_taken_and_a_foreign_container_are_one_line(vault_project, docker_client):
+def test_vault_port_taken_a_foreign_container_and_a_dead_one_are_one_line(vault_project, docker_client):
     p = vault_project
     port = int(p.env["INVOKE_VAULT_PORT"])
     with socket.socket() as holder:
@@ -226,6 +226,12 @@ def test_vault_port_taken_and_a_foreign_container_are_one_line(vault_project, do
     docker_client.containers.create(VAULT_IMAGE, name=p.vault_name)  # no label: not ours
     foreign = p.inv("elixir.test", "--acceptance")
     assert_fails(foreign, f"a container named {p.vault_name} exists but was not created by inv")
+    container(docker_client, p.vault_name).remove(force=True)
+
+    # Not a Vault at all (the Postgres image exits without POSTGRES_PASSWORD): the wait
+    # ends at once, with the container's last log lines.
+    dead = p.inv("elixir.test", "--acceptance", env={"INVOKE_VAULT_IMAGE": TEST_IMAGE, "INVOKE_VAULT_READY_TIMEOUT": "20"})
+    assert_fails(dead, f"Vault container {p.vault_name} exited (code 1) before", "Last log lines of the container:", "POSTGRES_PASSWORD")
 
 
 # ------------------------------------------------------------------ the browser check
@@ -241,6 +247,12 @@ def test_chromedriver_of_another_major_or_missing_is_one_line(project, tmp_path)
     assert len(run.stderr.strip().splitlines()) == 1
     gone = project.inv("elixir.test", "--acceptance", env={"INVOKE_ELIXIR_CHROMEDRIVER": str(tmp_path / "none")})
     assert_fails(gone, "setting elixir.chromedriver", "apt-get install chromium chromium-driver")
+
+    # doctor: the fixture has acceptance tests, so chromedriver and the browser get rows.
+    doctor = project.inv("doctor", env={"INVOKE_ELIXIR_CHROMEDRIVER": str(stand_in)})
+    assert "Traceback" not in out(doctor)
+    assert "chromedriver/chrome" in doctor.stdout and "major 99 vs " in doctor.stdout
+    assert any(line.split()[:2] == ["chrome", "ok"] for line in doctor.stdout.splitlines()), doctor.stdout
 
 
 # ------------------------------------------------------------------ Ctrl-C
