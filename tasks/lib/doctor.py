@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 from invoke import Exit
 
@@ -22,6 +23,7 @@ from tasks.lib.postgres import container, engine, ports
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
 from tasks.lib.repo import summary
+from tasks.lib.stack import backend
 from tasks.lib.stripe import cli as stripe_cli
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -65,8 +67,7 @@ def docker_rows(c) -> list[Row]:
         cl = engine.client()
         version = engine.server_version(cl)
     except Exit as e:  # nothing listening, an unknown context, a broken config.json
-        problem, _, fix = (e.message or "").partition(". Fix: ")
-        return [Row("docker engine", FAIL, problem, fix)]
+        return [_failed("docker engine", e.message or "")]
     rows = [Row("docker engine", OK, f"Docker {version} at {engine.where()}")]
     try:
         spec = spec_from_config(c)
@@ -82,6 +83,65 @@ def docker_rows(c) -> list[Row]:
     else:
         rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
     rows.append(port_row(cl, spec, status))
+    return rows
+
+
+def postgres_rows(c) -> list[Row]:
+    """The backend postgres.backend picks, then its rows: the engine and container, or the local cluster."""
+    try:
+        choice = backend.choose(c)
+    except Exit as e:
+        return [Row("postgres backend", FAIL, e.message or "")]
+    if not choice.local:
+        return [Row("postgres backend", OK, f"docker ({choice.why})"), *docker_rows(c)]
+    rows = [Row("postgres backend", OK, f"local ({choice.why})")]
+    if choice.why.startswith("postgres.backend=auto"):
+        rows.append(Row("docker engine", WARN, "not answering: not needed, the local cluster runs Postgres",
+                        "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"))
+    return rows + local_rows(c)
+
+
+def _failed(check: str, message: str, status: str = FAIL) -> Row:
+    """A row from a one-line error "problem. Fix: fix"."""
+    problem, _, fix = message.partition(". Fix: ")
+    return Row(check, status, problem, fix)
+
+
+def _checked(check: str, run: Callable[[], object], ok_detail: str) -> Row:
+    """OK with ``ok_detail`` when ``run()`` passes; its Exit as a failed row otherwise."""
+    try:
+        run()
+    except Exit as e:
+        return _failed(check, e.message or "")
+    return Row(check, OK, ok_detail)
+
+
+def local_rows(c) -> list[Row]:
+    """The local cluster: binaries, the account it runs as (root), its folders, the port."""
+    from tasks.lib.pglocal import account, cluster, server
+
+    try:
+        spec = server.local_spec(c, find_account=False)
+    except Exit as e:
+        return [_failed("postgres binaries", e.message or "")]
+    rows = [Row("postgres binaries", OK, spec.binaries.describe())]
+    if not config.flag(c, "postgres", "create_user"):  # else the account is made when needed
+        user = config.text(c, "postgres", "local_user")
+        rows.append(_checked("postgres account", lambda: account.server_account(user, create=False), f"the server runs as {spec.account.name}"))
+    if rows[-1].status == OK:
+        rows.append(_checked("postgres folders", lambda: server.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"))
+    now = cluster.server(spec)
+    where = programs.display_path(spec.data)
+    if now.state == "stale":
+        rows.append(_failed("local cluster", server.stale_message(spec, now)))
+    elif not cluster.initialised(spec):
+        rows.append(Row("local cluster", OK, f"{where}: not made yet (inv infra.up makes it)"))
+    else:
+        rows.append(_checked("local cluster", lambda: server.check_major(spec), f"{where} ({now.state})"))
+    if now.state == "running" and now.port == spec.port:
+        rows.append(Row("database port", OK, f"{spec.address}: our local server listens there (pid {now.pid})"))
+    else:
+        rows.append(_checked("database port", lambda: server.check_port(spec), f"{spec.address} free"))
     return rows
 
 
@@ -207,7 +267,7 @@ def collect(c) -> list[Row]:
     except envfile.EnvFileError:
         pass
     with ThreadPoolExecutor(max_workers=4) as pool:
-        docker_future = pool.submit(docker_rows, c)
+        docker_future = pool.submit(postgres_rows, c)
         browser_future = pool.submit(browser.doctor_rows, c)  # acceptance tests only: chromedriver, Chrome
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())

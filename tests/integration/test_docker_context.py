@@ -82,6 +82,9 @@ def isolate(project, contexts: Contexts) -> None:
     for key in DOCKER_VARIABLES:
         project.env.pop(key, None)
     project.env["DOCKER_CONFIG"] = str(contexts.config_dir)
+    # The container backend, named: with auto, an engine that does not answer means the
+    # local cluster (test_local_backend.py), and these tests are about finding the engine.
+    project.env["INVOKE_POSTGRES_BACKEND"] = "docker"
 
 
 def table_row(stdout: str, key: str) -> str:

@@ -128,43 +128,43 @@ def test_iex_exits_on_end_of_input(project):
 # Postgres: seed, reset, server --------------------------------------------------
 
 
-def test_seed_once_then_migrate_only(pg_project):
-    first = pg_project.inv("db.seed", check=True)
+def test_seed_once_then_migrate_only(stack_project):
+    first = stack_project.inv("db.seed", check=True)
     assert "seeded 2 accounts" in first.stdout
-    rows = accounts(pg_project)
+    rows = accounts(stack_project)
     assert [s for _, s in rows] == ["firezone", "not_firezone"]
     assert STATIC_ID not in {i for i, _ in rows}
-    marker = json.loads(comment(pg_project))
+    marker = json.loads(comment(stack_project))
     assert marker["seeded_by"] == "inv" and marker["static"] is False
     for task in ("db.seed", "elixir.seed"):
-        again = pg_project.inv(task)
+        again = stack_project.inv(task)
         assert again.returncode == 0, out(again)
         # Seeding migrated; with the migrations unchanged there is nothing to run.
         assert "already seeded on" in again.stdout and "(static seeds: no); migrations unchanged" in again.stdout
         assert "Use `inv db.reset` to start over" in again.stdout
         assert "$ " not in again.stdout
-    migrations = pg_project.root / "elixir" / "apps" / "domain" / "priv" / "repo" / "migrations"
+    migrations = stack_project.root / "elixir" / "apps" / "domain" / "priv" / "repo" / "migrations"
     migrations.mkdir(parents=True, exist_ok=True)
     (migrations / "20260101000000_add_things.exs").write_text("# a new migration\n")
-    migrated = pg_project.inv("db.seed", check=True)
+    migrated = stack_project.inv("db.seed", check=True)
     assert "mix ecto.setup" in migrated.stdout and "migrated only" in migrated.stdout
-    assert accounts(pg_project) == rows
+    assert accounts(stack_project) == rows
 
 
-def test_reset_static_gives_the_fixed_account_id(pg_project):
-    pg_project.inv("db.seed", check=True)
+def test_reset_static_gives_the_fixed_account_id(stack_project):
+    stack_project.inv("db.seed", check=True)
     # An inherited STATIC_SEEDS must not leak into a plain reset.
-    plain = pg_project.inv("db.reset", "--yes", env={"STATIC_SEEDS": "true"}, check=True)
+    plain = stack_project.inv("db.reset", "--yes", env={"STATIC_SEEDS": "true"}, check=True)
     assert "env -u STATIC_SEEDS" in plain.stdout and "do ecto.reset + ecto.seed" in plain.stdout
-    assert STATIC_ID not in {i for i, _ in accounts(pg_project)}
-    assert json.loads(comment(pg_project))["static"] is False
-    static = pg_project.inv("db.reset", "--static", "--yes", check=True)
+    assert STATIC_ID not in {i for i, _ in accounts(stack_project)}
+    assert json.loads(comment(stack_project))["static"] is False
+    static = stack_project.inv("db.reset", "--static", "--yes", check=True)
     assert "STATIC_SEEDS=true" in static.stdout
-    rows = dict((s, i) for i, s in accounts(pg_project))
+    rows = dict((s, i) for i, s in accounts(stack_project))
     assert rows["firezone"] == STATIC_ID and rows["not_firezone"] == "9b9290bf-e1bc-4dd3-b401-511908262690"
     assert len(rows) == 2
-    assert json.loads(comment(pg_project))["static"] is True
-    assert "(static seeds: yes)" in pg_project.inv("db.seed", check=True).stdout
+    assert json.loads(comment(stack_project))["static"] is True
+    assert "(static seeds: yes)" in stack_project.inv("db.seed", check=True).stdout
 
 
 def test_reset_without_yes_and_no_terminal_refuses_and_keeps_rows(pg_project):
@@ -190,28 +190,28 @@ def test_reset_refuses_a_remote_host_before_connecting(pg_project, docker_client
     assert "DATABASE_HOST=db.example.com (from .env line 1)" in out(proc)
 
 
-def test_failed_seed_writes_no_marker(pg_project):
-    pg_project.inv("infra.up", check=True)
-    seeds = pg_project.root / "elixir" / "apps" / "domain" / "priv" / "repo" / "seeds.exs"
+def test_failed_seed_writes_no_marker(stack_project):
+    stack_project.inv("infra.up", check=True)
+    seeds = stack_project.root / "elixir" / "apps" / "domain" / "priv" / "repo" / "seeds.exs"
     seeds.write_text('IO.puts("seeding breaks"); System.halt(3)\n')
-    proc = pg_project.inv("db.seed")
+    proc = stack_project.inv("db.seed")
     assert proc.returncode == 3 and "Traceback" not in out(proc)
     assert "inv db.reset" in out(proc)
-    assert comment(pg_project) is None
+    assert comment(stack_project) is None
 
 
-def test_marker_survives_restart_and_goes_with_the_volume(pg_project):
-    pg_project.inv("db.seed", check=True)
-    pg_project.inv("infra.down", check=True)
-    pg_project.inv("infra.up", check=True)
-    again = pg_project.inv("db.seed", check=True)
+def test_marker_survives_restart_and_goes_with_the_volume(stack_project):
+    stack_project.inv("db.seed", check=True)
+    stack_project.inv("infra.down", check=True)
+    stack_project.inv("infra.up", check=True)
+    again = stack_project.inv("db.seed", check=True)
     assert "already seeded" in again.stdout
-    assert len(accounts(pg_project)) == 2
-    pg_project.inv("infra.destroy", "--yes", check=True)
-    pg_project.inv("infra.up", check=True)
-    fresh = pg_project.inv("db.seed", check=True)
+    assert len(accounts(stack_project)) == 2
+    stack_project.inv("infra.destroy", "--yes", check=True)
+    stack_project.inv("infra.up", check=True)
+    fresh = stack_project.inv("db.seed", check=True)
     assert "already seeded" not in fresh.stdout and "seeded 2 accounts" in fresh.stdout
-    assert len(accounts(pg_project)) == 2
+    assert len(accounts(stack_project)) == 2
 
 
 def test_server_gets_extra_env(pg_project):

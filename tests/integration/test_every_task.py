@@ -178,7 +178,8 @@ def test_doctor_with_a_failing_required_check_exits_1_with_the_summary(project, 
     port = free_port()
     proc = project.inv(
         "doctor",
-        env={"DOCKER_HOST": f"unix://{tmp_path}/no-such-docker.sock", "DATABASE_PORT": str(port)},
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-such-docker.sock", "DATABASE_PORT": str(port),
+             "INVOKE_POSTGRES_BACKEND": "docker"},  # with auto, no engine means the local cluster
         timeout=120,
     )
     rows = check_doctor(proc, port)

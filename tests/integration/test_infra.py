@@ -127,7 +127,7 @@ def test_dry_up_creates_nothing(pg_project, docker_client):
 
 
 def test_engine_unreachable(project):
-    proc = project.inv("infra.up", env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    proc = project.inv("infra.up", env={"DOCKER_HOST": "unix:///nonexistent.sock", "INVOKE_POSTGRES_BACKEND": "docker"})
     assert_fails(
         proc,
         "Docker engine not reachable at unix:///nonexistent.sock (DOCKER_HOST from the shell environment)",

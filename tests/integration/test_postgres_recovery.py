@@ -110,39 +110,39 @@ def destroy_and_start_over(pg_project) -> None:
 # --------------------------------------------------------------------------- 1: a dropped dev database
 
 
-def test_a_dropped_dev_database_is_only_not_seeded(pg_project, require_mix):
-    pg_project.inv("dev.up", "--no-iex", check=True)
-    assert len(accounts(pg_project)) == 2
-    with connect(pg_project, dbname="postgres") as conn:
+def test_a_dropped_dev_database_is_only_not_seeded(stack_project):
+    stack_project.inv("dev.up", "--no-iex", check=True)
+    assert len(accounts(stack_project)) == 2
+    with connect(stack_project, dbname="postgres") as conn:
         conn.execute("DROP DATABASE firezone_dev WITH (FORCE)")
 
-    up = pg_project.inv("infra.up")
+    up = stack_project.inv("infra.up")
     assert up.returncode == 0, up.stdout + up.stderr
     assert "already running" in up.stdout
 
-    infra_status = pg_project.inv("infra.status", check=True)
+    infra_status = stack_project.inv("infra.status", check=True)
     database = row(infra_status.stdout, "database")
     assert "the server answers" in database and "database firezone_dev does not exist" in database, database
     assert "`inv dev.up` or `inv db.seed`" in database
 
-    dev_status = pg_project.inv("dev.status", check=True)
+    dev_status = stack_project.inv("dev.status", check=True)
     assert "does not exist (the server answers)" in row(dev_status.stdout, "database")
     assert row(dev_status.stdout, "seeded").split(None, 1)[1].startswith("no: the database does not exist")
     assert "not answering" not in dev_status.stdout
 
-    again = pg_project.inv("dev.up", "--no-iex")
+    again = stack_project.inv("dev.up", "--no-iex")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert [slug for _, slug in accounts(pg_project)] == ["firezone", "not_firezone"]
+    assert [slug for _, slug in accounts(stack_project)] == ["firezone", "not_firezone"]
 
 
-def test_db_seed_and_db_reset_recreate_a_dropped_database(pg_project, require_mix):
-    pg_project.inv("dev.up", "--no-iex", check=True)
+def test_db_seed_and_db_reset_recreate_a_dropped_database(stack_project):
+    stack_project.inv("dev.up", "--no-iex", check=True)
     for argv in (["db.seed"], ["db.reset", "--yes"]):
-        with connect(pg_project, dbname="postgres") as conn:
+        with connect(stack_project, dbname="postgres") as conn:
             conn.execute("DROP DATABASE firezone_dev WITH (FORCE)")
-        proc = pg_project.inv(*argv)
+        proc = stack_project.inv(*argv)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert len(accounts(pg_project)) == 2
+        assert len(accounts(stack_project)) == 2
 
 
 # --------------------------------------------------------------------------- 6: Postgres killed during its first start

@@ -18,6 +18,7 @@ from tasks.lib.vault import container as vault_container
 def context(dry=False, **postgres):
     c = MockContext()
     c.config.load_collection(infra.ns.configuration())
+    postgres.setdefault("backend", "docker")  # the local backend: test_pglocal.py
     for key, value in postgres.items():
         c.config.postgres[key] = value
     c.config.run.dry = dry

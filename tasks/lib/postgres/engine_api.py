@@ -41,25 +41,42 @@ def parse_response(raw: bytes) -> tuple[int, bytes] | None:
     return int(status_line[1]), body
 
 
-def container_attrs(
-    name: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None, home: Path | None = None
-) -> dict | None:
-    """`docker inspect NAME` as the SDK's ``Container.attrs``; None when not answerable."""
-    path = socket_path(environ, home)
-    if path is None:
+def _get(path: str, timeout: float, environ: Mapping[str, str] | None, home: Path | None) -> tuple[int, bytes] | None:
+    """``(status, body)`` of one GET on the engine's unix socket; None when not answerable."""
+    sock = socket_path(environ, home)
+    if sock is None:
         return None
-    request = f"GET /containers/{quote(name, safe='')}/json HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
+    request = f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
-            s.connect(path)
+            s.connect(sock)
             s.sendall(request)
             chunks = []
             while chunk := s.recv(65536):
                 chunks.append(chunk)
     except OSError:
         return None
-    reply = parse_response(b"".join(chunks))
+    return parse_response(b"".join(chunks))
+
+
+def ping(timeout: float = 2.0, environ: Mapping[str, str] | None = None, home: Path | None = None) -> bool | None:
+    """True when the engine answers `GET /_ping`; False when its unix socket does not;
+    None when the engine is not behind a unix socket (ask the SDK)."""
+    try:
+        if endpoint.resolve(environ, home).socket is None:
+            return None
+    except endpoint.EndpointError:
+        return False
+    reply = _get("/_ping", timeout, environ, home)
+    return reply is not None and reply[0] == 200
+
+
+def container_attrs(
+    name: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None, home: Path | None = None
+) -> dict | None:
+    """`docker inspect NAME` as the SDK's ``Container.attrs``; None when not answerable."""
+    reply = _get(f"/containers/{quote(name, safe='')}/json", timeout, environ, home)
     if reply is None or reply[0] != 200:
         return None
     try:

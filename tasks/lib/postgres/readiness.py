@@ -190,6 +190,9 @@ def wait_ready(
     diagnose: Callable[[str, str], str | None] | None = None,
     container: str = "",
     cancelled: Callable[[], bool] | None = None,
+    stopped_hint: str = "the container stopped: the log lines below say why; fix that (often postgres.command"
+    " or the data volume) and rerun `inv infra.up`",
+    log_source: str = "the container",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> float:
@@ -208,7 +211,7 @@ def wait_ready(
     last = None
 
     def failure(what: str, hint_text: str = "") -> Exit:
-        return _failure(db, what, last or "", logs, hint_text, diagnose=diagnose, container=container)
+        return _failure(db, what, last or "", logs, hint_text, diagnose=diagnose, container=container, log_source=log_source)
 
     while True:
         if cancelled is not None and cancelled():
@@ -224,8 +227,7 @@ def wait_ready(
             if gone:
                 raise failure(
                     f"Postgres at {db.host}:{db.port} will not answer: {gone} (last error: {last})",
-                    hint_text="the container stopped: the log lines below say why; fix that (often postgres.command"
-                    " or the data volume) and rerun `inv infra.up`",
+                    hint_text=stopped_hint,
                 )
             next_alive = now + alive_every
         if now + interval > deadline - _EPSILON:
@@ -245,6 +247,7 @@ def _failure(
     *,
     diagnose: Callable[[str, str], str | None] | None = None,
     container: str = "",
+    log_source: str = "the container",
 ) -> Exit:
     secrets = secret_values(db.env())
     what = what.rstrip(".?! ")
@@ -263,5 +266,5 @@ def _failure(
     message = mask_text(f"{what}. Hint: {better or hint_text or hint(last, db, tail, container)}", secrets)
     if tail.strip():
         tail = mask_text(tail, secrets)
-        message += "\nLast log lines of the container:\n" + "\n".join("  " + ln for ln in tail.splitlines())
+        message += f"\nLast log lines of {log_source}:\n" + "\n".join("  " + ln for ln in tail.splitlines())
     return Exit(message)

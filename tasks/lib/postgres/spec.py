@@ -71,14 +71,19 @@ class PostgresSpec:
         return {LABEL: CONTAINER_LABEL_VALUE, VOLUME_LABEL: self.volume}
 
 
+def server_command(c) -> tuple[str, ...]:
+    """postgres.command as words (the container's command; the local cluster takes its -c settings)."""
+    command_text = config.text(c, "postgres", "command")
+    try:
+        return tuple(shlex.split(command_text))
+    except ValueError as e:
+        raise config.bad(c, "postgres", "command", command_text, f"a command line ({e})")
+
+
 def spec_from_config(c, environ=None) -> PostgresSpec:
     """The spec from the postgres.* settings and DATABASE_* (port, user, password, name)."""
     db = database(environ)
-    command_text = config.text(c, "postgres", "command")
-    try:
-        command = tuple(shlex.split(command_text))
-    except ValueError as e:
-        raise config.bad(c, "postgres", "command", command_text, f"a command line ({e})")
+    command = server_command(c)
     return PostgresSpec(
         image=config.text(c, "postgres", "image"),
         container=config.text(c, "postgres", "container"),

@@ -1,8 +1,10 @@
 """The Postgres step of the stack: bring it up and wait for it, and what infra.* does to it.
 
 ``bring_up`` is the step dev.up, db.seed, db.reset and billing.serve share: get, create
-or start the container (tasks/lib/postgres/container.py), then wait for a real
-handshake (tasks/lib/postgres/readiness.py), then one summary line.
+or start the container (tasks/lib/postgres/container.py) or the local cluster
+(tasks/lib/pglocal/server.py), whichever postgres.backend picks (backend.py), then
+wait for a real handshake (tasks/lib/postgres/readiness.py), then one summary line.
+Everything after the handshake (seeding, markers, locks) is the same for both.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Callable
 
 from invoke import Exit
 
-from tasks.lib import console
+from tasks.lib import console, programs
 from tasks.lib.console import dry, is_dry
 from tasks.lib.database import Database, database, require_local
 from tasks.lib.postgres import container, engine, readiness
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import LABEL, PostgresSpec, spec_from_config
 from tasks.lib.postgres.spec import warnings as setting_warnings
+from tasks.lib.stack import backend
 from tasks.lib.vault import container as vault_container
 
 
@@ -95,6 +98,9 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
     start = time.monotonic()
     if cancelled is not None and cancelled():
         raise readiness.Cancelled()
+    choice = backend.choose(c)
+    if choice.local:
+        return _bring_up_local(c, choice, start, cancelled)
     status = ensure_started(c)
     waited = wait_until_ready(c, cancelled=cancelled)
     db = database()
@@ -103,14 +109,77 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
         print(
             f"Postgres ready at {db.host}:{db.port} (container {status.name} {verb}, image {status.image},"
             f" published on {status.published}) in {time.monotonic() - start:.2f} s"
-            f" (handshake after {waited:.2f} s of waiting)",
+            f" (handshake after {waited:.2f} s of waiting)" + _why(choice),
             flush=True,
         )
     return db
 
 
+def _why(choice: backend.Choice) -> str:
+    """The reason for the backend, when auto chose it (said once, on the summary line)."""
+    return f"; {choice.why}" if choice.why.startswith("postgres.backend=auto") else ""
+
+
+def _require_local_db() -> Database:
+    db = database()
+    require_local(
+        db,
+        "refusing to start Postgres",
+        "infra manages a local Postgres server: it would wait on a database it does not run",
+    )
+    return db
+
+
+def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable[[], bool] | None) -> Database:
+    from tasks.lib.pglocal import server
+
+    db = _require_local_db()
+    _warn(spec_from_config(c))
+    spec = server.local_spec(c, find_account=not is_dry(c))
+    if is_dry(c):
+        dry(server.plan(spec) + _why(choice))
+        dry(
+            f"would wait up to {spec.ready_timeout:g} s for Postgres at {db.host}:{db.port}"
+            f" (psycopg connect + SELECT 1 every {spec.poll_interval:g} s)"
+        )
+        return db
+    action, since = server.ensure_running(spec)
+    from tasks.lib.pglocal import cluster
+
+    waited = readiness.wait_ready(
+        db,
+        timeout=spec.ready_timeout,
+        interval=spec.poll_interval,
+        logs=lambda: cluster.log_tail(spec, 20, since),
+        alive=cluster.stopped_reason(spec, since),
+        diagnose=server.diagnosis(spec, since),
+        container="",
+        cancelled=cancelled,
+        stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command)"
+        " and rerun `inv infra.up`",
+        log_source=f"the local server ({programs.display_path(spec.log)})",
+    )
+    verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
+    print(
+        f"Postgres ready at {db.host}:{db.port} (local cluster {programs.display_path(spec.data)} {verb},"
+        f" PostgreSQL {spec.binaries.version}, listening on {spec.address}) in {time.monotonic() - start:.2f} s"
+        f" (handshake after {waited:.2f} s of waiting)" + _why(choice),
+        flush=True,
+    )
+    return db
+
+
 def stop(c) -> None:
-    """infra.down: stop our container, keep the data."""
+    """infra.down: stop our container (or the local server), keep the data."""
+    if backend.choose(c).local:
+        from tasks.lib.pglocal import server
+
+        local = server.local_spec(c, find_account=False)
+        if is_dry(c):
+            dry(f"would stop the local Postgres server ({server.cluster.server(local).state}); data kept in {programs.display_path(local.data)}")
+        else:
+            print(server.stop(local))
+        return
     spec = spec_from_config(c)
     if not is_dry(c):
         print(container.stop(spec))
@@ -125,7 +194,10 @@ def stop(c) -> None:
 
 
 def destroy(c, yes: bool) -> None:
-    """infra.destroy: remove our container and its volume, after asking."""
+    """infra.destroy: remove our container and its volume (or the local cluster), after asking."""
+    if backend.choose(c).local:
+        _destroy_local(c, yes)
+        return
     spec = spec_from_config(c)
     status = container.inspect(spec)
     if status is not None and not status.ours:
@@ -139,13 +211,32 @@ def destroy(c, yes: bool) -> None:
         print(line)
 
 
+def _destroy_local(c, yes: bool) -> None:
+    from tasks.lib.pglocal import server
+
+    local = server.local_spec(c, find_account=False)
+    what = f"the local cluster {programs.display_path(local.home)} (all the database's data)"
+    if is_dry(c):
+        dry(f"would stop the local server and remove {what}")
+        return
+    console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
+    for line in server.remove(local):
+        print(line)
+
+
 def status_rows(c) -> list[tuple[str, str]]:
     """infra.status: the engine (and where it came from), the container's state, port, image,
     health, and whether Postgres answers."""
-    spec = spec_from_config(c)
+    choice = backend.choose(c)
     db = database()
+    if choice.local:
+        from tasks.lib.pglocal import server
+
+        rows = [("backend", f"local ({choice.why})"), *server.status_rows(server.local_spec(c, find_account=False))]
+        return rows + [_database_row(db)]
+    spec = spec_from_config(c)
     st = container.inspect(spec)
-    rows = [("engine", engine.where())]
+    rows = [("backend", f"docker ({choice.why})"), ("engine", engine.where())]
     if st is None:
         rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
     else:
@@ -158,34 +249,38 @@ def status_rows(c) -> list[tuple[str, str]]:
             ("health", st.health or "no healthcheck (the readiness probe is a real handshake)"),
         ]
     rows.append(("volume", spec.volume))
+    return rows + [_database_row(db)]
+
+
+def _database_row(db: Database) -> tuple[str, str]:
     answer = readiness.handshake(db)
     where = f"{db.host}:{db.port} ({db.name} as {db.user})"
     if answer.error is not None:
-        rows.append(("database", f"does not answer at {where}: {answer.error}"))
-    elif answer.database_exists is False:
-        rows.append(
-            (
-                "database",
-                f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist:"
-                " not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)",
-            )
+        return ("database", f"does not answer at {where}: {answer.error}")
+    if answer.database_exists is False:
+        return (
+            "database",
+            f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist:"
+            " not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)",
         )
-    else:
-        rows.append(("database", f"answers at {where}"))
-    rows.append(vault_container.status_row(c))
-    return rows
+    return ("database", f"answers at {where}")
 
 
 def print_status(c) -> None:
-    print(console.table(status_rows(c)))
+    print(console.table([*status_rows(c), vault_container.status_row(c)]))
 
 
 def print_logs(c, tail: int, follow: bool) -> None:
-    """infra.logs: the container's last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
-    spec = spec_from_config(c)
+    """infra.logs: the container's (or local server's) last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
+    if backend.choose(c).local:
+        from tasks.lib.pglocal import cluster, server
+
+        chunks = cluster.follow_log(server.local_spec(c, find_account=False), tail, follow)
+    else:
+        chunks = container.read_logs(spec_from_config(c), tail, follow=follow)
     last = ""
     try:
-        for text in container.read_logs(spec, tail, follow=follow):
+        for text in chunks:
             sys.stdout.write(text)
             sys.stdout.flush()
             last = text or last

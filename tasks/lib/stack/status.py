@@ -1,18 +1,49 @@
-"""What `inv dev.status` shows: the container, the database, and which steps are up to date."""
+"""What `inv dev.status` shows: the container or local cluster, the database, and which steps are up to date."""
 
 from __future__ import annotations
 
 from invoke import Exit
 
-from tasks.lib import config, console, state
+from tasks.lib import config, console, programs, state
 from tasks.lib.database import database
 from tasks.lib.mix import fingerprints, steps
 from tasks.lib.postgres import container, locks, readiness, seeding
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.repo import summary
-from tasks.lib.stack import seed
+from tasks.lib.stack import backend, seed
 from tasks.lib.vault import container as vault_container
+
+
+def local_row(c, why: str) -> tuple[tuple[str, str], bool]:
+    """The local cluster's row (backend local), and whether its server runs."""
+    from tasks.lib.pglocal import cluster, server
+
+    try:
+        spec = server.local_spec(c, find_account=False)
+    except Exit as e:
+        return ("postgres", f"local cluster: unknown: {e.message} ({why})"), False
+    now = cluster.server(spec)
+    where = programs.display_path(spec.data)
+    if not cluster.initialised(spec):
+        text = f"local cluster {where}: absent (inv infra.up makes it)"
+    elif now.state == "running":
+        text = f"local cluster {where}: running (pid {now.pid}), {spec.address}, PostgreSQL {spec.binaries.version}"
+    else:
+        text = f"local cluster {where}: {'not running (crashed; the next start recovers)' if now.state == 'crashed' else 'stopped'}"
+    return ("postgres", f"{text} ({why})"), now.state == "running"
+
+
+def postgres_row(c) -> tuple[tuple[str, str], bool]:
+    """The container's or local cluster's row, and whether Postgres runs."""
+    try:
+        choice = backend.choose(c)
+    except Exit as e:
+        return ("postgres", f"unknown: {e.message}"), False
+    if choice.local:
+        return local_row(c, choice.why)
+    row, status = container_row(c)
+    return row, bool(status and status.running)
 
 
 def container_row(c) -> tuple[tuple[str, str], Status | None]:
@@ -76,8 +107,8 @@ def step_rows(c) -> list[tuple[str, str]]:
 
 
 def show(c) -> None:
-    row, status = container_row(c)
-    rows = [row, *database_rows(c, running=bool(status and status.running)), *step_rows(c)]
+    row, running = postgres_row(c)
+    rows = [row, *database_rows(c, running=running), *step_rows(c)]
     rows.append(vault_container.status_row(c))
     print(console.table(rows))
     try:

@@ -135,8 +135,47 @@ def signal_all(found: Mapping[int, float | None], sig: int) -> None:
                 pass
 
 
+def _proc_file(pid: int, name: str) -> bytes | None:
+    """/proc/PID/NAME on Linux (no psutil import on a warm path); None elsewhere or when unreadable."""
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited and waits for a parent that never reaps it (no init in a container)."""
+    stat = _proc_file(pid, "stat")
+    if stat is not None:
+        return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def working_in(folder: str) -> list[int]:
+    """The live processes whose working directory is ``folder`` (Postgres's backends work in PGDATA)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.cwd() == folder:
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
 def command_line(pid: int) -> str:
     """``pid``'s command line (or its name) for messages; ``?`` when hidden from us."""
+    raw = _proc_file(pid, "cmdline")
+    if raw:
+        return " ".join(part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0"))
     import psutil
 
     try:

