@@ -116,3 +116,18 @@ def test_a_dead_container_ends_the_wait_at_once():
     url = "http://127.0.0.1:9"  # nothing listens on the discard port
     with pytest.raises(Exit, match="Vault container v exited \\(code 1\\) before"):
         health.wait_ready(url, timeout=30, interval=0.01, container="v", alive=lambda: "exited (code 1)")
+
+
+def test_without_a_docker_engine_infra_down_and_destroy_skip_vault_and_status_says_why(monkeypatch, capsys):
+    # The local Postgres backend runs with no engine at all: infra.down/destroy must still work.
+    from tasks.lib.postgres import engine
+
+    def no_engine():
+        raise Exit("Docker engine not reachable at unix:///var/run/docker.sock: No such file or directory")
+
+    monkeypatch.setattr(engine, "client", no_engine)
+    container.stop(context())
+    container.remove(context())
+    assert capsys.readouterr().out == ""
+    name, text = container.status_row(context())
+    assert name == "vault" and text.startswith("no Docker engine answers")
