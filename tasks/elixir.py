@@ -1,7 +1,7 @@
-"""elixir.*: mix deps, web setup, seeds, iex and the Phoenix server.
+"""elixir.*: mix deps, web setup, seeds, iex, the Phoenix server and the tests.
 
 Mechanisms: tasks/lib/mix/ (the mix and iex programs, the up-to-date steps),
-tasks/lib/stack/seed.py (seeding).
+tasks/lib/stack/seed.py (seeding), tasks/lib/mixtest/ and tasks/lib/vault/ (the tests).
 """
 
 from invoke import Collection
@@ -53,7 +53,26 @@ def server(c, env=None):
     return steps.server(c, env)
 
 
-ns = Collection("elixir", deps, setup, seed, iex, server)
+@task(
+    iterable=["path", "env"],
+    shortflags={"partitions": "n", "acceptance": "a"},
+    help={
+        "path": "a test file or folder, optionally :LINE (repeatable), relative to the Elixir root, e.g. -p apps/web/test/web/live_test.exs:42",
+        "failed": "rerun only the tests that failed last time (mix test --failed)",
+        "partitions": "run the tests in N partitions at once (MIX_TEST_PARTITION=1..N, databases firezone_test_p<N>), prefixed output; fails if any fails",
+        "acceptance": "run the acceptance tests (mix test --only acceptance:true) with a Vault dev container and chromedriver;"
+        " the browser is headless unless a test is tagged `@tag debug: true` (the portal decides per test)",
+        "env": ENV_HELP,
+    },
+)
+def test(c, path=None, failed=False, partitions=None, acceptance=False, env=None):
+    """Run the portal's tests (mix test, MIX_ENV=test) with Postgres up; --acceptance for the browser tests."""
+    from tasks.lib.mixtest import run
+
+    run.test(c, paths=path, failed=failed, partitions=partitions, acceptance=acceptance, env=env)
+
+
+ns = Collection("elixir", deps, setup, seed, iex, server, test)
 ns.configure(
     {
         "elixir": {
@@ -71,6 +90,15 @@ ns.configure(
             "migrate_task": "ecto.setup",
             "reset_tasks": ["ecto.reset", "ecto.seed"],
             "server_task": "phx.server",
+            # elixir.test: the task (the root `test` alias creates and migrates the test
+            # database) and its tag filters, as Firezone's CI runs them.
+            "test_task": "test",
+            "test_args": "--exclude flaky:true --exclude acceptance:true",
+            "acceptance_args": "--only acceptance:true",
+            # The acceptance tests' chromedriver and browser ("": the first of chromium,
+            # chromium-browser, google-chrome, google-chrome-stable on PATH).
+            "chromedriver": "chromedriver",
+            "chrome": "",
             # Up-to-date checks (paths relative to the Elixir root / the web app; globs allowed).
             "deps_inputs": ["mix.lock", "mix.exs", "apps/*/mix.exs"],
             "deps_outputs": ["deps"],

@@ -20,18 +20,22 @@ def up(c):
 
 @task
 def down(c):
-    """Stop Postgres: the container or the local server (keeps the data)."""
+    """Stop Postgres: the container or the local server (keeps the data); and the Vault container if there is one."""
     from tasks.lib.stack import postgres
+    from tasks.lib.vault import container as vault
 
     postgres.stop(c)
+    vault.stop(c)
 
 
 @task(help={"yes": "Do not ask: remove the container and its data volume (or the local cluster) right away."})
 def destroy(c, yes=False):
-    """Remove Postgres and its data: the container and volume, or the local cluster (asks first)."""
+    """Remove Postgres and its data: the container and volume, or the local cluster (asks first); and the Vault container."""
     from tasks.lib.stack import postgres
+    from tasks.lib.vault import container as vault
 
     postgres.destroy(c, yes)
+    vault.remove(c)
 
 
 @task
@@ -81,6 +85,23 @@ ns.configure(
             "host_ip": "127.0.0.1",
             "ready_timeout": 60.0,
             "poll_interval": 0.05,
+        }
+    }
+)
+
+# The Vault dev server of the acceptance tests (elixir.test --acceptance; Firezone's
+# compose: vault:1.13.3, root token firezone, port 8200, cap IPC_LOCK).
+ns.configure(
+    {
+        "vault": {
+            "image": "vault:1.13.3",
+            "container": "firezone-dev-vault",
+            "host_ip": "127.0.0.1",
+            "port": 8200,
+            # Passed through the container's environment (VAULT_DEV_ROOT_TOKEN_ID), never argv.
+            "token": "firezone",
+            "ready_timeout": 30.0,
+            "poll_interval": 0.1,
         }
     }
 )

@@ -19,11 +19,23 @@ class SuiteTask(invoke.Task):
     first task of a checkout also keeps the suite's files out of git (gitexclude).
 
     ``load_env=False`` leaves it to the task (doctor reports a broken `.env` as a row).
+    ``shortflags`` picks an argument's one-letter flag where invoke's automatic pick
+    (its first free letter) would mislead: ``{"partitions": "n"}``.
     """
 
-    def __init__(self, body: Any, *args: Any, load_env: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, body: Any, *args: Any, load_env: bool = True, shortflags: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(body, *args, **kwargs)
         self.load_env = load_env
+        self.shortflags = dict(shortflags or {})
+
+    def arg_opts(self, name: str, default: str, taken_names: Any) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        short = self.shortflags.get(name)
+        if short and short not in taken_names:
+            opts["names"] = [opts["names"][0], short]
+        return opts
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args:

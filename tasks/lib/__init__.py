@@ -50,6 +50,14 @@ Mix (mix/)
     fingerprints.py content-hash up-to-date checks kept in the state folder
     steps.py        the deps, setup and migrate steps; iex and server commands
 
+The portal's tests (mixtest/, vault/): elixir.test
+    mixtest/command.py  the `mix test` command lines and their environment (pure)
+    mixtest/browser.py  chromedriver and Chrome: found, major versions matched; doctor's rows
+    mixtest/run.py      elixir.test: Postgres, Vault, the browser check, mix (N partitions)
+    vault/spec.py       what the Vault dev container is made from (vault.*)
+    vault/container.py  get, create, start, stop, remove, the status row (Docker through engine.py)
+    vault/health.py     ready when GET /v1/sys/health answers unsealed (urllib)
+
 The stack (stack/): the steps dev.up, dev.status, db.* and billing.serve share
     backend.py      which Postgres: a container or the local cluster (postgres.backend)
     postgres.py     bring Postgres up (and infra's stop, destroy, status, logs)

@@ -18,6 +18,7 @@ from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.mix import tool
+from tasks.lib.mixtest import browser
 from tasks.lib.postgres import container, engine, ports
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
@@ -266,12 +267,15 @@ def collect(c) -> list[Row]:
         pass
     with ThreadPoolExecutor(max_workers=4) as pool:
         docker_future = pool.submit(postgres_rows, c)
+        browser_future = pool.submit(browser.doctor_rows, c)  # acceptance tests only: chromedriver, Chrome
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
         rows.append(_found("elixir root", lambda: str(tool.elixir_root(c)), FAIL))
         rows.append(_found("mix", lambda: tool.mix_path(c), FAIL))
         rows += [f.result() for f in tool_futures.values()]
+        browser_rows = [Row(*found) for found in browser_future.result()]
     rows.append(_found("stripe cli", lambda: stripe_cli.find(c), WARN, " (only billing.serve/listen need it)"))
+    rows += browser_rows
     rows += repository_rows(c)
     rows += env_rows()
     rows += git_rows()

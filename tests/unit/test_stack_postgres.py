@@ -12,6 +12,7 @@ from tasks import infra
 from tasks.lib.postgres import container as containers, readiness
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.stack import postgres
+from tasks.lib.vault import container as vault_container
 
 
 def context(dry=False, **postgres):
@@ -52,6 +53,10 @@ def calls(monkeypatch):
     monkeypatch.setattr(readiness, "handshake", record("handshake", readiness.Handshake(None, "postgres", True)))
     for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
         monkeypatch.delenv(key, raising=False)
+    # The Vault container's share of infra.down/destroy/status (tests/unit/test_vault.py).
+    monkeypatch.setattr(vault_container, "stop", lambda c: None)
+    monkeypatch.setattr(vault_container, "remove", lambda c: None)
+    monkeypatch.setattr(vault_container, "status_row", lambda c: ("vault", "absent"))
     return log
 
 

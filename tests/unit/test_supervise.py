@@ -375,3 +375,25 @@ def test_killed_child_reports_128_plus_signal():
     code, out, _ = _run([Program("a", [PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])])
     assert code == 137
     assert "a was killed by SIGKILL" in out
+
+
+def test_wait_all_lets_each_program_finish_and_returns_the_first_failure():
+    # Test partitions: a quick success must not stop a slower one; every code is kept.
+    code, out, took = _run(
+        [
+            Program("p1", [PY, "-c", "print('one')"]),
+            Program("p2", [PY, "-c", "import sys, time; time.sleep(0.5); print('two'); sys.exit(2)"]),
+            Program("p3", [PY, "-c", "import sys, time; time.sleep(0.3); sys.exit(3)"]),
+        ],
+        wait_all=True,
+    )
+    assert code == 2  # the first non-zero in program order, not in time
+    assert "p2     | two" in out and "p1 exited with code 0" in out
+    assert "stopping" not in out
+    assert took < 10
+
+
+def test_wait_all_returns_0_when_all_pass():
+    sup = Supervisor([Program("a", [PY, "-c", "pass"]), Program("b", [PY, "-c", "pass"])], out=io.StringIO(), handle_signals=False, wait_all=True)
+    assert sup.run() == 0
+    assert sup.exit_codes == {"a": 0, "b": 0}

@@ -24,6 +24,7 @@ from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import LABEL, PostgresSpec, spec_from_config
 from tasks.lib.postgres.spec import warnings as setting_warnings
 from tasks.lib.stack import backend
+from tasks.lib.vault import container as vault_container
 
 
 def _warn(spec: PostgresSpec) -> None:
@@ -254,7 +255,7 @@ def _database_row(db: Database) -> tuple[str, str]:
 
 
 def print_status(c) -> None:
-    print(console.table(status_rows(c)))
+    print(console.table([*status_rows(c), vault_container.status_row(c)]))
 
 
 def print_logs(c, tail: int, follow: bool) -> None:

@@ -13,6 +13,7 @@ from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend, seed
 from tasks.lib.pglocal import cluster, server
+from tasks.lib.vault import container as vault_container
 
 
 def local_row(c, why: str) -> tuple[tuple[str, str], bool]:
@@ -107,6 +108,7 @@ def step_rows(c) -> list[tuple[str, str]]:
 def show(c) -> None:
     row, running = postgres_row(c)
     rows = [row, *database_rows(c, running=running), *step_rows(c)]
+    rows.append(vault_container.status_row(c))
     print(console.table(rows))
     try:
         derived = summary.rows(c)

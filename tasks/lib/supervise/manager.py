@@ -19,6 +19,10 @@ Exit code of :meth:`Supervisor.run`: 130 for SIGINT, 143 for SIGTERM, 129 for
 SIGHUP; otherwise the code of the program that exited first: its ``exit_code`` when
 one was given (a fixed code per program, saying which one failed), else its own exit
 status (128+N when killed by signal N).
+
+``wait_all=True`` (a batch, such as test partitions) lets each program run to its end
+instead: the run ends when all have exited (or on a signal), ``exit_codes`` holds each
+one's status, and the code is the first non-zero one in program order (0 when all passed).
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ class Supervisor:
         handle_signals: bool = True,
         subreaper: bool = True,
         poll_interval: float = 0.05,
+        wait_all: bool = False,
         # Seams for unit tests: process creation, the process table, signals, time,
         # reaping adopted orphans, our own pid.
         popen: Callable[..., subprocess.Popen] = subprocess.Popen,
@@ -101,6 +106,9 @@ class Supervisor:
         self.handle_signals = handle_signals
         self.subreaper = subreaper
         self.poll_interval = poll_interval
+        self.wait_all = wait_all
+        # name -> exit status, of the programs that have exited (wait_all).
+        self.exit_codes: dict[str, int] = {}
         self._popen = popen
         self._table = table
         self._kill = kill
@@ -283,7 +291,16 @@ class Supervisor:
                 self.printer.say(f"{signal_name(self._signal)} received: stopping {stopping}")
                 return SIGNAL_CODES.get(self._signal, 128 + self._signal)
             for program in self.programs:
+                if program.name in self.exit_codes:
+                    continue
                 rc = self._procs[program.name].poll()
+                if rc is not None and self.wait_all:
+                    self.exit_codes[program.name] = exit_status(rc)
+                    how = f"was killed by {signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
+                    self.printer.say(f"{program.name} {how}")
+                    if len(self.exit_codes) == len(self.programs):
+                        return next((self.exit_codes[p.name] for p in self.programs if self.exit_codes[p.name]), 0)
+                    continue
                 if rc is not None:
                     how = (
                         f"was killed by {signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
