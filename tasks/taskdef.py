@@ -59,6 +59,33 @@ class SuiteTask(invoke.Task):
             raise Exit("inv: interrupted by Ctrl-C; nothing was recorded as done", code=130)
         except foreground.Interrupted as e:
             raise Exit(f"inv: {e}; nothing was recorded as done", code=e.code)
+        except BrokenPipeError:
+            # `inv dev.status | head`: the reader has gone. Say nothing more and exit as a
+            # shell pipeline's writer does (128 + SIGPIPE); any other broken pipe is a bug.
+            if not _stdout_gone():
+                raise
+            raise Exit(code=141)
+
+
+def _stdout_gone() -> bool:
+    """True when our stdout is a pipe whose reader has closed; its output then goes nowhere
+    (so the interpreter's last flush cannot fail again)."""
+    import os
+    import select
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+        if gone:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        return gone
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def task(*args: Any, **kwargs: Any) -> Any:

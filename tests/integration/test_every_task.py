@@ -330,3 +330,14 @@ def test_billing_env_shows_what_serve_would_give(project):
     missing = project.inv("billing.env")
     no_traceback(missing, "inv billing.env without a key")
     assert "problem: STRIPE_SECRET_KEY is not set" in out(missing)
+
+
+def test_output_piped_into_a_reader_that_left_ends_quietly(project):
+    # `inv dev.status | head`: the reader is gone before the first line (`true` reads
+    # nothing). No traceback; the shell's 141, as for any writer into a closed pipe.
+    proc = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" -m invoke dev.status | true; echo "status ${{PIPESTATUS[0]}}" >&2'],
+        cwd=project.root, env=project.env, capture_output=True, text=True, timeout=120,
+    )
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "status 141", proc.stderr
