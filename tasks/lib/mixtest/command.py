@@ -8,6 +8,8 @@ MIX_TEST_PARTITION=N), and `mix test --only acceptance:true` for the acceptance 
 
 from __future__ import annotations
 
+import os
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +69,10 @@ def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> s
             try:
                 rel = candidate.resolve().relative_to(elixir_root.resolve())
             except ValueError:
-                raise Exit(f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there")
+                raise Exit(
+                    f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there."
+                    f" Fix: give a test file or folder under {elixir_root} (e.g. -p apps/web/test)"
+                )
             text = rel.as_posix() if str(rel) != "." else "."
             return text + (f":{lines}" if lines else "")
     raise Exit(
@@ -101,6 +106,9 @@ def test_env(
     env.update(vault_env or {})
     if partition is not None:
         env["MIX_TEST_PARTITION"] = str(partition)
+        # Stopped partitions (Ctrl-C twice) leave no 1.6 MB erl_crash.dump in the app.
+        if "ERL_CRASH_DUMP_SECONDS" not in os.environ:
+            env["ERL_CRASH_DUMP_SECONDS"] = "0"
     env.update(extra)
     return env
 

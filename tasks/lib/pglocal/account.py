@@ -80,7 +80,7 @@ def server_account(user: str, create: bool, euid: int | None = None) -> Account:
         if not create:
             raise Exit(
                 f"{why}: it runs as postgres.local_user={user}, and no user {user} exists here."
-                f" Fix: INVOKE_POSTGRES_CREATE_USER=true inv infra.up (creates it with useradd --system),"
+                f" Fix: set INVOKE_POSTGRES_CREATE_USER=true and run the command again (inv creates it with useradd --system),"
                 f" or set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an existing unprivileged user"
             )
         _create(user)

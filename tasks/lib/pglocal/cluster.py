@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -178,14 +181,18 @@ class Server:
 
 
 def server(spec: LocalSpec) -> Server:
-    found = read_pidfile(spec.data)
+    return server_at(spec.data)
+
+
+def server_at(data: Path) -> Server:
+    """The server of the cluster in ``data``, from its postmaster.pid (no binaries needed)."""
+    found = read_pidfile(data)
     if found is None:
         return Server("stopped")
     if not alive(found.pid):
         return Server("crashed", found.pid)
-
     line = proctable.command_line(found.pid)
-    if "postgres" in line and (str(spec.data) in line or line == "?"):
+    if "postgres" in line and (str(data) in line or line == "?"):
         return Server("running", found.pid, found.port, found.listen)
     return Server("stale", found.pid, other=line[:80])
 
@@ -194,20 +201,51 @@ def initialised(spec: LocalSpec) -> bool:
     return (spec.data / "PG_VERSION").is_file()
 
 
+# A cluster folder inv made carries this file; inv never uses or removes one without it.
+MARKER = "inv-cluster.json"
+
+
+def is_ours(home: Path) -> bool:
+    return (home / MARKER).is_file()
+
+
+def foreign(home: Path) -> bool:
+    """True when ``home`` holds files and no marker: not a folder inv made."""
+    try:
+        return not is_ours(home) and any(home.iterdir())
+    except OSError:
+        return False
+
+
+def made_clusters(base: Path) -> list[Path]:
+    """The cluster folders inv made under ``base`` (one per major), newest major first."""
+    try:
+        homes = [p for p in base.iterdir() if p.name.isdigit() and is_ours(p) and (p / "data" / "PG_VERSION").is_file()]
+    except OSError:
+        return []
+    return sorted(homes, key=lambda p: -int(p.name))
+
+
+def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
+    """Stop the server ``pid`` of ``data`` as pg_ctl does (SIGINT: fast shutdown; SIGQUIT:
+    immediate) and wait until it is gone; False when it is still there after ``timeout`` s."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def data_major(spec: LocalSpec) -> str | None:
     try:
         return (spec.data / "PG_VERSION").read_text().strip()
     except OSError:
         return None
-
-
-def other_majors(spec: LocalSpec) -> list[str]:
-    """Clusters of other major versions next to this one (kept, never touched)."""
-    try:
-        names = sorted(p.name for p in spec.base.iterdir() if p.is_dir() and p.name.isdigit())
-    except OSError:
-        return []
-    return [n for n in names if n != str(spec.binaries.major) and (spec.base / n / "data" / "PG_VERSION").is_file()]
 
 
 def log_tail(spec: LocalSpec, n: int = 20, since: int = 0) -> str:
@@ -263,17 +301,31 @@ def _run(spec: LocalSpec, argv: list[str], what: str, timeout: float = 120, ok=(
     return done
 
 
-def _mkdir_private(spec: LocalSpec, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
+    """``folder``, made now (mode 0700, owned by the server's account) or already the
+    account's own private folder: never one someone else made (a symlink or another
+    owner in /tmp would let them read or redirect what we write there)."""
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        st = os.lstat(folder)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == spec.account.uid and not stat.S_IMODE(st.st_mode) & 0o077:
+            return
+        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"
+        raise Exit(
+            f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind}): inv will not"
+            f" use it. Fix: remove it if it is a leftover (rm -rf {folder}), then run the command again"
+        )
     spec.account.own(folder)
-    os.chmod(folder, 0o700)
+    os.chmod(folder, 0o700)  # whatever the umask
 
 
 @contextmanager
 def locked(spec: LocalSpec) -> Iterator[None]:
     """One `inv` at a time makes, starts, stops or removes this cluster."""
     spec.base.mkdir(parents=True, exist_ok=True)
-    with open(spec.base / f".{spec.binaries.major}.lock", "a") as f:
+    fd = os.open(spec.base / f".{spec.binaries.major}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "r+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -290,12 +342,17 @@ def _clear_leftover_inits(spec: LocalSpec) -> None:
 
 def initdb(spec: LocalSpec) -> None:
     """Make the cluster: initdb into a temporary folder, renamed into place when complete."""
-    _mkdir_private(spec, spec.home)
+    if not spec.home.exists():
+        private_folder(spec, spec.home, "the cluster folder")
+        mark = spec.home / MARKER
+        mark.write_text(json.dumps({"made_by": "inv", "major": spec.binaries.major}) + "\n")
+        spec.account.own(mark)
     _clear_leftover_inits(spec)
-    _mkdir_private(spec, spec.socket_dir)
     tmp = spec.home / f"data.tmp-{os.getpid()}"
-    pwfile = spec.socket_dir / f".pw-{os.getpid()}"
-    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The password reaches initdb through a file only the account can read, in its own
+    # private folder (never /tmp, never argv); created anew, never through a link.
+    pwfile = spec.home / f".pw-{os.getpid()}"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(spec.password + "\n")
@@ -337,17 +394,12 @@ def conf_differs(spec: LocalSpec) -> bool:
 
 def start(spec: LocalSpec) -> int:
     """pg_ctl start without waiting (-W); returns the log's size before, for reading this start's lines."""
-    _mkdir_private(spec, spec.socket_dir)
+    private_folder(spec, spec.socket_dir, "the socket folder")
     _write_conf(spec)
     before = log_size(spec)
     argv = [spec.binaries.program("pg_ctl"), "start", "-D", str(spec.data), "-l", str(spec.log), "-W", "-s"]
     _run(spec, argv, "pg_ctl start")
     return before
-
-
-def stop(spec: LocalSpec, mode: str = "fast", timeout: int = 60) -> None:
-    argv = [spec.binaries.program("pg_ctl"), "stop", "-D", str(spec.data), "-m", mode, "-w", "-t", str(timeout), "-s"]
-    _run(spec, argv, "pg_ctl stop", timeout=timeout + 10)
 
 
 def remove(spec: LocalSpec) -> None:

@@ -9,6 +9,8 @@ one Exit line: what is wrong, where, the fix.
 from __future__ import annotations
 
 import re
+import signal
+import time
 from pathlib import Path
 
 from invoke import Exit
@@ -66,27 +68,23 @@ def local_spec(c, find_account: bool = True) -> LocalSpec:
 
 
 def made_clusters(c) -> list[Path]:
-    """The cluster folders made under the clusters' folder, newest major first."""
-    base, _ = base_dir(c)
-    try:
-        homes = [p for p in base.iterdir() if p.name.isdigit() and (p / "data" / "PG_VERSION").is_file()]
-    except OSError:
-        return []
-    return sorted(homes, key=lambda p: -int(p.name))
+    """The cluster folders inv made under the clusters' folder, newest major first."""
+    return cluster.made_clusters(base_dir(c)[0])
+
+
+def running_clusters(c) -> list[tuple[Path, cluster.Server]]:
+    """The clusters (made by inv) whose server runs, with it; read without finding binaries."""
+    found = []
+    for home in made_clusters(c):
+        now = cluster.server_at(home / "data")
+        if now.state == "running":
+            found.append((home, now))
+    return found
 
 
 def running_cluster(c) -> Path | None:
-    """A local cluster under the clusters' folder whose server runs (read without finding binaries)."""
-    base, _ = base_dir(c)
-    try:
-        homes = sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit())
-    except OSError:
-        return None
-    for home in homes:
-        found = cluster.read_pidfile(home / "data")
-        if found is not None and cluster.alive(found.pid):
-            return home
-    return None
+    running = running_clusters(c)
+    return running[0][0] if running else None
 
 
 # ---------------------------------------------------------------------------
@@ -123,7 +121,7 @@ def check_socket(spec: LocalSpec) -> None:
     if len(str(spec.socket).encode()) > cluster.SOCKET_PATH_MAX:
         raise Exit(
             f"the local server's socket path {spec.socket} is {len(str(spec.socket).encode())} bytes; Postgres"
-            f" allows {cluster.SOCKET_PATH_MAX}. Fix: set TMPDIR to a short folder such as /tmp"
+            f" allows {cluster.SOCKET_PATH_MAX}. Fix: make /tmp exist (it is used when it does), or set TMPDIR to a short folder"
         )
 
 
@@ -166,6 +164,7 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
         return "reused", cluster.log_size(spec)
     check_reachable(spec)
     check_socket(spec)
+    check_ours(spec)
     with cluster.locked(spec):
         now = cluster.server(spec)  # another inv may have started it meanwhile
         if now.state == "running":
@@ -173,20 +172,58 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
             return "reused", cluster.log_size(spec)
         if now.state == "stale":
             raise Exit(stale_message(spec, now))
+        check_other_majors(spec)
         action = "recovered" if now.state == "crashed" else "started"
         if now.state == "crashed" and now.pid is not None:
             _clear_crash(spec, now.pid)
+        check_port(spec)
         if not cluster.initialised(spec):
-            for other in cluster.other_majors(spec):
-                print(
-                    f"note: a cluster of PostgreSQL {other} is in {programs.display_path(spec.base / other)} (kept);"
-                    f" this one is new for PostgreSQL {spec.binaries.major}", flush=True,
-                )
             cluster.initdb(spec)
             action = "created"
         check_major(spec)
-        check_port(spec)
-        return action, cluster.start(spec)
+        since = cluster.start(spec)
+        _await_pidfile(spec, since)  # the next inv (waiting on the lock) then sees it running
+        return action, since
+
+
+def _await_pidfile(spec: LocalSpec, since: int, timeout: float = 10.0) -> None:
+    """Until postmaster.pid names the new server, or its log says it stopped, or ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cluster.server(spec).state == "running" or "FATAL" in cluster.log_tail(spec, 50, since):
+            return
+        time.sleep(0.01)
+
+
+def check_ours(spec: LocalSpec) -> None:
+    if cluster.foreign(spec.home):
+        raise Exit(
+            f"{spec.home} holds files inv did not make (no {cluster.MARKER}): inv will not use or remove it."
+            f" Fix: set {spec.base_setting} to another folder"
+        )
+
+
+def check_other_majors(spec: LocalSpec) -> None:
+    """Another major's cluster: running (it holds the port), or the only one there (its data would
+    seem lost behind a new empty cluster)."""
+    others = [home for home in cluster.made_clusters(spec.base) if home.name != str(spec.binaries.major)]
+    if not others:
+        return
+    other = others[0]
+    now = cluster.server_at(other / "data")
+    if now.state == "running":
+        raise Exit(
+            f"the local cluster of PostgreSQL {other.name} in {programs.display_path(other)} is running (pid {now.pid}),"
+            f" and the programs found now are {spec.binaries.describe()}. Fix: `inv infra.down` stops it (its data is kept),"
+            f" or set postgres.bin_dir (INVOKE_POSTGRES_BIN_DIR) to PostgreSQL {other.name}'s bin folder to keep using it"
+        )
+    if not cluster.initialised(spec):
+        raise Exit(
+            f"the local cluster in {programs.display_path(other)} was made by PostgreSQL {other.name}, and the programs"
+            f" found now are {spec.binaries.describe()}. Fix: set postgres.bin_dir (INVOKE_POSTGRES_BIN_DIR) to"
+            f" PostgreSQL {other.name}'s bin folder to keep its data, or move it aside (mv {other} {other}-old)"
+            f" to start a new PostgreSQL {spec.binaries.major} cluster"
+        )
 
 
 def _clear_crash(spec: LocalSpec, pid: int) -> None:
@@ -239,6 +276,12 @@ def diagnosis(spec: LocalSpec, since: int):
     """For wait_ready's ``diagnose``: a port clash or a refusal the server's log names."""
 
     def diagnose(error: str, log_text: str) -> str | None:
+        low = (error or "").lower()
+        if "password authentication failed" in low or ("role" in low and "does not exist" in low):
+            return (
+                f"the local cluster in {programs.display_path(spec.data)} was made with another DATABASE_USER or"
+                " DATABASE_PASSWORD: set them back, or `inv infra.destroy` then `inv infra.up` to start over (deletes its data)"
+            )
         text = cluster.log_tail(spec, 50, since)
         if "Address already in use" in text or "could not bind" in text:
             return _port_message(spec, "another process (the server's log says so)")
@@ -249,24 +292,33 @@ def diagnosis(spec: LocalSpec, since: int):
     return diagnose
 
 
-def stop(spec: LocalSpec) -> str:
-    now = cluster.server(spec)
-    where = programs.display_path(spec.data)
-    if now.state == "stale":
-        return f"the local cluster is not running ({stale_message(spec, now)})"
-    if now.state != "running":
-        return f"the local cluster is not running; data kept in {where}"
-    with cluster.locked(spec):
-        cluster.stop(spec)
-    return f"stopped the local Postgres server (pid {now.pid}); data kept in {where}"
+def stop(c) -> list[str]:
+    """infra.down: stop every running cluster inv made (whatever major; no binaries needed)."""
+    running = running_clusters(c)
+    if not running:
+        made = made_clusters(c)
+        where = f"; data kept in {programs.display_path(made[0] / 'data')}" if made else ""
+        return [f"the local cluster is not running{where}"]
+    done = []
+    for home, now in running:
+        if now.pid is None:
+            continue
+        if not cluster.stop_server(home / "data", now.pid):
+            raise Exit(
+                f"the local Postgres server (pid {now.pid}) did not stop within 60 s (it waits for its clients)."
+                f" Fix: stop what is connected, or `kill -QUIT {now.pid}` to stop it at once, then `inv infra.down`"
+            )
+        done.append(f"stopped the local Postgres server (pid {now.pid}); data kept in {programs.display_path(home / 'data')}")
+    return done
 
 
 def remove(spec: LocalSpec) -> list[str]:
+    check_ours(spec)
     done = []
     with cluster.locked(spec):
         now = cluster.server(spec)
-        if now.state == "running":
-            cluster.stop(spec, mode="immediate", timeout=30)
+        if now.state == "running" and now.pid is not None:
+            cluster.stop_server(spec.data, now.pid, signal.SIGQUIT, timeout=30)
             done.append(f"stopped the local Postgres server (pid {now.pid})")
         if spec.home.exists():
             cluster.remove(spec)

@@ -29,7 +29,8 @@ class Choice:
         return self.name == "local"
 
 
-def _engine_answers() -> tuple[bool, str]:
+def engine_answers() -> tuple[bool, str]:
+    """Whether the Docker engine answers, and where it is (for messages)."""
     from tasks.lib.postgres import endpoint, engine_api
 
     try:
@@ -55,7 +56,7 @@ def choose(c) -> Choice:
     running = server.running_cluster(c)
     if running is not None:
         return Choice("local", f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running")
-    answers, where = _engine_answers()
+    answers, where = engine_answers()
     if answers:
         why = f"postgres.backend=auto: a Docker engine answers at {where}"
         kept = server.made_clusters(c)

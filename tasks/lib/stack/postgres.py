@@ -130,7 +130,13 @@ def _require_local_db() -> Database:
 def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable[[], bool] | None) -> Database:
     db = _require_local_db()
     _warn(spec_from_config(c))
-    spec = server.local_spec(c, find_account=not is_dry(c))
+    try:
+        spec = server.local_spec(c, find_account=not is_dry(c))
+    except Exit as e:
+        if not choice.why.startswith("postgres.backend=auto"):
+            raise
+        # auto fell back to local for want of an engine: both ways out are the fix.
+        raise Exit(f"{(e.message or '').rstrip('. ')}. Or start the Docker engine: {choice.why}")
     if is_dry(c):
         dry(server.plan(spec) + _why(choice))
         dry(
@@ -166,11 +172,12 @@ def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable
 def stop(c) -> None:
     """infra.down: stop our container (or the local server), keep the data."""
     if backend.choose(c).local:
-        local = server.local_spec(c, find_account=False)
         if is_dry(c):
-            dry(f"would stop the local Postgres server ({cluster.server(local).state}); data kept in {programs.display_path(local.data)}")
+            running = server.running_clusters(c)
+            dry(f"would stop the local Postgres server (pid {running[0][1].pid}); data kept" if running else "the local cluster is not running; nothing to stop")
         else:
-            print(server.stop(local))
+            for line in server.stop(c):
+                print(line)
         return
     spec = spec_from_config(c)
     if not is_dry(c):
@@ -220,7 +227,12 @@ def status_rows(c) -> list[tuple[str, str]]:
     choice = backend.choose(c)
     db = database()
     if choice.local:
-        rows = [("backend", f"local ({choice.why})"), *server.status_rows(server.local_spec(c, find_account=False))]
+        rows = [("backend", f"local ({choice.why})")]
+        try:
+            rows += server.status_rows(server.local_spec(c, find_account=False))
+        except Exit as e:  # no binaries: what is there is still shown
+            rows.append(("binaries", e.message or ""))
+            rows += [("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}") for home in server.made_clusters(c)]
         return rows + [_database_row(db)]
     spec = spec_from_config(c)
     st = container.inspect(spec)

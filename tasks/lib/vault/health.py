@@ -70,7 +70,7 @@ def wait_ready(
 
 
 def _failure(what: str, container: str, log_text: str) -> Exit:
-    message = f"{what}. Fix: read its log (docker logs {container}), then `inv elixir.test --acceptance` again"
+    message = f"{what}. Fix: read its log (docker logs {container}), then run the same `inv elixir.test` command again"
     if log_text.strip():
         message += "\nLast log lines of the container:\n" + "\n".join("  " + ln for ln in log_text.splitlines())
     return Exit(message)
