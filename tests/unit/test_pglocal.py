@@ -251,3 +251,25 @@ def test_engine_ping_without_a_socket_is_false(monkeypatch, tmp_path):
 
 def test_mode_bits_are_read(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path).st_mode) & 0o700
+
+
+def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
+    from tasks.lib.pglocal import server
+    from tasks.lib.stack import postgres
+
+    monkeypatch.setattr(backend, "choose", lambda c: backend.Choice("local", "postgres.backend=auto: no Docker engine answers at unix:///x.sock (the default)"))
+
+    def no_programs(c, find_account=True):
+        raise Exit("no PostgreSQL server programs found for the local cluster. Fix: install PostgreSQL's server")
+
+    monkeypatch.setattr(server, "local_spec", no_programs)
+    for key in ("DATABASE_HOST", "DATABASE_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(Exit) as e:
+        postgres.bring_up(context())
+    msg = e.value.message
+    assert "Fix: install PostgreSQL's server. Or start the Docker engine: postgres.backend=auto: no Docker engine answers at unix:///x.sock" in msg
+    monkeypatch.setattr(backend, "choose", lambda c: backend.Choice("local", "postgres.backend=local from INVOKE_POSTGRES_BACKEND"))
+    with pytest.raises(Exit) as e:
+        postgres.bring_up(context())
+    assert "Docker" not in e.value.message
