@@ -28,7 +28,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,7 +103,11 @@ class LocalSpec:
 def socket_dir_for(data: Path) -> Path:
     """The unix socket's folder: short (/tmp, not a long TMPDIR), one per cluster."""
     digest = hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:10]
-    root = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+    if Path("/tmp").is_dir():
+        return Path("/tmp") / f"fz-pg-{digest}"
+    import tempfile  # a machine without /tmp
+
+    root = Path(tempfile.gettempdir())
     return root / f"fz-pg-{digest}"
 
 

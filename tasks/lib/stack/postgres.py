@@ -24,7 +24,6 @@ from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import LABEL, PostgresSpec, spec_from_config
 from tasks.lib.postgres.spec import warnings as setting_warnings
 from tasks.lib.stack import backend
-from tasks.lib.vault import container as vault_container
 
 
 def _warn(spec: PostgresSpec) -> None:
@@ -267,6 +266,8 @@ def _database_row(db: Database) -> tuple[str, str]:
 
 
 def print_status(c) -> None:
+    from tasks.lib.vault import container as vault_container  # urllib: only infra.status needs it
+
     print(console.table([*status_rows(c), vault_container.status_row(c)]))
 
 
