@@ -210,6 +210,7 @@ def test_binaries_of_another_major_never_hide_the_cluster_it_made(require_mix):
         assert "already seeded" in p.inv("db.seed", check=True).stdout
     finally:
         stop_local(p)
+        shutil.rmtree(p.base, ignore_errors=True)
 
 
 def test_a_cluster_whose_files_say_another_major_is_one_line(local_project):
@@ -253,6 +254,7 @@ def test_as_root_the_account_is_created_when_told(local_project):
         assert "created system user" not in again.stdout and " already running, " in again.stdout
     finally:
         stop_local(p)
+        shutil.rmtree(p.base, ignore_errors=True)
         subprocess.run(["userdel", user], capture_output=True)
 
 
@@ -304,6 +306,7 @@ def test_auto_picks_local_without_an_engine_and_says_why(require_mix):
         assert "the stopped local cluster in .inv/postgres/15 is kept: postgres.backend=local uses it" in status
     finally:
         stop_local(p)
+        shutil.rmtree(p.base, ignore_errors=True)
 
 
 def test_a_folder_inv_did_not_make_is_never_used_or_removed(local_project):
