@@ -6,6 +6,7 @@ from the library until a task runs.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import invoke
@@ -72,7 +73,6 @@ def _stdout_gone() -> bool:
     (so the interpreter's last flush cannot fail again)."""
     import os
     import select
-    import sys
 
     try:
         fd = sys.stdout.fileno()
@@ -86,6 +86,19 @@ def _stdout_gone() -> bool:
         return gone
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _quiet_broken_pipe(kind, value, tb) -> None:
+    """`inv --list | head`: invoke's own output (before any task) meets a closed pipe too."""
+    if issubclass(kind, BrokenPipeError) and _stdout_gone():
+        import os
+
+        os._exit(141)
+    _default_excepthook(kind, value, tb)
+
+
+_default_excepthook = sys.excepthook
+sys.excepthook = _quiet_broken_pipe
 
 
 def task(*args: Any, **kwargs: Any) -> Any:

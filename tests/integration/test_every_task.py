@@ -341,3 +341,14 @@ def test_output_piped_into_a_reader_that_left_ends_quietly(project):
     )
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "status 141", proc.stderr
+
+
+def test_invokes_own_output_into_a_closed_pipe_ends_quietly(project):
+    # `inv --list | head`, `inv --help TASK | head`: invoke prints these before any task runs.
+    for args in ("--list", "--help infra.up"):
+        proc = subprocess.run(
+            ["bash", "-c", f'"{sys.executable}" -m invoke {args} | true; echo "status ${{PIPESTATUS[0]}}" >&2'],
+            cwd=project.root, env=project.env, capture_output=True, text=True, timeout=60,
+        )
+        assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1] in ("status 141", "status 0"), proc.stderr

@@ -136,6 +136,7 @@ def test_inv_killed_during_initdb_leaves_nothing_half_made(local_project):
     up = p.inv("infra.up", check=True)
     assert "making the local cluster" in up.stdout and " created, " in up.stdout
     assert not list(p.root.glob(".inv/postgres/*/data.tmp-*"))
+    assert not list(p.root.glob(".inv/postgres/*/.pw-*")), "the killed run's password file was left"
 
 
 def test_ctrl_c_during_initdb_on_a_terminal(local_project):
@@ -199,7 +200,7 @@ def test_binaries_of_another_major_never_hide_the_cluster_it_made(require_mix):
         p.inv("db.seed", check=True)
         p.env["INVOKE_POSTGRES_BIN_DIR"] = str(local_bin_dir("wheel"))
         running = p.inv("infra.up")
-        assert_fails(running, "the local cluster of PostgreSQL 15 in .inv/postgres/15 is running", "`inv infra.down` stops it")
+        assert_fails(running, "the local cluster of PostgreSQL 15 in .inv/postgres/15 is running", "`inv infra.down` (its data is kept)")
         down = p.inv("infra.down", check=True)  # stops the 15 server though the programs are 18's
         assert "stopped the local Postgres server" in down.stdout and ".inv/postgres/15/data" in down.stdout
         assert not any(p.root.glob(".inv/postgres/*/data/postmaster.pid"))
@@ -369,3 +370,39 @@ def test_as_an_ordinary_user_the_server_runs_as_that_user(require_mix):
     finally:
         stop_local(p)
         shutil.rmtree(p.base, ignore_errors=True)
+
+
+def test_root_never_writes_through_a_link_the_account_planted(local_project):
+    # The server's account owns the cluster folder: a link it plants there must not make
+    # root (running inv) overwrite or give away another file.
+    require_root()
+    p = local_project
+    p.inv("infra.up", check=True)
+    p.inv("infra.down", check=True)
+    data = next(p.root.glob(".inv/postgres/*/data"))
+    victim = p.base / "root-only.txt"
+    victim.write_text("root's\n")
+    victim.chmod(0o600)
+    (data / "inv.conf").unlink()
+    (data / "inv.conf").symlink_to(victim)
+    proc = p.inv("infra.up")
+    assert_fails(proc, f"cannot write {data}/inv.conf as postgres")
+    assert victim.read_text() == "root's\n" and victim.stat().st_uid == 0
+    (data / "inv.conf").unlink()
+    (data / "server.log").unlink() if (data / "server.log").exists() else None
+    log = data.parent / "server.log"
+    log.unlink()
+    log.symlink_to(victim)  # what root prints from the log must not be this file
+    started = p.inv("infra.up")
+    assert "root's" not in started.stdout + started.stderr
+
+
+def test_a_cluster_made_before_the_marker_is_still_ours(local_project):
+    p = local_project
+    p.inv("infra.up", check=True)
+    home = next(p.root.glob(".inv/postgres/*/data")).parent
+    (home / "inv-cluster.json").unlink()  # as the first version of the local backend made it
+    assert " already running, " in p.inv("infra.up", check=True).stdout
+    assert "stopped the local Postgres server" in p.inv("infra.down", check=True).stdout
+    assert " started, " in p.inv("infra.up", check=True).stdout
+    assert "removed the local cluster" in p.inv("infra.destroy", "--yes", check=True).stdout

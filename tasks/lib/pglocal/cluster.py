@@ -148,7 +148,8 @@ class PidFile:
 
 def read_pidfile(data: Path) -> PidFile | None:
     try:
-        lines = (data / "postmaster.pid").read_text(errors="replace").splitlines()
+        with _open_read(data / "postmaster.pid") as f:
+            lines = f.read().decode(errors="replace").splitlines()
     except OSError:
         return None
     try:
@@ -209,7 +210,14 @@ MARKER = "inv-cluster.json"
 
 
 def is_ours(home: Path) -> bool:
-    return (home / MARKER).is_file()
+    """inv's marker, or (made before there was one) the include line inv adds to postgresql.conf."""
+    if (home / MARKER).is_file():
+        return True
+    try:
+        with _open_read(home / "data" / "postgresql.conf") as f:
+            return INCLUDE_LINE.encode() in f.read()
+    except OSError:
+        return False
 
 
 def foreign(home: Path) -> bool:
@@ -246,15 +254,22 @@ def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float =
 
 def data_major(spec: LocalSpec) -> str | None:
     try:
-        return (spec.data / "PG_VERSION").read_text().strip()
+        with _open_read(spec.data / "PG_VERSION") as f:
+            return f.read(16).decode(errors="replace").strip()
     except OSError:
         return None
+
+
+def _open_read(path: Path):
+    """``path`` for reading, never through a symlink: the account owns the folder, and what
+    we read from it is printed (root must not show a file the account points it at)."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
 
 
 def log_tail(spec: LocalSpec, n: int = 20, since: int = 0) -> str:
     """The server log's last ``n`` lines (from byte ``since``); '' when there is none."""
     try:
-        with open(spec.log, "rb") as f:
+        with _open_read(spec.log) as f:
             f.seek(since)
             text = f.read().decode(errors="replace")
     except OSError:
@@ -315,9 +330,10 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
         if stat.S_ISDIR(st.st_mode) and st.st_uid == spec.account.uid and not stat.S_IMODE(st.st_mode) & 0o077:
             return
         kind = "a symlink" if stat.S_ISLNK(st.st_mode) else f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"
+        also = f", or set {spec.base_setting} to another folder (this folder's name follows it)" if folder == spec.socket_dir else ""
         raise Exit(
             f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind}): inv will not"
-            f" use it. Fix: remove it if it is a leftover (rm -rf {folder}), then run the command again"
+            f" use it. Fix: remove it if it is a leftover (rm -rf {folder}; its owner or root can){also}, then run the command again"
         )
     spec.account.own(folder)
     os.chmod(folder, 0o700)  # whatever the umask
@@ -336,30 +352,64 @@ def locked(spec: LocalSpec) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _clear_leftover_inits(spec: LocalSpec) -> None:
-    for tmp in spec.home.glob("data.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if not (pid.isdigit() and alive(int(pid)) and int(pid) != os.getpid()):
-            shutil.rmtree(tmp, ignore_errors=True)
+def clear_leftovers(spec: LocalSpec) -> None:
+    """What an initdb killed with its `inv` left: its folder, and the password file (the
+    password in plain text) that the killed run could not remove."""
+    for left in [*spec.home.glob("data.tmp-*"), *spec.home.glob(".pw-*")]:
+        pid = left.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and alive(int(pid)):
+            continue  # another inv's initdb, under way
+        if left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
+        else:
+            left.unlink(missing_ok=True)
+
+
+def write_as_account(spec: LocalSpec, path: Path, text: str, append: bool = False) -> None:
+    """Write ``text`` to ``path`` (mode 0600) as the server's account. In a folder the account
+    owns, root writing itself could be pointed at any file by a link the account plants."""
+    if spec.account.is_us:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC)
+        with os.fdopen(os.open(path, flags, 0o600), "w") as f:
+            f.write(text)
+        return
+    script = f'umask 077 && cat {">>" if append else ">"} "$1"'
+    try:
+        done = subprocess.run(
+            ["/bin/sh", "-c", script, "sh", str(path)], input=text, text=True, capture_output=True, cwd="/",
+            env=_env(), timeout=30, **spec.account.popen_kwargs(),
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Exit(f"cannot write {path} as {spec.account.name}: {e}")
+    if done.returncode != 0:
+        raise Exit(f"cannot write {path} as {spec.account.name}: {done.stderr.strip() or done.returncode}")
+
+
+def _make_home(spec: LocalSpec) -> None:
+    """The cluster folder, with inv's marker: made now, or an empty one (a user's mkdir) taken over."""
+    if spec.home.exists() and not is_ours(spec.home):
+        try:
+            spec.home.rmdir()  # empty: nothing of anyone's is lost
+        except OSError:
+            raise Exit(
+                f"{spec.home} holds files inv did not make (no {MARKER}): inv will not use or remove it."
+                f" Fix: set {spec.base_setting} to another folder"
+            )
+    if not spec.home.exists():
+        private_folder(spec, spec.home, "the cluster folder")
+        write_as_account(spec, spec.home / MARKER, json.dumps({"made_by": "inv", "major": spec.binaries.major}) + "\n")
 
 
 def initdb(spec: LocalSpec) -> None:
     """Make the cluster: initdb into a temporary folder, renamed into place when complete."""
-    if not spec.home.exists():
-        private_folder(spec, spec.home, "the cluster folder")
-        mark = spec.home / MARKER
-        mark.write_text(json.dumps({"made_by": "inv", "major": spec.binaries.major}) + "\n")
-        spec.account.own(mark)
-    _clear_leftover_inits(spec)
+    _make_home(spec)
+    clear_leftovers(spec)
     tmp = spec.home / f"data.tmp-{os.getpid()}"
     # The password reaches initdb through a file only the account can read, in its own
-    # private folder (never /tmp, never argv); created anew, never through a link.
+    # private folder (never /tmp, never argv), written by the account itself.
     pwfile = spec.home / f".pw-{os.getpid()}"
-    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(spec.password + "\n")
-        spec.account.own(pwfile)
+        write_as_account(spec, pwfile, spec.password + "\n")
         argv = [
             spec.binaries.program("initdb"), "-D", str(tmp), "-U", spec.user, f"--pwfile={pwfile}",
             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
@@ -376,16 +426,15 @@ def initdb(spec: LocalSpec) -> None:
             pwfile.unlink()
         except OSError:
             pass
-    with open(tmp / "postgresql.conf", "a") as conf:
-        conf.write(f"\n# The suite's settings (listen address, port, socket, the container's -c settings):\n{INCLUDE_LINE}\n")
+    write_as_account(
+        spec, tmp / "postgresql.conf",
+        f"\n# The suite's settings (listen address, port, socket, the container's -c settings):\n{INCLUDE_LINE}\n", append=True,
+    )
     os.rename(tmp, spec.data)
 
 
 def _write_conf(spec: LocalSpec) -> None:
-    path = spec.data / CONF_NAME
-    path.write_text(spec.conf())
-    spec.account.own(path)
-    os.chmod(path, 0o600)
+    write_as_account(spec, spec.data / CONF_NAME, spec.conf())
 
 
 def conf_differs(spec: LocalSpec) -> bool:
@@ -422,7 +471,7 @@ def follow_log(spec: LocalSpec, tail: int, follow: bool, interval: float = 0.2) 
         if size < offset:
             offset = 0
         if size > offset:
-            with open(spec.log, "rb") as f:
+            with _open_read(spec.log) as f:
                 f.seek(offset)
                 chunk = f.read(size - offset)
             offset = size

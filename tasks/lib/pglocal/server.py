@@ -173,6 +173,8 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
         if now.state == "stale":
             raise Exit(stale_message(spec, now))
         check_other_majors(spec)
+        if spec.home.exists():
+            cluster.clear_leftovers(spec)
         action = "recovered" if now.state == "crashed" else "started"
         if now.state == "crashed" and now.pid is not None:
             _clear_crash(spec, now.pid)
@@ -207,17 +209,18 @@ def check_other_majors(spec: LocalSpec) -> None:
     """Another major's cluster: running (it holds the port), or the only one there (its data would
     seem lost behind a new empty cluster)."""
     others = [home for home in cluster.made_clusters(spec.base) if home.name != str(spec.binaries.major)]
-    if not others:
-        return
-    other = others[0]
-    now = cluster.server_at(other / "data")
-    if now.state == "running":
-        raise Exit(
-            f"the local cluster of PostgreSQL {other.name} in {programs.display_path(other)} is running (pid {now.pid}),"
-            f" and the programs found now are {spec.binaries.describe()}. Fix: `inv infra.down` stops it (its data is kept),"
-            f" or set postgres.bin_dir (INVOKE_POSTGRES_BIN_DIR) to PostgreSQL {other.name}'s bin folder to keep using it"
-        )
-    if not cluster.initialised(spec):
+    for other in others:
+        now = cluster.server_at(other / "data")
+        if now.state == "running":
+            raise Exit(
+                f"the local cluster of PostgreSQL {other.name} in {programs.display_path(other)} is running (pid {now.pid}),"
+                f" and the programs found now are {spec.binaries.describe()}. Fix: set postgres.bin_dir"
+                f" (INVOKE_POSTGRES_BIN_DIR) to PostgreSQL {other.name}'s bin folder to keep using it, or `inv infra.down`"
+                f" (its data is kept) and move it aside (mv {other} {other}-old) to start a new PostgreSQL"
+                f" {spec.binaries.major} cluster"
+            )
+    if others and not cluster.initialised(spec):
+        other = others[0]
         raise Exit(
             f"the local cluster in {programs.display_path(other)} was made by PostgreSQL {other.name}, and the programs"
             f" found now are {spec.binaries.describe()}. Fix: set postgres.bin_dir (INVOKE_POSTGRES_BIN_DIR) to"
@@ -261,6 +264,12 @@ def _warn_conf(spec: LocalSpec) -> None:
 
 def plan(spec: LocalSpec) -> str:
     now = cluster.server(spec)
+    if now.state != "running":
+        try:
+            check_ours(spec)
+            check_other_majors(spec)
+        except Exit as e:
+            return f"would refuse: {e.message}"
     if now.state == "running":
         return f"would reuse the running local cluster in {programs.display_path(spec.data)} (pid {now.pid}, {spec.address})"
     what = f"{spec.address}, settings {', '.join(f'{k}={v}' for k, v in spec.settings) or 'none'}"
@@ -305,8 +314,8 @@ def stop(c) -> list[str]:
             continue
         if not cluster.stop_server(home / "data", now.pid):
             raise Exit(
-                f"the local Postgres server (pid {now.pid}) did not stop within 60 s (it waits for its clients)."
-                f" Fix: stop what is connected, or `kill -QUIT {now.pid}` to stop it at once, then `inv infra.down`"
+                f"the local Postgres server (pid {now.pid}) did not stop within 60 s (a fast shutdown still writes a checkpoint)."
+                f" Fix: wait and run `inv infra.down` again, or `kill -QUIT {now.pid}` to stop it at once (Postgres then recovers at the next start)"
             )
         done.append(f"stopped the local Postgres server (pid {now.pid}); data kept in {programs.display_path(home / 'data')}")
     return done
@@ -318,7 +327,11 @@ def remove(spec: LocalSpec) -> list[str]:
     with cluster.locked(spec):
         now = cluster.server(spec)
         if now.state == "running" and now.pid is not None:
-            cluster.stop_server(spec.data, now.pid, signal.SIGQUIT, timeout=30)
+            if not cluster.stop_server(spec.data, now.pid, signal.SIGQUIT, timeout=30):
+                raise Exit(
+                    f"the local Postgres server (pid {now.pid}) did not stop within 30 s, so nothing was removed."
+                    f" Fix: `kill -KILL {now.pid}`, then `inv infra.destroy` again"
+                )
             done.append(f"stopped the local Postgres server (pid {now.pid})")
         if spec.home.exists():
             cluster.remove(spec)

@@ -132,7 +132,7 @@ def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable
     try:
         spec = server.local_spec(c, find_account=not is_dry(c))
     except Exit as e:
-        if not choice.why.startswith("postgres.backend=auto"):
+        if "no Docker engine answers" not in choice.why:
             raise
         # auto fell back to local for want of an engine: both ways out are the fix.
         raise Exit(f"{(e.message or '').rstrip('. ')}. Or start the Docker engine: {choice.why}")
