@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import Protocol
 
 from tasks.lib.database import origin as database_origin
 from tasks.lib.postgres.spec import CONTAINER_LABEL_VALUE, INTERNAL_PORT, LABEL, PostgresSpec
@@ -69,6 +70,31 @@ def volume_of(attrs: dict, data_dir: str) -> str | None:
         if m.get("Destination") == data_dir:
             return m.get("Name") or m.get("Source")
     return None
+
+
+class Seen(Protocol):
+    """What a plan needs of a container's status (ours and Vault's alike)."""
+
+    @property
+    def ours(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def published(self) -> str: ...
+
+
+def plan_text(create: str, status: Seen | None, name: str, label: str) -> str:
+    """What bringing container ``name`` up would do, for `inv --dry`: ``create`` when it is
+    absent, else refuse (not ours: no ``label``), reuse or start."""
+    if status is None:
+        return create
+    if not status.ours:
+        return f"would refuse: container {name} exists and is not ours (no label {label})"
+    if status.running:
+        return f"would reuse running container {name} ({status.published})"
+    return f"would start stopped container {name} ({status.state}, {status.published})"
 
 
 def status_of(attrs: dict, action: str = "") -> Status:

@@ -19,7 +19,7 @@ from invoke import Exit
 
 from tasks.lib.masking import mask_text, secret_values
 from tasks.lib.postgres import engine, engine_api, ports
-from tasks.lib.postgres.attrs import Status, is_ours, mismatch, status_of
+from tasks.lib.postgres.attrs import Status, is_ours, mismatch, plan_text, status_of
 from tasks.lib.postgres.spec import CONTAINER_LABEL_VALUE, LABEL, VOLUME_LABEL_VALUE, PostgresSpec, create_kwargs
 
 
@@ -138,13 +138,7 @@ def plan(spec: PostgresSpec) -> str:
         status = inspect(spec)
     except Exit as e:
         return f"{create} (could not ask the engine: {e.message})"
-    if status is None:
-        return create
-    if not status.ours:
-        return f"would refuse: container {spec.container} exists and is not ours (no label {LABEL})"
-    if status.running:
-        return f"would reuse running container {spec.container} ({status.published})"
-    return f"would start stopped container {spec.container} ({status.state}, {status.published})"
+    return plan_text(create, status, spec.container, LABEL)
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from invoke import Exit
 from tasks.lib.console import dry, is_dry
 from tasks.lib.masking import mask_text
 from tasks.lib.postgres import engine, engine_api, ports
+from tasks.lib.postgres.attrs import plan_text
 from tasks.lib.vault import health
 from tasks.lib.vault.spec import INTERNAL_PORT, LABEL, LABEL_VALUE, VaultSpec, create_kwargs, spec_from_config
 
@@ -211,13 +212,7 @@ def plan(spec: VaultSpec) -> str:
         status = inspect(spec)
     except Exit as e:
         return f"{create} (could not ask the engine: {e.message})"
-    if status is None:
-        return create
-    if not status.ours:
-        return f"would refuse: container {spec.container} exists and is not ours (no label {LABEL}={LABEL_VALUE})"
-    if status.running:
-        return f"would reuse running container {spec.container} ({status.published})"
-    return f"would start stopped container {spec.container} ({status.state}, {status.published})"
+    return plan_text(create, status, spec.container, f"{LABEL}={LABEL_VALUE}")
 
 
 def bring_up(c) -> VaultSpec:
@@ -264,24 +259,33 @@ def _engine_answers() -> bool:
     return True
 
 
-def stop(c) -> None:
-    """infra.down: stop our Vault container when it exists (silent when it does not)."""
+def _ours(c, doing: str) -> tuple[VaultSpec, VaultStatus] | None:
+    """Our Vault container for infra.down/destroy; None (said, when it is someone else's)
+    when there is none to ``doing``, or under --dry (the plan line printed)."""
     spec = spec_from_config(c)
     status = _existing(spec)
     if status is None:
-        return
+        return None
     if not status.ours:
         print(f"vault: container {spec.container} is not ours (no label {LABEL}={LABEL_VALUE}); left alone", flush=True)
-        return
+        return None
     if is_dry(c):
-        dry(f"would stop container {spec.container} ({status.state})")
+        dry(f"would {doing} container {spec.container} ({status.state})")
+        return None
+    return spec, status
+
+
+def stop(c) -> None:
+    """infra.down: stop our Vault container when it exists (silent when it does not)."""
+    found = _ours(c, "stop")
+    if found is None:
         return
+    spec, status = found
     if status.state not in ("running", "paused", "restarting"):
         print(f"container {spec.container} is already stopped ({status.state})", flush=True)
         return
-    cl = engine.client()
     with engine.docker_errors(f"stopping container {spec.container}"):
-        ct = engine.get_container(cl, spec.container)
+        ct = engine.get_container(engine.client(), spec.container)
         if ct is not None:
             ct.stop(timeout=10)
     print(f"stopped container {spec.container} (Vault dev mode keeps no data)", flush=True)
@@ -289,19 +293,12 @@ def stop(c) -> None:
 
 def remove(c) -> None:
     """infra.destroy: remove our Vault container when it exists (it has no volume)."""
-    spec = spec_from_config(c)
-    status = _existing(spec)
-    if status is None:
+    found = _ours(c, "remove")
+    if found is None:
         return
-    if not status.ours:
-        print(f"vault: container {spec.container} is not ours (no label {LABEL}={LABEL_VALUE}); left alone", flush=True)
-        return
-    if is_dry(c):
-        dry(f"would remove container {spec.container}")
-        return
-    cl = engine.client()
+    spec, _ = found
     with engine.docker_errors(f"removing container {spec.container}"):
-        ct = engine.get_container(cl, spec.container)
+        ct = engine.get_container(engine.client(), spec.container)
         if ct is not None:
             ct.remove(force=True)
     print(f"removed container {spec.container}", flush=True)
