@@ -128,6 +128,12 @@ def local_rows(c) -> list[Row]:
     except Exit as e:
         return [_failed("postgres binaries", e.message or "")]
     rows = [Row("postgres binaries", OK, spec.binaries.describe())]
+    wanted = server.wanted_major(c)
+    if wanted is not None and wanted != spec.binaries.major:
+        rows[-1] = Row(
+            "postgres binaries", WARN, f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
+            f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)",
+        )
     user = config.text(c, "postgres", "local_user")
     try:
         account.server_account(user, create=False)
