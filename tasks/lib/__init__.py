@@ -62,6 +62,7 @@ The stack (stack/): the steps dev.up, dev.status, db.* and billing.serve share
     backend.py      which Postgres: a container or the local cluster (postgres.backend)
     postgres.py     bring Postgres up (and infra's stop, destroy, status, logs)
     seed.py         seed once, reset (with its checks)
+    services.py     infra.down, infra.destroy: Postgres, then Vault
     setup.py        the dev cert, then `mix setup` (with Postgres and the seed lock when it needs them)
     steps.py        timing steps, one in the background, the closing table
     up.py           dev.up

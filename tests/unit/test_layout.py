@@ -207,6 +207,47 @@ def test_task_modules_import_the_library_only_inside_task_bodies():
     assert bad == [], "\n".join(bad)
 
 
+def _is_task(fn: ast.FunctionDef) -> bool:
+    return any(
+        (isinstance(d, ast.Name) and d.id == "task") or (isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == "task")
+        for d in fn.decorator_list
+    )
+
+
+def library_calls(fn: ast.FunctionDef) -> list[str]:
+    """The calls a task body makes into what it imported from tasks.lib."""
+    names = {
+        alias.asname or alias.name
+        for node in ast.walk(fn)
+        if isinstance(node, ast.ImportFrom) and node.module and within(node.module, "tasks.lib")
+        for alias in node.names
+    }
+    calls = []
+    for node in ast.walk(fn):
+        if not isinstance(node, ast.Call):
+            continue
+        target = node.func.value if isinstance(node.func, ast.Attribute) else node.func
+        if isinstance(target, ast.Name) and target.id in names:
+            calls.append(ast.unparse(node.func))
+    return calls
+
+
+def test_each_task_body_makes_one_call_into_the_library():
+    """A task is its definition and one call: the mechanism lives in the library, whole."""
+    bad, seen = [], 0
+    for path in task_modules().values():
+        for fn in ast.parse(path.read_text(), str(path)).body:
+            if isinstance(fn, ast.FunctionDef) and _is_task(fn):
+                seen += 1
+                calls = library_calls(fn)
+                if len(calls) != 1:
+                    bad.append(f"{path.relative_to(REPO)}:{fn.lineno} {fn.name} calls {calls or 'nothing'} in the library")
+    from tasks.collection import ns
+
+    assert seen == len(ns.task_names), f"the scan found {seen} tasks, inv has {len(ns.task_names)}"
+    assert bad == [], "\n".join(bad)
+
+
 def test_heavy_packages_have_one_home_each():
     importers: dict[str, set[str]] = {pkg: set() for pkg in HEAVY_HOMES}
     for path in [REPO / "tasks.py", *sorted(TASKS.rglob("*.py"))]:

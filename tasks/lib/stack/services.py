@@ -1,0 +1,19 @@
+"""infra.down and infra.destroy: everything infra manages, Postgres first, then the Vault
+container of the acceptance tests (which only exists where elixir.test --acceptance ran)."""
+
+from __future__ import annotations
+
+from tasks.lib.stack import postgres
+from tasks.lib.vault import container as vault
+
+
+def stop(c) -> None:
+    """Stop Postgres (data kept), then Vault (silent when there is none)."""
+    postgres.stop(c)
+    vault.stop(c)
+
+
+def destroy(c, yes: bool) -> None:
+    """Remove Postgres and its data (after asking), then Vault. Declining removes nothing."""
+    postgres.destroy(c, yes)
+    vault.remove(c)
