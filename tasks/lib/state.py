@@ -1,5 +1,6 @@
 """Reading and writing the suite's JSON state files, in the state folder (setting
-dev.state_dir, default .inv): ``fingerprints/<step>.json``, the Elixir version cache.
+dev.state_dir, default .inv): ``fingerprints/<step>.json``, the Elixir version cache;
+and the lock files of steps two `inv` runs must not do at once (``held``).
 
 State only remembers what the suite already found out, so state that cannot be read is
 unknown state: one warning naming the file, and the caller goes on as if it were absent
@@ -16,8 +17,9 @@ import json
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from invoke import Exit
 
@@ -161,6 +163,30 @@ def remove(path: Path) -> None:
         if path.is_dir() and not path.is_symlink():
             raise _file_error(path) from None
         raise _cannot_write(path.parent, e) from None
+
+
+@contextmanager
+def held(path: Path, waiting: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` for the block. When another `inv` holds it, print
+    ``waiting`` once and wait for it. The kernel releases it however the holder ends
+    (Ctrl-C, kill -9), so a lock file left behind never blocks anyone. Raises StateError
+    when the file cannot be made."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise _cannot_write(path.parent, e) from None
+    with os.fdopen(fd, "r+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(waiting, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def check_writable(folder: Path, create: bool = True) -> None:

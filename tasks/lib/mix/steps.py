@@ -17,7 +17,7 @@ from tasks.lib.console import dry, is_dry
 from tasks.lib.mix import tool
 from tasks.lib.mix.fingerprints import Step, is_up_to_date, missing_outputs, record
 from tasks.lib.repo import mixproject
-from tasks.lib.state import require_writable
+from tasks.lib.state import held, require_writable
 
 
 def _paths(base: Path, patterns) -> list[Path]:
@@ -129,22 +129,33 @@ def cert_files(c) -> list[Path]:
     return files
 
 
-def cert(c, force: bool = False) -> str:
+def cert(c) -> str:
     """`mix phx.gen.cert` (setting elixir.cert_task) when the dev config serves https from
-    a cert that is not there yet; "skipped" when it is (or nothing expects one)."""
+    a cert that is not there yet; "skipped" when it is (or nothing expects one). Two `inv`
+    at once make it once: the second waits, then finds it made (Phoenix's task would ask
+    whether to overwrite)."""
     files = cert_files(c)
     task = config.optional(c, "elixir", "cert_task").strip()
-    missing = [f for f in files if not f.exists()]
-    root = tool.elixir_root(c)
     if not files or not task:
         return "skipped"
-    _, named_in = config.repository(c).cert
-    if not missing and not force:
+    if all(f.exists() for f in files):
         print(f"cert: up to date ({programs.display_path(files[0].parent)} has the dev https cert)", flush=True)
         return "skipped"
-    shown = ", ".join(programs.display_path(f) for f in missing) or "the cert"
-    print(f"cert: running ({shown} missing; {config.repository(c).show(named_in or root)} serves https from it)", flush=True)
-    programs.run(c, mix_command(c, "cert_task"), cwd=root, env=portal_env.mix_env(), what=f"mix {task}")
+    if is_dry(c):
+        return _make_cert(c, files, task)
+    with held(require_writable(c) / "cert.lock", "cert: waiting for another inv that is making the dev https cert"):
+        if all(f.exists() for f in files):
+            print(f"cert: made meanwhile by another inv ({programs.display_path(files[0].parent)})", flush=True)
+            return "skipped"
+        return _make_cert(c, files, task)
+
+
+def _make_cert(c, files: list[Path], task: str) -> str:
+    missing = [f for f in files if not f.exists()]
+    shown = ", ".join(programs.display_path(f) for f in missing)
+    _, named_in = config.repository(c).cert
+    print(f"cert: running ({shown} missing; {config.repository(c).show(named_in or tool.elixir_root(c))} serves https from it)", flush=True)
+    programs.run(c, mix_command(c, "cert_task"), cwd=tool.elixir_root(c), env=portal_env.mix_env(), what=f"mix {task}")
     return "ran"
 
 

@@ -22,7 +22,7 @@ def mix_setup(c, force: bool = False, needs_database: str | None = None) -> str:
 
 def task(c, force: bool = False) -> str:
     """elixir.setup: the cert, Postgres when setup needs it, then `mix setup`."""
-    mix_steps.cert(c, force=False)
+    mix_steps.cert(c)
     needs = mix_steps.setup_needs_database(c)
     if needs is not None:
         print(f"setup: needs the database ({needs}); starting Postgres first", flush=True)
