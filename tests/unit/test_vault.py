@@ -59,7 +59,9 @@ def attrs(image="vault:1.13.3", port="8200", ip="127.0.0.1", token="firezone", l
 def test_reading_a_container():
     st = container.status_of(attrs())
     assert st.ours and st.running and st.published == "127.0.0.1:8200"
-    assert not container.is_ours(attrs(label="postgres"))
+    assert not container.status_of(attrs(label="postgres")).ours  # the Postgres container's label value
+    refusal = container.refuse_foreign(spec_from_config(context()), "stop").message
+    assert "no label dev.firezone.inv=vault" in refusal and "set vault.container (INVOKE_VAULT_CONTAINER)" in refusal
     spec = spec_from_config(context())
     assert container.differs(spec, attrs()) is None
     assert "image vault:1.12" in container.differs(spec, attrs(image="vault:1.12"))

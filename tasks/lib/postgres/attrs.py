@@ -12,6 +12,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Protocol
 
+from invoke import Exit
+
 from tasks.lib.database import origin as database_origin
 from tasks.lib.postgres.spec import CONTAINER_LABEL_VALUE, INTERNAL_PORT, LABEL, PostgresSpec
 
@@ -41,19 +43,32 @@ class Status:
         return f"{self.host_ip or '0.0.0.0'}:{self.host_port}"
 
 
-def is_ours(attrs: dict) -> bool:
+def is_ours(attrs: dict, value: str = CONTAINER_LABEL_VALUE) -> bool:
+    """Whether the container carries our label with ``value`` (Postgres's by default)."""
     labels = (attrs.get("Config") or {}).get("Labels") or {}
-    return labels.get(LABEL) == CONTAINER_LABEL_VALUE
+    return labels.get(LABEL) == value
 
 
-def published(attrs: dict) -> tuple[str | None, int | None]:
-    """The host address 5432/tcp is (to be) published on, from HostConfig then NetworkSettings."""
+def published(attrs: dict, port: str = INTERNAL_PORT) -> tuple[str | None, int | None]:
+    """The host address ``port`` (5432/tcp by default) is (to be) published on, from
+    HostConfig then NetworkSettings."""
     for source in ((attrs.get("HostConfig") or {}).get("PortBindings"), (attrs.get("NetworkSettings") or {}).get("Ports")):
-        bindings = (source or {}).get(INTERNAL_PORT) or []
+        bindings = (source or {}).get(port) or []
         for b in bindings:
             if b.get("HostPort"):
                 return (b.get("HostIp") or "0.0.0.0"), int(b["HostPort"])
     return None, None
+
+
+def foreign_refusal(name: str, value: str, setting: str, doing: str) -> Exit:
+    """The one line for a same-named container without our label ``value``: inv leaves it
+    alone; the fix is another name (``setting``) or removing it by hand."""
+    env = "INVOKE_" + setting.upper().replace(".", "_")
+    return Exit(
+        f"a container named {name} exists but was not created by inv (no label {LABEL}={value}),"
+        f" so inv will not {doing} it. Fix: set {setting} ({env}) to another name,"
+        f" or remove that container yourself if you are sure (docker rm -f {name})"
+    )
 
 
 def container_env(attrs: dict) -> dict[str, str]:

@@ -19,16 +19,12 @@ from invoke import Exit
 
 from tasks.lib.masking import mask_text, secret_values
 from tasks.lib.postgres import engine, engine_api, ports
-from tasks.lib.postgres.attrs import Status, is_ours, mismatch, plan_text, status_of
+from tasks.lib.postgres.attrs import Status, foreign_refusal, is_ours, mismatch, plan_text, status_of
 from tasks.lib.postgres.spec import CONTAINER_LABEL_VALUE, LABEL, VOLUME_LABEL_VALUE, PostgresSpec, create_kwargs
 
 
 def refuse_foreign(spec: PostgresSpec, doing: str) -> Exit:
-    return Exit(
-        f"a container named {spec.container} exists but was not created by inv (no label {LABEL}={CONTAINER_LABEL_VALUE}),"
-        f" so inv will not {doing} it. Fix: set postgres.container (INVOKE_POSTGRES_CONTAINER) to another name,"
-        f" or remove that container yourself if you are sure (docker rm -f {spec.container})"
-    )
+    return foreign_refusal(spec.container, CONTAINER_LABEL_VALUE, "postgres.container", doing)
 
 
 def inspect(spec: PostgresSpec) -> Status | None:

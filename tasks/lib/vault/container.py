@@ -16,7 +16,7 @@ from invoke import Exit
 from tasks.lib.console import dry, is_dry
 from tasks.lib.masking import mask_text
 from tasks.lib.postgres import engine, engine_api, ports
-from tasks.lib.postgres.attrs import plan_text
+from tasks.lib.postgres.attrs import foreign_refusal, is_ours, plan_text, published
 from tasks.lib.vault import health
 from tasks.lib.vault.spec import INTERNAL_PORT, LABEL, LABEL_VALUE, VaultSpec, create_kwargs, spec_from_config
 
@@ -41,20 +41,8 @@ class VaultStatus:
         return "not published" if self.host_port is None else f"{self.host_ip or '0.0.0.0'}:{self.host_port}"
 
 
-def is_ours(attrs: dict) -> bool:
-    return ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL) == LABEL_VALUE
-
-
-def published(attrs: dict) -> tuple[str | None, int | None]:
-    for source in ((attrs.get("HostConfig") or {}).get("PortBindings"), (attrs.get("NetworkSettings") or {}).get("Ports")):
-        for b in (source or {}).get(INTERNAL_PORT) or []:
-            if b.get("HostPort"):
-                return (b.get("HostIp") or "0.0.0.0"), int(b["HostPort"])
-    return None, None
-
-
 def status_of(attrs: dict, action: str = "") -> VaultStatus:
-    ip, port = published(attrs)
+    ip, port = published(attrs, INTERNAL_PORT)
     return VaultStatus(
         name=(attrs.get("Name") or "").lstrip("/"),
         id=attrs.get("Id", ""),
@@ -62,7 +50,7 @@ def status_of(attrs: dict, action: str = "") -> VaultStatus:
         image=(attrs.get("Config") or {}).get("Image", ""),
         host_ip=ip,
         host_port=port,
-        ours=is_ours(attrs),
+        ours=is_ours(attrs, LABEL_VALUE),
         action=action,
     )
 
@@ -72,7 +60,7 @@ def differs(spec: VaultSpec, attrs: dict) -> str | None:
     image = (attrs.get("Config") or {}).get("Image", "")
     if image != spec.image:
         return f"image {image}, settings say {spec.image}"
-    ip, port = published(attrs)
+    ip, port = published(attrs, INTERNAL_PORT)
     if (ip, port) != (spec.host_ip, spec.port):
         return f"published on {ip}:{port}, settings say {spec.address}"
     env = dict(item.partition("=")[::2] for item in (attrs.get("Config") or {}).get("Env") or [])
@@ -82,11 +70,7 @@ def differs(spec: VaultSpec, attrs: dict) -> str | None:
 
 
 def refuse_foreign(spec: VaultSpec, doing: str) -> Exit:
-    return Exit(
-        f"a container named {spec.container} exists but was not created by inv (no label {LABEL}={LABEL_VALUE}),"
-        f" so inv will not {doing} it. Fix: set vault.container (INVOKE_VAULT_CONTAINER) to another name,"
-        f" or remove that container yourself if you are sure (docker rm -f {spec.container})"
-    )
+    return foreign_refusal(spec.container, LABEL_VALUE, "vault.container", doing)
 
 
 def inspect(spec: VaultSpec) -> VaultStatus | None:
@@ -125,14 +109,14 @@ def _logs_of(ct, spec: VaultSpec, n: int = 20) -> str:
 def ensure_running(spec: VaultSpec) -> VaultStatus:
     """Get, create or start our Vault container; Exit on anything in the way."""
     attrs = engine_api.container_attrs(spec.container)  # warm path, no SDK
-    if attrs and is_ours(attrs) and not differs(spec, attrs) and (attrs.get("State") or {}).get("Status") == "running":
+    if attrs and is_ours(attrs, LABEL_VALUE) and not differs(spec, attrs) and (attrs.get("State") or {}).get("Status") == "running":
         return status_of(attrs, "reused")
     cl = engine.client()
     with engine.docker_errors(f"preparing container {spec.container}"):
         ct = engine.get_container(cl, spec.container)
         action = "created"
         if ct is not None:
-            if not is_ours(ct.attrs):
+            if not is_ours(ct.attrs, LABEL_VALUE):
                 raise refuse_foreign(spec, "use")
             changed = differs(spec, ct.attrs)
             if changed is None and ct.status == "running":
