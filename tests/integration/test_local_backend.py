@@ -25,6 +25,10 @@ def pidfile(project):
     return next(project.root.glob(".inv/postgres/*/data/postmaster.pid"))
 
 
+def pidfile_exists(project) -> bool:
+    return any(project.root.glob(".inv/postgres/*/data/postmaster.pid"))
+
+
 def server_pid(project) -> int:
     return int(pidfile(project).read_text().split()[0])
 
@@ -282,6 +286,30 @@ def test_two_ups_at_once_make_one_cluster(local_project):
     log = next(p.root.glob(".inv/postgres/*/server.log")).read_text()
     assert "already exists" not in log, log  # no second postmaster tried
     assert len(list(p.root.glob(".inv/postgres/*/data.tmp-*"))) == 0
+
+
+def test_down_waits_for_an_inv_at_work_on_the_cluster_then_stops_it(local_project):
+    """infra.down takes the cluster's lock, as infra.up does while it makes and starts it:
+    run while another inv holds it, down waits (and says so), then stops the server."""
+    import fcntl
+
+    p = local_project
+    p.inv("infra.up", check=True)
+    pid = server_pid(p)
+    home = pidfile(p).parent.parent
+    with open(home.parent / f".{home.name}.lock", "r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # stands in for an infra.up starting it
+        down = subprocess.Popen([os.sys.executable, "-m", "invoke", "infra.down"], cwd=p.root, env=p.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1.5)
+        assert down.poll() is None, down.communicate()[0]
+        assert os.path.exists(f"/proc/{pid}")  # not stopped behind the holder's back
+        fcntl.flock(held, fcntl.LOCK_UN)
+        out = down.communicate(timeout=60)[0]
+    assert down.returncode == 0, out
+    assert f"postgres: waiting for another inv making, starting, stopping or removing .inv/postgres/{home.name}" in out
+    assert f"stopped the local Postgres server (pid {pid})" in out
+    assert not pidfile_exists(p)
 
 
 def test_auto_picks_local_without_an_engine_and_says_why(require_mix):

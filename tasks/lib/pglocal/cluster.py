@@ -340,12 +340,18 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
 
 
 @contextmanager
-def locked(spec: LocalSpec) -> Iterator[None]:
-    """One `inv` at a time makes, starts, stops or removes this cluster."""
-    spec.base.mkdir(parents=True, exist_ok=True)
-    fd = os.open(spec.base / f".{spec.binaries.major}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+def locked(home: Path) -> Iterator[None]:
+    """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock
+    file sits beside it, so removing the cluster keeps it). Another holder is waited for,
+    after one line saying so; the kernel drops a killed holder's lock."""
+    home.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home.parent / f".{home.name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "r+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"postgres: waiting for another inv making, starting, stopping or removing {programs.display_path(home)}", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -165,7 +165,7 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
     check_reachable(spec)
     check_socket(spec)
     check_ours(spec)
-    with cluster.locked(spec):
+    with cluster.locked(spec.home):
         now = cluster.server(spec)  # another inv may have started it meanwhile
         if now.state == "running":
             check_running_matches(spec, now)
@@ -302,29 +302,31 @@ def diagnosis(spec: LocalSpec, since: int):
 
 
 def stop(c) -> list[str]:
-    """infra.down: stop every running cluster inv made (whatever major; no binaries needed)."""
-    running = running_clusters(c)
-    if not running:
-        made = made_clusters(c)
+    """infra.down: stop every running cluster inv made (whatever major; no binaries needed).
+    Each under its lock: an `inv infra.up` starting it finishes first, then it is stopped."""
+    made = made_clusters(c)
+    done = []
+    for home in made:
+        with cluster.locked(home):
+            now = cluster.server_at(home / "data")
+            if now.state != "running" or now.pid is None:
+                continue
+            if not cluster.stop_server(home / "data", now.pid):
+                raise Exit(
+                    f"the local Postgres server (pid {now.pid}) did not stop within 60 s (a fast shutdown still writes a checkpoint)."
+                    f" Fix: wait and run `inv infra.down` again, or `kill -QUIT {now.pid}` to stop it at once (Postgres then recovers at the next start)"
+                )
+        done.append(f"stopped the local Postgres server (pid {now.pid}); data kept in {programs.display_path(home / 'data')}")
+    if not done:
         where = f"; data kept in {programs.display_path(made[0] / 'data')}" if made else ""
         return [f"the local cluster is not running{where}"]
-    done = []
-    for home, now in running:
-        if now.pid is None:
-            continue
-        if not cluster.stop_server(home / "data", now.pid):
-            raise Exit(
-                f"the local Postgres server (pid {now.pid}) did not stop within 60 s (a fast shutdown still writes a checkpoint)."
-                f" Fix: wait and run `inv infra.down` again, or `kill -QUIT {now.pid}` to stop it at once (Postgres then recovers at the next start)"
-            )
-        done.append(f"stopped the local Postgres server (pid {now.pid}); data kept in {programs.display_path(home / 'data')}")
     return done
 
 
 def remove(spec: LocalSpec) -> list[str]:
     check_ours(spec)
     done = []
-    with cluster.locked(spec):
+    with cluster.locked(spec.home):
         now = cluster.server(spec)
         if now.state == "running" and now.pid is not None:
             if not cluster.stop_server(spec.data, now.pid, signal.SIGQUIT, timeout=30):
