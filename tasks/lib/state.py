@@ -169,24 +169,44 @@ def remove(path: Path) -> None:
 def held(path: Path, waiting: str) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` for the block. When another `inv` holds it, print
     ``waiting`` once and wait for it. The kernel releases it however the holder ends
-    (Ctrl-C, kill -9), so a lock file left behind never blocks anyone. Raises StateError
-    when the file cannot be made."""
+    (Ctrl-C, kill -9), so a lock file left behind never blocks anyone. The file is opened
+    read-only (a lock needs no write), so one made by another user (say root) still
+    works. Raises StateError, one line naming the lock file and the fix, when it cannot
+    be opened or made."""
     import fcntl
 
+    fd = _open_lock(Path(path))
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as e:
-        raise _cannot_write(path.parent, e) from None
-    with os.fdopen(fd, "r+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(waiting, flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
+def _open_lock(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _cannot_write(path.parent, e) from None
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise _lock_error(path, e) from None
+
+
+def _lock_error(path: Path, error: OSError) -> StateError:
+    """Why the lock file ``path`` cannot be opened, and the fix."""
+    if path.is_symlink():
+        return StateError(f"cannot use the lock file {path} (it is a symlink): remove it (rm {path}); the next run makes it again")
+    if path.is_dir():
+        return StateError(f"cannot use the lock file {path} (a folder is in the way): remove it (rmdir {path})")
+    if path.exists() and error.errno in (errno.EACCES, errno.EPERM):
+        return StateError(f"cannot read the lock file {path} (permission denied): remove it (rm {path}); the next run makes it again")
+    return _cannot_write(path.parent, error)
 
 
 def check_writable(folder: Path, create: bool = True) -> None:

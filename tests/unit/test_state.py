@@ -326,3 +326,97 @@ def test_a_version_cache_that_cannot_be_written_only_costs_time(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("warning:") == 1 and "is a file, not a folder" in err
     assert no_tmp(tmp_path)
+
+
+# ------------------------------------------------------------------ held (lock files)
+
+
+def test_held_makes_the_lock_and_its_folder_and_waits_for_another_holder(tmp_path, capsys):
+    import threading
+
+    lock = tmp_path / ".inv" / "x.lock"
+    order = []
+    with state.held(lock, "waiting for the other"):
+        assert lock.is_file()
+
+        def second():
+            with state.held(lock, "waiting for the other"):
+                order.append("second")
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(0.3)
+        assert t.is_alive() and order == []  # a separate open blocks on the same file
+        order.append("first done")
+    t.join(5)
+    assert order == ["first done", "second"]
+    assert capsys.readouterr().out == "waiting for the other\n"
+
+
+def test_held_uses_a_lock_file_another_user_made_read_only(tmp_path):
+    """Root's lock file (0444 here) in a shared folder: a later run as another user still
+    locks, since the lock opens read-only. As root, the test takes nobody's effective ids
+    for the open, so the kernel checks the permissions for real."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    root = os.geteuid() == 0
+    folder = Path(tempfile.mkdtemp()) if root else tmp_path  # pytest's own folders are root's only
+    try:
+        folder.chmod(0o777)
+        lock = folder / "cert.lock"
+        lock.touch()
+        lock.chmod(0o444)
+        if root:
+            os.setegid(65534)
+            os.seteuid(65534)
+        try:
+            with state.held(lock, "w"):
+                held = True
+        finally:
+            if root:
+                os.seteuid(0)
+                os.setegid(0)
+        assert held
+    finally:
+        if root:
+            shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("shape", ["symlink", "folder"])
+def test_held_names_a_lock_file_in_the_way_and_the_fix(tmp_path, shape):
+    lock = tmp_path / "cert.lock"
+    if shape == "symlink":
+        lock.symlink_to(tmp_path / "elsewhere")
+        fix = f"(it is a symlink): remove it (rm {lock}); the next run makes it again"
+    else:
+        lock.mkdir()
+        fix = f"(a folder is in the way): remove it (rmdir {lock})"
+    with pytest.raises(StateError) as e:
+        with state.held(lock, "w"):
+            pass
+    assert e.value.message == f"cannot use the lock file {lock} {fix}"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_held_an_unreadable_lock_file_says_remove_it(tmp_path, monkeypatch):
+    lock = tmp_path / "cert.lock"
+    lock.touch()
+
+    def refuse(path, flags, mode=0o777):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(state.os, "open", refuse)  # root reads anything: simulate the refusal
+    with pytest.raises(StateError) as e:
+        with state.held(lock, "w"):
+            pass
+    assert e.value.message == f"cannot read the lock file {lock} (permission denied): remove it (rm {lock}); the next run makes it again"
+
+
+def test_held_below_a_file_names_the_file_in_the_way(tmp_path):
+    (tmp_path / ".inv").write_text("")
+    with pytest.raises(StateError) as e:
+        with state.held(tmp_path / ".inv" / "cert.lock", "w"):
+            pass
+    assert e.value.message == f"cannot write the state folder {tmp_path / '.inv'} (a file is in the way): {FIX}"

@@ -20,7 +20,6 @@ What survives what:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -29,14 +28,13 @@ import signal
 import stat
 import subprocess
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from invoke import Exit
 
-from tasks.lib import programs
+from tasks.lib import programs, state
 from tasks.lib.pglocal.account import Account
 from tasks.lib.pglocal.binaries import Binaries
 from tasks.lib.supervise import proctable
@@ -339,23 +337,12 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
     os.chmod(folder, 0o700)  # whatever the umask
 
 
-@contextmanager
-def locked(home: Path) -> Iterator[None]:
+def locked(home: Path) -> ContextManager[None]:
     """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock
     file sits beside it, so removing the cluster keeps it). Another holder is waited for,
     after one line saying so; the kernel drops a killed holder's lock."""
-    home.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home.parent / f".{home.name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "r+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"postgres: waiting for another inv making, starting, stopping or removing {programs.display_path(home)}", flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    waiting = f"postgres: waiting for another inv making, starting, stopping or removing {programs.display_path(home)}"
+    return state.held(home.parent / f".{home.name}.lock", waiting)
 
 
 def clear_leftovers(spec: LocalSpec) -> None:
