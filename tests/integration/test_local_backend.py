@@ -88,10 +88,6 @@ def test_up_makes_starts_reuses_and_down_keeps_the_data(local_project):
     assert "database system is ready to accept connections" in logs
 
 
-def pidfile_exists(project) -> bool:
-    return any(project.root.glob(".inv/postgres/*/data/postmaster.pid"))
-
-
 def test_destroy_asks_then_removes_the_cluster(local_project):
     p = local_project
     p.inv("infra.up", check=True)
@@ -310,6 +306,41 @@ def test_down_waits_for_an_inv_at_work_on_the_cluster_then_stops_it(local_projec
     assert f"postgres: waiting for another inv making, starting, stopping or removing .inv/postgres/{home.name}" in out
     assert f"stopped the local Postgres server (pid {pid})" in out
     assert not pidfile_exists(p)
+
+
+def test_down_during_the_first_ups_initdb_waits_then_stops_what_it_started(local_project):
+    """A first infra.up is making the cluster (initdb, slowed here by a wrapper) when
+    infra.down runs: there is no data folder yet, only the up's lock. Down waits for it,
+    then stops the server the up started; the up, if it loses the race, says what
+    stopped its server and what to run."""
+    p = local_project
+    real = Path(p.env.get("INVOKE_POSTGRES_BIN_DIR") or DEBIAN_BIN)
+    slow = p.base / "slow-initdb-bin"
+    slow.mkdir()
+    for name in ("pg_ctl", "postgres", "pg_config"):
+        if (real / name).exists():
+            (slow / name).symlink_to(real / name)
+    (slow / "initdb").write_text(f'#!/bin/sh\nsleep 2\nexec {real / "initdb"} "$@"\n')
+    (slow / "initdb").chmod(0o755)
+    slow.chmod(0o755)
+    env = {**p.env, "INVOKE_POSTGRES_BIN_DIR": str(slow)}
+    up = subprocess.Popen([os.sys.executable, "-m", "invoke", "infra.up"], cwd=p.root, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not list(p.root.glob(".inv/postgres/*/data.tmp-*")):
+        assert up.poll() is None and time.monotonic() < deadline, up.communicate()[0]
+        time.sleep(0.005)
+    down = subprocess.run([os.sys.executable, "-m", "invoke", "infra.down"], cwd=p.root, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    up_out = up.communicate(timeout=120)[0]
+    assert down.returncode == 0, down.stdout
+    assert "postgres: waiting for another inv making, starting, stopping or removing .inv/postgres/" in down.stdout
+    assert "stopped the local Postgres server (pid " in down.stdout, down.stdout
+    assert "making the local cluster" in up_out and "Traceback" not in up_out
+    if up.returncode != 0:  # the down came before the handshake
+        assert "another command stopped it while this run waited" in up_out and "run `inv infra.up` again" in up_out, up_out
+    assert not pidfile_exists(p)
+    assert " started, " in p.inv("infra.up", check=True).stdout
 
 
 def test_auto_picks_local_without_an_engine_and_says_why(require_mix):

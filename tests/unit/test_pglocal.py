@@ -169,6 +169,43 @@ def test_server_states(tmp_path):
     assert now.state == "stale" and now.pid == os.getpid()
 
 
+def test_clusters_inv_made_or_is_making(tmp_path):
+    base = tmp_path / "postgres"
+    (base / "18" / "data").mkdir(parents=True)
+    (base / "18" / cluster.MARKER).write_text("{}")
+    (base / "18" / "data" / "PG_VERSION").write_text("18\n")
+    (base / "17").mkdir()
+    (base / "17" / cluster.MARKER).write_text("{}")  # initdb under way: no data yet
+    (base / ".16.lock").touch()  # an up holds the lock before it makes the folder
+    (base / "15").mkdir()  # a user's folder: no marker, no lock
+    (base / "binaries.json").touch()
+    assert cluster.touched_clusters(base) == [base / "18", base / "17", base / "16"]
+    assert cluster.made_clusters(base) == [base / "18"]
+    assert cluster.touched_clusters(tmp_path / "absent") == []
+
+
+def test_a_shutdown_request_in_the_log_is_not_a_failure():
+    log = "LOG:  database system is ready to accept connections\nLOG:  received fast shutdown request\nLOG:  aborting any active transactions\n"
+    assert cluster.shutdown_request(log) == "received fast shutdown request"
+    assert cluster.shutdown_request("2026-12-06 UTC [9] LOG:  received smart shutdown request") == "received smart shutdown request"
+    assert cluster.shutdown_request("FATAL:  could not bind IPv4 address") is None
+
+
+def test_an_up_whose_server_was_stopped_meanwhile_says_so(tmp_path):
+    from tasks.lib.pglocal import server
+
+    s = spec(tmp_path)
+    s.log.parent.mkdir(parents=True, exist_ok=True)
+    s.log.write_text("LOG:  database system is ready to accept connections\nLOG:  received fast shutdown request\n")
+    s.data.mkdir(parents=True, exist_ok=True)
+    assert cluster.stopped_reason(s, 0)() == "the local server was stopped (its log: received fast shutdown request)"
+    hint = server.diagnosis(s, 0)("connection refused", "")
+    assert hint == (
+        "another command stopped it while this run waited (an `inv infra.down` in another terminal, or pg_ctl stop):"
+        " run `inv infra.up` again"
+    )
+
+
 # --------------------------------------------------------------------------- the account
 
 

@@ -228,11 +228,18 @@ def foreign(home: Path) -> bool:
 
 def made_clusters(base: Path) -> list[Path]:
     """The cluster folders inv made under ``base`` (one per major), newest major first."""
+    return [home for home in touched_clusters(base) if is_ours(home) and (home / "data" / "PG_VERSION").is_file()]
+
+
+def touched_clusters(base: Path) -> list[Path]:
+    """The cluster folders under ``base`` that inv made or is making (a marker, or the lock
+    file an `inv` takes before it makes one), newest major first."""
     try:
-        homes = [p for p in base.iterdir() if p.name.isdigit() and is_ours(p) and (p / "data" / "PG_VERSION").is_file()]
+        names = {p.name for p in base.iterdir() if p.name.isdigit() and is_ours(p)}
+        names |= {p.name[1:-5] for p in base.glob(".*.lock") if p.name[1:-5].isdigit()}
     except OSError:
         return []
-    return sorted(homes, key=lambda p: -int(p.name))
+    return [base / name for name in sorted(names, key=lambda n: -int(n))]
 
 
 def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
@@ -472,6 +479,15 @@ def follow_log(spec: LocalSpec, tail: int, follow: bool, interval: float = 0.2) 
         time.sleep(interval)
 
 
+def shutdown_request(log_text: str) -> str | None:
+    """The server log's line saying something asked it to stop (`pg_ctl stop`, `inv
+    infra.down`: a signal, not a failure), as "received fast shutdown request", or None."""
+    for line in reversed(log_text.splitlines()):
+        if "shutdown request" in line and "received" in line:
+            return line[line.index("received"):].strip()
+    return None
+
+
 def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
     """For wait_ready's ``alive``: why the server is gone (its FATAL line), else None."""
 
@@ -479,7 +495,11 @@ def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
         now = server(spec)
         if now.state == "running":
             return None
-        fatal = [ln for ln in log_tail(spec, 50, since).splitlines() if "FATAL" in ln or "PANIC" in ln]
+        text = log_tail(spec, 50, since)
+        asked = shutdown_request(text)
+        if asked:
+            return f"the local server was stopped (its log: {asked})"
+        fatal = [ln for ln in text.splitlines() if "FATAL" in ln or "PANIC" in ln]
         if fatal:
             return "the local server stopped: " + fatal[-1].split("FATAL:", 1)[-1].strip()
         return None

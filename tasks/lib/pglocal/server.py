@@ -292,6 +292,8 @@ def diagnosis(spec: LocalSpec, since: int):
                 " DATABASE_PASSWORD: set them back, or `inv infra.destroy` then `inv infra.up` to start over (deletes its data)"
             )
         text = cluster.log_tail(spec, 50, since)
+        if cluster.shutdown_request(text):
+            return "another command stopped it while this run waited (an `inv infra.down` in another terminal, or pg_ctl stop): run `inv infra.up` again"
         if "Address already in use" in text or "could not bind" in text:
             return _port_message(spec, "another process (the server's log says so)")
         if "could not create lock file" in text or "Permission denied" in text:
@@ -303,13 +305,13 @@ def diagnosis(spec: LocalSpec, since: int):
 
 def stop(c) -> list[str]:
     """infra.down: stop every running cluster inv made (whatever major; no binaries needed).
-    Each under its lock: an `inv infra.up` starting it finishes first, then it is stopped."""
-    made = made_clusters(c)
+    Each under its lock, including one an `inv infra.up` is still making: that up finishes
+    first, then its server is stopped."""
     done = []
-    for home in made:
+    for home in cluster.touched_clusters(base_dir(c)[0]):
         with cluster.locked(home):
             now = cluster.server_at(home / "data")
-            if now.state != "running" or now.pid is None:
+            if now.state != "running" or now.pid is None or not cluster.is_ours(home):
                 continue
             if not cluster.stop_server(home / "data", now.pid):
                 raise Exit(
@@ -318,6 +320,7 @@ def stop(c) -> list[str]:
                 )
         done.append(f"stopped the local Postgres server (pid {now.pid}); data kept in {programs.display_path(home / 'data')}")
     if not done:
+        made = made_clusters(c)
         where = f"; data kept in {programs.display_path(made[0] / 'data')}" if made else ""
         return [f"the local cluster is not running{where}"]
     return done
