@@ -19,7 +19,9 @@ import sys
 import termios
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -154,6 +156,20 @@ def started(p, *args: str, env: dict | None = None, out: Path) -> subprocess.Pop
         )
 
 
+@contextmanager
+def reaped(*procs: subprocess.Popen) -> Iterator[list[subprocess.Popen]]:
+    """The processes (a list the block may add to); each still running when the block
+    ends, however it ends, is killed and reaped."""
+    running = list(procs)
+    try:
+        yield running
+    finally:
+        for proc in running:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 # kill -9 without Docker: the watchdog ------------------------------------------------
 
 
@@ -171,18 +187,13 @@ def test_kill_9_of_inv_stops_even_what_left_our_session(tmp_path):
         "from tasks.lib import programs\n"
         f"programs.run(MockContext(), ['sh', '-c', 'setsid sleep 300 & echo $$ $! > {pids}; wait'], cwd=Path('.'))\n"
     )
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL)
-    try:
+    with reaped(subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL)) as (proc,):
         wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, 20, "the children to start")
         shell, sleeper = map(int, pids.read_text().split())
         assert alive(shell) and alive(sleeper)
         proc.kill()
         proc.wait()
         wait_until(lambda: not alive(shell) and not alive(sleeper), 10, f"pids {shell} {sleeper} to exit")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 # Ctrl-C ----------------------------------------------------------------------
@@ -233,15 +244,10 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
 def test_inv_killed_during_the_seed_takes_the_beam_and_the_seed_with_it(stack, tmp_path, sig):
     p = stack
     out = tmp_path / "inv.out"
-    proc = started(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)}, out=out)
-    try:
+    with reaped(started(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)}, out=out)) as (proc,):
         wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", out.read_text)
         proc.send_signal(sig)
         code = proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     text = out.read_text()
     assert code == (143 if sig == signal.SIGTERM else -9), text
     if sig == signal.SIGTERM:
@@ -261,19 +267,13 @@ def test_three_dev_ups_at_once_take_turns_and_all_succeed(stack, tmp_path, docke
     p = stack
     outs = [tmp_path / f"inv{i}.out" for i in range(3)]
     first = started(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)}, out=outs[0])
-    procs = [first]
-    try:
+    with reaped(first) as procs:
         wait_until(lambda: "seed waiting" in log_lines(p), 240, "the first seed", outs[0].read_text)
         procs += [started(p, "dev.up", "--no-iex", out=o) for o in outs[1:]]
         for o in outs[1:]:
             wait_until(lambda: "waiting for inv dev.up seeding or migrating" in o.read_text(), 240, f"{o.name} to wait", o.read_text)
         p.gate.touch()
         codes = [proc.wait(120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     texts = [o.read_text() for o in outs]
     assert codes == [0, 0, 0], "\n=====\n".join(texts)
     assert len(accounts(p)) == 2

@@ -145,24 +145,18 @@ def _cert_runs(log) -> list[str]:
 def test_two_setups_at_once_make_the_cert_once(pg_oneapp_project, tmp_path, require_mix):
     """Phoenix's phx.gen.cert asks before overwriting: the second `inv` waits for the first's
     cert instead of running it again."""
-    from .test_interrupts import started, wait_until
+    from .test_interrupts import reaped, started, wait_until
 
     p = pg_oneapp_project
     log, gate = tmp_path / "fixture.log", tmp_path / "cert.gate"
     env = {"FIXTURE_LOG": str(log), "FIXTURE_CERT_GATE": str(gate)}
     outs = [tmp_path / "a.out", tmp_path / "b.out"]
-    procs = [started(p, "elixir.setup", env=env, out=outs[0])]
-    try:
+    with reaped(started(p, "elixir.setup", env=env, out=outs[0])) as procs:
         wait_until(lambda: _cert_runs(log), 240, "the first cert run", outs[0].read_text)
         procs.append(started(p, "elixir.setup", env=env, out=outs[1]))
         wait_until(lambda: "cert: waiting for another inv" in outs[1].read_text(), 120, "the second to wait", outs[1].read_text)
         gate.touch()
         codes = [proc.wait(300) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     texts = [o.read_text() for o in outs]
     assert codes == [0, 0], "\n=====\n".join(texts)
     assert len(_cert_runs(log)) == 1, log.read_text()
@@ -174,19 +168,14 @@ def test_a_cert_run_killed_holding_the_lock_blocks_nobody(pg_oneapp_project, tmp
     import os
     import signal
 
-    from .test_interrupts import started, wait_until
+    from .test_interrupts import reaped, started, wait_until
 
     p = pg_oneapp_project
     log, gate = tmp_path / "fixture.log", tmp_path / "cert.gate"
-    first = started(p, "elixir.setup", env={"FIXTURE_LOG": str(log), "FIXTURE_CERT_GATE": str(gate)}, out=tmp_path / "a.out")
-    try:
+    with reaped(started(p, "elixir.setup", env={"FIXTURE_LOG": str(log), "FIXTURE_CERT_GATE": str(gate)}, out=tmp_path / "a.out")) as (first,):
         wait_until(lambda: _cert_runs(log), 240, "the first cert run", (tmp_path / "a.out").read_text)
         os.killpg(first.pid, signal.SIGKILL)  # inv and its mix: the whole group, as a closed terminal does
         first.wait(30)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
     again = p.inv("elixir.setup", env={"FIXTURE_LOG": str(log)}, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "cert: waiting" not in again.stdout and "cert: running" in again.stdout
