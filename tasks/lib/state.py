@@ -166,47 +166,73 @@ def remove(path: Path) -> None:
 
 
 @contextmanager
-def held(path: Path, waiting: str) -> Iterator[None]:
+def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` for the block. When another `inv` holds it, print
     ``waiting`` once and wait for it. The kernel releases it however the holder ends
-    (Ctrl-C, kill -9), so a lock file left behind never blocks anyone. The file is opened
-    read-only (a lock needs no write), so one made by another user (say root) still
-    works. Raises StateError, one line naming the lock file and the fix, when it cannot
-    be opened or made."""
+    (Ctrl-C, kill -9), so a lock file left behind never blocks anyone. A lock file this
+    user may not write (made by root, say) is opened read-only, which flock allows on a
+    local disk. Anything that stops the lock is a StateError: one line naming the lock
+    file and the fix (``setting`` moves its folder)."""
     import fcntl
 
-    fd = _open_lock(Path(path))
+    fd = _open_lock(Path(path), setting)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(waiting, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as e:  # NFS without lock support (ENOLCK), or a read-only open there (EBADF)
+        os.close(fd)
+        why = e.strerror or e.__class__.__name__
+        raise StateError(f"cannot lock {path} ({why}): set {setting} to a folder on a local disk") from None
+    try:
         yield
     finally:
         os.close(fd)  # closing drops the lock
 
 
-def _open_lock(path: Path) -> int:
+def _open_lock(path: Path, setting: str) -> int:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise _cannot_write(path.parent, e) from None
+        raise _lock_error(path, e, setting) from None
+    flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        return os.open(path, os.O_RDWR | flags, 0o644)
     except OSError as e:
-        raise _lock_error(path, e) from None
+        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise _lock_error(path, e, setting) from None
+    try:
+        return os.open(path, os.O_RDONLY | flags, 0o644)
+    except OSError as e:
+        raise _lock_error(path, e, setting) from None
 
 
-def _lock_error(path: Path, error: OSError) -> StateError:
-    """Why the lock file ``path`` cannot be opened, and the fix."""
+def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
+    """Why the lock file ``path`` cannot be opened or made, and the fix."""
     if path.is_symlink():
-        return StateError(f"cannot use the lock file {path} (it is a symlink): remove it (rm {path}); the next run makes it again")
+        return StateError(f"cannot use the lock file {path} (it is a symlink): remove it (rm '{path}'); the next run makes it again")
     if path.is_dir():
-        return StateError(f"cannot use the lock file {path} (a folder is in the way): remove it (rmdir {path})")
+        return StateError(f"cannot use the lock file {path} (a folder is in the way): remove it (rm -r '{path}')")
     if path.exists() and error.errno in (errno.EACCES, errno.EPERM):
-        return StateError(f"cannot read the lock file {path} (permission denied): remove it (rm {path}); the next run makes it again")
-    return _cannot_write(path.parent, error)
+        return StateError(
+            f"cannot read the lock file {path} (permission denied): once no inv is running, remove it (rm '{path}');"
+            " the next run makes it again"
+        )
+    blocker = _blocker(path.parent)
+    if blocker is not None:
+        return StateError(f"cannot make the lock file {path} ({blocker} is a file, not a folder): remove it or set {setting}")
+    if error.errno == errno.EROFS:
+        return StateError(f"cannot make the lock file {path} (read-only file system): set {setting} to a writable folder")
+    folder = _nearest_folder(path.parent)
+    if error.errno in (errno.EACCES, errno.EPERM) or not os.access(folder, os.W_OK | os.X_OK):
+        return StateError(
+            f"cannot make the lock file {path} (no write permission in {folder}): set {setting} to a folder you can write"
+            f" (or chmod u+w '{folder}' if it is yours)"
+        )
+    why = error.strerror or error.__class__.__name__
+    return StateError(f"cannot make the lock file {path} ({why}): set {setting} to a writable folder")
 
 
 def check_writable(folder: Path, create: bool = True) -> None:

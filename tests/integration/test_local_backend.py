@@ -309,7 +309,7 @@ def test_down_waits_for_an_inv_at_work_on_the_cluster_then_stops_it(local_projec
 
 
 def test_down_during_the_first_ups_initdb_waits_then_stops_what_it_started(local_project):
-    """A first infra.up is making the cluster (initdb, slowed here by a wrapper) when
+    """A first infra.up is making the cluster (initdb, held up here by a wrapper) when
     infra.down runs: there is no data folder yet, only the up's lock. Down waits for it,
     then stops the server the up started; the up, if it loses the race, says what
     stopped its server and what to run."""
@@ -320,7 +320,9 @@ def test_down_during_the_first_ups_initdb_waits_then_stops_what_it_started(local
     for name in ("pg_ctl", "postgres", "pg_config"):
         if (real / name).exists():
             (slow / name).symlink_to(real / name)
-    (slow / "initdb").write_text(f'#!/bin/sh\nsleep 2\nexec {real / "initdb"} "$@"\n')
+    # The pause comes after initdb's folder exists (the test waits for it) and before the
+    # up renames it into place, so the down surely arrives while the up holds the lock.
+    (slow / "initdb").write_text(f'#!/bin/sh\n{real / "initdb"} "$@" || exit\nsleep 3\n')
     (slow / "initdb").chmod(0o755)
     slow.chmod(0o755)
     env = {**p.env, "INVOKE_POSTGRES_BIN_DIR": str(slow)}

@@ -389,10 +389,10 @@ def test_held_names_a_lock_file_in_the_way_and_the_fix(tmp_path, shape):
     lock = tmp_path / "cert.lock"
     if shape == "symlink":
         lock.symlink_to(tmp_path / "elsewhere")
-        fix = f"(it is a symlink): remove it (rm {lock}); the next run makes it again"
+        fix = f"(it is a symlink): remove it (rm '{lock}'); the next run makes it again"
     else:
         lock.mkdir()
-        fix = f"(a folder is in the way): remove it (rmdir {lock})"
+        fix = f"(a folder is in the way): remove it (rm -r '{lock}')"
     with pytest.raises(StateError) as e:
         with state.held(lock, "w"):
             pass
@@ -400,18 +400,62 @@ def test_held_names_a_lock_file_in_the_way_and_the_fix(tmp_path, shape):
     assert not (tmp_path / "elsewhere").exists()
 
 
+def refusing(*errnos: int):
+    """os.open failing with each of ``errnos`` in turn (root reads anything: simulated)."""
+    left = list(errnos)
+
+    def refuse(path, flags, mode=0o777):
+        raise OSError(left.pop(0), os.strerror(errnos[0]), str(path))
+
+    return refuse
+
+
 def test_held_an_unreadable_lock_file_says_remove_it(tmp_path, monkeypatch):
     lock = tmp_path / "cert.lock"
     lock.touch()
-
-    def refuse(path, flags, mode=0o777):
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
-
-    monkeypatch.setattr(state.os, "open", refuse)  # root reads anything: simulate the refusal
+    monkeypatch.setattr(state.os, "open", refusing(errno.EACCES, errno.EACCES))
     with pytest.raises(StateError) as e:
         with state.held(lock, "w"):
             pass
-    assert e.value.message == f"cannot read the lock file {lock} (permission denied): remove it (rm {lock}); the next run makes it again"
+    assert e.value.message == (
+        f"cannot read the lock file {lock} (permission denied): once no inv is running, remove it (rm '{lock}');"
+        " the next run makes it again"
+    )
+
+
+def test_held_in_a_folder_of_someone_else_names_the_setting_that_moves_it(tmp_path, monkeypatch):
+    lock = tmp_path / ".15.lock"
+    monkeypatch.setattr(state.os, "open", refusing(errno.EACCES, errno.EACCES))
+    with pytest.raises(StateError) as e:
+        with state.held(lock, "w", "postgres.local_dir (INVOKE_POSTGRES_LOCAL_DIR)"):
+            pass
+    assert e.value.message == (
+        f"cannot make the lock file {lock} (no write permission in {tmp_path}): set postgres.local_dir"
+        f" (INVOKE_POSTGRES_LOCAL_DIR) to a folder you can write (or chmod u+w '{tmp_path}' if it is yours)"
+    )
+
+
+def test_held_on_a_read_only_disk(tmp_path, monkeypatch):
+    lock = tmp_path / "cert.lock"
+    monkeypatch.setattr(state.os, "open", refusing(errno.EROFS, errno.EROFS))
+    with pytest.raises(StateError) as e:
+        with state.held(lock, "w"):
+            pass
+    assert e.value.message == f"cannot make the lock file {lock} (read-only file system): set dev.state_dir (INVOKE_DEV_STATE_DIR) to a writable folder"
+
+
+def test_held_where_flock_does_not_work(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)  # NFS without a lock daemon
+    lock = tmp_path / "cert.lock"
+    with pytest.raises(StateError) as e:
+        with state.held(lock, "w"):
+            pass
+    assert e.value.message == f"cannot lock {lock} (No locks available): set dev.state_dir (INVOKE_DEV_STATE_DIR) to a folder on a local disk"
 
 
 def test_held_below_a_file_names_the_file_in_the_way(tmp_path):
@@ -419,4 +463,7 @@ def test_held_below_a_file_names_the_file_in_the_way(tmp_path):
     with pytest.raises(StateError) as e:
         with state.held(tmp_path / ".inv" / "cert.lock", "w"):
             pass
-    assert e.value.message == f"cannot write the state folder {tmp_path / '.inv'} (a file is in the way): {FIX}"
+    assert e.value.message == (
+        f"cannot make the lock file {tmp_path / '.inv' / 'cert.lock'} ({tmp_path / '.inv'} is a file, not a folder):"
+        " remove it or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
+    )

@@ -235,8 +235,8 @@ def touched_clusters(base: Path) -> list[Path]:
     """The cluster folders under ``base`` that inv made or is making (a marker, or the lock
     file an `inv` takes before it makes one), newest major first."""
     try:
-        names = {p.name for p in base.iterdir() if p.name.isdigit() and is_ours(p)}
-        names |= {p.name[1:-5] for p in base.glob(".*.lock") if p.name[1:-5].isdigit()}
+        names = {p.name for p in base.iterdir() if p.name.isdecimal() and p.name.isascii() and is_ours(p)}
+        names |= {p.name[1:-5] for p in base.glob(".*.lock") if p.name[1:-5].isdecimal() and p.name[1:-5].isascii()}
     except OSError:
         return []
     return [base / name for name in sorted(names, key=lambda n: -int(n))]
@@ -344,12 +344,12 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
     os.chmod(folder, 0o700)  # whatever the umask
 
 
-def locked(home: Path) -> ContextManager[None]:
+def locked(home: Path, setting: str) -> ContextManager[None]:
     """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock
     file sits beside it, so removing the cluster keeps it). Another holder is waited for,
     after one line saying so; the kernel drops a killed holder's lock."""
     waiting = f"postgres: waiting for another inv making, starting, stopping or removing {programs.display_path(home)}"
-    return state.held(home.parent / f".{home.name}.lock", waiting)
+    return state.held(home.parent / f".{home.name}.lock", waiting, setting)
 
 
 def clear_leftovers(spec: LocalSpec) -> None:

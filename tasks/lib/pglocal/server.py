@@ -165,7 +165,7 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
     check_reachable(spec)
     check_socket(spec)
     check_ours(spec)
-    with cluster.locked(spec.home):
+    with cluster.locked(spec.home, spec.base_setting):
         now = cluster.server(spec)  # another inv may have started it meanwhile
         if now.state == "running":
             check_running_matches(spec, now)
@@ -308,8 +308,9 @@ def stop(c) -> list[str]:
     Each under its lock, including one an `inv infra.up` is still making: that up finishes
     first, then its server is stopped."""
     done = []
-    for home in cluster.touched_clusters(base_dir(c)[0]):
-        with cluster.locked(home):
+    base, setting = base_dir(c)
+    for home in cluster.touched_clusters(base):
+        with cluster.locked(home, setting):
             now = cluster.server_at(home / "data")
             if now.state != "running" or now.pid is None or not cluster.is_ours(home):
                 continue
@@ -329,7 +330,7 @@ def stop(c) -> list[str]:
 def remove(spec: LocalSpec) -> list[str]:
     check_ours(spec)
     done = []
-    with cluster.locked(spec.home):
+    with cluster.locked(spec.home, spec.base_setting):
         now = cluster.server(spec)
         if now.state == "running" and now.pid is not None:
             if not cluster.stop_server(spec.data, now.pid, signal.SIGQUIT, timeout=30):
