@@ -228,18 +228,30 @@ def foreign(home: Path) -> bool:
 
 def made_clusters(base: Path) -> list[Path]:
     """The cluster folders inv made under ``base`` (one per major), newest major first."""
-    return [home for home in touched_clusters(base) if is_ours(home) and (home / "data" / "PG_VERSION").is_file()]
+    return [home for home in _our_folders(base) if (home / "data" / "PG_VERSION").is_file()]
 
 
 def touched_clusters(base: Path) -> list[Path]:
     """The cluster folders under ``base`` that inv made or is making (a marker, or the lock
     file an `inv` takes before it makes one), newest major first."""
     try:
-        names = {p.name for p in base.iterdir() if p.name.isdecimal() and p.name.isascii() and is_ours(p)}
-        names |= {p.name[1:-5] for p in base.glob(".*.lock") if p.name[1:-5].isdecimal() and p.name[1:-5].isascii()}
+        locks = {p.name[1:-5] for p in base.glob(".*.lock")}
+    except OSError:
+        locks = set()
+    names = {home.name for home in _our_folders(base)} | {name for name in locks if _is_major(name)}
+    return [base / name for name in sorted(names, key=lambda n: -int(n))]
+
+
+def _our_folders(base: Path) -> list[Path]:
+    try:
+        homes = [p for p in base.iterdir() if _is_major(p.name) and is_ours(p)]
     except OSError:
         return []
-    return [base / name for name in sorted(names, key=lambda n: -int(n))]
+    return sorted(homes, key=lambda p: -int(p.name))
+
+
+def _is_major(name: str) -> bool:
+    return name.isascii() and name.isdecimal()
 
 
 def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
