@@ -8,10 +8,7 @@ from invoke import Collection, Exit
 
 from tasks.taskdef import task
 
-ENV_HELP = (
-    "extra KEY=VALUE for the server's environment (repeatable), e.g. --env FZFF_X=true;"
-    " secrets belong in .env, not here"
-)
+ENV_HELP = "extra KEY=VALUE for the server's environment (repeatable), e.g. --env FZFF_X=true; secrets belong in .env, not here"
 # Ctrl-C exits 130 (invoke would report a KeyboardInterrupt as 1).
 INTERRUPTED = 130
 

@@ -24,9 +24,7 @@ class SuiteTask(invoke.Task):
     (its first free letter) would mislead: ``{"partitions": "n"}``.
     """
 
-    def __init__(
-        self, body: Any, *args: Any, load_env: bool = True, shortflags: dict[str, str] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, body: Any, *args: Any, load_env: bool = True, shortflags: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(body, *args, **kwargs)
         self.load_env = load_env
         self.shortflags = dict(shortflags or {})

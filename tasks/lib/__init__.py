@@ -13,6 +13,7 @@ Settings, environment, output
     state.py        the state folder's JSON files: read (bad = warn), write atomically
     gitexclude.py   what the suite makes or reads (.inv/, .env.local, caches) kept out of git
     masking.py      secrets kept out of everything printed
+    problem.py      Problem: the one error type (what, fix, setting); doctor reads its fields
     portal_env.py   the environment mix, iex and the server get; --env KEY=VALUE
     console.py      dry-run lines, tables, the confirm prompt, prefixed lines
     programs.py     finding and running programs: echo, run, capture, version

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from invoke import Exit
 
@@ -165,10 +166,7 @@ def raw(c, section: str, key: str) -> Any:
 
 def bad(c, section: str, key: str, value: Any, wanted: str) -> Exit:
     """One line: the setting, its value, where it came from, what it should be."""
-    return Exit(
-        f"setting {section}.{key} = {value!r} (from {origin(c, section, key)}) is not {wanted};"
-        f" {_fix(section, key)}"
-    )
+    return Exit(f"setting {section}.{key} = {value!r} (from {origin(c, section, key)}) is not {wanted}; {_fix(section, key)}")
 
 
 def text(c, section: str, key: str) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from invoke import Exit
 
@@ -28,9 +29,7 @@ def dry(text: str, file: TextIO | None = None) -> None:
     print(DRY + text, file=file or sys.stdout, flush=True)
 
 
-def table(
-    rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, right: Sequence[int] = (), sep: str = "  "
-) -> str:
+def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, right: Sequence[int] = (), sep: str = "  ") -> str:
     """Rows as aligned columns ``sep`` apart; columns in ``right`` are right-aligned.
 
     The last column is never padded, so a long note does not widen the table.
@@ -111,5 +110,3 @@ class PrefixedOutput:
 
     def __getattr__(self, name):
         return getattr(self.target, name)
-
-

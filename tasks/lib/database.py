@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from invoke import Exit
 
@@ -99,10 +100,7 @@ def database(environ: Mapping[str, str] | None = None) -> Database:
         if not 0 < port < 65536:
             raise ValueError
     except ValueError:
-        raise Exit(
-            f"DATABASE_PORT={raw_port!r} (from {origin('DATABASE_PORT')}) is not"
-            " a port number: set it to e.g. 5432 in .env"
-        )
+        raise Exit(f"DATABASE_PORT={raw_port!r} (from {origin('DATABASE_PORT')}) is not a port number: set it to e.g. 5432 in .env")
     return Database(
         host=values["DATABASE_HOST"],
         port=port,

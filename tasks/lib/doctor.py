@@ -7,9 +7,9 @@ tool versions) run in threads, which is safe because every import here is a plai
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 from invoke import Exit
 
@@ -19,13 +19,13 @@ from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.mix import tool
 from tasks.lib.mixtest import browser
+from tasks.lib.pglocal import account, cluster, server
 from tasks.lib.postgres import container, engine, ports
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend
 from tasks.lib.stripe import cli as stripe_cli
-from tasks.lib.pglocal import account, cluster, server
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -101,8 +101,14 @@ def postgres_rows(c) -> list[Row]:
         if answers:  # auto kept the running local cluster
             rows.append(Row("docker engine", OK, f"answers at {where} (not used: the local cluster is running)"))
         else:
-            rows.append(Row("docker engine", WARN, f"not answering at {where}: not needed, the local cluster runs Postgres",
-                            "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"))
+            rows.append(
+                Row(
+                    "docker engine",
+                    WARN,
+                    f"not answering at {where}: not needed, the local cluster runs Postgres",
+                    "start the engine to use the container instead (postgres.backend=auto picks it when it answers)",
+                )
+            )
     return rows + local_rows(c)
 
 
@@ -131,7 +137,9 @@ def local_rows(c) -> list[Row]:
     wanted = server.wanted_major(c)
     if wanted is not None and wanted != spec.binaries.major:
         rows[-1] = Row(
-            "postgres binaries", WARN, f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
+            "postgres binaries",
+            WARN,
+            f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
             f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)",
         )
     user = config.text(c, "postgres", "local_user")
@@ -144,7 +152,11 @@ def local_rows(c) -> list[Row]:
             rows.append(Row("postgres account", OK, f"no user {user} yet: infra.up creates it (postgres.create_user)"))
     else:
         rows.append(Row("postgres account", OK, f"the server runs as {spec.account.name}"))
-        rows.append(_checked("postgres folders", lambda: server.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"))
+        rows.append(
+            _checked(
+                "postgres folders", lambda: server.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"
+            )
+        )
     now = cluster.server(spec)
     where = programs.display_path(spec.data)
     if now.state == "stale":
@@ -172,9 +184,11 @@ def port_row(cl, spec: PostgresSpec, status: Status | None) -> Row:
         holder = None if ports.port_is_free(spec.host_ip, spec.port) else "something else"
     if holder:
         blocked = f", so our container {spec.container} ({status.state}) cannot start" if ours and status else ""
-        stop = f"`docker stop {holder[len('container '):]}`" if holder.startswith("container ") else "stop it"
+        stop = f"`docker stop {holder[len('container ') :]}`" if holder.startswith("container ") else "stop it"
         return Row(
-            "database port", FAIL, f"{spec.address} is taken by {holder}{blocked}",
+            "database port",
+            FAIL,
+            f"{spec.address} is taken by {holder}{blocked}",
             f"{stop}, or set DATABASE_PORT to a free port in .env (the portal's replication wants 5432)",
         )
     if ours and status is not None:
@@ -201,8 +215,14 @@ def env_rows() -> list[Row]:
             rows.append(Row(".env", OK, f"has every key .env.example lists ({len(listed)})"))
     key = os.environ.get("STRIPE_SECRET_KEY", "").strip()
     if key.startswith(stripe_cli.LIVE_PREFIXES):
-        rows.append(Row("stripe key", FAIL, f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})",
-                        "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard"))
+        rows.append(
+            Row(
+                "stripe key",
+                FAIL,
+                f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})",
+                "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard",
+            )
+        )
     elif key.startswith(stripe_cli.TEST_PREFIXES):
         rows.append(Row("stripe key", OK, "set (test mode)"))
     elif key and key != stripe_cli.DEV_DEFAULT_KEY:
@@ -212,8 +232,14 @@ def env_rows() -> list[Row]:
     except Exit as e:
         return rows + [Row("database settings", FAIL, e.message or "")]
     if not db.is_local():
-        rows.append(Row("database host", WARN, f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
-                        "set DATABASE_HOST=localhost in .env"))
+        rows.append(
+            Row(
+                "database host",
+                WARN,
+                f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
+                "set DATABASE_HOST=localhost in .env",
+            )
+        )
     return rows
 
 
@@ -235,11 +261,23 @@ def git_rows() -> list[Row]:
     rows = []
     for name in found.tracked:
         also = f"; then echo '{gitexclude.exclude_line(found.repo, name)}' >> {exclude}" if name in found.uncovered else ""
-        rows.append(Row(f"git: {name}", FAIL, f"{name} is tracked by git: the secrets in it are committed or will be",
-                        f"git rm --cached {name} and commit (rotate any key in it that was pushed){also}"))
+        rows.append(
+            Row(
+                f"git: {name}",
+                FAIL,
+                f"{name} is tracked by git: the secrets in it are committed or will be",
+                f"git rm --cached {name} and commit (rotate any key in it that was pushed){also}",
+            )
+        )
     for name in found.addable:
-        rows.append(Row(f"git: {name}", WARN, f"{name} is not ignored: `git add .` would commit its secrets",
-                        f"echo '{gitexclude.exclude_line(found.repo, name)}' >> {exclude}"))
+        rows.append(
+            Row(
+                f"git: {name}",
+                WARN,
+                f"{name} is not ignored: `git add .` would commit its secrets",
+                f"echo '{gitexclude.exclude_line(found.repo, name)}' >> {exclude}",
+            )
+        )
     if not rows:
         have = ", ".join(found.present)
         rows.append(Row("secrets in git", OK, f"git ignores {have}" if have else f"no {' or '.join(envfile.FILES)} to protect"))
@@ -272,8 +310,16 @@ def collect(c) -> list[Row]:
         "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
         "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
         "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        "shellcheck": ([config.text(c, "lint", "shellcheck"), "--version"], False, "apt-get install shellcheck, brew install shellcheck, or pip install '.[lint-tools]'"),
-        "shfmt": ([config.text(c, "lint", "shfmt"), "--version"], False, "apt-get install shfmt, brew install shfmt, or pip install '.[lint-tools]'"),
+        "shellcheck": (
+            [config.text(c, "lint", "shellcheck"), "--version"],
+            False,
+            "apt-get install shellcheck, brew install shellcheck, or pip install '.[lint-tools]'",
+        ),
+        "shfmt": (
+            [config.text(c, "lint", "shfmt"), "--version"],
+            False,
+            "apt-get install shfmt, brew install shfmt, or pip install '.[lint-tools]'",
+        ),
     }
     # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
     # reported by env_rows (loading fails the same way again there).

@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import MutableMapping
 
 # Later files win over earlier ones; the shell wins over both.
 FILES = (".env", ".env.local")
@@ -72,9 +72,7 @@ def read_file(path: Path) -> tuple[dict[str, str], dict[str, int], EnvFileError 
         if binding.error or (binding.key is not None and binding.value is None):
             # `sk_test_...`, `FOO` or `export FOO` parse as a key without a value.
             no_equals = "" if binding.error else " (no `=`)"
-            error = error or EnvFileError(
-                f"{path} line {line}: not a KEY=VALUE line{no_equals}; fix it or comment it out with #"
-            )
+            error = error or EnvFileError(f"{path} line {line}: not a KEY=VALUE line{no_equals}; fix it or comment it out with #")
             kept.append("\n" * binding.original.string.count("\n"))
             continue
         if binding.key is not None:
@@ -93,9 +91,7 @@ def parse_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
     return values, lines
 
 
-def load_partial(
-    root: Path, environ: MutableMapping[str, str] | None = None
-) -> tuple[dict[str, str], EnvFileError | None]:
+def load_partial(root: Path, environ: MutableMapping[str, str] | None = None) -> tuple[dict[str, str], EnvFileError | None]:
     """Load every good line of the dotenv files under ``root`` into ``environ`` without
     overriding it; return where each key's value came from, and the first error."""
     environ = os.environ if environ is None else environ

@@ -97,7 +97,9 @@ def _git(root: Path, *args: str, paths: list[str] | None = None) -> subprocess.C
         proc = subprocess.run(
             ["git", "-C", str(root), *args],
             input="\0".join(paths) if paths is not None else "",
-            capture_output=True, text=True, timeout=GIT_TIMEOUT,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
         )
     except FileNotFoundError:
         raise GitError(NO_GIT) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 # Variables whose values are secrets, besides any name matching _SECRET_NAME.
 SECRET_KEYS = frozenset(
@@ -46,11 +46,7 @@ def mask_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """The secret values in ``env`` worth scrubbing from free text."""
-    found = {
-        v
-        for k, v in env.items()
-        if is_secret_key(k) and v and len(v) >= 4 and v not in PUBLIC_DEFAULTS
-    }
+    found = {v for k, v in env.items() if is_secret_key(k) and v and len(v) >= 4 and v not in PUBLIC_DEFAULTS}
     # Longest first, so a secret containing another is replaced whole.
     return sorted(found, key=len, reverse=True)
 

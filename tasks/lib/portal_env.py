@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from invoke import Exit
 
@@ -30,8 +30,7 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
             )
         if is_secret_key(name):
             raise Exit(
-                f"--env {name}=...: secrets do not go on the command line (every user sees argv"
-                f" through ps); put {name} in .env instead"
+                f"--env {name}=...: secrets do not go on the command line (every user sees argv through ps); put {name} in .env instead"
             )
         env[name] = value
     return env

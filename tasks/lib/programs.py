@@ -10,13 +10,13 @@ the same way: "WHAT failed with exit code N (...)". ``version`` is the one versi
 from __future__ import annotations
 
 import os
-import shlex
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from invoke import Exit
 
@@ -169,9 +169,7 @@ def capture(
 _VERSION = re.compile(r"\d+(?:\.\d+)+|\d+")
 
 
-def version(
-    argv: list[str], timeout: float = 20.0, pattern: str | None = None, cwd: Path | None = None
-) -> str | None:
+def version(argv: list[str], timeout: float = 20.0, pattern: str | None = None, cwd: Path | None = None) -> str | None:
     """The first version-looking string ``argv`` prints (``shellcheck --version`` ->
     ``0.9.0``), or None when the program is absent, fails to run or prints none.
 

@@ -51,9 +51,7 @@ def matches(wanted: str, installed: str) -> bool:
     return w[:n] == i[:n]
 
 
-def version_warning(
-    name: str, path: str, installed: str | None, wanted: str | None, source: str, setting: str
-) -> str | None:
+def version_warning(name: str, path: str, installed: str | None, wanted: str | None, source: str, setting: str) -> str | None:
     """One warning line when ``installed`` (None: unknown) does not agree with what
     ``source`` pins (the rule of ``matches``), else None.
 

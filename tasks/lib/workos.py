@@ -40,9 +40,7 @@ def shape_problems(environ=None) -> list[str]:
     client = environ.get(CLIENT_VAR) or ""
     url = environ.get(URL_VAR) or ""
     if key and not _KEY.match(key):
-        problems.append(
-            f"{_where(KEY_VAR)} ({masking.mask(key)}) does not look like a WorkOS API key (sk_test_... or sk_live_...)"
-        )
+        problems.append(f"{_where(KEY_VAR)} ({masking.mask(key)}) does not look like a WorkOS API key (sk_test_... or sk_live_...)")
     if client and not _CLIENT.match(client):
         problems.append(f"{_where(CLIENT_VAR)} ({client!r}) does not look like a client id (client_...)")
     if url:

@@ -11,8 +11,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -43,9 +43,12 @@ def require_program(name: str, hint: str = "") -> str:
 
 # git as the tests run it: a known author, no user or system config.
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 
@@ -104,9 +107,7 @@ class Project:
             timeout=timeout,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(
-                f"inv {' '.join(args)} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-            )
+            raise AssertionError(f"inv {' '.join(args)} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
         return proc
 
     def write_env(self, text: str, name: str = ".env") -> None:
@@ -131,7 +132,9 @@ def make_project(tmp_path: Path, *, umbrella: bool = True, layout: str = "umbrel
     elif umbrella:
         shutil.copytree(FIXTURES / "umbrella", root / "elixir", ignore=skip)
         shutil.copytree(FIXTURES / "umbrella_repo", root, dirs_exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "DATABASE_", "STRIPE_", "WORKOS_", "STATIC_SEEDS", "BILLING_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "DATABASE_", "STRIPE_", "WORKOS_", "STATIC_SEEDS", "BILLING_"))
+    }
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return Project(root, env)
 

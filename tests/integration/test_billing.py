@@ -252,7 +252,13 @@ def test_listen_forwards_to_a_server_started_elsewhere(project, tmp_path):
     log = tmp_path / "events.jsonl"
     receiver = subprocess.Popen(
         [sys.executable, str(RECEIVER)],
-        env={**project.env, "BILLING_ENABLED": "true", "STRIPE_WEBHOOK_SIGNING_SECRET": secret, "PORT": str(port), "FIXTURE_WEBHOOK_LOG": str(log)},
+        env={
+            **project.env,
+            "BILLING_ENABLED": "true",
+            "STRIPE_WEBHOOK_SIGNING_SECRET": secret,
+            "PORT": str(port),
+            "FIXTURE_WEBHOOK_LOG": str(log),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -27,9 +27,7 @@ def out(proc) -> str:
 
 def comment(project) -> str | None:
     with connect(project, "postgres") as conn:
-        row = conn.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'firezone_dev'"
-        ).fetchone()
+        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'firezone_dev'").fetchone()
     value = row[0] if row else None
     return value.decode() if isinstance(value, bytes) else value
 
@@ -112,9 +110,7 @@ def test_missing_mix_says_how_to_install(project, tmp_path):
 
 
 def test_iex_reads_piped_stdin_and_gets_extra_env(project):
-    proc = project.inv(
-        "elixir.iex", "--env", "FOO=bar", input='IO.puts("value=" <> System.get_env("FOO"))\nSystem.halt()\n', timeout=120
-    )
+    proc = project.inv("elixir.iex", "--env", "FOO=bar", input='IO.puts("value=" <> System.get_env("FOO"))\nSystem.halt()\n', timeout=120)
     assert proc.returncode == 0, out(proc)
     assert "value=bar" in proc.stdout
     assert "$ (elixir) DATABASE_HOST=localhost" in proc.stdout and "-S mix" in proc.stdout

@@ -51,9 +51,7 @@ def vault_project(mix_project, docker_client):
     except Exception:
         missing(f"the image {VAULT_IMAGE}: build it with tests/images/vault/build.sh")
     name = f"fzdev-vault-test-{uuid.uuid4().hex[:8]}"
-    mix_project.env.update(
-        {"INVOKE_VAULT_IMAGE": VAULT_IMAGE, "INVOKE_VAULT_CONTAINER": name, "INVOKE_VAULT_PORT": str(free_port())}
-    )
+    mix_project.env.update({"INVOKE_VAULT_IMAGE": VAULT_IMAGE, "INVOKE_VAULT_CONTAINER": name, "INVOKE_VAULT_PORT": str(free_port())})
     mix_project.vault_name = name
     yield mix_project
     found = container(docker_client, name)
@@ -262,7 +260,11 @@ def test_ctrl_c_during_an_acceptance_test_leaves_no_mix_or_chromedriver(vault_pr
     p = vault_project
     pids = tmp_path / "pids"
     term = Terminal(
-        p, "elixir.test", "--acceptance", "-p", f"{ACCEPTANCE_FILE}:41",
+        p,
+        "elixir.test",
+        "--acceptance",
+        "-p",
+        f"{ACCEPTANCE_FILE}:41",
         env={"FIXTURE_HANG": "1", "FIXTURE_CHROMEDRIVER_PID": str(pids)},
     )
     try:

@@ -178,8 +178,11 @@ def test_doctor_with_a_failing_required_check_exits_1_with_the_summary(project, 
     port = free_port()
     proc = project.inv(
         "doctor",
-        env={"DOCKER_HOST": f"unix://{tmp_path}/no-such-docker.sock", "DATABASE_PORT": str(port),
-             "INVOKE_POSTGRES_BACKEND": "docker"},  # with auto, no engine means the local cluster
+        env={
+            "DOCKER_HOST": f"unix://{tmp_path}/no-such-docker.sock",
+            "DATABASE_PORT": str(port),
+            "INVOKE_POSTGRES_BACKEND": "docker",
+        },  # with auto, no engine means the local cluster
         timeout=120,
     )
     rows = check_doctor(proc, port)
@@ -337,7 +340,11 @@ def test_output_piped_into_a_reader_that_left_ends_quietly(project):
     # nothing). No traceback; the shell's 141, as for any writer into a closed pipe.
     proc = subprocess.run(
         ["bash", "-c", f'"{sys.executable}" -m invoke dev.status | true; echo "status ${{PIPESTATUS[0]}}" >&2'],
-        cwd=project.root, env=project.env, capture_output=True, text=True, timeout=120,
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "status 141", proc.stderr
@@ -348,7 +355,11 @@ def test_invokes_own_output_into_a_closed_pipe_ends_quietly(project):
     for args in ("--list", "--help infra.up"):
         proc = subprocess.run(
             ["bash", "-c", f'"{sys.executable}" -m invoke {args} | true; echo "status ${{PIPESTATUS[0]}}" >&2'],
-            cwd=project.root, env=project.env, capture_output=True, text=True, timeout=60,
+            cwd=project.root,
+            env=project.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
         assert proc.stderr.strip().splitlines()[-1] in ("status 141", "status 0"), proc.stderr

@@ -59,7 +59,10 @@ def test_data_survives_down_and_up_and_a_second_up_reuses(pg_project, docker_cli
     elapsed = time.monotonic() - start
     assert f"container {pg_project.container_name} already running" in again.stdout
     assert container(docker_client, pg_project.container_name).id == first_id
-    assert len(docker_client.containers.list(all=True, filters={"label": "dev.firezone.inv.volume=" + f"{pg_project.container_name}-data"})) == 1
+    assert (
+        len(docker_client.containers.list(all=True, filters={"label": "dev.firezone.inv.volume=" + f"{pg_project.container_name}-data"}))
+        == 1
+    )
     assert elapsed < 3.0, f"a second infra.up took {elapsed:.2f} s"
 
 
@@ -160,8 +163,11 @@ def test_port_taken_by_a_listening_process(pg_project, docker_client):
 def test_port_taken_by_another_container(pg_project, docker_client):
     port = int(pg_project.env["DATABASE_PORT"])
     other = docker_client.containers.run(
-        TEST_IMAGE, ["sleep", "300"], name=f"{pg_project.container_name}-other",
-        ports={"5432/tcp": ("127.0.0.1", port)}, detach=True,
+        TEST_IMAGE,
+        ["sleep", "300"],
+        name=f"{pg_project.container_name}-other",
+        ports={"5432/tcp": ("127.0.0.1", port)},
+        detach=True,
     )
     try:
         proc = pg_project.inv("infra.up")

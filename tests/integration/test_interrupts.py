@@ -19,9 +19,9 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -81,9 +81,7 @@ def assert_gone(p, timeout: float = 10.0) -> None:
 
 def marker(p) -> str | None:
     with connect(p, dbname="postgres") as conn:
-        row = conn.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'firezone_dev'"
-        ).fetchone()
+        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'firezone_dev'").fetchone()
     return row[0] if row else None
 
 
@@ -216,7 +214,7 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
         print(out)
     assert code == 130, out
     assert "interrupted" in out
-    table = out[out.index("step"):]
+    table = out[out.index("step") :]
     assert "seed" in table and "interrupted" in table.split("seed", 1)[1].splitlines()[0], out
     assert "Traceback" not in out
     assert_gone(p)
@@ -271,7 +269,7 @@ def test_three_dev_ups_at_once_take_turns_and_all_succeed(stack, tmp_path, docke
         wait_until(lambda: "seed waiting" in log_lines(p), 240, "the first seed", outs[0].read_text)
         procs += [started(p, "dev.up", "--no-iex", out=o) for o in outs[1:]]
         for o in outs[1:]:
-            wait_until(lambda: "waiting for inv dev.up seeding or migrating" in o.read_text(), 240, f"{o.name} to wait", o.read_text)
+            wait_until(lambda o=o: "waiting for inv dev.up seeding or migrating" in o.read_text(), 240, f"{o.name} to wait", o.read_text)
         p.gate.touch()
         codes = [proc.wait(120) for proc in procs]
     texts = [o.read_text() for o in outs]
@@ -335,7 +333,7 @@ def test_a_fast_mix_failure_lets_postgres_finish_and_tells_its_error(stack, dock
     res = p.inv("dev.up", "--no-iex", env=failing)
     assert res.returncode != 0, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
-    table = res.stderr[res.stderr.index("step"):]
+    table = res.stderr[res.stderr.index("step") :]
     assert "deps" in table and "failed" in table
     # Never cut off half-made (a volume without its container): both or neither.
     made = container(docker_client, p.container_name) is not None

@@ -25,12 +25,20 @@ TREE = FIXTURES / "firezone_scripts"
 CONFIG = ".github/pre-commit-config.yaml"
 # Executable in Firezone (git mode 100755): set here too, whatever the checkout did.
 EXECUTABLE = (
-    "elixir/rel/overlays/bin/bootstrap", "elixir/rel/overlays/bin/server", "elixir/rel/overlays/bin/migrate",
-    "kotlin/android/gradlew", "website/scripts/redirects.py",
+    "elixir/rel/overlays/bin/bootstrap",
+    "elixir/rel/overlays/bin/server",
+    "elixir/rel/overlays/bin/migrate",
+    "kotlin/android/gradlew",
+    "website/scripts/redirects.py",
 )
 SCRIPTS = [
-    "elixir/rel/overlays/bin/bootstrap", "elixir/rel/overlays/bin/migrate", "elixir/rel/overlays/bin/server",
-    "kotlin/android/gradlew", "scripts/build/package.sh", "scripts/tests/direct-curl.sh", "scripts/tests/lib.sh",
+    "elixir/rel/overlays/bin/bootstrap",
+    "elixir/rel/overlays/bin/migrate",
+    "elixir/rel/overlays/bin/server",
+    "kotlin/android/gradlew",
+    "scripts/build/package.sh",
+    "scripts/tests/direct-curl.sh",
+    "scripts/tests/lib.sh",
 ]
 SKIPPED = "kotlin/android/gradlew: skipped (exclude of hook shellcheck in .github/pre-commit-config.yaml)"
 CLEAN = "lint.sh: 6 files checked, 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings"
@@ -65,7 +73,7 @@ def inv_shim(root: Path) -> dict[str, str]:
     bindir = root.parent / "bin"
     bindir.mkdir(exist_ok=True)
     shim = bindir / "inv"
-    shim.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m invoke \"$@\"\n")
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m invoke "$@"\n')
     shim.chmod(0o755)
     return {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
 
@@ -113,9 +121,14 @@ def test_a_sh_script_without_set_eu_gets_the_minimal_tip(firezone):
     out = firezone.inv("lint.sh")
     assert out.returncode == 0, out.stdout + out.stderr  # tips warn unless --strict
     lines = out.stdout.splitlines()
-    assert f"elixir/rel/overlays/bin/server:4: tip warning: no 'set -eu' before the first command (missing -u); {MINIMAL_TIP} use it" in lines
+    assert (
+        f"elixir/rel/overlays/bin/server:4: tip warning: no 'set -eu' before the first command (missing -u); {MINIMAL_TIP} use it" in lines
+    )
     assert not any(line.startswith("elixir/rel/overlays/bin/server") and "dev and test" in line for line in lines)
-    assert "scripts/tests/lib.sh:5: tip warning: no 'set -euo pipefail' before the first command (missing pipefail); dev and test scripts use it" in lines
+    assert (
+        "scripts/tests/lib.sh:5: tip warning: no 'set -euo pipefail' before the first command (missing pipefail); dev and test scripts use it"
+        in lines
+    )
     assert lines[-1] == "lint.sh: 6 files checked, 0 with findings (0 shellcheck, 0 not formatted), 2 tip warnings"
     strict = firezone.inv("lint.sh", "--strict")
     assert strict.returncode == 1 and "server:4: tip error:" in strict.stdout
@@ -125,7 +138,10 @@ def test_a_sh_script_without_set_eu_gets_the_minimal_tip(firezone):
     data["lint"] = {"minimal_paths": ["scripts/build/*"]}
     settings.write_text(yaml.safe_dump(data))
     out = firezone.inv("lint.sh", "-p", "scripts/build")
-    assert "scripts/build/package.sh:1: tip warning: starts with '#!/usr/bin/env bash'; scripts for Docker images and minimal systems (setting lint.minimal_paths) start with '#!/bin/sh'" in out.stdout
+    assert (
+        "scripts/build/package.sh:1: tip warning: starts with '#!/usr/bin/env bash'; scripts for Docker images and minimal systems (setting lint.minimal_paths) start with '#!/bin/sh'"
+        in out.stdout
+    )
 
 
 def test_the_configs_top_level_exclude_is_honoured(firezone):
@@ -222,7 +238,10 @@ def test_install_hook_without_a_config(firezone):
     assert not (firezone.root / ".pre-commit-config.yaml").exists()
     created = firezone.inv("lint.install-hook", "--create")
     assert created.returncode == 0, created.stdout + created.stderr
-    assert created.stdout.splitlines()[0] == ".pre-commit-config.yaml: created with the lint-sh hook: `inv lint.sh` on the shell scripts being committed"
+    assert (
+        created.stdout.splitlines()[0]
+        == ".pre-commit-config.yaml: created with the lint-sh hook: `inv lint.sh` on the shell scripts being committed"
+    )
     (repo,) = yaml.safe_load((firezone.root / ".pre-commit-config.yaml").read_text())["repos"]
     assert repo["repo"] == "local" and repo["hooks"][0]["id"] == "lint-sh"
 
@@ -251,7 +270,12 @@ def test_real_pre_commit_runs_the_hook(firezone, tmp_path):
 
     def run(*files: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [pre_commit, "run", "--color", "never", "--files", *files], cwd=firezone.root, env=env, capture_output=True, text=True, timeout=300
+            [pre_commit, "run", "--color", "never", "--files", *files],
+            cwd=firezone.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
     clean = run("scripts/tests/lib.sh", "elixir/rel/overlays/bin/server", "elixir/rel/env.sh.eex", "elixir/rel/vm.args.eex")

@@ -71,9 +71,12 @@ def test_check_reports_every_problem_per_file(scripts):
     assert any(line.startswith("scripts/bin/devtool:5:1: warning: leftover appears unused") for line in lines)
     i = lines.index("scripts/misformatted.sh: not formatted (shfmt -i 4 -d):")
     assert lines[i + 1 : i + 3] == ["    --- scripts/misformatted.sh.orig", "    +++ scripts/misformatted.sh"]
-    assert "    -if [ \"$#\" -gt 0 ];then" in lines and "    +if [ \"$#\" -gt 0 ]; then" in lines
+    assert '    -if [ "$#" -gt 0 ];then' in lines and '    +if [ "$#" -gt 0 ]; then' in lines
     # Tips: warnings, not failures.
-    assert "scripts/tips/old-style.sh:1: tip warning: starts with '#!/bin/bash'; dev and test scripts start with '#!/usr/bin/env bash'" in lines
+    assert (
+        "scripts/tips/old-style.sh:1: tip warning: starts with '#!/bin/bash'; dev and test scripts start with '#!/usr/bin/env bash'"
+        in lines
+    )
     assert any(line.startswith("scripts/tips/old-style.sh:5: tip warning: no 'set -euo pipefail'") for line in lines)
     assert any(line.startswith("scripts/docker/bash-entrypoint.sh:1: tip warning:") and "'#!/bin/sh'" in line for line in lines)
     for quiet in ("clean.sh", "docker/entrypoint.sh", "tips/split-set.sh", "vendor/", "helper.py", "zshthing", "README"):
@@ -156,7 +159,10 @@ def test_outside_git_walks_the_tree(bare):
 def test_path_from_a_subfolder_and_bad_paths(scripts):
     proc = subprocess.run(
         [sys.executable, "-m", "invoke", "lint.sh", "-p", "with space.sh"],
-        cwd=scripts.root / "scripts", env=scripts.env, capture_output=True, text=True,
+        cwd=scripts.root / "scripts",
+        env=scripts.env,
+        capture_output=True,
+        text=True,
     )
     assert "scripts/with space.sh:5:14: warning:" in proc.stdout, proc.stdout + proc.stderr
     out = scripts.inv("lint.sh", "-p", "scripts/nope.sh")
@@ -222,13 +228,11 @@ def test_precommit_hook_runs_the_same_check(scripts):
     bindir = scripts.root / "bin"
     bindir.mkdir()
     inv = bindir / "inv"
-    inv.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m invoke \"$@\"\n")
+    inv.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m invoke "$@"\n')
     inv.chmod(0o755)
     env = {**scripts.env, "PATH": f"{bindir}{os.pathsep}{scripts.env['PATH']}"}
     files = ["scripts/with space.sh", "scripts/clean.sh", "scripts/bin/helper.py", "scripts/vendor/third_party.sh", "invoke.yaml"]
-    proc = subprocess.run(
-        [*shlex.split(hook["entry"]), *files], cwd=scripts.root, env=env, capture_output=True, text=True
-    )
+    proc = subprocess.run([*shlex.split(hook["entry"]), *files], cwd=scripts.root, env=env, capture_output=True, text=True)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     task = scripts.inv("lint.sh", "-p", "scripts/with space.sh", "-p", "scripts/clean.sh")
     assert proc.stdout == task.stdout
@@ -241,9 +245,7 @@ def test_this_repositorys_own_scripts_pass():
     says so). The suite's own fixtures are linted only when named."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
     named = ["-p", "tests/images", "-p", "tests/fixtures/umbrella"]
-    out = subprocess.run(
-        [sys.executable, "-m", "invoke", "lint.sh", "--strict", *named], cwd=REPO, capture_output=True, text=True, env=env
-    )
+    out = subprocess.run([sys.executable, "-m", "invoke", "lint.sh", "--strict", *named], cwd=REPO, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.splitlines()[-1].endswith(" 0 with findings (0 shellcheck, 0 not formatted), 0 tip errors")
     # Named, the deliberately bad fixtures are checked (and fail); unnamed, never.
@@ -251,9 +253,7 @@ def test_this_repositorys_own_scripts_pass():
         [sys.executable, "-m", "invoke", "lint.sh", "-p", "tests/fixtures/scripts"], cwd=REPO, capture_output=True, text=True, env=env
     )
     assert bad.returncode == 1 and "tests/fixtures/scripts/warning.sh:5:1: warning:" in bad.stdout
-    whole = subprocess.run(
-        [sys.executable, "-m", "invoke", "lint.sh", "-p", "tests"], cwd=REPO, capture_output=True, text=True, env=env
-    )
+    whole = subprocess.run([sys.executable, "-m", "invoke", "lint.sh", "-p", "tests"], cwd=REPO, capture_output=True, text=True, env=env)
     assert whole.returncode == 0 and "tests/fixtures" not in whole.stdout, whole.stdout + whole.stderr
 
 
@@ -282,7 +282,9 @@ def test_tool_failure_and_bad_settings_are_one_line(scripts):
 def test_shellcheck_without_json1_is_one_line(scripts):
     """A configured shellcheck whose -f json1 output does not parse (older than 0.7)."""
     old = _fake_tool(scripts.root, "old-shellcheck", "echo 'scripts/clean.sh:1:1: note: hi [SC1000]'\nexit 1")
-    out = scripts.inv("lint.sh", "-p", "scripts/clean.sh", env={"INVOKE_LINT_SHELLCHECK": "./old-shellcheck", "INVOKE_LINT_TOOL_VERSIONS": ""})
+    out = scripts.inv(
+        "lint.sh", "-p", "scripts/clean.sh", env={"INVOKE_LINT_SHELLCHECK": "./old-shellcheck", "INVOKE_LINT_TOOL_VERSIONS": ""}
+    )
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
@@ -313,9 +315,7 @@ def test_this_repository_passes_its_own_lint():
     # (bad scripts on purpose) is skipped from code, with no setting in invoke.yaml.
     assert "lint" not in (yaml.safe_load((REPO / "invoke.yaml").read_text()) or {})
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "lint.sh", "--strict"], cwd=REPO, capture_output=True, text=True, env=env
-    )
+    proc = subprocess.run([sys.executable, "-m", "invoke", "lint.sh", "--strict"], cwd=REPO, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ", 0 with findings" in proc.stdout
     assert "tests/fixtures" not in proc.stdout

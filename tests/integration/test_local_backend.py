@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from .conftest import DEBIAN_BIN, assert_fails, connect, free_port, local_bin_dir, make_local_project, missing, stop_local
@@ -99,7 +100,7 @@ def test_destroy_asks_then_removes_the_cluster(local_project):
     gone = p.inv("infra.destroy", "--yes", check=True)
     assert "removed the local cluster .inv/postgres/" in gone.stdout
     assert not any(p.root.glob(".inv/postgres/*/data"))
-    with pytest.raises(Exception):
+    with pytest.raises(psycopg.OperationalError):
         connect(p, dbname="postgres", connect_timeout=1)
 
 
@@ -123,8 +124,9 @@ def test_killed_server_recovers_on_the_next_up(local_project):
 
 def test_inv_killed_during_initdb_leaves_nothing_half_made(local_project):
     p = local_project
-    inv = subprocess.Popen([os.sys.executable, "-m", "invoke", "infra.up"], cwd=p.root, env=p.env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    inv = subprocess.Popen(
+        [os.sys.executable, "-m", "invoke", "infra.up"], cwd=p.root, env=p.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while not list(p.root.glob(".inv/postgres/*/data.tmp-*")):
         assert inv.poll() is None and time.monotonic() < deadline, "initdb never started"
@@ -187,7 +189,11 @@ def test_a_port_held_by_another_process_is_named(local_project):
         holder.bind(("127.0.0.1", port))
         holder.listen()
         proc = p.inv("infra.up")
-        assert_fails(proc, f"port 127.0.0.1:{port} (DATABASE_PORT from the shell environment) is already taken by another process", "set DATABASE_PORT to a free port")
+        assert_fails(
+            proc,
+            f"port 127.0.0.1:{port} (DATABASE_PORT from the shell environment) is already taken by another process",
+            "set DATABASE_PORT to a free port",
+        )
         doctor = p.inv("doctor")
         assert "database port" in doctor.stdout and "FAIL" in doctor.stdout
     assert p.inv("infra.up").returncode == 0
@@ -295,8 +301,14 @@ def test_down_waits_for_an_inv_at_work_on_the_cluster_then_stops_it(local_projec
     home = pidfile(p).parent.parent
     with open(home.parent / f".{home.name}.lock", "r+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # stands in for an infra.up starting it
-        down = subprocess.Popen([os.sys.executable, "-m", "invoke", "infra.down"], cwd=p.root, env=p.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        down = subprocess.Popen(
+            [os.sys.executable, "-m", "invoke", "infra.down"],
+            cwd=p.root,
+            env=p.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         time.sleep(1.5)
         assert down.poll() is None, down.communicate()[0]
         assert os.path.exists(f"/proc/{pid}")  # not stopped behind the holder's back
@@ -326,14 +338,22 @@ def test_down_during_the_first_ups_initdb_waits_then_stops_what_it_started(local
     (slow / "initdb").chmod(0o755)
     slow.chmod(0o755)
     env = {**p.env, "INVOKE_POSTGRES_BIN_DIR": str(slow)}
-    up = subprocess.Popen([os.sys.executable, "-m", "invoke", "infra.up"], cwd=p.root, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        [os.sys.executable, "-m", "invoke", "infra.up"], cwd=p.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     deadline = time.monotonic() + 60
     while not list(p.root.glob(".inv/postgres/*/data.tmp-*")):
         assert up.poll() is None and time.monotonic() < deadline, up.communicate()[0]
         time.sleep(0.005)
-    down = subprocess.run([os.sys.executable, "-m", "invoke", "infra.down"], cwd=p.root, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    down = subprocess.run(
+        [os.sys.executable, "-m", "invoke", "infra.down"],
+        cwd=p.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
     up_out = up.communicate(timeout=120)[0]
     assert down.returncode == 0, down.stdout
     assert "postgres: waiting for another inv making, starting, stopping or removing .inv/postgres/" in down.stdout
@@ -413,8 +433,15 @@ def test_as_an_ordinary_user_the_server_runs_as_that_user(require_mix):
     env = {**p.env, "HOME": str(p.root)}
 
     def inv(*args):
-        return subprocess.run([*run_as, os.sys.executable, "-m", "invoke", *args], cwd=p.root, env=env,
-                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*run_as, os.sys.executable, "-m", "invoke", *args],
+            cwd=p.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
 
     try:
         up = inv("infra.up")

@@ -193,7 +193,10 @@ def test_doctor_names_a_container_holding_the_port_of_our_stopped_one(pg_project
 
     squatter = f"{pg_project.container_name}-squatter"
     docker_client.containers.run(
-        TEST_IMAGE, name=squatter, detach=True, environment={"POSTGRES_PASSWORD": "x"},
+        TEST_IMAGE,
+        name=squatter,
+        detach=True,
+        environment={"POSTGRES_PASSWORD": "x"},
         ports={"5432/tcp": ("127.0.0.1", int(port))},
     )
     try:
@@ -220,8 +223,12 @@ def test_doctor_names_a_container_holding_the_port_of_our_stopped_one(pg_project
 def test_engine_refusing_to_start_prints_what_it_knows(pg_project, docker_client, derived_image):
     broken = derived_image('ENTRYPOINT ["/nonexistent-entrypoint"]')
     up = pg_project.inv("infra.up", env={"INVOKE_POSTGRES_IMAGE": broken})
-    assert_fails(up, f"could not start container {pg_project.container_name}", "/nonexistent-entrypoint",
-                 f"The new container was removed (volume {pg_project.container_name}-data kept)")
+    assert_fails(
+        up,
+        f"could not start container {pg_project.container_name}",
+        "/nonexistent-entrypoint",
+        f"The new container was removed (volume {pg_project.container_name}-data kept)",
+    )
     assert "infra.logs" not in up.stderr  # there is nothing left for it to show
     assert container(docker_client, pg_project.container_name) is None
     assert volume_exists(docker_client, f"{pg_project.container_name}-data")

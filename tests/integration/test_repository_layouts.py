@@ -44,7 +44,10 @@ def test_oneapp_dry_plan_reads_todays_repository(oneapp_project, require_mix):
 def test_umbrella_dry_plan_is_the_contracts(project, require_mix):
     project.env["DATABASE_PORT"] = str(free_port())
     out = project.inv("--dry", "dev.up", "--no-iex", check=True).stdout
-    assert "from image postgres:17 (postgres.image from scripts/compose/portal.yml), volume firezone-dev-postgres-data at /var/lib/postgresql/data" in out
+    assert (
+        "from image postgres:17 (postgres.image from scripts/compose/portal.yml), volume firezone-dev-postgres-data at /var/lib/postgresql/data"
+        in out
+    )
     assert "cert:" not in out and "needs the database" not in out
     assert "$ (elixir/apps/web) " in out  # setup in the web app, while Postgres starts
     assert "as seeded (static seeds: no)" in out
@@ -54,7 +57,7 @@ def test_oneapp_real_run_then_warm(pg_oneapp_project, docker_client, require_mix
     p = pg_oneapp_project
     cold = p.inv("dev.up", "--no-iex", timeout=600)
     assert cold.returncode == 0, cold.stdout + cold.stderr
-    table = cold.stdout[cold.stdout.rindex("step "):]
+    table = cold.stdout[cold.stdout.rindex("step ") :]
     for step in ("postgres", "deps", "cert", "setup", "seed"):
         assert re.search(rf"^{step}\s+(ran|ready)\b", table, re.M), table
     assert (p.root / "elixir/priv/cert/selfsigned.pem").is_file()
@@ -172,7 +175,9 @@ def test_a_cert_run_killed_holding_the_lock_blocks_nobody(pg_oneapp_project, tmp
 
     p = pg_oneapp_project
     log, gate = tmp_path / "fixture.log", tmp_path / "cert.gate"
-    with reaped(started(p, "elixir.setup", env={"FIXTURE_LOG": str(log), "FIXTURE_CERT_GATE": str(gate)}, out=tmp_path / "a.out")) as (first,):
+    with reaped(started(p, "elixir.setup", env={"FIXTURE_LOG": str(log), "FIXTURE_CERT_GATE": str(gate)}, out=tmp_path / "a.out")) as (
+        first,
+    ):
         wait_until(lambda: _cert_runs(log), 240, "the first cert run", (tmp_path / "a.out").read_text)
         os.killpg(first.pid, signal.SIGKILL)  # inv and its mix: the whole group, as a closed terminal does
         first.wait(30)

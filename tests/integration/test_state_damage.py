@@ -118,8 +118,7 @@ def test_read_only_state_folder(project, require_mix):
     else:
         assert proc.returncode == 1, proc.stderr
         assert errors(proc) == [
-            f"cannot write the state folder {state} (permission denied): chmod u+w {state}"
-            " or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
+            f"cannot write the state folder {state} (permission denied): chmod u+w {state} or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
         ]
 
 
@@ -161,8 +160,7 @@ def test_bad_version_cache_is_detected_again(project, require_mix, version):
     assert_no_traceback(proc)
     assert "mix do ecto.reset + ecto.seed" in proc.stdout
     assert warnings(proc) == [
-        "warning: ignoring .inv/elixir-version.json (not a JSON object with the expected fields):"
-        " the Elixir version is detected again"
+        "warning: ignoring .inv/elixir-version.json (not a JSON object with the expected fields): the Elixir version is detected again"
     ]
 
 
@@ -189,9 +187,7 @@ def test_env_line_without_equals_names_the_line_not_the_content(project):
     proc = project.inv("dev.status")
     assert proc.returncode == 1
     assert_no_traceback(proc)
-    assert lines(proc.stderr) == [
-        f"{project.root / '.env'} line 4: not a KEY=VALUE line (no `=`); fix it or comment it out with #"
-    ]
+    assert lines(proc.stderr) == [f"{project.root / '.env'} line 4: not a KEY=VALUE line (no `=`); fix it or comment it out with #"]
     assert SECRET not in proc.stdout + proc.stderr and "DamagedSecret" not in proc.stdout + proc.stderr
 
 

@@ -25,8 +25,17 @@ def ctx(**overrides) -> MockContext:
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for k in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SIGNING_SECRET", "STRIPE_DEFAULT_PRICE_ID", "STRIPE_API_KEY",
-              "WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL", "DATABASE_PASSWORD", "DATABASE_PORT"):
+    for k in (
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SIGNING_SECRET",
+        "STRIPE_DEFAULT_PRICE_ID",
+        "STRIPE_API_KEY",
+        "WORKOS_API_KEY",
+        "WORKOS_CLIENT_ID",
+        "WORKOS_BASE_URL",
+        "DATABASE_PASSWORD",
+        "DATABASE_PORT",
+    ):
         monkeypatch.delenv(k, raising=False)
     return monkeypatch
 

@@ -67,14 +67,20 @@ def test_unpinned_versions_are_not_compared():
 # --------------------------------------------------------------------------- the database port
 
 SPEC = PostgresSpec(
-    image="postgres:17", container="fz-pg", volume="fz-pg-data", data_dir="/var/lib/postgresql/data",
-    command=("postgres",), host_ip="127.0.0.1", port=5432, user="postgres", password="postgres",
+    image="postgres:17",
+    container="fz-pg",
+    volume="fz-pg-data",
+    data_dir="/var/lib/postgresql/data",
+    command=("postgres",),
+    host_ip="127.0.0.1",
+    port=5432,
+    user="postgres",
+    password="postgres",
 )
 
 
 def our_status(state, port=5432, ours=True):
-    return Status(name="fz-pg", id="f" * 64, state=state, image="postgres:17", host_ip="127.0.0.1",
-                  host_port=port, health=None, ours=ours)
+    return Status(name="fz-pg", id="f" * 64, state=state, image="postgres:17", host_ip="127.0.0.1", host_port=port, health=None, ours=ours)
 
 
 def client(*running):

@@ -32,7 +32,17 @@ def tree(tmp_path, monkeypatch):
     ebin = tmp_path / "install" / "lib" / "elixir" / "ebin"
     ebin.mkdir(parents=True)
     (ebin / "elixir.app").write_text('{application,elixir,[{vsn,"1.14.0"}]}.')
-    for k in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD", "STATIC_SEEDS", "WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL"):
+    for k in (
+        "DATABASE_HOST",
+        "DATABASE_PORT",
+        "DATABASE_NAME",
+        "DATABASE_USER",
+        "DATABASE_PASSWORD",
+        "STATIC_SEEDS",
+        "WORKOS_API_KEY",
+        "WORKOS_CLIENT_ID",
+        "WORKOS_BASE_URL",
+    ):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("DATABASE_PORT", "15432")
     t = type("Tree", (), {})()

@@ -67,7 +67,7 @@ def test_container_attrs_over_a_unix_socket(tmp_path):
 
 def test_absent_container_or_no_engine_is_none(tmp_path):
     path = str(tmp_path / "docker.sock")
-    _serve_once(path, b"HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"No such container\"}", [])
+    _serve_once(path, b'HTTP/1.0 404 Not Found\r\n\r\n{"message":"No such container"}', [])
     assert engine_api.container_attrs("pg", environ={"DOCKER_HOST": f"unix://{path}"}) is None
     assert engine_api.container_attrs("pg", environ={"DOCKER_HOST": f"unix://{tmp_path}/absent.sock"}) is None
 

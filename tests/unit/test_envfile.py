@@ -38,9 +38,7 @@ def test_malformed_line_does_not_echo_its_content(tmp_path):
 
 
 def test_quotes_comments_export_and_interpolation(tmp_path):
-    (tmp_path / ".env").write_text(
-        'export A="quoted value"\nB=plain # trailing comment\nC=${A}-x\nEMPTY=\n'
-    )
+    (tmp_path / ".env").write_text('export A="quoted value"\nB=plain # trailing comment\nC=${A}-x\nEMPTY=\n')
     environ = {}
     envfile.load(tmp_path, environ)
     assert environ["A"] == "quoted value"
@@ -66,9 +64,7 @@ def test_line_without_equals_is_an_error_naming_file_and_line_only(tmp_path, lin
     with pytest.raises(envfile.EnvFileError) as e:
         envfile.load(tmp_path, {})
     msg = str(e.value)
-    assert msg == (
-        f"{tmp_path / '.env'} line 4: not a KEY=VALUE line (no `=`); fix it or comment it out with #"
-    )
+    assert msg == (f"{tmp_path / '.env'} line 4: not a KEY=VALUE line (no `=`); fix it or comment it out with #")
     assert "sk_test" not in msg and "SOME_KEY" not in msg
 
 

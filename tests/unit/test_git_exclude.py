@@ -23,8 +23,13 @@ if shutil.which("git") is None:  # unit tests need nothing installed
 
 ALL = "added .inv/, .env.local, __pycache__/, *.egg-info/ to .git/info/exclude so git never offers them"
 # What the suite leaves in a Firezone checkout after `pip install .` and a first run.
-LEFT_BEHIND = (".inv/fingerprints/deps.json", ".env.local", "tasks/__pycache__/dev.cpython-311.pyc",
-               "tasks/lib/__pycache__/state.cpython-311.pyc", "firezone_dev_tasks.egg-info/PKG-INFO")
+LEFT_BEHIND = (
+    ".inv/fingerprints/deps.json",
+    ".env.local",
+    "tasks/__pycache__/dev.cpython-311.pyc",
+    "tasks/lib/__pycache__/state.cpython-311.pyc",
+    "firezone_dev_tasks.egg-info/PKG-INFO",
+)
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -89,7 +94,7 @@ def test_first_task_adds_what_git_would_offer_and_says_so_once(root, capsys):
     assert capsys.readouterr().err == f"inv: {ALL}\n"
     text = exclude(root).read_text()
     assert text.startswith(template)  # git's own lines kept
-    assert text[len(template):] == f"{gitexclude.COMMENT}\n/.inv/\n/.env.local\n__pycache__/\n/*.egg-info/\n"
+    assert text[len(template) :] == f"{gitexclude.COMMENT}\n/.inv/\n/.env.local\n__pycache__/\n/*.egg-info/\n"
     assert untracked(root) == ["?? .gitignore"]
     assert (root / ".inv" / gitexclude.MARKER).is_file()
 
@@ -351,8 +356,9 @@ def test_the_module_is_cheap_to_import():
         "import tasks.lib.gitexclude\n"
         "print(sorted(set(sys.modules) - mid))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "['tasks.lib.gitexclude']", out
 
 

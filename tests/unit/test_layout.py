@@ -23,8 +23,16 @@ LIB = TASKS / "lib"
 # The task modules the suite had when this test was written; the scan covers every
 # tasks/*.py, these must be among them (so the scan cannot pass by finding nothing).
 KNOWN_TASK_MODULES = {
-    "tasks.infra", "tasks.elixir", "tasks.db", "tasks.dev", "tasks.billing",
-    "tasks.workos", "tasks.lint", "tasks.doctor", "tasks.collection", "tasks.taskdef",
+    "tasks.infra",
+    "tasks.elixir",
+    "tasks.db",
+    "tasks.dev",
+    "tasks.billing",
+    "tasks.workos",
+    "tasks.lint",
+    "tasks.doctor",
+    "tasks.collection",
+    "tasks.taskdef",
 }
 # Third-party package -> the one module allowed to import it (requests: at most there).
 HEAVY_HOMES = {
@@ -53,9 +61,7 @@ def is_package(path: Path) -> bool:
 
 
 def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def imports(path: Path, *, top_level_only: bool = False) -> list[tuple[int, str]]:

@@ -23,7 +23,12 @@ def test_do_args_separator_follows_version(version, expected):
 
 def test_do_args_tasks_with_arguments():
     assert mixtool.do_args((1, 13, 0), ["ecto.create --quiet", "ecto.migrate", "run seeds.exs"]) == [
-        "do", "ecto.create", "--quiet,", "ecto.migrate,", "run", "seeds.exs"
+        "do",
+        "ecto.create",
+        "--quiet,",
+        "ecto.migrate,",
+        "run",
+        "seeds.exs",
     ]
     assert mixtool.do_args((1, 15, 0), [["ecto.create", "--quiet"], "test"]) == ["do", "ecto.create", "--quiet", "+", "test"]
 
@@ -34,7 +39,13 @@ def test_do_args_single_task_needs_no_do():
 
 @pytest.mark.parametrize(
     "text, version",
-    [("Mix 1.18.4 (compiled with Erlang/OTP 27)", (1, 18, 4)), ("1.14.0", (1, 14, 0)), ("1.18.4-otp-27", (1, 18, 4)), ("1.15", (1, 15, 0)), ("nope", None)],
+    [
+        ("Mix 1.18.4 (compiled with Erlang/OTP 27)", (1, 18, 4)),
+        ("1.14.0", (1, 14, 0)),
+        ("1.18.4-otp-27", (1, 18, 4)),
+        ("1.15", (1, 15, 0)),
+        ("nope", None),
+    ],
 )
 def test_parse_version(text, version):
     assert mixtool.parse_version(text) == version

@@ -28,7 +28,11 @@ def test_mix_args_order_paths_filters_failed_partitions():
     filters = ["--exclude", "flaky:true", "--exclude", "acceptance:true"]
     assert command.mix_args(["test"], filters, opts) == ["test", "apps/web/test/a_test.exs:12", *filters, "--failed"]
     assert command.mix_args(["test"], ["--only", "acceptance:true"], command.Options(partitions=3)) == [
-        "test", "--only", "acceptance:true", "--partitions", "3",
+        "test",
+        "--only",
+        "acceptance:true",
+        "--partitions",
+        "3",
     ]
 
 
@@ -129,7 +133,7 @@ def test_the_browser_is_looked_for_under_its_usual_names(tmp_path, monkeypatch):
 def test_acceptance_tests_are_found_by_their_tag_or_wallaby(tmp_path):
     assert not browser.has_acceptance_tests(tmp_path)
     (tmp_path / "apps/web/test/web").mkdir(parents=True)
-    (tmp_path / "apps/web/test/web/unit_test.exs").write_text("test \"x\" do\nend\n")
+    (tmp_path / "apps/web/test/web/unit_test.exs").write_text('test "x" do\nend\n')
     assert not browser.has_acceptance_tests(tmp_path)
     (tmp_path / "apps/web/test/web/auth_test.exs").write_text("@moduletag acceptance: true\n")
     assert browser.has_acceptance_tests(tmp_path)
@@ -142,7 +146,11 @@ def test_acceptance_tests_are_found_by_their_tag_or_wallaby(tmp_path):
 def test_doctor_rows_only_when_acceptance_tests_exist(tmp_path):
     root = tmp_path / "elixir"
     root.mkdir()
-    c = context(root=str(root), chromedriver=str(_program(tmp_path / "cd", "ChromeDriver 99.0.1")), chrome=str(_program(tmp_path / "ch", "Chromium 156.0.2")))
+    c = context(
+        root=str(root),
+        chromedriver=str(_program(tmp_path / "cd", "ChromeDriver 99.0.1")),
+        chrome=str(_program(tmp_path / "ch", "Chromium 156.0.2")),
+    )
     assert browser.doctor_rows(c) == []
     (root / "test").mkdir()
     (root / "test/a_test.exs").write_text("@tag acceptance: true\n")

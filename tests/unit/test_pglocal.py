@@ -80,7 +80,9 @@ def test_path_then_install_folders_then_wheel(tmp_path, monkeypatch):
     monkeypatch.setattr(binaries, "usual_folders", lambda major=None: [])
     assert binaries.find().source == "pg_ctl on PATH"
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
-    monkeypatch.setattr(binaries, "usual_folders", lambda major=None: [fake_bin(tmp_path / "usr" / "17" / "bin", "postgres (PostgreSQL) 17.1")])
+    monkeypatch.setattr(
+        binaries, "usual_folders", lambda major=None: [fake_bin(tmp_path / "usr" / "17" / "bin", "postgres (PostgreSQL) 17.1")]
+    )
     assert binaries.find().major == 17
     monkeypatch.setattr(binaries, "usual_folders", lambda major=None: [])
     monkeypatch.setattr(binaries, "wheel_folder", lambda: fake_bin(tmp_path / "wheel" / "pginstall" / "bin"))
@@ -267,7 +269,9 @@ def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_pa
     monkeypatch.setattr(server, "made_clusters", lambda c: [])
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
     choice = backend.choose(context())
-    assert choice.name == "docker" and choice.why == "postgres.backend=auto: a Docker engine answers at unix:///var/run/docker.sock (default)"
+    assert (
+        choice.name == "docker" and choice.why == "postgres.backend=auto: a Docker engine answers at unix:///var/run/docker.sock (default)"
+    )
     monkeypatch.setattr(server, "made_clusters", lambda c: [Path("/x/.inv/postgres/18")])
     assert "the stopped local cluster in /x/.inv/postgres/18 is kept: postgres.backend=local uses it" in backend.choose(context()).why
     monkeypatch.setattr(backend, "engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
@@ -294,7 +298,11 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
     from tasks.lib.pglocal import server
     from tasks.lib.stack import postgres
 
-    monkeypatch.setattr(backend, "choose", lambda c: backend.Choice("local", "postgres.backend=auto: no Docker engine answers at unix:///x.sock (the default)"))
+    monkeypatch.setattr(
+        backend,
+        "choose",
+        lambda c: backend.Choice("local", "postgres.backend=auto: no Docker engine answers at unix:///x.sock (the default)"),
+    )
 
     def no_programs(c, find_account=True):
         raise Exit("no PostgreSQL server programs found for the local cluster. Fix: install PostgreSQL's server")
@@ -305,7 +313,10 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
     with pytest.raises(Exit) as e:
         postgres.bring_up(context())
     msg = e.value.message
-    assert "Fix: install PostgreSQL's server. Or start the Docker engine: postgres.backend=auto: no Docker engine answers at unix:///x.sock" in msg
+    assert (
+        "Fix: install PostgreSQL's server. Or start the Docker engine: postgres.backend=auto: no Docker engine answers at unix:///x.sock"
+        in msg
+    )
     monkeypatch.setattr(backend, "choose", lambda c: backend.Choice("local", "postgres.backend=local from INVOKE_POSTGRES_BACKEND"))
     with pytest.raises(Exit) as e:
         postgres.bring_up(context())

@@ -13,9 +13,9 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import infra
-from tasks.lib.postgres import ports
-from tasks.lib.postgres import engine as sdk
 from tasks.lib.postgres import container as containers
+from tasks.lib.postgres import engine as sdk
+from tasks.lib.postgres import ports
 from tasks.lib.postgres.attrs import mismatch, published
 from tasks.lib.postgres.spec import LABEL, PostgresSpec, create_kwargs, spec_from_config
 from tasks.lib.postgres.spec import warnings as setting_warnings
@@ -698,7 +698,7 @@ def test_other_errors_never_read_pg_hba(engine):
     "log_text",
     [
         'initdb: error: directory "/var/lib/postgresql/data" exists but is not empty\n'
-        'initdb: hint: If you want to create a new database system, either remove or empty the directory',
+        "initdb: hint: If you want to create a new database system, either remove or empty the directory",
         'postgres: could not open file "global/pg_control": No such file or directory',
     ],
 )

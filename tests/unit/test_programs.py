@@ -14,7 +14,9 @@ def test_require_missing_program_is_one_line():
 
 
 def test_describe_masks_env_and_shortens_cwd():
-    line = programs.describe(["mix", "phx.server"], PROJECT_ROOT / "elixir", {"STRIPE_SECRET_KEY": "sk_test_51HxAbCdEfGhIjKlMnOpabcd", "BILLING_ENABLED": "true"})
+    line = programs.describe(
+        ["mix", "phx.server"], PROJECT_ROOT / "elixir", {"STRIPE_SECRET_KEY": "sk_test_51HxAbCdEfGhIjKlMnOpabcd", "BILLING_ENABLED": "true"}
+    )
     assert line == "(elixir) STRIPE_SECRET_KEY=sk_test_…abcd BILLING_ENABLED=true mix phx.server"
 
 

@@ -8,15 +8,17 @@ import threading
 import pytest
 from invoke import Exit
 
-from tasks.lib.postgres import readiness, sql
 from tasks.lib.database import Database
+from tasks.lib.postgres import readiness, sql
 
 DB = Database(host="localhost", port=5432, name="firezone_dev", user="postgres", password="postgres")
 
 REFUSED = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: Connection refused Is the server running?'
 CLOSED = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: server closed the connection unexpectedly'
 STARTING = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is starting up'
-BAD_PASSWORD = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"'
+BAD_PASSWORD = (
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"'
+)
 
 
 class FakeClock:
@@ -118,7 +120,11 @@ def test_logs_and_message_are_masked():
     clock = FakeClock()
     with pytest.raises(Exit) as e:
         readiness.wait_ready(
-            db, timeout=0.1, probe=lambda d: "refused very-secret-pw", clock=clock, sleep=clock.sleep,
+            db,
+            timeout=0.1,
+            probe=lambda d: "refused very-secret-pw",
+            clock=clock,
+            sleep=clock.sleep,
             logs=lambda: "password=very-secret-pw",
         )
     assert "very-secret-pw" not in e.value.message
@@ -145,7 +151,7 @@ def test_failing_logs_callable_does_not_hide_the_error():
         (BAD_PASSWORD, False),
         ('FATAL:  database "firezone_dev" does not exist', False),
         ('FATAL:  role "me" does not exist', False),
-        ("could not translate host name \"nope\" to address", False),
+        ('could not translate host name "nope" to address', False),
     ],
 )
 def test_is_transient(error, transient):
@@ -159,9 +165,7 @@ def test_one_line_takes_the_last_attempt():
         "\tIs the server running?\n"
         "- host: 'localhost', port: 5432, hostaddr: '127.0.0.1': connection failed: server closed the connection"
     )
-    assert sql.one_line(text) == (
-        "host: 'localhost', port: 5432, hostaddr: '127.0.0.1': connection failed: server closed the connection"
-    )
+    assert sql.one_line(text) == ("host: 'localhost', port: 5432, hostaddr: '127.0.0.1': connection failed: server closed the connection")
     assert sql.one_line("a\n\tb  c\n") == "a b c"
 
 
@@ -434,8 +438,9 @@ def test_diagnose_that_finds_nothing_or_breaks_keeps_the_hint():
 def test_diagnose_beats_the_stopped_container_hint():
     clock = FakeClock()
     with pytest.raises(Exit) as e:
-        wait(clock, lambda d: REFUSED, alive=lambda: "container fz-pg stopped (exited)",
-             diagnose=lambda error, log_text: "half-initialised")
+        wait(
+            clock, lambda d: REFUSED, alive=lambda: "container fz-pg stopped (exited)", diagnose=lambda error, log_text: "half-initialised"
+        )
     assert "Hint: half-initialised" in e.value.message
 
 

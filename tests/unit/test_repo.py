@@ -217,7 +217,10 @@ def test_a_setting_always_wins_and_the_summary_says_what_the_repository_said(one
     c = _ctx(oneapp, monkeypatch, postgres={"image": "postgres:17"})
     assert config.text(c, "postgres", "image") == "postgres:17"
     rows = dict(summary.rows(c))
-    assert "postgres:17 (from" in rows["postgres.image"] and "the repository says postgres:18 in scripts/compose/portal.yml" in rows["postgres.image"]
+    assert (
+        "postgres:17 (from" in rows["postgres.image"]
+        and "the repository says postgres:18 in scripts/compose/portal.yml" in rows["postgres.image"]
+    )
     assert rows["setup alias"].endswith("needs the database, so it waits for Postgres")
     assert rows["STATIC_SEEDS"].startswith("not read")
 

@@ -85,8 +85,15 @@ def test_is_script_types_as_pre_commit_does(tmp_path):
     (tmp_path / "folder.sh").mkdir()
     found = {rel: discovery.is_script(tmp_path, rel) for rel in [*TREE, "link.sh", "folder.sh", "missing.sh"]}
     assert {rel for rel, yes in found.items() if yes} == {
-        "a.sh", "bin/tool", "vendor/v.sh", "node_modules/m.sh", "deps/d.sh", "elixir/_build/b.sh",
-        ".git/hooks/pre-commit.sh", ".venv/bin/activate.sh", "sp ace/x y.sh",
+        "a.sh",
+        "bin/tool",
+        "vendor/v.sh",
+        "node_modules/m.sh",
+        "deps/d.sh",
+        "elixir/_build/b.sh",
+        ".git/hooks/pre-commit.sh",
+        ".venv/bin/activate.sh",
+        "sp ace/x y.sh",
     }
 
 
@@ -136,8 +143,15 @@ def test_to_relative(tmp_path):
 
 
 def test_the_suite_fixtures_are_skipped_unless_named_inside(tmp_path, monkeypatch):
-    _tree(tmp_path, {"tests/fixtures/scripts/bad.sh": "x=1\n", "tests/fixtures/umbrella/db.sh": "#!/bin/sh\n",
-                     "tests/images/entry.sh": "#!/bin/sh\n", "scripts/a.sh": "#!/bin/sh\n"})
+    _tree(
+        tmp_path,
+        {
+            "tests/fixtures/scripts/bad.sh": "x=1\n",
+            "tests/fixtures/umbrella/db.sh": "#!/bin/sh\n",
+            "tests/images/entry.sh": "#!/bin/sh\n",
+            "scripts/a.sh": "#!/bin/sh\n",
+        },
+    )
     monkeypatch.setattr(discovery, "git_files", lambda root: None)
     skip = discovery.suite_folders(tmp_path, tmp_path / "tests" / "fixtures")
     assert skip == ["tests/fixtures"]

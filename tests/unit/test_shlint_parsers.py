@@ -12,10 +12,28 @@ from tasks.lib.shlint.results import Finding
 SHELLCHECK_JSON = json.dumps(
     {
         "comments": [
-            {"file": "with space.sh", "line": 5, "endLine": 5, "column": 14, "endColumn": 30,
-             "level": "warning", "code": 2154, "message": "x is referenced but not assigned.", "fix": None},
-            {"file": "./-odd.sh", "line": 2, "endLine": 2, "column": 1, "endColumn": 2,
-             "level": "error", "code": 1073, "message": "Couldn't parse this if expression.", "fix": None},
+            {
+                "file": "with space.sh",
+                "line": 5,
+                "endLine": 5,
+                "column": 14,
+                "endColumn": 30,
+                "level": "warning",
+                "code": 2154,
+                "message": "x is referenced but not assigned.",
+                "fix": None,
+            },
+            {
+                "file": "./-odd.sh",
+                "line": 2,
+                "endLine": 2,
+                "column": 1,
+                "endColumn": 2,
+                "level": "error",
+                "code": 1073,
+                "message": "Couldn't parse this if expression.",
+                "fix": None,
+            },
         ]
     }
 )

@@ -17,7 +17,8 @@ def test_find_keeps_the_order_of_the_setting(tmp_path):
     assert precommit.find(tmp_path, precommit.DEFAULT_CONFIGS) == [tmp_path / ".github/pre-commit-config.yaml"]
     (tmp_path / "other.yaml").write_text("repos: []\n")
     assert precommit.find(tmp_path, ["other.yaml", ".github/pre-commit-config.yaml"]) == [
-        tmp_path / "other.yaml", tmp_path / ".github/pre-commit-config.yaml",
+        tmp_path / "other.yaml",
+        tmp_path / ".github/pre-commit-config.yaml",
     ]
 
 

@@ -35,9 +35,7 @@ def test_render_and_summary():
     assert report.failed() and lint.summary(report, strict=False) == (
         "lint.sh: 4 files checked, 2 with findings (1 shellcheck, 1 not formatted), 1 tip warnings"
     )
-    assert lint.summary(report, strict=True) == (
-        "lint.sh: 4 files checked, 3 with findings (1 shellcheck, 1 not formatted), 1 tip errors"
-    )
+    assert lint.summary(report, strict=True) == ("lint.sh: 4 files checked, 3 with findings (1 shellcheck, 1 not formatted), 1 tip errors")
 
 
 def test_tips_alone_fail_only_when_strict():
@@ -51,9 +49,7 @@ def test_summary_after_fix():
     report.files[2].diff = ""
     report.files[2].reformatted = True
     assert lint.render(report, strict=False)[1] == "m.sh: reformatted (shfmt -i 4 -w)"
-    assert lint.summary(report, strict=False) == (
-        "lint.sh: 4 files checked, 1 reformatted, 1 with findings (1 shellcheck), 1 tip warnings"
-    )
+    assert lint.summary(report, strict=False) == ("lint.sh: 4 files checked, 1 reformatted, 1 with findings (1 shellcheck), 1 tip warnings")
 
 
 def _context(tmp_path, settings: dict) -> Context:
@@ -107,4 +103,6 @@ def test_skipped_by_pre_commit_reads_the_configs(tmp_path, monkeypatch, capsys):
     kept, skipped = lint.skipped_by_pre_commit(tmp_path, ["a.sh", "k/gradlew"], names)
     assert kept == ["a.sh"]  # the readable config still applies
     err = capsys.readouterr().err
-    assert err.startswith("warning: .pre-commit-config.yaml is not valid YAML (") and err.endswith("; lint.sh does not apply its excludes\n")
+    assert err.startswith("warning: .pre-commit-config.yaml is not valid YAML (") and err.endswith(
+        "; lint.sh does not apply its excludes\n"
+    )

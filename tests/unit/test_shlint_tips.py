@@ -56,8 +56,8 @@ def test_tips_no_shebang():
 
 
 def test_tips_minimal_paths_override_the_shebang():
-    assert _tips("#!/bin/sh\nset -eu\nexec \"$@\"\n", minimal=True) == []
-    tips = _tips("#!/usr/bin/env bash\nset -e\nexec \"$@\"\n", minimal=True)
+    assert _tips('#!/bin/sh\nset -eu\nexec "$@"\n', minimal=True) == []
+    tips = _tips('#!/usr/bin/env bash\nset -e\nexec "$@"\n', minimal=True)
     assert "start with '#!/bin/sh'" in tips[0][1] and "lint.minimal_paths" in tips[0][1]
     assert tips[1][0] == 3 and "'set -eu'" in tips[1][1] and "missing -u" in tips[1][1]
 

@@ -9,7 +9,8 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import infra
-from tasks.lib.postgres import container as containers, readiness
+from tasks.lib.postgres import container as containers
+from tasks.lib.postgres import readiness
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.stack import postgres
 from tasks.lib.vault import container as vault_container
@@ -27,8 +28,15 @@ def context(dry=False, **postgres):
 
 def status(action="created", state="running", ours=True):
     return Status(
-        name="firezone-dev-postgres", id="a" * 64, state=state, image="postgres:17",
-        host_ip="127.0.0.1", host_port=5432, health=None, ours=ours, action=action,
+        name="firezone-dev-postgres",
+        id="a" * 64,
+        state=state,
+        image="postgres:17",
+        host_ip="127.0.0.1",
+        host_port=5432,
+        health=None,
+        ours=ours,
+        action=action,
     )
 
 
@@ -41,6 +49,7 @@ def calls(monkeypatch):
         def fn(*args, **kwargs):
             log.append((name, args, kwargs))
             return result(*args, **kwargs) if callable(result) else result
+
         return fn
 
     monkeypatch.setattr(containers, "ensure_running", record("ensure_running", lambda spec: status()))

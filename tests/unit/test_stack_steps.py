@@ -115,4 +115,6 @@ def test_the_reseed_hint_keeps_every_flag_given():
     from tasks.lib.stack.up import command_line
 
     assert command_line(False, False, None) == "inv dev.up --reseed --yes"
-    assert command_line(True, True, ["FZFF_X=true", "A=b c"]) == "inv dev.up --reseed --yes --force --no-iex --env FZFF_X=true --env 'A=b c'"
+    assert (
+        command_line(True, True, ["FZFF_X=true", "A=b c"]) == "inv dev.up --reseed --yes --force --no-iex --env FZFF_X=true --env 'A=b c'"
+    )

@@ -119,9 +119,7 @@ def test_write_when_fingerprints_is_a_file(tmp_path):
     (tmp_path / ".inv" / "fingerprints").write_text("")
     with pytest.raises(StateError) as e:
         state.write_json(tmp_path / ".inv" / "fingerprints" / "deps.json", {})
-    assert e.value.message == (
-        f"cannot write the state folder {tmp_path / '.inv' / 'fingerprints'} (a file is in the way): {FIX}"
-    )
+    assert e.value.message == (f"cannot write the state folder {tmp_path / '.inv' / 'fingerprints'} (a file is in the way): {FIX}")
 
 
 def test_write_over_a_folder_removes_its_tmp(tmp_path):
@@ -147,8 +145,7 @@ def test_write_denied_names_the_folder_and_chmod(tmp_path, monkeypatch):
     with pytest.raises(StateError) as e:
         state.write_json(folder / "elixir-version.json", {})
     assert e.value.message == (
-        f"cannot write the state folder {folder} (permission denied): chmod u+w {folder}"
-        " or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
+        f"cannot write the state folder {folder} (permission denied): chmod u+w {folder} or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
     )
     assert no_tmp(tmp_path)
 
@@ -168,6 +165,7 @@ def test_write_into_a_read_only_folder(tmp_path, monkeypatch):
     folder.mkdir()
     folder.chmod(0o555)
     if os.geteuid() == 0:  # root writes into read-only folders: make it say what others get
+
         def denied(self, *args, **kwargs):
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
 
@@ -441,7 +439,10 @@ def test_held_on_a_read_only_disk(tmp_path, monkeypatch):
     with pytest.raises(StateError) as e:
         with state.held(lock, "w"):
             pass
-    assert e.value.message == f"cannot make the lock file {lock} (read-only file system): set dev.state_dir (INVOKE_DEV_STATE_DIR) to a writable folder"
+    assert (
+        e.value.message
+        == f"cannot make the lock file {lock} (read-only file system): set dev.state_dir (INVOKE_DEV_STATE_DIR) to a writable folder"
+    )
 
 
 def test_held_where_flock_does_not_work(tmp_path, monkeypatch):
@@ -455,7 +456,9 @@ def test_held_where_flock_does_not_work(tmp_path, monkeypatch):
     with pytest.raises(StateError) as e:
         with state.held(lock, "w"):
             pass
-    assert e.value.message == f"cannot lock {lock} (No locks available): set dev.state_dir (INVOKE_DEV_STATE_DIR) to a folder on a local disk"
+    assert (
+        e.value.message == f"cannot lock {lock} (No locks available): set dev.state_dir (INVOKE_DEV_STATE_DIR) to a folder on a local disk"
+    )
 
 
 def test_held_below_a_file_names_the_file_in_the_way(tmp_path):

@@ -244,9 +244,7 @@ def test_process_table_finds_us_and_our_parent():
 
 
 def test_descendants_finds_a_real_child_and_grandchild():
-    child = subprocess.Popen(
-        [PY, "-c", GRANDPARENT, "60", "soft"], stdout=subprocess.PIPE, start_new_session=True
-    )
+    child = subprocess.Popen([PY, "-c", GRANDPARENT, "60", "soft"], stdout=subprocess.PIPE, start_new_session=True)
     grandchild = None
     try:
         grandchild = int(child.stdout.readline().decode().split()[-1])
@@ -394,6 +392,8 @@ def test_wait_all_lets_each_program_finish_and_returns_the_first_failure():
 
 
 def test_wait_all_returns_0_when_all_pass():
-    sup = Supervisor([Program("a", [PY, "-c", "pass"]), Program("b", [PY, "-c", "pass"])], out=io.StringIO(), handle_signals=False, wait_all=True)
+    sup = Supervisor(
+        [Program("a", [PY, "-c", "pass"]), Program("b", [PY, "-c", "pass"])], out=io.StringIO(), handle_signals=False, wait_all=True
+    )
     assert sup.run() == 0
     assert sup.exit_codes == {"a": 0, "b": 0}

@@ -39,7 +39,9 @@ def test_spec_defaults_are_firezones_compose_service():
     assert "s3cr3t" not in repr(spec_from_config(context(token="s3cr3t-token")))
 
 
-@pytest.mark.parametrize("key,value,wanted", [("port", 0, "whole number"), ("port", 70000, "a port number"), ("token", "a b", "without spaces")])
+@pytest.mark.parametrize(
+    "key,value,wanted", [("port", 0, "whole number"), ("port", 70000, "a port number"), ("token", "a b", "without spaces")]
+)
 def test_bad_settings_are_one_line(key, value, wanted):
     with pytest.raises(Exit, match=wanted) as e:
         spec_from_config(context(**{key: value}))

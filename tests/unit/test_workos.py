@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from invoke import Config, Exit, MockContext
 
+from tasks.collection import ns
 from tasks.lib import workos
 from tasks.lib.repo.portal import Fact
-from tasks.collection import ns
 from tests import fake_workos
 
 KEY = "sk_test_workosWORKOSworkos1234"

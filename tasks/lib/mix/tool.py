@@ -14,8 +14,8 @@ import hashlib
 import os
 import re
 import shlex
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from invoke import Exit
 
@@ -36,16 +36,12 @@ PLUS_SINCE = (1, 14)
 
 def mix_path(c) -> str:
     """The `mix` program (setting elixir.mix), or a one-line Exit saying how to install it."""
-    return programs.require(
-        config.text(c, "elixir", "mix"), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX")
-    )
+    return programs.require(config.text(c, "elixir", "mix"), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX"))
 
 
 def iex_path(c) -> str:
     """The `iex` program (setting elixir.iex), or a one-line Exit saying how to install it."""
-    return programs.require(
-        config.text(c, "elixir", "iex"), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX")
-    )
+    return programs.require(config.text(c, "elixir", "iex"), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX"))
 
 
 def elixir_root(c) -> Path:

@@ -41,7 +41,11 @@ def major(version: str | None) -> int | None:
 
 
 def find_driver(c) -> str:
-    return programs.require(config.text(c, "elixir", "chromedriver"), "elixir.chromedriver", f"Fix: {INSTALL}, or set elixir.chromedriver (INVOKE_ELIXIR_CHROMEDRIVER) to its path")
+    return programs.require(
+        config.text(c, "elixir", "chromedriver"),
+        "elixir.chromedriver",
+        f"Fix: {INSTALL}, or set elixir.chromedriver (INVOKE_ELIXIR_CHROMEDRIVER) to its path",
+    )
 
 
 def find_chrome(c) -> str:
@@ -120,7 +124,7 @@ def doctor_rows(c) -> list[tuple[str, str, str, str]]:
     note = " (only elixir.test --acceptance needs it)"
     rows = []
     found = {}
-    for check_name, find, label in (("chromedriver", find_driver, "chromedriver"), ("chrome", find_chrome, "the browser")):
+    for check_name, find, _label in (("chromedriver", find_driver, "chromedriver"), ("chrome", find_chrome, "the browser")):
         try:
             path = find(c)
         except Exit as e:

@@ -9,11 +9,10 @@ MIX_TEST_PARTITION=N), and `mix test --only acceptance:true` for the acceptance 
 from __future__ import annotations
 
 import os
-
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from invoke import Exit
 
@@ -128,7 +127,4 @@ def describe_alias(found: tuple[str, ...] | None, source: str) -> str:
 def debug_tag_hint(paths: Sequence[str], default_folder: str) -> str:
     """The one-line edit that makes one acceptance test open a real browser window."""
     where = paths[0].split(":")[0] if paths else f"its file under {default_folder}"
-    return (
-        "browser: headless; the portal decides per test: to watch one in a window, add"
-        f" `@tag debug: true` above the test, in {where}"
-    )
+    return f"browser: headless; the portal decides per test: to watch one in a window, add `@tag debug: true` above the test, in {where}"

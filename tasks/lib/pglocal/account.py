@@ -59,13 +59,20 @@ def _create(name: str) -> None:
     try:
         done = subprocess.run(
             ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise Exit(f"cannot create user {name} for the local Postgres server (useradd: {e}). Fix: create it yourself, or set postgres.local_user")
+        raise Exit(
+            f"cannot create user {name} for the local Postgres server (useradd: {e}). Fix: create it yourself, or set postgres.local_user"
+        )
     if done.returncode != 0 and "already exists" not in done.stderr:
         said = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}").splitlines()[-1]
-        raise Exit(f"cannot create user {name} for the local Postgres server (useradd: {said}). Fix: create it yourself, or set postgres.local_user")
+        raise Exit(
+            f"cannot create user {name} for the local Postgres server (useradd: {said}). Fix: create it yourself, or set postgres.local_user"
+        )
     print(f"created system user {name} to run the local Postgres server (postgres.create_user)", flush=True)
 
 
@@ -86,7 +93,9 @@ def server_account(user: str, create: bool, euid: int | None = None) -> Account:
         _create(user)
         entry = pwd.getpwnam(user)
     if entry.pw_uid == 0:
-        raise Exit(f"{why}: postgres.local_user={user} is root too. Fix: set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an unprivileged user, e.g. postgres")
+        raise Exit(
+            f"{why}: postgres.local_user={user} is root too. Fix: set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an unprivileged user, e.g. postgres"
+        )
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, False)
 
 

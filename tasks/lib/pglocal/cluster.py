@@ -28,9 +28,10 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
 
 from invoke import Exit
 
@@ -323,8 +324,16 @@ def _run(spec: LocalSpec, argv: list[str], what: str, timeout: float = 120, ok=(
         preexec = lifeline.preexec()
     try:
         done = subprocess.run(
-            argv, cwd="/", env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            errors="replace", timeout=timeout, preexec_fn=preexec, **spec.account.popen_kwargs(),
+            argv,
+            cwd="/",
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            preexec_fn=preexec,
+            **spec.account.popen_kwargs(),
         )
     except subprocess.TimeoutExpired:
         raise Exit(f"{what} did not finish within {timeout:g} s ({' '.join(argv[:3])} ...)")
@@ -356,7 +365,7 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
     os.chmod(folder, 0o700)  # whatever the umask
 
 
-def locked(home: Path, setting: str) -> ContextManager[None]:
+def locked(home: Path, setting: str) -> AbstractContextManager[None]:
     """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock
     file sits beside it, so removing the cluster keeps it). Another holder is waited for,
     after one line saying so; the kernel drops a killed holder's lock."""
@@ -388,8 +397,14 @@ def write_as_account(spec: LocalSpec, path: Path, text: str, append: bool = Fals
     script = f'umask 077 && cat {">>" if append else ">"} "$1"'
     try:
         done = subprocess.run(
-            ["/bin/sh", "-c", script, "sh", str(path)], input=text, text=True, capture_output=True, cwd="/",
-            env=_env(), timeout=30, **spec.account.popen_kwargs(),
+            ["/bin/sh", "-c", script, "sh", str(path)],
+            input=text,
+            text=True,
+            capture_output=True,
+            cwd="/",
+            env=_env(),
+            timeout=30,
+            **spec.account.popen_kwargs(),
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise Exit(f"cannot write {path} as {spec.account.name}: {e}")
@@ -423,8 +438,15 @@ def initdb(spec: LocalSpec) -> None:
     try:
         write_as_account(spec, pwfile, spec.password + "\n")
         argv = [
-            spec.binaries.program("initdb"), "-D", str(tmp), "-U", spec.user, f"--pwfile={pwfile}",
-            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
+            spec.binaries.program("initdb"),
+            "-D",
+            str(tmp),
+            "-U",
+            spec.user,
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
         ]
         if spec.binaries.major >= 17:
             argv += ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
@@ -439,8 +461,10 @@ def initdb(spec: LocalSpec) -> None:
         except OSError:
             pass
     write_as_account(
-        spec, tmp / "postgresql.conf",
-        f"\n# The suite's settings (listen address, port, socket, the container's -c settings):\n{INCLUDE_LINE}\n", append=True,
+        spec,
+        tmp / "postgresql.conf",
+        f"\n# The suite's settings (listen address, port, socket, the container's -c settings):\n{INCLUDE_LINE}\n",
+        append=True,
     )
     os.rename(tmp, spec.data)
 
@@ -496,7 +520,7 @@ def shutdown_request(log_text: str) -> str | None:
     infra.down`: a signal, not a failure), as "received fast shutdown request", or None."""
     for line in reversed(log_text.splitlines()):
         if "shutdown request" in line and "received" in line:
-            return line[line.index("received"):].strip()
+            return line[line.index("received") :].strip()
     return None
 
 

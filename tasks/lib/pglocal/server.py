@@ -60,10 +60,18 @@ def local_spec(c, find_account: bool = True) -> LocalSpec:
     # The container's spec: the same address, credentials, command and timing.
     pg = spec_from_config(c)
     return LocalSpec(
-        binaries=found, account=account, base=base, base_setting=base_setting,
-        host_ip=pg.host_ip, port=pg.port, user=pg.user, password=pg.password, name=pg.name,
+        binaries=found,
+        account=account,
+        base=base,
+        base_setting=base_setting,
+        host_ip=pg.host_ip,
+        port=pg.port,
+        user=pg.user,
+        password=pg.password,
+        name=pg.name,
         settings=cluster.settings_from_command(pg.command),
-        ready_timeout=pg.ready_timeout, poll_interval=pg.poll_interval,
+        ready_timeout=pg.ready_timeout,
+        poll_interval=pg.poll_interval,
     )
 
 
@@ -257,8 +265,9 @@ def _clear_crash(spec: LocalSpec, pid: int) -> None:
 def _warn_conf(spec: LocalSpec) -> None:
     if cluster.conf_differs(spec):
         print(
-            f"warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
-            f" `inv infra.down` then `inv infra.up` applies them", flush=True,
+            "warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
+            " `inv infra.down` then `inv infra.up` applies them",
+            flush=True,
         )
 
 
@@ -357,7 +366,12 @@ def status_rows(spec: LocalSpec) -> list[tuple[str, str]]:
     made_by = cluster.data_major(spec)
     rows.append(("cluster", f"{where} (PostgreSQL {made_by}, run as {spec.account.name})"))
     if now.state == "running":
-        rows.append(("server", f"running, pid {now.pid}, listening on {now.listen or spec.host_ip}:{now.port or spec.port}, socket in {spec.socket_dir}"))
+        rows.append(
+            (
+                "server",
+                f"running, pid {now.pid}, listening on {now.listen or spec.host_ip}:{now.port or spec.port}, socket in {spec.socket_dir}",
+            )
+        )
     elif now.state == "crashed":
         rows.append(("server", f"not running (it crashed: pid {now.pid} is gone; the next start recovers)"))
     elif now.state == "stale":

@@ -142,9 +142,13 @@ def mismatch(spec: PostgresSpec, attrs: dict) -> str | None:
         differences.append(f"host address {ip} (configured: postgres.host_ip={spec.host_ip})")
     env = container_env(attrs)
     if env.get("POSTGRES_USER", "postgres") != spec.user:
-        differences.append(f"user {env.get('POSTGRES_USER')} (configured: DATABASE_USER={spec.user} from {database_origin('DATABASE_USER')})")
+        differences.append(
+            f"user {env.get('POSTGRES_USER')} (configured: DATABASE_USER={spec.user} from {database_origin('DATABASE_USER')})"
+        )
     if env.get("POSTGRES_DB", env.get("POSTGRES_USER", "postgres")) != spec.name:
-        differences.append(f"database {env.get('POSTGRES_DB')} (configured: DATABASE_NAME={spec.name} from {database_origin('DATABASE_NAME')})")
+        differences.append(
+            f"database {env.get('POSTGRES_DB')} (configured: DATABASE_NAME={spec.name} from {database_origin('DATABASE_NAME')})"
+        )
     volume = volume_of(attrs, spec.data_dir)
     mounted_at = [m.get("Destination") for m in attrs.get("Mounts") or [] if m.get("Name") == spec.volume]
     if volume is None and mounted_at:

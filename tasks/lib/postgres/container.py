@@ -13,7 +13,7 @@ Docker SDK), engine_api.py (the SDK-free warm path).
 from __future__ import annotations
 
 import shlex
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from invoke import Exit
 

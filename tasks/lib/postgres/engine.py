@@ -18,7 +18,8 @@ import contextlib
 import gc
 import re
 import warnings as pywarnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from invoke import Exit
 
@@ -90,9 +91,7 @@ def client():
     failure = None
     try:
         # Not docker.from_env(): it ignores DOCKER_CONTEXT (7.2) or every context (7.1).
-        cl = docker.DockerClient(
-            base_url=ep.host, tls=tls_config(ep) or False, timeout=30, use_ssh_client=ep.host.startswith("ssh://")
-        )
+        cl = docker.DockerClient(base_url=ep.host, tls=tls_config(ep) or False, timeout=30, use_ssh_client=ep.host.startswith("ssh://"))
         cl.ping()
     except Exception as e:  # DockerException, requests' ConnectionError, PermissionError...
         failure = e

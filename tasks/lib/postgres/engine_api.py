@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import quote
 
 from tasks.lib.postgres import endpoint
@@ -72,9 +72,7 @@ def ping(timeout: float = 2.0, environ: Mapping[str, str] | None = None, home: P
     return reply is not None and reply[0] == 200
 
 
-def container_attrs(
-    name: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None, home: Path | None = None
-) -> dict | None:
+def container_attrs(name: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None, home: Path | None = None) -> dict | None:
     """`docker inspect NAME` as the SDK's ``Container.attrs``; None when not answerable."""
     reply = _get(f"/containers/{quote(name, safe='')}/json", timeout, environ, home)
     if reply is None or reply[0] != 200:

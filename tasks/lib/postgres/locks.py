@@ -19,9 +19,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Callable, Iterator
 
 from tasks.lib.database import Database
 from tasks.lib.postgres import sql

@@ -18,8 +18,8 @@ can drive `wait_ready` with a fake clock or time it for real.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from invoke import Exit
 

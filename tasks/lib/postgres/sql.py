@@ -55,11 +55,7 @@ def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2
 def maintenance_refused(error: str) -> bool:
     """True when ``error`` says the user cannot use the maintenance database (absent, or no CONNECT right)."""
     low = error.lower()
-    return (
-        f'database "{MAINTENANCE_DB}" does not exist' in low
-        or "permission denied for database" in low
-        or "connect privilege" in low
-    )
+    return f'database "{MAINTENANCE_DB}" does not exist' in low or "permission denied for database" in low or "connect privilege" in low
 
 
 def database_missing(error: str, name: str) -> bool:

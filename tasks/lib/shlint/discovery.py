@@ -9,8 +9,8 @@ import fnmatch
 import os
 import stat
 import subprocess
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from invoke import Exit
 
@@ -196,8 +196,4 @@ def discover(
             chosen &= candidates
         candidates = chosen
     named = [p.strip("/") for p in paths or () if p.strip("/")]
-    return sorted(
-        rel
-        for rel in candidates
-        if not matches_any(rel, exclude) and not _skipped(rel, skip, named) and is_script(root, rel)
-    )
+    return sorted(rel for rel in candidates if not matches_any(rel, exclude) and not _skipped(rel, skip, named) and is_script(root, rel))

@@ -12,9 +12,10 @@ hook, which runs lint.sh, is not one of them).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 # Where pre-commit configs live, relative to the top of the work tree: pre-commit's
 # default, and Firezone's (its mise tasks run pre-commit with --config).

@@ -6,9 +6,9 @@ the scripts (with the tips) and collects a ``Report``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from invoke import Exit
 
@@ -63,9 +63,7 @@ def _unprefixed(f: Finding) -> Finding:
 def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) -> list[Finding]:
     """One shellcheck process over ``files``; its findings."""
     argv = [tool, f"--severity={severity}", "-f", "json1", "--", *map(_arg, files)]
-    proc = programs.capture(
-        argv, cwd=cwd, timeout=TOOL_TIMEOUT, what=f"shellcheck ({tool})", ok=(0, 1), hint=INSTALL_HINT
-    )
+    proc = programs.capture(argv, cwd=cwd, timeout=TOOL_TIMEOUT, what=f"shellcheck ({tool})", ok=(0, 1), hint=INSTALL_HINT)
     try:
         found = parse_shellcheck_json(proc.stdout)
     except ValueError as e:
@@ -79,7 +77,11 @@ def run_shfmt_diff(tool: str, files: Sequence[str], indent: int, cwd: Path) -> t
     what = f"shfmt ({tool})"
     proc = programs.capture(
         [tool, "-i", str(indent), "-d", "--", *args],
-        cwd=cwd, timeout=TOOL_TIMEOUT, what=what, ok=(0, 1), hint=INSTALL_HINT,
+        cwd=cwd,
+        timeout=TOOL_TIMEOUT,
+        what=what,
+        ok=(0, 1),
+        hint=INSTALL_HINT,
     )
     diffs = split_shfmt_diff(proc.stdout, args)
     errors, rest = split_by_file(proc.stderr, args)
@@ -95,7 +97,11 @@ def shfmt_write(tool: str, files: Sequence[str], indent: int, cwd: Path) -> None
     for batch in batches(files, 1):
         programs.capture(
             [tool, "-i", str(indent), "-w", "--", *map(_arg, batch)],
-            cwd=cwd, timeout=TOOL_TIMEOUT, what=f"shfmt -w ({tool})", ok=(0,), hint=INSTALL_HINT,
+            cwd=cwd,
+            timeout=TOOL_TIMEOUT,
+            what=f"shfmt -w ({tool})",
+            ok=(0,),
+            hint=INSTALL_HINT,
         )
 
 

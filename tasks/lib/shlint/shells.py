@@ -20,15 +20,23 @@ from __future__ import annotations
 import os
 import shlex
 import string
-from typing import Callable
+from collections.abc import Callable
 
 # Extension (lower case, no dot) -> the shell it names ("" = sh-family, dialect unsaid).
 SHELL_EXTENSIONS = {"sh": "", "bash": "bash", "zsh": "zsh", "ksh": "ksh", "bats": "bats"}
 # Whole file names identify types as shell.
 SHELL_NAMES = {
-    ".bash_aliases": "bash", ".bash_profile": "bash", ".bashrc": "bash", ".envrc": "bash",
-    "direnvrc": "bash", ".profile": "", ".zlogin": "zsh", ".zlogout": "zsh",
-    ".zprofile": "zsh", ".zshenv": "zsh", ".zshrc": "zsh",
+    ".bash_aliases": "bash",
+    ".bash_profile": "bash",
+    ".bashrc": "bash",
+    ".envrc": "bash",
+    "direnvrc": "bash",
+    ".profile": "",
+    ".zlogin": "zsh",
+    ".zlogout": "zsh",
+    ".zprofile": "zsh",
+    ".zshenv": "zsh",
+    ".zshrc": "zsh",
 }
 # Shebang programs that make a shell script (what shellcheck and shfmt read).
 SHELL_INTERPRETERS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh", "bats"})

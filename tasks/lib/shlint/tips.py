@@ -7,8 +7,8 @@ lint.minimal_paths.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from tasks.lib.shlint.results import Tip
 from tasks.lib.shlint.shells import MINIMAL_SHELLS, SHELL_NAMES, dialect, interpreter
@@ -78,9 +78,7 @@ class Kind:
 
 DEV = Kind("dev and test scripts", DEV_SHEBANG, ("e", "u", "pipefail"), "set -euo pipefail")
 MINIMAL = Kind("sh scripts (minimal environments: Docker images, releases)", MINIMAL_SHEBANG, ("e", "u"), "set -eu")
-MINIMAL_SETTING = Kind(
-    "scripts for Docker images and minimal systems (setting lint.minimal_paths)", MINIMAL_SHEBANG, ("e", "u"), "set -eu"
-)
+MINIMAL_SETTING = Kind("scripts for Docker images and minimal systems (setting lint.minimal_paths)", MINIMAL_SHEBANG, ("e", "u"), "set -eu")
 
 
 def kind_of(rel: str, first_line: str, minimal_path: bool = False) -> Kind | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from invoke import Exit
 
@@ -154,8 +154,7 @@ def _bring_up_local(c, choice: backend.Choice, start: float, cancelled: Callable
         diagnose=server.diagnosis(spec, since),
         container="",
         cancelled=cancelled,
-        stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command)"
-        " and rerun `inv infra.up`",
+        stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command) and rerun `inv infra.up`",
         log_source=f"the local server ({programs.display_path(spec.log)})",
     )
     verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
@@ -173,7 +172,11 @@ def stop(c) -> None:
     if backend.choose(c).local:
         if is_dry(c):
             running = server.running_clusters(c)
-            dry(f"would stop the local Postgres server (pid {running[0][1].pid}); data kept" if running else "the local cluster is not running; nothing to stop")
+            dry(
+                f"would stop the local Postgres server (pid {running[0][1].pid}); data kept"
+                if running
+                else "the local cluster is not running; nothing to stop"
+            )
         else:
             for line in server.stop(c):
                 print(line)
@@ -231,7 +234,9 @@ def status_rows(c) -> list[tuple[str, str]]:
             rows += server.status_rows(server.local_spec(c, find_account=False))
         except Exit as e:  # no binaries: what is there is still shown
             rows.append(("binaries", e.message or ""))
-            rows += [("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}") for home in server.made_clusters(c)]
+            rows += [
+                ("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}") for home in server.made_clusters(c)
+            ]
         return rows + [_database_row(db)]
     spec = spec_from_config(c)
     st = container.inspect(spec)

@@ -16,8 +16,8 @@ top of half a seed.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Iterator
 
 from invoke import Exit
 
@@ -94,7 +94,6 @@ def _check_unfinished(c, db: Database) -> None:
     raise Exit(f"{said}, so {db.name} may hold part of the seed. {START_OVER}")
 
 
-
 def static_from_env() -> bool:
     # The portal turns static seeds on only for the exact string "true".
     return os.environ.get("STATIC_SEEDS") == "true"
@@ -119,8 +118,7 @@ def _read_marker(c, db: Database) -> dict | None:
     except seeding.Unreachable as e:
         if is_dry(c):
             print(
-                f"seed: cannot check the seed marker ({db.where} does not answer: {e});"
-                " the plan assumes it is not seeded",
+                f"seed: cannot check the seed marker ({db.where} does not answer: {e}); the plan assumes it is not seeded",
                 flush=True,
             )
             return None
@@ -194,9 +192,7 @@ def check_reset(c, db: Database, yes: bool, rerun: str) -> None:
         if not yes:
             dry(f"reset: would ask before dropping {db.where} (--yes skips the question)")
         return
-    console.confirm(
-        f"Drop {db.where} and seed it again?", yes=yes, rerun=rerun, declined="db.reset: cancelled, nothing changed"
-    )
+    console.confirm(f"Drop {db.where} and seed it again?", yes=yes, rerun=rerun, declined="db.reset: cancelled, nothing changed")
 
 
 def reset(c, db: Database, static: bool) -> str:

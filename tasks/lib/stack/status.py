@@ -7,12 +7,12 @@ from invoke import Exit
 from tasks.lib import config, console, programs, state
 from tasks.lib.database import database
 from tasks.lib.mix import fingerprints, steps
+from tasks.lib.pglocal import cluster, server
 from tasks.lib.postgres import container, locks, readiness, seeding
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend, seed
-from tasks.lib.pglocal import cluster, server
 from tasks.lib.vault import container as vault_container
 
 

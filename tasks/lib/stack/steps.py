@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tasks.lib import console
 from tasks.lib.console import PrefixedOutput
@@ -92,7 +92,7 @@ class Background:
             if isinstance(out, PrefixedOutput):
                 out.release(threading.get_ident())
 
-    def start(self) -> "Background":
+    def start(self) -> Background:
         self._thread.start()
         return self
 

@@ -20,8 +20,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from tasks.lib.supervise import lifeline
 

@@ -25,8 +25,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from tasks.lib.supervise import proctable
 

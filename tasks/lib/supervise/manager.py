@@ -33,8 +33,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, TextIO
+from typing import TextIO
 
 from tasks.lib.supervise import lifeline
 from tasks.lib.supervise.printer import Printer
@@ -198,12 +199,7 @@ class Supervisor:
     def _reap_orphans(self, table: Mapping[int, ProcInfo]) -> None:
         started = self._started_pids()
         for info in table.values():
-            if (
-                info.zombie
-                and info.ppid == self._my_pid
-                and info.pid not in started
-                and info.pid not in self._preexisting
-            ):
+            if info.zombie and info.ppid == self._my_pid and info.pid not in started and info.pid not in self._preexisting:
                 self._reap_pid(info.pid)
 
     def _send(self, sig: int, table: Mapping[int, ProcInfo]) -> None:
@@ -237,9 +233,7 @@ class Supervisor:
                 preexec_fn=lifeline.preexec(),  # dies with us, even by SIGKILL (Linux)
             )
         except OSError as e:
-            raise SupervisorError(
-                f"cannot start {program.name} ({program.argv[0]}): {e.strerror or e}"
-            ) from None
+            raise SupervisorError(f"cannot start {program.name} ({program.argv[0]}): {e.strerror or e}") from None
         self._procs[program.name] = proc
         if proc.stdout is not None:
             t = threading.Thread(target=self._reader, args=(program.name, proc.stdout), daemon=True)
@@ -251,9 +245,7 @@ class Supervisor:
         was_subreaper = subreaper_state() if self.subreaper else None
         if self.subreaper and was_subreaper is False:
             set_subreaper(True)
-        self._preexisting = {
-            info.pid for info in self._table().values() if info.ppid == self._my_pid
-        }
+        self._preexisting = {info.pid for info in self._table().values() if info.ppid == self._my_pid}
         previous = self._install_handlers()
         try:
             try:
@@ -302,9 +294,7 @@ class Supervisor:
                         return next((self.exit_codes[p.name] for p in self.programs if self.exit_codes[p.name]), 0)
                     continue
                 if rc is not None:
-                    how = (
-                        f"was killed by {signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
-                    )
+                    how = f"was killed by {signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
                     others = self._names(exclude=program.name)
                     stopping = f": stopping {others}" if others else ""
                     self.printer.say(f"{program.name} {how}{stopping}")
@@ -314,11 +304,7 @@ class Supervisor:
                 next_track = self._clock() + TRACK_INTERVAL
 
     def _names(self, exclude: str | None = None) -> str:
-        running = [
-            p.name
-            for p in self.programs
-            if p.name != exclude and p.name in self._procs and self._procs[p.name].poll() is None
-        ]
+        running = [p.name for p in self.programs if p.name != exclude and p.name in self._procs and self._procs[p.name].poll() is None]
         return ", ".join(running)
 
     def _stop(self) -> None:
@@ -347,9 +333,7 @@ class Supervisor:
                 stage += 1
                 count_at_stage = self._signal_count
                 sig = stages[stage][0]
-                self.printer.say(
-                    f"sending {signal_name(sig)} to {len(targets)} process(es) still running"
-                )
+                self.printer.say(f"sending {signal_name(sig)} to {len(targets)} process(es) still running")
                 self._send(sig, table)
             elif stages[stage][0] == signal.SIGKILL:
                 self._send(signal.SIGKILL, table)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 from tasks.lib.masking import mask_text
 

@@ -10,7 +10,7 @@ import http.client
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 from invoke import Exit
 

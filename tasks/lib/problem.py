@@ -1,0 +1,28 @@
+"""The one error type of the suite: what is wrong, the fix, and the setting it concerns.
+
+Raised anywhere in the library; invoke prints it as one line and exits with ``code``
+(no traceback). Code that needs the parts (doctor's rows, status) reads the fields,
+never the text.
+"""
+
+from __future__ import annotations
+
+from invoke import Exit
+
+
+class Problem(Exit):
+    def __init__(self, what: str, fix: str = "", setting: str = "", code: int = 1) -> None:
+        self.what = what.rstrip(". ") if fix else what
+        self.fix = fix
+        self.setting = setting
+        super().__init__(f"{self.what}. Fix: {fix}" if fix else what, code)
+
+    def __str__(self) -> str:
+        return self.message or ""
+
+
+def what_and_fix(e: Exit) -> tuple[str, str]:
+    """The parts of any one-line error: a Problem's fields, or an Exit's whole text."""
+    if isinstance(e, Problem):
+        return e.what, e.fix
+    return e.message or "", ""
