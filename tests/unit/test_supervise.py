@@ -296,10 +296,10 @@ def test_a_program_that_cannot_start_stops_the_started_ones():
         _run(
             [
                 Program("a", [PY, "-c", GRANDPARENT, "60", "soft"]),
-                Program("b", ["/nonexistent/fz-stripe", "listen"]),
+                Program("b", ["/nonexistent/fz-stripe", "listen"], fix="install it"),
             ]
         )
-    assert "cannot start b (/nonexistent/fz-stripe)" in str(e.value)
+    assert "cannot start b (/nonexistent/fz-stripe)" in e.value.what and e.value.fix == "install it"
 
 
 def test_killed_child_reports_128_plus_signal():
