@@ -1,16 +1,10 @@
-"""billing.*: Stripe testing: the portal with billing on and `stripe listen` beside it.
+"""billing.*: Stripe testing: the portal with billing on and `stripe listen` beside it."""
 
-Mechanisms: tasks/lib/stripe/serve.py (serve, listen, env), tasks/lib/stripe/cli.py
-(the CLI, keys, the signing secret), tasks/lib/supervise/ (the two processes).
-"""
-
-from invoke import Collection, Exit
+from invoke import Collection
 
 from tasks.taskdef import task
 
 ENV_HELP = "extra KEY=VALUE for the server's environment (repeatable), e.g. --env FZFF_X=true; secrets belong in .env, not here"
-# Ctrl-C exits 130 (invoke would report a KeyboardInterrupt as 1).
-INTERRUPTED = 130
 
 
 @task(
@@ -26,10 +20,7 @@ def serve(c, reset_static=False, yes=False, env=None):
     """Run the portal with billing on and `stripe listen` forwarding webhooks to it."""
     from tasks.lib.stripe import serve as stripe_serve
 
-    try:
-        stripe_serve.serve(c, reset_static, yes, env)
-    except KeyboardInterrupt:
-        raise Exit(code=INTERRUPTED)
+    stripe_serve.serve(c, reset_static, yes, env)
 
 
 @task
@@ -37,10 +28,7 @@ def listen(c):
     """Forward Stripe webhooks to a server started elsewhere (stripe listen only)."""
     from tasks.lib.stripe import serve as stripe_serve
 
-    try:
-        stripe_serve.listen(c)
-    except KeyboardInterrupt:
-        raise Exit(code=INTERRUPTED)
+    stripe_serve.listen(c)
 
 
 @task(iterable=["env"], help={"env": ENV_HELP})

@@ -1,7 +1,4 @@
-"""workos.*: the WorkOS credentials the JumpCloud directory sync needs.
-
-Mechanisms: tasks/lib/workos.py.
-"""
+"""workos.*: the WorkOS credentials the JumpCloud directory sync needs."""
 
 from invoke import Collection
 

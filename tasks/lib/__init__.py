@@ -74,12 +74,10 @@ Stripe (stripe/)
     serve.py        billing.serve, billing.listen, billing.env
 
 Processes (supervise/)
-    proctable.py    processes (psutil): the table, the tree, port listeners; the subreaper
-    printer.py      prefixed, coloured, masked output lines
-    manager.py      run several programs, stop them all
+    proctable.py    processes (psutil): a run's tree, port listeners; the subreaper
+    manager.py      run several programs with prefixed, masked output; stop them all
     foreground.py   run one program on our terminal; a signal meanwhile means Interrupted
-    lifeline.py     what we start dies with us: parent-death signal, the run's token
-    watchdog.py     the process that stops the run's leftovers once `inv` is gone
+    lifeline.py     what we start dies with us: parent-death signal, the run's token, the watchdog
 
 Shell-script lint (shlint/)
     shells.py       which files are shell scripts (pre-commit's typing: name, then shebang)

@@ -336,7 +336,9 @@ def collect(c) -> list[Row]:
         rows.append(_found("mix", lambda: tool.mix_path(c), FAIL))
         rows += [f.result() for f in tool_futures.values()]
         browser_rows = [Row(*found) for found in browser_future.result()]
-    rows.append(_found("stripe cli", lambda: stripe_cli.find(c), WARN, " (only billing.serve/listen need it)"))
+    rows.append(
+        _found("stripe cli", lambda: stripe_cli.find(config.text(c, "billing", "stripe")), WARN, " (only billing.serve/listen need it)")
+    )
     rows += browser_rows
     rows += repository_rows(c)
     rows += env_rows()

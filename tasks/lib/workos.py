@@ -1,8 +1,5 @@
-"""WorkOS: the credentials the JumpCloud directory sync needs, checked by shape and by one request.
-
-The values reach every server the suite starts through portal_env.server_env; the
-portal runs fine without them. The API is reached with urllib (one GET), no SDK.
-"""
+"""WorkOS: the credentials the JumpCloud directory sync needs, checked by shape and by one GET
+(urllib, no SDK). Every server the suite starts gets them (portal_env); the portal runs without."""
 
 from __future__ import annotations
 
@@ -14,9 +11,8 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from invoke import Exit
-
 from tasks.lib import config, envfile, masking
+from tasks.lib.problem import Problem
 
 KEY_VAR = "WORKOS_API_KEY"
 CLIENT_VAR = "WORKOS_CLIENT_ID"
@@ -35,27 +31,15 @@ def _where(var: str) -> str:
 def shape_problems(environ=None) -> list[str]:
     """What is wrong with the WorkOS values' shape (empty list: nothing)."""
     environ = os.environ if environ is None else environ
+    key, client, url = (environ.get(v) or "" for v in (KEY_VAR, CLIENT_VAR, URL_VAR))
     problems = []
-    key = environ.get(KEY_VAR) or ""
-    client = environ.get(CLIENT_VAR) or ""
-    url = environ.get(URL_VAR) or ""
     if key and not _KEY.match(key):
         problems.append(f"{_where(KEY_VAR)} ({masking.mask(key)}) does not look like a WorkOS API key (sk_test_... or sk_live_...)")
     if client and not _CLIENT.match(client):
         problems.append(f"{_where(CLIENT_VAR)} ({client!r}) does not look like a client id (client_...)")
-    if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(f"{_where(URL_VAR)} ({url!r}) is not an http(s) URL, e.g. {DEFAULT_BASE_URL}")
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        problems.append(f"{_where(URL_VAR)} ({url!r}) is not an http(s) URL, e.g. {DEFAULT_BASE_URL}")
     return problems
-
-
-def key_kind(key: str) -> str:
-    if key.startswith("sk_test_"):
-        return "a staging key"
-    if key.startswith("sk_live_"):
-        return "a PRODUCTION key"
-    return "an API key"
 
 
 @dataclass(frozen=True)
@@ -67,43 +51,33 @@ class Outcome:
 def probe(base_url: str, path: str, key: str, timeout: float) -> Outcome:
     """One authenticated GET of ``base_url + path``; the outcome in one line."""
     url = base_url.rstrip("/") + "/" + path.lstrip("/")
-    req = urllib.request.Request(
-        url,
-        headers={"Authorization": f"Bearer {key}", "Accept": "application/json", "User-Agent": "firezone-dev-tasks"},
-        method="GET",
-    )
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json", "User-Agent": "firezone-dev-tasks"}
     start = time.monotonic()
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
             status = resp.status
     except urllib.error.HTTPError as e:
         status = e.code
         e.close()
     except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        return Outcome(False, f"unreachable: GET {url} failed ({reason}); check {URL_VAR} and the network")
-    took = time.monotonic() - start
+        return Outcome(False, f"unreachable: GET {url} failed ({getattr(e, 'reason', e)}); check {URL_VAR} and the network")
     if 200 <= status < 300:
-        return Outcome(True, f"ok: GET {url} -> {status} in {took:.2f} s; the key works")
+        return Outcome(True, f"ok: GET {url} -> {status} in {time.monotonic() - start:.2f} s; the key works")
+    masked = f"{_where(KEY_VAR)} ({masking.mask(key)})"
     if status == 401:
-        return Outcome(False, f"bad key: GET {url} -> 401; WorkOS does not know {_where(KEY_VAR)} ({masking.mask(key)})")
+        return Outcome(False, f"bad key: GET {url} -> 401; WorkOS does not know {masked}")
     if status == 403:
-        return Outcome(
-            False,
-            f"bad key: GET {url} -> 403; {_where(KEY_VAR)} ({masking.mask(key)}) is valid but lacks permission for this request",
-        )
+        return Outcome(False, f"bad key: GET {url} -> 403; {masked} is valid but lacks permission for this request")
     return Outcome(False, f"unexpected: GET {url} -> HTTP {status}; is {URL_VAR} the WorkOS API?")
 
 
 def check(c, request: bool = False) -> None:
     """workos.check: are the values set and well formed; with ``request``, do they work."""
     referenced = config.repository(c).workos_referenced
-    if not referenced.value:
-        # Today's Firezone dropped WorkOS: its values would do nothing.
+    if not referenced.value:  # today's Firezone dropped WorkOS: its values would do nothing
         print(f"WorkOS: this portal does not use it (nothing in {referenced.source} mentions WorkOS); nothing to check")
         return
-    key = os.environ.get(KEY_VAR) or ""
-    client = os.environ.get(CLIENT_VAR) or ""
+    key, client = os.environ.get(KEY_VAR) or "", os.environ.get(CLIENT_VAR) or ""
     base = os.environ.get(URL_VAR) or DEFAULT_BASE_URL
     if not key and not client:
         print(
@@ -111,22 +85,17 @@ def check(c, request: bool = False) -> None:
             " without it; only the JumpCloud directory sync needs them (set both in .env)"
         )
         if request:
-            raise Exit(f"--request needs {KEY_VAR} and {CLIENT_VAR}: set both in .env")
+            raise Problem(f"--request needs {KEY_VAR} and {CLIENT_VAR}", "set both in .env", KEY_VAR)
         return
-    missing = [v for v, val in ((KEY_VAR, key), (CLIENT_VAR, client)) if not val]
-    problems = [f"{v} is not set: add it to .env (set both or neither)" for v in missing]
+    problems = [f"{v} is not set: add it to .env (set both or neither)" for v, val in ((KEY_VAR, key), (CLIENT_VAR, client)) if not val]
     problems += shape_problems()
     if problems:
-        raise Exit("WorkOS settings: " + "; ".join(problems))
-    print(
-        f"WorkOS is configured: {KEY_VAR} {masking.mask(key)} ({key_kind(key)}), {CLIENT_VAR} {client},"
-        f" {URL_VAR} {base}" + ("" if os.environ.get(URL_VAR) else " (default)")
-    )
-    if not request:
-        return
-    timeout = config.positive(c, "workos", "timeout")
-    path = config.text(c, "workos", "check_path")
-    outcome = probe(base, path, key, timeout)
-    if not outcome.ok:
-        raise Exit(outcome.line)
-    print(outcome.line)
+        raise Problem("WorkOS settings: " + "; ".join(problems))
+    kind = {"sk_test_": "a staging key", "sk_live_": "a PRODUCTION key"}.get(key[:8], "an API key")
+    default = "" if os.environ.get(URL_VAR) else " (default)"
+    print(f"WorkOS is configured: {KEY_VAR} {masking.mask(key)} ({kind}), {CLIENT_VAR} {client}, {URL_VAR} {base}{default}")
+    if request:
+        outcome = probe(base, config.text(c, "workos", "check_path"), key, config.positive(c, "workos", "timeout"))
+        if not outcome.ok:
+            raise Problem(outcome.line)
+        print(outcome.line)

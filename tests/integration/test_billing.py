@@ -6,6 +6,7 @@ Also billing.listen alone, and workos.check --request against a local server."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,10 +14,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
+import psutil
 import pytest
 
-from tasks.lib.supervise.manager import ProcInfo, descendants, process_table
 from tests import fake_workos
 
 from .conftest import FIXTURES, free_port, require_program
@@ -25,6 +27,19 @@ pytestmark = pytest.mark.integration
 
 STANDIN = FIXTURES / "stripe" / "stripe"
 RECEIVER = FIXTURES / "umbrella" / "fixture" / "webhook_receiver.py"
+
+
+class Seen(NamedTuple):
+    pgid: int
+    start: float
+
+
+def _still_running(pid: int, start: float) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return proc.create_time() == start and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _key() -> str:
@@ -48,7 +63,7 @@ class Running:
             stderr=subprocess.STDOUT,
         )
         self.lines: list[str] = []
-        self.seen: dict[int, ProcInfo] = {}
+        self.seen: dict[int, Seen] = {}
         # Every argv each pid had (exec changes it: mix -> erlexec -> beam.smp).
         self.argvs: dict[int, set[bytes]] = {}
         self._done = threading.Event()
@@ -67,11 +82,16 @@ class Running:
             time.sleep(0.1)
 
     def snapshot(self):
-        table = process_table()
-        for pid in descendants(table, [self.proc.pid]):
-            info = table[pid]
-            if pid not in self.seen or self.seen[pid].start != info.start:
-                self.seen[pid] = info
+        try:
+            below = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for proc in below:
+            pid = proc.pid
+            try:
+                self.seen[pid] = Seen(os.getpgid(pid), proc.create_time())
+            except (OSError, psutil.NoSuchProcess):
+                continue
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
@@ -117,11 +137,9 @@ class Running:
 
     def leftovers(self) -> list[str]:
         """Processes seen below inv that still run (same pid and start time)."""
-        now = process_table()
         left = []
         for pid, info in self.seen.items():
-            cur = now.get(pid)
-            if cur and cur.start == info.start and not cur.zombie:
+            if _still_running(pid, info.start):
                 left.append(f"{pid}: {self.cmdlines.get(pid, b'?').replace(bytes(1), b' ').decode(errors='replace')}")
         return left
 

@@ -41,9 +41,10 @@ def clean_env(monkeypatch):
 
 
 def test_forward_url_from_settings():
-    assert serve.forward_url(ctx()) == "http://localhost:13001/integrations/stripe/webhooks"
+    assert serve.settings(ctx()).forward_url == "http://localhost:13001/integrations/stripe/webhooks"
     c = ctx(billing={"forward_host": "127.0.0.1", "forward_port": 4000, "webhook_path": "hooks"})
-    assert serve.forward_url(c) == "http://127.0.0.1:4000/hooks"
+    assert serve.settings(c).forward_url == "http://127.0.0.1:4000/hooks"
+    assert serve.settings(ctx(billing={"forward_host": "::1"})).forward_url.startswith("http://[::1]:13001/")
 
 
 def test_server_env_has_billing_database_workos_and_extra(clean_env):
@@ -88,7 +89,7 @@ def test_secret_comes_from_the_cli_when_unset(clean_env, capsys, configured):
     if configured is not None:
         clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", configured)
     calls = _cli_secret(clean_env, CLI_SECRET)
-    assert serve.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
+    assert serve.signing_secret("stripe", KEY, 60) == CLI_SECRET
     assert calls == [{"STRIPE_API_KEY": KEY}]
     out = capsys.readouterr().out
     assert CLI_SECRET not in out and "whsec_…cdef" in out
@@ -97,7 +98,7 @@ def test_secret_comes_from_the_cli_when_unset(clean_env, capsys, configured):
 def test_a_different_env_secret_is_reported_and_the_cli_one_used(clean_env, capsys):
     clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", ENV_SECRET)
     _cli_secret(clean_env, CLI_SECRET)
-    assert serve.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
+    assert serve.signing_secret("stripe", KEY, 60) == CLI_SECRET
     out = capsys.readouterr().out
     assert "differs" in out and "signature check" in out
     assert ENV_SECRET not in out and CLI_SECRET not in out
@@ -106,14 +107,14 @@ def test_a_different_env_secret_is_reported_and_the_cli_one_used(clean_env, caps
 def test_a_matching_env_secret_is_confirmed(clean_env, capsys):
     clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", CLI_SECRET)
     _cli_secret(clean_env, CLI_SECRET)
-    assert serve.signing_secret(ctx(), "stripe", KEY) == CLI_SECRET
+    assert serve.signing_secret("stripe", KEY, 60) == CLI_SECRET
     assert "matches" in capsys.readouterr().out
 
 
 def test_env_secret_is_used_when_the_cli_cannot_tell(clean_env, capsys):
     clean_env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", ENV_SECRET)
     _cli_secret(clean_env, Exit("`stripe listen --print-secret` gave no signing secret: offline"))
-    assert serve.signing_secret(ctx(), "stripe", KEY) == ENV_SECRET
+    assert serve.signing_secret("stripe", KEY, 60) == ENV_SECRET
     out = capsys.readouterr().out
     assert "could not compare" in out and ENV_SECRET not in out
 
@@ -158,11 +159,21 @@ def test_env_task_shows_everything_masked(clean_env, capsys):
     assert "http://localhost:13001/integrations/stripe/webhooks" in out
 
 
-def test_env_task_reports_a_live_key_as_a_problem(clean_env, capsys):
+def test_env_task_reports_a_live_key_as_a_problem_and_exits_1(clean_env, capsys):
     clean_env.setenv("STRIPE_SECRET_KEY", "rk_live_51HxAbCdEfGhIjKlMnOpQrStUv")
-    billing.env(ctx())
+    with pytest.raises(Exit) as e:
+        billing.env(ctx())
+    assert e.value.code == 1
     out = capsys.readouterr().out
     assert "problem:" in out and "LIVE" in out and "rk_live_51HxAbCdEfGhIjKlMnOpQrStUv" not in out
+    assert "forwards to http://localhost:13001/integrations/stripe/webhooks" in out  # reported in full first
+
+
+def test_env_task_without_a_key_exits_1(clean_env, capsys):
+    with pytest.raises(Exit) as e:
+        billing.env(ctx())
+    assert e.value.code == 1
+    assert "problem: STRIPE_SECRET_KEY is not set" in capsys.readouterr().out
 
 
 def test_dry_run_starts_nothing(clean_env, capsys, monkeypatch):

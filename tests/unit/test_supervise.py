@@ -1,6 +1,6 @@
 """The supervisor: fake processes and a fake clock for the stop ladder, real
 `sys.executable -c` children (and grandchildren in sessions of their own) for the rest,
-and the process table on this machine."""
+and the process tree on this machine."""
 
 from __future__ import annotations
 
@@ -16,49 +16,17 @@ import time
 import pytest
 
 from tasks.lib.supervise import proctable
-from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
-from tasks.lib.supervise.proctable import ProcInfo, descendants, exit_status, process_table
+from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError, signal_name
 
 PY = sys.executable
 
 
-# ---------------------------------------------------------------- pure helpers
-
-
-def test_descendants_walks_every_generation():
-    table = {
-        10: ProcInfo(10, 1, 10, 1.0),
-        11: ProcInfo(11, 10, 10, 2.0),
-        12: ProcInfo(12, 11, 12, 3.0),  # its own group, as a BEAM port program
-        13: ProcInfo(13, 12, 12, 4.0),
-        20: ProcInfo(20, 1, 20, 5.0),
-    }
-    assert descendants(table, [10]) == {11, 12, 13}
-    assert descendants(table, [20]) == set()
-
-
-def test_exit_status_reports_signals_like_a_shell():
-    assert exit_status(0) == 0
-    assert exit_status(3) == 3
-    assert exit_status(-9) == 137
-
-
 def test_signal_names():
-    assert proctable.signal_name(signal.SIGTERM) == "SIGTERM"
-    assert proctable.signal_name(99) == "signal 99"
+    assert signal_name(signal.SIGTERM) == "SIGTERM"
+    assert signal_name(99) == "signal 99"
 
 
 # ---------------------------------------------------------------- fakes
-
-
-class FakeClock:
-    def __init__(self, step: float = 0.1):
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 class FakeProc:
@@ -75,67 +43,49 @@ class FakeProc:
 
 
 class FakeSystem:
-    """Process table, signals and process creation for fake processes; records signals."""
+    """Processes, signals and a clock that advances ``step`` s per look; records signals."""
 
-    MY_PID = 1
+    poll = 0
 
-    def __init__(self, clock: FakeClock, procs: dict[str, FakeProc]):
-        self.clock = clock
-        self.procs = procs
-        self.extra: dict[int, ProcInfo] = {}  # descendants: pid -> info
-        self.extra_dies_on: dict[int, set] = {}
-        self.sent: list[tuple[str, int, int, float]] = []
-        self._queue = list(procs.values())
+    def __init__(self, programs: dict[str, FakeProc], step: float = 0.1):
+        self.now = 0.0
+        self.step = step
+        self.procs = list(programs.values())
+        self.extra: list[FakeProc] = []  # descendants
+        self.sent: list[tuple[int, int, float]] = []
+        self._queue = list(self.procs)
 
-    def popen(self, argv, **kwargs):
-        assert kwargs["start_new_session"] is True
-        assert kwargs["stdin"] is subprocess.DEVNULL
+    def clock(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def start(self, program):
         return self._queue.pop(0)
 
-    def table(self):
-        t = {p.pid: ProcInfo(p.pid, self.MY_PID, p.pid, 1.0) for p in self.procs.values() if p.returncode is None}
-        t.update(self.extra)
-        return t
+    def live(self):
+        return [p for p in self.procs + self.extra if p.returncode is None]
 
-    def kill(self, pid, sig):
-        self.sent.append(("kill", pid, sig, self.clock.now))
-        for p in self.procs.values():
-            if p.pid == pid and sig in p.dies_on and p.returncode is None:
+    settle = lambda self, timeout: self.live()  # noqa: E731
+
+    def send(self, procs, sig):
+        for p in procs:
+            self.sent.append((p.pid, sig, self.now))
+            if sig in p.dies_on:
                 p.returncode = -sig
-        if pid in self.extra and sig in self.extra_dies_on.get(pid, ()):
-            del self.extra[pid]
 
-    def killpg(self, pgid, sig):
-        self.sent.append(("killpg", pgid, sig, self.clock.now))
+    def close(self):
+        pass
 
     def supervisor(self, programs, **kw):
-        return Supervisor(
-            programs,
-            out=io.StringIO(),
-            grace_period=kw.pop("grace_period", 2.0),
-            handle_signals=False,
-            subreaper=False,
-            poll_interval=0,
-            popen=self.popen,
-            table=self.table,
-            kill=self.kill,
-            killpg=self.killpg,
-            clock=self.clock,
-            reap=lambda pid: None,
-            my_pid=self.MY_PID,
-            **kw,
-        )
+        return Supervisor(programs, out=io.StringIO(), grace_period=kw.pop("grace_period", 2.0), system=self, **kw)
 
 
-def _signals_to(sys_: FakeSystem, pid: int) -> list[tuple[int, float]]:
-    return [(sig, t) for how, p, sig, t in sys_.sent if how == "kill" and p == pid]
+def _signals_to(fake: FakeSystem, pid: int) -> list[tuple[int, float]]:
+    return [(sig, t) for p, sig, t in fake.sent if p == pid]
 
 
 def test_stop_ladder_sigint_then_sigterm_then_sigkill_after_the_grace_period():
-    clock = FakeClock()
-    crashing = FakeProc(100, exits=1)
-    stubborn = FakeProc(200, dies_on={signal.SIGKILL})
-    fake = FakeSystem(clock, {"a": crashing, "b": stubborn})
+    fake = FakeSystem({"a": FakeProc(100, exits=1), "b": FakeProc(200, dies_on={signal.SIGKILL})})
     sup = fake.supervisor([Program("a", ["a"], exit_code=3), Program("b", ["b"])], grace_period=2.0)
     assert sup.run() == 3
     sent = _signals_to(fake, 200)
@@ -143,49 +93,41 @@ def test_stop_ladder_sigint_then_sigterm_then_sigkill_after_the_grace_period():
     start = sent[0][1]
     assert sent[1][1] - start >= 1.0  # SIGTERM at half the grace period
     assert sent[2][1] - start >= 2.0  # SIGKILL at its end
-    # Each signal also went to the process group.
-    groups = [(sig) for how, p, sig, _ in fake.sent if how == "killpg" and p == 200]
-    assert groups == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
     out = sup.out.getvalue()
     assert "a exited with code 1: stopping b" in out
     assert "sending SIGKILL" in out
 
 
 def test_a_process_that_stops_on_sigint_gets_nothing_else():
-    clock = FakeClock()
-    fake = FakeSystem(clock, {"a": FakeProc(100, exits=0), "b": FakeProc(200, dies_on={signal.SIGINT})})
+    fake = FakeSystem({"a": FakeProc(100, exits=0), "b": FakeProc(200, dies_on={signal.SIGINT})})
     sup = fake.supervisor([Program("a", ["a"]), Program("b", ["b"])])
     assert sup.run() == 0  # no fixed code: the first exiting program's own code
     assert [s for s, _ in _signals_to(fake, 200)] == [signal.SIGINT]
 
 
-def test_descendants_in_other_groups_are_signalled_too():
-    clock = FakeClock()
-    fake = FakeSystem(clock, {"a": FakeProc(100, exits=2), "b": FakeProc(200, dies_on={signal.SIGINT})})
-    # b's grandchild, in a group of its own (a BEAM port program): only SIGTERM stops it.
-    fake.extra[300] = ProcInfo(300, 200, 300, 2.0)
-    fake.extra_dies_on[300] = {signal.SIGTERM}
+def test_descendants_are_signalled_until_they_stop():
+    fake = FakeSystem({"a": FakeProc(100, exits=2), "b": FakeProc(200, dies_on={signal.SIGINT})})
+    # b's grandchild (a BEAM port program): only SIGTERM stops it.
+    fake.extra.append(FakeProc(300, dies_on={signal.SIGTERM}))
     sup = fake.supervisor([Program("a", ["a"]), Program("b", ["b"])])
     assert sup.run() == 2
     assert [s for s, _ in _signals_to(fake, 300)] == [signal.SIGINT, signal.SIGTERM]
 
 
 def test_a_second_ctrl_c_skips_to_the_next_signal():
-    clock = FakeClock(step=0.001)
-    stubborn = FakeProc(200, dies_on={signal.SIGKILL})
-    fake = FakeSystem(clock, {"a": FakeProc(100, exits=1), "b": stubborn})
+    fake = FakeSystem({"a": FakeProc(100, exits=1), "b": FakeProc(200, dies_on={signal.SIGKILL})}, step=0.001)
     sup = fake.supervisor([Program("a", ["a"]), Program("b", ["b"])], grace_period=1000)
-    original = fake.kill
+    original = fake.send
 
-    def kill(pid, sig):  # the user presses Ctrl-C again as soon as SIGINT went out
-        original(pid, sig)
+    def send(procs, sig):  # the user presses Ctrl-C again as soon as a signal went out
+        original(procs, sig)
         if sig in (signal.SIGINT, signal.SIGTERM):
             sup._on_signal(signal.SIGINT, None)
 
-    sup._kill = kill
+    fake.send = send  # type: ignore[method-assign]
     sup.run()
     assert [s for s, _ in _signals_to(fake, 200)] == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
-    assert clock.now < 10  # long before the 1000 s grace period
+    assert fake.now < 10  # long before the 1000 s grace period
 
 
 def test_names_must_be_unique():
@@ -197,8 +139,12 @@ def test_names_must_be_unique():
 
 
 def _alive(pid: int) -> bool:
-    info = process_table().get(pid)
-    return info is not None and not info.zombie
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _run(programs, **kw):
@@ -230,36 +176,23 @@ def _grandchild_pid(out: str, name: str) -> int:
     raise AssertionError(f"no grandchild line for {name} in:\n{out}")
 
 
-def test_process_table_finds_us_and_our_parent():
-    table = process_table()
-    me = table[os.getpid()]
-    assert me.ppid == os.getppid() and me.pgid == os.getpgid(0) > 0 and not me.zombie
-    assert isinstance(me.start, float) and me.start > 0
-    # The start time is fixed: a second look gives the same, telling a reused pid apart.
-    assert process_table()[os.getpid()].start == me.start
-    if os.getppid():  # 0: a parent outside our pid namespace (`docker exec`)
-        parent = table[os.getppid()]
-        assert parent.pgid == os.getpgid(os.getppid()) > 0 and not parent.zombie
-        assert parent.start is not None and parent.start <= me.start
-
-
-def test_descendants_finds_a_real_child_and_grandchild():
-    child = subprocess.Popen([PY, "-c", GRANDPARENT, "60", "soft"], stdout=subprocess.PIPE, start_new_session=True)
+def test_the_tree_finds_a_child_and_its_grandchild_in_another_session_and_keeps_it_once_orphaned():
+    tree = proctable.Tree()
+    child = subprocess.Popen([PY, "-c", GRANDPARENT, "1", "soft"], stdout=subprocess.PIPE, start_new_session=True)
+    tree.add(child.pid)
     grandchild = None
     try:
         grandchild = int(child.stdout.readline().decode().split()[-1])
-        table = process_table()
-        below_us = descendants(table, [os.getpid()])
-        assert {child.pid, grandchild} <= below_us
-        assert descendants(table, [child.pid]) == {grandchild}
-        # The grandchild has a session, so a group, of its own: only the tree finds it.
-        assert table[child.pid].pgid == child.pid and table[grandchild].pgid == grandchild
-        assert table[child.pid].start >= table[os.getpid()].start
+        assert {child.pid, grandchild} <= {p.pid for p in tree.live()}
+        assert child.wait(10) == 5
+        if proctable.subreaper_state():  # Linux: the orphan is re-parented to us
+            assert [p.pid for p in tree.live()] == [grandchild]
+        tree.send(tree.live(), signal.SIGKILL)
+        assert not tree.settle(5)
     finally:
-        for pid in (grandchild, child.pid):
-            if pid is not None:
-                os.kill(pid, signal.SIGKILL)
-        child.wait(10)
+        tree.close()
+        if grandchild is not None and _alive(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
         child.stdout.close()
 
 
@@ -363,10 +296,10 @@ def test_a_program_that_cannot_start_stops_the_started_ones():
         _run(
             [
                 Program("a", [PY, "-c", GRANDPARENT, "60", "soft"]),
-                Program("b", ["/nonexistent/fz-stripe", "listen"]),
+                Program("b", ["/nonexistent/fz-stripe", "listen"], fix="install it"),
             ]
         )
-    assert "cannot start b (/nonexistent/fz-stripe)" in str(e.value)
+    assert "cannot start b (/nonexistent/fz-stripe)" in e.value.what and e.value.fix == "install it"
 
 
 def test_killed_child_reports_128_plus_signal():
@@ -392,8 +325,6 @@ def test_wait_all_lets_each_program_finish_and_returns_the_first_failure():
 
 
 def test_wait_all_returns_0_when_all_pass():
-    sup = Supervisor(
-        [Program("a", [PY, "-c", "pass"]), Program("b", [PY, "-c", "pass"])], out=io.StringIO(), handle_signals=False, wait_all=True
-    )
+    sup = Supervisor([Program("a", [PY, "-c", "pass"]), Program("b", [PY, "-c", "pass"])], out=io.StringIO(), wait_all=True)
     assert sup.run() == 0
     assert sup.exit_codes == {"a": 0, "b": 0}

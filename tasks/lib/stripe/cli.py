@@ -1,8 +1,5 @@
-"""The Stripe CLI: finding it, its argv, its signing secret, and the key it gets.
-
-The API key reaches the CLI only as STRIPE_API_KEY in its environment (the CLI's
-`--api-key` flag would put it in argv, visible to every user through `ps`).
-"""
+"""The Stripe CLI: finding it, its argv, its signing secret, and the key it gets: only as
+STRIPE_API_KEY in its environment (`--api-key` would show it to every user through `ps`)."""
 
 from __future__ import annotations
 
@@ -10,10 +7,9 @@ import os
 import re
 from collections.abc import Mapping
 
-from invoke import Exit
-
-from tasks.lib import config, envfile, programs
+from tasks.lib import envfile, programs
 from tasks.lib.masking import mask, mask_text, secret_values
+from tasks.lib.problem import Problem
 
 INSTALL_HINT = (
     "Install it: `npm install -g @stripe/cli` or `brew install stripe/stripe-cli/stripe`,"
@@ -31,9 +27,9 @@ _SECRET = re.compile(r"whsec_[A-Za-z0-9]+")
 _KEY_BODY = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-def find(c) -> str:
-    """The Stripe CLI's full path (setting billing.stripe), or a one-line Exit."""
-    return programs.require(config.text(c, "billing", "stripe"), "billing.stripe", INSTALL_HINT)
+def find(program: str) -> str:
+    """The full path of the Stripe CLI named by setting billing.stripe, or a one-line Exit."""
+    return programs.require(program, "billing.stripe", INSTALL_HINT)
 
 
 def listen_args(forward_url: str, stripe: str = "stripe") -> list[str]:
@@ -51,35 +47,25 @@ def cli_env(key: str) -> dict[str, str]:
 
 
 def validate_key(value: str | None, origin: str | None = None) -> str:
-    """The Stripe key if it is a test-mode key; a one-line Exit otherwise.
-
-    A live key is refused always: the suite only ever talks to test mode.
-    """
+    """The Stripe key if it is a test-mode key (live keys are always refused); a Problem otherwise."""
     origin = origin or envfile.origin(KEY_VAR)
     if not value or value == DEV_DEFAULT_KEY:
-        raise Exit(
-            f"{KEY_VAR} is not set: add `{KEY_VAR}=sk_test_...` (or a restricted rk_test_ key)"
-            " to .env; find it under Developers > API keys in the Stripe dashboard, test mode"
-        )
+        fix = f"add `{KEY_VAR}=sk_test_...` (or a restricted rk_test_ key) to .env"
+        fix += "; find it under Developers > API keys in the Stripe dashboard, test mode"
+        raise Problem(f"{KEY_VAR} is not set", fix, KEY_VAR)
     value = value.strip()
     if value.startswith(LIVE_PREFIXES):
-        raise Exit(
-            f"{KEY_VAR} from {origin} is a LIVE key ({mask(value)}): refused. Use a test-mode"
-            " key (sk_test_... or rk_test_...) in .env; live keys never go near a dev server"
-        )
+        fix = "use a test-mode key (sk_test_... or rk_test_...) in .env; live keys never go near a dev server"
+        raise Problem(f"{KEY_VAR} from {origin} is a LIVE key ({mask(value)}): refused", fix, KEY_VAR)
     if not value.startswith(TEST_PREFIXES) or not _KEY_BODY.match(value):
-        raise Exit(
-            f"{KEY_VAR} from {origin} ({mask(value)}) is not a Stripe test-mode key:"
-            " it must start with sk_test_ or rk_test_; fix it in .env"
-        )
+        what = f"{KEY_VAR} from {origin} ({mask(value)}) is not a Stripe test-mode key: it must start with sk_test_ or rk_test_"
+        raise Problem(what, "fix it in .env", KEY_VAR)
     return value
 
 
 def parse_secret(output: str) -> str | None:
-    """The signing secret when ``output`` is exactly one ``whsec_...`` token, else None.
-
-    The real CLI prints its errors on stdout too, so anything else is not a secret.
-    """
+    """The signing secret when ``output`` is exactly one ``whsec_...`` token, else None (the
+    real CLI prints its errors on stdout too)."""
     text = (output or "").strip()
     return text if _SECRET.fullmatch(text) else None
 
@@ -98,8 +84,8 @@ def print_secret(
 ) -> str:
     """Run `stripe listen --print-secret` with ``env`` (STRIPE_API_KEY) added; the secret.
 
-    Anything but a lone ``whsec_`` token on stdout with exit code 0 is a one-line Exit
-    carrying the CLI's (masked) output.
+    Anything but a lone ``whsec_`` token on stdout with exit code 0 is a Problem carrying the
+    CLI's (masked) output.
     """
     full_env = {**(os.environ if base_env is None else base_env), **env}
     done = programs.capture(
@@ -114,11 +100,7 @@ def print_secret(
     secret = parse_secret(done.stdout) if done.returncode == 0 else None
     if secret:
         return secret
-    said = " ".join(f"{done.stdout} {done.stderr}".split()) or "no output"
-    said = mask_text(said, secret_values(full_env))
-    if len(said) > 300:
-        said = said[:300] + "…"
-    raise Exit(
-        f"`stripe listen --print-secret` gave no signing secret (exit code {done.returncode}):"
-        f" {said}. Check {KEY_VAR} in .env and that Stripe's API is reachable"
-    )
+    said = mask_text(" ".join(f"{done.stdout} {done.stderr}".split()) or "no output", secret_values(full_env))
+    said = said[:300] + "…" if len(said) > 300 else said
+    what = f"`stripe listen --print-secret` gave no signing secret (exit code {done.returncode}): {said}"
+    raise Problem(what, f"check {KEY_VAR} in .env and that Stripe's API is reachable", KEY_VAR)

@@ -1,27 +1,25 @@
-"""Stripe testing: the portal with billing on and `stripe listen` beside it.
+"""billing.serve, billing.listen, billing.env: the portal with billing on and `stripe listen` beside it.
 
-``serve`` replaces the two-terminal routine (contract, "Stripe testing"): the signing
-secret is fetched with `stripe listen --print-secret` and handed to the server, and
-both processes run under one supervisor (tasks/lib/supervise/). Secrets travel in the
-children's environment only and are masked in everything printed. Everything that
-can be refused (a live key, a missing CLI, a bad --env) is checked before anything
-starts.
+The signing secret comes from `stripe listen --print-secret` and goes to the server; secrets
+travel in the children's environment only and are masked in everything printed. What can be
+refused (a live key, a missing CLI, a bad --env) is refused before anything starts.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from dataclasses import dataclass
 
 from invoke import Exit
 
 from tasks.lib import config, console, envfile, masking, portal_env, programs
-from tasks.lib.console import is_dry
 from tasks.lib.database import database
 from tasks.lib.mix import steps as mix_steps
+from tasks.lib.problem import Problem
 from tasks.lib.stack import postgres, seed
 from tasks.lib.stripe import cli
-from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
+from tasks.lib.supervise.manager import Program, Supervisor
 
 # Exit codes of billing.serve / billing.listen that say which process stopped first.
 PHX_EXITED = 3
@@ -30,47 +28,42 @@ STRIPE_EXITED = 4
 _FROM_CLI = "(from `stripe listen --print-secret` when served)"
 
 
-def forward_url(c) -> str:
-    """Where `stripe listen` forwards events (settings billing.forward_host/port, webhook_path)."""
+@dataclass(frozen=True)
+class Settings:
+    stripe: str  # billing.stripe, not yet looked up
+    forward_url: str
+    port: int
+    grace_period: float
+    secret_timeout: float
+    dry: bool
+
+
+def settings(c) -> Settings:
+    """The billing.* settings, each checked, and --dry."""
     host = config.text(c, "billing", "forward_host")
     port = config.whole(c, "billing", "forward_port", minimum=1)
     path = config.text(c, "billing", "webhook_path")
-    if not path.startswith("/"):
-        path = "/" + path
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 literal
-    return f"http://{host}:{port}{path}"
-
-
-def billing_vars(key: str, secret: str, environ=None) -> dict[str, str]:
-    """The billing variables the server gets on top of server_env."""
-    environ = os.environ if environ is None else environ
-    env = {
-        "BILLING_ENABLED": "true",
-        "STRIPE_SECRET_KEY": key,
-        "STRIPE_WEBHOOK_SIGNING_SECRET": secret,
-    }
-    if environ.get("STRIPE_DEFAULT_PRICE_ID"):
-        env["STRIPE_DEFAULT_PRICE_ID"] = environ["STRIPE_DEFAULT_PRICE_ID"]
-    return env
+    url = f"http://{host}:{port}/{path.lstrip('/')}"
+    grace, timeout = config.positive(c, "billing", "grace_period"), config.positive(c, "billing", "secret_timeout")
+    return Settings(config.text(c, "billing", "stripe"), url, port, grace, timeout, console.is_dry(c))
 
 
 def server_env(key: str, secret: str, extra: dict[str, str], environ=None) -> dict[str, str]:
     """DATABASE_*, WORKOS_* when set, the billing variables, then --env values."""
+    environ = os.environ if environ is None else environ
     env = portal_env.server_env((), environ)
-    env.update(billing_vars(key, secret, environ))
-    env.update(extra)
-    return env
+    env.update({"BILLING_ENABLED": "true", cli.KEY_VAR: key, cli.SECRET_VAR: secret})
+    if environ.get("STRIPE_DEFAULT_PRICE_ID"):
+        env["STRIPE_DEFAULT_PRICE_ID"] = environ["STRIPE_DEFAULT_PRICE_ID"]
+    return {**env, **extra}
 
 
-def signing_secret(c, stripe: str, key: str) -> str:
-    """The secret `stripe listen` signs with; a different one in .env is reported.
-
-    When .env (or the shell) sets STRIPE_WEBHOOK_SIGNING_SECRET, the CLI's secret is
-    still fetched and compared: if they differ, every webhook would fail its
-    signature check, so the CLI's is used and the stale value reported.
-    """
-    timeout = config.positive(c, "billing", "secret_timeout")
+def signing_secret(stripe: str, key: str, timeout: float) -> str:
+    """The secret `stripe listen` signs with. One set in .env is compared with it: a different
+    one would fail every webhook's signature check, so the CLI's wins and the stale one is
+    reported; when the CLI cannot tell, the configured one is used."""
     configured = os.environ.get(cli.SECRET_VAR)
     unset = cli.is_unset_secret(configured)
     origin = envfile.origin(cli.SECRET_VAR)
@@ -80,8 +73,8 @@ def signing_secret(c, stripe: str, key: str) -> str:
         if unset or configured is None:
             raise
         print(
-            f"warning: could not compare {cli.SECRET_VAR} from {origin} with the CLI's"
-            f" ({e.message}); using {masking.mask(configured)} from {origin}",
+            f"warning: could not compare {cli.SECRET_VAR} from {origin} with the CLI's ({e.message});"
+            f" using {masking.mask(configured)} from {origin}",
             flush=True,
         )
         return configured
@@ -99,133 +92,120 @@ def signing_secret(c, stripe: str, key: str) -> str:
     return secret
 
 
-def check_server_port(c) -> None:
-    """Exit when the server's port (billing.forward_port) is taken, naming the holder
-    (often a server left by an earlier run) and the command that stops it."""
+def check_server_port(port: int) -> None:
+    """A Problem when the server's port is taken, naming the holder (often a server left by an earlier run)."""
     from tasks.lib.postgres import ports
     from tasks.lib.supervise import proctable
 
-    port = config.whole(c, "billing", "forward_port", minimum=1)
     if ports.port_is_free("127.0.0.1", port):
         return
+    where = f"port {port} (billing.forward_port), where the server must listen,"
     pid = proctable.listener_pid(port)
     if pid is None:
-        raise Exit(
-            f"port {port} (billing.forward_port), where the server must listen, is taken by a process we cannot see:"
-            f" find it with `lsof -i :{port}` (or `ss -ltnp`) and stop it, or set billing.forward_port"
+        raise Problem(
+            f"{where} is taken by a process we cannot see",
+            f"find it with `lsof -i :{port}` (or `ss -ltnp`) and stop it, or set billing.forward_port",
+            "billing.forward_port",
         )
-    raise Exit(
-        f"port {port} (billing.forward_port), where the server must listen, is held by pid {pid}"
-        f" ({masking.mask_text(proctable.command_line(pid), masking.secret_values(dict(os.environ)))[:200]}),"
-        " perhaps left by an earlier run:"
-        f" stop it with `kill {pid}`, then rerun"
+    holder = masking.mask_text(proctable.command_line(pid), masking.secret_values(dict(os.environ)))[:200]
+    raise Problem(
+        f"{where} is held by pid {pid} ({holder}), perhaps left by an earlier run",
+        f"stop it with `kill {pid}`, then rerun",
+        "billing.forward_port",
     )
 
 
-def _supervise(c, programs_: list[Program], secrets: list[str]) -> None:
-    grace = config.positive(c, "billing", "grace_period")
-    try:
-        code = Supervisor(programs_, grace_period=grace, secrets=secrets).run()
-    except SupervisorError as e:
-        raise Exit(f"{e}. {cli.INSTALL_HINT if 'stripe' in str(e) else ''}".strip())
+def _supervise(procs: list[Program], secrets: list[str], grace: float) -> None:
+    code = Supervisor(procs, grace_period=grace, secrets=secrets).run()
     if code:
         raise Exit(code=code)
 
 
 def serve(c, reset_static: bool, yes: bool, env) -> None:
     """billing.serve: (reset with static seeds,) Postgres up, then phx.server and stripe listen."""
+    s = settings(c)
     key = cli.validate_key(os.environ.get(cli.KEY_VAR))
     extra = portal_env.parse_assignments(env or [])
-    stripe = cli.find(c)
+    stripe = cli.find(s.stripe)
     phx_argv, root, _ = mix_steps.server_command(c)
-    config.positive(c, "billing", "grace_period")  # a bad setting fails before anything starts
-    url = forward_url(c)
     if reset_static:
         rerun = " ".join(["inv billing.serve --reset-static --yes", *(f"--env {shlex.quote(i)}" for i in env or [])])
         seed.check_reset(c, database(), yes, rerun)
-
-    dry = is_dry(c)
-    if not dry:
-        check_server_port(c)
-    if dry:
+    if s.dry:
         print(f"$ {programs.describe(cli.print_secret_args(stripe), env=cli.cli_env(key))}")
         secret = os.environ.get(cli.SECRET_VAR) or "whsec_from_the_cli"
     else:
-        secret = signing_secret(c, stripe, key)
-
+        check_server_port(s.port)
+        secret = signing_secret(stripe, key, s.secret_timeout)
     postgres.bring_up(c)
     if reset_static:
         seed.reset(c, database(), static=True)
-
-    phx_env = server_env(key, secret, extra)
-    listen_env = cli.cli_env(key)
-    listen_argv = cli.listen_args(url, stripe)
+    phx_env, listen_env = server_env(key, secret, extra), cli.cli_env(key)
+    listen_argv = cli.listen_args(s.forward_url, stripe)
     print(f"$ {programs.describe(phx_argv, root, phx_env)}", flush=True)
     print(f"$ {programs.describe(listen_argv, None, listen_env)}", flush=True)
-    if dry:
+    if s.dry:
         return
     base = dict(os.environ)
     procs = [
         Program("phx", phx_argv, cwd=root, env={**base, **phx_env}, exit_code=PHX_EXITED),
-        Program("stripe", listen_argv, env={**base, **listen_env}, exit_code=STRIPE_EXITED),
+        Program("stripe", listen_argv, env={**base, **listen_env}, exit_code=STRIPE_EXITED, fix=cli.INSTALL_HINT),
     ]
-    secrets = masking.secret_values({**base, **phx_env, **listen_env}) + [secret]
-    _supervise(c, procs, secrets)
+    _supervise(procs, masking.secret_values({**base, **phx_env, **listen_env}) + [secret], s.grace_period)
 
 
 def listen(c) -> None:
     """billing.listen: `stripe listen` alone, for a server started elsewhere."""
+    s = settings(c)
     key = cli.validate_key(os.environ.get(cli.KEY_VAR))
-    stripe = cli.find(c)
     listen_env = cli.cli_env(key)
-    argv = cli.listen_args(forward_url(c), stripe)
+    argv = cli.listen_args(s.forward_url, cli.find(s.stripe))
     print(f"$ {programs.describe(argv, None, listen_env)}", flush=True)
-    if is_dry(c):
+    if s.dry:
         return
-    base = dict(os.environ)
-    secrets = masking.secret_values({**base, **listen_env})
+    base = {**os.environ, **listen_env}
     print(
-        "The server must get the signing secret the CLI prints below as"
-        f" {cli.SECRET_VAR} (or use `inv billing.serve`, which does it for you)",
+        f"The server must get the signing secret the CLI prints below as {cli.SECRET_VAR}"
+        " (or use `inv billing.serve`, which does it for you)",
         flush=True,
     )
-    _supervise(c, [Program("stripe", argv, env={**base, **listen_env})], secrets)
+    _supervise([Program("stripe", argv, env=base, fix=cli.INSTALL_HINT)], masking.secret_values(base), s.grace_period)
 
 
 def show_env(c, env) -> None:
-    """billing.env: the environment `inv billing.serve` gives the server, masked, with origins."""
+    """billing.env: the environment `inv billing.serve` gives the server, masked, with origins;
+    exits 1 after reporting a problem with the key."""
+    s = settings(c)
     extra = portal_env.parse_assignments(env or [])
     key = os.environ.get(cli.KEY_VAR) or ""
     problem = None
     try:
         cli.validate_key(key)
-    except Exit as e:
-        problem = e.message
+    except Problem as e:
+        problem = e
     configured = os.environ.get(cli.SECRET_VAR)
     secret = "" if cli.is_unset_secret(configured) else (configured or "")
     values = server_env(key, secret, extra)
     origins = {k: envfile.origin(k) for k in values}
     if not secret:
-        values["STRIPE_WEBHOOK_SIGNING_SECRET"] = _FROM_CLI
-        origins["STRIPE_WEBHOOK_SIGNING_SECRET"] = "`stripe listen --print-secret`"
+        values[cli.SECRET_VAR] = _FROM_CLI
+        origins[cli.SECRET_VAR] = "`stripe listen --print-secret`"
     else:
-        origins["STRIPE_WEBHOOK_SIGNING_SECRET"] += ", checked against the CLI's when served"
-    for k in ("BILLING_ENABLED", *extra):
-        origins[k] = "billing.serve" if k == "BILLING_ENABLED" else "--env"
-    shown = masking.mask_env({k: v for k, v in values.items() if v != _FROM_CLI})
-    shown.update({k: v for k, v in values.items() if v == _FROM_CLI})
+        origins[cli.SECRET_VAR] += ", checked against the CLI's when served"
+    origins.update({"BILLING_ENABLED": "billing.serve", **{k: "--env" for k in extra}})
+    shown = {**masking.mask_env(values), cli.SECRET_VAR: masking.mask(secret) if secret else _FROM_CLI}
     if not key:
-        shown["STRIPE_SECRET_KEY"] = "(unset)"
+        shown[cli.KEY_VAR] = "(unset)"
     rows = [(k, f"= {shown[k]}   [{origins[k]}]") for k in values]
     if "STRIPE_DEFAULT_PRICE_ID" not in values:
         rows.append(("STRIPE_DEFAULT_PRICE_ID", "  unset: the portal's dev.exs default applies"))
-    listen_key = masking.mask_env(cli.cli_env(key))["STRIPE_API_KEY"] if key else "(unset)"
-    rows.append(("STRIPE_API_KEY", f"= {listen_key}   [{cli.KEY_VAR}]"))
+    rows.append(("STRIPE_API_KEY", f"= {masking.mask(key) if key else '(unset)'}   [{cli.KEY_VAR}]"))
     lines = console.table(rows, sep=" ").splitlines()
     print("Server (mix phx.server) environment, added to the shell's:")
     print("\n".join("  " + ln for ln in lines[:-1]))
     print("stripe listen environment:")
     print("  " + lines[-1])
-    print(f"  forwards to {forward_url(c)}")
+    print(f"  forwards to {s.forward_url}")
     if problem:
         print(f"problem: {problem}")
+        raise Exit(code=1)

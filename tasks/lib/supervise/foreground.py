@@ -1,16 +1,10 @@
-"""One program in the foreground (a mix step, the server), and what a signal to `inv` means.
+"""One program on our terminal (a mix step, the server); a signal to us meanwhile makes the step
+Interrupted, whatever its exit code (the BEAM aborted from its BREAK menu exits 0), so it is
+never recorded as done.
 
-The program shares our terminal and process group, so a Ctrl-C typed in the terminal
-reaches it directly (the BEAM opens its BREAK menu; a second Ctrl-C aborts it). We
-only note the signal and wait; when the signal did not come from the terminal (a
-`kill -INT`, an editor's stop button) we pass it on. A third Ctrl-C sends SIGTERM, a
-fourth SIGKILL. SIGTERM and SIGHUP are passed on at once (a second one: SIGKILL).
-
-The rule the tasks rely on: a step during which we got one of these signals is
-``Interrupted``, whatever its exit code (the BEAM aborted from its BREAK menu exits
-0), so it is never recorded as done. ``Interrupted`` carries the shell's exit code for
-the signal (130, 143, 129). The program's environment and parent-death signal come
-from lifeline.py, so it dies with us even when we are killed with SIGKILL.
+A terminal's Ctrl-C reaches the program by itself; one from elsewhere (`kill -INT`) is passed
+on. A third Ctrl-C sends SIGTERM, a fourth SIGKILL; SIGTERM and SIGHUP are passed on at once
+(a second one: SIGKILL). An ignored signal (`nohup`) stays ignored.
 """
 
 from __future__ import annotations
@@ -41,8 +35,7 @@ class Interrupted(Exception):
 
 
 def _terminal_delivers_sigint() -> bool:
-    """True when a Ctrl-C reaches the child without us: we are the foreground job of the
-    terminal on stdin, stdout or stderr."""
+    """True when we are the foreground job of the terminal on stdin, stdout or stderr."""
     for fd in (0, 1, 2):
         try:
             if os.isatty(fd):
@@ -53,7 +46,7 @@ def _terminal_delivers_sigint() -> bool:
 
 
 class _Watch:
-    """The handler of our signals while a program runs; the program may not exist yet."""
+    """Our signal handler while a program runs (it may not exist yet)."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
@@ -62,27 +55,24 @@ class _Watch:
         self.forward_sigint = not _terminal_delivers_sigint()
 
     def _send(self, sig: int) -> None:
-        if self.proc is None:
-            return
         try:
-            self.proc.send_signal(sig)
+            if self.proc is not None:
+                self.proc.send_signal(sig)
         except OSError:
             pass
 
     def __call__(self, signum: int, _frame) -> None:
-        if self.first is None:
-            self.first = signum
+        self.first = signum if self.first is None else self.first
         n = self.counts[signum] = self.counts.get(signum, 0) + 1
-        if signum == signal.SIGINT:
-            if n >= 4:
-                self._send(signal.SIGKILL)
-            elif n == 3:
-                sys.stderr.write("\ninv: third Ctrl-C: sending SIGTERM (once more: SIGKILL)\n")
-                self._send(signal.SIGTERM)
-            elif self.forward_sigint:
-                self._send(signal.SIGINT)
-        else:
+        if signum != signal.SIGINT:
             self._send(signal.SIGKILL if n >= 2 else signum)
+        elif n >= 4:
+            self._send(signal.SIGKILL)
+        elif n == 3:
+            sys.stderr.write("\ninv: third Ctrl-C: sending SIGTERM (once more: SIGKILL)\n")
+            self._send(signal.SIGTERM)
+        elif self.forward_sigint:
+            self._send(signal.SIGINT)
 
     def started(self, proc: subprocess.Popen) -> None:
         """The program exists: pass on what arrived before it did."""
@@ -92,19 +82,12 @@ class _Watch:
 
 
 def _install(watch: _Watch) -> dict[int, object]:
-    """Our handler for each signal of HANDLED that is not ignored (`nohup` ignores SIGHUP)."""
-    previous: dict[int, object] = {}
     if threading.current_thread() is not threading.main_thread():
-        return previous
-    for signum in HANDLED:
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            previous[signum] = signal.signal(signum, watch)
-    return previous
+        return {}
+    return {s: signal.signal(s, watch) for s in HANDLED if signal.getsignal(s) is not signal.SIG_IGN}
 
 
 def _restore(previous: dict[int, object]) -> None:
-    if not previous:
-        return
     blocked = set(previous)
     signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # none lands between two restores
     try:
@@ -115,21 +98,13 @@ def _restore(previous: dict[int, object]) -> None:
 
 
 def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str = "") -> int:
-    """Run ``argv`` in ``cwd`` with the complete environment ``env`` (plus the run's token),
-    sharing our terminal; return its exit status (128+N when killed by signal N).
-
-    Raises Interrupted when we got SIGINT/SIGTERM/SIGHUP meanwhile (after the program
-    has ended), OSError when it cannot start.
-    """
+    """Run ``argv`` in ``cwd`` with the complete environment ``env`` on our terminal; its exit
+    status (128+N when killed by signal N). Interrupted when we got a signal meanwhile; OSError
+    when it cannot start."""
     watch = _Watch()
     previous = _install(watch)  # before the program starts: no signal falls in between
     try:
-        proc = subprocess.Popen(
-            [str(a) for a in argv],
-            cwd=str(cwd),
-            env=lifeline.child_env(env),
-            preexec_fn=lifeline.preexec(),
-        )
+        proc = subprocess.Popen([str(a) for a in argv], cwd=str(cwd), env=lifeline.child_env(env), preexec_fn=lifeline.preexec())
         watch.started(proc)
         while True:
             try:
@@ -145,8 +120,8 @@ def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str =
 
 
 def raise_on_signals() -> None:
-    """Turn SIGTERM and SIGHUP into ``Interrupted`` in Python code, as Ctrl-C is turned
-    into KeyboardInterrupt, so ``finally`` blocks run and the step table is printed."""
+    """Turn SIGTERM and SIGHUP into Interrupted in Python code, as Ctrl-C is into
+    KeyboardInterrupt, so ``finally`` blocks run and the step table is printed."""
     if threading.current_thread() is not threading.main_thread():
         return
 

@@ -1,142 +1,117 @@
-"""Processes through psutil (its one module): the table, the tree below a process, and
-who listens on a port; for the supervisor (manager.py) and the port diagnostics.
-
-The table comes from psutil (Linux and macOS alike): pid, parent pid, process group,
-start time (tells a reused pid apart) and whether the process is a zombie. The tree is
-walked by parent pid, which finds descendants in process groups and sessions other
-than their parent's (the BEAM's port programs).
-
-On Linux a process can be a child subreaper (prctl, which psutil does not offer):
-descendants orphaned by a dying parent are then re-parented to it instead of to init,
-so they stay in its tree; it must also reap them.
-"""
+"""Processes through psutil (its one module): a run's process tree, the processes carrying a
+token, who listens on a port; and the child subreaper (Linux prctl, which psutil lacks)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-PR_SET_CHILD_SUBREAPER = 36
-PR_GET_CHILD_SUBREAPER = 37
-# pgid of a process whose group cannot be read.
-UNKNOWN_PGID = -1
-_ATTRS = ["pid", "ppid", "status", "create_time"]
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
 
-@dataclass(frozen=True)
-class ProcInfo:
-    pid: int
-    ppid: int
-    pgid: int
-    # Creation time (psutil's create_time): tells a reused pid apart.
-    start: float | None
-    zombie: bool = False
-
-
-def process_table() -> dict[int, ProcInfo]:
-    """Every process on the machine that we can see, by pid."""
-    import psutil  # here, not at the top: billing.env and --dry runs never need it
-
-    gone = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
-    table: dict[int, ProcInfo] = {}
-    for proc in psutil.process_iter(_ATTRS):
-        info = proc.info
-        pid = info["pid"]
-        try:
-            pgid = os.getpgid(pid)
-        except ProcessLookupError:
-            continue  # gone since it was listed
-        except PermissionError:
-            pgid = UNKNOWN_PGID
-        table[pid] = ProcInfo(
-            pid=pid,
-            ppid=info["ppid"] if info["ppid"] is not None else 0,
-            pgid=pgid,
-            start=info["create_time"],
-            zombie=info["status"] in gone,
-        )
-    return table
-
-
-def listener(port: int) -> str | None:
-    """'name (pid N)' of the process listening on TCP ``port``, when the system lets us see it."""
-    import psutil
-
-    pid = listener_pid(port)
-    if pid is None:
-        return None
-    try:
-        return f"{psutil.Process(pid).name()} (pid {pid})"
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-
-
-def descendants(table: Mapping[int, ProcInfo], roots: Iterable[int]) -> set[int]:
-    """The pids below ``roots`` in ``table`` (not the roots themselves)."""
-    children: dict[int, list[int]] = {}
-    for info in table.values():
-        children.setdefault(info.ppid, []).append(info.pid)
-    found: set[int] = set()
-    todo = list(roots)
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-# ---------------------------------------------------------------- a run's processes
-
-
-def with_environment(var: str, value: str, exclude: Iterable[int] = ()) -> dict[int, float | None]:
-    """``{pid: start time}`` of the processes whose environment has ``var=value``
-    (those we may read: our own user's)."""
-    import psutil
-
-    skip = set(exclude)
-    found: dict[int, float | None] = {}
-    for proc in psutil.process_iter(["pid", "create_time"]):
-        if proc.pid in skip:
-            continue
-        try:
-            if proc.environ().get(var) == value:
-                found[proc.pid] = proc.info["create_time"]
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
-            continue
-    return found
-
-
-def _same(pid: int, start: float | None) -> bool:
+def _running(proc) -> bool:
     import psutil
 
     try:
-        proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE and (start is None or proc.create_time() == start)
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
-def still_running(found: Mapping[int, float | None]) -> dict[int, float | None]:
-    """The processes of ``found`` that still run (a reused pid does not count)."""
-    return {pid: start for pid, start in found.items() if _same(pid, start)}
+class Tree:
+    """The processes a run started: each root, everything below it, and orphans re-parented
+    to us (a child subreaper meanwhile, on Linux); each remembered once seen, so one
+    re-parented elsewhere is still found. psutil tells a reused pid apart."""
 
+    def __init__(self) -> None:
+        import psutil
 
-def signal_all(found: Mapping[int, float | None], sig: int) -> None:
-    """Send ``sig`` to each process of ``found`` that is still the one we found."""
-    for pid, start in found.items():
-        if _same(pid, start):
+        self._me = psutil.Process()
+        self._before = set(self._me.children())  # not ours to stop (the watchdog among them)
+        self._roots: set[int] = set()
+        self._seen: set = set()
+        self._was_subreaper = subreaper_state()
+        if self._was_subreaper is False:
+            set_subreaper(True)
+
+    def add(self, pid: int) -> None:
+        self._roots.add(pid)
+
+    def live(self) -> list:
+        """Every process of ours still running; adopted orphans that have exited are reaped."""
+        import psutil
+
+        found = {p for p in self._seen if _running(p)}
+        for child in self._me.children():
+            if child in self._before:
+                continue
             try:
-                os.kill(pid, sig)
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    if child.pid not in self._roots:  # a program's own status is Popen's to collect
+                        os.waitpid(child.pid, os.WNOHANG)
+                    continue
+                found.add(child)
+                found.update(child.children(recursive=True))
+            except (psutil.Error, ChildProcessError):
+                continue
+        self._seen |= found
+        return [p for p in found if _running(p)]
+
+    def settle(self, timeout: float) -> list:
+        """Wait up to ``timeout`` s for ours to exit; those still running."""
+        import psutil
+
+        return list(psutil.wait_procs(self.live(), timeout=timeout)[1])
+
+    def send(self, procs: Iterable, sig: int) -> None:
+        """``sig`` to each root's process group (a session we made), then to each of ``procs``."""
+        for pgid in self._roots:
+            try:
+                os.killpg(pgid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
+        signal_all(procs, sig)
+
+    def close(self) -> None:
+        if self._was_subreaper is False:
+            set_subreaper(False)
 
 
-def _proc_file(pid: int, name: str) -> bytes | None:
-    """/proc/PID/NAME on Linux (no psutil import on a warm path); None elsewhere or when unreadable."""
+def signal_all(procs: Iterable, sig: int) -> None:
+    import psutil
+
+    for proc in procs:
+        try:
+            proc.send_signal(sig)  # psutil refuses a pid reused since
+        except psutil.Error:
+            pass
+
+
+def carrying(var: str, value: str) -> list:
+    """The processes (ours to read, us aside) whose environment has ``var=value``."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(var) == value:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def stop(procs: list, grace: float) -> None:
+    """SIGTERM, then SIGKILL to those still running after ``grace`` s."""
+    import psutil
+
+    signal_all(procs, signal.SIGTERM)
+    signal_all(psutil.wait_procs(procs, timeout=grace)[1], signal.SIGKILL)
+
+
+def _proc_file(pid: int, name: str) -> bytes | None:  # Linux, without importing psutil on a warm path
     try:
         with open(f"/proc/{pid}/{name}", "rb") as f:
             return f.read()
@@ -153,7 +128,7 @@ def is_zombie(pid: int) -> bool:
 
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+    except psutil.Error:
         return False
 
 
@@ -166,7 +141,7 @@ def working_in(folder: str) -> list[int]:
         try:
             if proc.status() != psutil.STATUS_ZOMBIE and proc.cwd() == folder:
                 found.append(proc.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        except (psutil.Error, OSError):
             continue
     return found
 
@@ -181,7 +156,7 @@ def command_line(pid: int) -> str:
     try:
         proc = psutil.Process(pid)
         return " ".join(proc.cmdline()) or proc.name()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+    except (psutil.Error, OSError):
         return "?"
 
 
@@ -199,7 +174,15 @@ def listener_pid(port: int) -> int | None:
     return None
 
 
-# ---------------------------------------------------------------- child subreaper
+def listener(port: int) -> str | None:
+    """'name (pid N)' of the process listening on TCP ``port``, when the system lets us see it."""
+    import psutil
+
+    pid = listener_pid(port)
+    try:
+        return None if pid is None else f"{psutil.Process(pid).name()} (pid {pid})"
+    except psutil.Error:
+        return None
 
 
 def libc():
@@ -223,35 +206,9 @@ def subreaper_state() -> bool | None:
         return None
 
 
-def set_subreaper(on: bool) -> bool:
-    """Make orphaned descendants re-parent to this process (Linux); False elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return False
+def set_subreaper(on: bool) -> None:
+    """Make orphaned descendants re-parent to this process instead of init (Linux)."""
     try:
-        return libc().prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+        libc().prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
     except (OSError, AttributeError):
-        return False
-
-
-def reap_child(pid: int) -> None:
-    """Collect an exited child of ours (an adopted orphan) if it is a zombie; never block."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
         pass
-
-
-# ---------------------------------------------------------------- exit statuses
-
-
-def signal_name(sig: int) -> str:
-    """``2`` -> ``SIGINT``; ``signal 99`` for a number with no name."""
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
-
-
-def exit_status(returncode: int) -> int:
-    """A Popen returncode as a shell would report it (-9 -> 137)."""
-    return 128 - returncode if returncode < 0 else returncode
