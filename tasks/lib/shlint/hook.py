@@ -1,26 +1,18 @@
-"""`inv lint.install-hook`: our hook added to the repository's own pre-commit config.
-
-The hook is inserted as text at the end of the config's `repos:` list, so every other
-byte (comments, quoting, order, line endings) stays as it was; the result is parsed
-again and must hold the same repos plus ours. A config that already has the hook is
-left alone. pre-commit appends the file names to a hook's entry; lint.sh takes files
-as `-p FILE`, so the entry is a small sh loop turning each name into `-p NAME`.
-"""
+"""`inv lint.install-hook`: our hook inserted as text at the end of the `repos:` list of
+the repository's pre-commit config, every other byte kept; the result must read back as
+the same config plus our hook."""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from invoke import Exit
-
-from tasks.lib import config, console
+from tasks.lib import console
 from tasks.lib.config import PROJECT_ROOT
-from tasks.lib.shlint import discovery, precommit
+from tasks.lib.problem import Problem
+from tasks.lib.shlint import precommit, scripts
 from tasks.lib.shlint.precommit import OUR_HOOK_ID, ConfigError
 
 _REPOS = re.compile(r"^repos[ \t]*:(?P<rest>.*)$")
@@ -35,9 +27,8 @@ class ByHand(ConfigError):
 
 
 def entry(prefix: str = "") -> str:
-    """The hook's entry. pre-commit runs it from the top of the work tree with the file
-    names appended; ``prefix`` is the suite's folder there ("" or "sub/"). The suite's
-    venv is used when it is there, `inv` on PATH otherwise."""
+    """pre-commit runs it from the top of the work tree with the file names appended, which
+    the sh loop turns into `-p NAME`; ``prefix`` is the suite's folder there ("" or "sub/")."""
     venv = f"{prefix}.venv/bin/inv"
     search = f" -r {prefix.rstrip('/')}" if prefix else ""
     script = (
@@ -49,8 +40,7 @@ def entry(prefix: str = "") -> str:
 
 
 def hook_lines(indent: str, prefix: str = "", skip: str = "") -> list[str]:
-    """The hook's YAML lines, its list item at ``indent``; ``skip`` is a folder (relative
-    to the top of the work tree) pre-commit must not pass to it."""
+    """The hook's YAML lines at ``indent``; ``skip``: a folder pre-commit must not pass to it."""
     lines = [
         "# Shell scripts: `inv lint.sh` (shellcheck, shfmt -d, the scripting tips; settings",
         "# in invoke.yaml) on the scripts being committed. Added by `inv lint.install-hook`.",
@@ -68,12 +58,6 @@ def hook_lines(indent: str, prefix: str = "", skip: str = "") -> list[str]:
     if skip:
         lines.append(f"      exclude: ^{re.escape(skip.rstrip('/') + '/')}")
     return [indent + line for line in lines]
-
-
-def _offset_after(text: str, line: int) -> int:
-    """The offset just past line number ``line`` (0-based) and its line ending."""
-    parts = text.split("\n")
-    return min(len(text), sum(len(p) + 1 for p in parts[: line + 1]))
 
 
 def insert(text: str, lines_for: Callable[[str], list[str]], where: str) -> tuple[str, int, int]:
@@ -116,7 +100,7 @@ def insert(text: str, lines_for: Callable[[str], list[str]], where: str) -> tupl
     block = lines_for("  " if indent is None else indent)
     if last != start:
         block = ["", *block]  # a blank line between repos, as pre-commit configs have
-    at = _offset_after(text, last)
+    at = min(len(text), sum(len(p) + 1 for p in text.split("\n")[: last + 1]))  # past line `last`
     lead = "" if at == 0 or text[at - 1] == "\n" else newline
     new = text[:at] + lead + "".join(line.rstrip() + newline for line in block) + text[at:]
     first = last + 2 + (1 if block[0] == "" else 0)
@@ -148,74 +132,54 @@ def hook_line(text: str) -> int:
     return 1
 
 
-def _write(path: Path, text: str) -> None:
-    """Replace ``path``'s content atomically, keeping its mode (a symlink's target)."""
-    target = path.resolve()
-    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _show(block: str) -> None:
     for line in block.rstrip("\n").split("\n"):
         console.dry("    + " + line.rstrip("\r"))
 
 
-def install(c, create: bool, root: Path | None = None) -> None:
-    """Add the lint-sh hook to each pre-commit config of the repository holding ``root``
-    (the suite's folder; setting lint.pre_commit_configs); with none, create the first
-    (asking, or ``create``)."""
-    names = config.strings(c, "lint", "pre_commit_configs")
+def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = None) -> None:
+    """Add the lint-sh hook to each of the configs ``names`` (lint.pre_commit_configs) in the
+    work tree holding ``root`` (the suite's folder); with none, create the first (asking, or ``create``)."""
     if not names:
-        raise Exit(
-            "setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to."
-            " Fix: name yours in invoke.yaml (lint: {pre_commit_configs: [.github/pre-commit-config.yaml]})"
+        raise Problem(
+            "setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to",
+            fix="name yours in invoke.yaml (lint: {pre_commit_configs: [.github/pre-commit-config.yaml]})",
+            setting="lint.pre_commit_configs",
         )
     root = root or PROJECT_ROOT
-    top = discovery.git_toplevel(root) or root
-    prefix = ""
-    if top.resolve() != root.resolve():
-        prefix = root.resolve().relative_to(top.resolve()).as_posix() + "/"
-    skip = "".join(prefix + s for s in discovery.suite_folders(root)[:1])
+    top = scripts.git_toplevel(root) or root
+    prefix = "" if top.resolve() == root.resolve() else root.resolve().relative_to(top.resolve()).as_posix() + "/"
+    fixtures = scripts.suite_folder(root)
     if not _SAFE_PATH.match(prefix):
-        raise Exit(f"the suite's folder {prefix!r} has characters the hook's entry cannot carry; add the hook by hand")
-    dry = console.is_dry(c)
+        raise Problem(f"the suite's folder {prefix!r} has characters the hook's entry cannot carry", fix="add the hook by hand")
 
     def lines_for(indent: str) -> list[str]:
-        return hook_lines(indent, prefix, skip)
+        return hook_lines(indent, prefix, prefix + fixtures if fixtures else "")
 
     found = precommit.find(top, names)
     if not found:
         _create(top / names[0], names, top, lines_for, create, dry)
-        return
     added = []
     for path in found:
         where = path.relative_to(top).as_posix()
         try:
             text = path.read_text(encoding="utf-8")
-            data = precommit.parse(text, where)
-            if any(precommit.is_our_hook(h) for h in precommit.hooks(data)):
+            if any(precommit.is_our_hook(h) for h in precommit.hooks(precommit.parse(text, where))):
                 print(f"{where}: the {OUR_HOOK_ID} hook is already there (line {hook_line(text)}); nothing changed")
                 continue
             new, first, last = insert(text, lines_for, where)
         except (OSError, UnicodeDecodeError) as e:
-            raise Exit(f"{where} cannot be read ({e.__class__.__name__}: {e})")
+            raise Problem(f"{where} cannot be read ({e.__class__.__name__}: {e})")
         except ByHand as e:
-            raise Exit(f"{e}. Fix: add these lines to its `repos:` list by hand:\n" + "\n".join(lines_for("  ")))
+            raise Problem(e.what, fix="add these lines to its `repos:` list by hand:\n" + "\n".join(lines_for("  ")))
         except ConfigError as e:
-            raise Exit(f"{e}. Fix it first (pre-commit cannot read it either), then run inv lint.install-hook again")
+            raise Problem(e.what, fix="correct it (pre-commit cannot read it either), then run inv lint.install-hook again")
         if dry:
             console.dry(f"would add the {OUR_HOOK_ID} hook to {where}, lines {first}-{last}:")
             _show("\n".join(new.split("\n")[first - 1 : last]))
             continue
-        _write(path, new)
+        with open(path, "w", encoding="utf-8", newline="") as f:  # in place: its mode and links kept
+            f.write(new)
         added.append(where)
         print(f"{where}: added the {OUR_HOOK_ID} hook (lines {first}-{last}): `inv lint.sh` on the shell scripts being committed")
     if added:
@@ -223,12 +187,12 @@ def install(c, create: bool, root: Path | None = None) -> None:
 
 
 def _how_to_run(where: str) -> str:
-    if where == precommit.DEFAULT_CONFIGS[0]:
+    if where == ".pre-commit-config.yaml":
         return "pre-commit runs it at each commit after `pre-commit install` (pip install pre-commit)"
     return f"pre-commit runs it with the config's other hooks: pre-commit run --config {where} (or pre-commit install --config {where})"
 
 
-def _create(path: Path, names: list[str], top: Path, lines_for, create: bool, dry: bool) -> None:
+def _create(path: Path, names: Sequence[str], top: Path, lines_for: Callable[[str], list[str]], create: bool, dry: bool) -> None:
     where = path.relative_to(top).as_posix()
     looked = ", ".join(names)
     text = "repos:\n" + "".join(line + "\n" for line in lines_for("  "))
@@ -237,19 +201,18 @@ def _create(path: Path, names: list[str], top: Path, lines_for, create: bool, dr
         _show(text)
         return
     if not create:
-        fix = (
-            f"Fix: `inv lint.install-hook --create` writes {where} (pre-commit's default place),"
-            " or name your config in invoke.yaml (lint: {pre_commit_configs: [...]})"
-        )
+        fix = f"`inv lint.install-hook --create` writes {where} (pre-commit's default place), or name your config in invoke.yaml (lint: {{pre_commit_configs: [...]}})"
         if not sys.stdin.isatty():
-            raise Exit(f"no pre-commit config in {top} (looked for {looked}; setting lint.pre_commit_configs). {fix}")
+            raise Problem(
+                f"no pre-commit config in {top} (looked for {looked}; setting lint.pre_commit_configs)", fix, "lint.pre_commit_configs"
+            )
         console.confirm(
             f"No pre-commit config in {top} (looked for {looked}). Create {where} with the {OUR_HOOK_ID} hook?",
             yes=False,
             rerun="inv lint.install-hook --create",
-            declined=f"Nothing written. {fix}",
+            declined=f"Nothing written. Fix: {fix}",
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write(path, text)
+    path.write_text(text, encoding="utf-8")
     print(f"{where}: created with the {OUR_HOOK_ID} hook: `inv lint.sh` on the shell scripts being committed")
     print(_how_to_run(where))

