@@ -84,11 +84,10 @@ Processes (supervise/)
 Shell-script lint (shlint/)
     scripts.py      which files are shell scripts (pre-commit's typing) and which to check
     tools.py        shellcheck and shfmt: found, run in batches, their output read
-    report.py       findings, tips, per-file results and the lines printed
     tips.py         the scripting tips, by shebang (sh: set -eu; bash: set -euo pipefail)
     precommit.py    the repository's pre-commit configs: what each tool's hooks exclude
     hook.py         lint.install-hook: our hook inserted into such a config as text
-    run.py          lint.sh and lint.install-hook: settings read once, both tools, the report
+    run.py          lint.sh and lint.install-hook: settings read once, both tools, the report printed
 
 Checks
     doctor.py       inv doctor's rows

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from invoke import Config, Context, Exit
 
-from tasks.lib.shlint import report as lint
 from tasks.lib.shlint import run
-from tasks.lib.shlint.report import FileResult, Finding, Report, Tip
+from tasks.lib.shlint.run import FileResult, Report
+from tasks.lib.shlint.tips import Tip
+from tasks.lib.shlint.tools import Finding
 
 
 def _report(fix=False):
@@ -22,7 +23,7 @@ def _report(fix=False):
 
 def test_render_and_summary():
     report = _report()
-    lines = lint.render(report, strict=False)
+    lines = run.render(report, strict=False)
     assert lines == [
         "w.sh:3:1: warning: u appears unused. [SC2034]",
         "m.sh: not formatted (shfmt -i 4 -d):",
@@ -33,10 +34,10 @@ def test_render_and_summary():
         "    +b",
         "t.sh:1: tip warning: starts with '#!/bin/bash'",
     ]
-    assert report.failed() and lint.summary(report, strict=False) == (
+    assert report.failed() and run.summary(report, strict=False) == (
         "lint.sh: 4 files checked, 2 with findings (1 shellcheck, 1 not formatted), 1 tip warnings"
     )
-    assert lint.summary(report, strict=True) == ("lint.sh: 4 files checked, 3 with findings (1 shellcheck, 1 not formatted), 1 tip errors")
+    assert run.summary(report, strict=True) == ("lint.sh: 4 files checked, 3 with findings (1 shellcheck, 1 not formatted), 1 tip errors")
 
 
 def test_tips_alone_fail_only_when_strict():
@@ -49,8 +50,8 @@ def test_summary_after_fix():
     report = _report(fix=True)
     report.files[2].diff = ""
     report.files[2].reformatted = True
-    assert lint.render(report, strict=False)[1] == "m.sh: reformatted (shfmt -i 4 -w)"
-    assert lint.summary(report, strict=False) == ("lint.sh: 4 files checked, 1 reformatted, 1 with findings (1 shellcheck), 1 tip warnings")
+    assert run.render(report, strict=False)[1] == "m.sh: reformatted (shfmt -i 4 -w)"
+    assert run.summary(report, strict=False) == ("lint.sh: 4 files checked, 1 reformatted, 1 with findings (1 shellcheck), 1 tip warnings")
 
 
 def _context(tmp_path, settings: dict) -> Context:
@@ -89,13 +90,13 @@ def test_the_settings_read_once():
 
 def test_skipped_files_are_listed_then_counted():
     top = {f"v/{i:02}.sh": "exclude of the top level of c.yaml" for i in range(12)}
-    lines = lint.render_skipped({"shellcheck": top, "shfmt": top})
+    lines = run.render_skipped({"shellcheck": top, "shfmt": top})
     assert lines[0] == "v/00.sh: skipped (exclude of the top level of c.yaml)"
-    assert len(lines) == lint.SHOW_SKIPPED + 1
+    assert len(lines) == run.SHOW_SKIPPED + 1
     assert lines[-1] == "... and 2 more skipped by the repository's pre-commit config"
-    assert lint.render_skipped({"shellcheck": {}, "shfmt": {}}) == []
+    assert run.render_skipped({"shellcheck": {}, "shfmt": {}}) == []
     one_tool = {"shellcheck": {"k/gradlew": "exclude of hook shellcheck in c.yaml"}, "shfmt": {}}
-    assert lint.render_skipped(one_tool) == ["k/gradlew: shellcheck skipped (exclude of hook shellcheck in c.yaml)"]
+    assert run.render_skipped(one_tool) == ["k/gradlew: shellcheck skipped (exclude of hook shellcheck in c.yaml)"]
 
 
 def test_skipped_by_pre_commit_reads_the_configs(tmp_path, monkeypatch, capsys):

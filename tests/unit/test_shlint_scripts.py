@@ -92,17 +92,23 @@ def test_by_name(name, said):
         ("x.unknownext", True, "#!/bin/bash", True),
     ],
 )
-def test_is_shell_script(name, executable, first, expected):
-    assert scripts.is_shell_script(name, executable, lambda: first) is expected
+def test_is_script_by_name_then_shebang(tmp_path, name, executable, first, expected):
+    path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(first + "\n")
+    path.chmod(0o755 if executable else 0o644)
+    assert scripts.is_script(tmp_path, name) is expected
 
 
-def test_the_first_line_is_read_only_when_needed():
-    def boom() -> str:
+def test_the_first_line_is_read_only_when_needed(tmp_path, monkeypatch):
+    def boom(*a) -> str:
         raise AssertionError("read")
 
-    assert scripts.is_shell_script("a.sh", True, boom) is True
-    assert scripts.is_shell_script("a.py", True, boom) is False
-    assert scripts.is_shell_script("bin/tool", False, boom) is False
+    monkeypatch.setattr(scripts, "head", boom)
+    for name, mode in (("a.sh", 0o755), ("a.py", 0o755), ("tool", 0o644)):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(mode)
+    assert [scripts.is_script(tmp_path, name) for name in ("a.sh", "a.py", "tool")] == [True, False, False]
 
 
 @pytest.mark.parametrize(

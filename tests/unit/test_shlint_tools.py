@@ -11,8 +11,8 @@ from invoke import Exit
 
 from tasks.lib import programs
 from tasks.lib.shlint import tools
-from tasks.lib.shlint.report import Finding, summary
-from tasks.lib.shlint.run import Settings, lint
+from tasks.lib.shlint.run import Settings, lint, summary
+from tasks.lib.shlint.tools import Finding
 
 
 def test_batches():
@@ -62,14 +62,14 @@ def _json1(*comments) -> str:
     return json.dumps({"comments": list(comments)})
 
 
-def test_run_shellcheck_names_odd_files_safely(monkeypatch, tmp_path):
-    comment = {"file": "./-odd.sh", "line": 2, "column": 1, "level": "error", "code": 1073, "message": "m"}
+def test_run_shellcheck_ends_the_options_before_the_files(monkeypatch, tmp_path):
+    comment = {"file": "-odd.sh", "line": 2, "column": 1, "level": "error", "code": 1073, "message": "m"}
     fake = FakeCapture(1, _json1(comment))
     monkeypatch.setattr(programs, "capture", fake)
     (finding,) = tools.run_shellcheck("/bin/shellcheck", ["-odd.sh", "a.sh"], "warning", tmp_path)
     assert finding == Finding("-odd.sh", 2, 1, "error", "SC1073", "m")
     call = fake.calls[0]
-    assert call["argv"] == ["/bin/shellcheck", "--severity=warning", "-f", "json1", "--", "./-odd.sh", "a.sh"]
+    assert call["argv"] == ["/bin/shellcheck", "--severity=warning", "-f", "json1", "--", "-odd.sh", "a.sh"]
     assert call["ok"] == (0, 1) and call["cwd"] == tmp_path and call["what"] == "shellcheck (/bin/shellcheck)"
 
 
@@ -84,12 +84,12 @@ def test_shellcheck_output_that_is_not_json1_is_one_line(monkeypatch, tmp_path):
 
 
 def test_run_shfmt_diff_per_file(monkeypatch, tmp_path):
-    diff = "--- ./-x.sh.orig\n+++ ./-x.sh\n@@ -1 +1 @@\n-a\n+b\n"
+    diff = "--- -x.sh.orig\n+++ -x.sh\n@@ -1 +1 @@\n-a\n+b\n"
     fake = FakeCapture(1, diff, "b.sh:2:1: reached EOF without `fi`\n")
     monkeypatch.setattr(programs, "capture", fake)
     diffs, errors = tools.run_shfmt_diff("/bin/shfmt", ["-x.sh", "b.sh"], 4, tmp_path)
     assert diffs == {"-x.sh": diff} and errors == {"b.sh": ["b.sh:2:1: reached EOF without `fi`"]}
-    assert fake.calls[0]["argv"] == ["/bin/shfmt", "-i", "4", "-d", "--", "./-x.sh", "b.sh"]
+    assert fake.calls[0]["argv"] == ["/bin/shfmt", "-i", "4", "-d", "--", "-x.sh", "b.sh"]
     assert fake.calls[0]["ok"] == (0, 1)
 
 
@@ -140,7 +140,7 @@ SHELLCHECK_JSON = json.dumps(
                 "fix": None,
             },
             {
-                "file": "./-odd.sh",
+                "file": "-odd.sh",
                 "line": 2,
                 "endLine": 2,
                 "column": 1,

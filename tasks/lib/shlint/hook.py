@@ -18,8 +18,6 @@ from tasks.lib.shlint.precommit import OUR_HOOK_ID, ConfigError
 _REPOS = re.compile(r"^repos[ \t]*:(?P<rest>.*)$")
 # A line at column 0 that starts another top-level key (not a comment, not a `- ` item).
 _TOP_KEY = re.compile(r"^[^\s#-]")
-# What a folder name may hold to be written into the entry unquoted.
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9._/+-]*$")
 
 
 class ByHand(ConfigError):
@@ -109,15 +107,10 @@ def insert(text: str, lines_for: Callable[[str], list[str]], where: str) -> tupl
 
 def _checked(old: dict, new: str, where: str) -> str:
     """``new`` when it reads back as ``old`` plus our hook at the end of `repos:`."""
-    data = precommit.parse(new, where)
-    repos = data.get("repos")
-    same = (
-        isinstance(repos, list)
-        and repos[:-1] == (old.get("repos") or [])
-        and {k: v for k, v in data.items() if k != "repos"} == {k: v for k, v in old.items() if k != "repos"}
-        and any(precommit.is_our_hook(h) for h in precommit.hooks({"repos": repos[-1:]}))
-    )
-    if not same:
+    data, old = precommit.parse(new, where), dict(old)
+    repos, before = data.pop("repos", None), old.pop("repos", None) or []
+    ours = precommit.hooks({"repos": repos[-1:]}) if isinstance(repos, list) else []
+    if not (ours and repos[:-1] == before and data == old and precommit.is_our_hook(ours[0])):
         raise ByHand(f"{where}: inserting the hook as text would change what the config says")
     return new
 
@@ -147,41 +140,41 @@ def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = N
             setting="lint.pre_commit_configs",
         )
     root = root or PROJECT_ROOT
-    top = scripts.git_toplevel(root) or root
-    prefix = "" if top.resolve() == root.resolve() else root.resolve().relative_to(top.resolve()).as_posix() + "/"
+    top, prefix = scripts.work_tree(root)
     fixtures = scripts.suite_folder(root)
-    if not _SAFE_PATH.match(prefix):
-        raise Problem(f"the suite's folder {prefix!r} has characters the hook's entry cannot carry", fix="add the hook by hand")
 
     def lines_for(indent: str) -> list[str]:
         return hook_lines(indent, prefix, prefix + fixtures if fixtures else "")
 
-    found = precommit.find(top, names)
-    if not found:
-        _create(top / names[0], names, top, lines_for, create, dry)
+    looked = ", ".join(names)
     added = []
-    for path in found:
+    for path in precommit.find(top, names) or [top / names[0]]:
         where = path.relative_to(top).as_posix()
+        if not (path.exists() or create or dry):
+            _ask(top, looked, where)
         try:
-            text = path.read_text(encoding="utf-8")
-            if any(precommit.is_our_hook(h) for h in precommit.hooks(precommit.parse(text, where))):
+            text, data = precommit.load(path, where)
+            if any(precommit.is_our_hook(h) for h in precommit.hooks(data)):
                 print(f"{where}: the {OUR_HOOK_ID} hook is already there (line {hook_line(text)}); nothing changed")
                 continue
             new, first, last = insert(text, lines_for, where)
-        except (OSError, UnicodeDecodeError) as e:
-            raise Problem(f"{where} cannot be read ({e.__class__.__name__}: {e})")
         except ByHand as e:
             raise Problem(e.what, fix="add these lines to its `repos:` list by hand:\n" + "\n".join(lines_for("  ")))
         except ConfigError as e:
             raise Problem(e.what, fix="correct it (pre-commit cannot read it either), then run inv lint.install-hook again")
-        if dry:
+        if dry and not path.exists():
+            console.dry(f"no pre-commit config in {top} (looked for {looked}); --create would write {where}:")
+            _show(new)
+        elif dry:
             console.dry(f"would add the {OUR_HOOK_ID} hook to {where}, lines {first}-{last}:")
             _show("\n".join(new.split("\n")[first - 1 : last]))
-            continue
-        with open(path, "w", encoding="utf-8", newline="") as f:  # in place: its mode and links kept
-            f.write(new)
-        added.append(where)
-        print(f"{where}: added the {OUR_HOOK_ID} hook (lines {first}-{last}): `inv lint.sh` on the shell scripts being committed")
+        else:
+            said = f"added the {OUR_HOOK_ID} hook (lines {first}-{last})" if path.exists() else f"created with the {OUR_HOOK_ID} hook"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="") as f:  # in place: its mode and links kept
+                f.write(new)
+            added.append(where)
+            print(f"{where}: {said}: `inv lint.sh` on the shell scripts being committed")
     if added:
         print(_how_to_run(added[0]))
 
@@ -192,27 +185,16 @@ def _how_to_run(where: str) -> str:
     return f"pre-commit runs it with the config's other hooks: pre-commit run --config {where} (or pre-commit install --config {where})"
 
 
-def _create(path: Path, names: Sequence[str], top: Path, lines_for: Callable[[str], list[str]], create: bool, dry: bool) -> None:
-    where = path.relative_to(top).as_posix()
-    looked = ", ".join(names)
-    text = "repos:\n" + "".join(line + "\n" for line in lines_for("  "))
-    if dry:
-        console.dry(f"no pre-commit config in {top} (looked for {looked}); --create would write {where}:")
-        _show(text)
-        return
-    if not create:
-        fix = f"`inv lint.install-hook --create` writes {where} (pre-commit's default place), or name your config in invoke.yaml (lint: {{pre_commit_configs: [...]}})"
-        if not sys.stdin.isatty():
-            raise Problem(
-                f"no pre-commit config in {top} (looked for {looked}; setting lint.pre_commit_configs)", fix, "lint.pre_commit_configs"
-            )
-        console.confirm(
-            f"No pre-commit config in {top} (looked for {looked}). Create {where} with the {OUR_HOOK_ID} hook?",
-            yes=False,
-            rerun="inv lint.install-hook --create",
-            declined=f"Nothing written. Fix: {fix}",
+def _ask(top: Path, looked: str, where: str) -> None:
+    """With no config and no --create: yes on a terminal, else a Problem saying how."""
+    fix = f"`inv lint.install-hook --create` writes {where} (pre-commit's default place), or name your config in invoke.yaml (lint: {{pre_commit_configs: [...]}})"
+    if not sys.stdin.isatty():
+        raise Problem(
+            f"no pre-commit config in {top} (looked for {looked}; setting lint.pre_commit_configs)", fix, "lint.pre_commit_configs"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    print(f"{where}: created with the {OUR_HOOK_ID} hook: `inv lint.sh` on the shell scripts being committed")
-    print(_how_to_run(where))
+    console.confirm(
+        f"No pre-commit config in {top} (looked for {looked}). Create {where} with the {OUR_HOOK_ID} hook?",
+        yes=False,
+        rerun="inv lint.install-hook --create",
+        declined=f"Nothing written. Fix: {fix}",
+    )

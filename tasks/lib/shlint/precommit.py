@@ -59,11 +59,13 @@ def parse(text: str, where: str) -> dict[str, Any]:
     return data or {}
 
 
-def load(path: Path, where: str) -> dict[str, Any]:
+def load(path: Path, where: str) -> tuple[str, dict[str, Any]]:
+    """The config's text ('' when there is none yet) and its data."""
     try:
-        return parse(path.read_text(encoding="utf-8"), where)
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{where} cannot be read ({e.__class__.__name__}: {e})")
+    return text, parse(text, where)
 
 
 def hooks(data: dict[str, Any]) -> list[dict[str, Any]]:

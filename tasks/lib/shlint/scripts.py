@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shlex
-import stat
 import string
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tasks.lib import programs
@@ -54,10 +52,7 @@ def interpreter(first_line: str) -> str:
     line = first_line.rstrip("\r\n")
     if not line.startswith("#!") or not set(line) <= _PRINTABLE:
         return ""
-    try:
-        words = shlex.split(line[2:])
-    except ValueError:
-        words = line[2:].split()
+    words = line[2:].split()
     if words and os.path.basename(words[0]) == "env":
         words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
     name = os.path.basename(words[0]) if words else ""
@@ -72,14 +67,6 @@ def by_name(name: str) -> bool | None:
     if os.path.basename(name) in SHELL_NAMES or ext in SHELL_EXTENSIONS:
         return True
     return False if ext in OTHER_EXTENSIONS else None
-
-
-def is_shell_script(name: str, executable: bool, first_line: Callable[[], str]) -> bool:
-    """``first_line`` is read only when the name says nothing and the file is executable."""
-    said = by_name(name)
-    if said is not None:
-        return said
-    return executable and bool(interpreter(first_line()))
 
 
 def dialect(name: str, first_line: str) -> str:
@@ -98,16 +85,13 @@ def head(path: Path, size: int = 16384) -> str:
 
 
 def is_script(root: Path, rel: str) -> bool:
-    """A regular file (not a symlink) that is a shell script."""
-    if by_name(rel) is False:
-        return False  # no stat for the many files whose name says another type
+    """A regular file (not a symlink) that is a shell script; the first line is read only
+    when the name says nothing and the file is executable."""
+    said = by_name(rel)
     path = root / rel
-    try:
-        if not stat.S_ISREG(path.lstat().st_mode):
-            return False
-    except OSError:
+    if said is False or path.is_symlink() or not path.is_file():
         return False
-    return is_shell_script(rel, os.access(path, os.X_OK), lambda: head(path, 256).split("\n", 1)[0])
+    return said or (os.access(path, os.X_OK) and bool(interpreter(head(path, 256).split("\n", 1)[0])))
 
 
 def matches_any(rel: str, patterns: Iterable[str]) -> bool:
@@ -134,6 +118,14 @@ def _git(root: Path, *args: str) -> str | None:
 def git_toplevel(root: Path) -> Path | None:
     said = (_git(root, "rev-parse", "--show-toplevel") or "").strip()
     return Path(said) if said else None
+
+
+def work_tree(root: Path) -> tuple[Path, str]:
+    """The top of the git work tree holding ``root`` (else ``root``), and ``root``'s folder
+    from there ("" or "sub/"), where pre-commit's configs and paths start."""
+    top = git_toplevel(root) or root
+    rel = root.resolve().relative_to(top.resolve()).as_posix()
+    return top, "" if rel == "." else rel + "/"
 
 
 def git_files(root: Path) -> list[str] | None:

@@ -7,7 +7,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tasks.lib.shlint.report import Tip
 from tasks.lib.shlint.scripts import MINIMAL_SHELLS, SHELL_NAMES, dialect, interpreter
 
 # How far into a file the tips look for the `set` line.
@@ -17,25 +16,18 @@ _LONG = {"errexit": "e", "nounset": "u", "pipefail": "pipefail", "xtrace": "x"}
 
 def set_options(command: str) -> set[str] | None:
     """The options a ``set`` command turns on (``e``, ``pipefail`` ...; ``+`` ones ignored), None if not ``set``."""
-    words = command.split("#", 1)[0].replace(";", " ").split()
-    if not words or words[0] != "set":
+    words = iter(command.split("#", 1)[0].replace(";", " ").split())
+    if next(words, None) != "set":
         return None
     on: set[str] = set()
-    i = 1
-    while i < len(words):
-        word = words[i]
-        i += 1
+    for word in words:
         if word == "--":
             break
-        if not word.startswith("-") or len(word) < 2:
-            continue
-        for letter in word[1:]:
-            if letter == "o":
-                if i < len(words):
-                    on.add(_LONG.get(words[i], words[i]))
-                    i += 1
-            else:
+        for letter in word[1:] if word.startswith("-") else "":
+            if letter != "o":
                 on.add(letter)
+            elif (name := next(words, None)) is not None:
+                on.add(_LONG.get(name, name))
     return on
 
 
@@ -46,15 +38,23 @@ def leading_set_options(lines: Sequence[str]) -> tuple[set[str], int]:
     number = 1
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
-        if number == 1 and stripped.startswith("#!"):
-            continue
-        if not stripped or stripped.startswith("#"):
+        if not stripped or stripped.startswith("#"):  # the shebang too
             continue
         opts = set_options(stripped)
         if opts is None:
             return on, number
         on |= opts
     return on, number
+
+
+@dataclass(frozen=True)
+class Tip:
+    path: str
+    line: int
+    message: str
+
+    def render(self, strict: bool) -> str:
+        return f"{self.path}:{self.line}: tip {'error' if strict else 'warning'}: {self.message}"
 
 
 @dataclass(frozen=True)

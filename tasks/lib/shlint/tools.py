@@ -6,11 +6,11 @@ import json
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.lib import programs
 from tasks.lib.problem import Problem
-from tasks.lib.shlint.report import Finding
 
 INSTALL = (
     "apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt"
@@ -23,6 +23,21 @@ TOOL_TIMEOUT = 600.0
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One shellcheck comment."""
+
+    path: str
+    line: int
+    column: int
+    level: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.level}: {self.message} [{self.code}]"
+
+
 def find_tool(program: str, setting: str, root: Path) -> str:
     return programs.require(program, f"lint.{setting}", INSTALL_HINT, root)
 
@@ -33,15 +48,6 @@ def batches(files: Sequence[str], parts: int, max_batch: int = MAX_BATCH) -> lis
     return [list(files[i::n]) for i in range(n)]
 
 
-def _arg(rel: str) -> str:
-    """A file argument no tool takes for an option: ``-x.sh`` -> ``./-x.sh``."""
-    return "./" + rel if rel.startswith("-") else rel
-
-
-def _unarg(name: str) -> str:
-    return name[2:] if name.startswith("./-") else name
-
-
 def _capture(what: str, argv: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1)) -> subprocess.CompletedProcess:
     return programs.capture(argv, cwd=cwd, timeout=TOOL_TIMEOUT, what=f"{what} ({argv[0]})", ok=ok, hint=INSTALL_HINT)
 
@@ -50,13 +56,13 @@ def parse_shellcheck_json(text: str) -> list[Finding]:
     """shellcheck ``-f json1`` output -> findings; ValueError (one line) when it is not json1."""
     try:
         comments = json.loads(text)["comments"] if text.strip() else []
-        return [Finding(_unarg(c["file"]), int(c["line"]), int(c["column"]), c["level"], f"SC{c['code']}", c["message"]) for c in comments]
+        return [Finding(c["file"], int(c["line"]), int(c["column"]), c["level"], f"SC{c['code']}", c["message"]) for c in comments]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{type(e).__name__}: {e}") from e
 
 
 def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) -> list[Finding]:
-    proc = _capture("shellcheck", [tool, f"--severity={severity}", "-f", "json1", "--", *map(_arg, files)], cwd)
+    proc = _capture("shellcheck", [tool, f"--severity={severity}", "-f", "json1", "--", *files], cwd)
     try:
         return parse_shellcheck_json(proc.stdout)
     except ValueError as e:
@@ -94,7 +100,7 @@ def split_shfmt_diff(text: str, names: Iterable[str]) -> dict[str, str]:
                 i += 1
                 old -= not body.startswith(("+", "\\"))
                 new -= not body.startswith(("-", "\\"))
-        diffs[_unarg(name)] = "".join(chunk)
+        diffs[name] = "".join(chunk)
     return diffs
 
 
@@ -108,16 +114,15 @@ def split_by_file(stderr: str, names: Iterable[str]) -> tuple[dict[str, list[str
         if name is None:
             rest.append(line)
         else:
-            by_file.setdefault(_unarg(name), []).append(line)
+            by_file.setdefault(name, []).append(line)
     return by_file, rest
 
 
 def run_shfmt_diff(tool: str, files: Sequence[str], indent: int, cwd: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """One ``shfmt -i N -d`` over ``files``: (diffs, parse errors) per file."""
-    args = list(map(_arg, files))
-    proc = _capture("shfmt", [tool, "-i", str(indent), "-d", "--", *args], cwd)
-    diffs = split_shfmt_diff(proc.stdout, args)
-    errors, rest = split_by_file(proc.stderr, args)
+    proc = _capture("shfmt", [tool, "-i", str(indent), "-d", "--", *files], cwd)
+    diffs = split_shfmt_diff(proc.stdout, files)
+    errors, rest = split_by_file(proc.stderr, files)
     if proc.returncode == 1 and not diffs and not errors:
         said = (rest or proc.stdout.strip().splitlines() or ["no output"])[-1]
         raise Problem(programs.failure(f"shfmt ({tool})", proc.returncode, said[-300:]), fix=INSTALL, setting="lint.shfmt")
@@ -126,4 +131,4 @@ def run_shfmt_diff(tool: str, files: Sequence[str], indent: int, cwd: Path) -> t
 
 def shfmt_write(tool: str, files: Sequence[str], indent: int, cwd: Path) -> None:
     for batch in batches(files, 1):
-        _capture("shfmt -w", [tool, "-i", str(indent), "-w", "--", *map(_arg, batch)], cwd, ok=(0,))
+        _capture("shfmt -w", [tool, "-i", str(indent), "-w", "--", *batch], cwd, ok=(0,))
