@@ -244,6 +244,8 @@ def test_to_relative(tmp_path):
     _tree(tmp_path, TREE)
     assert scripts.to_relative(tmp_path, "x y.sh", cwd=tmp_path / "sp ace") == "sp ace/x y.sh"
     assert scripts.to_relative(tmp_path, ".", cwd=tmp_path) == ""
+    (tmp_path / ".github").mkdir()
+    assert scripts.to_relative(tmp_path, ".github", cwd=tmp_path) == ".github"
     with pytest.raises(Exit, match="no such file"):
         scripts.to_relative(tmp_path, "missing.sh", cwd=tmp_path)
     with pytest.raises(Exit, match="outside the project root"):

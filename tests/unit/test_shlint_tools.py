@@ -205,13 +205,13 @@ diff a b.sh.orig a b.sh
 
 
 def test_split_shfmt_diff():
-    diffs = tools.split_shfmt_diff(SHFMT_DIFF, ["a b.sh", "c.sh", "d.sh"])
+    diffs = tools.split_shfmt_diff(SHFMT_DIFF)
     assert sorted(diffs) == ["a b.sh", "c.sh", "d.sh"]
     assert diffs["a b.sh"].startswith("--- a b.sh.orig\n+++ a b.sh\n@@ -1,3")
     assert diffs["a b.sh"].endswith(" fi\n")
     assert "--- x\n+++ y\n-  z\n+    z\n\\ No newline" in diffs["c.sh"]
     assert diffs["d.sh"].endswith("+#!/bin/sh\n")
-    assert tools.split_shfmt_diff("", ["a.sh"]) == {}
+    assert tools.split_shfmt_diff("") == {}
 
 
 def test_split_by_file_prefers_the_longest_name():

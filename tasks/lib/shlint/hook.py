@@ -65,7 +65,7 @@ def insert(text: str, lines_for: Callable[[str], list[str]], where: str) -> tupl
     old = precommit.parse(text, where)
     newline = "\r\n" if "\r\n" in text else "\n"
     plain = [line.rstrip("\r") for line in text.split("\n")]
-    starts = [i for i, line in enumerate(plain) if _REPOS.match(line)]
+    starts = [(i, m["rest"].strip()) for i, line in enumerate(plain) if (m := _REPOS.match(line))]
     if not starts:
         if old:
             raise ByHand(f"{where} has no top-level `repos:` list to add the hook to")
@@ -75,20 +75,14 @@ def insert(text: str, lines_for: Callable[[str], list[str]], where: str) -> tupl
         new = head + newline.join(block) + newline
         first = head.count("\n") + 2
         return _checked(old, new, where), first, first + len(block) - 2
-    start = starts[0]
-    match = _REPOS.match(plain[start])
-    rest = match.group("rest").strip() if match else ""
+    start, rest = starts[0]
     if rest and not rest.startswith("#"):
         raise ByHand(f"{where}, line {start + 1}: `repos:` is written inline ({rest})")
-    end = len(plain)
+    last, indent = start, None
     for j in range(start + 1, len(plain)):
         line = plain[j]
         if line.startswith(("---", "...")) or _TOP_KEY.match(line):
-            end = j
-            break
-    last, indent = start, None
-    for j in range(start + 1, end):
-        line = plain[j]
+            break  # the next document or top-level key
         if not line.strip() or not (line[0] in " \t" or line.startswith("-")):
             continue  # blank, or a comment at column 0 (it may introduce what follows)
         last = j
@@ -116,13 +110,12 @@ def _checked(old: dict, new: str, where: str) -> str:
 
 
 def hook_line(text: str) -> int:
-    """The line of our hook in a config that has it (its id, or the entry running lint.sh)."""
+    """The line of our hook in a config that has it: its id, else the entry running lint.sh."""
     lines = text.split("\n")
-    for pattern in (rf"\bid:\s*[\"']?{OUR_HOOK_ID}\b", r"\binv\b.*\blint\.sh\b"):
-        for number, line in enumerate(lines, start=1):
-            if re.search(pattern, line):
-                return number
-    return 1
+    found = [
+        n for p in (rf"\bid:\s*[\"']?{OUR_HOOK_ID}\b", r"\binv\b.*\blint\.sh\b") for n, line in enumerate(lines, 1) if re.search(p, line)
+    ]
+    return found[0] if found else 1
 
 
 def _show(block: str) -> None:

@@ -43,18 +43,15 @@ class Settings:
         from tasks.lib import config
         from tasks.lib.console import is_dry
 
-        def strings(key: str) -> tuple[str, ...]:
-            return tuple(config.strings(c, "lint", key))
-
         return cls(
             shellcheck=config.text(c, "lint", "shellcheck"),
             shfmt=config.text(c, "lint", "shfmt"),
             severity=config.choice(c, "lint", "severity", ("error", "warning", "info", "style")),
             indent=config.whole(c, "lint", "indent"),
             jobs=config.whole(c, "lint", "jobs"),
-            exclude=strings("exclude"),
-            minimal_paths=strings("minimal_paths"),
-            pre_commit_configs=strings("pre_commit_configs"),
+            exclude=tuple(config.strings(c, "lint", "exclude")),
+            minimal_paths=tuple(config.strings(c, "lint", "minimal_paths")),
+            pre_commit_configs=tuple(config.strings(c, "lint", "pre_commit_configs")),
             strict=config.flag(c, "lint", "strict"),
             tool_versions=config.optional(c, "lint", "tool_versions"),
             dry=is_dry(c),

@@ -152,12 +152,8 @@ def walk_files(root: Path) -> list[str]:
 
 def suite_folder(root: Path, fixtures: Path | None = None) -> str:
     """The suite's fixtures folder relative to ``root``; '' when absent or elsewhere."""
-    fixtures = fixtures or SUITE_FIXTURES
-    try:
-        rel = fixtures.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return ""
-    return rel if fixtures.is_dir() else ""
+    fixtures, root = (fixtures or SUITE_FIXTURES).resolve(), root.resolve()
+    return fixtures.relative_to(root).as_posix() if fixtures.is_dir() and fixtures.is_relative_to(root) else ""
 
 
 def to_relative(root: Path, given: str, cwd: Path | None = None) -> str:
@@ -165,10 +161,9 @@ def to_relative(root: Path, given: str, cwd: Path | None = None) -> str:
     path = ((cwd or Path.cwd()) / given).resolve()
     if not path.exists():
         raise Problem(f"{given}: no such file or folder (inv lint.sh --path takes files and folders)")
-    try:
-        rel = path.relative_to(root.resolve()).as_posix()
-    except ValueError:
+    if not path.is_relative_to(root.resolve()):
         raise Problem(f"{given} is outside the project root {root}: lint.sh only checks the project's scripts")
+    rel = path.relative_to(root.resolve()).as_posix()
     return "" if rel == "." else rel
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ INSTALL_HINT = "Install: " + INSTALL
 # Files per process: long enough to pay process start-up once, short enough for argv.
 MAX_BATCH = 200
 TOOL_TIMEOUT = 600.0
-_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 
 
 @dataclass(frozen=True)
@@ -73,55 +71,36 @@ def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) ->
         )
 
 
-def split_shfmt_diff(text: str, names: Iterable[str]) -> dict[str, str]:
-    """shfmt ``-d`` output for many files -> ``{file: its diff}``. Hunks are read by their
-    line counts, so a removed line starting with ``-- `` is not taken for a header."""
-    names = set(names)
-    lines = text.splitlines(keepends=True)
+def split_shfmt_diff(text: str) -> dict[str, str]:
+    """shfmt ``-d`` output for many files -> ``{file: its diff}``. A header is ``--- NAME.orig``
+    then ``+++ NAME``, so a removed line starting with ``-- `` is not taken for one."""
     diffs: dict[str, str] = {}
-    i = 0
-    while i < len(lines):
-        if not (lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")):
-            i += 1  # "diff a b" lines (shfmt >= 3.7)
-            continue
-        name = lines[i + 1][4:].rstrip("\r\n")
-        orig = lines[i][4:].rstrip("\r\n")
-        if name not in names and orig.endswith(".orig"):
-            name = orig.removesuffix(".orig")
-        chunk = lines[i : i + 2]
-        i += 2
-        while i < len(lines) and (m := _HUNK.match(lines[i])):
-            old, new = (int(n) if n is not None else 1 for n in m.groups())
-            chunk.append(lines[i])
-            i += 1
-            while i < len(lines) and (old > 0 or new > 0 or lines[i].startswith("\\")):
-                body = lines[i]
-                chunk.append(body)
-                i += 1
-                old -= not body.startswith(("+", "\\"))
-                new -= not body.startswith(("-", "\\"))
-        diffs[name] = "".join(chunk)
+    name = None
+    lines = text.splitlines(keepends=True)
+    for line, after in zip(lines, [*lines[1:], ""], strict=False):
+        orig = line.rstrip("\r\n").removeprefix("--- ")
+        if line.startswith("--- ") and orig.endswith(".orig") and after.rstrip("\r\n") == f"+++ {orig[:-5]}":
+            name = orig[:-5]
+            diffs[name] = ""
+        if name is not None and not line.startswith("diff "):  # shfmt >= 3.7 starts each file with "diff a b"
+            diffs[name] += line
     return diffs
 
 
 def split_by_file(stderr: str, names: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Error lines ``file:line:col: message`` grouped by file (longest name first); the rest apart."""
+    """Error lines ``file:line:col: message`` grouped by file (the longest name that fits); the rest apart."""
     by_file: dict[str, list[str]] = {}
     rest: list[str] = []
-    ordered = sorted(set(names), key=len, reverse=True)
     for line in filter(str.strip, stderr.splitlines()):
-        name = next((n for n in ordered if line.startswith(n + ":")), None)
-        if name is None:
-            rest.append(line)
-        else:
-            by_file.setdefault(name, []).append(line)
+        name = max((n for n in names if line.startswith(n + ":")), key=len, default=None)
+        (rest if name is None else by_file.setdefault(name, [])).append(line)
     return by_file, rest
 
 
 def run_shfmt_diff(tool: str, files: Sequence[str], indent: int, cwd: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """One ``shfmt -i N -d`` over ``files``: (diffs, parse errors) per file."""
     proc = _capture("shfmt", [tool, "-i", str(indent), "-d", "--", *files], cwd)
-    diffs = split_shfmt_diff(proc.stdout, files)
+    diffs = split_shfmt_diff(proc.stdout)
     errors, rest = split_by_file(proc.stderr, files)
     if proc.returncode == 1 and not diffs and not errors:
         said = (rest or proc.stdout.strip().splitlines() or ["no output"])[-1]
