@@ -1,8 +1,4 @@
-"""lint.*: shell-script linting with shellcheck and shfmt, and its pre-commit hook.
-
-Mechanisms: tasks/lib/shlint/ (finding scripts, running the tools, the tips, the report,
-the repository's pre-commit config).
-"""
+"""lint.*: shell-script linting with shellcheck and shfmt, and its pre-commit hook."""
 
 from invoke import Collection
 
@@ -35,9 +31,9 @@ def sh(c, path=None, fix=False, strict=False, staged=False):
 )
 def install_hook(c, create=False):
     """Add `inv lint.sh` as a hook to the repository's pre-commit config."""
-    from tasks.lib.shlint import hook
+    from tasks.lib.shlint import run
 
-    hook.install(c, create)
+    run.install_hook(c, create)
 
 
 ns = Collection("lint")

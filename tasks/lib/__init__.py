@@ -80,15 +80,12 @@ Processes (supervise/)
     lifeline.py     what we start dies with us: parent-death signal, the run's token, the watchdog
 
 Shell-script lint (shlint/)
-    shells.py       which files are shell scripts (pre-commit's typing: name, then shebang)
-    discovery.py    the scripts to check: git's list or the tree, excludes, our fixtures
-    results.py      findings, tips, per-file results, the report
-    parsers.py      shellcheck's and shfmt's output
-    runners.py      running both tools in batches
+    scripts.py      which files are shell scripts (pre-commit's typing) and which to check
+    tools.py        shellcheck and shfmt: found, run in batches, their output read
     tips.py         the scripting tips, by shebang (sh: set -eu; bash: set -euo pipefail)
-    precommit.py    the repository's pre-commit configs: where, and what they exclude
+    precommit.py    the repository's pre-commit configs: what each tool's hooks exclude
     hook.py         lint.install-hook: our hook inserted into such a config as text
-    run.py          lint.sh: settings in, report out
+    run.py          lint.sh and lint.install-hook: settings read once, both tools, the report printed
 
 Checks
     doctor.py       inv doctor's rows

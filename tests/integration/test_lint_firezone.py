@@ -1,7 +1,7 @@
 """`inv lint.sh` and `inv lint.install-hook` on a tree shaped like Firezone's today
 (tests/fixtures/firezone_scripts): an EEx template named env.sh.eex, #!/bin/sh release
 scripts without a suffix, bash dev scripts, a generated gradlew its shellcheck hook
-excludes, and .github/pre-commit-config.yaml. Real shellcheck, shfmt and git; real
+excludes (its shfmt hook does not), and .github/pre-commit-config.yaml. Real shellcheck, shfmt and git; real
 pre-commit when it is installed."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ SCRIPTS = [
     "scripts/tests/direct-curl.sh",
     "scripts/tests/lib.sh",
 ]
-SKIPPED = "kotlin/android/gradlew: skipped (exclude of hook shellcheck in .github/pre-commit-config.yaml)"
-CLEAN = "lint.sh: 6 files checked, 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings"
+SKIPPED = "kotlin/android/gradlew: shellcheck skipped (exclude of hook shellcheck in .github/pre-commit-config.yaml)"
+CLEAN = "lint.sh: 7 files checked, 0 with findings (0 shellcheck, 0 not formatted), 0 tip warnings"
 MINIMAL_TIP = "sh scripts (minimal environments: Docker images, releases)"
 
 
@@ -87,9 +87,22 @@ def test_lint_passes_where_firezones_hooks_pass(firezone):
     assert out.stdout.splitlines() == [SKIPPED, CLEAN]
     assert firezone.inv("lint.sh", "--strict").returncode == 0
     # Which files: typed as pre-commit types them.
-    from tasks.lib.shlint import discovery
+    from tasks.lib.shlint import scripts
 
-    assert discovery.discover(firezone.root) == SCRIPTS
+    assert scripts.discover(firezone.root) == SCRIPTS
+
+
+def test_each_hooks_exclude_keeps_files_from_its_own_tool_only(firezone):
+    # As pre-commit runs them: gradlew is kept from shellcheck (it would fail: SC2068),
+    # not from shfmt, whose hook has no exclude; so a misformatted gradlew is reported.
+    gradlew = firezone.root / "kotlin/android/gradlew"
+    gradlew.write_text(gradlew.read_text().replace("    echo $arg", "  echo $arg"))
+    out = firezone.inv("lint.sh")
+    assert out.returncode == 1, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert "kotlin/android/gradlew: not formatted (shfmt -i 4 -d):" in lines and SKIPPED in lines
+    assert not any(line.startswith("kotlin/android/gradlew:4:") for line in lines)  # no shellcheck finding, no tip
+    assert lines[-1] == "lint.sh: 7 files checked, 1 with findings (0 shellcheck, 1 not formatted), 0 tip warnings"
 
 
 def test_the_template_would_fail_both_tools_but_is_not_a_script(firezone):
@@ -129,7 +142,7 @@ def test_a_sh_script_without_set_eu_gets_the_minimal_tip(firezone):
         "scripts/tests/lib.sh:5: tip warning: no 'set -euo pipefail' before the first command (missing pipefail); dev and test scripts use it"
         in lines
     )
-    assert lines[-1] == "lint.sh: 6 files checked, 0 with findings (0 shellcheck, 0 not formatted), 2 tip warnings"
+    assert lines[-1] == "lint.sh: 7 files checked, 0 with findings (0 shellcheck, 0 not formatted), 2 tip warnings"
     strict = firezone.inv("lint.sh", "--strict")
     assert strict.returncode == 1 and "server:4: tip error:" in strict.stdout
     # lint.minimal_paths still overrides the shebang: a bash script listed there.
@@ -292,8 +305,8 @@ def test_identify_types_the_tree_as_lint_sh_does(firezone):
     identify = _beside_python("identify-cli")
     if not identify:
         missing("identify-cli (pip install '.[test]': pre-commit brings it)")
-    from tasks.lib.shlint import discovery
+    from tasks.lib.shlint import scripts
 
     for rel in firezone_bytes(firezone.root):
         said = subprocess.run([identify, rel], cwd=firezone.root, capture_output=True, text=True, check=True).stdout
-        assert ("shell" in json.loads(said)) is discovery.is_script(firezone.root, rel), rel
+        assert ("shell" in json.loads(said)) is scripts.is_script(firezone.root, rel), rel

@@ -7,9 +7,9 @@ import shlex
 from pathlib import Path
 
 import pytest
-from invoke import Config, Context, Exit
+from invoke import Exit
 
-from tasks.lib.shlint import discovery, hook, precommit
+from tasks.lib.shlint import hook, precommit, scripts
 from tasks.lib.shlint.hook import ByHand
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "firezone_scripts"
@@ -149,18 +149,16 @@ def test_hook_line():
 # ------------------------------------------------------------- the task's flow
 
 
-def ctx(dry: bool = False, **lint) -> Context:
-    """A Context as `inv` makes it: lint's declared defaults, ``lint`` settings over them."""
-    from tasks.lint import ns
+CONFIGS = (".pre-commit-config.yaml", ".github/pre-commit-config.yaml")
 
-    cfg = Config(overrides={"run": {"dry": dry}, **({"lint": lint} if lint else {})})
-    cfg.load_collection(ns.configuration())
-    return Context(config=cfg)
+
+def install(root, create=False, dry=False, names=CONFIGS) -> None:
+    hook.install(names, create, dry, root=root)
 
 
 @pytest.fixture
 def root(tmp_path, monkeypatch):
-    monkeypatch.setattr(discovery, "git_toplevel", lambda root: None)
+    monkeypatch.setattr(scripts, "git_toplevel", lambda root: None)
     return tmp_path
 
 
@@ -169,13 +167,13 @@ def test_install_adds_once(root, capsys):
     config.parent.mkdir()
     config.write_text(FIREZONE_CONFIG)
     config.chmod(0o640)
-    hook.install(ctx(), create=False, root=root)
+    install(root)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(".github/pre-commit-config.yaml: added the lint-sh hook (lines ")
     assert out[1].startswith("pre-commit runs it with the config's other hooks: pre-commit run --config .github/pre-commit-config.yaml")
     after = config.read_text()
     assert after.startswith(FIREZONE_CONFIG) and config.stat().st_mode & 0o777 == 0o640
-    hook.install(ctx(), create=False, root=root)
+    install(root)
     out = capsys.readouterr().out
     assert out == f".github/pre-commit-config.yaml: the lint-sh hook is already there (line {hook.hook_line(after)}); nothing changed\n"
     assert config.read_text() == after
@@ -184,7 +182,7 @@ def test_install_adds_once(root, capsys):
 
 def test_install_under_dry_writes_nothing(root, capsys):
     (root / ".pre-commit-config.yaml").write_text(FIREZONE_CONFIG)
-    hook.install(ctx(dry=True), create=False, root=root)
+    install(root, dry=True)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[dry] would add the lint-sh hook to .pre-commit-config.yaml, lines ")
     assert out[1:] == ["[dry]     + " + line for line in hook.hook_lines("  ")]
@@ -194,7 +192,7 @@ def test_install_under_dry_writes_nothing(root, capsys):
 def test_install_without_a_config_refuses_with_where_it_looked(root, monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(Exit) as e:
-        hook.install(ctx(), create=False, root=root)
+        install(root)
     assert str(e.value.message) == (
         f"no pre-commit config in {root} (looked for .pre-commit-config.yaml, .github/pre-commit-config.yaml;"
         " setting lint.pre_commit_configs). Fix: `inv lint.install-hook --create` writes .pre-commit-config.yaml"
@@ -204,7 +202,7 @@ def test_install_without_a_config_refuses_with_where_it_looked(root, monkeypatch
 
 
 def test_install_create(root, capsys):
-    hook.install(ctx(), create=True, root=root)
+    install(root, create=True)
     text = (root / ".pre-commit-config.yaml").read_text()
     assert text == "repos:\n" + "".join(line + "\n" for line in hook.hook_lines("  "))
     assert capsys.readouterr().out.startswith(".pre-commit-config.yaml: created with the lint-sh hook")
@@ -214,33 +212,33 @@ def test_install_asks_on_a_terminal(root, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
     with pytest.raises(Exit, match="^Nothing written. Fix: `inv lint.install-hook --create`"):
-        hook.install(ctx(), create=False, root=root)
+        install(root)
     monkeypatch.setattr("builtins.input", lambda prompt: "y")
-    hook.install(ctx(), create=False, root=root)
+    install(root)
     assert (root / ".pre-commit-config.yaml").is_file()
 
 
 def test_install_refuses_a_broken_config_or_an_empty_setting(root):
     (root / ".pre-commit-config.yaml").write_text("repos:\n  - repo: [\n")
-    with pytest.raises(Exit, match=r"^\.pre-commit-config\.yaml is not valid YAML .*Fix it first"):
-        hook.install(ctx(), create=False, root=root)
+    with pytest.raises(Exit, match=r"^\.pre-commit-config\.yaml is not valid YAML .*\. Fix: correct it \(pre-commit cannot read it"):
+        install(root)
     (root / ".pre-commit-config.yaml").write_text("repos: []\n")
     with pytest.raises(Exit) as e:
-        hook.install(ctx(), create=False, root=root)
+        install(root)
     message = str(e.value.message)
     assert message.startswith(".pre-commit-config.yaml, line 1: `repos:` is written inline ([]). Fix: add these lines")
     assert message.splitlines()[1:] == hook.hook_lines("  ")
     with pytest.raises(Exit, match="^setting lint.pre_commit_configs is empty"):
-        hook.install(ctx(pre_commit_configs=[]), create=False, root=root)
+        install(root, names=[])
 
 
 def test_install_in_a_subfolder_of_the_work_tree(tmp_path, monkeypatch, capsys):
     suite = tmp_path / "tools" / "dev"
     (suite / "tests" / "fixtures").mkdir(parents=True)
-    monkeypatch.setattr(discovery, "git_toplevel", lambda root: tmp_path)
-    monkeypatch.setattr(discovery, "SUITE_FIXTURES", suite / "tests" / "fixtures")
+    monkeypatch.setattr(scripts, "git_toplevel", lambda root: tmp_path)
+    monkeypatch.setattr(scripts, "SUITE_FIXTURES", suite / "tests" / "fixtures")
     (tmp_path / ".pre-commit-config.yaml").write_text("repos:\n")
-    hook.install(ctx(), create=False, root=suite)
+    install(suite)
     data = precommit.parse((tmp_path / ".pre-commit-config.yaml").read_text(), "c")
     (added,) = data["repos"][0]["hooks"]
     assert added["files"] == "^tools/dev/" and added["exclude"] == "^tools/dev/tests/fixtures/"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.lib.shlint import tips as shtips
-from tasks.lib.shlint.results import Tip
+from tasks.lib.shlint.tips import Tip
 
 
 @pytest.mark.parametrize(

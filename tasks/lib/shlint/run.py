@@ -1,121 +1,182 @@
-"""`inv lint.sh`: the settings read, the scripts found, both tools run, the report printed."""
+"""`inv lint.sh` and `inv lint.install-hook`: the lint.* settings read once, the scripts
+found, both tools and the tips run, the report printed."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import config, programs, versions
+from tasks.lib import programs, versions
 from tasks.lib.config import PROJECT_ROOT, project_path
-from tasks.lib.console import is_dry
-from tasks.lib.shlint import discovery, precommit, runners
-from tasks.lib.shlint.results import Report
+from tasks.lib.shlint import precommit, scripts, tools
+from tasks.lib.shlint.tips import Tip, check_tips
+from tasks.lib.shlint.tools import Finding
 
 # Skipped files listed by name before the summary; past this many, only counted.
 SHOW_SKIPPED = 10
 
 
-def lint_sh(c, path: list[str] | None, fix: bool, strict: bool, staged: bool) -> None:
-    """Lint the shell scripts; Exit 1 (with the fix) when any fails."""
-    # Every setting first: a bad one is reported before anything runs.
-    strict = strict or config.flag(c, "lint", "strict")
+@dataclass(frozen=True)
+class Settings:
+    shellcheck: str = "shellcheck"  # the setting, until lint_sh finds the program
+    shfmt: str = "shfmt"
+    severity: str = "warning"
+    indent: int = 4
+    jobs: int = 0  # shellcheck processes at once; 0: one per CPU
+    exclude: tuple[str, ...] = ()
+    minimal_paths: tuple[str, ...] = ()
+    pre_commit_configs: tuple[str, ...] = (".pre-commit-config.yaml", ".github/pre-commit-config.yaml")
+    strict: bool = False
+    tool_versions: str = ".tool-versions"  # "": no version check
+    dry: bool = False
+
+    @classmethod
+    def read(cls, c) -> Settings:
+        """Every lint.* setting, so that a bad one is one line before anything runs."""
+        from tasks.lib import config
+        from tasks.lib.console import is_dry
+
+        return cls(
+            shellcheck=config.text(c, "lint", "shellcheck"),
+            shfmt=config.text(c, "lint", "shfmt"),
+            severity=config.choice(c, "lint", "severity", ("error", "warning", "info", "style")),
+            indent=config.whole(c, "lint", "indent"),
+            jobs=config.whole(c, "lint", "jobs"),
+            exclude=tuple(config.strings(c, "lint", "exclude")),
+            minimal_paths=tuple(config.strings(c, "lint", "minimal_paths")),
+            pre_commit_configs=tuple(config.strings(c, "lint", "pre_commit_configs")),
+            strict=config.flag(c, "lint", "strict"),
+            tool_versions=config.optional(c, "lint", "tool_versions"),
+            dry=is_dry(c),
+        )
+
+
+def install_hook(c, create: bool) -> None:
+    """`inv lint.install-hook`."""
+    from tasks.lib.shlint import hook
+
+    s = Settings.read(c)
+    hook.install(s.pre_commit_configs, create, s.dry)
+
+
+def lint_sh(c, path: Sequence[str] | None, fix: bool, strict: bool, staged: bool) -> None:
+    """`inv lint.sh`: exit 1 (with the fix) when a script fails."""
+    s = Settings.read(c)
+    strict = strict or s.strict
     root = PROJECT_ROOT
-    indent = config.whole(c, "lint", "indent")
-    severity = config.choice(c, "lint", "severity", ("error", "warning", "info", "style"))
-    jobs = config.whole(c, "lint", "jobs")
-    exclude = config.strings(c, "lint", "exclude")
-    minimal_paths = config.strings(c, "lint", "minimal_paths")
-    pre_commit_configs = config.strings(c, "lint", "pre_commit_configs")
-    pins_file = config.optional(c, "lint", "tool_versions")
-    shellcheck = runners.find_tool(config.text(c, "lint", "shellcheck"), "shellcheck", root)
-    shfmt = runners.find_tool(config.text(c, "lint", "shfmt"), "shfmt", root)
-    if pins_file:
-        for line in pin_warnings({"shellcheck": shellcheck, "shfmt": shfmt}, pins_file):
+    s = dataclasses.replace(s, shellcheck=tools.find_tool(s.shellcheck, "shellcheck", root), shfmt=tools.find_tool(s.shfmt, "shfmt", root))
+    if s.tool_versions:
+        for line in pin_warnings({"shellcheck": s.shellcheck, "shfmt": s.shfmt}, s.tool_versions):
             print(line, file=sys.stderr, flush=True)
-
-    wanted = [discovery.to_relative(root, p) for p in path] if path else None
-    files = discovery.discover(root, exclude=exclude, paths=wanted, staged=staged, skip=discovery.suite_folders(root))
-    files, skipped = skipped_by_pre_commit(root, files, pre_commit_configs)
-    dry = is_dry(c)
-    report = runners.lint(
-        root,
-        files,
-        shellcheck=shellcheck,
-        shfmt=shfmt,
-        severity=severity,
-        indent=indent,
-        jobs=jobs,
-        fix=fix,
-        dry=dry,
-        minimal_paths=minimal_paths,
-    )
-    for line in render(report, strict, dry):
+    wanted = [scripts.to_relative(root, p) for p in path] if path else None
+    files = scripts.discover(root, s.exclude, wanted, staged, skip=scripts.suite_folder(root))
+    skipped = skipped_by_pre_commit(root, files, s.pre_commit_configs)
+    files = [rel for rel in files if not all(rel in skipped[tool] for tool in precommit.TOOLS)]
+    done = lint(root, files, s, fix=fix, skip=skipped)
+    for line in [*render(done, strict, s.dry), *render_skipped(skipped), summary(done, strict, s.dry)]:
         print(line)
-    for line in render_skipped(skipped):
-        print(line)
-    print(summary(report, strict, dry), flush=True)
-    if report.failed(strict):
+    sys.stdout.flush()
+    if done.failed(strict):
         hint = []
-        if any(f.diff or f.parse_errors for f in report.files) and not fix:
+        if any(f.diff or f.parse_errors for f in done.files) and not fix:
             hint.append("`inv lint.sh --fix` rewrites the formatting")
-        if any(f.findings for f in report.files):
+        if any(f.findings for f in done.files):
             hint.append("shellcheck findings need editing (or a `# shellcheck disable=SCxxxx` with a reason)")
-        raise Exit("; ".join(hint) if hint else None, code=1)
+        raise Exit("; ".join(hint) or None, code=1)
 
 
-def skipped_by_pre_commit(root: Path, files: list[str], names: list[str]) -> tuple[list[str], dict[str, str]]:
-    """``files`` without those the repository's pre-commit configs (``names``, relative
-    to the top of the work tree) keep from its shell hooks: (kept, {skipped: why}). A
-    config that cannot be read is one warning, and skips nothing."""
+def lint(
+    root: Path, files: Sequence[str], s: Settings, *, fix: bool = False, skip: Mapping[str, Mapping[str, str]] | None = None
+) -> Report:
+    """Check ``files`` with both tools, each without the files ``skip`` keeps from it, and
+    the tips (with shellcheck). shfmt (fast) first, so that with ``fix`` (not under dry)
+    shellcheck reads the rewritten files; then shellcheck, one batch per core."""
+    checked = {tool: [rel for rel in files if rel not in (skip or {}).get(tool, {})] for tool in precommit.TOOLS}
+    results = {rel: FileResult(rel) for rel in files}
+    for rel in checked["shellcheck"]:
+        results[rel].tips = check_tips(rel, scripts.head(root / rel), scripts.matches_any(rel, s.minimal_paths))
+    for batch in tools.batches(checked["shfmt"], 1):
+        diffs, errors = tools.run_shfmt_diff(s.shfmt, batch, s.indent, root)
+        for rel in diffs.keys() & results.keys():
+            results[rel].diff = diffs[rel]
+        for rel in errors.keys() & results.keys():
+            results[rel].parse_errors = errors[rel]
+    changed = [rel for rel in files if results[rel].diff]
+    if fix and changed and not s.dry:
+        tools.shfmt_write(s.shfmt, changed, s.indent, root)
+        for rel in changed:
+            results[rel].diff, results[rel].reformatted = "", True
+    jobs = s.jobs or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for found in pool.map(
+            lambda b: tools.run_shellcheck(s.shellcheck, b, s.severity, root), tools.batches(checked["shellcheck"], jobs)
+        ):
+            for finding in found:
+                if finding.path in results:
+                    results[finding.path].findings.append(finding)
+    for r in results.values():
+        r.findings.sort(key=lambda f: (f.line, f.column))
+    return Report(list(results.values()), fix=fix, indent=s.indent)
+
+
+def skipped_by_pre_commit(root: Path, files: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The files the repository's pre-commit configs (``names``, from the top of the work
+    tree) keep from each tool. A config that cannot be read is one warning, and skips nothing."""
     if not names or not files:
-        return files, {}
-    top = discovery.git_toplevel(root) or root
-    try:
-        prefix = root.resolve().relative_to(top.resolve()).as_posix() + "/"
-    except ValueError:
-        prefix = ""
-    prefix = "" if prefix == "./" else prefix
+        return precommit.skips(files, [])
+    top, prefix = scripts.work_tree(root)
     rules: list[precommit.Filter] = []
     for path in precommit.find(top, names):
         where = path.relative_to(top).as_posix()
         try:
-            rules += precommit.filters(precommit.load(path, where), where)
+            rules += precommit.filters(precommit.load(path, where)[1], where)
         except precommit.ConfigError as e:
-            print(f"warning: {e}; lint.sh does not apply its excludes", file=sys.stderr, flush=True)
-    return precommit.split(files, rules, prefix)
+            print(f"warning: {e.what}; lint.sh does not apply its excludes", file=sys.stderr, flush=True)
+    return precommit.skips(files, rules, prefix)
 
 
-def render_skipped(skipped: Mapping[str, str]) -> list[str]:
-    """One line per file the repository's pre-commit config skips (the first few)."""
-    out = [f"{rel}: skipped ({why})" for rel, why in list(skipped.items())[:SHOW_SKIPPED]]
-    if len(skipped) > SHOW_SKIPPED:
-        out.append(f"... and {len(skipped) - SHOW_SKIPPED} more skipped by the repository's pre-commit config")
-    return out
-
-
-def pin_warnings(tools: Mapping[str, str], pins_file: str) -> list[str]:
-    """A warning line per tool (name -> full path) whose version does not agree with
-    its pin in ``pins_file`` (relative to the project root); the rule is doctor's."""
+def pin_warnings(paths: Mapping[str, str], pins_file: str) -> list[str]:
+    """A warning per tool (name -> path) whose version differs from its pin in ``pins_file``."""
     pins = versions.read(project_path(pins_file))
-    lines = []
-    for name, tool in tools.items():
-        if name in pins:
-            installed = programs.version([tool, "--version"])
-            line = versions.version_warning(name, tool, installed, pins[name], pins_file, f"lint.{name}")
-            if line:
-                lines.append(line)
-    return lines
+    said = {name: programs.version([tool, "--version"]) for name, tool in paths.items() if name in pins}
+    found = [versions.version_warning(name, paths[name], v, pins[name], pins_file, f"lint.{name}") for name, v in said.items()]
+    return [line for line in found if line]
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    diff: str = ""  # shfmt -d's
+    parse_errors: list[str] = field(default_factory=list)  # shfmt's
+    tips: list[Tip] = field(default_factory=list)
+    reformatted: bool = False  # by --fix
+
+    def failed(self, strict: bool = False) -> bool:
+        return bool(self.findings or self.diff or self.parse_errors or (strict and self.tips))
+
+
+@dataclass
+class Report:
+    files: list[FileResult]
+    fix: bool = False
+    indent: int = 4
+
+    def failed(self, strict: bool = False) -> bool:
+        return any(f.failed(strict) for f in self.files)
 
 
 def render(report: Report, strict: bool, dry: bool = False) -> list[str]:
     """Per file, what is wrong: shellcheck findings, shfmt's diff or parse error, tips."""
     out: list[str] = []
     for f in report.files:
-        if not (f.findings or f.diff or f.parse_errors or f.tips or f.reformatted):
-            continue
         out += [str(finding) for finding in f.findings]
         if f.reformatted:
             out.append(f"{f.path}: reformatted (shfmt -i {report.indent} -w)")
@@ -130,14 +191,27 @@ def render(report: Report, strict: bool, dry: bool = False) -> list[str]:
 
 def summary(report: Report, strict: bool, dry: bool = False) -> str:
     """One line: files checked, files with findings, and the counts behind them."""
-    n = report.counts(strict)
-    parts = [f"{n['checked']} {'file' if n['checked'] == 1 else 'files'} checked"]
+    files = report.files
+    checked = len(files)
+    unformatted = sum(bool(f.diff or f.parse_errors) for f in files)
+    parts = [f"{checked} {'file' if checked == 1 else 'files'} checked"]
     if report.fix:
-        parts.append(f"{n['reformatted']} reformatted" if not dry else f"{n['unformatted']} would be reformatted")
-    detail = [f"{n['findings']} shellcheck"]
+        parts.append(f"{unformatted} would be reformatted" if dry else f"{sum(f.reformatted for f in files)} reformatted")
+    detail = [f"{sum(len(f.findings) for f in files)} shellcheck"]
     if not report.fix or dry:
-        detail.append(f"{n['unformatted']} not formatted")
-    tips = f"{n['tips']} tip {'errors' if strict else 'warnings'}"
-    parts.append(f"{n['failed']} with findings ({', '.join(detail)})")
-    parts.append(tips)
+        detail.append(f"{unformatted} not formatted")
+    parts.append(f"{sum(f.failed(strict) for f in files)} with findings ({', '.join(detail)})")
+    parts.append(f"{sum(len(f.tips) for f in files)} tip {'errors' if strict else 'warnings'}")
     return "lint.sh: " + ", ".join(parts)
+
+
+def render_skipped(skipped: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """One line per file the repository's pre-commit config keeps from a tool ({tool: {file: why}})."""
+    lines = []
+    for rel in sorted(set().union(*skipped.values())):
+        by = [tool for tool, files in skipped.items() if rel in files]
+        label = "skipped" if len(by) == len(skipped) else f"{' and '.join(by)} skipped"
+        lines.append(f"{rel}: {label} ({skipped[by[0]][rel]})")
+    if len(lines) > SHOW_SKIPPED:
+        lines[SHOW_SKIPPED:] = [f"... and {len(lines) - SHOW_SKIPPED} more skipped by the repository's pre-commit config"]
+    return lines
