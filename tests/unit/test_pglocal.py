@@ -69,6 +69,7 @@ def test_a_setting_missing_programs_names_them(tmp_path):
     with pytest.raises(Exit) as e:
         binaries.find(str(folder), "invoke.yaml")
     assert "lacks initdb, postgres" in e.value.message and "pg_config --bindir" in e.value.message
+    assert e.value.setting == "postgres.bin_dir" and e.value.fix.startswith("point it at the folder")
 
 
 def test_path_then_install_folders_then_wheel(tmp_path, monkeypatch):
@@ -216,6 +217,7 @@ def test_root_without_the_account_says_how(monkeypatch):
         account.server_account("fz-no-such-user-here", create=False, euid=0)
     msg = e.value.message
     assert "Postgres refuses to run as root" in msg and "INVOKE_POSTGRES_CREATE_USER=true" in msg and "postgres.local_user" in msg
+    assert e.value.setting == "postgres.local_user" and "no user fz-no-such-user-here exists here" in e.value.what
 
 
 def test_root_as_the_account_is_refused():
@@ -316,3 +318,36 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
     with pytest.raises(Exit) as e:
         postgres.bring_up(context())
     assert "Docker" not in e.value.message
+
+
+def test_a_folder_inv_did_not_make_is_a_problem_naming_the_setting(tmp_path):
+    s = spec(tmp_path)
+    s.home.mkdir(parents=True)
+    cluster.check_ours(s.home)  # empty (a user's mkdir): taken over
+    (s.home / "main").mkdir()
+    with pytest.raises(Exit) as e:
+        cluster.check_ours(s.home)
+    assert e.value.setting == "postgres.local_dir" and "holds files inv did not make" in e.value.what
+    assert e.value.fix == "set postgres.local_dir (INVOKE_POSTGRES_LOCAL_DIR) to another folder"
+    (s.home / cluster.MARKER).write_text("{}")
+    cluster.check_ours(s.home)
+
+
+def test_another_majors_cluster_is_named_with_the_way_out(tmp_path):
+    from tasks.lib.pglocal import server
+
+    s = spec(tmp_path, major=18)
+    other = s.base / "15"
+    (other / "data").mkdir(parents=True)
+    (other / cluster.MARKER).write_text("{}")
+    (other / "data" / "PG_VERSION").write_text("15\n")
+    with pytest.raises(Exit) as e:
+        server.check_other_majors(s)
+    assert e.value.setting == "postgres.bin_dir" and "was made by PostgreSQL 15" in e.value.what
+    assert f"mv {other} {other}-old" in e.value.fix and "infra.down" not in e.value.fix
+    (s.data).mkdir(parents=True)
+    (s.data / "PG_VERSION").write_text("9\n")
+    server.check_other_majors(s)  # this major's cluster exists: the other one is not in the way
+    with pytest.raises(Exit) as e:
+        server.check_major(s)
+    assert "was made by PostgreSQL 9" in e.value.what and "`inv infra.destroy` to start over" in e.value.fix

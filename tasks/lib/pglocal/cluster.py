@@ -112,7 +112,7 @@ def settings_from_command(command: tuple[str, ...]) -> tuple[tuple[str, str], ..
     return tuple(found)
 
 
-def _read(path: Path, since: int = 0) -> bytes | None:
+def read(path: Path, since: int = 0) -> bytes | None:
     """``path``'s bytes from ``since``, never through a symlink: the account owns the folder, and
     what we read from it is printed (root must not show a file the account points it at)."""
     try:
@@ -145,7 +145,7 @@ def alive(pid: int) -> bool:
 
 def server_at(data: Path) -> Server:
     """The server of the cluster in ``data``, from postmaster.pid (pid, data, start, port, socket, address)."""
-    lines = (_read(data / "postmaster.pid") or b"").decode(errors="replace").splitlines() + [""] * 6
+    lines = (read(data / "postmaster.pid") or b"").decode(errors="replace").splitlines() + [""] * 6
     try:
         pid = int(lines[0])
     except ValueError:
@@ -167,13 +167,13 @@ def initialised(spec: LocalSpec) -> bool:
 
 
 def data_major(spec: LocalSpec) -> str | None:
-    found = _read(spec.data / "PG_VERSION")
+    found = read(spec.data / "PG_VERSION")
     return None if found is None else found[:16].decode(errors="replace").strip()
 
 
 def is_ours(home: Path) -> bool:
     """inv's marker, or (made before there was one) the include line inv adds to postgresql.conf."""
-    return (home / MARKER).is_file() or INCLUDE_LINE.encode() in (_read(home / "data" / "postgresql.conf") or b"")
+    return (home / MARKER).is_file() or INCLUDE_LINE.encode() in (read(home / "data" / "postgresql.conf") or b"")
 
 
 def check_ours(home: Path) -> None:
@@ -213,7 +213,7 @@ def touched_clusters(base: Path, locks: bool = True) -> list[Path]:
 
 def log_tail(spec: LocalSpec, n: int = 20, since: int = 0) -> str:
     """The server log's last ``n`` lines (from byte ``since``); '' when there is none."""
-    return "\n".join((_read(spec.log, since) or b"").decode(errors="replace").splitlines()[-n:])
+    return "\n".join((read(spec.log, since) or b"").decode(errors="replace").splitlines()[-n:])
 
 
 def log_size(spec: LocalSpec) -> int:
@@ -232,7 +232,7 @@ def follow_log(spec: LocalSpec, tail: int, follow: bool, interval: float = 0.2) 
         size = log_size(spec)
         offset = 0 if size < offset else offset
         if size > offset:
-            yield (_read(spec.log, offset) or b"")[: size - offset].decode(errors="replace")
+            yield (read(spec.log, offset) or b"")[: size - offset].decode(errors="replace")
             offset = size
         time.sleep(interval)
 
@@ -381,7 +381,7 @@ def initdb(spec: LocalSpec) -> None:
 
 
 def conf_differs(spec: LocalSpec) -> bool:
-    return _read(spec.data / CONF_NAME) != spec.conf().encode()
+    return read(spec.data / CONF_NAME) != spec.conf().encode()
 
 
 def start(spec: LocalSpec) -> int:

@@ -206,12 +206,9 @@ def _clear_crash(spec: LocalSpec, pid: int) -> None:
         )
     (spec.data / "postmaster.pid").unlink(missing_ok=True)
     for lock in spec.socket_dir.glob(".s.PGSQL.*.lock"):  # the socket's lock names the dead pid too
-        try:
-            if lock.read_text().split()[:1] == [str(pid)]:
-                lock.unlink(missing_ok=True)
-                lock.with_suffix("").unlink(missing_ok=True)
-        except OSError:
-            pass
+        if (cluster.read(lock) or b"").split()[:1] == [str(pid).encode()]:
+            lock.unlink(missing_ok=True)
+            lock.with_suffix("").unlink(missing_ok=True)
 
 
 def plan(spec: LocalSpec) -> str:
@@ -291,11 +288,10 @@ def remove(spec: LocalSpec) -> list[str]:
                     f"`kill -KILL {now.pid}`, then `inv infra.destroy` again",
                 )
             done.append(f"stopped the local Postgres server (pid {now.pid})")
-        if spec.home.exists():
+        exists = spec.home.exists()
+        if exists:
             cluster.remove(spec)
-            done.append(f"removed the local cluster {where}")
-        else:
-            done.append(f"the local cluster {where} does not exist")
+        done.append(f"removed the local cluster {where}" if exists else f"the local cluster {where} does not exist")
     return done
 
 
