@@ -134,7 +134,7 @@ def local_rows(c) -> list[Row]:
     except Exit as e:
         return [_failed("postgres binaries", e.message or "")]
     rows = [Row("postgres binaries", OK, spec.binaries.describe())]
-    wanted = server.wanted_major(c)
+    wanted = spec.wanted_major
     if wanted is not None and wanted != spec.binaries.major:
         rows[-1] = Row(
             "postgres binaries",
@@ -160,7 +160,7 @@ def local_rows(c) -> list[Row]:
     now = cluster.server(spec)
     where = programs.display_path(spec.data)
     if now.state == "stale":
-        rows.append(_failed("local cluster", server.stale_message(spec, now)))
+        rows.append(_failed("local cluster", str(server.stale_problem(spec, now))))
     elif not cluster.initialised(spec):
         rows.append(Row("local cluster", OK, f"{where}: not made yet (inv infra.up makes it)"))
     else:

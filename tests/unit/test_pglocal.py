@@ -10,6 +10,7 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import collection
+from tasks.lib.database import Database
 from tasks.lib.pglocal import account, binaries, cluster
 from tasks.lib.pglocal.account import Account
 from tasks.lib.pglocal.binaries import Binaries
@@ -31,11 +32,7 @@ def spec(tmp_path, major=18, **kw) -> LocalSpec:
         binaries=Binaries(tmp_path / "bin", f"{major}.1", major, "test"),
         account=account.current(),
         base=tmp_path / ".inv" / "postgres",
-        base_setting="postgres.local_dir",
-        host_ip="127.0.0.1",
-        port=5432,
-        user="postgres",
-        password="s3cret-pw",
+        db=Database("localhost", 5432, "firezone_dev", "postgres", "s3cret-pw"),
         settings=(("wal_level", "logical"), ("max_connections", "200")),
     )
     values.update(kw)
@@ -72,6 +69,7 @@ def test_a_setting_missing_programs_names_them(tmp_path):
     with pytest.raises(Exit) as e:
         binaries.find(str(folder), "invoke.yaml")
     assert "lacks initdb, postgres" in e.value.message and "pg_config --bindir" in e.value.message
+    assert e.value.setting == "postgres.bin_dir" and e.value.fix.startswith("point it at the folder")
 
 
 def test_path_then_install_folders_then_wheel(tmp_path, monkeypatch):
@@ -110,14 +108,12 @@ def test_the_wheel_is_found_without_importing_it():
 
 def test_versions_are_cached_by_the_programs_stamp(tmp_path):
     folder = fake_bin(tmp_path / "bin")
-    binaries.use_cache(tmp_path / "cache.json")
-    try:
-        assert binaries.probe(folder, "x").version == "18.6"
-        (folder / "postgres").write_text("#!/bin/sh\nexit 1\n")  # same size? no: the stamp changes
-        os.utime(folder / "postgres", ns=(1, 1))
-        assert binaries.probe(folder, "x") is None
-    finally:
-        binaries.use_cache(None)
+    cache = tmp_path / "cache.json"
+    assert binaries.probe(folder, "x", cache).version == "18.6"
+    assert binaries.probe(folder, "x", cache).version == "18.6" and str(folder) in cache.read_text()
+    (folder / "postgres").write_text("#!/bin/sh\nexit 1\n")  # same size? no: the stamp changes
+    os.utime(folder / "postgres", ns=(1, 1))
+    assert binaries.probe(folder, "x", cache) is None
 
 
 # --------------------------------------------------------------------------- the cluster's settings
@@ -146,18 +142,18 @@ def test_conf_listens_where_asked_with_a_private_socket(tmp_path):
 def test_socket_folder_is_short_whatever_the_project_path(tmp_path):
     deep = tmp_path / ("x" * 150)
     s = spec(tmp_path, base=deep)
-    assert len(str(s.socket)) < 60 and str(s.socket).startswith("/tmp/fz-pg-")
+    assert len(str(s.socket_dir)) < 40 and str(s.socket_dir).startswith("/tmp/fz-pg-")
     assert s.socket_dir != spec(tmp_path).socket_dir  # one per cluster
 
 
-def test_pidfile_lines(tmp_path):
+def test_pidfile_lines(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     (data / "postmaster.pid").write_text(f"{os.getpid()}\n{data}\n1700000000\n5433\n/tmp/x\n127.0.0.1\n  1 2\nready   \n")
-    found = cluster.read_pidfile(data)
-    assert (found.pid, found.port, found.listen, found.status) == (os.getpid(), 5433, "127.0.0.1", "ready")
+    monkeypatch.setattr(cluster.proctable, "command_line", lambda pid: f"/usr/lib/postgresql/15/bin/postgres -D {data}")
+    assert cluster.server_at(data) == cluster.Server("running", os.getpid(), 5433, "127.0.0.1")
     (data / "postmaster.pid").write_text("garbage\n")
-    assert cluster.read_pidfile(data) is None
+    assert cluster.server_at(data).state == "stopped"
 
 
 def test_server_states(tmp_path):
@@ -221,6 +217,7 @@ def test_root_without_the_account_says_how(monkeypatch):
         account.server_account("fz-no-such-user-here", create=False, euid=0)
     msg = e.value.message
     assert "Postgres refuses to run as root" in msg and "INVOKE_POSTGRES_CREATE_USER=true" in msg and "postgres.local_user" in msg
+    assert e.value.setting == "postgres.local_user" and "no user fz-no-such-user-here exists here" in e.value.what
 
 
 def test_root_as_the_account_is_refused():
@@ -321,3 +318,36 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
     with pytest.raises(Exit) as e:
         postgres.bring_up(context())
     assert "Docker" not in e.value.message
+
+
+def test_a_folder_inv_did_not_make_is_a_problem_naming_the_setting(tmp_path):
+    s = spec(tmp_path)
+    s.home.mkdir(parents=True)
+    cluster.check_ours(s.home)  # empty (a user's mkdir): taken over
+    (s.home / "main").mkdir()
+    with pytest.raises(Exit) as e:
+        cluster.check_ours(s.home)
+    assert e.value.setting == "postgres.local_dir" and "holds files inv did not make" in e.value.what
+    assert e.value.fix == "set postgres.local_dir (INVOKE_POSTGRES_LOCAL_DIR) to another folder"
+    (s.home / cluster.MARKER).write_text("{}")
+    cluster.check_ours(s.home)
+
+
+def test_another_majors_cluster_is_named_with_the_way_out(tmp_path):
+    from tasks.lib.pglocal import server
+
+    s = spec(tmp_path, major=18)
+    other = s.base / "15"
+    (other / "data").mkdir(parents=True)
+    (other / cluster.MARKER).write_text("{}")
+    (other / "data" / "PG_VERSION").write_text("15\n")
+    with pytest.raises(Exit) as e:
+        server.check_other_majors(s)
+    assert e.value.setting == "postgres.bin_dir" and "was made by PostgreSQL 15" in e.value.what
+    assert f"mv {other} {other}-old" in e.value.fix and "infra.down" not in e.value.fix
+    (s.data).mkdir(parents=True)
+    (s.data / "PG_VERSION").write_text("9\n")
+    server.check_other_majors(s)  # this major's cluster exists: the other one is not in the way
+    with pytest.raises(Exit) as e:
+        server.check_major(s)
+    assert "was made by PostgreSQL 9" in e.value.what and "`inv infra.destroy` to start over" in e.value.fix

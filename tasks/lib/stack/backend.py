@@ -53,13 +53,13 @@ def choose(c) -> Choice:
     setting = config.choice(c, "postgres", "backend", CHOICES)
     if setting != "auto":
         return Choice(setting, f"postgres.backend={setting} from {config.origin(c, 'postgres', 'backend')}")
-    running = server.running_cluster(c)
+    running = server.running_cluster(server.base_dir(c))
     if running is not None:
         return Choice("local", f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running")
     answers, where = engine_answers()
     if answers:
         why = f"postgres.backend=auto: a Docker engine answers at {where}"
-        kept = server.made_clusters(c)
+        kept = server.made_clusters(server.base_dir(c))
         if kept:  # data a user may look for: say where it is and how to get back to it
             why += f" (the stopped local cluster in {programs.display_path(kept[0])} is kept: postgres.backend=local uses it)"
         return Choice("docker", why)

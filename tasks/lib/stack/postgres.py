@@ -171,14 +171,14 @@ def stop(c) -> None:
     """infra.down: stop our container (or the local server), keep the data."""
     if backend.choose(c).local:
         if is_dry(c):
-            running = server.running_clusters(c)
+            running = server.running_clusters(server.base_dir(c))
             dry(
                 f"would stop the local Postgres server (pid {running[0][1].pid}); data kept"
                 if running
                 else "the local cluster is not running; nothing to stop"
             )
         else:
-            for line in server.stop(c):
+            for line in server.stop(server.base_dir(c)):
                 print(line)
         return
     spec = spec_from_config(c)
@@ -235,7 +235,8 @@ def status_rows(c) -> list[tuple[str, str]]:
         except Exit as e:  # no binaries: what is there is still shown
             rows.append(("binaries", e.message or ""))
             rows += [
-                ("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}") for home in server.made_clusters(c)
+                ("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}")
+                for home in server.made_clusters(server.base_dir(c))
             ]
         return rows + [_database_row(db)]
     spec = spec_from_config(c)
