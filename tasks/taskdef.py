@@ -140,4 +140,4 @@ def _load_yaml(self: Any, path: Any) -> Any:
 
 
 _invoke_load_yaml = Config._load_yaml
-Config._load_yaml = Config._load_yml = _load_yaml  # type: ignore[method-assign,assignment]
+Config._load_yaml = Config._load_yml = _load_yaml  # type: ignore[method-assign]

@@ -470,3 +470,29 @@ def test_held_below_a_file_names_the_file_in_the_way(tmp_path):
         f"cannot make the lock file {tmp_path / '.inv' / 'cert.lock'} ({tmp_path / '.inv'} is a file, not a folder):"
         " remove it or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
     )
+
+
+# ------------------------------------------------------------------ git
+
+
+def test_a_folder_the_suite_makes_ignores_itself(tmp_path):
+    state.write_json(tmp_path / ".inv" / "fingerprints" / "deps.json", {})
+    assert (tmp_path / ".inv" / ".gitignore").read_text() == state.IGNORE_ALL
+    assert not (tmp_path / ".inv" / "fingerprints" / ".gitignore").exists()  # the topmost new folder only
+    state.check_writable(tmp_path / "old")  # made by check_writable too
+    assert (tmp_path / "old" / ".gitignore").is_file()
+
+
+def test_a_state_folder_from_before_gets_its_gitignore(tmp_path):
+    (tmp_path / ".inv").mkdir()
+    state.check_writable(tmp_path / ".inv", create=False)
+    assert not (tmp_path / ".inv" / ".gitignore").exists()  # --dry makes nothing
+    state.check_writable(tmp_path / ".inv")
+    assert (tmp_path / ".inv" / ".gitignore").is_file()
+
+
+def test_a_state_error_has_its_fields(tmp_path):
+    (tmp_path / ".inv").write_text("")
+    with pytest.raises(StateError) as e:
+        state.check_writable(tmp_path / ".inv")
+    assert (e.value.what, e.value.fix) == (f"cannot write the state folder {tmp_path / '.inv'} (a file is in the way)", FIX)
