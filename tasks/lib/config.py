@@ -10,15 +10,18 @@ import difflib
 import math
 import os
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from tasks.lib.problem import Problem
 
 if TYPE_CHECKING:
     from tasks.lib.repo.derived import Derived, Repo
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # The folder holding tasks.py: the Firezone repository root when the suite is in place.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -413,74 +416,34 @@ def project_path(value: str | os.PathLike, base: Path | None = None) -> Path:
     return p if p.is_absolute() else (base or PROJECT_ROOT) / p
 
 
-# The getters by Context, for callers that have not made a Settings yet.
-def is_set(c, section: str, key: str) -> bool:
-    return settings(c).is_set(section, key)
+def _by_context(method: Callable[Concatenate[Settings, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """``method`` called with a task's Context in place of a Settings."""
+
+    def call(c: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(settings(c), *args, **kwargs)
+
+    return call
 
 
-def repository(c) -> Repo:
-    return settings(c).repository()
+# The getters by Context, for callers that read a setting or two where a task enters the library.
+is_set = _by_context(Settings.is_set)
+repository = _by_context(Settings.repository)
+derived = _by_context(Settings.derived)
+origin = _by_context(Settings.origin)
+raw = _by_context(Settings.raw)
+bad = _by_context(Settings.bad)
+text = _by_context(Settings.text)
+optional = _by_context(Settings.optional)
+number = _by_context(Settings.number)
+positive = _by_context(Settings.positive)
+whole = _by_context(Settings.whole)
+flag = _by_context(Settings.flag)
+choice = _by_context(Settings.choice)
+strings = _by_context(Settings.strings)
+words = _by_context(Settings.words)
+commands = _by_context(Settings.commands)
+path = _by_context(Settings.path)
 
 
-def derived(c, section: str, key: str) -> Derived | None:
-    return settings(c).derived(section, key)
-
-
-def origin(c, section: str, key: str) -> str:
-    return settings(c).origin(section, key)
-
-
-def raw(c, section: str, key: str) -> Any:
-    return settings(c).raw(section, key)
-
-
-def bad(c, section: str, key: str, value: Any, wanted: str) -> SettingError:
-    return settings(c).bad(section, key, value, wanted)
-
-
-def text(c, section: str, key: str) -> str:
-    return settings(c).text(section, key)
-
-
-def optional(c, section: str, key: str) -> str:
-    return settings(c).optional(section, key)
-
-
-def number(c, section: str, key: str, *, positive: bool = False) -> float:
-    return settings(c).number(section, key, positive=positive)
-
-
-def positive(c, section: str, key: str) -> float:
-    return settings(c).positive(section, key)
-
-
-def whole(c, section: str, key: str, *, minimum: int = 0) -> int:
-    return settings(c).whole(section, key, minimum=minimum)
-
-
-def flag(c, section: str, key: str) -> bool:
-    return settings(c).flag(section, key)
-
-
-def choice(c, section: str, key: str, choices: Sequence[str] | None = None) -> str:
-    return settings(c).choice(section, key, choices)
-
-
-def strings(c, section: str, key: str) -> list[str]:
-    return settings(c).strings(section, key)
-
-
-def words(c, section: str, key: str) -> list[str]:
-    return settings(c).words(section, key)
-
-
-def commands(c, section: str, key: str) -> list[list[str]]:
-    return settings(c).commands(section, key)
-
-
-def path(c, section: str, key: str, base: Path | None = None) -> Path:
-    return settings(c).path(section, key, base)
-
-
-def state_dir(c) -> Path:
+def state_dir(c: Any) -> Path:
     return settings(c).state_dir

@@ -47,8 +47,6 @@ VERSION_COMMANDS = {
     "erl": ["erl", "-noshell", "-eval", 'io:format("~s", [erlang:system_info(otp_release)]), halt().'],
     "node": ["node", "--version"],
     "pnpm": ["pnpm", "--version"],
-    "shellcheck": ["shellcheck", "--version"],
-    "shfmt": ["shfmt", "--version"],
 }
 
 
@@ -350,7 +348,8 @@ def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
 
 
 def collect(c) -> list[Row]:
-    repo = config.repository(c)
+    s = config.settings(c)
+    repo = s.repository()
     wanted = {name: pin.version for name, pin in repo.pins.items()}
     sources = {name: repo.show(pin.source) for name, pin in repo.pins.items()}
     elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
@@ -359,17 +358,13 @@ def collect(c) -> list[Row]:
         "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
         "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
         "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        "shellcheck": (
-            [config.text(c, "lint", "shellcheck"), "--version"],
-            False,
-            "apt-get install shellcheck, brew install shellcheck, or pip install '.[lint-tools]'",
-        ),
-        "shfmt": (
-            [config.text(c, "lint", "shfmt"), "--version"],
-            False,
-            "apt-get install shfmt, brew install shfmt, or pip install '.[lint-tools]'",
-        ),
     }
+    for name in ("shellcheck", "shfmt"):
+        jobs[name] = (
+            [s.text("lint", name), "--version"],
+            False,
+            f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
+        )
     # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
     # reported by env_rows (loading fails the same way again there).
     try:

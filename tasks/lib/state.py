@@ -26,8 +26,6 @@ SETTING = "dev.state_dir (INVOKE_DEV_STATE_DIR)"
 
 _warned: set[Path] = set()
 _lock = threading.Lock()
-
-
 IGNORE_ALL = "# made by inv (the Firezone dev tasks): nothing here belongs in git\n*\n"
 
 
@@ -58,7 +56,6 @@ def ignore_all(folder: Path) -> None:
 
 
 def _show(path: Path) -> str:
-    """A path relative to the project root when inside it (for warnings)."""
     try:
         return str(Path(path).relative_to(PROJECT_ROOT))
     except ValueError:
@@ -119,13 +116,8 @@ def _file_error(path: Path) -> StateError:
 
 
 def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None) -> dict | None:
-    """The JSON object in ``path`` (passing ``valid`` when given), else None.
-
-    Absent is None silently; anything else unreadable (not JSON, the wrong shape, a
-    folder, a file in the way of its folder, no permission) is None with one warning
-    naming the path and ``then``, what happens instead ("the step runs"). Never raises
-    for what is on disk.
-    """
+    """The JSON object in ``path`` (passing ``valid``), else None: silently when absent, with one
+    warning naming the path and ``then`` ("the step runs") when unreadable. Never raises for what is on disk."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -150,9 +142,8 @@ def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its
-    folder. Raises StateError (one line: the path, the fix) and removes the temporary
-    file when it cannot."""
+    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its folder;
+    StateError, and no temporary file left, when it cannot."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
@@ -172,7 +163,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def remove(path: Path) -> None:
-    """Delete a state file; absent is fine. Raises StateError when it stays."""
+    """Delete a state file; absent is fine; StateError when it stays."""
     path = Path(path)
     try:
         path.unlink()
@@ -186,12 +177,9 @@ def remove(path: Path) -> None:
 
 @contextmanager
 def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` for the block. When another `inv` holds it, print
-    ``waiting`` once and wait for it. The kernel releases it however the holder ends
-    (Ctrl-C, kill -9), so a lock file left behind never blocks anyone. A lock file this
-    user may not write (made by root, say) is opened read-only, which flock allows on a
-    local disk. Anything that stops the lock is a StateError: one line naming the lock
-    file and the fix (``setting`` moves its folder)."""
+    """Hold an exclusive flock on ``path`` for the block, printing ``waiting`` once while another
+    `inv` holds it. The kernel releases it however the holder ends. Anything that stops the lock is
+    a StateError naming the lock file and the fix (``setting`` moves its folder)."""
     import fcntl
 
     fd = _open_lock(Path(path), setting)
@@ -255,12 +243,8 @@ def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
 
 
 def check_writable(folder: Path, create: bool = True) -> None:
-    """Raise StateError unless ``folder`` and its fingerprints folder can be written.
-
-    ``create`` makes them when missing (without it, a missing folder only needs a
-    writable parent). Cheap when they exist: a stat, an access check and a listing
-    each, no write. A folder where a state file belongs (``*.json``) is caught too.
-    """
+    """Raise StateError unless ``folder`` and its fingerprints folder can be written; ``create``
+    makes them (without it a missing folder needs a writable parent). No write when they exist."""
     folder = Path(folder)
     if create and folder.is_dir():
         ignore_all(folder)  # a state folder made before it kept its own .gitignore
