@@ -62,8 +62,7 @@ class SuiteTask(invoke.Task):
 
 
 def _stdout_gone() -> bool:
-    """True when our stdout is a pipe whose reader has closed; its output then goes nowhere
-    (so the interpreter's last flush cannot fail again)."""
+    """True when our stdout is a pipe whose reader has closed; it then goes to /dev/null."""
     import os
     import select
 
@@ -100,8 +99,8 @@ def task(*args: Any, **kwargs: Any) -> Any:
 
 
 class SuiteExecutor(Executor):
-    """invoke's executor, checking INVOKE_* variables first (invoke.yaml's ``tasks.executor_class``):
-    invoke would turn a bad one into a traceback, or read ``false`` as true, before any task could say so."""
+    """invoke's executor (invoke.yaml's ``tasks.executor_class``), checking INVOKE_* variables before
+    invoke casts them: a bad one would be a traceback, ``false`` would read as true."""
 
     def execute(self, *tasks: Any) -> Any:
         import os

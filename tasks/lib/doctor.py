@@ -323,9 +323,9 @@ def git_rows() -> list[Row]:
     return rows
 
 
-def settings_rows(c) -> list[Row]:
+def settings_rows(s: config.Settings) -> list[Row]:
     """Every bad setting, one row each; one OK row when there is none."""
-    problems = config.settings(c).problems()
+    problems = s.problems()
     if not problems:
         return [Row("settings", OK, "every value set in invoke.yaml, INVOKE_* and -f files is valid")]
     return [Row(p.setting, FAIL, p.what, p.fix) for p in problems]
@@ -383,7 +383,7 @@ def collect(c) -> list[Row]:
     rows.append(_found("stripe cli", lambda: stripe_cli.find(c), WARN, " (only billing.serve/listen need it)"))
     rows += browser_rows
     rows += repository_rows(c)
-    rows += settings_rows(c)
+    rows += settings_rows(s)
     rows += env_rows()
     rows += git_rows()
     return rows

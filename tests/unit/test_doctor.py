@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from tasks.lib import doctor as health
+from tasks.lib.config import settings
 from tasks.lib.doctor import FAIL, OK, WARN, Row, render, tool_row
 from tasks.lib.postgres import ports
 from tasks.lib.postgres.attrs import Status
@@ -178,7 +179,7 @@ def test_settings_rows_one_per_bad_value():
 
     cfg = Config(overrides={"lint": {"jobs": "two", "jbos": 1}})
     cfg.load_collection({"lint": {"jobs": 0}})
-    rows = health.settings_rows(cfg)
+    rows = health.settings_rows(settings(cfg))
     assert [(r.check, r.status, r.fix) for r in rows] == [
         ("lint.jbos", FAIL, "rename it to lint.jobs"),
         ("lint.jobs", FAIL, "fix it in invoke.yaml (lint: {jobs: ...}) or INVOKE_LINT_JOBS"),
@@ -186,7 +187,7 @@ def test_settings_rows_one_per_bad_value():
     assert rows[1].detail == "setting lint.jobs = 'two' (from the command line) is not a whole number >= 0"
     good = Config()
     good.load_collection({"lint": {"jobs": 0}})
-    assert [r.status for r in health.settings_rows(good)] == [OK]
+    assert [r.status for r in health.settings_rows(settings(good))] == [OK]
 
 
 # ------------------------------------------------------------------ git (real git in throwaway repositories)
