@@ -16,8 +16,8 @@ DRY = "[dry] "
 
 
 def is_dry(c) -> bool:
-    """True under `inv --dry`: print the plan, touch nothing (Docker and SQL included)."""
-    return config.flag(c, "run", "dry")
+    """True under `inv --dry`: print the plan, touch nothing (``Settings.dry`` where one is at hand)."""
+    return config.settings(c).dry
 
 
 def dry(text: str, file: TextIO | None = None) -> None:

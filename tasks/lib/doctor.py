@@ -217,14 +217,8 @@ def env_rows() -> list[Row]:
             rows.append(Row(".env", OK, f"has every key .env.example lists ({len(listed)})"))
     key = os.environ.get("STRIPE_SECRET_KEY", "").strip()
     if key.startswith(stripe_cli.LIVE_PREFIXES):
-        rows.append(
-            Row(
-                "stripe key",
-                FAIL,
-                f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})",
-                "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard",
-            )
-        )
+        live = f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})"
+        rows.append(Row("stripe key", FAIL, live, "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard"))
     elif key.startswith(stripe_cli.TEST_PREFIXES):
         rows.append(Row("stripe key", OK, "set (test mode)"))
     elif key and key != stripe_cli.DEV_DEFAULT_KEY:
@@ -234,14 +228,8 @@ def env_rows() -> list[Row]:
     except Exit as e:
         return rows + [Row("database settings", FAIL, e.message or "")]
     if not db.is_local():
-        rows.append(
-            Row(
-                "database host",
-                WARN,
-                f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
-                "set DATABASE_HOST=localhost in .env",
-            )
-        )
+        remote = f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse"
+        rows.append(Row("database host", WARN, remote, "set DATABASE_HOST=localhost in .env"))
     return rows
 
 
@@ -339,8 +327,8 @@ def repository_rows(c) -> list[Row]:
         return [Row("repository", FAIL, e.message or "")]
 
 
-def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
-    """A row for a lookup that raises a one-line Exit (which carries its own fix)."""
+def _found(check: str, find: Callable[[], str], status_if_missing: str, note: str = "") -> Row:
+    """OK with what ``find()`` found; its one-line Exit (which carries its own fix) otherwise."""
     try:
         return Row(check, OK, find())
     except Exit as e:
