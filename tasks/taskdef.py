@@ -59,6 +59,20 @@ class SuiteTask(invoke.Task):
             if not _stdout_gone():
                 raise
             raise Exit(code=141)
+        finally:
+            if args:
+                _keep_state_out_of_git(args[0])
+
+
+def _keep_state_out_of_git(c: Any) -> None:
+    from tasks.lib import config, state
+
+    try:
+        s = config.settings(c)
+        if not s.dry:
+            state.keep_out_of_git(s.state_dir)
+    except Exception:  # housekeeping never changes how a task ends
+        pass
 
 
 def _stdout_gone() -> bool:

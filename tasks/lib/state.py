@@ -45,6 +45,14 @@ def make_folder(folder: Path) -> None:
         ignore_all(top)
 
 
+def keep_out_of_git(folder: Path) -> None:
+    """After a task: a state folder something made with a plain mkdir (or an older suite) gets its
+    `.gitignore` too; never the project's root or a parent of it, never a repository's top."""
+    folder = Path(folder)
+    if folder.is_dir() and folder != PROJECT_ROOT and folder not in PROJECT_ROOT.parents and not (folder / ".git").exists():
+        ignore_all(folder)
+
+
 def ignore_all(folder: Path) -> None:
     """Keep ``folder`` out of git with its own `.gitignore` (once; a stat after)."""
     marker = Path(folder) / ".gitignore"
@@ -246,8 +254,6 @@ def check_writable(folder: Path, create: bool = True) -> None:
     """Raise StateError unless ``folder`` and its fingerprints folder can be written; ``create``
     makes them (without it a missing folder needs a writable parent). No write when they exist."""
     folder = Path(folder)
-    if create and folder.is_dir():
-        ignore_all(folder)  # a state folder made before it kept its own .gitignore
     for d in (folder, folder / FINGERPRINTS):
         if d.is_dir():
             if not os.access(d, os.W_OK | os.X_OK):

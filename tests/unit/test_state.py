@@ -483,12 +483,16 @@ def test_a_folder_the_suite_makes_ignores_itself(tmp_path):
     assert (tmp_path / "old" / ".gitignore").is_file()
 
 
-def test_a_state_folder_from_before_gets_its_gitignore(tmp_path):
+def test_a_state_folder_made_by_a_plain_mkdir_gets_its_gitignore_but_never_the_root(tmp_path, monkeypatch):
     (tmp_path / ".inv").mkdir()
-    state.check_writable(tmp_path / ".inv", create=False)
-    assert not (tmp_path / ".inv" / ".gitignore").exists()  # --dry makes nothing
-    state.check_writable(tmp_path / ".inv")
-    assert (tmp_path / ".inv" / ".gitignore").is_file()
+    state.keep_out_of_git(tmp_path / ".inv")
+    assert (tmp_path / ".inv" / ".gitignore").read_text() == state.IGNORE_ALL
+    monkeypatch.setattr(state, "PROJECT_ROOT", tmp_path / "firezone")
+    (tmp_path / "firezone" / "sub").mkdir(parents=True)
+    (tmp_path / "firezone" / "sub" / ".git").mkdir()
+    for folder in (tmp_path, tmp_path / "firezone", tmp_path / "firezone" / "sub"):
+        state.keep_out_of_git(folder)  # state_dir pointed at ".", "..", or a checkout
+        assert not (folder / ".gitignore").exists()
 
 
 def test_a_state_error_has_its_fields(tmp_path):
