@@ -397,8 +397,8 @@ def environment_errors(defaults: dict, environ: Mapping[str, str]) -> list[Setti
             fix = f"unset it and set {section}.{key} in invoke.yaml"
             out.append(SettingError(f"{what}: a list cannot come from the environment", fix, f"{section}.{key}"))
         elif isinstance(old, (int, float)) and not isinstance(old, bool):
-            try:
-                type(old)(new)  # what invoke does; the getters check the range
+            try:  # invoke's cast must not fail; the getters and doctor check the range
+                _as_whole(new, minimum=-(2**63)) if isinstance(old, int) else _as_number(new)
             except ValueError:
                 kind = "a whole number" if isinstance(old, int) else "a number"
                 out.append(SettingError(f"{what} is not {kind}", f"fix or unset {name}", f"{section}.{key}"))
