@@ -15,13 +15,9 @@ from invoke.executor import Executor
 
 
 class SuiteTask(invoke.Task):
-    """Loads `.env`/`.env.local` (once) before the task body runs, and turns a signal into
-    one line and the shell's exit code (Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129).
-
-    ``load_env=False`` leaves it to the task (doctor reports a broken `.env` as a row).
-    ``shortflags`` picks an argument's one-letter flag where invoke's automatic pick
-    (its first free letter) would mislead: ``{"partitions": "n"}``.
-    """
+    """Loads `.env` (once; ``load_env=False`` leaves it to the task) before the body runs, turns a
+    signal into one line and the shell's exit code, and afterwards keeps the state folder out of git.
+    ``shortflags`` picks one-letter flags where invoke's first free letter would mislead."""
 
     def __init__(self, body: Any, *args: Any, load_env: bool = True, shortflags: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(body, *args, **kwargs)

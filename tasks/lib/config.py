@@ -26,7 +26,7 @@ R = TypeVar("R")
 # The folder holding tasks.py: the Firezone repository root when the suite is in place.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-# invoke's layers, highest precedence first, and how to name each in a message.
+# invoke's layers, highest precedence first, as messages name them.
 _LAYERS = (
     ("_overrides", "the command line"),
     ("_runtime", "the -f config file"),
@@ -359,8 +359,7 @@ def settings(c: Any) -> Settings:
 
 
 def _typed_variables(defaults: dict, environ: Mapping[str, str]) -> Iterator[tuple[str, str, str, Any, str]]:
-    """``(name, section, key, current value, text)`` of each INVOKE_* variable set for a
-    setting that is not a string (invoke casts those)."""
+    """``(name, section, key, value, text)`` of each INVOKE_* variable set for a setting invoke casts (not a string)."""
     for section, values in defaults.items():
         if not isinstance(values, dict):
             continue
@@ -371,17 +370,15 @@ def _typed_variables(defaults: dict, environ: Mapping[str, str]) -> Iterator[tup
 
 
 def empty_variables(defaults: dict, environ: Mapping[str, str]) -> list[str]:
-    """INVOKE_* variables set to an empty value for a setting that is not a string: like
-    every empty value they mean "the default", so the caller drops them before invoke
-    would cast "" (a traceback for numbers, false for booleans)."""
+    """INVOKE_* variables set empty for a setting invoke casts: they mean "the default", so the
+    caller drops them before invoke casts "" (a traceback for numbers, false for booleans)."""
     return [name for name, _, _, _, new in _typed_variables(defaults, environ) if new.strip() == ""]
 
 
 def environment_errors(defaults: dict, environ: Mapping[str, str]) -> list[SettingError]:
-    """``INVOKE_<SECTION>_<KEY>`` values invoke would crash on or misread when it casts them
-    to the type of the setting's value (``defaults``: the merged configuration, environment aside):
-    ``int("two")`` is a traceback, a list cannot come from the environment, and every string
-    but ``0`` and the empty one reads as true."""
+    """INVOKE_* values invoke would crash on or misread when it casts them to the type of the value in
+    ``defaults``: ``int("two")`` is a traceback, a list cannot come from the environment, and every
+    string but ``0`` and the empty one reads as true."""
     out = []
     for name, section, key, old, new in _typed_variables(defaults, environ):
         word = new.strip().lower()
