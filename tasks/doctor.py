@@ -1,7 +1,4 @@
-"""`inv doctor`: what the local stack needs and whether it is there.
-
-Mechanisms: tasks/lib/doctor.py (the checks).
-"""
+"""`inv doctor`: what the local stack needs and whether it is there (tasks/lib/doctor.py)."""
 
 from tasks.taskdef import task
 

@@ -1,7 +1,7 @@
-"""The `task` decorator every task module uses: an invoke task that loads `.env` first.
+"""The `task` decorator every task module uses (an invoke task that loads `.env` first),
+the executor that checks INVOKE_* variables, and one line for a broken YAML config file.
 
-Part of the task layer (imported when `inv` loads the tasks), so it imports nothing
-from the library until a task runs.
+Imported when `inv` loads the tasks, so it imports nothing from the library until a task runs.
 """
 
 from __future__ import annotations
@@ -10,19 +10,14 @@ import sys
 from typing import Any
 
 import invoke
-from invoke import Exit
+from invoke import Config, Exit
 from invoke.executor import Executor
 
 
 class SuiteTask(invoke.Task):
-    """Loads `.env`/`.env.local` (once) before the task body runs, and turns a signal into
-    one line and the shell's exit code (Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129). The
-    first task of a checkout also keeps the suite's files out of git (gitexclude).
-
-    ``load_env=False`` leaves it to the task (doctor reports a broken `.env` as a row).
-    ``shortflags`` picks an argument's one-letter flag where invoke's automatic pick
-    (its first free letter) would mislead: ``{"partitions": "n"}``.
-    """
+    """Loads `.env` (once; ``load_env=False`` leaves it to the task) before the body runs, turns a
+    signal into one line and the shell's exit code, and afterwards keeps the state folder out of git.
+    ``shortflags`` picks one-letter flags where invoke's first free letter would mislead."""
 
     def __init__(self, body: Any, *args: Any, load_env: bool = True, shortflags: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(body, *args, **kwargs)
@@ -37,10 +32,6 @@ class SuiteTask(invoke.Task):
         return opts
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args:
-            from tasks.lib import gitexclude
-
-            gitexclude.ensure_once(args[0])  # once per run; a stat after the first
         if self.load_env:
             from tasks.lib import envfile
             from tasks.lib.config import PROJECT_ROOT
@@ -64,11 +55,24 @@ class SuiteTask(invoke.Task):
             if not _stdout_gone():
                 raise
             raise Exit(code=141)
+        finally:
+            if args:
+                _keep_state_out_of_git(args[0])
+
+
+def _keep_state_out_of_git(c: Any) -> None:
+    from tasks.lib import config, state
+
+    try:
+        s = config.settings(c)
+        if not s.dry:
+            state.keep_out_of_git(s.state_dir)
+    except Exception:  # housekeeping never changes how a task ends
+        pass
 
 
 def _stdout_gone() -> bool:
-    """True when our stdout is a pipe whose reader has closed; its output then goes nowhere
-    (so the interpreter's last flush cannot fail again)."""
+    """True when our stdout is a pipe whose reader has closed; it then goes to /dev/null."""
     import os
     import select
 
@@ -105,21 +109,44 @@ def task(*args: Any, **kwargs: Any) -> Any:
 
 
 class SuiteExecutor(Executor):
-    """invoke's executor, checking INVOKE_* variables first (set in invoke.yaml as
-    ``tasks.executor_class``): invoke would turn a bad one into a traceback, or read
-    ``false`` as true, before any task of ours could say what is wrong."""
+    """invoke's executor (invoke.yaml's ``tasks.executor_class``), checking INVOKE_* variables before
+    invoke casts them: a bad one would be a traceback, ``false`` would read as true."""
 
     def execute(self, *tasks: Any) -> Any:
         import os
 
-        from tasks.lib.config import empty_variables, environment_problems
+        from invoke.config import AmbiguousMergeError
+
+        from tasks.lib.config import empty_variables, environment_errors, settings
 
         merged = self.config.clone()
-        merged.load_collection(self.collection.configuration())
+        try:
+            merged.load_collection(self.collection.configuration())
+        except AmbiguousMergeError:  # a list where a section or a number belongs, say
+            raise Exit("; ".join(map(str, settings(merged).problems()))) from None
         sections = {k: dict(v) for k, v in merged.items() if isinstance(v, dict) or hasattr(v, "items")}
         for name in empty_variables(sections, os.environ):
             del os.environ[name]  # empty means the default, as everywhere
-        problems = environment_problems(sections, os.environ)
+        problems = environment_errors(sections, os.environ)
         if problems:
-            raise Exit("; ".join(problems))
+            raise Exit("; ".join(map(str, problems)))
         return super().execute(*tasks)
+
+
+def _load_yaml(self: Any, path: Any) -> Any:
+    """invoke's YAML loader, a syntax error made one line: the file, line, column and what YAML says."""
+    from invoke.util import yaml
+
+    try:
+        return _invoke_load_yaml(self, path)
+    except yaml.YAMLError as e:
+        from tasks.lib.problem import Problem
+
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        parts = [str(p) for p in (getattr(e, "context", None), getattr(e, "problem", None)) if p] or [str(e)]
+        raise Problem(f"{path}{at}: {': '.join(parts)} (YAML syntax)", "fix the file there") from None
+
+
+_invoke_load_yaml = Config._load_yaml
+Config._load_yaml = Config._load_yml = _load_yaml  # type: ignore[method-assign]

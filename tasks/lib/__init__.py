@@ -7,11 +7,10 @@ supervise/proctable.py; each inside the functions that need it, so a task pays o
 for what it uses.
 
 Settings, environment, output
-    config.py       the invoke settings: typed getters, where a value came from
+    config.py       the invoke settings: typed getters, where a value came from, the validator
     database.py     DATABASE_* (the portal's connection) and the local-host guard
     envfile.py      .env and .env.local, loaded once, with the line each key came from
-    state.py        the state folder's JSON files: read (bad = warn), write atomically
-    gitexclude.py   what the suite makes or reads (.inv/, .env.local, caches) kept out of git
+    state.py        the state folder (it ignores itself for git): JSON files, lock files
     masking.py      secrets kept out of everything printed
     problem.py      Problem: the one error type (what, fix, setting); doctor reads its fields
     portal_env.py   the environment mix, iex and the server get; --env KEY=VALUE

@@ -1,8 +1,4 @@
-"""What the suite prints and asks: dry-run lines, tables, the confirm prompt, prefixed lines.
-
-Every task prints through these, so `inv --dry` plans, tables and questions look the
-same everywhere.
-"""
+"""What the suite prints and asks: dry-run lines, tables, the confirm prompt, prefixed lines."""
 
 from __future__ import annotations
 
@@ -20,8 +16,8 @@ DRY = "[dry] "
 
 
 def is_dry(c) -> bool:
-    """True under `inv --dry`: print the plan, touch nothing (Docker and SQL included)."""
-    return config.flag(c, "run", "dry")
+    """True under `inv --dry`: print the plan, touch nothing (``Settings.dry`` where one is at hand)."""
+    return config.settings(c).dry
 
 
 def dry(text: str, file: TextIO | None = None) -> None:
@@ -30,10 +26,7 @@ def dry(text: str, file: TextIO | None = None) -> None:
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, right: Sequence[int] = (), sep: str = "  ") -> str:
-    """Rows as aligned columns ``sep`` apart; columns in ``right`` are right-aligned.
-
-    The last column is never padded, so a long note does not widen the table.
-    """
+    """Rows as aligned columns ``sep`` apart (``right``: right-aligned); the last column is never padded."""
     all_rows = [list(map(str, r)) for r in ([header] if header else []) + list(rows)]
     if not all_rows:
         return ""
@@ -54,12 +47,8 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, ri
 
 
 def confirm(question: str, *, yes: bool, rerun: str, declined: str) -> None:
-    """Ask ``question [y/N]`` on a terminal; ``yes`` skips it.
-
-    Without a terminal only ``--yes`` goes ahead: Exit saying so, with ``rerun`` (the
-    user's own command line plus --yes, so the hint never drops a flag they gave).
-    ``declined`` is the line when the answer is not yes.
-    """
+    """Ask ``question [y/N]`` on a terminal; ``yes`` skips it. Without a terminal, Exit with ``rerun``
+    (the user's command line plus --yes); ``declined`` is the line when the answer is not yes."""
     if yes:
         return
     if not sys.stdin.isatty():

@@ -1,15 +1,18 @@
-"""The checks behind `inv doctor`: what the local stack needs and whether it is there.
+"""The checks behind `inv doctor`: each a ``Row`` (ok, warn or FAIL, with a fix).
 
-Each check is a ``Row`` (ok, warn or FAIL, with a fix); the slow ones (Docker, the
-tool versions) run in threads, which is safe because every import here is a plain one.
+The slow ones (Docker, the tool versions) run in threads.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from invoke import Exit
 
@@ -23,6 +26,7 @@ from tasks.lib.pglocal import account, cluster, server
 from tasks.lib.postgres import container, engine, ports
 from tasks.lib.postgres.attrs import Status
 from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
+from tasks.lib.problem import what_and_fix
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend
 from tasks.lib.stripe import cli as stripe_cli
@@ -43,8 +47,6 @@ VERSION_COMMANDS = {
     "erl": ["erl", "-noshell", "-eval", 'io:format("~s", [erlang:system_info(otp_release)]), halt().'],
     "node": ["node", "--version"],
     "pnpm": ["pnpm", "--version"],
-    "shellcheck": ["shellcheck", "--version"],
-    "shfmt": ["shfmt", "--version"],
 }
 
 
@@ -112,10 +114,10 @@ def postgres_rows(c) -> list[Row]:
     return rows + local_rows(c)
 
 
-def _failed(check: str, message: str, status: str = FAIL) -> Row:
-    """A row from a one-line error "problem. Fix: fix"."""
-    problem, _, fix = message.partition(". Fix: ")
-    return Row(check, status, problem, fix)
+def _failed(check: str, error: Exit | str, status: str = FAIL) -> Row:
+    """A row from a one-line error: a Problem's what and fix (an Exit's or a string's whole text)."""
+    what, fix = what_and_fix(error) if isinstance(error, Exit) else (error, "")
+    return Row(check, status, what, fix)
 
 
 def _checked(check: str, run: Callable[[], object], ok_detail: str) -> Row:
@@ -123,7 +125,7 @@ def _checked(check: str, run: Callable[[], object], ok_detail: str) -> Row:
     try:
         run()
     except Exit as e:
-        return _failed(check, e.message or "")
+        return _failed(check, e)
     return Row(check, OK, ok_detail)
 
 
@@ -215,14 +217,8 @@ def env_rows() -> list[Row]:
             rows.append(Row(".env", OK, f"has every key .env.example lists ({len(listed)})"))
     key = os.environ.get("STRIPE_SECRET_KEY", "").strip()
     if key.startswith(stripe_cli.LIVE_PREFIXES):
-        rows.append(
-            Row(
-                "stripe key",
-                FAIL,
-                f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})",
-                "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard",
-            )
-        )
+        live = f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})"
+        rows.append(Row("stripe key", FAIL, live, "use a test-mode key (sk_test_/rk_test_) from the Stripe dashboard"))
     elif key.startswith(stripe_cli.TEST_PREFIXES):
         rows.append(Row("stripe key", OK, "set (test mode)"))
     elif key and key != stripe_cli.DEV_DEFAULT_KEY:
@@ -232,56 +228,95 @@ def env_rows() -> list[Row]:
     except Exit as e:
         return rows + [Row("database settings", FAIL, e.message or "")]
     if not db.is_local():
-        rows.append(
-            Row(
-                "database host",
-                WARN,
-                f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse",
-                "set DATABASE_HOST=localhost in .env",
-            )
-        )
+        remote = f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse"
+        rows.append(Row("database host", WARN, remote, "set DATABASE_HOST=localhost in .env"))
     return rows
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return programs.capture(["git", "-C", str(PROJECT_ROOT), *args], timeout=10.0, ok=None)
+
+
+def _in_checkout(root: Path) -> bool:
+    """A `.git` in ``root`` or a parent below GIT_CEILING_DIRECTORIES, or GIT_DIR set."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    ceilings = {Path(p) for p in os.environ.get("GIT_CEILING_DIRECTORIES", "").split(os.pathsep) if p}
+    for p in (root, *root.parents):
+        if os.path.lexists(p / ".git"):
+            return True
+        if p.parent in ceilings:
+            return False
+    return False
+
+
+def _exclude_line(prefix: str, rel: str) -> str:
+    """The literal, anchored gitignore pattern for ``rel`` (relative to the root)."""
+    return "/" + "".join("\\" + ch if ch in "*?[\\" else ch for ch in prefix + rel)
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path.resolve())
+
+
+def _ours_in_tree() -> dict[str, str]:
+    """Folders of ours git may offer, each with a file in it to ask git about: an in-tree venv
+    (Python < 3.13 writes no .gitignore in it) and `pip install .`'s egg-info."""
+    found = {p.name + "/": p.name + "/PKG-INFO" for p in PROJECT_ROOT.glob("*.egg-info") if p.is_dir()}
+    venv = Path(sys.prefix).resolve()
+    if sys.prefix != sys.base_prefix and venv.parent == PROJECT_ROOT.resolve():
+        found[venv.name + "/"] = venv.name + "/pyvenv.cfg"
+    return found
 
 
 def git_rows() -> list[Row]:
-    """Secrets files git would commit: tracked fails (the secrets are in the repository's
-    history or the next commit), not ignored warns (one `git add .` away). No row outside
-    a git repository or without git."""
-    from tasks.lib import gitexclude
-
-    try:
-        found = gitexclude.secrets(PROJECT_ROOT, envfile.FILES)
-    except gitexclude.GitError as e:
-        if str(e) == gitexclude.NO_GIT:
-            return []
-        return [Row("secrets in git", WARN, f"cannot ask git ({e})", "fix what git says, then run inv doctor again")]
-    if found is None:
+    """Files git would commit: a tracked secrets file fails (its secrets are in the history or the next
+    commit); a secrets file, venv or egg-info not ignored warns (one `git add .` away). No row outside a
+    repository or without git."""
+    if not _in_checkout(PROJECT_ROOT) or shutil.which("git") is None:
         return []
-    exclude = gitexclude.display(found.repo.exclude)
+    try:
+        top = _git("rev-parse", "--show-prefix", "--git-path", "info/exclude")
+        if top.returncode != 0:
+            said = (top.stderr.strip().splitlines() or [f"exit code {top.returncode}"])[0]
+            return [Row("secrets in git", WARN, f"cannot ask git (git rev-parse: {said})", "fix what git says, then run inv doctor again")]
+        prefix, exclude = (top.stdout.splitlines() + ["", ""])[:2]
+        present = [n for n in envfile.FILES if os.path.lexists(PROJECT_ROOT / n)]
+        folders = _ours_in_tree()
+        probes = present + list(folders.values())
+        ignored = set(_git("check-ignore", "--no-index", "--", *probes).stdout.splitlines()) if probes else set()
+        tracked = set(_git("ls-files", "--", *present).stdout.splitlines()) if present else set()
+    except Exit as e:  # git hung or could not start
+        return [_failed("secrets in git", e, WARN)]
+    where = _show(PROJECT_ROOT / exclude)
     rows = []
-    for name in found.tracked:
-        also = f"; then echo '{gitexclude.exclude_line(found.repo, name)}' >> {exclude}" if name in found.uncovered else ""
-        rows.append(
-            Row(
-                f"git: {name}",
-                FAIL,
-                f"{name} is tracked by git: the secrets in it are committed or will be",
-                f"git rm --cached {name} and commit (rotate any key in it that was pushed){also}",
-            )
-        )
-    for name in found.addable:
-        rows.append(
-            Row(
-                f"git: {name}",
-                WARN,
-                f"{name} is not ignored: `git add .` would commit its secrets",
-                f"echo '{gitexclude.exclude_line(found.repo, name)}' >> {exclude}",
-            )
-        )
+    for name in present:
+        line = f"echo '{_exclude_line(prefix, name)}' >> {where}"
+        if name in tracked:
+            also = f"; then {line}" if name not in ignored else ""
+            what = f"{name} is tracked by git: the secrets in it are committed or will be"
+            rows.append(Row(f"git: {name}", FAIL, what, f"git rm --cached {name} and commit (rotate any key in it that was pushed){also}"))
+        elif name not in ignored:
+            rows.append(Row(f"git: {name}", WARN, f"{name} is not ignored: `git add .` would commit its secrets", line))
     if not rows:
-        have = ", ".join(found.present)
+        have = ", ".join(present)
         rows.append(Row("secrets in git", OK, f"git ignores {have}" if have else f"no {' or '.join(envfile.FILES)} to protect"))
+    for folder, probe in folders.items():
+        if probe not in ignored:
+            line = f"echo '{_exclude_line(prefix, folder)}' >> {where}"
+            rows.append(Row(f"git: {folder}", WARN, f"{folder} is not ignored: `git add .` would commit it", line))
     return rows
+
+
+def settings_rows(s: config.Settings) -> list[Row]:
+    """Every bad setting, one row each; one OK row when there is none."""
+    problems = s.problems()
+    if not problems:
+        return [Row("settings", OK, "every value set in invoke.yaml, INVOKE_* and -f files is valid")]
+    return [Row(p.setting, FAIL, p.what, p.fix) for p in problems]
 
 
 def repository_rows(c) -> list[Row]:
@@ -292,8 +327,8 @@ def repository_rows(c) -> list[Row]:
         return [Row("repository", FAIL, e.message or "")]
 
 
-def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
-    """A row for a lookup that raises a one-line Exit (which carries its own fix)."""
+def _found(check: str, find: Callable[[], str], status_if_missing: str, note: str = "") -> Row:
+    """OK with what ``find()`` found; its one-line Exit (which carries its own fix) otherwise."""
     try:
         return Row(check, OK, find())
     except Exit as e:
@@ -301,7 +336,8 @@ def _found(check: str, find, status_if_missing: str, note: str = "") -> Row:
 
 
 def collect(c) -> list[Row]:
-    repo = config.repository(c)
+    s = config.settings(c)
+    repo = s.repository()
     wanted = {name: pin.version for name, pin in repo.pins.items()}
     sources = {name: repo.show(pin.source) for name, pin in repo.pins.items()}
     elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
@@ -310,17 +346,13 @@ def collect(c) -> list[Row]:
         "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
         "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
         "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        "shellcheck": (
-            [config.text(c, "lint", "shellcheck"), "--version"],
-            False,
-            "apt-get install shellcheck, brew install shellcheck, or pip install '.[lint-tools]'",
-        ),
-        "shfmt": (
-            [config.text(c, "lint", "shfmt"), "--version"],
-            False,
-            "apt-get install shfmt, brew install shfmt, or pip install '.[lint-tools]'",
-        ),
     }
+    for name in ("shellcheck", "shfmt"):
+        jobs[name] = (
+            [s.text("lint", name), "--version"],
+            False,
+            f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
+        )
     # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
     # reported by env_rows (loading fails the same way again there).
     try:
@@ -341,6 +373,7 @@ def collect(c) -> list[Row]:
     )
     rows += browser_rows
     rows += repository_rows(c)
+    rows += settings_rows(s)
     rows += env_rows()
     rows += git_rows()
     return rows

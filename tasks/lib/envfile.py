@@ -1,10 +1,7 @@
-"""Loading `.env` and `.env.local` into the process environment (python-dotenv).
+"""Loading `.env` and `.env.local` into the environment (python-dotenv), once, when the first task starts.
 
-Precedence, highest first: the shell's environment, then `.env.local`, then `.env`.
-Loading happens once per process, when the first task starts (not at import, so
-`inv --list` stays fast and never fails on a broken `.env`). A bad line (no `=`, not
-UTF-8) is an error naming the file and line, never the content; the good lines are
-loaded all the same, so `inv doctor` still checks the configured port.
+The shell wins over `.env.local`, which wins over `.env`. A bad line is an error naming the file
+and line, never the content; the good lines are loaded all the same.
 """
 
 from __future__ import annotations
@@ -54,9 +51,8 @@ def _line(string: str, first_line: int) -> int:
 
 
 def read_file(path: Path) -> tuple[dict[str, str], dict[str, int], EnvFileError | None]:
-    """``(values, line_of_key, error)`` for one dotenv file: every good line's value, and
-    the first bad line as an error naming the file and line (never its content: it may
-    be a secret). Unreadable altogether: no values and the error."""
+    """``(values, line_of_key, error)`` for one dotenv file: every good line's value, and the
+    first bad line as an error naming the file and line (never its content: it may be a secret)."""
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream
 
@@ -118,11 +114,7 @@ def load_partial(root: Path, environ: MutableMapping[str, str] | None = None) ->
 
 
 def load(root: Path, environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
-    """Load the dotenv files under ``root`` into ``environ`` without overriding it.
-
-    Returns where each key's value came from (for error messages). A bad line raises
-    EnvFileError after the good lines were loaded.
-    """
+    """``load_partial``, raising its error after the good lines were loaded."""
     origins, error = load_partial(root, environ)
     if error is not None:
         raise error
@@ -130,8 +122,7 @@ def load(root: Path, environ: MutableMapping[str, str] | None = None) -> dict[st
 
 
 def ensure_loaded(root: Path) -> None:
-    """Load the dotenv files once per process. When one has a bad line, the good lines
-    are loaded anyway (doctor still sees DATABASE_PORT) and every call raises the error."""
+    """Load the dotenv files once per process; every call raises a bad line's error."""
     global _loaded, _error
     if not _loaded:
         origins, _error = load_partial(root)

@@ -16,10 +16,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
-    """``["FZFF_X=true", "FEATURE_Y_ENABLED=false"]`` -> dict; bad items or secrets -> Exit.
-
-    Secrets are refused: these come from the command line, which every user sees in ps.
-    """
+    """``["FZFF_X=true"]`` -> dict; a bad item, or a secret (argv is visible in ps), is an Exit."""
     env: dict[str, str] = {}
     for item in items or ():
         name, sep, value = item.partition("=")

@@ -1,8 +1,6 @@
-"""The one error type of the suite: what is wrong, the fix, and the setting it concerns.
+"""The one error type: what is wrong, the fix, and the setting it concerns.
 
-Raised anywhere in the library; invoke prints it as one line and exits with ``code``
-(no traceback). Code that needs the parts (doctor's rows, status) reads the fields,
-never the text.
+invoke prints it as one line and exits with ``code``; code that needs the parts reads the fields, never the text.
 """
 
 from __future__ import annotations
@@ -15,7 +13,10 @@ class Problem(Exit):
         self.what = what.rstrip(". ") if fix else what
         self.fix = fix
         self.setting = setting
-        super().__init__(f"{self.what}. Fix: {fix}" if fix else what, code)
+        super().__init__(self._joined() if fix else what, code)
+
+    def _joined(self) -> str:
+        return f"{self.what}. Fix: {self.fix}"
 
     def __str__(self) -> str:
         return self.message or ""

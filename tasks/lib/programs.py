@@ -1,10 +1,6 @@
-"""Running external programs: find them first, echo them masked, fail in one line.
-
-Two ways to run: ``run`` for the steps a user watches (on our terminal, echoed
-first, skipped under `inv --dry`, interrupted steps never a success, dying with us:
-supervise/foreground.py and lifeline.py), and ``capture`` for the
-probes and tools whose output the suite reads (subprocess with a timeout). Both fail
-the same way: "WHAT failed with exit code N (...)". ``version`` is the one version probe.
+"""Running external programs: ``run`` for the steps a user watches (echoed, masked, skipped
+under `inv --dry`), ``capture`` for the probes whose output the suite reads; both fail as
+"WHAT failed with exit code N (...)". ``version`` is the one version probe.
 """
 
 from __future__ import annotations
@@ -26,8 +22,7 @@ from tasks.lib.masking import mask_env
 
 
 def which(program: str, root: Path = PROJECT_ROOT) -> str | None:
-    """The full path of ``program``: a name looked up on PATH, or a path (``~`` expanded,
-    relative to ``root``, the project root, like every path setting); None when absent."""
+    """The full path of ``program``: a name on PATH, or a path (relative to ``root``); None when absent."""
     program = str(program)
     if os.sep in program or (os.altsep and os.altsep in program):
         path = Path(os.path.expanduser(program))
@@ -36,11 +31,7 @@ def which(program: str, root: Path = PROJECT_ROOT) -> str | None:
 
 
 def require(program: str, setting: str, install: str, root: Path = PROJECT_ROOT) -> str:
-    """The full path of ``program`` (see ``which``), or Exit with how to get it.
-
-    ``setting`` names the config key that chooses the program; ``install`` says how
-    to install it.
-    """
+    """The full path of ``program`` (see ``which``), or Exit naming ``setting`` and how to ``install`` it."""
     found = which(program, root)
     if found:
         return found
@@ -88,15 +79,9 @@ def run(
     what: str | None = None,
     unset: Iterable[str] = (),
 ) -> int | None:
-    """Run ``argv`` in ``cwd`` with ``env`` added to the environment, sharing our terminal.
-
-    Secrets travel in ``env``, never in ``argv``; the echo line masks them. Under
-    ``inv --dry`` prints the line and runs nothing (returns None). A failure raises
-    Exit with the exit code; a signal to us meanwhile raises foreground.Interrupted
-    (never a success, whatever the exit code). Variables named in ``unset`` are removed
-    from the inherited environment (e.g. a STATIC_SEEDS from the shell or `.env`).
-    What it starts dies with us (supervise/lifeline.py).
-    """
+    """Run ``argv`` in ``cwd`` on our terminal, ``env`` added and ``unset`` removed; echoed
+    first with secrets masked, only echoed under `inv --dry` (None). A failure is an Exit with
+    the exit code; a signal to us meanwhile is foreground.Interrupted, whatever the code."""
     from tasks.lib.supervise import foreground
 
     unset = list(unset)
@@ -130,19 +115,18 @@ def capture(
     timeout: float = 60.0,
     what: str | None = None,
     ok: Iterable[int] | None = (0,),
-    hint: str = "",
-    timeout_hint: str = "",
+    hint: str | tuple[str, str] = "",
     errors: str = "replace",
 ) -> subprocess.CompletedProcess:
     """Run ``argv`` with its output captured as text, stdin closed, within ``timeout`` s.
 
-    ``env`` is the complete environment (None: ours). A program that cannot start or
-    does not finish in time, or (unless ``ok`` is None) an exit code not in ``ok``, is
-    an Exit naming ``what`` (default: the program) with its last line of output;
-    ``hint`` is appended (how to install or fix it), or ``timeout_hint`` on a timeout.
+    ``env`` is the complete environment (None: ours). A program that cannot start or does not
+    finish in time, or (unless ``ok`` is None) an exit code not in ``ok``, is an Exit naming
+    ``what`` with its last line of output and ``hint`` (or ``(hint, hint on a timeout)``).
     ``errors="surrogateescape"`` keeps undecodable bytes (file names) as os.fsdecode does.
     """
     what = what or Path(argv[0]).name
+    hint, timeout_hint = hint if isinstance(hint, tuple) else (hint, hint)
     tail = f". {hint}" if hint else ""
     try:
         done = subprocess.run(
@@ -156,7 +140,7 @@ def capture(
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        after = f". {timeout_hint}" if timeout_hint else tail
+        after = f". {timeout_hint}" if timeout_hint else ""
         raise Exit(f"{what} did not finish within {timeout:g} s ({shlex.join(map(str, argv))}){after}")
     except OSError as e:
         raise Exit(f"cannot run {argv[0]}: {e.strerror or e}{tail}")
@@ -170,12 +154,8 @@ _VERSION = re.compile(r"\d+(?:\.\d+)+|\d+")
 
 
 def version(argv: list[str], timeout: float = 20.0, pattern: str | None = None, cwd: Path | None = None) -> str | None:
-    """The first version-looking string ``argv`` prints (``shellcheck --version`` ->
-    ``0.9.0``), or None when the program is absent, fails to run or prints none.
-
-    ``pattern`` (a regex whose group 1 is the version) picks one line of several, e.g.
-    ``^Mix (\\S+)`` after the Erlang banner of `mix --version`.
-    """
+    """The first version-looking string ``argv`` prints, or None (absent, failed, none printed);
+    ``pattern``'s group 1 picks one line of several (``^Mix (\\S+)``)."""
     program = which(argv[0])
     if not program:
         return None
@@ -192,12 +172,8 @@ def version(argv: list[str], timeout: float = 20.0, pattern: str | None = None, 
 
 
 def exec_in(c, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> None:
-    """Replace this process by ``argv`` (run in ``cwd`` with ``env`` added); echoes it first.
-
-    For the last step of a task that ends in an interactive program: the program gets
-    the terminal itself (no relaying, no pty in between) and Python's exit costs nothing.
-    Under ``inv --dry`` prints the line and returns.
-    """
+    """Replace this process by ``argv`` (in ``cwd``, ``env`` added), echoed first; the last step
+    of a task that ends in an interactive program. Under ``inv --dry`` only echoed."""
     from tasks.lib.supervise import lifeline
 
     print(f"$ {describe(argv, cwd, env)}", flush=True)

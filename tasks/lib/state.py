@@ -1,13 +1,8 @@
-"""Reading and writing the suite's JSON state files, in the state folder (setting
-dev.state_dir, default .inv): ``fingerprints/<step>.json``, the Elixir version cache;
-and the lock files of steps two `inv` runs must not do at once (``held``).
+"""The state folder's JSON files and lock files (setting dev.state_dir, default .inv).
 
-State only remembers what the suite already found out, so state that cannot be read is
-unknown state: one warning naming the file, and the caller goes on as if it were absent
-(the step runs). State that cannot be written is a ``StateError``: one line naming the
-path and the fix, exit 1, and no temporary file left behind. ``require_writable`` makes
-that check before anything destructive, so a damaged folder stops a run before it
-drops a database rather than after.
+State that cannot be read is unknown state: one warning, and the caller goes on as if it were
+absent. State that cannot be written is a ``StateError`` naming the path and the fix.
+The folder ignores itself with its own `.gitignore` (`*`), as pytest's cache does.
 """
 
 from __future__ import annotations
@@ -22,25 +17,53 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from invoke import Exit
-
 from tasks.lib import config
 from tasks.lib.config import PROJECT_ROOT
-from tasks.lib.console import is_dry
+from tasks.lib.problem import Problem
 
 FINGERPRINTS = "fingerprints"
 SETTING = "dev.state_dir (INVOKE_DEV_STATE_DIR)"
 
 _warned: set[Path] = set()
 _lock = threading.Lock()
+IGNORE_ALL = "# made by inv (the Firezone dev tasks): nothing here belongs in git\n*\n"
 
 
-class StateError(Exit):
-    """The state folder or a state file cannot be written; the message is one line."""
+class StateError(Problem):
+    """The state folder or a state file cannot be written: "what: fix"."""
+
+    def _joined(self) -> str:
+        return f"{self.what}: {self.fix}"
+
+
+def make_folder(folder: Path) -> None:
+    """``mkdir -p folder``; the topmost folder it makes gets a `.gitignore` of ``*``. Raises OSError."""
+    folder = Path(folder)
+    top = next((p for p in reversed((folder, *folder.parents)) if not p.exists()), None)
+    folder.mkdir(parents=True, exist_ok=True)
+    if top is not None:
+        ignore_all(top)
+
+
+def keep_out_of_git(folder: Path) -> None:
+    """After a task: a state folder something made with a plain mkdir (or an older suite) gets its
+    `.gitignore` too; never the project's root or a parent of it, never a repository's top."""
+    folder = Path(folder)
+    if folder.is_dir() and folder != PROJECT_ROOT and folder not in PROJECT_ROOT.parents and not (folder / ".git").exists():
+        ignore_all(folder)
+
+
+def ignore_all(folder: Path) -> None:
+    """Keep ``folder`` out of git with its own `.gitignore` (once; a stat after)."""
+    marker = Path(folder) / ".gitignore"
+    if not marker.exists():
+        try:
+            marker.write_text(IGNORE_ALL, encoding="utf-8")
+        except OSError:
+            pass  # a read-only folder: writing our files there fails with its own message
 
 
 def _show(path: Path) -> str:
-    """A path relative to the project root when inside it (for warnings)."""
     try:
         return str(Path(path).relative_to(PROJECT_ROOT))
     except ValueError:
@@ -71,14 +94,14 @@ def _nearest_folder(folder: Path) -> Path:
 
 
 def _denied(folder: Path) -> StateError:
-    return StateError(f"cannot write the state folder {folder} (permission denied): chmod u+w {folder} or set {SETTING}")
+    return StateError(f"cannot write the state folder {folder} (permission denied)", f"chmod u+w {folder} or set {SETTING}")
 
 
 def _folder_problem(folder: Path) -> StateError | None:
     """Why ``folder`` (a state folder, maybe not made yet) cannot be written, or None."""
     blocker = _blocker(folder)
     if blocker is not None:
-        return StateError(f"cannot write the state folder {blocker} (a file is in the way): remove it or set {SETTING}")
+        return StateError(f"cannot write the state folder {blocker} (a file is in the way)", f"remove it or set {SETTING}")
     existing = _nearest_folder(folder)
     if not os.access(existing, os.W_OK | os.X_OK):
         return _denied(existing)
@@ -93,21 +116,16 @@ def _cannot_write(folder: Path, error: OSError) -> StateError:
     if error.errno in (errno.EACCES, errno.EPERM):
         return _denied(_nearest_folder(folder))
     why = error.strerror or error.__class__.__name__
-    return StateError(f"cannot write the state folder {folder} ({why}): set {SETTING} to a writable folder")
+    return StateError(f"cannot write the state folder {folder} ({why})", f"set {SETTING} to a writable folder")
 
 
 def _file_error(path: Path) -> StateError:
-    return StateError(f"cannot write the state file {path} (a folder is in the way): remove it or set {SETTING}")
+    return StateError(f"cannot write the state file {path} (a folder is in the way)", f"remove it or set {SETTING}")
 
 
 def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None) -> dict | None:
-    """The JSON object in ``path`` (passing ``valid`` when given), else None.
-
-    Absent is None silently; anything else unreadable (not JSON, the wrong shape, a
-    folder, a file in the way of its folder, no permission) is None with one warning
-    naming the path and ``then``, what happens instead ("the step runs"). Never raises
-    for what is on disk.
-    """
+    """The JSON object in ``path`` (passing ``valid``), else None: silently when absent, with one
+    warning naming the path and ``then`` ("the step runs") when unreadable. Never raises for what is on disk."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -132,13 +150,12 @@ def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its
-    folder. Raises StateError (one line: the path, the fix) and removes the temporary
-    file when it cannot."""
+    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its folder;
+    StateError, and no temporary file left, when it cannot."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
     except BaseException as e:  # a Ctrl-C here must not leave the temporary file either
@@ -154,7 +171,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def remove(path: Path) -> None:
-    """Delete a state file; absent is fine. Raises StateError when it stays."""
+    """Delete a state file; absent is fine; StateError when it stays."""
     path = Path(path)
     try:
         path.unlink()
@@ -168,12 +185,9 @@ def remove(path: Path) -> None:
 
 @contextmanager
 def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` for the block. When another `inv` holds it, print
-    ``waiting`` once and wait for it. The kernel releases it however the holder ends
-    (Ctrl-C, kill -9), so a lock file left behind never blocks anyone. A lock file this
-    user may not write (made by root, say) is opened read-only, which flock allows on a
-    local disk. Anything that stops the lock is a StateError: one line naming the lock
-    file and the fix (``setting`` moves its folder)."""
+    """Hold an exclusive flock on ``path`` for the block, printing ``waiting`` once while another
+    `inv` holds it. The kernel releases it however the holder ends. Anything that stops the lock is
+    a StateError naming the lock file and the fix (``setting`` moves its folder)."""
     import fcntl
 
     fd = _open_lock(Path(path), setting)
@@ -186,7 +200,7 @@ def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
     except OSError as e:  # NFS without lock support (ENOLCK), or a read-only open there (EBADF)
         os.close(fd)
         why = e.strerror or e.__class__.__name__
-        raise StateError(f"cannot lock {path} ({why}): set {setting} to a folder on a local disk") from None
+        raise StateError(f"cannot lock {path} ({why})", f"set {setting} to a folder on a local disk") from None
     try:
         yield
     finally:
@@ -195,7 +209,7 @@ def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
 
 def _open_lock(path: Path, setting: str) -> int:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
     except OSError as e:
         raise _lock_error(path, e, setting) from None
     flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -213,36 +227,32 @@ def _open_lock(path: Path, setting: str) -> int:
 def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
     """Why the lock file ``path`` cannot be opened or made, and the fix."""
     if path.is_symlink():
-        return StateError(f"cannot use the lock file {path} (it is a symlink): remove it (rm '{path}'); the next run makes it again")
+        return StateError(f"cannot use the lock file {path} (it is a symlink)", f"remove it (rm '{path}'); the next run makes it again")
     if path.is_dir():
-        return StateError(f"cannot use the lock file {path} (a folder is in the way): remove it (rm -r '{path}')")
+        return StateError(f"cannot use the lock file {path} (a folder is in the way)", f"remove it (rm -r '{path}')")
     if path.exists() and error.errno in (errno.EACCES, errno.EPERM):
         return StateError(
-            f"cannot read the lock file {path} (permission denied): once no inv is running, remove it (rm '{path}');"
-            " the next run makes it again"
+            f"cannot read the lock file {path} (permission denied)",
+            f"once no inv is running, remove it (rm '{path}'); the next run makes it again",
         )
     blocker = _blocker(path.parent)
     if blocker is not None:
-        return StateError(f"cannot make the lock file {path} ({blocker} is a file, not a folder): remove it or set {setting}")
+        return StateError(f"cannot make the lock file {path} ({blocker} is a file, not a folder)", f"remove it or set {setting}")
     if error.errno == errno.EROFS:
-        return StateError(f"cannot make the lock file {path} (read-only file system): set {setting} to a writable folder")
+        return StateError(f"cannot make the lock file {path} (read-only file system)", f"set {setting} to a writable folder")
     folder = _nearest_folder(path.parent)
     if error.errno in (errno.EACCES, errno.EPERM) or not os.access(folder, os.W_OK | os.X_OK):
         return StateError(
-            f"cannot make the lock file {path} (no write permission in {folder}): set {setting} to a folder you can write"
-            f" (or chmod u+w '{folder}' if it is yours)"
+            f"cannot make the lock file {path} (no write permission in {folder})",
+            f"set {setting} to a folder you can write (or chmod u+w '{folder}' if it is yours)",
         )
     why = error.strerror or error.__class__.__name__
-    return StateError(f"cannot make the lock file {path} ({why}): set {setting} to a writable folder")
+    return StateError(f"cannot make the lock file {path} ({why})", f"set {setting} to a writable folder")
 
 
 def check_writable(folder: Path, create: bool = True) -> None:
-    """Raise StateError unless ``folder`` and its fingerprints folder can be written.
-
-    ``create`` makes them when missing (without it, a missing folder only needs a
-    writable parent). Cheap when they exist: a stat, an access check and a listing
-    each, no write. A folder where a state file belongs (``*.json``) is caught too.
-    """
+    """Raise StateError unless ``folder`` and its fingerprints folder can be written; ``create``
+    makes them (without it a missing folder needs a writable parent). No write when they exist."""
     folder = Path(folder)
     for d in (folder, folder / FINGERPRINTS):
         if d.is_dir():
@@ -256,7 +266,7 @@ def check_writable(folder: Path, create: bool = True) -> None:
                 raise problem
             continue
         try:
-            d.mkdir(parents=True, exist_ok=True)
+            make_folder(d)
         except OSError as e:
             raise _cannot_write(d, e) from None
 
@@ -272,9 +282,8 @@ def _no_folder_as_file(folder: Path) -> None:
 
 
 def require_writable(c) -> Path:
-    """The state folder (setting dev.state_dir), made if needed and checked writable;
-    call before a step whose result must be recorded, and before anything destructive.
-    Raises StateError. Under `inv --dry` nothing is made."""
-    folder = config.state_dir(c)
-    check_writable(folder, create=not is_dry(c))
-    return folder
+    """The state folder, made if needed (not under `inv --dry`) and checked writable: call
+    before a step whose result must be recorded, and before anything destructive."""
+    s = config.settings(c)
+    check_writable(s.state_dir, create=not s.dry)
+    return s.state_dir

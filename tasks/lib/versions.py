@@ -1,8 +1,4 @@
-"""Reading `.tool-versions` (asdf/mise) and comparing installed versions with it.
-
-``matches`` is the one rule for "the installed version agrees with the pin": `inv
-doctor` (tasks/lib/doctor.py) and `inv lint.sh` (``version_warning``) both use it.
-"""
+"""`.tool-versions` (asdf/mise), and ``matches``: the one rule for "the installed version agrees with the pin"."""
 
 from __future__ import annotations
 
@@ -52,11 +48,8 @@ def matches(wanted: str, installed: str) -> bool:
 
 
 def version_warning(name: str, path: str, installed: str | None, wanted: str | None, source: str, setting: str) -> str | None:
-    """One warning line when ``installed`` (None: unknown) does not agree with what
-    ``source`` pins (the rule of ``matches``), else None.
-
-    ``setting`` names the config key that chooses the program (``lint.shfmt``).
-    """
+    """One warning line when ``installed`` (None: unknown) does not match what ``source`` pins, else
+    None; ``setting`` chooses the program (``lint.shfmt``)."""
     if not is_pin(wanted):
         return None
     if installed and matches(wanted, installed):

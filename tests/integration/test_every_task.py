@@ -190,6 +190,50 @@ def test_doctor_with_a_failing_required_check_exits_1_with_the_summary(project, 
     assert "docker engine" in proc.stderr.strip().splitlines()[-1]
 
 
+def test_doctor_names_every_bad_setting_with_its_source_and_fix(project, tmp_path):
+    yaml = project.root / "invoke.yaml"
+    yaml.write_text(yaml.read_text() + "billing:\n  grace_period: soon\npostgres:\n  imag: x\n")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("lint:\n  severity: loud\n")
+    proc = project.inv("-f", str(extra), "doctor", timeout=120)
+    no_traceback(proc, "inv doctor with bad settings")
+    assert proc.returncode == 1, out(proc)
+    lines = proc.stdout.splitlines()
+    for check, text, fix in (
+        (
+            "billing.grace_period",
+            f"setting billing.grace_period = 'soon' (from {yaml}) is not a positive number",
+            "INVOKE_BILLING_GRACE_PERIOD",
+        ),
+        ("postgres.imag", f"setting postgres.imag (from {yaml}) is not a setting of the suite", "fix: rename it to postgres.image"),
+        (
+            "lint.severity",
+            f"setting lint.severity = 'loud' (from {extra}) is not one of error, warning, info, style",
+            "INVOKE_LINT_SEVERITY",
+        ),
+    ):
+        i = next(i for i, line in enumerate(lines) if line.startswith(check + " ") and "FAIL" in line)
+        assert text in lines[i] and fix in lines[i + 1], proc.stdout
+        assert check in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_yaml_syntax_error_is_one_line_from_every_command(project, tmp_path):
+    yaml = project.root / "invoke.yaml"
+    yaml.write_text(yaml.read_text() + "postgres:\n  image: [postgres:17\n")
+    for args in (("--list",), ("doctor",), ("dev.status",)):
+        proc = project.inv(*args, timeout=120)
+        no_traceback(proc, f"inv {' '.join(args)} with a broken invoke.yaml")
+        assert proc.returncode == 1 and proc.stdout == "", out(proc)
+        [line] = proc.stderr.splitlines()
+        assert line.startswith(f"{yaml} line ") and ", column " in line and "expected ',' or ']'" in line, line
+    yaml.write_text(yaml.read_text().replace("[postgres:17", "postgres:17"))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("lint: {jobs: 2\n")
+    proc = project.inv("-f", str(broken), "doctor", timeout=120)
+    no_traceback(proc, "inv -f broken.yaml doctor")
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(f"{broken} line "), out(proc)
+
+
 # ------------------------------------------------------------------- the stack, in order
 
 

@@ -142,3 +142,78 @@ def test_commands_and_words():
     with pytest.raises(Exit) as e:
         config.words(c, "elixir", "seed_task")
     assert "setting elixir.seed_task = 5" in e.value.message and "a command" in e.value.message
+
+
+# ------------------------------------------------------------------ the validator
+
+DECLARED = {**DEFAULTS, "postgres": {"backend": "auto", "image": "postgres:17", "command": "postgres"}, "elixir": {"reset_tasks": ["a"]}}
+
+
+def project_settings(tmp_path, text: str, env: dict | None = None) -> config.Settings:
+    (tmp_path / "invoke.yaml").write_text(text)
+    cfg = Config(project_location=str(tmp_path), overrides={})
+    cfg.load_collection(DECLARED, merge=False)  # the validator reads the layers: values invoke cannot merge too
+    cfg.load_project(merge=False)
+    return config.settings(Context(config=cfg))
+
+
+def test_every_bad_value_is_one_problem_naming_the_setting_its_source_and_the_fix(tmp_path):
+    s = project_settings(
+        tmp_path,
+        "billing: {grace_period: soon}\npostgres: {imag: x, backend: cloud, command: 'a \"b'}\nlint: {strict: maybe, exclude: {a: 1}}\n",
+    )
+    found = {p.setting: p for p in s.problems()}
+    yaml = tmp_path / "invoke.yaml"
+    assert sorted(found) == ["billing.grace_period", "lint.exclude", "lint.strict", "postgres.backend", "postgres.command", "postgres.imag"]
+    assert found["billing.grace_period"].what == f"setting billing.grace_period = 'soon' (from {yaml}) is not a positive number"
+    assert found["billing.grace_period"].fix == "fix it in invoke.yaml (billing: {grace_period: ...}) or INVOKE_BILLING_GRACE_PERIOD"
+    assert found["postgres.backend"].what.endswith("is not one of auto, docker, local")
+    assert found["postgres.imag"].what == f"setting postgres.imag (from {yaml}) is not a setting of the suite"
+    assert found["postgres.imag"].fix == "rename it to postgres.image"
+    assert "is not a command line (No closing quotation)" in found["postgres.command"].what
+
+
+def test_good_values_and_unset_ones_are_no_problem(tmp_path):
+    text = "billing: {grace_period: 2}\npostgres: {backend: local, image: ''}\nlint: {strict: yes, exclude: vendor, jobs: '3'}\n"
+    text += "elixir: {reset_tasks: [ecto.reset, [ecto.seed, --quiet]]}\n"
+    assert project_settings(tmp_path, text).problems() == []
+
+
+def test_a_section_that_is_no_mapping_and_an_unknown_key_far_from_any(tmp_path):
+    found = project_settings(tmp_path, "dev: x\nlint: {zzz: 1}\n").problems()
+    assert [p.setting for p in found] == ["dev", "lint.zzz"]
+    assert found[0].fix == "write it as dev: {key: value}"
+    assert found[1].fix.startswith("remove it (the lint settings: exclude, jobs, ")
+
+
+def test_the_highest_layer_is_the_one_checked(tmp_path):
+    (tmp_path / "invoke.yaml").write_text("lint: {jobs: two}\n")
+    cfg = Config(project_location=str(tmp_path), overrides={"lint": {"jobs": 2}})
+    cfg.load_collection(DECLARED)
+    cfg.load_project()
+    assert config.settings(cfg).problems() == []
+
+
+def test_environment_errors_have_fields():
+    [e] = config.environment_errors(DEFAULTS, {"INVOKE_LINT_STRICT": "off"})
+    assert (e.setting, e.fix) == ("lint.strict", "set INVOKE_LINT_STRICT=0")
+
+
+def test_settings_reads_once_and_knows_dry():
+    s = config.settings(ctx({"run": {"dry": True}, "lint": {"jobs": 4}}))
+    assert s.dry is True and s.whole("lint", "jobs") == 4 and s.state_dir == PROJECT_ROOT / ".inv"
+    assert config.choice(ctx({"lint": {"severity": "info"}}), "lint", "severity") == "info"  # the known choices
+
+
+def test_a_yaml_syntax_error_is_one_line(tmp_path):
+    import tasks.taskdef  # noqa: F401  (installs the hook on invoke's Config)
+
+    (tmp_path / "invoke.yaml").write_text("postgres:\n  image: x\n bad: [\n")
+    cfg = Config(project_location=str(tmp_path))
+    with pytest.raises(Exit) as e:
+        cfg.load_project()
+    assert (
+        e.value.message.startswith(f"{tmp_path / 'invoke.yaml'} line 3, column 2: while parsing a block mapping: expected <block end>")
+        and "\n" not in e.value.message
+    )
+    assert e.value.message.endswith("(YAML syntax). Fix: fix the file there")

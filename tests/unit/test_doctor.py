@@ -1,9 +1,12 @@
+import shutil
+import subprocess
 import sys
 from types import SimpleNamespace
 
 import pytest
 
 from tasks.lib import doctor as health
+from tasks.lib.config import settings
 from tasks.lib.doctor import FAIL, OK, WARN, Row, render, tool_row
 from tasks.lib.postgres import ports
 from tasks.lib.postgres.attrs import Status
@@ -156,3 +159,137 @@ def test_an_engine_error_while_looking_falls_back_to_binding(free, monkeypatch):
     assert health.port_row(client(), SPEC, our_status("exited")).status == FAIL
     free["free"] = True
     assert health.port_row(client(), SPEC, our_status("exited")).status == OK
+
+
+# ------------------------------------------------------------------ the framework
+
+
+def test_a_failed_row_reads_the_problems_fields():
+    from invoke import Exit
+
+    from tasks.lib.problem import Problem
+
+    assert health._failed("x", Problem("it broke", "mend it")) == Row("x", FAIL, "it broke", "mend it")
+    assert health._failed("x", Exit("it broke. Fix: not parsed"), WARN) == Row("x", WARN, "it broke. Fix: not parsed", "")
+    assert health._checked("x", lambda: None, "fine") == Row("x", OK, "fine")
+
+
+def test_settings_rows_one_per_bad_value():
+    from invoke import Config
+
+    cfg = Config(overrides={"lint": {"jobs": "two", "jbos": 1}})
+    cfg.load_collection({"lint": {"jobs": 0}})
+    rows = health.settings_rows(settings(cfg))
+    assert [(r.check, r.status, r.fix) for r in rows] == [
+        ("lint.jbos", FAIL, "rename it to lint.jobs"),
+        ("lint.jobs", FAIL, "fix it in invoke.yaml (lint: {jobs: ...}) or INVOKE_LINT_JOBS"),
+    ]
+    assert rows[1].detail == "setting lint.jobs = 'two' (from the command line) is not a whole number >= 0"
+    good = Config()
+    good.load_collection({"lint": {"jobs": 0}})
+    assert [r.status for r in health.settings_rows(settings(good))] == [OK]
+
+
+# ------------------------------------------------------------------ git (real git in throwaway repositories)
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git on PATH")
+
+
+def git(cwd, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def doctor_root(tmp_path, monkeypatch):
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    root = tmp_path / "firezone"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / ".gitignore").write_text("**/.env\n")  # Firezone's
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(health, "PROJECT_ROOT", root)
+    monkeypatch.setattr(sys, "prefix", sys.base_prefix)  # the test's own venv is not in the root
+    return root
+
+
+@needs_git
+def test_doctor_ok_when_git_ignores_the_secrets(doctor_root):
+    (doctor_root / ".env").write_text("A=1\n")
+    (doctor_root / ".gitignore").write_text("**/.env\n/.env.local\n")
+    (doctor_root / ".env.local").write_text("B=1\n")
+    rows = health.git_rows()
+    assert [(r.check, r.status, r.detail) for r in rows] == [("secrets in git", OK, "git ignores .env, .env.local")]
+
+
+@needs_git
+def test_doctor_warns_about_a_secrets_file_git_would_add(doctor_root):
+    (doctor_root / ".env.local").write_text("STRIPE_SECRET_KEY=sk_test_x\n")
+    [row] = health.git_rows()
+    assert (row.check, row.status) == ("git: .env.local", WARN)
+    assert row.detail == ".env.local is not ignored: `git add .` would commit its secrets"
+    assert row.fix == "echo '/.env.local' >> .git/info/exclude"
+    subprocess.run(["sh", "-c", row.fix], cwd=doctor_root, check=True)  # the fix works as printed
+    assert health.git_rows()[0].status == OK
+
+
+@needs_git
+def test_doctor_fails_on_a_tracked_secrets_file(doctor_root):
+    (doctor_root / ".env").write_text("A=1\n")
+    (doctor_root / ".env.local").write_text("B=1\n")
+    git(doctor_root, "add", "-f", ".env", ".env.local")
+    rows = {r.check: r for r in health.git_rows()}
+    assert rows["git: .env"].status == FAIL
+    assert rows["git: .env"].detail == ".env is tracked by git: the secrets in it are committed or will be"
+    assert rows["git: .env"].fix == "git rm --cached .env and commit (rotate any key in it that was pushed)"
+    # .env.local is tracked and no pattern covers it: the exclude line is part of the fix
+    assert rows["git: .env.local"].fix.endswith("; then echo '/.env.local' >> .git/info/exclude")
+
+
+@needs_git
+def test_doctor_warns_about_an_in_tree_venv_and_egg_info_git_would_add(doctor_root, monkeypatch):
+    venv = doctor_root / ".venv"
+    venv.mkdir()
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (doctor_root / "firezone_dev_tasks.egg-info").mkdir()
+    (doctor_root / "firezone_dev_tasks.egg-info" / "PKG-INFO").write_text("Name: x\n")
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    rows = {r.check: r for r in health.git_rows()}
+    assert rows["git: .venv/"].status == WARN and rows["git: .venv/"].fix == "echo '/.venv/' >> .git/info/exclude"
+    assert rows["git: firezone_dev_tasks.egg-info/"].fix == "echo '/firezone_dev_tasks.egg-info/' >> .git/info/exclude"
+    (venv / ".gitignore").write_text("*\n")  # what Python 3.13's venv writes
+    assert "git: .venv/" not in {r.check for r in health.git_rows()}
+
+
+@needs_git
+def test_the_suite_in_a_subfolder_anchors_its_lines_there(doctor_root, monkeypatch):
+    sub = doctor_root / "dev tools"
+    sub.mkdir()
+    (sub / ".env.local").write_text("B=1\n")
+    monkeypatch.setattr(health, "PROJECT_ROOT", sub)
+    monkeypatch.chdir(sub)
+    [row] = health.git_rows()
+    assert row.fix == f"echo '/dev tools/.env.local' >> {doctor_root / '.git' / 'info' / 'exclude'}"  # outside the current folder
+
+
+@needs_git
+def test_doctor_has_no_git_row_outside_a_repository_or_without_git(doctor_root, tmp_path, monkeypatch):
+    (doctor_root / ".env.local").write_text("B=1\n")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    inner = doctor_root / "inner"
+    inner.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(doctor_root))
+    monkeypatch.setattr(health, "PROJECT_ROOT", inner)
+    assert health.git_rows() == []  # the .git is beyond the ceiling
+    monkeypatch.setattr(health, "PROJECT_ROOT", doctor_root)
+    monkeypatch.setenv("PATH", str(doctor_root / "no-bin"))
+    assert health.git_rows() == []
+
+
+@needs_git
+def test_doctor_warns_when_git_refuses_the_checkout(doctor_root):
+    (doctor_root / ".git" / "config").write_text("[core\n")
+    [row] = health.git_rows()
+    assert (row.check, row.status) == ("secrets in git", WARN)
+    assert row.detail.startswith("cannot ask git (git rev-parse: fatal: bad config line 1")

@@ -470,3 +470,33 @@ def test_held_below_a_file_names_the_file_in_the_way(tmp_path):
         f"cannot make the lock file {tmp_path / '.inv' / 'cert.lock'} ({tmp_path / '.inv'} is a file, not a folder):"
         " remove it or set dev.state_dir (INVOKE_DEV_STATE_DIR)"
     )
+
+
+# ------------------------------------------------------------------ git
+
+
+def test_a_folder_the_suite_makes_ignores_itself(tmp_path):
+    state.write_json(tmp_path / ".inv" / "fingerprints" / "deps.json", {})
+    assert (tmp_path / ".inv" / ".gitignore").read_text() == state.IGNORE_ALL
+    assert not (tmp_path / ".inv" / "fingerprints" / ".gitignore").exists()  # the topmost new folder only
+    state.check_writable(tmp_path / "old")  # made by check_writable too
+    assert (tmp_path / "old" / ".gitignore").is_file()
+
+
+def test_a_state_folder_made_by_a_plain_mkdir_gets_its_gitignore_but_never_the_root(tmp_path, monkeypatch):
+    (tmp_path / ".inv").mkdir()
+    state.keep_out_of_git(tmp_path / ".inv")
+    assert (tmp_path / ".inv" / ".gitignore").read_text() == state.IGNORE_ALL
+    monkeypatch.setattr(state, "PROJECT_ROOT", tmp_path / "firezone")
+    (tmp_path / "firezone" / "sub").mkdir(parents=True)
+    (tmp_path / "firezone" / "sub" / ".git").mkdir()
+    for folder in (tmp_path, tmp_path / "firezone", tmp_path / "firezone" / "sub"):
+        state.keep_out_of_git(folder)  # state_dir pointed at ".", "..", or a checkout
+        assert not (folder / ".gitignore").exists()
+
+
+def test_a_state_error_has_its_fields(tmp_path):
+    (tmp_path / ".inv").write_text("")
+    with pytest.raises(StateError) as e:
+        state.check_writable(tmp_path / ".inv")
+    assert (e.value.what, e.value.fix) == (f"cannot write the state folder {tmp_path / '.inv'} (a file is in the way)", FIX)

@@ -94,8 +94,7 @@ def print_secret(
         timeout=timeout,
         what="`stripe listen --print-secret`",
         ok=None,
-        hint=INSTALL_HINT,
-        timeout_hint=f"Check the network, raise billing.secret_timeout, or set {SECRET_VAR} in .env",
+        hint=(INSTALL_HINT, f"Check the network, raise billing.secret_timeout, or set {SECRET_VAR} in .env"),
     )
     secret = parse_secret(done.stdout) if done.returncode == 0 else None
     if secret:
