@@ -32,6 +32,7 @@ def test_a_key_shows_its_kind_only_from_twelve_characters_after_the_prefix():
     assert mask("whsec_" + "a" * 8 + "WXYZ") == "whsec_…WXYZ"
     assert mask("whsec_" + "a" * 7 + "WXYZ") == "****"
     assert mask("sk_" + "a" * 7 + "WXYZ") == "****"
+    assert mask("sk_" + "a" * 8 + "WXYZ") == "sk_…WXYZ"
 
 
 def test_secret_names_in_any_case_and_every_kind():
@@ -53,3 +54,7 @@ def test_a_secret_inside_another_is_never_printed_in_part():
 
 def test_values_of_four_characters_are_scrubbed_shorter_ones_are_not():
     assert secret_values({"A_TOKEN": "abcd", "B_TOKEN": "abc", "C_TOKEN": "", "D_USER": "longvalue"}) == ["abcd"]
+
+
+def test_the_published_development_keys_are_not_scrubbed():
+    assert secret_values({"STRIPE_SECRET_KEY": "sk_dev_1111", "STRIPE_WEBHOOK_SIGNING_SECRET": "whsec_dev_1111"}) == []
