@@ -110,7 +110,8 @@ def test_origin_names_the_project_file(tmp_path):
     assert f"(from {tmp_path / 'invoke.yaml'})" in e.value.message
 
 
-def test_words_from_the_environment_are_understood(monkeypatch):
+def test_values_from_the_environment_arrive_as_the_defaults_type(monkeypatch):
+    # invoke casts these before flag() sees them; words written in YAML: test_config_values.py.
     c = ctx(env={"INVOKE_LINT_STRICT": "yes", "INVOKE_LINT_JOBS": "3"}, monkeypatch=monkeypatch)
     assert config.flag(c, "lint", "strict") is True
     assert config.whole(c, "lint", "jobs") == 3

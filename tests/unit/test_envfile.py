@@ -149,3 +149,8 @@ def test_lines_after_blank_lines_are_counted_right(tmp_path):
     origins, error = envfile.load_partial(tmp_path, environ)
     assert origins == {"A": ".env line 1", "B": ".env line 4", "C": ".env line 6"}
     assert ".env line 8:" in str(error)
+
+
+def test_origin_of_a_value_the_shell_set(monkeypatch):
+    monkeypatch.setenv("FZ_ONLY_IN_THE_SHELL", "1")
+    assert envfile.origin("FZ_ONLY_IN_THE_SHELL") == "the shell environment"

@@ -26,3 +26,35 @@ def test_mask_env_and_text():
     # the public default password is not scrubbed from text ("postgres" is also the user)
     assert secrets == ["sk_test_51HxAbCdEfGhIjKlMnOpabcd"]
     assert mask_text("key=sk_test_51HxAbCdEfGhIjKlMnOpabcd user=postgres", secrets) == "key=sk_test_…abcd user=postgres"
+
+
+def test_a_key_shows_its_kind_only_from_twelve_characters_after_the_prefix():
+    assert mask("whsec_" + "a" * 8 + "WXYZ") == "whsec_…WXYZ"
+    assert mask("whsec_" + "a" * 7 + "WXYZ") == "****"
+    assert mask("sk_" + "a" * 7 + "WXYZ") == "****"
+    assert mask("sk_" + "a" * 8 + "WXYZ") == "sk_…WXYZ"
+
+
+def test_secret_names_in_any_case_and_every_kind():
+    for name in ("db_password", "Github_Token", "MYSQL_PASSWD", "SSH_PRIVATE_KEY", "OPENAI_API_KEY", "pgpassword"):
+        assert is_secret_key(name), name
+    env = {"ssh_private_key": "0123456789abcdef", "OPENAI_API_KEY": "sk-abcdefghijklmnop"}
+    assert mask_env(env) == {"ssh_private_key": "****", "OPENAI_API_KEY": "****"}
+
+
+def test_a_secret_inside_another_is_never_printed_in_part():
+    # The password is a piece of the longer token; replacing it first would leave the
+    # token's other characters in the output.
+    env = {"MY_PASSWORD": "tok3n-4567", "VAULT_TOKEN": "0000-tok3n-4567-9999"}
+    assert secret_values(env) == ["0000-tok3n-4567-9999", "tok3n-4567"]
+    out = mask_text("vault 0000-tok3n-4567-9999 db tok3n-4567", secret_values(env))
+    assert out == "vault **** db ****"
+    assert "0000" not in out and "9999" not in out
+
+
+def test_values_of_four_characters_are_scrubbed_shorter_ones_are_not():
+    assert secret_values({"A_TOKEN": "abcd", "B_TOKEN": "abc", "C_TOKEN": "", "D_USER": "longvalue"}) == ["abcd"]
+
+
+def test_the_published_development_keys_are_not_scrubbed():
+    assert secret_values({"STRIPE_SECRET_KEY": "sk_dev_1111", "STRIPE_WEBHOOK_SIGNING_SECRET": "whsec_dev_1111"}) == []

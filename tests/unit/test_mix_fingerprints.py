@@ -143,3 +143,73 @@ def test_state_folder_that_is_a_file(tmp_path, capsys):
     with pytest.raises(StateError, match=r"\(a file is in the way\): remove it"):
         fingerprints.record(state, step)
     assert state.read_text() == "oops"
+
+
+def test_a_folder_input_changes_when_a_file_is_added_or_removed_not_edited(tmp_path):
+    migrations = tmp_path / "priv" / "repo" / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "1_init.exs").write_text("v1")
+    state = tmp_path / ".inv"
+    step = Step("migrate", [migrations], base=tmp_path)
+    fingerprints.record(state, step)
+    (migrations / "1_init.exs").write_text("v2")  # only the listing counts
+    assert fingerprints.is_up_to_date(state, step) == (True, "priv/repo/migrations unchanged")
+    (migrations / "2_more.exs").write_text("x")
+    assert fingerprints.is_up_to_date(state, step) == (False, "priv/repo/migrations changed")
+    fingerprints.record(state, step)
+    (migrations / "1_init.exs").unlink()
+    assert fingerprints.is_up_to_date(state, step) == (False, "priv/repo/migrations changed")
+
+
+def test_a_folder_input_replaced_by_a_file_is_a_change(tmp_path):
+    target = tmp_path / "deps"
+    target.mkdir()
+    (target / "a").write_text("")
+    state = tmp_path / ".inv"
+    step = Step("s", [target], base=tmp_path)
+    fingerprints.record(state, step)
+    (target / "a").unlink()
+    target.rmdir()
+    target.write_text("a")  # a file whose content is the folder's old listing
+    assert fingerprints.is_up_to_date(state, step) == (False, "deps changed")
+
+
+def test_a_step_name_with_slashes_or_odd_characters_is_one_file_in_the_fingerprints_folder(tmp_path):
+    state = tmp_path / ".inv"
+    for name in ("apps/web setup", "web-assets.v2_x"):
+        step = Step(name, [])
+        fingerprints.record(state, step)
+        assert fingerprints.is_up_to_date(state, step) == (True, "nothing changed")
+    assert sorted(p.name for p in (state / "fingerprints").iterdir()) == ["apps_web_setup.json", "web-assets.v2_x.json"]
+
+
+def test_many_changed_inputs_are_named_three_and_counted(tmp_path):
+    files = [tmp_path / f"{n}.exs" for n in "abcde"]
+    for f in files:
+        f.write_text("1")
+    state = tmp_path / ".inv"
+    steps = {n: Step(str(n), files[:n], base=tmp_path) for n in (3, 4, 5)}
+    for step in steps.values():
+        fingerprints.record(state, step)
+    for f in files:
+        f.write_text("2")
+    assert fingerprints.is_up_to_date(state, steps[3]) == (False, "a.exs, b.exs, c.exs changed")
+    assert fingerprints.is_up_to_date(state, steps[4]) == (False, "a.exs, b.exs, c.exs and 1 more changed")
+    assert fingerprints.is_up_to_date(state, steps[5]) == (False, "a.exs, b.exs, c.exs and 2 more changed")
+
+
+def test_without_a_summary_the_first_input_is_named(tmp_path):
+    root, state, step = make(tmp_path)
+    plain = Step("deps", step.inputs, step.outputs, base=root)
+    fingerprints.record(state, plain)
+    assert fingerprints.is_up_to_date(state, plain) == (True, "mix.lock unchanged")
+    unbased = Step("deps", step.inputs[1:], step.outputs)
+    fingerprints.record(state, unbased)
+    assert fingerprints.is_up_to_date(state, unbased) == (True, f"{root / 'mix.exs'} unchanged")
+
+
+def test_missing_outputs_are_the_absent_and_the_empty_ones(tmp_path):
+    root, _, _ = make(tmp_path)
+    (root / "_build").mkdir()
+    step = Step("s", [], [root / "deps", root / "_build", root / "priv/static", root / "mix.lock"])
+    assert fingerprints.missing_outputs(step) == [root / "_build", root / "priv/static"]

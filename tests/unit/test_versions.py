@@ -89,3 +89,9 @@ def test_version_probe(tmp_path, output, version):
 
 def test_version_probe_of_a_missing_program(tmp_path):
     assert programs.version([str(tmp_path / "absent"), "--version"]) is None
+
+
+def test_read_ignores_everything_after_the_first_hash(tmp_path):
+    f = tmp_path / ".tool-versions"
+    f.write_text("# pinned # by CI\nerlang 27.3.4.1 # OTP # 27\n")
+    assert read(f) == {"erlang": "27.3.4.1"}
