@@ -388,7 +388,7 @@ def environment_errors(defaults: dict, environ: Mapping[str, str]) -> list[Setti
         if isinstance(old, bool) and word in _FALSE_WORDS:
             what += " would read as true (invoke takes only 0 or an empty value as false)"
             out.append(SettingError(what, f"set {name}=0", f"{section}.{key}"))
-        elif isinstance(old, bool) and word not in _TRUE:
+        elif isinstance(old, bool) and word not in _TRUE + _FALSE:
             out.append(SettingError(f"{what} is not true or false", f"set {name}=1 or {name}=0", f"{section}.{key}"))
         elif isinstance(old, (list, tuple, dict)) or hasattr(old, "items"):
             fix = f"unset it and set {section}.{key} in invoke.yaml"
