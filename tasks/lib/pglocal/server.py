@@ -18,10 +18,10 @@ from invoke import Exit
 from tasks.lib import config, programs
 from tasks.lib.console import is_dry
 from tasks.lib.database import origin as database_origin
+from tasks.lib.database.server import spec_from_config
 from tasks.lib.pglocal import account as accounts
 from tasks.lib.pglocal import binaries, cluster
 from tasks.lib.pglocal.cluster import LocalSpec
-from tasks.lib.postgres.spec import spec_from_config
 
 
 def base_dir(c) -> tuple[Path, str]:
@@ -107,7 +107,7 @@ def _port_message(spec: LocalSpec, holder: str) -> str:
 
 
 def check_port(spec: LocalSpec) -> None:
-    from tasks.lib.postgres import ports
+    from tasks.lib.docker import ports
 
     if ports.port_is_free(spec.host_ip, spec.port):
         return

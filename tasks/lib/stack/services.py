@@ -1,10 +1,9 @@
-"""infra.down and infra.destroy: everything infra manages, Postgres first, then the Vault
-container of the acceptance tests (which only exists where elixir.test --acceptance ran)."""
+"""infra.down and infra.destroy: Postgres first, then the Vault container of the acceptance tests."""
 
 from __future__ import annotations
 
+from tasks.lib import vault
 from tasks.lib.stack import postgres
-from tasks.lib.vault import container as vault
 
 
 def stop(c) -> None:

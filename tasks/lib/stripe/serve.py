@@ -102,7 +102,7 @@ def signing_secret(c, stripe: str, key: str) -> str:
 def check_server_port(c) -> None:
     """Exit when the server's port (billing.forward_port) is taken, naming the holder
     (often a server left by an earlier run) and the command that stops it."""
-    from tasks.lib.postgres import ports
+    from tasks.lib.docker import ports
     from tasks.lib.supervise import proctable
 
     port = config.whole(c, "billing", "forward_port", minimum=1)
