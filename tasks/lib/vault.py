@@ -13,10 +13,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
+from invoke import Exit
+
 from tasks.lib import config, readiness
 from tasks.lib.console import dry, is_dry
 from tasks.lib.docker import engine, service
-from tasks.lib.problem import Problem
 
 HEALTH = "/v1/sys/health"
 # Answers that mean "up and unsealed": active (200), standby (429), performance standby (472, 473).
@@ -188,7 +189,7 @@ def status_row(c) -> tuple[str, str]:
         if not engine.answers():
             return ("vault", "no Docker engine answers, so no Vault container (only elixir.test --acceptance needs them)")
         status = service.inspect(spec.service)
-    except Problem as e:
+    except Exit as e:
         return ("vault", f"unknown: {e.message}")
     if status is None:
         return ("vault", f"{spec.container}: absent (inv elixir.test --acceptance creates it)")

@@ -72,7 +72,7 @@ def wait_ready(
         log_source="the container",
         container=container,
     )
-    target = readiness.target(db, server, probe or readiness.probe)
+    target = readiness.target(db, server, probe)
     return loop.wait(target, timeout, interval, cancelled=cancelled, clock=clock, sleep=sleep)
 
 

@@ -162,8 +162,8 @@ class Server:
     container: str = ""
 
 
-def target(db: Database, server: Server, probe: Callable[[Database], str | None] = probe) -> readiness.Target:
-    """The readiness loop's target for Postgres at ``db``."""
+def target(db: Database, server: Server, check: Callable[[Database], str | None] | None = None) -> readiness.Target:
+    """The readiness loop's target for Postgres at ``db`` (``check``: another probe, for tests)."""
 
     def fix(error: str, tail: str, stopped: bool) -> str:
         try:
@@ -174,7 +174,7 @@ def target(db: Database, server: Server, probe: Callable[[Database], str | None]
 
     return readiness.Target(
         what=f"Postgres at {db.host}:{db.port}",
-        probe=lambda: probe(db),
+        probe=lambda: check(db) if check else probe(db),
         hint=fix,
         fatal=lambda error: not is_transient(error),
         alive=server.alive,

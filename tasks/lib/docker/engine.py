@@ -16,6 +16,8 @@ import warnings as pywarnings
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from invoke import Exit
+
 from tasks.lib.docker import endpoint as endpoints
 from tasks.lib.problem import Problem
 
@@ -96,7 +98,7 @@ def answers() -> bool:
         return reply is not None and reply[0] == 200
     try:
         client()
-    except Problem:
+    except Exit:
         return False
     return True
 

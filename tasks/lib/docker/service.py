@@ -11,6 +11,8 @@ import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from invoke import Exit
+
 from tasks.lib.docker import engine, ports
 from tasks.lib.masking import is_secret_key, mask_text
 from tasks.lib.problem import Problem
@@ -272,7 +274,7 @@ def plan(spec: Service) -> str:
     create += f", cap {', '.join(spec.cap_add)}" if spec.cap_add else ""
     try:
         status = inspect(spec)
-    except Problem as e:
+    except Exit as e:
         return f"{create} (could not ask the engine: {e.message})"
     if status is None:
         return create
