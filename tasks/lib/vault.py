@@ -151,33 +151,26 @@ def bring_up(c) -> VaultSpec:
 # infra.down, infra.destroy and the status tables
 
 
-def _ours(c, doing: str) -> VaultSpec | None:
-    """Our Vault container's spec for infra.down/destroy; None when there is none (or no engine:
-    the local backend runs without Docker), when it is someone else's (said), or under --dry (planned)."""
-    spec = spec_from_config(c)
+def _ours(spec: VaultSpec, dry_run: bool, doing: str) -> bool:
+    """Whether infra.down/destroy should ``doing`` our Vault container: not when there is none (or no
+    engine: the local backend runs without Docker), when it is someone else's (said), or under --dry (planned)."""
     status = service.inspect(spec.service) if engine.answers() else None
-    if status is None:
-        return None
-    if not status.ours:
+    if status is not None and not status.ours:
         print(f"vault: container {spec.container} is not ours (no label {service.LABEL}=vault); left alone", flush=True)
-        return None
-    if is_dry(c):
+    elif status is not None and dry_run:
         dry(f"would {doing} container {spec.container} ({status.state})")
-        return None
-    return spec
+    return status is not None and status.ours and not dry_run
 
 
-def stop(c) -> None:
+def stop(spec: VaultSpec, dry_run: bool) -> None:
     """infra.down: stop our Vault container when it exists (silent when it does not)."""
-    spec = _ours(c, "stop")
-    if spec is not None:
+    if _ours(spec, dry_run, "stop"):
         print(service.stop(spec.service), flush=True)
 
 
-def remove(c) -> None:
+def remove(spec: VaultSpec, dry_run: bool) -> None:
     """infra.destroy: remove our Vault container when it exists (it has no volume)."""
-    spec = _ours(c, "remove")
-    if spec is not None:
+    if _ours(spec, dry_run, "remove"):
         for line in service.remove(spec.service):
             print(line, flush=True)
 

@@ -64,8 +64,8 @@ def calls(monkeypatch):
     for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
         monkeypatch.delenv(key, raising=False)
     # The Vault container's share of infra.down/destroy/status (tests/unit/test_vault.py).
-    monkeypatch.setattr(vault_container, "stop", lambda c: None)
-    monkeypatch.setattr(vault_container, "remove", lambda c: None)
+    monkeypatch.setattr(vault_container, "stop", lambda spec, dry: None)
+    monkeypatch.setattr(vault_container, "remove", lambda spec, dry: None)
     monkeypatch.setattr(vault_container, "status_row", lambda c: ("vault", "absent"))
     return log
 

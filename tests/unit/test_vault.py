@@ -140,8 +140,8 @@ def test_without_a_docker_engine_infra_down_and_destroy_skip_vault_and_status_sa
 
     monkeypatch.setattr(engine, "client", no_engine)
     monkeypatch.setattr(engine, "answers", lambda: False)
-    vault.stop(context())
-    vault.remove(context())
+    vault.stop(spec_from_config(context()), False)
+    vault.remove(spec_from_config(context()), False)
     assert capsys.readouterr().out == ""
     name, text = vault.status_row(context())
     assert name == "vault" and text.startswith("no Docker engine answers")

@@ -56,46 +56,56 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
 
 
 def stop(c) -> None:
-    """infra.down: stop the container (or the local server), keep the data."""
+    """Stop the container (or the local server), keep the data (dev.down; infra.down with Vault)."""
     say = dry if is_dry(c) else print
     for line in backend.choose(c).stop(is_dry(c)):
         say(line)
 
 
+def down(c) -> None:
+    """infra.down: stop Postgres (data kept), then the Vault container (silent when there is none)."""
+    from tasks.lib import vault
+
+    stop(c)
+    vault.stop(vault.spec_from_config(c), is_dry(c))
+
+
 def destroy(c, yes: bool) -> None:
-    """infra.destroy: remove the container and its volume (or the local cluster), after asking."""
+    """infra.destroy: remove the container and its volume (or the local cluster), after asking, then
+    the Vault container. Declining removes nothing."""
+    from tasks.lib import vault
+
     be = backend.choose(c)
     what = be.destroy_what()
     if is_dry(c):
         dry(f"would remove {what}")
-        return
-    console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
-    for line in be.destroy():
-        print(line)
+    else:
+        console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
+        for line in be.destroy():
+            print(line)
+    vault.remove(vault.spec_from_config(c), is_dry(c))
 
 
-def status_rows(c) -> list[tuple[str, str]]:
-    """infra.status: the backend, its container or cluster, and whether Postgres answers."""
+def print_status(c) -> None:
+    """infra.status: the backend, its container or cluster, whether Postgres answers, and Vault's row."""
+    from tasks.lib import vault  # urllib: only infra.status needs it
+
     spec = spec_from_config(c)
-    db = spec.db
-    rows = backend.choose(c, spec).status_rows()
+    print(console.table([*backend.choose(c, spec).status_rows(), _database_row(spec.db), vault.status_row(c)]))
+
+
+def _database_row(db: Database) -> tuple[str, str]:
     answer = handshake.handshake(db)
     where = f"{db.host}:{db.port} ({db.name} as {db.user})"
     if answer.error is not None:
-        return [*rows, ("database", f"does not answer at {where}: {answer.error}")]
+        return ("database", f"does not answer at {where}: {answer.error}")
     if answer.database_exists is False:
         text = (
             f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist:"
             " not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)"
         )
-        return [*rows, ("database", text)]
-    return [*rows, ("database", f"answers at {where}")]
-
-
-def print_status(c) -> None:
-    from tasks.lib import vault  # urllib: only infra.status needs it
-
-    print(console.table([*status_rows(c), vault.status_row(c)]))
+        return ("database", text)
+    return ("database", f"answers at {where}")
 
 
 def print_logs(c, tail: int, follow: bool) -> None:
