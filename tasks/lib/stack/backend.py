@@ -41,6 +41,7 @@ class Started:
 
 class ContainerBackend:
     name, local = "docker", False  # `local`: for stack/status.py until it asks the backend for its row
+    removing = "remove"  # what destroy does, for its --dry line
 
     def __init__(self, spec: PostgresSpec, why: str, auto: bool = False):
         self.spec, self.why, self.auto, self.svc = spec, why, auto, spec.service
@@ -140,6 +141,7 @@ class LocalBackend:
     """The local cluster, through pglocal's functions (which read the settings from ``c``)."""
 
     name, local = "local", True
+    removing = "stop the local server and remove"
 
     def __init__(self, c, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
         self.c, self.spec, self.why, self.auto, self.no_engine = c, spec, why, auto, no_engine

@@ -78,7 +78,7 @@ def destroy(c, yes: bool) -> None:
     be = backend.choose(c)
     what = be.destroy_what()
     if is_dry(c):
-        dry(f"would remove {what}")
+        dry(f"would {be.removing} {what}")
     else:
         console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
         for line in be.destroy():
