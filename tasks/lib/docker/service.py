@@ -316,6 +316,8 @@ def stop(spec: Service, dry: bool = False) -> str:
         if ct is None:
             return f"container {spec.name} does not exist; nothing to stop"
         if not is_ours(spec, ct.attrs):
+            if dry:
+                return f"would refuse: container {spec.name} is not ours (no label {LABEL}={spec.kind})"
             raise refuse_foreign(spec, "stop")
         if ct.status not in ("running", "paused", "restarting"):
             return f"container {spec.name} is already stopped ({ct.status}){kept}"
