@@ -1,6 +1,6 @@
 """db.*: seeding and resetting the local dev database.
 
-Mechanisms: tasks/lib/stack/seed.py (seed once, reset), tasks/lib/postgres/seeding.py
+Mechanisms: tasks/lib/stack/seed.py (seed once, reset), tasks/lib/database/seeding.py
 (the marker that says a database was seeded).
 """
 

@@ -1,10 +1,5 @@
-"""infra.*: Postgres, as a Docker container (the Docker SDK) or a local cluster (pg_ctl).
-
-Mechanisms: tasks/lib/stack/postgres.py (bring up, stop, destroy, status, logs),
-tasks/lib/stack/services.py (down and destroy: Postgres, then Vault),
-tasks/lib/stack/backend.py (which one), tasks/lib/postgres/ (the container, readiness),
-tasks/lib/pglocal/ (the local cluster).
-"""
+"""infra.*: Postgres, as a Docker container or a local cluster (tasks/lib/stack/postgres.py,
+backend.py), and the Vault container of the acceptance tests (tasks/lib/vault.py)."""
 
 from invoke import Collection
 
@@ -22,17 +17,17 @@ def up(c):
 @task
 def down(c):
     """Stop Postgres: the container or the local server (keeps the data); and the Vault container if there is one."""
-    from tasks.lib.stack import services
+    from tasks.lib.stack import postgres
 
-    services.stop(c)
+    postgres.down(c)
 
 
 @task(help={"yes": "Do not ask: remove the container and its data volume (or the local cluster) right away."})
 def destroy(c, yes=False):
     """Remove Postgres and its data: the container and volume, or the local cluster (asks first); and the Vault container."""
-    from tasks.lib.stack import services
+    from tasks.lib.stack import postgres
 
-    services.destroy(c, yes)
+    postgres.destroy(c, yes)
 
 
 @task

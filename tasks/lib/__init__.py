@@ -1,18 +1,18 @@
 """The suite's mechanisms; the task modules (tasks/*.py) call into these.
 
 One job per module, grouped by kind. Nothing here imports a task module. The heavy
-SDKs are imported by one module each: docker and requests by postgres/engine.py,
-psycopg by postgres/sql.py, python-dotenv by envfile.py, psutil by
+SDKs are imported by one module each: docker and requests by docker/engine.py,
+psycopg by database/sql.py, python-dotenv by envfile.py, psutil by
 supervise/proctable.py; each inside the functions that need it, so a task pays only
 for what it uses.
 
 Settings, environment, output
     config.py       the invoke settings: typed getters, where a value came from, the validator
-    database.py     DATABASE_* (the portal's connection) and the local-host guard
     envfile.py      .env and .env.local, loaded once, with the line each key came from
     state.py        the state folder (it ignores itself for git): JSON files, lock files
     masking.py      secrets kept out of everything printed
     problem.py      Problem: the one error type (what, fix, setting); doctor reads its fields
+    readiness.py    the one readiness loop: probe, liveness, deadline, failure with the log tail
     portal_env.py   the environment mix, iex and the server get; --env KEY=VALUE
     console.py      dry-run lines, tables, the confirm prompt, prefixed lines
     programs.py     finding and running programs: echo, run, capture, version
@@ -26,16 +26,17 @@ The repository (repo/): what it decides, read from its files, never from mix or 
     derived.py      the settings the repository decides, each with its source (cached)
     summary.py      those values and facts as rows for doctor and dev.status
 
-Postgres (postgres/)
+Docker (docker/)
     endpoint.py     which engine, found as the docker CLI does (DOCKER_HOST, contexts)
-    engine.py       the Docker SDK: the client for that engine, its errors
-    engine_api.py   one read-only Engine API call with the stdlib (the warm path)
-    spec.py         what the container is made from (postgres.* + DATABASE_*)
-    attrs.py        reading a container: state, port, ownership, mismatches
-    ports.py        who holds the host port
-    container.py    get, create, start, stop, remove, logs
+    engine.py       the Docker SDK client and its errors; the stdlib GET on the socket (the warm path)
+    ports.py        who holds a host port
+    service.py      the labelled service container: create, reuse, recreate, start, stop, remove, logs
+
+The dev database (database/)
+    __init__.py     DATABASE_* (the portal's connection) and the local-host guard
+    server.py       what the Postgres server is made from (postgres.* + DATABASE_*), as a service container
     sql.py          psycopg: connections and the suite's own statements
-    readiness.py    waiting for a real handshake
+    handshake.py    whether Postgres really answers, and the hint when not (its readiness target)
     seeding.py      the marker that says a database was seeded; the record of a started seed
     locks.py        one seeder at a time: the advisory lock around seed, migrate, reset
 
@@ -50,19 +51,16 @@ Mix (mix/)
     fingerprints.py content-hash up-to-date checks kept in the state folder
     steps.py        the deps, setup and migrate steps; iex and server commands
 
-The portal's tests (mixtest/, vault/): elixir.test
+The portal's tests (mixtest/, vault.py): elixir.test
     mixtest/command.py  the `mix test` command lines and their environment (pure)
     mixtest/browser.py  chromedriver and Chrome: found, major versions matched; doctor's rows
     mixtest/run.py      elixir.test: Postgres, Vault, the browser check, mix (N partitions)
-    vault/spec.py       what the Vault dev container is made from (vault.*)
-    vault/container.py  get, create, start, stop, remove, the status row (Docker through engine.py)
-    vault/health.py     ready when GET /v1/sys/health answers unsealed (urllib)
+    vault.py            the Vault dev container (vault.*), ready when GET /v1/sys/health answers unsealed
 
 The stack (stack/): the steps dev.up, dev.status, db.* and billing.serve share
-    backend.py      which Postgres: a container or the local cluster (postgres.backend)
-    postgres.py     bring Postgres up (and infra's stop, destroy, status, logs)
+    backend.py      which Postgres, chosen once: a container or the local cluster, one interface
+    postgres.py     bring Postgres up (and infra's down, destroy, status, logs)
     seed.py         seed once, reset (with its checks)
-    services.py     infra.down, infra.destroy: Postgres, then Vault
     setup.py        the dev cert, then `mix setup` (with Postgres and the seed lock when it needs them)
     steps.py        timing steps, one in the background, the closing table
     up.py           dev.up

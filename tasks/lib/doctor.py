@@ -22,10 +22,6 @@ from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.mix import tool
 from tasks.lib.mixtest import browser
-from tasks.lib.pglocal import account, cluster, server
-from tasks.lib.postgres import container, engine, ports
-from tasks.lib.postgres.attrs import Status
-from tasks.lib.postgres.spec import PostgresSpec, spec_from_config
 from tasks.lib.problem import what_and_fix
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend
@@ -65,137 +61,14 @@ def tool_row(
     return Row(name, OK, got + (f" ({pin_file} {want})" if want else ""))
 
 
-def docker_rows(c) -> list[Row]:
-    try:
-        cl = engine.client()
-        version = engine.server_version(cl)
-    except Exit as e:  # nothing listening, an unknown context, a broken config.json
-        return [_failed("docker engine", e.message or "")]
-    rows = [Row("docker engine", OK, f"Docker {version} at {engine.where()}")]
-    try:
-        spec = spec_from_config(c)
-        status = container.inspect(spec)
-    except Exit as e:
-        return rows + [Row("postgres settings", FAIL, e.message or "")]
-    try:
-        present = engine.image_present(cl, spec.image)
-    except Exception:  # a doctor row must not fail the whole report
-        present = False
-    if present:
-        rows.append(Row("postgres image", OK, spec.image))
-    else:
-        rows.append(Row("postgres image", WARN, f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
-    rows.append(port_row(cl, spec, status))
-    return rows
-
-
 def postgres_rows(c) -> list[Row]:
-    """The backend postgres.backend picks, then its rows: the engine and container, or the local cluster."""
+    """The backend postgres.backend picks, then its own rows (the engine and container, or the local cluster)."""
     try:
-        choice = backend.choose(c)
+        be = backend.choose(c)
     except Exit as e:
-        return [Row("postgres backend", FAIL, e.message or "")]
-    if not choice.local:
-        return [Row("postgres backend", OK, f"docker ({choice.why})"), *docker_rows(c)]
-    rows = [Row("postgres backend", OK, f"local ({choice.why})")]
-    if choice.why.startswith("postgres.backend=auto"):
-        answers, where = backend.engine_answers()
-        if answers:  # auto kept the running local cluster
-            rows.append(Row("docker engine", OK, f"answers at {where} (not used: the local cluster is running)"))
-        else:
-            rows.append(
-                Row(
-                    "docker engine",
-                    WARN,
-                    f"not answering at {where}: not needed, the local cluster runs Postgres",
-                    "start the engine to use the container instead (postgres.backend=auto picks it when it answers)",
-                )
-            )
-    return rows + local_rows(c)
-
-
-def _failed(check: str, error: Exit | str, status: str = FAIL) -> Row:
-    """A row from a one-line error: a Problem's what and fix (an Exit's or a string's whole text)."""
-    what, fix = what_and_fix(error) if isinstance(error, Exit) else (error, "")
-    return Row(check, status, what, fix)
-
-
-def _checked(check: str, run: Callable[[], object], ok_detail: str) -> Row:
-    """OK with ``ok_detail`` when ``run()`` passes; its Exit as a failed row otherwise."""
-    try:
-        run()
-    except Exit as e:
-        return _failed(check, e)
-    return Row(check, OK, ok_detail)
-
-
-def local_rows(c) -> list[Row]:
-    """The local cluster: binaries, the account it runs as (root), its folders, the port."""
-    try:
-        spec = server.local_spec(c, find_account=False)
-    except Exit as e:
-        return [_failed("postgres binaries", e.message or "")]
-    rows = [Row("postgres binaries", OK, spec.binaries.describe())]
-    wanted = spec.wanted_major
-    if wanted is not None and wanted != spec.binaries.major:
-        rows[-1] = Row(
-            "postgres binaries",
-            WARN,
-            f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
-            f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)",
-        )
-    user = config.text(c, "postgres", "local_user")
-    try:
-        account.server_account(user, create=False)
-    except Exit as e:
-        if not config.flag(c, "postgres", "create_user"):
-            rows.append(_failed("postgres account", e.message or ""))
-        else:
-            rows.append(Row("postgres account", OK, f"no user {user} yet: infra.up creates it (postgres.create_user)"))
-    else:
-        rows.append(Row("postgres account", OK, f"the server runs as {spec.account.name}"))
-        rows.append(
-            _checked(
-                "postgres folders", lambda: server.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"
-            )
-        )
-    now = cluster.server(spec)
-    where = programs.display_path(spec.data)
-    if now.state == "stale":
-        rows.append(_failed("local cluster", str(server.stale_problem(spec, now))))
-    elif not cluster.initialised(spec):
-        rows.append(Row("local cluster", OK, f"{where}: not made yet (inv infra.up makes it)"))
-    else:
-        rows.append(_checked("local cluster", lambda: server.check_major(spec), f"{where} ({now.state})"))
-    if now.state == "running" and now.port == spec.port:
-        rows.append(Row("database port", OK, f"{spec.address}: our local server listens there (pid {now.pid})"))
-    else:
-        rows.append(_checked("database port", lambda: server.check_port(spec), f"{spec.address} free"))
-    return rows
-
-
-def port_row(cl, spec: PostgresSpec, status: Status | None) -> Row:
-    """The host port: fine while our container runs on it; otherwise whoever holds it is named."""
-    ours = status is not None and status.ours and status.host_port == spec.port
-    if ours and status is not None and status.running:
-        return Row("database port", OK, f"{spec.address} published by our container {spec.container} (running)")
-    # Our container is stopped or absent: the port must really be free for it.
-    try:
-        holder = ports.port_holder(cl, spec, exclude=spec.container if ours else "")
-    except Exception:  # a doctor row must not fail the whole report
-        holder = None if ports.port_is_free(spec.host_ip, spec.port) else "something else"
-    if holder:
-        blocked = f", so our container {spec.container} ({status.state}) cannot start" if ours and status else ""
-        stop = f"`docker stop {holder[len('container ') :]}`" if holder.startswith("container ") else "stop it"
-        return Row(
-            "database port",
-            FAIL,
-            f"{spec.address} is taken by {holder}{blocked}",
-            f"{stop}, or set DATABASE_PORT to a free port in .env (the portal's replication wants 5432)",
-        )
-    if ours and status is not None:
-        return Row("database port", OK, f"{spec.address} free for our container {spec.container} ({status.state})")
-    return Row("database port", OK, f"{spec.address} free")
+        what, fix = what_and_fix(e)
+        return [Row("postgres backend", FAIL, what, fix)]
+    return [Row("postgres backend", OK, f"{be.name} ({be.why})"), *(Row(*row) for row in be.doctor_rows())]
 
 
 def env_rows() -> list[Row]:
@@ -290,7 +163,7 @@ def git_rows() -> list[Row]:
         ignored = set(_git("check-ignore", "--no-index", "--", *probes).stdout.splitlines()) if probes else set()
         tracked = set(_git("ls-files", "--", *present).stdout.splitlines()) if present else set()
     except Exit as e:  # git hung or could not start
-        return [_failed("secrets in git", e, WARN)]
+        return [Row(*backend.failed_row("secrets in git", e, WARN))]
     where = _show(PROJECT_ROOT / exclude)
     rows = []
     for name in present:

@@ -56,7 +56,7 @@ class Contexts:
 
 def engine_socket() -> str:
     """The unix socket of the engine the tests use (the suite's own resolution, in this process)."""
-    from tasks.lib.postgres import endpoint
+    from tasks.lib.docker import endpoint
 
     try:
         path = endpoint.resolve().socket

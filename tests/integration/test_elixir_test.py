@@ -229,7 +229,12 @@ def test_vault_port_taken_a_foreign_container_and_a_dead_one_are_one_line(vault_
     # Not a Vault at all (the Postgres image exits without POSTGRES_PASSWORD): the wait
     # ends at once, with the container's last log lines.
     dead = p.inv("elixir.test", "--acceptance", env={"INVOKE_VAULT_IMAGE": TEST_IMAGE, "INVOKE_VAULT_READY_TIMEOUT": "20"})
-    assert_fails(dead, f"Vault container {p.vault_name} exited (code 1) before", "Last log lines of the container:", "POSTGRES_PASSWORD")
+    assert_fails(
+        dead,
+        f"will not answer: container {p.vault_name} stopped (exited, exit code 1)",
+        "Last log lines of the container:",
+        "POSTGRES_PASSWORD",
+    )
 
 
 # ------------------------------------------------------------------ the browser check

@@ -236,7 +236,7 @@ def test_engine_refusing_to_start_prints_what_it_knows(pg_project, docker_client
 
 def test_server_exiting_at_once_shows_its_log_and_keeps_the_container(pg_project, docker_client):
     up = pg_project.inv("infra.up", env={"INVOKE_POSTGRES_COMMAND": "postgres -c nonsense=1"})
-    assert_fails(up, 'unrecognized configuration parameter "nonsense"', "Hint: the container stopped")
+    assert_fails(up, 'unrecognized configuration parameter "nonsense"', "Fix: the container stopped")
     ct = container(docker_client, pg_project.container_name)
     assert ct is not None and ct.status == "exited"
     # The message's pointers hold: the container is there for `inv infra.logs`.

@@ -7,10 +7,12 @@ import pytest
 
 from tasks.lib import doctor as health
 from tasks.lib.config import settings
+from tasks.lib.database import Database
+from tasks.lib.database.server import PostgresSpec
+from tasks.lib.docker import ports
+from tasks.lib.docker.service import Status
 from tasks.lib.doctor import FAIL, OK, WARN, Row, render, tool_row
-from tasks.lib.postgres import ports
-from tasks.lib.postgres.attrs import Status
-from tasks.lib.postgres.spec import PostgresSpec
+from tasks.lib.stack.backend import ContainerBackend
 
 
 def test_tool_row_found_matching_and_mismatched():
@@ -70,16 +72,18 @@ def test_unpinned_versions_are_not_compared():
 # --------------------------------------------------------------------------- the database port
 
 SPEC = PostgresSpec(
+    db=Database(host="localhost", port=5432, name="firezone_dev", user="postgres", password="postgres"),
     image="postgres:17",
     container="fz-pg",
     volume="fz-pg-data",
     data_dir="/var/lib/postgresql/data",
     command=("postgres",),
     host_ip="127.0.0.1",
-    port=5432,
-    user="postgres",
-    password="postgres",
 )
+
+
+def port_row(cl, spec, status) -> Row:
+    return Row(*ContainerBackend(spec, "postgres.backend=docker")._port_row(cl, status))
 
 
 def our_status(state, port=5432, ours=True):
@@ -107,18 +111,18 @@ def free(monkeypatch):
 
 def test_port_of_our_running_container_is_ok(free):
     free["free"] = False  # held by our own container's proxy
-    row = health.port_row(client(("fz-pg", 5432)), SPEC, our_status("running"))
+    row = port_row(client(("fz-pg", 5432)), SPEC, our_status("running"))
     assert (row.status, row.detail) == (OK, "127.0.0.1:5432 published by our container fz-pg (running)")
 
 
 def test_port_free_for_our_stopped_container_is_ok(free):
-    row = health.port_row(client(), SPEC, our_status("exited"))
+    row = port_row(client(), SPEC, our_status("exited"))
     assert (row.status, row.detail) == (OK, "127.0.0.1:5432 free for our container fz-pg (exited)")
 
 
 def test_another_container_holding_the_port_of_our_stopped_one_fails(free):
     free["free"] = False
-    row = health.port_row(client(("someone-elses-db", 5432)), SPEC, our_status("exited"))
+    row = port_row(client(("someone-elses-db", 5432)), SPEC, our_status("exited"))
     assert row.status == FAIL
     assert row.detail == "127.0.0.1:5432 is taken by container someone-elses-db, so our container fz-pg (exited) cannot start"
     assert row.fix.startswith("`docker stop someone-elses-db`, or set DATABASE_PORT")
@@ -126,39 +130,39 @@ def test_another_container_holding_the_port_of_our_stopped_one_fails(free):
 
 def test_a_process_holding_the_port_of_our_stopped_one_fails_naming_it(free):
     free.update(free=False, process="nc (pid 4242)")
-    row = health.port_row(client(), SPEC, our_status("exited"))
+    row = port_row(client(), SPEC, our_status("exited"))
     assert row.status == FAIL and "taken by another process, nc (pid 4242)" in row.detail
     assert row.fix.startswith("stop it, or set DATABASE_PORT")
 
 
 def test_port_taken_without_our_container(free):
     free["free"] = False
-    row = health.port_row(client(), SPEC, None)
+    row = port_row(client(), SPEC, None)
     assert (row.status, row.detail) == (FAIL, "127.0.0.1:5432 is taken by another process")
     free["free"] = True
-    assert health.port_row(client(), SPEC, None).detail == "127.0.0.1:5432 free"
+    assert port_row(client(), SPEC, None).detail == "127.0.0.1:5432 free"
 
 
 def test_a_foreign_container_with_our_name_is_counted(free):
-    row = health.port_row(client(("fz-pg", 5432)), SPEC, our_status("running", ours=False))
+    row = port_row(client(("fz-pg", 5432)), SPEC, our_status("running", ours=False))
     assert row.status == FAIL and "container fz-pg" in row.detail
 
 
 def test_our_container_on_another_port_does_not_vouch_for_this_one(free):
     free["free"] = False
-    row = health.port_row(client(("other", 5432)), SPEC, our_status("running", port=6000))
+    row = port_row(client(("other", 5432)), SPEC, our_status("running", port=6000))
     assert row.status == FAIL and "container other" in row.detail
 
 
 def test_an_engine_error_while_looking_falls_back_to_binding(free, monkeypatch):
-    def broken(cl, spec, exclude=None):
+    def broken(*args):
         raise RuntimeError("engine hiccup")
 
-    monkeypatch.setattr(ports, "port_holder", broken)
+    monkeypatch.setattr(ports, "holder", broken)
     free["free"] = False
-    assert health.port_row(client(), SPEC, our_status("exited")).status == FAIL
+    assert port_row(client(), SPEC, our_status("exited")).status == FAIL
     free["free"] = True
-    assert health.port_row(client(), SPEC, our_status("exited")).status == OK
+    assert port_row(client(), SPEC, our_status("exited")).status == OK
 
 
 # ------------------------------------------------------------------ the framework
@@ -169,9 +173,10 @@ def test_a_failed_row_reads_the_problems_fields():
 
     from tasks.lib.problem import Problem
 
-    assert health._failed("x", Problem("it broke", "mend it")) == Row("x", FAIL, "it broke", "mend it")
-    assert health._failed("x", Exit("it broke. Fix: not parsed"), WARN) == Row("x", WARN, "it broke. Fix: not parsed", "")
-    assert health._checked("x", lambda: None, "fine") == Row("x", OK, "fine")
+    from tasks.lib.stack.backend import failed_row
+
+    assert failed_row("x", Problem("it broke", "mend it")) == ("x", FAIL, "it broke", "mend it")
+    assert failed_row("x", Exit("it broke. Fix: not parsed"), WARN) == ("x", WARN, "it broke. Fix: not parsed", "")
 
 
 def test_settings_rows_one_per_bad_value():

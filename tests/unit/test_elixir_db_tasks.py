@@ -11,9 +11,8 @@ import pytest
 from invoke import Config, Exit, MockContext, Result
 
 from tasks import db, elixir
-from tasks.lib.database import database
+from tasks.lib.database import database, seeding
 from tasks.lib.mix import steps
-from tasks.lib.postgres import seeding
 from tasks.lib.stack import seed
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "umbrella"

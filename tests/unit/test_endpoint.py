@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from invoke import Exit
 
-from tasks.lib.postgres import endpoint, engine, engine_api
-from tasks.lib.postgres.endpoint import EndpointError, resolve
+from tasks.lib.docker import endpoint, engine
+from tasks.lib.docker.endpoint import EndpointError, resolve
 
 
 def add_context(config_dir: Path, name: str, host: str, skip_tls_verify: bool = False, tls: bool = False) -> Path:
@@ -117,7 +117,7 @@ def test_unknown_context_from_docker_context_names_it_and_the_fix(home):
     assert msg.startswith("Docker context colima (from DOCKER_CONTEXT) does not exist: it is not in ~/.docker/contexts. Fix: ")
     assert "`docker context ls`" in msg and "unset DOCKER_CONTEXT" in msg
     assert "\n" not in msg
-    assert e.value.problem + ". Fix: " + e.value.fix == msg
+    assert e.value.what + ". Fix: " + e.value.fix == msg
 
 
 def test_unknown_current_context_names_config_json_and_the_fix(dotdocker, home):
@@ -212,9 +212,9 @@ def test_engine_uses_the_resolved_endpoint(monkeypatch, tmp_path):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(cfg))
     monkeypatch.setenv("DOCKER_CONTEXT", "colima")
-    assert engine.docker_host() == "unix:///nowhere/colima.sock"
+    assert engine.endpoint().host == "unix:///nowhere/colima.sock"
     assert engine.where() == "unix:///nowhere/colima.sock (context colima, from DOCKER_CONTEXT)"
-    assert engine.is_on_this_machine()
+    assert engine.endpoint().is_local
     monkeypatch.setattr(engine, "_client", None)
     with pytest.raises(Exit) as e:
         engine.client()
@@ -227,12 +227,12 @@ def test_engine_turns_an_unknown_context_into_one_exit_line(monkeypatch, tmp_pat
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setenv("DOCKER_CONTEXT", "ghost")
-    for call in (engine.where, engine.docker_host, engine.client):
+    for call in (engine.where, engine.endpoint, engine.client):
         with pytest.raises(Exit) as e:
             call()
         assert e.value.message.startswith("Docker context ghost (from DOCKER_CONTEXT) does not exist: it is not in ")
     # The warm path has no answer then, so the caller asks the SDK path, which says why.
-    assert engine_api.socket_path() is None
+    assert engine.container_attrs("pg") is None and engine.answers() is False
 
 
 def test_env_file_origin_reaches_the_message(monkeypatch, tmp_path):

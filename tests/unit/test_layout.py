@@ -36,9 +36,9 @@ KNOWN_TASK_MODULES = {
 }
 # Third-party package -> the one module allowed to import it (requests: at most there).
 HEAVY_HOMES = {
-    "docker": "tasks/lib/postgres/engine.py",
-    "requests": "tasks/lib/postgres/engine.py",
-    "psycopg": "tasks/lib/postgres/sql.py",
+    "docker": "tasks/lib/docker/engine.py",
+    "requests": "tasks/lib/docker/engine.py",
+    "psycopg": "tasks/lib/database/sql.py",
     "dotenv": "tasks/lib/envfile.py",
 }
 MUST_IMPORT = {"docker", "psycopg", "dotenv"}

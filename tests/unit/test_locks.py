@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.lib.database import Database
-from tasks.lib.postgres import locks, seeding
+from tasks.lib.database import Database, locks, seeding
 
 
 def db(name="firezone_dev"):

@@ -280,11 +280,10 @@ def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_pa
 
 
 def test_engine_ping_without_a_socket_is_false(monkeypatch, tmp_path):
-    from tasks.lib.postgres import engine_api
+    from tasks.lib.docker import engine
 
-    env = {"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
-    assert engine_api.ping(environ=env, home=tmp_path) is False
-    assert engine_api.ping(environ={"DOCKER_HOST": "tcp://127.0.0.1:2375"}, home=tmp_path) is None
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    assert engine.answers() is False
 
 
 def test_mode_bits_are_read(tmp_path):
@@ -295,11 +294,8 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
     from tasks.lib.pglocal import server
     from tasks.lib.stack import postgres
 
-    monkeypatch.setattr(
-        backend,
-        "choose",
-        lambda c: backend.Choice("local", "postgres.backend=auto: no Docker engine answers at unix:///x.sock (the default)"),
-    )
+    why = "postgres.backend=auto: no Docker engine answers at unix:///x.sock (the default)"
+    monkeypatch.setattr(backend, "choose", lambda c, spec: backend.LocalBackend(c, spec, why, auto=True, no_engine=True))
 
     def no_programs(c, find_account=True):
         raise Exit("no PostgreSQL server programs found for the local cluster. Fix: install PostgreSQL's server")
@@ -314,7 +310,8 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
         "Fix: install PostgreSQL's server. Or start the Docker engine: postgres.backend=auto: no Docker engine answers at unix:///x.sock"
         in msg
     )
-    monkeypatch.setattr(backend, "choose", lambda c: backend.Choice("local", "postgres.backend=local from INVOKE_POSTGRES_BACKEND"))
+    why = "postgres.backend=local from INVOKE_POSTGRES_BACKEND"
+    monkeypatch.setattr(backend, "choose", lambda c, spec: backend.LocalBackend(c, spec, why))
     with pytest.raises(Exit) as e:
         postgres.bring_up(context())
     assert "Docker" not in e.value.message

@@ -1,4 +1,4 @@
-"""tasks/lib/postgres/readiness.py: the wait loop on a fake clock, and the probe against local sockets."""
+"""tasks/lib/readiness.py (the wait loop on a fake clock) with Postgres's target (database/handshake.py), and the probe against local sockets."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import threading
 import pytest
 from invoke import Exit
 
-from tasks.lib.database import Database
-from tasks.lib.postgres import readiness, sql
+from tasks.lib import readiness as loop
+from tasks.lib.database import Database, sql
+from tasks.lib.database import handshake as readiness
 
 DB = Database(host="localhost", port=5432, name="firezone_dev", user="postgres", password="postgres")
 
@@ -49,10 +50,36 @@ class ScriptedProbe:
         return self.results.pop(0) if len(self.results) > 1 else self.results[0]
 
 
+def wait_ready(
+    db,
+    timeout=60.0,
+    interval=0.05,
+    logs=None,
+    *,
+    probe=None,
+    alive=None,
+    diagnose=None,
+    container="",
+    cancelled=None,
+    clock,
+    sleep,
+):
+    server = readiness.Server(
+        logs=logs or (lambda: ""),
+        alive=alive or (lambda: None),
+        diagnose=diagnose or (lambda error, tail: None),
+        stopped_hint="the container stopped: the log lines below say why",
+        log_source="the container",
+        container=container,
+    )
+    target = readiness.target(db, server, probe)
+    return loop.wait(target, timeout, interval, cancelled=cancelled, clock=clock, sleep=sleep)
+
+
 def wait(clock, probe, **kw):
     kw.setdefault("timeout", 5.0)
     kw.setdefault("interval", 0.05)
-    return readiness.wait_ready(DB, probe=probe, clock=clock, sleep=clock.sleep, **kw)
+    return wait_ready(DB, probe=probe, clock=clock, sleep=clock.sleep, **kw)
 
 
 def test_ready_at_once_waits_nothing():
@@ -73,7 +100,7 @@ def test_retries_transient_errors_at_the_poll_interval():
 def test_default_interval_is_fast():
     clock = FakeClock()
     probe = ScriptedProbe(clock, [REFUSED, None])
-    readiness.wait_ready(DB, probe=probe, clock=clock, sleep=clock.sleep)
+    wait_ready(DB, probe=probe, clock=clock, sleep=clock.sleep)
     assert clock.sleeps == [0.05]
 
 
@@ -110,7 +137,7 @@ def test_stopped_container_ends_the_wait_early():
     with pytest.raises(Exit) as e:
         wait(clock, probe, timeout=60, alive=lambda: next(states), logs=lambda: "FATAL: bad setting")
     assert "container fz-pg stopped (exited)" in e.value.message
-    assert "Hint: the container stopped" in e.value.message
+    assert "Fix: the container stopped" in e.value.message
     assert "FATAL: bad setting" in e.value.message
     assert clock.now - 100.0 < 1.5
 
@@ -119,7 +146,7 @@ def test_logs_and_message_are_masked():
     db = Database(host="localhost", port=5432, name="firezone_dev", user="postgres", password="very-secret-pw")
     clock = FakeClock()
     with pytest.raises(Exit) as e:
-        readiness.wait_ready(
+        wait_ready(
             db,
             timeout=0.1,
             probe=lambda d: "refused very-secret-pw",
@@ -237,13 +264,13 @@ class FakeServer:
 
     def _connect(self, dbname):
         if self.error:
-            raise sql.Unreachable(self.error)
+            raise sql.Unreachable(self.error, dbname)
         if dbname == sql.MAINTENANCE_DB and self.maintenance_error:
-            raise sql.Unreachable(self.maintenance_error)
+            raise sql.Unreachable(self.maintenance_error, dbname)
         if dbname != sql.MAINTENANCE_DB and self.dev_error:
-            raise sql.Unreachable(self.dev_error)
+            raise sql.Unreachable(self.dev_error, dbname)
         if dbname not in self.databases:
-            raise sql.Unreachable(f'connection failed: FATAL:  database "{dbname}" does not exist')
+            raise sql.Unreachable(f'connection failed: FATAL:  database "{dbname}" does not exist', dbname)
 
     def database_exists(self, db, dbname, connect_timeout=2):
         self.calls.append(("database_exists", dbname))
@@ -268,7 +295,7 @@ def test_a_dropped_dev_database_is_ready_and_not_seeded(monkeypatch):
     assert answer.error is None and answer.database_exists is False
     assert server.calls == [("database_exists", "postgres")]
     clock = FakeClock()
-    assert readiness.wait_ready(DB, clock=clock, sleep=clock.sleep) == 0.0
+    assert wait_ready(DB, clock=clock, sleep=clock.sleep) == 0.0
 
 
 @pytest.mark.parametrize("refusal", [NO_POSTGRES_DB, NO_CONNECT])
@@ -288,7 +315,7 @@ def test_no_connect_right_on_either_database_fails_at_once(monkeypatch):
     FakeServer(monkeypatch, maintenance_error=NO_CONNECT, dev_error=NO_CONNECT.replace('"postgres"', '"firezone_dev"'))
     clock = FakeClock()
     with pytest.raises(Exit) as e:
-        readiness.wait_ready(DB, clock=clock, sleep=clock.sleep)
+        wait_ready(DB, clock=clock, sleep=clock.sleep)
     assert "permission denied" in e.value.message and "grant it CONNECT" in e.value.message
     assert clock.sleeps == []
 
@@ -312,11 +339,13 @@ def test_database_exists_against_a_real_closed_port():
 
 
 def test_maintenance_refused_and_database_missing():
-    assert sql.maintenance_refused(NO_POSTGRES_DB) and sql.maintenance_refused(NO_CONNECT)
-    assert not sql.maintenance_refused(NO_DEV_DB) and not sql.maintenance_refused(NO_ROLE)
-    assert not sql.maintenance_refused(REFUSED)
-    assert sql.database_missing(NO_DEV_DB, "firezone_dev")
-    assert not sql.database_missing(NO_DEV_DB, "other") and not sql.database_missing(NO_ROLE, "me")
+    def refused(error):
+        return sql.Unreachable(error, "postgres").no_access
+
+    assert refused(NO_POSTGRES_DB) and refused(NO_CONNECT)
+    assert not refused(NO_DEV_DB) and not refused(NO_ROLE) and not refused(REFUSED)
+    assert sql.Unreachable(NO_DEV_DB, "firezone_dev").missing
+    assert not sql.Unreachable(NO_DEV_DB, "other").missing and not sql.Unreachable(NO_ROLE, "me").missing
 
 
 # --------------------------------------------------------------------------- cancelled
@@ -331,7 +360,7 @@ def test_cancelled_stops_the_wait_at_the_next_poll():
         asked.append(clock.now)
         return len(asked) > 3
 
-    with pytest.raises(readiness.Cancelled) as e:
+    with pytest.raises(loop.Cancelled) as e:
         wait(clock, probe, timeout=60, cancelled=cancelled)
     assert str(e.value) == "stopped waiting for Postgres"
     assert isinstance(e.value, Exception) and not isinstance(e.value, Exit)
@@ -342,7 +371,7 @@ def test_cancelled_stops_the_wait_at_the_next_poll():
 def test_cancelled_before_the_first_probe_probes_nothing():
     clock = FakeClock()
     probe = ScriptedProbe(clock, [None])
-    with pytest.raises(readiness.Cancelled):
+    with pytest.raises(loop.Cancelled):
         wait(clock, probe, cancelled=lambda: True)
     assert probe.calls == 0
 
@@ -423,7 +452,7 @@ def test_diagnose_replaces_the_hint_and_sees_error_and_logs():
     hba = 'connection failed: FATAL:  no pg_hba.conf entry for host "172.17.0.1", user "postgres", database "postgres", no encryption'
     with pytest.raises(Exit) as e:
         wait(clock, lambda d: hba, logs=lambda: "LOG: ready", diagnose=diagnose)
-    assert "Hint: the data volume v was left half-initialised" in e.value.message
+    assert "Fix: the data volume v was left half-initialised" in e.value.message
     assert seen == [(hba, "LOG: ready")]
 
 
@@ -441,7 +470,7 @@ def test_diagnose_beats_the_stopped_container_hint():
         wait(
             clock, lambda d: REFUSED, alive=lambda: "container fz-pg stopped (exited)", diagnose=lambda error, log_text: "half-initialised"
         )
-    assert "Hint: half-initialised" in e.value.message
+    assert "Fix: half-initialised" in e.value.message
 
 
 def test_pg_hba_hint_without_a_diagnosis_names_destroy():

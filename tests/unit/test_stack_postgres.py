@@ -9,11 +9,12 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import infra
-from tasks.lib.postgres import container as containers
-from tasks.lib.postgres import readiness
-from tasks.lib.postgres.attrs import Status
+from tasks.lib import readiness as loop
+from tasks.lib import vault as vault_container
+from tasks.lib.database import handshake as readiness
+from tasks.lib.docker import service as containers
+from tasks.lib.docker.service import Status
 from tasks.lib.stack import postgres
-from tasks.lib.vault import container as vault_container
 
 
 def context(dry=False, **postgres):
@@ -57,14 +58,14 @@ def calls(monkeypatch):
     monkeypatch.setattr(containers, "plan", record("plan", "would create container firezone-dev-postgres from image postgres:17"))
     monkeypatch.setattr(containers, "stop", record("stop", "stopped container firezone-dev-postgres"))
     monkeypatch.setattr(containers, "remove", record("remove", ["removed container x", "removed volume y"]))
-    monkeypatch.setattr(readiness, "wait_ready", record("wait_ready", 0.42))
+    monkeypatch.setattr(loop, "wait", record("wait_ready", 0.42))
     monkeypatch.setattr(readiness, "probe", record("probe", None))
     monkeypatch.setattr(readiness, "handshake", record("handshake", readiness.Handshake(None, "postgres", True)))
     for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
         monkeypatch.delenv(key, raising=False)
     # The Vault container's share of infra.down/destroy/status (tests/unit/test_vault.py).
-    monkeypatch.setattr(vault_container, "stop", lambda c: None)
-    monkeypatch.setattr(vault_container, "remove", lambda c: None)
+    monkeypatch.setattr(vault_container, "stop", lambda spec, dry: None)
+    monkeypatch.setattr(vault_container, "remove", lambda spec, dry: None)
     monkeypatch.setattr(vault_container, "status_row", lambda c: ("vault", "absent"))
     return log
 
@@ -77,10 +78,9 @@ def test_up_starts_then_waits_with_configured_timing_and_prints_one_line(calls, 
     infra.up(context(ready_timeout=7, poll_interval=0.02))
     assert names(calls) == ["ensure_running", "wait_ready"]
     _, args, kwargs = calls[1]
-    assert args[0].port == 5432 and args[0].host == "localhost"
-    assert kwargs["timeout"] == 7.0 and kwargs["interval"] == 0.02
-    assert callable(kwargs["logs"]) and callable(kwargs["alive"]) and callable(kwargs["diagnose"])
-    assert kwargs["container"] == "firezone-dev-postgres" and kwargs["cancelled"] is None
+    target, timeout, interval = args
+    assert target.what == "Postgres at localhost:5432" and callable(target.logs) and callable(target.alive)
+    assert (timeout, interval) == (7.0, 0.02) and kwargs["cancelled"] is None
     out = capsys.readouterr()
     lines = out.out.strip().splitlines()
     assert len(lines) == 1
@@ -98,24 +98,16 @@ def test_bring_up_under_dry_only_prints_the_plan(calls, capsys):
     assert "[dry] would wait up to 60 s for Postgres at localhost:5432" in out
 
 
-def test_ensure_started_and_wait_until_ready_are_separate(calls):
-    c = context()
-    assert postgres.ensure_started(c).action == "created"
-    assert names(calls) == ["ensure_running"]
-    assert postgres.wait_until_ready(c) == 0.42
-    assert names(calls) == ["ensure_running", "wait_ready"]
-
-
-def test_ensure_started_under_dry_returns_a_planned_status(calls):
-    st = postgres.ensure_started(context(dry=True))
-    assert st.action == "planned" and st.state == "absent" and st.host_port == 5432
-    assert "ensure_running" not in names(calls)
-
-
 def test_warns_once_about_values_the_portal_replication_cannot_use(calls, capsys, monkeypatch):
     monkeypatch.setenv("DATABASE_PORT", "6543")
     # A contract-era portal, whose config hard-wires the replication connections.
-    monkeypatch.setattr("tasks.lib.postgres.spec._replication_hardwired", lambda c: True)
+    from tasks.lib import config
+
+    fact = type("Fact", (), {"value": True})()
+    real = config.repository
+    monkeypatch.setattr(
+        config, "repository", lambda c: type("Repo", (), {"replication_hardwired": fact, "__getattr__": lambda s, k: getattr(real(c), k)})()
+    )
     infra.up(context())
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: DATABASE_PORT=6543")
@@ -135,17 +127,15 @@ def test_down_stops(calls, capsys):
     assert "stopped container" in capsys.readouterr().out
 
 
-def test_down_under_dry_changes_nothing(calls, capsys, monkeypatch):
-    monkeypatch.setattr(containers, "inspect", lambda spec: status())
+def test_down_under_dry_asks_for_the_plan_only(calls, capsys, monkeypatch):
+    monkeypatch.setattr(containers, "stop", lambda svc, dry: f"would stop container {svc.name}" if dry else pytest.fail("stopped"))
     infra.down(context(dry=True))
-    assert "stop" not in names(calls)
     assert "[dry] would stop container firezone-dev-postgres" in capsys.readouterr().out
 
 
 def test_destroy_with_yes_removes(calls, capsys):
     infra.destroy(context(), yes=True)
     assert names(calls) == ["inspect", "remove"]
-    assert calls[1][2] == {"volume": True}
 
 
 def test_destroy_without_a_terminal_refuses(calls, monkeypatch):
@@ -216,7 +206,7 @@ def test_status_with_the_dev_database_dropped_says_the_server_answers(calls, cap
 
 
 def test_dev_status_with_the_dev_database_dropped(calls, monkeypatch):
-    from tasks.lib.postgres import seeding
+    from tasks.lib.database import seeding
     from tasks.lib.stack import status as dev_status
 
     monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake(None, "postgres", False))
@@ -247,35 +237,34 @@ def test_bring_up_threads_cancelled_into_the_wait(calls):
 
 
 def test_bring_up_already_cancelled_touches_nothing(calls):
-    with pytest.raises(readiness.Cancelled, match="stopped waiting for Postgres"):
+    with pytest.raises(loop.Cancelled, match="stopped waiting for Postgres"):
         postgres.bring_up(context(), cancelled=lambda: True)
     assert calls == []
 
 
-def test_wait_until_ready_raises_cancelled_from_the_real_wait(monkeypatch):
-    """The real wait_ready (not the recorder) stops at the poll after cancelled() turns True."""
-    for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
-        monkeypatch.delenv(key, raising=False)
+def test_bring_up_raises_cancelled_from_the_real_wait(calls, monkeypatch):
+    """The real wait (not the recorder) stops at the poll after cancelled() turns True."""
     polls = []
 
     def fake_probe(db):
         polls.append(1)
         return "connection refused"
 
+    monkeypatch.undo()  # the real loop, not the recorder
     monkeypatch.setattr(readiness, "probe", fake_probe)
-    real = readiness.wait_ready
-    monkeypatch.setattr(
-        readiness, "wait_ready", lambda db, **kw: real(db, **{**kw, "probe": fake_probe, "alive": None, "sleep": lambda s: None})
-    )
-    with pytest.raises(readiness.Cancelled):
-        postgres.wait_until_ready(context(), cancelled=lambda: len(polls) >= 3)
+    monkeypatch.setattr(containers, "alive", lambda svc: None)
+    monkeypatch.setattr(containers, "ensure_running", lambda svc: status())
+    for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(loop.Cancelled):
+        postgres.bring_up(context(poll_interval=0.001), cancelled=lambda: len(polls) >= 3)
     assert len(polls) == 3
 
 
 def test_logs_passes_tail_and_follow(monkeypatch, capsys):
     seen = {}
 
-    def read_logs(spec, tail, follow=False):
+    def read_logs(svc, tail, follow=False):
         seen.update(tail=tail, follow=follow)
         yield "line 1\nline 2"
 

@@ -1,4 +1,4 @@
-"""tasks/lib/vault/: the container's spec, reading its attributes, readiness by /v1/sys/health
+"""tasks/lib/vault.py: the container's spec, reading its attributes, readiness by /v1/sys/health
 (a real local HTTP server stands in for Vault; no engine)."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import infra
-from tasks.lib.vault import container, health
-from tasks.lib.vault.spec import create_kwargs, spec_from_config
+from tasks.lib import readiness, vault
+from tasks.lib.docker import service
+from tasks.lib.vault import spec_from_config
 
 
 def context(**vault):
@@ -26,7 +27,7 @@ def test_spec_defaults_are_firezones_compose_service():
     spec = spec_from_config(context())
     assert (spec.image, spec.container, spec.address) == ("vault:1.13.3", "firezone-dev-vault", "127.0.0.1:8200")
     assert spec.url == "http://127.0.0.1:8200"
-    kw = create_kwargs(spec)
+    kw = spec.service.create_kwargs()
     assert kw["ports"] == {"8200/tcp": ("127.0.0.1", 8200)}
     assert kw["cap_add"] == ["IPC_LOCK"]
     assert kw["labels"] == {"dev.firezone.inv": "vault"}
@@ -59,16 +60,16 @@ def attrs(image="vault:1.13.3", port="8200", ip="127.0.0.1", token="firezone", l
 
 
 def test_reading_a_container():
-    st = container.status_of(attrs())
+    svc = spec_from_config(context()).service
+    st = service.status_of(svc, attrs())
     assert st.ours and st.running and st.published == "127.0.0.1:8200"
-    assert not container.status_of(attrs(label="postgres")).ours  # the Postgres container's label value
-    refusal = container.refuse_foreign(spec_from_config(context()), "stop").message
+    assert not service.status_of(svc, attrs(label="postgres")).ours  # the Postgres container's label value
+    refusal = service.refuse_foreign(svc, "stop").message
     assert "no label dev.firezone.inv=vault" in refusal and "set vault.container (INVOKE_VAULT_CONTAINER)" in refusal
-    spec = spec_from_config(context())
-    assert container.differs(spec, attrs()) is None
-    assert "image vault:1.12" in container.differs(spec, attrs(image="vault:1.12"))
-    assert "published on 127.0.0.1:8201" in container.differs(spec, attrs(port="8201"))
-    assert "root token" in container.differs(spec, attrs(token="other"))
+    assert service.differences(svc, attrs()) == []
+    assert "image vault:1.12" in service.differences(svc, attrs(image="vault:1.12"))[0]
+    assert service.differences(svc, attrs(port="8201")) == ["host port 8201 (configured: 8200, setting vault.port)"]
+    assert service.differences(svc, attrs(token="other")) == ["another root token (setting vault.token)"]
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
@@ -97,41 +98,50 @@ def server():
 def test_ready_only_when_health_says_unsealed(server):
     srv, url = server
     _Health.codes = [503, 501, 200]
-    assert health.probe(url) == (False, "HTTP 503 (sealed)")
-    assert health.probe(url) == (False, "HTTP 501 (not initialised)")
-    assert health.probe(url) == (True, "HTTP 200")
+    assert vault.probe(url) == (False, "HTTP 503 (sealed)")
+    assert vault.probe(url) == (False, "HTTP 501 (not initialised)")
+    assert vault.probe(url) == (True, "HTTP 200")
     _Health.codes = [503, 503, 429]
-    waited = health.wait_ready(url, timeout=5, interval=0.01, container="v")
+    waited = readiness.wait(target(url), timeout=5, interval=0.01)
     assert waited < 5
+
+
+def target(url, **over):
+    """Vault's readiness target for a spec whose URL is ``url``, its container's calls replaced by ``over``."""
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    spec = spec_from_config(context(container="v", host_ip=host, port=int(port)))
+    values = {"alive": lambda: None, "logs": lambda: "", **over}
+    return readiness.Target(**{**vault.target(spec).__dict__, **values})
 
 
 def test_a_timeout_is_one_line_with_the_last_answer_and_the_logs(server):
     _, url = server
     _Health.codes = [503]
     with pytest.raises(Exit) as e:
-        health.wait_ready(url, timeout=0.2, interval=0.01, container="v", logs=lambda: "core: sealed\nbye")
+        readiness.wait(target(url, logs=lambda: "core: sealed\nbye"), timeout=0.2, interval=0.01)
     first, *rest = e.value.message.splitlines()
-    assert "did not answer /v1/sys/health as ready within 0.2 s (last: HTTP 503 (sealed))" in first
-    assert "docker logs v" in first
+    assert f"Vault at {url} did not answer within 0.2 s: /v1/sys/health answered HTTP 503 (sealed)" in first
+    assert "docker logs v" in first and "vault.ready_timeout" in first
     assert rest == ["Last log lines of the container:", "  core: sealed", "  bye"]
 
 
 def test_a_dead_container_ends_the_wait_at_once():
     url = "http://127.0.0.1:9"  # nothing listens on the discard port
-    with pytest.raises(Exit, match="Vault container v exited \\(code 1\\) before"):
-        health.wait_ready(url, timeout=30, interval=0.01, container="v", alive=lambda: "exited (code 1)")
+    with pytest.raises(Exit, match="Vault at http://127.0.0.1:9 will not answer: container v stopped \\(exited, exit code 1\\)"):
+        readiness.wait(target(url, alive=lambda: "container v stopped (exited, exit code 1)"), timeout=30, interval=0.01, alive_every=0)
 
 
 def test_without_a_docker_engine_infra_down_and_destroy_skip_vault_and_status_says_why(monkeypatch, capsys):
     # The local Postgres backend runs with no engine at all: infra.down/destroy must still work.
-    from tasks.lib.postgres import engine
+    from tasks.lib.docker import engine
 
     def no_engine():
         raise Exit("Docker engine not reachable at unix:///var/run/docker.sock: No such file or directory")
 
     monkeypatch.setattr(engine, "client", no_engine)
-    container.stop(context())
-    container.remove(context())
+    monkeypatch.setattr(engine, "answers", lambda: False)
+    vault.stop(spec_from_config(context()), False)
+    vault.remove(spec_from_config(context()), False)
     assert capsys.readouterr().out == ""
-    name, text = container.status_row(context())
+    name, text = vault.status_row(context())
     assert name == "vault" and text.startswith("no Docker engine answers")

@@ -101,7 +101,7 @@ def test(
     vault_env: dict[str, str] = {}
     secrets: list[str] = []
     if acceptance:
-        from tasks.lib.vault import container as vault
+        from tasks.lib import vault
 
         spec = vault.bring_up(c)
         vault_env = spec.client_env()

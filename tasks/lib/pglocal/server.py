@@ -14,10 +14,10 @@ from tasks.lib import config, programs
 from tasks.lib.console import is_dry
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
+from tasks.lib.database.server import server_command
 from tasks.lib.pglocal import account as accounts
 from tasks.lib.pglocal import binaries, cluster
 from tasks.lib.pglocal.cluster import LOCAL_DIR, LocalSpec, made_clusters, shown, touched_clusters
-from tasks.lib.postgres.spec import server_command
 from tasks.lib.problem import Problem
 
 __all__ = ["made_clusters", "touched_clusters"]
@@ -82,7 +82,7 @@ def _port_taken(spec: LocalSpec, holder: str) -> Problem:
 
 
 def check_port(spec: LocalSpec) -> None:
-    from tasks.lib.postgres import ports
+    from tasks.lib.docker import ports
 
     if not ports.port_is_free(spec.host_ip, spec.port):
         who = ports.port_holder_process(spec.port)

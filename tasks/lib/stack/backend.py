@@ -1,66 +1,306 @@
-"""Which Postgres the stack runs: a Docker container or a local cluster (postgres.backend).
+"""Which Postgres the stack runs, chosen once per run (postgres.backend): a Docker container
+or a local cluster (pglocal), behind one interface: start, plan, stop, destroy, status,
+logs, doctor rows.
 
-`docker` and `local` are taken as said. `auto` (the default) picks, and says why:
-1. a local cluster whose server is running stays in use (switching would leave it
-   holding the port, and its data behind);
-2. docker when an engine answers (one `GET /_ping` on its socket, no SDK import);
-3. otherwise local.
+`auto` (the default) picks, and says why: a running local cluster stays in use (it holds
+the port and the data); else docker when an engine answers (one stdlib ping); else local.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from invoke import Exit
 
 from tasks.lib import config, programs
-from tasks.lib.pglocal import server
+from tasks.lib.database import handshake, server
+from tasks.lib.database.server import PostgresSpec
+from tasks.lib.docker import engine, ports, service
+from tasks.lib.pglocal import account, cluster
+from tasks.lib.pglocal import server as local
+from tasks.lib.problem import Problem, what_and_fix
 
-CHOICES = ("auto", "docker", "local")
+Row = tuple[str, str, str, str]  # doctor's check, status (ok, warn, FAIL), detail, fix
+
+
+def failed_row(check: str, e: Exit, status: str = "FAIL") -> Row:
+    what, fix = what_and_fix(e)
+    return (check, status, what, fix)
 
 
 @dataclass(frozen=True)
-class Choice:
-    name: str  # "docker" or "local"
-    why: str  # for the summary line and status
+class Started:
+    """What a backend's start did: the words for the ready line, and the server for the readiness loop."""
 
-    @property
-    def local(self) -> bool:
-        return self.name == "local"
+    described: str  # "container X created, image I, published on A"
+    server: handshake.Server
+
+
+class ContainerBackend:
+    name, local = "docker", False  # `local`: for stack/status.py until it asks the backend for its row
+    removing = "remove"  # what destroy does, for its --dry line
+
+    def __init__(self, spec: PostgresSpec, why: str, auto: bool = False):
+        self.spec, self.why, self.auto, self.svc = spec, why, auto, spec.service
+
+    def plan(self) -> str:
+        return service.plan(self.svc)
+
+    def start(self) -> Started:
+        status = service.ensure_running(self.svc)
+        verb = {"reused": "already running"}.get(status.action, status.action)
+        spec = self.spec
+        return Started(
+            f"container {status.name} {verb}, image {status.image}, published on {status.published}",
+            handshake.Server(
+                logs=lambda: service.logs_tail(self.svc, 20),
+                alive=lambda: service.alive(self.svc),
+                diagnose=lambda error, tail: server.diagnose(spec, error, tail),
+                stopped_hint="the container stopped: the log lines below say why; fix that (often postgres.command"
+                " or the data volume) and rerun `inv infra.up`",
+                log_source="the container",
+                container=spec.container,
+            ),
+        )
+
+    def stop(self, dry: bool) -> list[str]:
+        return [service.stop(self.svc, dry)]
+
+    def destroy_what(self) -> str:
+        status = service.inspect(self.svc)
+        if status is not None and not status.ours:
+            raise service.refuse_foreign(self.svc, "remove")
+        return f"container {self.spec.container} and volume {self.spec.volume} (all the database's data)"
+
+    def destroy(self) -> list[str]:
+        return service.remove(self.svc)
+
+    def status_rows(self) -> list[tuple[str, str]]:
+        spec = self.spec
+        st = service.inspect(self.svc)
+        rows = [("backend", f"docker ({self.why})"), ("engine", engine.where())]
+        if st is None:
+            rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
+        else:
+            owner = "ours" if st.ours else f"NOT ours: no label {service.LABEL}, inv will not touch it"
+            rows += [
+                ("container", f"{st.name} ({owner}, id {st.id[:12]})"),
+                ("state", st.state),
+                ("port", st.published),
+                ("image", st.image),
+                ("health", st.health or "no healthcheck (the readiness probe is a real handshake)"),
+            ]
+        return [*rows, ("volume", spec.volume)]
+
+    def logs(self, tail: int, follow: bool) -> Iterator[str]:
+        return service.read_logs(self.svc, tail, follow)
+
+    def doctor_rows(self) -> list[Row]:
+        spec = self.spec
+        try:
+            cl = engine.client()
+            version = engine.server_version(cl)
+        except Exit as e:  # nothing listening, an unknown context, a broken config.json
+            return [failed_row("docker engine", e)]
+        rows: list[Row] = [("docker engine", "ok", f"Docker {version} at {engine.where()}", "")]
+        try:
+            status = service.inspect(self.svc)
+            present = engine.image_present(cl, spec.image)
+        except Exception:  # a doctor row must not fail the whole report
+            status, present = None, False
+        if present:
+            rows.append(("postgres image", "ok", spec.image, ""))
+        else:
+            rows.append(("postgres image", "warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
+        return [*rows, self._port_row(cl, status)]
+
+    def _port_row(self, cl, status: service.Status | None) -> Row:
+        """The host port: fine while our container runs on it; otherwise whoever holds it is named."""
+        spec, check = self.spec, "database port"
+        ours = status is not None and status.ours and status.host_port == spec.port
+        if ours and status is not None and status.running:
+            return (check, "ok", f"{spec.address} published by our container {spec.container} (running)", "")
+        try:
+            holder = ports.holder(cl, spec.host_ip, spec.port, spec.container if ours else "", engine.endpoint().is_local)
+        except Exception:  # a doctor row must not fail the whole report
+            holder = None if ports.port_is_free(spec.host_ip, spec.port) else "something else"
+        if holder:
+            blocked = f", so our container {spec.container} ({status.state}) cannot start" if ours and status else ""
+            stop = f"`docker stop {holder[len('container ') :]}`" if holder.startswith("container ") else "stop it"
+            fix = f"{stop}, or set DATABASE_PORT to a free port in .env (the portal's replication wants 5432)"
+            return (check, "FAIL", f"{spec.address} is taken by {holder}{blocked}", fix)
+        if ours and status is not None:
+            return (check, "ok", f"{spec.address} free for our container {spec.container} ({status.state})", "")
+        return (check, "ok", f"{spec.address} free", "")
+
+
+class LocalBackend:
+    """The local cluster, through pglocal's functions (which read the settings from ``c``)."""
+
+    name, local = "local", True
+    removing = "stop the local server and remove"
+
+    def __init__(self, c, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
+        self.c, self.spec, self.why, self.auto, self.no_engine = c, spec, why, auto, no_engine
+
+    def _local(self, find_account: bool = False) -> Any:
+        try:
+            return local.local_spec(self.c, find_account=find_account)
+        except Exit as e:
+            if not self.no_engine:
+                raise
+            # auto fell back to local for want of an engine: both ways out are the fix.
+            what, fix = what_and_fix(e)
+            if fix:
+                raise Problem(what, f"{fix}. Or start the Docker engine: {self.why}") from None
+            raise Exit(f"{what.rstrip('. ')}. Or start the Docker engine: {self.why}") from None
+
+    def plan(self) -> str:
+        return local.plan(self._local())
+
+    def start(self) -> Started:
+        spec = self._local(find_account=True)
+        action, since = local.ensure_running(spec)
+        verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
+        return Started(
+            f"local cluster {programs.display_path(spec.data)} {verb}, PostgreSQL {spec.binaries.version}, listening on {spec.address}",
+            handshake.Server(
+                logs=lambda: cluster.log_tail(spec, 20, since),
+                alive=cluster.stopped_reason(spec, since),
+                diagnose=local.diagnosis(spec, since),
+                stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command) and rerun `inv infra.up`",
+                log_source=f"the local server ({programs.display_path(spec.log)})",
+            ),
+        )
+
+    def stop(self, dry: bool) -> list[str]:
+        if not dry:
+            return local.stop(local.base_dir(self.c))
+        running = local.running_clusters(local.base_dir(self.c))
+        if running:
+            return [f"would stop the local Postgres server (pid {running[0][1].pid}); data kept"]
+        return ["the local cluster is not running; nothing to stop"]
+
+    def destroy_what(self) -> str:
+        return f"the local cluster {programs.display_path(self._local().home)} (all the database's data)"
+
+    def destroy(self) -> list[str]:
+        return local.remove(self._local())
+
+    def status_rows(self) -> list[tuple[str, str]]:
+        rows = [("backend", f"local ({self.why})")]
+        try:
+            return rows + local.status_rows(self._local())
+        except Exit as e:  # no binaries: what is there is still shown
+            rows.append(("binaries", str(e)))
+            return rows + [
+                ("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}")
+                for home in local.made_clusters(local.base_dir(self.c))
+            ]
+
+    def logs(self, tail: int, follow: bool) -> Iterator[str]:
+        return cluster.follow_log(self._local(), tail, follow)
+
+    def doctor_rows(self) -> list[Row]:
+        """The engine (when auto chose), the binaries, the account it runs as (root), its folders, the port."""
+        rows: list[Row] = []
+        if self.auto:
+            answers, where = engine_answers()
+            if answers:  # auto kept the running local cluster
+                rows.append(("docker engine", "ok", f"answers at {where} (not used: the local cluster is running)", ""))
+            else:
+                rows.append(
+                    (
+                        "docker engine",
+                        "warn",
+                        f"not answering at {where}: not needed, the local cluster runs Postgres",
+                        "start the engine to use the container instead (postgres.backend=auto picks it when it answers)",
+                    )
+                )
+        c = self.c
+        try:
+            spec = local.local_spec(c, find_account=False)
+        except Exit as e:
+            return [*rows, failed_row("postgres binaries", e)]
+        rows.append(("postgres binaries", "ok", spec.binaries.describe(), ""))
+        wanted = spec.wanted_major
+        if wanted is not None and wanted != spec.binaries.major:
+            rows[-1] = (
+                "postgres binaries",
+                "warn",
+                f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
+                f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)",
+            )
+        user = config.text(c, "postgres", "local_user")
+        try:
+            account.server_account(user, create=False)
+        except Exit as e:
+            if not config.flag(c, "postgres", "create_user"):
+                rows.append(failed_row("postgres account", e))
+            else:
+                rows.append(("postgres account", "ok", f"no user {user} yet: infra.up creates it (postgres.create_user)", ""))
+        else:
+            rows.append(("postgres account", "ok", f"the server runs as {spec.account.name}", ""))
+            rows.append(
+                _checked(
+                    "postgres folders", lambda: local.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"
+                )
+            )
+        now = cluster.server(spec)
+        where = programs.display_path(spec.data)
+        if now.state == "stale":
+            rows.append(failed_row("local cluster", local.stale_problem(spec, now)))
+        elif not cluster.initialised(spec):
+            rows.append(("local cluster", "ok", f"{where}: not made yet (inv infra.up makes it)", ""))
+        else:
+            rows.append(_checked("local cluster", lambda: local.check_major(spec), f"{where} ({now.state})"))
+        if now.state == "running" and now.port == spec.port:
+            rows.append(("database port", "ok", f"{spec.address}: our local server listens there (pid {now.pid})", ""))
+        else:
+            rows.append(_checked("database port", lambda: local.check_port(spec), f"{spec.address} free"))
+        return rows
+
+
+def _checked(check: str, run, ok_detail: str) -> Row:
+    """ok with ``ok_detail`` when ``run()`` passes; its Exit as a failed row otherwise."""
+    try:
+        run()
+    except Exit as e:
+        return failed_row(check, e)
+    return (check, "ok", ok_detail, "")
 
 
 def engine_answers() -> tuple[bool, str]:
     """Whether the Docker engine answers, and where it is (for messages)."""
-    from tasks.lib.postgres import endpoint, engine_api
-
     try:
-        where = endpoint.resolve().describe()
-    except endpoint.EndpointError as e:
-        return False, str(e)
-    answer = engine_api.ping(timeout=1.0)
-    if answer is None:  # not a unix socket: the SDK asks
-        from tasks.lib.postgres import engine
-
-        try:
-            engine.client()
-            answer = True
-        except Exit:
-            answer = False
-    return bool(answer), where
+        where = engine.where()
+    except Exit as e:
+        return False, e.message or ""
+    return engine.answers(), where
 
 
-def choose(c) -> Choice:
-    setting = config.choice(c, "postgres", "backend", CHOICES)
-    if setting != "auto":
-        return Choice(setting, f"postgres.backend={setting} from {config.origin(c, 'postgres', 'backend')}")
-    running = server.running_cluster(server.base_dir(c))
+Backend = ContainerBackend | LocalBackend
+
+
+def choose(c, spec: PostgresSpec | None = None) -> Backend:
+    """The backend for this run: postgres.backend, or auto's pick with its reason."""
+    setting = config.choice(c, "postgres", "backend")
+    spec = spec or server.spec_from_config(c)
+    if setting == "docker":
+        return ContainerBackend(spec, f"postgres.backend=docker from {config.origin(c, 'postgres', 'backend')}")
+    if setting == "local":
+        return LocalBackend(c, spec, f"postgres.backend=local from {config.origin(c, 'postgres', 'backend')}")
+    base = local.base_dir(c)
+    running = local.running_cluster(base)
     if running is not None:
-        return Choice("local", f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running")
+        return LocalBackend(c, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running", auto=True)
     answers, where = engine_answers()
     if answers:
         why = f"postgres.backend=auto: a Docker engine answers at {where}"
-        kept = server.made_clusters(server.base_dir(c))
+        kept = local.made_clusters(base)
         if kept:  # data a user may look for: say where it is and how to get back to it
             why += f" (the stopped local cluster in {programs.display_path(kept[0])} is kept: postgres.backend=local uses it)"
-        return Choice("docker", why)
-    return Choice("local", f"postgres.backend=auto: no Docker engine answers at {where}")
+        return ContainerBackend(spec, why, auto=True)
+    return LocalBackend(c, spec, f"postgres.backend=auto: no Docker engine answers at {where}", auto=True, no_engine=True)

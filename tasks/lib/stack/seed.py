@@ -1,12 +1,12 @@
 """Seeding and resetting the dev database: the seed step dev.up, db.seed and db.reset share.
 
 Firezone's seeds are not idempotent, so a database is seeded once: a successful seed
-writes a marker into the database itself (tasks/lib/postgres/seeding.py). Later seeds
+writes a marker into the database itself (tasks/lib/database/seeding.py). Later seeds
 see it and only migrate (skipped while the migration files are unchanged); a reset
 drops, re-creates and re-seeds.
 
 Seeding, migrating and resetting hold the database's seed lock
-(tasks/lib/postgres/locks.py), so runs in two terminals take turns: the second waits,
+(tasks/lib/database/locks.py), so runs in two terminals take turns: the second waits,
 then finds the database seeded. A seed or reset is recorded as started in the state
 folder before it runs and forgotten once the marker is written; a run that finds a
 start with no end (the run was killed or interrupted) says so instead of seeding on
@@ -23,9 +23,8 @@ from invoke import Exit
 
 from tasks.lib import config, console, portal_env, programs, state
 from tasks.lib.console import dry, is_dry
-from tasks.lib.database import Database, database, require_local
+from tasks.lib.database import Database, database, locks, require_local, seeding
 from tasks.lib.mix import fingerprints, steps, tool
-from tasks.lib.postgres import locks, seeding
 from tasks.lib.stack import postgres
 
 RESET_HINT = "Use `inv db.reset` to start over"

@@ -5,15 +5,16 @@ from __future__ import annotations
 from invoke import Exit
 
 from tasks.lib import config, console, programs, state
-from tasks.lib.database import database
+from tasks.lib import vault as vault_container
+from tasks.lib.database import database, locks, seeding
+from tasks.lib.database import handshake as readiness
+from tasks.lib.database import server as container
+from tasks.lib.database.server import spec_from_config
+from tasks.lib.docker.service import Status
 from tasks.lib.mix import fingerprints, steps
 from tasks.lib.pglocal import cluster, server
-from tasks.lib.postgres import container, locks, readiness, seeding
-from tasks.lib.postgres.attrs import Status
-from tasks.lib.postgres.spec import spec_from_config
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend, seed
-from tasks.lib.vault import container as vault_container
 
 
 def local_row(c, why: str) -> tuple[tuple[str, str], bool]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import shlex
 import sys
 
-from tasks.lib import portal_env, programs
+from tasks.lib import portal_env, programs, readiness
 from tasks.lib.console import PrefixedOutput, is_dry
 from tasks.lib.database import database
 from tasks.lib.mix import steps as mix_steps
-from tasks.lib.postgres import readiness
 from tasks.lib.stack import postgres, seed
 from tasks.lib.stack import setup as stack_setup
 from tasks.lib.stack.steps import Background, Steps

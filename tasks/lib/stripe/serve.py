@@ -94,7 +94,7 @@ def signing_secret(stripe: str, key: str, timeout: float) -> str:
 
 def check_server_port(port: int) -> None:
     """A Problem when the server's port is taken, naming the holder (often a server left by an earlier run)."""
-    from tasks.lib.postgres import ports
+    from tasks.lib.docker import ports
     from tasks.lib.supervise import proctable
 
     if ports.port_is_free("127.0.0.1", port):

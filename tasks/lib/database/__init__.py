@@ -1,8 +1,6 @@
-"""The dev database's connection settings, from the DATABASE_* variables the portal reads.
-
-The container and the app read the same variables (elixir/config/dev.exs), so they can
-never disagree. ``require_local`` is the one guard in front of everything that would
-run, wait on or drop a database that is not on this machine.
+"""The dev database: its connection settings (DATABASE_*, which the portal reads too), the
+guard against touching a database that is not on this machine; sql, handshake, seeding
+marker and seed lock in the modules beside this one.
 """
 
 from __future__ import annotations
@@ -13,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from invoke import Exit
-
 from tasks.lib import envfile
+from tasks.lib.problem import Problem
 
 if TYPE_CHECKING:
     from tasks.lib.repo.derived import Derived
@@ -100,7 +97,11 @@ def database(environ: Mapping[str, str] | None = None) -> Database:
         if not 0 < port < 65536:
             raise ValueError
     except ValueError:
-        raise Exit(f"DATABASE_PORT={raw_port!r} (from {origin('DATABASE_PORT')}) is not a port number: set it to e.g. 5432 in .env")
+        raise Problem(
+            f"DATABASE_PORT={raw_port!r} (from {origin('DATABASE_PORT')}) is not a port number",
+            "set it to e.g. 5432 in .env",
+            "DATABASE_PORT",
+        ) from None
     return Database(
         host=values["DATABASE_HOST"],
         port=port,
@@ -129,7 +130,8 @@ def require_local(db: Database, refusing: str, why: str) -> None:
     e.g. ``require_local(db, "refusing to reset", "db.reset drops the database whatever the flags")``.
     """
     if not db.is_local():
-        raise Exit(
-            f"{refusing}: DATABASE_HOST={db.host} (from {origin('DATABASE_HOST')}) is not"
-            f" a local address, and {why}. Fix: set DATABASE_HOST=localhost in .env (or unset it)"
+        raise Problem(
+            f"{refusing}: DATABASE_HOST={db.host} (from {origin('DATABASE_HOST')}) is not a local address, and {why}",
+            "set DATABASE_HOST=localhost in .env (or unset it)",
+            "DATABASE_HOST",
         )

@@ -1,33 +1,19 @@
-"""Waiting until Postgres really answers: a psycopg handshake plus one query, polled fast.
+"""Whether Postgres really answers: a psycopg handshake plus one query, and what to do when not.
 
-A TCP connect is not enough: Docker's port proxy accepts connections ~0.2 s after
-the container starts, long before Postgres does (and the official image's first-run
-init server listens on its socket only). Only a completed handshake with the
-configured credentials counts.
-
-Ready means the *server* answers: the handshake is made on the maintenance database
-``postgres``, so a dropped dev database (`mix ecto.drop`, a reset cut off between drop
-and create) is only "not seeded", which the seed step repairs. A user who may not use
-``postgres`` is tried once on the dev database instead; there, "database ... does not
-exist" comes after authentication, so the server answered too.
-
-The clock, the sleep and the probe are parameters so that tests (and the benchmark)
-can drive `wait_ready` with a fake clock or time it for real.
+A TCP connect is not enough: Docker's port proxy accepts connections long before Postgres
+does. The handshake is made on the maintenance database ``postgres``, so a dropped dev
+database is only "not seeded"; a user who may not use ``postgres`` is tried once on the
+dev database instead.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from invoke import Exit
-
-from tasks.lib.database import Database
-from tasks.lib.masking import mask_text, secret_values
-from tasks.lib.postgres import sql
-
-_EPSILON = 1e-6  # float slack, so a deadline reached by summed intervals counts as reached
+from tasks.lib import readiness
+from tasks.lib.database import Database, sql
+from tasks.lib.masking import secret_values
 
 # Errors that retrying cannot fix: the server is up and said no.
 FATAL_MARKERS = (
@@ -45,13 +31,6 @@ FATAL_MARKERS = (
 NETWORK_MARKERS = ("no route to host", "network is unreachable", "host is unreachable")
 
 
-class Cancelled(Exception):
-    """``wait_ready`` stopped because its ``cancelled()`` said so (another step failed, Ctrl-C)."""
-
-    def __init__(self, message: str = "stopped waiting for Postgres"):
-        super().__init__(message)
-
-
 @dataclass(frozen=True)
 class Handshake:
     """One probe's outcome: whether the server answered, and whether the dev database exists."""
@@ -64,18 +43,15 @@ class Handshake:
 def handshake(db: Database, connect_timeout: int = 2) -> Handshake:
     """A handshake on the maintenance database (else once on the dev database), saying whether db.name exists."""
     try:
-        exists = sql.database_exists(db, sql.MAINTENANCE_DB, connect_timeout=connect_timeout)
+        return Handshake(None, sql.MAINTENANCE_DB, sql.database_exists(db, sql.MAINTENANCE_DB, connect_timeout=connect_timeout))
     except sql.Unreachable as e:
-        first = str(e)
-    else:
-        return Handshake(None, sql.MAINTENANCE_DB, exists)
-    if not sql.maintenance_refused(first):
-        return Handshake(first, sql.MAINTENANCE_DB)
+        if not e.no_access:
+            return Handshake(str(e), sql.MAINTENANCE_DB)
     # The user may not use `postgres`: its own database is the next best handshake.
     try:
         sql.select_one(db, db.name, connect_timeout=connect_timeout)
     except sql.Unreachable as e:
-        if sql.database_missing(str(e), db.name):  # said after authenticating us: the server answers
+        if e.missing:  # said after authenticating us: the server answers
             return Handshake(None, db.name, False)
         return Handshake(str(e), db.name)
     return Handshake(None, db.name, True)
@@ -93,17 +69,13 @@ def is_transient(error: str) -> bool:
 
 
 def is_network_error(error: str) -> bool:
-    """True when the address cannot be reached (no route, unreachable network), whatever Postgres does."""
     low = (error or "").lower()
     return any(marker in low for marker in NETWORK_MARKERS)
 
 
 def log_says_ready(log_text: str) -> bool:
-    """True when the container's log says its latest server start listens on TCP and is ready.
-
-    The official image's first-run init server also says "ready to accept connections",
-    but listens on its socket only, and shuts down before the real start.
-    """
+    """True when the log says its latest server start listens on TCP and is ready (the official
+    image's first-run init server also says ready, but on its socket only, and shuts down)."""
     lines = (log_text or "").splitlines()
     starts = [i for i, ln in enumerate(lines) if "starting PostgreSQL" in ln]
     latest = lines[starts[-1] :] if starts else lines
@@ -117,7 +89,7 @@ def log_says_ready(log_text: str) -> bool:
 
 
 def hint(error: str, db: Database, log_text: str = "", container: str = "") -> str:
-    """What to do about ``error`` (the last probe's), given the container's last log lines."""
+    """What to do about ``error`` (the last probe's), given the server's last log lines."""
     low = (error or "").lower()
     if "password authentication failed" in low:
         return (
@@ -145,8 +117,8 @@ def hint(error: str, db: Database, log_text: str = "", container: str = "") -> s
             " its very first start leaves it so: then `inv infra.destroy --yes` and `inv infra.up` start over"
         )
     network = is_network_error(error)
-    ready_inside = log_says_ready(log_text)
-    if ready_inside and (network or "refused" in low or "closed the connection" in low or "timeout" in low):
+    slow = "refused" in low or "closed the connection" in low or "timeout" in low
+    if log_says_ready(log_text) and (network or slow):
         where = f"container {container}" if container else "the container"
         check = f"`docker port {container}`" if container else "`docker port <container>`"
         return (
@@ -160,7 +132,7 @@ def hint(error: str, db: Database, log_text: str = "", container: str = "") -> s
             f" Check that DATABASE_HOST={db.host} is this machine, the firewall's rules for port {db.port},"
             " and that the engine publishes the container's port (`inv infra.status`)"
         )
-    if "refused" in low or "closed the connection" in low or "starting up" in low or "timeout" in low:
+    if slow or "starting up" in low:
         return (
             "Postgres did not finish starting: check the log lines below; if it is only slow,"
             " raise postgres.ready_timeout (INVOKE_POSTGRES_READY_TIMEOUT)"
@@ -178,93 +150,35 @@ def _reason(error: str) -> str:
     return error.rsplit(": ", 1)[-1] if error else "no answer"
 
 
-def wait_ready(
-    db: Database,
-    timeout: float = 60.0,
-    interval: float = 0.05,
-    logs: Callable[[], str] | None = None,
-    *,
-    probe: Callable[[Database], str | None] = probe,
-    alive: Callable[[], str | None] | None = None,
-    alive_every: float = 0.5,
-    diagnose: Callable[[str, str], str | None] | None = None,
-    container: str = "",
-    cancelled: Callable[[], bool] | None = None,
-    stopped_hint: str = "the container stopped: the log lines below say why; fix that (often postgres.command"
-    " or the data volume) and rerun `inv infra.up`",
-    log_source: str = "the container",
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> float:
-    """Poll ``probe`` every ``interval`` s until it succeeds; return the seconds waited.
+@dataclass(frozen=True)
+class Server:
+    """What a backend tells the readiness loop about the server it started."""
 
-    Retries only transient errors. Raises Exit with the last error, a hint and the
-    last log lines (``logs()``) on timeout, on a non-transient error, or when
-    ``alive()`` says the container stopped (checked every ``alive_every`` s).
-    ``diagnose(last_error, log_text)`` may name the cause better than the generic hint
-    (``container`` names the container in it). Raises Cancelled as soon as
-    ``cancelled()`` (asked before every probe) returns True.
-    """
-    start = clock()
-    deadline = start + timeout
-    next_alive = start + alive_every
-    last = None
-
-    def failure(what: str, hint_text: str = "") -> Exit:
-        return _failure(db, what, last or "", logs, hint_text, diagnose=diagnose, container=container, log_source=log_source)
-
-    while True:
-        if cancelled is not None and cancelled():
-            raise Cancelled()
-        last = probe(db)
-        if last is None:
-            return clock() - start
-        now = clock()
-        if not is_transient(last):
-            raise failure(f"Postgres at {db.host}:{db.port} refused the handshake: {last}")
-        if alive is not None and now >= next_alive:
-            gone = alive()
-            if gone:
-                raise failure(
-                    f"Postgres at {db.host}:{db.port} will not answer: {gone} (last error: {last})",
-                    hint_text=stopped_hint,
-                )
-            next_alive = now + alive_every
-        if now + interval > deadline - _EPSILON:
-            if now >= deadline - _EPSILON:
-                raise failure(f"Postgres at {db.host}:{db.port} did not answer within {timeout:g} s: {last}")
-            sleep(max(0.0, deadline - now))  # one last try at the deadline
-            continue
-        sleep(interval)
+    logs: Callable[[], str]
+    alive: Callable[[], str | None]
+    diagnose: Callable[[str, str], str | None]  # a better fix than the generic hint, or None
+    stopped_hint: str
+    log_source: str
+    container: str = ""
 
 
-def _failure(
-    db: Database,
-    what: str,
-    last: str,
-    logs: Callable[[], str] | None,
-    hint_text: str = "",
-    *,
-    diagnose: Callable[[str, str], str | None] | None = None,
-    container: str = "",
-    log_source: str = "the container",
-) -> Exit:
-    secrets = secret_values(db.env())
-    what = what.rstrip(".?! ")
-    tail = ""
-    if logs is not None:
+def target(db: Database, server: Server, check: Callable[[Database], str | None] | None = None) -> readiness.Target:
+    """The readiness loop's target for Postgres at ``db`` (``check``: another probe, for tests)."""
+
+    def fix(error: str, tail: str, stopped: bool) -> str:
         try:
-            tail = logs() or ""
-        except Exception:
-            tail = ""
-    better = None
-    if diagnose is not None:
-        try:
-            better = diagnose(last, tail)
+            better = server.diagnose(error, tail)
         except Exception:  # a diagnosis is a better hint, never a reason to lose the error
             better = None
-    message = mask_text(f"{what}. Hint: {better or hint_text or hint(last, db, tail, container)}", secrets)
-    if tail.strip():
-        tail = mask_text(tail, secrets)
-        message += f"\nLast log lines of {log_source}:\n" + "\n".join("  " + ln for ln in tail.splitlines())
-    return Exit(message)
+        return better or (server.stopped_hint if stopped else hint(error, db, tail, server.container))
+
+    return readiness.Target(
+        what=f"Postgres at {db.host}:{db.port}",
+        probe=lambda: check(db) if check else probe(db),
+        hint=fix,
+        fatal=lambda error: not is_transient(error),
+        alive=server.alive,
+        logs=server.logs,
+        log_source=server.log_source,
+        secrets=tuple(secret_values(db.env())),
+    )

@@ -1,12 +1,6 @@
-"""Knowing whether a database was seeded: a marker stored in the database itself.
-
-Firezone's seeds insert unique rows, so seeding twice fails. The marker is the
-database's comment (``COMMENT ON DATABASE``), a JSON object written after a
-successful seed. Living in the database, it survives container restarts, goes away
-with a dropped database (``ecto.reset``, ``ecto.drop``) or a destroyed volume, and
-needs no file that could disagree with the data. It is read with
-``shobj_description`` from the maintenance database, so a missing database reads as
-"not seeded" instead of an error.
+"""Whether a database was seeded: a JSON marker in the database's own comment
+(``COMMENT ON DATABASE``), so it goes away with a dropped database or a destroyed volume.
+Read from the maintenance database, so a missing database reads as "not seeded".
 """
 
 from __future__ import annotations
@@ -17,11 +11,9 @@ import socket
 import time
 from datetime import datetime, timezone
 
-from invoke import Exit
-
-from tasks.lib.database import Database
-from tasks.lib.postgres import sql
-from tasks.lib.postgres.sql import MAINTENANCE_DB, Unreachable
+from tasks.lib.database import Database, sql
+from tasks.lib.database.sql import MAINTENANCE_DB, Unreachable
+from tasks.lib.problem import Problem
 
 SEEDED_BY = "inv"
 
@@ -56,13 +48,13 @@ def read_marker(db: Database) -> dict | None:
     try:
         conn = sql.connect(db, MAINTENANCE_DB)
     except Unreachable as first:
-        if not any(w in str(first) for w in ("does not exist", "permission denied", "not permitted")):
+        if not first.no_access:
             raise
         # No access to the maintenance database: ask the database itself.
         try:
             conn = sql.connect(db, db.name)
         except Unreachable as e:
-            if "does not exist" in str(e):
+            if e.missing:
                 return None
             raise
     with conn:
@@ -76,10 +68,10 @@ def write_marker(db: Database, static: bool) -> dict:
     try:
         conn = sql.connect(db, db.name)
     except Unreachable as e:
-        raise Exit(
-            f"seeded, but could not record it in database {db.name} on {db.host}:{db.port}: {e};"
-            " the next seed would run again (check the database with `inv infra.status`)"
-        )
+        raise Problem(
+            f"seeded, but could not record it in database {db.name} on {db.host}:{db.port}: {e}; the next seed would run again",
+            "check the database with `inv infra.status`",
+        ) from None
     with conn:
         sql.comment_on_database(conn, db.name, json.dumps(marker))
     return marker

@@ -1,14 +1,7 @@
-"""Which Docker engine the suite talks to, found the way the docker CLI finds it.
+"""Which Docker engine the suite talks to, found as the docker CLI finds it: DOCKER_HOST,
+the context DOCKER_CONTEXT names, config.json's currentContext, the platform's socket.
 
-Order, first match wins: DOCKER_HOST; the context DOCKER_CONTEXT names; the
-``currentContext`` of ``$DOCKER_CONFIG/config.json`` (default ``~/.docker``); the
-platform's socket. The context ``default`` is DOCKER_HOST or that socket. A context's
-endpoint is in ``contexts/meta/<sha256 of its name>/meta.json`` and its TLS files in
-``contexts/tls/<same>/docker/``.
-
-Stdlib only and cheap (at most two small JSON files; nothing read when DOCKER_HOST is
-set), so the warm path (engine_api.py) and the SDK client (engine.py) share it and
-always agree on the engine. docker-py alone would not: 7.1 ignores contexts, and 7.2
+Stdlib only, so the SDK-free ping and the SDK client agree. Not docker-py's own: 7.2
 ignores DOCKER_CONTEXT and falls back silently on an unknown context.
 """
 
@@ -22,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.lib import envfile
+from tasks.lib.problem import Problem
 
 UNIX_DEFAULT = "unix:///var/run/docker.sock"
 NPIPE_DEFAULT = "npipe:////./pipe/docker_engine"
@@ -33,13 +27,8 @@ def platform_default(windows: bool | None = None) -> str:
     return NPIPE_DEFAULT if (os.name == "nt" if windows is None else windows) else UNIX_DEFAULT
 
 
-class EndpointError(Exception):
-    """The engine cannot be resolved (unknown context, unreadable file); str() is one line with the fix."""
-
-    def __init__(self, problem: str, fix: str):
-        super().__init__(f"{problem}. Fix: {fix}")
-        self.problem = problem
-        self.fix = fix
+class EndpointError(Problem):
+    """The engine cannot be resolved (unknown context, unreadable file)."""
 
 
 @dataclass(frozen=True)

@@ -1,54 +1,35 @@
-"""The Docker SDK, wrapped: the one module in tasks/ that imports `docker` (or `requests`).
+"""The Docker engine: the SDK client (the one module that imports `docker` and `requests`),
+its errors turned into ours, and a stdlib GET on the engine's unix socket for the warm path.
 
-It holds which engine the suite talks to (resolved by endpoint.py as the docker CLI
-does), the client built for it (pinged once, cached per engine, one `Exit` line when
-unreachable), and small calls that turn the SDK's exceptions into ours: None for "no
-such thing", or ``Conflict``, ``StartFailed``, ``PullFailed`` (all ``EngineError``).
-Anything else the SDK raises inside ``docker_errors`` becomes one `Exit` line naming
-what we were doing. No other module catches ``docker.errors``.
-
-The SDK (with requests and urllib3, ~0.15 s) is imported inside the functions that use
-it, so importing this module costs nothing: `inv --list` and the warm path
-(engine_api.py) never load it.
+The SDK (~0.15 s with requests) is imported inside the functions that use it; `inv --list`
+and a warm `inv dev.up` (ours already running, read over the socket) never load it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import re
+import socket
 import warnings as pywarnings
 from collections.abc import Iterator
-from typing import Any
+from urllib.parse import quote
 
 from invoke import Exit
 
-from tasks.lib.postgres import endpoint as endpoints
-
-# ---------------------------------------------------------------------------
-# which engine
+from tasks.lib.docker import endpoint as endpoints
+from tasks.lib.problem import Problem
 
 
 def endpoint() -> endpoints.Endpoint:
-    """The engine, found as the docker CLI finds it (endpoint.py), or Exit saying why not."""
-    try:
-        return endpoints.resolve()
-    except endpoints.EndpointError as e:
-        raise Exit(str(e))
-
-
-def docker_host() -> str:
-    return endpoint().host
+    """The engine, found as the docker CLI finds it, or a Problem saying why not."""
+    return endpoints.resolve()
 
 
 def where() -> str:
     """The engine's address and where it came from, for messages."""
     return endpoint().describe()
-
-
-def is_on_this_machine() -> bool:
-    """True when the engine runs on this machine, so its published ports are this machine's."""
-    return endpoint().is_local
 
 
 def tls_config(ep: endpoints.Endpoint):
@@ -81,7 +62,7 @@ _client_endpoint: endpoints.Endpoint | None = None
 
 
 def client():
-    """A Docker client that has answered a ping, or Exit saying which engine and what to start."""
+    """A Docker client that has answered a ping (cached per engine), or a Problem naming the engine and what to start."""
     global _client, _client_endpoint
     ep = endpoint()
     if _client is not None and _client_endpoint == ep:
@@ -90,7 +71,6 @@ def client():
 
     failure = None
     try:
-        # Not docker.from_env(): it ignores DOCKER_CONTEXT (7.2) or every context (7.1).
         cl = docker.DockerClient(base_url=ep.host, tls=tls_config(ep) or False, timeout=30, use_ssh_client=ep.host.startswith("ssh://"))
         cl.ping()
     except Exception as e:  # DockerException, requests' ConnectionError, PermissionError...
@@ -102,9 +82,73 @@ def client():
             pywarnings.simplefilter("ignore", ResourceWarning)
             del failure
             gc.collect()
-        raise Exit(f"Docker engine not reachable at {ep.describe()}: {reason}. Fix: {unreachable_fix(ep, reason)}")
+        raise Problem(f"Docker engine not reachable at {ep.describe()}: {reason}", unreachable_fix(ep, reason))
     _client, _client_endpoint = cl, ep
     return cl
+
+
+def answers() -> bool:
+    """Whether the engine answers: one stdlib `GET /_ping` on a unix socket, else the SDK's ping."""
+    try:
+        ep = endpoint()
+    except Problem:
+        return False
+    if ep.socket is not None:
+        reply = _get(ep.socket, "/_ping", 1.0)
+        return reply is not None and reply[0] == 200
+    try:
+        client()
+    except Exit:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# the stdlib GET (warm path)
+
+
+def parse_response(raw: bytes) -> tuple[int, bytes] | None:
+    """``(status, body)`` of an HTTP/1.0 reply, or None when it is not one."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
+        return None
+    if b"transfer-encoding: chunked" in head.lower():
+        return None
+    return int(status_line[1]), body
+
+
+def _get(sock: str, path: str, timeout: float) -> tuple[int, bytes] | None:
+    """``(status, body)`` of one GET on the unix socket ``sock``; None when not answerable."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(sock)
+            s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+    except OSError:
+        return None
+    return parse_response(b"".join(chunks))
+
+
+def container_attrs(name: str, timeout: float = 2.0) -> dict | None:
+    """`docker inspect NAME` over the unix socket without the SDK; None when not answerable (then ask the SDK)."""
+    try:
+        sock = endpoint().socket
+    except Problem:
+        return None
+    reply = None if sock is None else _get(sock, f"/containers/{quote(name, safe='')}/json", timeout)
+    if reply is None or reply[0] != 200:
+        return None
+    try:
+        attrs = json.loads(reply[1])
+    except ValueError:
+        return None
+    return attrs if isinstance(attrs, dict) else None
 
 
 # ---------------------------------------------------------------------------
@@ -133,7 +177,6 @@ class EngineError(Exception):
         self.error = error
 
     def short(self, limit: int = 200) -> str:
-        """The engine's reason, cut to ``limit`` characters."""
         return short_error(self.error, limit)
 
 
@@ -144,6 +187,11 @@ class Conflict(EngineError):
 class StartFailed(EngineError):
     """The engine refused to start a container (a port taken, a bad mount...)."""
 
+    @property
+    def port_taken(self) -> bool:
+        text = self.short(400)
+        return "port is already allocated" in text or "address already in use" in text
+
 
 class PullFailed(EngineError):
     """An image could not be pulled (no registry, no such image...)."""
@@ -151,18 +199,18 @@ class PullFailed(EngineError):
 
 @contextlib.contextmanager
 def docker_errors(doing: str) -> Iterator[None]:
-    """Turn an unexpected Docker SDK error into one Exit line naming what we were doing."""
+    """Turn an unexpected Docker SDK error into one Problem line naming what we were doing."""
     import docker.errors
     import requests.exceptions
 
     try:
         yield
     except (docker.errors.DockerException, requests.exceptions.RequestException, EngineError) as e:
-        raise Exit(f"Docker failed while {doing}: {short_error(e)}")
+        raise Problem(f"Docker failed while {doing}: {short_error(e)}")
 
 
 # ---------------------------------------------------------------------------
-# containers
+# SDK calls
 
 
 def get_container(cl, name: str):
@@ -179,8 +227,8 @@ def get_container(cl, name: str):
     return ct
 
 
-def create_container(cl, **kwargs: Any):
-    """``containers.create(**kwargs)``; Conflict when the name is taken."""
+def create_container(cl, kwargs: dict):
+    """``containers.create(**kwargs)`` (the one call in tasks/ that creates a container); Conflict when the name is taken."""
     import docker.errors
 
     try:
@@ -203,11 +251,11 @@ def start(ct) -> None:
 
 
 def remove_quietly(ct) -> None:
-    """Force-remove the container, ignoring any engine error (cleanup after a failure)."""
+    """Force-remove the container and its anonymous volumes, ignoring any engine error (cleanup after a failure)."""
     import docker.errors
 
     with contextlib.suppress(docker.errors.DockerException):
-        ct.remove(force=True)
+        ct.remove(force=True, v=True)
 
 
 def exec_output(ct, argv: list[str], environment: dict[str, str] | None = None) -> str | None:
@@ -224,19 +272,9 @@ def exec_output(ct, argv: list[str], environment: dict[str, str] | None = None) 
     return out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
 
 
-def running_summaries(cl) -> list[dict]:
-    """The running containers as the engine lists them (names, ports), without inspecting each."""
-    return cl.api.containers()
-
-
 def server_version(cl) -> str:
-    """The engine's version, or Exit."""
     with docker_errors("asking the engine its version"):
         return cl.version().get("Version", "?")
-
-
-# ---------------------------------------------------------------------------
-# images and volumes
 
 
 def image_present(cl, image: str) -> bool:
@@ -269,9 +307,3 @@ def get_volume(cl, name: str):
         return cl.volumes.get(name)
     except docker.errors.NotFound:
         return None
-
-
-def ensure_volume(cl, name: str, labels: dict[str, str]) -> None:
-    """Create volume ``name`` with ``labels`` unless it exists (an existing one keeps its data, ours or not)."""
-    if get_volume(cl, name) is None:
-        cl.volumes.create(name=name, labels=labels)

@@ -1,8 +1,5 @@
-"""psycopg, wrapped: the one module that imports it.
-
-Connections to the dev database and its maintenance database, errors turned into one
-line (``Unreachable``), and the few statements the suite itself runs.
-"""
+"""psycopg, wrapped: the one module that imports it (inside functions: tasks that never
+connect skip its ~0.1 s import). Connections, errors as ``Unreachable``, our few statements."""
 
 from __future__ import annotations
 
@@ -13,15 +10,22 @@ from tasks.lib.database import Database
 if TYPE_CHECKING:
     import psycopg
 
-# psycopg is imported inside the functions: tasks that never connect (infra.down,
-# infra.logs, --dry runs) do not pay its ~0.1 s import.
-
 # The database every server has; used to look at a dev database that may not exist.
 MAINTENANCE_DB = "postgres"
 
 
 class Unreachable(Exception):
-    """The server did not answer or refused us; the message is one line saying why."""
+    """The server did not answer or refused us; the message is one line saying why.
+
+    ``missing``: the server said the database does not exist (so it answered);
+    ``no_access``: we may not use that database (absent, or no CONNECT right).
+    """
+
+    def __init__(self, text: str, dbname: str = ""):
+        super().__init__(text)
+        low = text.lower()
+        self.missing = bool(dbname) and f'database "{dbname.lower()}" does not exist' in low
+        self.no_access = self.missing or any(w in low for w in ("permission denied", "connect privilege", "not permitted"))
 
 
 def one_line(text: str) -> str:
@@ -40,7 +44,7 @@ def connect(db: Database, dbname: str | None = None, connect_timeout: int = 2) -
     try:
         return psycopg.connect(**db.conninfo(dbname=dbname, connect_timeout=connect_timeout), autocommit=True)
     except (psycopg.Error, OSError) as e:
-        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
+        raise Unreachable(one_line(str(e)) or e.__class__.__name__, dbname or db.name) from None
 
 
 def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2) -> None:
@@ -50,17 +54,6 @@ def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2
     """
     with connect(db, dbname, connect_timeout) as conn:
         fetch_one(conn, "SELECT 1")
-
-
-def maintenance_refused(error: str) -> bool:
-    """True when ``error`` says the user cannot use the maintenance database (absent, or no CONNECT right)."""
-    low = error.lower()
-    return f'database "{MAINTENANCE_DB}" does not exist' in low or "permission denied for database" in low or "connect privilege" in low
-
-
-def database_missing(error: str, name: str) -> bool:
-    """True when ``error`` is the server saying database ``name`` does not exist (after authenticating us)."""
-    return f'database "{name.lower()}" does not exist' in error.lower()
 
 
 def database_exists(db: Database, dbname: str, connect_timeout: int = 2) -> bool:

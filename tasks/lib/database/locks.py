@@ -1,15 +1,6 @@
-"""One seeder at a time: a Postgres advisory lock around seeding, migrating and resetting.
-
-Two terminals (or an editor's task and a terminal, or two checkouts sharing one
-database) running `inv dev.up` on a fresh volume would otherwise seed twice and fail
-on duplicates. The lock lives in the server, so it covers every process and every
-project folder using the database, and it goes away with the connection holding it:
-a run killed with SIGKILL releases it at once.
-
-It is a session-level advisory lock taken on the maintenance database (which exists
-even while the dev database is dropped), on a connection of its own held for the
-whole step, keyed by the dev database's name. The connection's application_name
-says who holds it, so a waiting run can name the holder.
+"""One seeder at a time: a session-level Postgres advisory lock (on the maintenance database,
+keyed by the dev database's name) around seeding, migrating and resetting. It lives in the
+server, so it covers every process and checkout, and dies with its connection.
 """
 
 from __future__ import annotations
@@ -23,8 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from tasks.lib.database import Database
-from tasks.lib.postgres import sql
+from tasks.lib.database import Database, sql
 
 # How often a waiting run asks again, and how often it says it is still waiting.
 POLL = 0.2

@@ -1,0 +1,185 @@
+"""What the Postgres server is made from (postgres.* and DATABASE_*): ``PostgresSpec``, the
+warnings about settings that bite later, and the server as a service container, with the
+diagnosis of a data volume whose first start was cut off.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from tasks.lib import config
+from tasks.lib.database import Database, database, is_local_host
+from tasks.lib.database import origin as database_origin
+from tasks.lib.docker import service
+from tasks.lib.masking import secret_values
+
+# What contract-era Firezone's two replication connections use, whatever DATABASE_* says.
+PORTAL_FIXED = {"port": 5432, "user": "postgres", "password": "postgres", "name": "firezone_dev"}
+
+
+@dataclass(frozen=True)
+class PostgresSpec:
+    """Everything the server is made from: the postgres.* settings and the database it serves."""
+
+    db: Database
+    image: str
+    container: str
+    volume: str
+    data_dir: str
+    command: tuple[str, ...]
+    host_ip: str
+    ready_timeout: float = 60.0
+    poll_interval: float = 0.05
+    # Where image, command and data_dir came from ("scripts/compose/portal.yml", a setting).
+    origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # The portal's replication connections ignore DATABASE_* (contract-era config).
+    replication_hardwired: bool = False
+
+    # The local cluster (pglocal) reads these of the spec.
+    @property
+    def port(self) -> int:
+        return self.db.port
+
+    @property
+    def user(self) -> str:
+        return self.db.user
+
+    @property
+    def password(self) -> str:
+        return self.db.password
+
+    @property
+    def name(self) -> str:
+        return self.db.name
+
+    @property
+    def address(self) -> str:
+        return f"{self.host_ip}:{self.db.port}"
+
+    def origin(self, key: str) -> str:
+        """``postgres.image from scripts/compose/portal.yml``, for messages."""
+        return f"postgres.{key} from {self.origins[key]}" if key in self.origins else f"postgres.{key}"
+
+    @property
+    def service(self) -> service.Service:
+        db = self.db
+        return service.Service(
+            kind="postgres",
+            name=self.container,
+            image=self.image,
+            internal_port="5432/tcp",
+            host_ip=self.host_ip,
+            host_port=db.port,
+            # PGDATA is the mount: the data lives in the volume whatever the image's own default.
+            env={"POSTGRES_USER": db.user, "POSTGRES_PASSWORD": db.password, "POSTGRES_DB": db.name, "PGDATA": self.data_dir},
+            origins={
+                "image": self.origin("image"),
+                "command": self.origin("command"),
+                "data_dir": self.origin("data_dir"),
+                "port": f"DATABASE_PORT from {database_origin('DATABASE_PORT')}",
+                "POSTGRES_USER": f"DATABASE_USER from {database_origin('DATABASE_USER')}",
+                "POSTGRES_DB": f"DATABASE_NAME from {database_origin('DATABASE_NAME')}",
+            },
+            compared_env={"POSTGRES_USER": "user", "POSTGRES_DB": "database"},
+            command=self.command,
+            volume=self.volume,
+            data_dir=self.data_dir,
+            secrets=tuple(secret_values(db.env())),
+            port_fix="set DATABASE_PORT to a free port in .env",
+        )
+
+
+def server_command(c) -> tuple[str, ...]:
+    """postgres.command as words (the container's command; the local cluster takes its -c settings)."""
+    command_text = config.text(c, "postgres", "command")
+    try:
+        return tuple(shlex.split(command_text))
+    except ValueError as e:
+        raise config.bad(c, "postgres", "command", command_text, f"a command line ({e})") from None
+
+
+def spec_from_config(c, environ=None) -> PostgresSpec:
+    """The spec from the postgres.* settings and DATABASE_* (port, user, password, name)."""
+    command = server_command(c)
+    fact = config.repository(c).replication_hardwired
+    return PostgresSpec(
+        db=database(environ),
+        image=config.text(c, "postgres", "image"),
+        container=config.text(c, "postgres", "container"),
+        volume=config.text(c, "postgres", "volume"),
+        data_dir=config.text(c, "postgres", "data_dir"),
+        command=command,
+        host_ip=config.text(c, "postgres", "host_ip"),
+        ready_timeout=config.positive(c, "postgres", "ready_timeout"),
+        poll_interval=config.positive(c, "postgres", "poll_interval"),
+        origins={key: config.origin(c, "postgres", key) for key in ("image", "command", "data_dir")},
+        replication_hardwired=bool(fact and fact.value),
+    )
+
+
+def warnings(spec: PostgresSpec) -> list[str]:
+    """One-line warnings about settings that work but bite later (never fatal)."""
+    found = []
+    db = spec.db
+    differ = [f"DATABASE_PORT={db.port}"] if db.port != PORTAL_FIXED["port"] else []
+    differ += [f"DATABASE_USER={db.user}"] if db.user != PORTAL_FIXED["user"] else []
+    differ += ["DATABASE_PASSWORD (not the default)"] if db.password != PORTAL_FIXED["password"] else []
+    differ += [f"DATABASE_NAME={db.name}"] if db.name != PORTAL_FIXED["name"] else []
+    if differ and spec.replication_hardwired:
+        found.append(
+            "warning: " + ", ".join(differ) + ": the portal's two replication connections are"
+            " hard-wired to localhost:5432 with postgres/postgres and firezone_dev, so they will"
+            " fail against this database (fine for tests, not for `iex -S mix`)"
+        )
+    if not is_local_host(spec.host_ip):
+        found.append(
+            f"warning: postgres.host_ip={spec.host_ip} publishes a database with a known password"
+            " beyond this machine; 127.0.0.1 keeps it local"
+        )
+    return found
+
+
+# ---------------------------------------------------------------------------
+# a first start that never finished
+
+# initdb, re-run on a data directory a killed initdb left without PG_VERSION, refuses it;
+# a server started on one killed before its control file was written cannot start.
+_HALF_INIT_LOG_MARKERS = ("exists but is not empty", 'could not open file "global/pg_control"')
+_LOOPBACK = ("127.0.0.1/32", "::1/128", "localhost", "127.0.0.1", "::1")
+
+
+def only_loopback_hosts(pg_hba: str) -> bool:
+    """True when pg_hba.conf admits TCP clients from loopback only: initdb's own file (the
+    image's entrypoint appends `host all all all ...` right after initdb)."""
+    for line in pg_hba.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields and fields[0].startswith("host") and (fields[3] if len(fields) > 3 else "") not in _LOOPBACK:
+            return False
+    return True
+
+
+def first_start_interrupted(spec: PostgresSpec, error: str, log_text: str) -> bool:
+    """True when the data volume holds a cluster whose first start was cut off (initdb or right after it)."""
+    if any(marker in (log_text or "") for marker in _HALF_INIT_LOG_MARKERS):
+        return True
+    if "no pg_hba.conf entry" in (error or "").lower():
+        script = 'cat -- "${PGDATA:-$FZ_DATA_DIR}/$FZ_FILE"'
+        pg_hba = service.read_file(spec.service, script, {"FZ_DATA_DIR": spec.data_dir, "FZ_FILE": "pg_hba.conf"})
+        return pg_hba is not None and only_loopback_hosts(pg_hba)
+    return False
+
+
+def diagnose(spec: PostgresSpec, error: str, log_text: str) -> str | None:
+    """The half-initialised volume's fix, when that is the cause; else None."""
+    if not first_start_interrupted(spec, error, log_text):
+        return None
+    return (
+        f"the data volume {spec.volume} was left half-initialised (Postgres was stopped during its first start;"
+        " it holds no data of yours): `inv infra.destroy --yes` then `inv infra.up`"
+    )
+
+
+def inspect(spec: PostgresSpec) -> service.Status | None:
+    """Our container's state (stack/status.py's row)."""
+    return service.inspect(spec.service)

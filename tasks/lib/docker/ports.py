@@ -1,0 +1,52 @@
+"""Who holds a host port: another container (the engine's list), another process (a bind
+attempt, named by psutil when the system lets us see it), or nobody."""
+
+from __future__ import annotations
+
+import socket
+
+from tasks.lib.supervise import proctable
+
+
+def _ips_overlap(a: str, b: str) -> bool:
+    wild = ("", "0.0.0.0", "::")
+    return a in wild or b in wild or a == b
+
+
+def holder_container(cl, host_ip: str, port: int, exclude: str = "") -> str | None:
+    """The name of a running container (not ``exclude``) publishing ``host_ip:port``, if any."""
+    for summary in cl.api.containers():
+        names = [n.lstrip("/") for n in summary.get("Names") or []]
+        if exclude and exclude in names:
+            continue
+        for p in summary.get("Ports") or []:
+            if p.get("Type", "tcp") == "tcp" and p.get("PublicPort") == port and _ips_overlap(p.get("IP", ""), host_ip):
+                return names[0] if names else summary.get("Id", "?")[:12]
+    return None
+
+
+def port_is_free(host_ip: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host_ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_holder_process(port: int) -> str | None:
+    """'name (pid N)' of the process listening on TCP ``port``; None when unknown or hidden from us."""
+    return proctable.listener(port)
+
+
+def holder(cl, host_ip: str, port: int, exclude: str, local_engine: bool) -> str | None:
+    """'container X', 'another process[, name (pid N)]', or None. Only a local engine's ports are this machine's."""
+    name = holder_container(cl, host_ip, port, exclude=exclude)
+    if name:
+        return f"container {name}"
+    if local_engine and not port_is_free(host_ip, port):
+        who = port_holder_process(port)
+        return f"another process, {who}" if who else "another process"
+    return None

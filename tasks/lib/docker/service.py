@@ -1,0 +1,409 @@
+"""A labelled service container (Postgres, Vault): get, create, start, recreate, stop, remove, logs.
+
+Only a container carrying our label (``dev.firezone.inv=<kind>``) is ever changed; a
+same-named one without it is refused in one line. A service that keeps data refuses to
+use a container made from other settings; one that keeps none is simply made again.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from invoke import Exit
+
+from tasks.lib.docker import engine, ports
+from tasks.lib.masking import is_secret_key, mask_text
+from tasks.lib.problem import Problem
+from tasks.lib.readiness import log_block
+
+LABEL = "dev.firezone.inv"
+VOLUME_LABEL = f"{LABEL}.volume"
+
+
+@dataclass(frozen=True)
+class Service:
+    """What one container is made from; ``origins`` says where each compared value came from."""
+
+    kind: str  # our label's value and the settings section: postgres, vault
+    name: str
+    image: str
+    internal_port: str  # "5432/tcp"
+    host_ip: str
+    host_port: int
+    env: Mapping[str, str] = field(repr=False)
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)  # image, port, host_ip, command, volume, data_dir, env keys
+    compared_env: Mapping[str, str] = field(default_factory=dict)  # env key -> its name in messages ("user")
+    command: tuple[str, ...] = ()
+    volume: str = ""  # the data volume, mounted on data_dir ("": no data kept)
+    data_dir: str = ""
+    cap_add: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # values masked in logs and messages
+    port_fix: str = ""  # how to move the host port
+
+    @property
+    def address(self) -> str:
+        return f"{self.host_ip}:{self.host_port}"
+
+    def origin(self, key: str) -> str:
+        return self.origins.get(key, f"{self.kind}.{key}")
+
+    def create_kwargs(self) -> dict:
+        kwargs = {
+            "image": self.image,
+            "name": self.name,
+            "environment": dict(self.env),
+            "labels": {LABEL: self.kind, **({VOLUME_LABEL: self.volume} if self.volume else {})},
+            "ports": {self.internal_port: (self.host_ip, self.host_port)},
+            "detach": True,
+        }
+        if self.command:
+            kwargs["command"] = list(self.command)
+        if self.volume:
+            kwargs["volumes"] = {self.volume: {"bind": self.data_dir, "mode": "rw"}}
+        if self.cap_add:
+            kwargs["cap_add"] = list(self.cap_add)
+        return kwargs
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `inspect` sees of a container (None from `inspect` means: no such container)."""
+
+    name: str
+    id: str
+    state: str  # running, exited, created, paused, restarting, dead
+    image: str
+    host_ip: str | None
+    host_port: int | None
+    health: str | None  # None: the container has no healthcheck
+    ours: bool
+    action: str = ""  # what ensure_running did: created, recreated, started, reused
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def published(self) -> str:
+        return "not published" if self.host_port is None else f"{self.host_ip or '0.0.0.0'}:{self.host_port}"
+
+
+def published(attrs: dict, port: str) -> tuple[str | None, int | None]:
+    """The host address ``port`` is (to be) published on, from HostConfig then NetworkSettings."""
+    for source in ((attrs.get("HostConfig") or {}).get("PortBindings"), (attrs.get("NetworkSettings") or {}).get("Ports")):
+        for b in (source or {}).get(port) or []:
+            if b.get("HostPort"):
+                return (b.get("HostIp") or "0.0.0.0"), int(b["HostPort"])
+    return None, None
+
+
+def is_ours(spec: Service, attrs: dict) -> bool:
+    return ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL) == spec.kind
+
+
+def status_of(spec: Service, attrs: dict, action: str = "") -> Status:
+    state = attrs.get("State") or {}
+    ip, port = published(attrs, spec.internal_port)
+    return Status(
+        name=(attrs.get("Name") or "").lstrip("/"),
+        id=attrs.get("Id", ""),
+        state=state.get("Status", "unknown"),
+        image=(attrs.get("Config") or {}).get("Image", ""),
+        host_ip=ip,
+        host_port=port,
+        health=(state.get("Health") or {}).get("Status"),
+        ours=is_ours(spec, attrs),
+        action=action,
+    )
+
+
+def refuse_foreign(spec: Service, doing: str) -> Problem:
+    """The one line for a same-named container without our label: inv leaves it alone."""
+    setting = f"{spec.kind}.container"
+    return Problem(
+        f"a container named {spec.name} exists but was not created by inv (no label {LABEL}={spec.kind}), so inv will not {doing} it",
+        f"set {setting} (INVOKE_{spec.kind.upper()}_CONTAINER) to another name, or remove that container yourself"
+        f" if you are sure (docker rm -f {spec.name})",
+        setting,
+    )
+
+
+def port_taken(spec: Service, holder: str) -> Problem:
+    """The one port-taken line."""
+    return Problem(f"host port {spec.address} ({spec.origin('port')}) is already taken by {holder}", f"stop it, or {spec.port_fix}")
+
+
+def differences(spec: Service, attrs: dict) -> list[str]:
+    """Which configured values the existing container does not match, each with its setting."""
+    found = []
+    config = attrs.get("Config") or {}
+    image = config.get("Image", "")
+    if image != spec.image:
+        found.append(f"image {image} (configured: {spec.image}, {spec.origin('image')})")
+    ip, port = published(attrs, spec.internal_port)
+    if port != spec.host_port:
+        found.append(f"host port {port} (configured: {spec.host_port}, {spec.origin('port')})")
+    elif ip != spec.host_ip:
+        found.append(f"host address {ip} (configured: {spec.host_ip}, {spec.origin('host_ip')})")
+    env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
+    for key, label in spec.compared_env.items():
+        if env.get(key) != spec.env.get(key):
+            if is_secret_key(key):
+                found.append(f"another {label} ({spec.origin(key)})")
+            else:
+                found.append(f"{label} {env.get(key)} (configured: {spec.env.get(key)}, {spec.origin(key)})")
+    if spec.volume:
+        mounts = attrs.get("Mounts") or []
+        volume = next((m.get("Name") or m.get("Source") for m in mounts if m.get("Destination") == spec.data_dir), None)
+        mounted_at = [m.get("Destination") for m in mounts if m.get("Name") == spec.volume]
+        if volume is None and mounted_at:
+            found.append(f"data folder {mounted_at[0]} (configured: {spec.data_dir}, {spec.origin('data_dir')})")
+        elif volume != spec.volume:
+            found.append(f"volume {volume} (configured: {spec.volume}, {spec.origin('volume')})")
+    cmd = tuple(config.get("Cmd") or ())
+    if spec.command and cmd != spec.command:
+        found.append(f"command `{shlex.join(cmd)}` (configured: `{shlex.join(spec.command)}`, {spec.origin('command')})")
+    return found
+
+
+def inspect(spec: Service) -> Status | None:
+    """The container's state, image, published address, health and whether it is ours (read-only)."""
+    cl = engine.client()
+    with engine.docker_errors(f"inspecting container {spec.name}"):
+        ct = engine.get_container(cl, spec.name)
+        return None if ct is None else status_of(spec, ct.attrs)
+
+
+# ---------------------------------------------------------------------------
+# bringing it up
+
+
+def _check_port(cl, spec: Service) -> None:
+    holder = ports.holder(cl, spec.host_ip, spec.host_port, spec.name, engine.endpoint().is_local)
+    if holder:
+        raise port_taken(spec, holder)
+
+
+def _start(spec: Service, ct, made: bool) -> None:
+    """Start ``ct``; on refusal a new container is removed (its log read first), an existing one kept."""
+    try:
+        engine.start(ct)
+    except engine.StartFailed as e:
+        output = _logs_of(spec, ct, 20)
+        if made:
+            engine.remove_quietly(ct)
+        if e.port_taken:
+            raise port_taken(spec, f"another container or process (Docker: {e.short(160)})") from None
+        kept = f" (volume {spec.volume} kept)" if spec.volume else ""
+        what = f"could not start container {spec.name}: {e.short(400).rstrip('.?! ')}"
+        what += f". The new container was removed{kept}" if made else ""
+        fix = f"the cause above (often {spec.kind}.image or {spec.kind}.command), then run again"
+        fix += "" if made else "; the container is kept, so `inv infra.logs` shows its earlier output"
+        problem = Problem(what, fix)
+        problem.message = (problem.message or "") + log_block("the container", output)
+        raise problem from None
+
+
+def _ensure_image(cl, spec: Service) -> None:
+    if engine.image_present(cl, spec.image):
+        return
+    print(f"pulling image {spec.image} (not present locally)...", flush=True)
+    try:
+        engine.pull_image(cl, spec.image)
+    except engine.PullFailed as e:
+        setting = f"{spec.kind}.image"
+        raise Problem(
+            f"image {spec.image} is not present and pulling it failed: {e.short(160)}",
+            f"`docker pull {spec.image}` (or build/load it), or set {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have",
+            setting,
+        ) from None
+
+
+def ensure_running(spec: Service) -> Status:
+    """Get, create or start our container (never a second one); a Problem on anything in the way."""
+    # Warm path: already running as configured, seen without importing the SDK.
+    attrs = engine.container_attrs(spec.name)
+    if attrs and is_ours(spec, attrs) and not differences(spec, attrs) and (attrs.get("State") or {}).get("Status") == "running":
+        return status_of(spec, attrs, "reused")
+    cl = engine.client()
+    with engine.docker_errors(f"preparing container {spec.name}"):
+        ct = engine.get_container(cl, spec.name)
+        action = "created"
+        if ct is not None:
+            if not is_ours(spec, ct.attrs):
+                raise refuse_foreign(spec, "use")
+            changed = differences(spec, ct.attrs)
+            if changed and spec.volume:
+                raise Problem(
+                    f"container {spec.name} already exists with another {'; '.join(changed)}",
+                    "`inv infra.destroy` to recreate it (deletes its data), or set the setting back to the container's value",
+                )
+            if not changed:
+                if ct.status == "running":
+                    return status_of(spec, ct.attrs, "reused")
+                if ct.status == "paused":
+                    ct.unpause()
+                    ct.reload()
+                    return status_of(spec, ct.attrs, "started")
+                _check_port(cl, spec)
+                _start(spec, ct, made=False)
+                return status_of(spec, ct.attrs, "started")
+            print(f"{spec.kind}: making container {spec.name} again ({'; '.join(changed)}; it keeps no data)", flush=True)
+            ct.remove(force=True, v=True)
+            action = "recreated"
+        _ensure_image(cl, spec)
+        _check_port(cl, spec)
+        if spec.volume and engine.get_volume(cl, spec.volume) is None:  # an existing one keeps its data, ours or not
+            cl.volumes.create(name=spec.volume, labels={LABEL: f"{spec.kind}-data"})
+        try:
+            ct = engine.create_container(cl, spec.create_kwargs())
+        except engine.Conflict:  # another run won the race
+            return ensure_running(spec)
+        _start(spec, ct, made=True)
+        return status_of(spec, ct.attrs, action)
+
+
+def plan(spec: Service) -> str:
+    """What ensure_running would do, from read-only inspection (for `inv --dry`)."""
+    create = f"would create container {spec.name} from image {spec.image} ({spec.origin('image')})"
+    create += f", volume {spec.volume} at {spec.data_dir}" if spec.volume else ""
+    create += f", {spec.address} -> {spec.internal_port.split('/')[0]}"
+    create += f", command `{shlex.join(spec.command)}`" if spec.command else ""
+    create += f", cap {', '.join(spec.cap_add)}" if spec.cap_add else ""
+    try:
+        status = inspect(spec)
+    except Exit as e:
+        return f"{create} (could not ask the engine: {e.message})"
+    if status is None:
+        return create
+    if not status.ours:
+        return f"would refuse: container {spec.name} exists and is not ours (no label {LABEL}={spec.kind})"
+    if status.running:
+        return f"would reuse running container {spec.name} ({status.published})"
+    return f"would start stopped container {spec.name} ({status.state}, {status.published})"
+
+
+def alive(spec: Service) -> str | None:
+    """For the readiness loop: why the container cannot answer any more (gone, stopped), else None."""
+    attrs = engine.container_attrs(spec.name)
+    if attrs is None:
+        try:
+            cl = engine.client()
+            ct = engine.get_container(cl, spec.name)
+        except Exception:  # cannot tell: keep waiting
+            return None
+        if ct is None:
+            return f"container {spec.name} disappeared"
+        attrs = ct.attrs
+    state = attrs.get("State") or {}
+    if state.get("Status") in ("exited", "dead"):
+        return f"container {spec.name} stopped ({state.get('Status')}, exit code {state.get('ExitCode')})"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# taking it down
+
+
+def stop(spec: Service, dry: bool = False) -> str:
+    """Stop our container (data kept); returns what happened (or, ``dry``, would), for one line of output."""
+    kept = f"; data kept in volume {spec.volume}" if spec.volume else " (it keeps no data)"
+    cl = engine.client()
+    with engine.docker_errors(f"stopping container {spec.name}"):
+        ct = engine.get_container(cl, spec.name)
+        if ct is None:
+            return f"container {spec.name} does not exist; nothing to stop"
+        if not is_ours(spec, ct.attrs):
+            if dry:
+                return f"would refuse: container {spec.name} is not ours (no label {LABEL}={spec.kind})"
+            raise refuse_foreign(spec, "stop")
+        if ct.status not in ("running", "paused", "restarting"):
+            return f"container {spec.name} is already stopped ({ct.status}){kept}"
+        if dry:
+            return f"would stop container {spec.name} ({ct.status}){kept}"
+        ct.stop(timeout=20)
+        return f"stopped container {spec.name}{kept}"
+
+
+def remove(spec: Service) -> list[str]:
+    """Remove our container (with its anonymous volumes) and our data volume; one line per thing done or kept."""
+    cl = engine.client()
+    done = []
+    with engine.docker_errors(f"removing container {spec.name}"):
+        ct = engine.get_container(cl, spec.name)
+        if ct is not None:
+            if not is_ours(spec, ct.attrs):
+                raise refuse_foreign(spec, "remove")
+            ct.remove(force=True, v=True)
+            done.append(f"removed container {spec.name}")
+        elif not spec.volume:
+            return []
+        else:
+            done.append(f"container {spec.name} does not exist")
+        if spec.volume:
+            vol = engine.get_volume(cl, spec.volume)
+            if vol is None:
+                done.append(f"volume {spec.volume} does not exist")
+            elif (vol.attrs.get("Labels") or {}).get(LABEL) == f"{spec.kind}-data":
+                vol.remove(force=True)
+                done.append(f"removed volume {spec.volume}")
+            else:
+                done.append(
+                    f"kept volume {spec.volume}: it was not created by inv (no label {LABEL});"
+                    f" remove it yourself if you mean to (docker volume rm {spec.volume})"
+                )
+    return done
+
+
+# ---------------------------------------------------------------------------
+# watching it
+
+
+def _text(raw) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
+
+
+def _logs_of(spec: Service, ct, n: int) -> str:
+    """The last ``n`` log lines of container object ``ct``, masked; '' on any error (garnish on a message)."""
+    try:
+        return mask_text(_text(ct.logs(tail=n, stdout=True, stderr=True)), spec.secrets).rstrip("\n")
+    except Exception:
+        return ""
+
+
+def logs_tail(spec: Service, n: int = 20) -> str:
+    """The container's last ``n`` log lines, masked; '' when there is no container or no engine."""
+    try:
+        ct = engine.get_container(engine.client(), spec.name)
+    except Exception:  # garnish on an error message
+        return ""
+    return "" if ct is None else _logs_of(spec, ct, n)
+
+
+def read_logs(spec: Service, tail: int, follow: bool = False) -> Iterator[str]:
+    """The container's log text (``follow``: streamed until it stops or Ctrl-C), masked."""
+    cl = engine.client()
+    with engine.docker_errors(f"reading logs of {spec.name}"):
+        ct = engine.get_container(cl, spec.name)
+        if ct is None:
+            raise Problem(f"container {spec.name} does not exist", "`inv infra.up`")
+        if not is_ours(spec, ct.attrs):
+            raise refuse_foreign(spec, "read")
+        if not follow:
+            yield mask_text(_text(ct.logs(tail=tail, stdout=True, stderr=True)), spec.secrets)
+            return
+        for chunk in ct.logs(stream=True, follow=True, tail=tail, stdout=True, stderr=True):
+            yield mask_text(_text(chunk), spec.secrets)
+
+
+def read_file(spec: Service, path_script: str, environment: dict[str, str]) -> str | None:
+    """Run ``sh -c path_script`` in our running container and return its stdout; None when it cannot."""
+    try:
+        ct = engine.get_container(engine.client(), spec.name)
+    except Exception:  # a diagnosis must not fail the error it explains
+        return None
+    if ct is None or not is_ours(spec, ct.attrs) or ct.status != "running":
+        return None
+    return engine.exec_output(ct, ["sh", "-c", path_script], environment=environment)
