@@ -19,6 +19,7 @@ from tasks.lib import config, console, envfile, masking, portal_env, programs
 from tasks.lib.console import is_dry
 from tasks.lib.database import database
 from tasks.lib.mix import steps as mix_steps
+from tasks.lib.mix import tool as mix_tool
 from tasks.lib.stack import postgres, seed
 from tasks.lib.stripe import cli
 from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
@@ -137,12 +138,13 @@ def serve(c, reset_static: bool, yes: bool, env) -> None:
     key = cli.validate_key(os.environ.get(cli.KEY_VAR))
     extra = portal_env.parse_assignments(env or [])
     stripe = cli.find(c)
-    phx_argv, root, _ = mix_steps.server_command(c)
+    elixir = mix_tool.settings(c)
+    phx_argv, root, _ = mix_steps.server_command(elixir)
     config.positive(c, "billing", "grace_period")  # a bad setting fails before anything starts
     url = forward_url(c)
     if reset_static:
         rerun = " ".join(["inv billing.serve --reset-static --yes", *(f"--env {shlex.quote(i)}" for i in env or [])])
-        seed.check_reset(c, database(), yes, rerun)
+        seed.check_reset(elixir, database(), yes, rerun)
 
     dry = is_dry(c)
     if not dry:
@@ -155,7 +157,7 @@ def serve(c, reset_static: bool, yes: bool, env) -> None:
 
     postgres.bring_up(c)
     if reset_static:
-        seed.reset(c, database(), static=True)
+        seed.reset(elixir, database(), static=True)
 
     phx_env = server_env(key, secret, extra)
     listen_env = cli.cli_env(key)

@@ -1,9 +1,4 @@
-"""Steps of a multi-step task (dev.up): timing, a closing table, and running one in the background.
-
-``dev.up`` starts Postgres in a background thread while mix fetches deps and builds
-assets; that thread's output is prefixed with the step's name so the two streams
-stay readable.
-"""
+"""dev.up's steps timed, with a closing table; one runs in a background thread, its output prefixed with its name."""
 
 from __future__ import annotations
 
@@ -28,8 +23,6 @@ class StepRecord:
 
 @dataclass
 class Steps:
-    """Records what each step did and how long it took."""
-
     clock: Callable[[], float] = time.monotonic
     records: list[StepRecord] = field(default_factory=list)
 
@@ -42,8 +35,7 @@ class Steps:
         return record
 
     def timed(self, record: StepRecord, fn: Callable[[], str | None]) -> str:
-        """Run ``fn`` for ``record``: its outcome ("ran" by default, "interrupted" on a
-        signal, "failed" on error) and time."""
+        """Run ``fn`` for ``record``: its outcome ("ran" by default, "interrupted", "failed") and time."""
         start = self.clock()
         try:
             record.outcome = fn() or "ran"
@@ -65,12 +57,8 @@ class Steps:
 
 
 class Background:
-    """Runs one step in a thread, recording it like ``Steps.run``; ``join`` re-raises.
-
-    ``fn`` gets a ``cancelled()`` callable to poll: ``finish`` (after another step
-    failed or was interrupted) sets it and waits for the step to end, so it never
-    dies half-done (a volume without its container) and its own error is still told.
-    """
+    """One step in a thread, recorded like ``Steps.run``; ``join`` re-raises. ``fn`` polls the
+    ``cancelled()`` it gets: ``finish`` sets it and waits, so the step never dies half-done."""
 
     def __init__(self, steps: Steps, name: str, fn: Callable[[Callable[[], bool]], str | None], note: str = ""):
         self.steps = steps
@@ -111,8 +99,7 @@ class Background:
         return self.record.outcome
 
     def finish(self, timeout: float = 30.0, out=None) -> None:
-        """Another step failed: ask this one to stop, wait for it (up to ``timeout`` s), and
-        print its own error, if it had one, on ``out`` (stderr)."""
+        """Another step failed: stop this one, wait up to ``timeout`` s, and print its own error on ``out``."""
         self._cancel.set()
         if self._thread.ident is None:  # never started
             self.record.outcome = "not started"
