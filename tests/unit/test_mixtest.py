@@ -9,7 +9,8 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import elixir, infra
-from tasks.lib.mixtest import browser, command
+from tasks.lib.mixtest import browser
+from tasks.lib.mixtest import run as command
 
 
 def context(**elixir_settings):
@@ -127,9 +128,9 @@ def test_check_finds_both_and_refuses_a_mismatch(tmp_path):
 def test_the_browser_is_looked_for_under_its_usual_names(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(Exit, match="no Chrome or Chromium on PATH .*apt-get install chromium chromium-driver"):
-        browser.find_chrome("")
+        browser.find("chrome", "")
     _program(tmp_path / "google-chrome", "Google Chrome 120.0")
-    assert browser.find_chrome("") == str(tmp_path / "google-chrome")
+    assert browser.find("chrome", "") == str(tmp_path / "google-chrome")
 
 
 def test_acceptance_tests_are_found_by_their_tag_or_wallaby(tmp_path):

@@ -1,15 +1,7 @@
-"""Up-to-date checks: content-hash fingerprints of a step's inputs, kept in the state folder.
+"""Up-to-date checks: content-hash fingerprints of a step's inputs, one file per step in the state folder.
 
-A step is up to date when it succeeded before (``record`` is called only after
-success), none of its inputs changed content since (a missing input hashes as
-"absent", so appearing or vanishing counts as a change), its settings (``salt``) are
-the same, and every output exists (a directory counts only when it is not empty).
-Each step has a file of its own (``<state_dir>/fingerprints/<name>.json``, written
-atomically) so steps running in parallel never clobber each other. A record that
-cannot be read (or has the wrong shape) counts as none, with one warning: the step
-runs. One that cannot be written is a ``state.StateError`` (tasks/lib/state.py).
-
-The tasks build ``Step`` values and decide what to print.
+A step is up to date when it succeeded before, its inputs' contents and its settings
+(``salt``) are unchanged, and every output exists (a folder only when not empty).
 """
 
 from __future__ import annotations
@@ -31,12 +23,9 @@ class Step:
     name: str
     inputs: Sequence[Path]
     outputs: Sequence[Path] = ()
-    # Anything else the result depends on (the command, a setting): a change reruns.
-    salt: str = ""
-    # Paths are shown relative to this folder in reasons.
-    base: Path | None = None
-    # What "up to date" means in words, e.g. "mix.lock unchanged".
-    summary: str | None = None
+    salt: str = ""  # anything else the result depends on (the command, a setting): a change reruns
+    base: Path | None = None  # paths are shown relative to this folder in reasons
+    summary: str | None = None  # what "up to date" means in words, e.g. "mix.lock unchanged"
 
     def show(self, path: Path) -> str:
         if self.base is not None:
@@ -59,9 +48,7 @@ def file_hash(path: Path) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest()
-    except FileNotFoundError:
-        return ABSENT
-    except NotADirectoryError:
+    except (FileNotFoundError, NotADirectoryError):
         return ABSENT
 
 

@@ -77,7 +77,6 @@ def setup_needs_database(e: Elixir) -> str | None:
 
 
 def cert_files(e: Elixir) -> list[Path]:
-    """The dev https cert and key the portal's config names (priv/cert/*.pem), if any."""
     return e.repo.cert[0]
 
 
@@ -148,12 +147,10 @@ def start(c, env=None, shell: bool = False) -> str:
 
 
 def iex_command(e: Elixir, env=None) -> tuple[list[str], Path, dict[str, str]]:
-    """``(argv, cwd, env)`` of `iex -S mix` with the server environment plus ``env``."""
     program = e.program("iex")
     _ = e.mix  # `iex -S mix` needs mix too: say so before iex does
     return [program, "-S", "mix"], e.root, portal_env.server_env(env or [])
 
 
 def server_command(e: Elixir, env=None) -> tuple[list[str], Path, dict[str, str]]:
-    """``(argv, cwd, env)`` of `mix phx.server` (elixir.server_task) with the server environment."""
     return e.command("server_task"), e.root, portal_env.server_env(env or [])

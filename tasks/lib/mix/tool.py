@@ -101,22 +101,22 @@ class Elixir:
         return self.state_dir
 
 
-def _optional_words(c, key: str) -> list[str]:
-    text = config.optional(c, "elixir", key)
-    try:
-        return shlex.split(text)
-    except ValueError as e:
-        raise config.bad(c, "elixir", key, text, f"mix arguments ({e})")
-
-
 def settings(c) -> Elixir:
     """The elixir.* settings of this run (a bad value is one line naming it)."""
+
+    def optional_words(key: str) -> list[str]:
+        text = config.optional(c, "elixir", key)
+        try:
+            return shlex.split(text)
+        except ValueError as e:
+            raise config.bad(c, "elixir", key, text, f"mix arguments ({e})")
+
     return Elixir(
         root_setting=config.text(c, "elixir", "root"),
         web_app_setting=config.text(c, "elixir", "web_app"),
         programs={k: config.text(c, "elixir", k) for k in ("mix", "iex", "chromedriver")}
         | {"chrome": config.optional(c, "elixir", "chrome").strip()},
-        tasks={k: config.words(c, "elixir", k) for k in TASKS} | {k: _optional_words(c, k) for k in OPTIONAL_ARGS},
+        tasks={k: config.words(c, "elixir", k) for k in TASKS} | {k: optional_words(k) for k in OPTIONAL_ARGS},
         reset_tasks=config.commands(c, "elixir", "reset_tasks"),
         cert_task=config.optional(c, "elixir", "cert_task").strip(),
         paths={k: config.strings(c, "elixir", k) for k in PATHS},
@@ -129,17 +129,13 @@ def settings(c) -> Elixir:
 
 
 def task_args(task: str | Sequence[str]) -> list[str]:
-    """A mix task setting ("ecto.create --quiet" or a list) as argv words."""
     return shlex.split(task) if isinstance(task, str) else [str(w) for w in task]
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
     """``"Mix 1.18.4 (compiled with Erlang/OTP 27)"`` or ``"1.14.0"`` -> ``(1, 18, 4)``."""
     parts = numeric(text or "")
-    if len(parts) < 2:
-        return None
-    major, minor, patch = (parts + (0,))[:3]
-    return major, minor, patch
+    return (parts[0], parts[1], (parts + (0,))[2]) if len(parts) >= 2 else None
 
 
 def do_args(version: tuple[int, ...] | None, tasks: Iterable[str | Sequence[str]]) -> list[str]:
@@ -173,16 +169,6 @@ def _tool_versions_key(elixir_root: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _version_from_install(real: Path) -> tuple[int, int, int] | None:
-    # <prefix>/bin/mix -> <prefix>/lib/elixir/ebin/elixir.app holds {vsn,"1.14.0"}
-    try:
-        text = (real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app").read_text(errors="replace")
-    except OSError:
-        return None
-    m = re.search(r'\{\s*vsn\s*,\s*"([^"]+)"', text)
-    return parse_version(m.group(1)) if m else None
-
-
 def _valid_cache(data: dict) -> bool:
     version = data.get("version")
     return (
@@ -205,11 +191,14 @@ def elixir_version(mix: str, state_dir: Path, elixir_root: Path, dry: bool = Fal
     cached = state.read_json(cache, "the Elixir version is detected again", _valid_cache)
     if cached is not None and cached["key"] == key:
         return parse_version(".".join(map(str, cached["version"])))
-    version = _version_from_install(real)
-    if version is None:
-        # "Mix 1.18.4 (compiled with Erlang/OTP 27)"; the Erlang banner comes first.
-        found = programs.version([mix, "--version"], timeout=60, pattern=r"^Mix (\S+)", cwd=PROJECT_ROOT)
-        version = parse_version(found) if found else None
+    try:  # <prefix>/bin/mix beside <prefix>/lib/elixir/ebin/elixir.app, which holds {vsn,"1.14.0"}
+        app = (real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app").read_text(errors="replace")
+    except OSError:
+        app = ""
+    m = re.search(r'\{\s*vsn\s*,\s*"([^"]+)"', app)
+    # Else a shim's way: "Mix 1.18.4 (compiled with Erlang/OTP 27)" after the Erlang banner.
+    found = m.group(1) if m else programs.version([mix, "--version"], timeout=60, pattern=r"^Mix (\S+)", cwd=PROJECT_ROOT)
+    version = parse_version(found) if found else None
     if version is not None and not dry:
         try:
             state.write_json(cache, {"key": key, "version": list(version)})

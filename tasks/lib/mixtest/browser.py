@@ -1,8 +1,5 @@
-"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched.
-
-chromedriver drives only the Chrome of its own major version ("session not created: This
-version of ChromeDriver only supports Chrome version N"), so a mismatch is caught first.
-"""
+"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched
+(chromedriver drives only the Chrome of its own major version)."""
 
 from __future__ import annotations
 
@@ -38,34 +35,19 @@ def major(version: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _require(program: str, key: str) -> str:
-    found = programs.which(program)
+def find(key: str, setting: str) -> str:
+    """``chromedriver`` or ``chrome`` (its setting; an empty elixir.chrome: the first of CHROME_CANDIDATES on PATH)."""
+    fix = f"{INSTALL}, or set elixir.{key} (INVOKE_ELIXIR_{key.upper()}) to its path"
+    if not setting:
+        found = next((p for p in map(programs.which, CHROME_CANDIDATES) if p), None)
+        if found is None:
+            what = f"no Chrome or Chromium on PATH (looked for {', '.join(CHROME_CANDIDATES)}; setting elixir.chrome)"
+            raise Problem(what, fix.replace("its path", "the browser's path"), "elixir.chrome")
+        return found
+    found = programs.which(setting)
     if found is None:
-        where = "is not on PATH" if os.sep not in program else "does not exist or is not executable"
-        raise Problem(
-            f"{program} {where} (setting elixir.{key})",
-            f"{INSTALL}, or set elixir.{key} (INVOKE_ELIXIR_{key.upper()}) to its path",
-            f"elixir.{key}",
-        )
-    return found
-
-
-def find_driver(setting: str) -> str:
-    """chromedriver (setting elixir.chromedriver)."""
-    return _require(setting, "chromedriver")
-
-
-def find_chrome(setting: str) -> str:
-    """The browser: setting elixir.chrome, else the first of CHROME_CANDIDATES on PATH."""
-    if setting:
-        return _require(setting, "chrome")
-    found = next((p for p in map(programs.which, CHROME_CANDIDATES) if p), None)
-    if found is None:
-        raise Problem(
-            f"no Chrome or Chromium on PATH (looked for {', '.join(CHROME_CANDIDATES)}; setting elixir.chrome)",
-            f"{INSTALL}, or set elixir.chrome (INVOKE_ELIXIR_CHROME) to the browser's path",
-            "elixir.chrome",
-        )
+        where = "is not on PATH" if os.sep not in setting else "does not exist or is not executable"
+        raise Problem(f"{setting} {where} (setting elixir.{key})", fix, f"elixir.{key}")
     return found
 
 
@@ -84,7 +66,7 @@ def compare(driver: str, driver_version: str, chrome: str, chrome_version: str) 
 
 def check(driver_setting: str, chrome_setting: str) -> Browser:
     """Both programs found and their majors equal; else one line."""
-    found = [find_driver(driver_setting), find_chrome(chrome_setting)]
+    found = [find("chromedriver", driver_setting), find("chrome", chrome_setting)]
     versions = []
     for program, what, key in zip(found, ("chromedriver", "the browser"), ("chromedriver", "chrome"), strict=True):
         version = programs.version([program, "--version"])
@@ -115,23 +97,22 @@ def doctor_rows(c) -> list[tuple[str, str, str, str]]:
     """(check, ok/warn, detail, fix) for chromedriver and the browser, when acceptance tests exist."""
     try:
         root = config.path(c, "elixir", "root")
-        settings = (config.text(c, "elixir", "chromedriver"), config.optional(c, "elixir", "chrome").strip())
+        settings = {"chromedriver": config.text(c, "elixir", "chromedriver"), "chrome": config.optional(c, "elixir", "chrome").strip()}
     except Exit:
         return []
     if not root.is_dir() or not has_acceptance_tests(root):
         return []
-    rows = []
-    found: dict[str, tuple[str, str | None]] = {}
-    for name, find, setting in (("chromedriver", find_driver, settings[0]), ("chrome", find_chrome, settings[1])):
+    rows, versions = [], {}
+    for key, setting in settings.items():
         try:
-            path = find(setting)
+            path = find(key, setting)
         except Problem as e:
-            rows.append((name, "warn", e.what + " (only elixir.test --acceptance needs it)", INSTALL))
+            rows.append((key, "warn", e.what + " (only elixir.test --acceptance needs it)", INSTALL))
             continue
-        version = programs.version([path, "--version"])
-        found[name] = (path, version)
-        rows.append((name, "ok" if version else "warn", f"{version or 'no version printed'} ({path})", "" if version else INSTALL))
-    (driver, dv), (chrome, cv) = found.get("chromedriver", ("", None)), found.get("chrome", ("", None))
+        versions[key] = (path, programs.version([path, "--version"]))
+        version = versions[key][1]
+        rows.append((key, "ok" if version else "warn", f"{version or 'no version printed'} ({path})", "" if version else INSTALL))
+    (driver, dv), (chrome, cv) = versions.get("chromedriver", ("", None)), versions.get("chrome", ("", None))
     if dv and cv and compare(driver, dv, chrome, cv):
         rows.append(("chromedriver/chrome", "warn", f"major {major(dv)} vs {major(cv)}: acceptance tests would fail", INSTALL))
     return rows

@@ -1,14 +1,14 @@
-"""elixir.test: Postgres up, then `mix test` (or N partitions at once); with --acceptance, first the
-browser check and the Vault container.
-
-Partitions run under the supervisor with prefixed output, after one `mix compile` so N mix
-processes do not race on _build.
+"""elixir.test: Postgres up, then `mix test` (or N partitions at once, after one `mix compile`, under the
+supervisor); with --acceptance, first the browser check and the Vault container. The command lines and their
+environment are pure functions, as Firezone's CI runs them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from invoke import Exit
@@ -19,9 +19,103 @@ from tasks.lib.console import dry
 from tasks.lib.masking import secret_values
 from tasks.lib.mix import tool
 from tasks.lib.mixtest import browser as browsers
-from tasks.lib.mixtest import command
 from tasks.lib.problem import Problem
 from tasks.lib.repo import mixproject
+
+_LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<lines>\d+(?::\d+)*))?$")
+
+
+@dataclass(frozen=True)
+class Options:
+    paths: tuple[str, ...] = ()
+    failed: bool = False
+    partitions: int = 1
+    acceptance: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def partitions_count(value) -> int:
+    """``--partitions N``: a whole number from 1 (None: 1)."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return 1
+    if not text.isdigit() or int(text) < 1 or str(int(text)) != text:
+        raise Problem(f"--partitions {value!r}: expected a whole number from 1, e.g. --partitions 2")
+    return int(text)
+
+
+def check_combination(failed: bool, partitions: int) -> None:
+    if failed and partitions > 1:
+        raise Problem(
+            "--failed with --partitions: mix keeps one list of failures per build, which N partitions would overwrite each other",
+            "rerun the failures without --partitions",
+        )
+
+
+def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> str:
+    """``-p PATH[:LINE]`` relative to the Elixir root (where mix runs), looked up there, then here, then in the project root."""
+    m = _LOCATION.match(value.strip())
+    if not value.strip() or m is None:
+        raise Problem(f"-p {value!r}: expected PATH or PATH:LINE, e.g. -p apps/web/test/web/live_test.exs:42")
+    path, lines = Path(m.group("path")).expanduser(), m.group("lines")
+    candidates = [path] if path.is_absolute() else [elixir_root / path, cwd / path, project_root / path]
+    for candidate in (p for p in candidates if p.exists()):
+        try:
+            rel = candidate.resolve().relative_to(elixir_root.resolve())
+        except ValueError:
+            raise Problem(
+                f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there",
+                f"give a test file or folder under {elixir_root} (e.g. -p apps/web/test)",
+            )
+        return rel.as_posix() + (f":{lines}" if lines else "")
+    raise Problem(
+        f"-p {value}: no such file or folder (looked in the Elixir root {elixir_root}, then here)",
+        "give a test file or folder, e.g. -p apps/web/test",
+    )
+
+
+def mix_args(test_task: Sequence[str], filters: Sequence[str], options: Options) -> list[str]:
+    args = [*test_task, *options.paths, *filters]
+    if options.failed:
+        args.append("--failed")
+    if options.partitions > 1:
+        args += ["--partitions", str(options.partitions)]
+    return args
+
+
+def test_env(database_env: Mapping[str, str], extra: Mapping[str, str], vault_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """MIX_ENV=test, how to reach the database (never its name: the test config picks
+    firezone_test[_p<N>]), Vault's address and token for acceptance runs, then ``extra`` (--env)."""
+    env = {"MIX_ENV": "test"}
+    env.update({k: v for k, v in database_env.items() if k != "DATABASE_NAME"})
+    env.update(vault_env or {})
+    env.update(extra)
+    return env
+
+
+def partition_env(partition: int) -> dict[str, str]:
+    env = {"MIX_TEST_PARTITION": str(partition)}
+    if "ERL_CRASH_DUMP_SECONDS" not in os.environ:
+        env["ERL_CRASH_DUMP_SECONDS"] = "0"  # stopped partitions leave no 1.6 MB erl_crash.dump in the app
+    return env
+
+
+def test_database(partition: int | None) -> str:
+    """Firezone's config/test.exs: firezone_test, or firezone_test_p<N> in partition N."""
+    return "firezone_test" + (f"_p{partition}" if partition else "")
+
+
+def describe_alias(found: tuple[str, ...] | None, source: str) -> str:
+    if found is None:
+        return f"{source} has no `test` alias (as a list): `mix test` runs the plain task"
+    return f"the `test` alias in {source} runs {', '.join(found)}"
+
+
+def debug_tag_hint(paths: Sequence[str], default_folder: str) -> str:
+    """The one-line edit that makes one acceptance test open a real browser window."""
+    where = paths[0].split(":")[0] if paths else f"its file under {default_folder}"
+    return f"browser: headless; the portal decides per test: to watch one in a window, add `@tag debug: true` above the test, in {where}"
+
 
 # The dev database's name would point the tests at firezone_dev instead of firezone_test[_p<N>].
 UNSET = ("DATABASE_NAME",)
@@ -53,18 +147,18 @@ def test(
     acceptance: bool = False,
     env: Iterable[str] | None = None,
 ) -> None:
-    n = command.partitions_count(partitions)
-    command.check_combination(failed, n)
+    n = partitions_count(partitions)
+    check_combination(failed, n)
     extra = portal_env.parse_assignments(list(env or []))
     e = tool.settings(c)
     root, mix = e.root, e.mix
-    located = tuple(command.test_path(p, root, PROJECT_ROOT, Path.cwd()) for p in paths or ())
-    options = command.Options(located, failed, n, acceptance, extra)
+    located = tuple(test_path(p, root, PROJECT_ROOT, Path.cwd()) for p in paths or ())
+    options = Options(located, failed, n, acceptance, extra)
     test_task = e.tasks["test_task"]
-    argv = [mix, *command.mix_args(test_task, e.tasks["acceptance_args" if acceptance else "test_args"], options)]
+    argv = [mix, *mix_args(test_task, e.tasks["acceptance_args" if acceptance else "test_args"], options)]
     found = mixproject.alias(mixproject.read_text(root / "mix.exs"), test_task[0])
-    databases = ", ".join(command.test_database(i) for i in range(1, n + 1)) if n > 1 else command.test_database(None)
-    _say(e, f"tests: {command.describe_alias(found, e.repo.show(root / 'mix.exs'))}; test database(s): {databases}")
+    databases = ", ".join(test_database(i) for i in range(1, n + 1)) if n > 1 else test_database(None)
+    _say(e, f"tests: {describe_alias(found, e.repo.show(root / 'mix.exs'))}; test database(s): {databases}")
 
     from tasks.lib.stack import postgres
 
@@ -90,9 +184,9 @@ def test(
         if found_browser is not None and programs.which("chromedriver") != found_browser.driver:
             # Wallaby (and the fixture) find chromedriver on PATH: put the chosen one first.
             vault_env["PATH"] = str(Path(found_browser.driver).parent) + os.pathsep + os.environ.get("PATH", "")
-        _say(e, command.debug_tag_hint(located, programs.display_path(e.web / "test")))
+        _say(e, debug_tag_hint(located, programs.display_path(e.web / "test")))
 
-    base_env = command.test_env(portal_env.mix_env(), extra, vault_env)
+    base_env = test_env(portal_env.mix_env(), extra, vault_env)
     if n == 1:
         try:
             e.run(argv, cwd=root, env=base_env, what="mix test", unset=UNSET)
@@ -104,7 +198,7 @@ def test(
         _partitions(e, argv, options, base_env, secrets)
 
 
-def _partitions(e: tool.Elixir, argv: list[str], options: command.Options, base_env: dict[str, str], secrets: list[str]) -> None:
+def _partitions(e: tool.Elixir, argv: list[str], options: Options, base_env: dict[str, str], secrets: list[str]) -> None:
     from tasks.lib.supervise import foreground
     from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
 
@@ -113,7 +207,7 @@ def _partitions(e: tool.Elixir, argv: list[str], options: command.Options, base_
     inherited = {k: v for k, v in os.environ.items() if k not in UNSET}
     batch = []
     for i in range(1, n + 1):
-        own = {k: v for k, v in base_env.items() if k not in options.env} | command.partition_env(i) | dict(options.env)
+        own = {k: v for k, v in base_env.items() if k not in options.env} | partition_env(i) | dict(options.env)
         line = f"p{i}: $ {programs.describe(argv, e.root, own)}"
         if e.dry:
             dry(line)

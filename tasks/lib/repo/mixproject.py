@@ -15,6 +15,7 @@ from pathlib import Path
 # Tasks in a setup alias that open the database.
 DATABASE_TASKS = ("ecto.setup", "ecto.create", "ecto.migrate", "ecto.reset", "ecto.seed", "ecto.load")
 _KEY_BEFORE = r"(?:^|(?<=[\s\[,(]))"  # a keyword starts a line or follows `[`, `,`, `(` or a space
+_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|#[^\n]*')  # strings, charlists, comments
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,6 @@ class MixProject:
 
 
 def read_text(path: Path) -> str:
-    """The file's text; empty when it cannot be read."""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -44,24 +44,7 @@ def read_text(path: Path) -> str:
 
 def code(text: str) -> str:
     """``text`` without its comments (a ``#`` outside strings to the end of the line)."""
-    out, quote, i = [], "", 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                out.append(text[i : i + 2])
-                i += 2
-                continue
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            end = text.find("\n", i)
-            i = len(text) if end < 0 else end
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    return _TOKENS.sub(lambda m: "" if m.group(0).startswith("#") else m.group(0), text)
 
 
 def apps_path(text: str) -> str | None:
@@ -95,7 +78,6 @@ def alias(text: str, name: str) -> tuple[str, ...] | None:
 
 
 def read(root: Path) -> MixProject:
-    """The project at ``root`` (the Elixir root, which has a mix.exs)."""
     text = read_text(root / "mix.exs")
     apps = apps_path(text)
     if apps is None:

@@ -55,7 +55,6 @@ def seeds_files(root: Path, apps_path: str | None) -> list[Path]:
 
 
 def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
-    """Whether the seeds read STATIC_SEEDS (None when no seeds file is found)."""
     files = seeds_files(root, apps_path)
     for f in files:
         if "STATIC_SEEDS" in read_text(f):
@@ -64,7 +63,6 @@ def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
 
 
 def workos_referenced(root: Path, apps_path: str | None) -> Fact:
-    """Whether the portal's config or mix files mention WorkOS at all."""
     files = [*config_files(root), root / "mix.exs"]
     if apps_path:
         files += sorted((root / apps_path).glob("*/mix.exs"))

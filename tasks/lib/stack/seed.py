@@ -1,8 +1,7 @@
-"""Seed the dev database once (then only migrate), reset it, and run `mix setup` under the seed lock.
+"""Seed the dev database once (then only migrate), reset it, and run `mix setup`, each under the seed lock.
 
-A seeded database carries a marker (postgres/seeding.py); seeding, migrating and resetting
-hold its seed lock (postgres/locks.py). A seed or reset is recorded as started in the state
-folder until its marker is written, so a run cut off halfway is told, not seeded over.
+A seed or reset is recorded as started in the state folder until the database's seed marker
+is written, so a run cut off halfway is told, not seeded over.
 """
 
 from __future__ import annotations
@@ -49,16 +48,19 @@ def _record_path(state_dir: Path, db: Database) -> Path:
 
 
 @contextmanager
-def recorded(state_dir: Path, db: Database, doing: str) -> Iterator[None]:
-    """Record a seed or reset of ``db`` as started for the block; a failure is recorded as failed."""
+def recorded(state_dir: Path, db: Database, doing: str, dry_run: bool = False) -> Iterator[None]:
+    """Record a seed or reset of ``db`` as started for the block (not under --dry); a failure is recorded as failed."""
     path = _record_path(state_dir, db)
-    state.write_json(path, seeding.start_record(doing))
+    if not dry_run:
+        state.write_json(path, seeding.start_record(doing))
     try:
         yield
     except Exit as e:
-        state.write_json(path, {**seeding.start_record(doing), "failed": e.code})
+        if not dry_run:
+            state.write_json(path, {**seeding.start_record(doing), "failed": e.code})
         raise
-    state.remove(path)
+    if not dry_run:
+        state.remove(path)
 
 
 def unfinished(state_dir: Path, db: Database) -> str | None:
@@ -111,9 +113,7 @@ def seed_once(e: Elixir, force: bool = False) -> str:
                 raise Problem(f"{said}, so {db.name} may hold part of the seed", START_OVER)
             state.remove(_record_path(e.state_dir, db))  # a missing database just gets seeded
         argv = e.command("seed_task")
-        with ExitStack() as stack:
-            if not e.dry:
-                stack.enter_context(recorded(e.state_dir, db, "seed"))
+        with recorded(e.state_dir, db, "seed", e.dry):
             try:
                 e.run(argv, cwd=e.root, env=portal_env.mix_env(), what=f"mix {' '.join(argv[1:])}")
             except Exit as err:
@@ -164,9 +164,7 @@ def reset(e: Elixir, db: Database, static: bool) -> str:
     if static:
         env["STATIC_SEEDS"] = "true"
     static = static or seeds_file is not None
-    with locked(e.dry, db, "resetting"), ExitStack() as stack:
-        if not e.dry:
-            stack.enter_context(recorded(e.state_dir, db, "reset"))
+    with locked(e.dry, db, "resetting"), recorded(e.state_dir, db, "reset", e.dry):
         unset = () if static else ("STATIC_SEEDS",)
         e.run(argv, cwd=e.root, env=env, unset=unset, what="reset and seed (" + " ".join(argv[1:]) + ")")
         _mark_seeded(e, db, static, "reset")
@@ -183,13 +181,10 @@ def reset_task(c, static: bool = False, yes: bool = False) -> str:
 
 
 def reset_command(static: bool) -> str:
-    """The db.reset command line with --yes, keeping --static when given."""
     return "inv db.reset" + (" --static" if static else "") + " --yes"
 
 
 def mix_setup(e: Elixir, force: bool = False, needs_database: str | None = None) -> str:
     """`mix setup` unless up to date; under the seed lock when it needs the database (two runs migrating at once collide)."""
-    if needs_database is None:
-        return steps.run(e, "setup", force=force)
-    with locked(e.dry, database(), "setting up"):
+    with locked(e.dry or needs_database is None, database(), "setting up"):
         return steps.run(e, "setup", force=force)

@@ -37,7 +37,6 @@ def local_row(spec, why: str) -> tuple[tuple[str, str], bool]:
 
 
 def container_row(spec) -> tuple[tuple[str, str], bool]:
-    """The container's row, and whether it runs."""
     try:
         status = container.inspect(spec)
     except Exit as e:

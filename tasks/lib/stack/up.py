@@ -22,11 +22,8 @@ from tasks.lib.stack.timing import Background, Steps
 
 def command_line(force: bool, no_iex: bool, env) -> str:
     """The dev.up command with --reseed --yes and every other flag given (for hints)."""
-    words = ["inv dev.up", "--reseed", "--yes"]
-    words += ["--force"] if force else []
-    words += ["--no-iex"] if no_iex else []
-    words += [f"--env {shlex.quote(item)}" for item in env or []]  # never secrets: refused
-    return " ".join(words)
+    flags = ["--force"] * force + ["--no-iex"] * no_iex + [f"--env {shlex.quote(item)}" for item in env or []]  # never secrets: refused
+    return " ".join(["inv dev.up", "--reseed", "--yes", *flags])
 
 
 def step(c, name: str, force: bool = False) -> str:
