@@ -64,10 +64,7 @@ def output_present(path: Path) -> bool:
 
 
 def fingerprint(step: Step) -> dict:
-    return {
-        "inputs": {str(p): file_hash(p) for p in step.inputs},
-        "salt": hashlib.sha256(step.salt.encode()).hexdigest()[:16],
-    }
+    return {"inputs": {str(p): file_hash(p) for p in step.inputs}, "salt": hashlib.sha256(step.salt.encode()).hexdigest()[:16]}
 
 
 def _file(state_dir: Path, name: str) -> Path:
@@ -107,9 +104,9 @@ def is_up_to_date(state_dir: Path, step: Step) -> tuple[bool, str]:
         names = ", ".join(step.show(Path(p)) for p in changed[:3])
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         return False, f"{names}{more} changed"
-    for out in step.outputs:
-        if not output_present(out):
-            return False, f"{step.show(out)} is missing"
+    missing = missing_outputs(step)
+    if missing:
+        return False, f"{step.show(missing[0])} is missing"
     if step.summary:
         return True, step.summary
     if step.inputs:
@@ -122,7 +119,6 @@ def missing_outputs(step: Step) -> list[Path]:
 
 
 def record(state_dir: Path, step: Step) -> None:
-    """Remember a successful run (call only after the step succeeded). Raises
-    state.StateError when the state folder cannot be written."""
+    """Remember a successful run (only after it succeeded); state.StateError when the folder cannot be written."""
     data = {**fingerprint(step), "name": step.name, "at": time.time()}
     state.write_json(_file(state_dir, step.name), data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from tasks.lib import portal_env, programs
@@ -83,27 +84,21 @@ def cert_files(e: Elixir) -> list[Path]:
 def cert(e: Elixir) -> str:
     """`mix phx.gen.cert` when the dev config serves https from a cert that is not there yet.
     Two `inv` at once make it once: Phoenix's task would ask whether to overwrite."""
-    files = cert_files(e)
+    files, named_in = e.repo.cert
     if not files or not e.cert_task:
         return "skipped"
+    folder = programs.display_path(files[0].parent)
     if all(f.exists() for f in files):
-        print(f"cert: up to date ({programs.display_path(files[0].parent)} has the dev https cert)", flush=True)
+        print(f"cert: up to date ({folder} has the dev https cert)", flush=True)
         return "skipped"
-    if not e.dry:
-        with held(e.writable_state() / "cert.lock", "cert: waiting for another inv that is making the dev https cert"):
-            if all(f.exists() for f in files):
-                print(f"cert: made meanwhile by another inv ({programs.display_path(files[0].parent)})", flush=True)
-                return "skipped"
-            return _make_cert(e, files)
-    return _make_cert(e, files)
-
-
-def _make_cert(e: Elixir, files: list[Path]) -> str:
-    shown = ", ".join(programs.display_path(f) for f in files if not f.exists())
-    named_in = e.repo.cert[1]
-    print(f"cert: running ({shown} missing; {e.repo.show(named_in or e.root)} serves https from it)", flush=True)
-    argv = [e.mix, *task_args(e.cert_task)]
-    e.run(argv, cwd=e.root, env=portal_env.mix_env(), what=f"mix {e.cert_task}")
+    waiting = "cert: waiting for another inv that is making the dev https cert"
+    with held(e.writable_state() / "cert.lock", waiting) if not e.dry else nullcontext():
+        if all(f.exists() for f in files):
+            print(f"cert: made meanwhile by another inv ({folder})", flush=True)
+            return "skipped"
+        shown = ", ".join(programs.display_path(f) for f in files if not f.exists())
+        print(f"cert: running ({shown} missing; {e.repo.show(named_in or e.root)} serves https from it)", flush=True)
+        e.run([e.mix, *task_args(e.cert_task)], cwd=e.root, env=portal_env.mix_env(), what=f"mix {e.cert_task}")
     return "ran"
 
 

@@ -75,29 +75,20 @@ def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> s
 
 
 def mix_args(test_task: Sequence[str], filters: Sequence[str], options: Options) -> list[str]:
-    args = [*test_task, *options.paths, *filters]
-    if options.failed:
-        args.append("--failed")
-    if options.partitions > 1:
-        args += ["--partitions", str(options.partitions)]
-    return args
+    partitions = ["--partitions", str(options.partitions)] if options.partitions > 1 else []
+    return [*test_task, *options.paths, *filters, *["--failed"] * options.failed, *partitions]
 
 
 def test_env(database_env: Mapping[str, str], extra: Mapping[str, str], vault_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """MIX_ENV=test, how to reach the database (never its name: the test config picks
     firezone_test[_p<N>]), Vault's address and token for acceptance runs, then ``extra`` (--env)."""
-    env = {"MIX_ENV": "test"}
-    env.update({k: v for k, v in database_env.items() if k != "DATABASE_NAME"})
-    env.update(vault_env or {})
-    env.update(extra)
-    return env
+    return {"MIX_ENV": "test", **{k: v for k, v in database_env.items() if k != "DATABASE_NAME"}, **(vault_env or {}), **extra}
 
 
 def partition_env(partition: int) -> dict[str, str]:
-    env = {"MIX_TEST_PARTITION": str(partition)}
-    if "ERL_CRASH_DUMP_SECONDS" not in os.environ:
-        env["ERL_CRASH_DUMP_SECONDS"] = "0"  # stopped partitions leave no 1.6 MB erl_crash.dump in the app
-    return env
+    # Stopped partitions leave no 1.6 MB erl_crash.dump in the app.
+    crash = {} if "ERL_CRASH_DUMP_SECONDS" in os.environ else {"ERL_CRASH_DUMP_SECONDS": "0"}
+    return {"MIX_TEST_PARTITION": str(partition), **crash}
 
 
 def test_database(partition: int | None) -> str:
@@ -187,15 +178,15 @@ def test(
         _say(e, debug_tag_hint(located, programs.display_path(e.web / "test")))
 
     base_env = test_env(portal_env.mix_env(), extra, vault_env)
-    if n == 1:
-        try:
+    try:
+        if n == 1:
             e.run(argv, cwd=root, env=base_env, what="mix test", unset=UNSET)
-        except Exit:
-            if acceptance and not e.dry:
-                print(screenshots_line(e.web), flush=True)
-            raise
-    else:
-        _partitions(e, argv, options, base_env, secrets)
+        else:
+            _partitions(e, argv, options, base_env, secrets)
+    except Exit:
+        if acceptance and not e.dry:
+            print(screenshots_line(e.web), flush=True)
+        raise
 
 
 def _partitions(e: tool.Elixir, argv: list[str], options: Options, base_env: dict[str, str], secrets: list[str]) -> None:
@@ -220,17 +211,11 @@ def _partitions(e: tool.Elixir, argv: list[str], options: Options, base_env: dic
     try:
         code = supervisor.run()
     except SupervisorError as err:
-        raise Exit(str(err))
+        raise Problem(str(err))
     codes = supervisor.exit_codes
     if len(codes) < n:  # a signal ended the run
         raise foreground.Interrupted(code - 128 if code > 128 else 2, "mix test partitions")
     failed = [f"p{i} (exit code {codes[f'p{i}']})" for i in range(1, n + 1) if codes[f"p{i}"]]
     if failed:
-        if options.acceptance:
-            print(screenshots_line(e.web), flush=True)
-        raise Problem(
-            f"mix test failed in partition(s) {', '.join(failed)} of {n}",
-            "the lines prefixed with their names say why",
-            code=code,
-        )
+        raise Problem(f"mix test failed in partition(s) {', '.join(failed)} of {n}; the lines prefixed with their names say why", code=code)
     print(f"mix test: all {n} partitions passed", flush=True)

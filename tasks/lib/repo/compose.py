@@ -122,15 +122,7 @@ def defaults_in(text: str) -> dict[str, str]:
 
 def interpolate(text: str, environ) -> str:
     """Compose's interpolation: the variable's value, else its default, else empty."""
-
-    def value(m: re.Match) -> str:
-        name = m["name"] or m["bare"]
-        got = environ.get(name)
-        if got:
-            return got
-        return m["default"] or ""
-
-    return _VARIABLE.sub(value, text)
+    return _VARIABLE.sub(lambda m: environ.get(m["name"] or m["bare"]) or m["default"] or "", text)
 
 
 _ENV_TO_DATABASE = {"POSTGRES_USER": "DATABASE_USER", "POSTGRES_PASSWORD": "DATABASE_PASSWORD", "POSTGRES_DB": "DATABASE_NAME"}
@@ -187,10 +179,8 @@ def _database_defaults(svc: dict) -> dict[str, str]:
 
 
 def postgres_service(root: Path, path: Path | None = None) -> PostgresService | None:
-    """The Postgres service of the repository's compose files (or of ``path``), or None.
-
-    Raises ComposeError for a file that is named by a setting and cannot be read.
-    """
+    """The Postgres service of the repository's compose files, or None; ``path`` (named by a setting): that file's,
+    or ComposeError when it cannot be read."""
     files = [path] if path is not None else candidates(root)
     for f in files:
         try:

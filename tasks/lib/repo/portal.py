@@ -1,8 +1,4 @@
-"""Facts about the portal read from its config and seeds (``config/*.exs``, ``priv/repo``).
-
-Each answer comes with the file that gave it, for doctor and dev.status. The checks
-are plain text searches of a handful of small files: cheap enough for every run.
-"""
+"""Facts about the portal from plain text searches of its config and seeds, each with the file that gave it."""
 
 from __future__ import annotations
 
