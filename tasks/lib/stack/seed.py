@@ -117,10 +117,8 @@ def seed_once(e: Elixir, force: bool = False) -> str:
             try:
                 e.run(argv, cwd=e.root, env=portal_env.mix_env(), what=f"mix {' '.join(argv[1:])}")
             except Exit as err:
-                raise Exit(
-                    f"{err.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`",
-                    code=err.code,
-                )
+                fix = f"if {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`"
+                raise Problem(err.message or "the seed failed", fix, code=err.code if err.code is not None else 1)
             _mark_seeded(e, db, os.environ.get("STATIC_SEEDS") == "true" or always_static(e) is not None, "seed")
     return "ran"
 

@@ -18,9 +18,9 @@ from tasks.lib.stack import backend, seed
 from tasks.lib.vault import container as vault_container
 
 
-def _unknown(e: Exit) -> str:
+def _said(e: Exit) -> str:
     what, fix = what_and_fix(e)
-    return f"unknown: {what}" + (f". Fix: {fix}" if fix else "")
+    return what + (f". Fix: {fix}" if fix else "")
 
 
 def local_row(spec, why: str) -> tuple[tuple[str, str], bool]:
@@ -40,7 +40,7 @@ def container_row(spec) -> tuple[tuple[str, str], bool]:
     try:
         status = container.inspect(spec)
     except Exit as e:
-        return ("container", _unknown(e)), False
+        return ("container", f"unknown: {_said(e)}"), False
     if status is None:
         return ("container", f"{spec.container}: absent (inv infra.up creates it)"), False
     health = f", health {status.health}" if status.health else ""
@@ -92,25 +92,25 @@ def show(c) -> None:
             try:
                 row, running = local_row(server.local_spec(c, find_account=False), choice.why)
             except Exit as e:
-                row, running = ("postgres", f"local cluster: {_unknown(e)} ({choice.why})"), False
+                row, running = ("postgres", f"local cluster: unknown: {_said(e)} ({choice.why})"), False
         else:
             row, running = container_row(spec_from_config(c))
     except Exit as e:
-        row, running = ("postgres", _unknown(e)), False
+        row, running = ("postgres", f"unknown: {_said(e)}"), False
     rows = [row, *database_rows(config.state_dir(c), running=running)]
     try:
         rows += step_rows(tool.settings(c))
     except Exit as e:
-        rows.append(("steps", _unknown(e)))
+        rows.append(("steps", f"unknown: {_said(e)}"))
     try:
         state.check_writable(config.state_dir(c), create=False)
     except state.StateError as e:
-        rows.append(("state", e.message or ""))
+        rows.append(("state", _said(e)))
     rows.append(vault_container.status_row(c))
     print(console.table(rows))
     try:
         derived = summary.rows(c)
     except Exit as e:
-        derived = [("repository", e.message or "")]
+        derived = [("repository", _said(e))]
     print("\nRead from the repository (a setting or environment variable wins):")
     print(console.table(derived))
