@@ -1,8 +1,4 @@
-"""db.*: seeding and resetting the local dev database.
-
-Mechanisms: tasks/lib/stack/seed.py (seed once, reset), tasks/lib/database/seeding.py
-(the marker that says a database was seeded).
-"""
+"""db.*: seeding and resetting the local dev database."""
 
 from invoke import Collection
 
@@ -14,9 +10,9 @@ from tasks.taskdef import task
 @task(pre=[infra.up], help={"force": FORCE_SEED_HELP})
 def seed(c, force=False):
     """Seed the dev database once (mix ecto.seed); afterwards only migrate."""
-    from tasks.lib.stack import seed as seeding
+    from tasks.lib.stack import up
 
-    return seeding.seed_once(c, force=force)
+    return up.step(c, "seed", force)
 
 
 @task(
@@ -28,9 +24,9 @@ def seed(c, force=False):
 )
 def reset(c, static=False, yes=False):
     """Drop the local dev database, re-create and seed it (mix do ecto.reset + ecto.seed)."""
-    from tasks.lib.stack import seed as seeding
+    from tasks.lib.stack import seed
 
-    return seeding.reset_task(c, static=static, yes=yes)
+    return seed.reset_task(c, static=static, yes=yes)
 
 
 ns = Collection("db", seed, reset)

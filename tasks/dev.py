@@ -1,7 +1,4 @@
-"""dev.*: the whole local stack in one command.
-
-Mechanisms: tasks/lib/stack/up.py (dev.up's steps), tasks/lib/stack/status.py.
-"""
+"""dev.*: the whole local stack in one command."""
 
 from invoke import Collection
 

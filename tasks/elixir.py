@@ -1,8 +1,4 @@
-"""elixir.*: mix deps, web setup, seeds, iex, the Phoenix server and the tests.
-
-Mechanisms: tasks/lib/mix/ (the mix and iex programs, the up-to-date steps),
-tasks/lib/stack/seed.py (seeding), tasks/lib/mixtest/ and tasks/lib/vault/ (the tests).
-"""
+"""elixir.*: mix deps, web setup, seeds, iex, the Phoenix server and the tests."""
 
 from invoke import Collection
 
@@ -16,25 +12,25 @@ FORCE_SEED_HELP = "seed even when the database is marked as seeded (Firezone's s
 @task(help={"force": "run even when mix.lock and mix.exs are unchanged and deps/ is present"})
 def deps(c, force=False):
     """Fetch the Elixir dependencies (mix deps.get), unless they are up to date."""
-    from tasks.lib.mix import steps
+    from tasks.lib.stack import up
 
-    return steps.run(c, "deps", force)
+    return up.step(c, "deps", force)
 
 
 @task(help={"force": "run even when the assets lock file and mix.exs are unchanged and the outputs exist"})
 def setup(c, force=False):
     """Set up the portal (the dev cert, then mix setup), unless it is up to date."""
-    from tasks.lib.stack import setup as stack_setup
+    from tasks.lib.stack import up
 
-    return stack_setup.task(c, force)
+    return up.step(c, "setup", force)
 
 
 @task(pre=[infra.up], help={"force": FORCE_SEED_HELP})
 def seed(c, force=False):
     """Seed the dev database once (mix ecto.seed); afterwards only migrate. Same as db.seed."""
-    from tasks.lib.stack import seed as seeding
+    from tasks.lib.stack import up
 
-    return seeding.seed_once(c, force=force)
+    return up.step(c, "seed", force)
 
 
 @task(iterable=["env"], help={"env": ENV_HELP})
@@ -42,7 +38,7 @@ def iex(c, env=None):
     """Start the portal in an interactive shell (iex -S mix in the Elixir root)."""
     from tasks.lib.mix import steps
 
-    return steps.iex(c, env)
+    return steps.start(c, env, shell=True)
 
 
 @task(iterable=["env"], help={"env": ENV_HELP})
@@ -50,7 +46,7 @@ def server(c, env=None):
     """Run the Phoenix server without a shell (mix phx.server in the Elixir root)."""
     from tasks.lib.mix import steps
 
-    return steps.server(c, env)
+    return steps.start(c, env)
 
 
 @task(

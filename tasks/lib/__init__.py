@@ -47,23 +47,21 @@ The local cluster (pglocal/): Postgres without Docker
     server.py       the local backend's steps (up, plan, down, destroy, status) and checks
 
 Mix (mix/)
-    tool.py         mix and iex, the Elixir root and web app, `mix do` lines
+    tool.py         the elixir.* settings read once (Elixir), `mix do` lines, the Elixir version
     fingerprints.py content-hash up-to-date checks kept in the state folder
-    steps.py        the deps, setup and migrate steps; iex and server commands
+    steps.py        the deps, setup and migrate steps, the dev cert; iex and server
 
 The portal's tests (mixtest/, vault.py): elixir.test
-    mixtest/command.py  the `mix test` command lines and their environment (pure)
     mixtest/browser.py  chromedriver and Chrome: found, major versions matched; doctor's rows
-    mixtest/run.py      elixir.test: Postgres, Vault, the browser check, mix (N partitions)
+    mixtest/run.py      elixir.test: the command lines, Postgres, Vault, the browser check, mix (N partitions)
     vault.py            the Vault dev container (vault.*), ready when GET /v1/sys/health answers unsealed
 
 The stack (stack/): the steps dev.up, dev.status, db.* and billing.serve share
     backend.py      which Postgres, chosen once: a container or the local cluster, one interface
     postgres.py     bring Postgres up (and infra's down, destroy, status, logs)
-    seed.py         seed once, reset (with its checks)
-    setup.py        the dev cert, then `mix setup` (with Postgres and the seed lock when it needs them)
-    steps.py        timing steps, one in the background, the closing table
-    up.py           dev.up
+    seed.py         seed once, reset (with its checks), `mix setup` under the seed lock
+    timing.py       timed steps, one in the background, the closing table
+    up.py           dev.up, and each of its steps alone (elixir.deps, elixir.setup, db.seed)
     status.py       dev.status
 
 Stripe (stripe/)

@@ -237,8 +237,8 @@ def collect(c) -> list[Row]:
         browser_future = pool.submit(browser.doctor_rows, c)  # acceptance tests only: chromedriver, Chrome
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
-        rows.append(_found("elixir root", lambda: str(tool.elixir_root(c)), FAIL))
-        rows.append(_found("mix", lambda: tool.mix_path(c), FAIL))
+        rows.append(_found("elixir root", lambda: str(tool.settings(c).root), FAIL))
+        rows.append(_found("mix", lambda: tool.settings(c).mix, FAIL))
         rows += [f.result() for f in tool_futures.values()]
         browser_rows = [Row(*found) for found in browser_future.result()]
     rows.append(

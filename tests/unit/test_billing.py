@@ -183,8 +183,8 @@ def test_dry_run_starts_nothing(clean_env, capsys, monkeypatch):
     monkeypatch.setattr(stripe_cli, "print_secret", lambda *a, **k: pytest.fail("dry run asked the CLI"))
     from tasks.lib.mix import tool as mixtool
 
-    monkeypatch.setattr(mixtool, "mix_path", lambda c: "/usr/bin/mix")
-    monkeypatch.setattr(mixtool, "elixir_root", lambda c: __import__("pathlib").Path("/tmp"))
+    monkeypatch.setattr(mixtool.Elixir, "mix", "/usr/bin/mix")
+    monkeypatch.setattr(mixtool.Elixir, "root", __import__("pathlib").Path("/tmp"))
     monkeypatch.setattr(serve, "Supervisor", lambda *a, **k: pytest.fail("dry run started processes"))
     billing.serve(c)
     out = capsys.readouterr().out

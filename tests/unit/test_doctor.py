@@ -172,7 +172,6 @@ def test_a_failed_row_reads_the_problems_fields():
     from invoke import Exit
 
     from tasks.lib.problem import Problem
-
     from tasks.lib.stack.backend import failed_row
 
     assert failed_row("x", Problem("it broke", "mend it")) == ("x", FAIL, "it broke", "mend it")

@@ -12,7 +12,7 @@ from invoke import Config, Exit, MockContext, Result
 
 from tasks import db, elixir
 from tasks.lib.database import database, seeding
-from tasks.lib.mix import steps
+from tasks.lib.mix import steps, tool
 from tasks.lib.stack import seed
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "umbrella"
@@ -51,9 +51,9 @@ def tree(tmp_path, monkeypatch):
 
 def reset_database(c, static=False, yes=False):
     """What db.reset does once Postgres is up: the checks, then the reset."""
-    db = database()
-    seed.check_reset(c, db, yes, seed.reset_command(static))
-    return seed.reset(c, db, static)
+    db, e = database(), tool.settings(c)
+    seed.check_reset(e, db, yes, seed.reset_command(static))
+    return seed.reset(e, db, static)
 
 
 _CONTEXTS: list[MockContext] = []
@@ -101,25 +101,25 @@ def envs(c):
 
 def test_deps_runs_then_skips_then_reruns_on_lock_change(tree, capsys):
     c = ctx(tree)
-    assert steps.run(c, "deps") == "ran"
+    assert steps.run(tool.settings(c), "deps") == "ran"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} deps.get"]
     assert envs(c)[0]["DATABASE_PORT"] == "15432" and envs(c)[0]["DATABASE_NAME"] == "firezone_dev"
-    assert steps.run(c, "deps") == "skipped"
+    assert steps.run(tool.settings(c), "deps") == "skipped"
     assert "deps: up to date (mix.lock unchanged), skipped" in capsys.readouterr().out
     assert len(commands(c)) == 1
     (tree.root / "mix.lock").write_text('%{\n  "jason": {:hex, :jason, "1.4.1"},\n}\n')
-    assert steps.run(c, "deps") == "ran"
+    assert steps.run(tool.settings(c), "deps") == "ran"
     assert "deps: running (mix.lock changed)" in capsys.readouterr().out
     # The lock now lists a package, so deps/ must exist too.
-    assert steps.run(c, "deps") == "ran"
+    assert steps.run(tool.settings(c), "deps") == "ran"
     assert "deps is missing" in capsys.readouterr().out
     (tree.root / "deps" / "jason").mkdir(parents=True)
-    assert steps.run(c, "deps") == "skipped"
+    assert steps.run(tool.settings(c), "deps") == "skipped"
 
 
 def test_deps_force_runs_anyway(tree):
     c = ctx(tree)
-    steps.run(c, "deps")
+    steps.run(tool.settings(c), "deps")
     assert elixir.deps(c, force=True) == "ran"
     assert len(commands(c)) == 2
 
@@ -127,37 +127,37 @@ def test_deps_force_runs_anyway(tree):
 def test_failed_step_is_not_recorded(tree):
     c = ctx(tree, results=Result(exited=1))
     with pytest.raises(Exit) as e:
-        steps.run(c, "deps")
+        steps.run(tool.settings(c), "deps")
     assert e.value.code == 1 and "mix deps.get failed with exit code 1" in e.value.message
     assert not (tree.state / "fingerprints" / "deps.json").exists()
 
 
 def test_setup_runs_in_web_app_and_checks_outputs(tree, capsys):
     c = ctx(tree)
-    assert steps.run(c, "setup") == "ran"
+    assert steps.run(tool.settings(c), "setup") == "ran"
     assert commands(c) == [f"cd {tree.web} && {tree.mix} setup"]
     assert "assets/node_modules, priv/static is still missing" in capsys.readouterr().err
     # The mock built nothing: outputs missing -> runs again.
-    assert steps.run(c, "setup") == "ran"
+    assert steps.run(tool.settings(c), "setup") == "ran"
     assert "assets/node_modules is missing" in capsys.readouterr().out
     (tree.web / "assets" / "node_modules").mkdir()
     (tree.web / "assets" / "node_modules" / ".installed").write_text("x")
     (tree.web / "priv" / "static").mkdir(parents=True)
     (tree.web / "priv" / "static" / "app.js").write_text("x")
-    assert steps.run(c, "setup") == "skipped"
+    assert steps.run(tool.settings(c), "setup") == "skipped"
     assert "setup: up to date (web: pnpm-lock.yaml unchanged), skipped" in capsys.readouterr().out
     (tree.web / "assets" / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\nchanged: true\n")
-    assert steps.run(c, "setup") == "ran"
+    assert steps.run(tool.settings(c), "setup") == "ran"
 
 
 def test_setup_outputs_are_a_setting(tree):
     c = ctx(tree, setup_outputs=["priv/static"])
-    assert [p.name for p in steps.setup_step(c).outputs] == ["static"]
+    assert [p.name for p in steps.setup_step(tool.settings(c)).outputs] == ["static"]
 
 
 def test_dry_deps_runs_and_records_nothing(tree, capsys):
     c = ctx(tree, dry=True)
-    assert steps.run(c, "deps") == "ran"
+    assert steps.run(tool.settings(c), "deps") == "ran"
     assert commands(c) == []
     assert not tree.state.exists()
     out = capsys.readouterr().out
@@ -199,10 +199,10 @@ def test_server_bad_env_is_one_line(tree):
 
 def test_missing_mix_and_root(tree, tmp_path):
     with pytest.raises(Exit) as e:
-        steps.run(ctx(tree, mix=str(tmp_path / "no" / "mix")), "deps")
+        steps.run(tool.settings(ctx(tree, mix=str(tmp_path / "no" / "mix"))), "deps")
     assert "elixir.mix" in e.value.message
     with pytest.raises(Exit) as e:
-        steps.run(ctx(tree, root=str(tmp_path / "nowhere")), "deps")
+        steps.run(tool.settings(ctx(tree, root=str(tmp_path / "nowhere"))), "deps")
     assert "elixir.root" in e.value.message
 
 
@@ -225,7 +225,7 @@ def marker(monkeypatch):
 
 def test_seed_unmarked_runs_seed_and_writes_marker(tree, marker):
     c = ctx(tree)
-    assert seed.seed_once(c) == "ran"
+    assert seed.seed_once(tool.settings(c)) == "ran"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.seed"]
     assert envs(c)[0]["DATABASE_PORT"] == "15432"
     assert marker["writes"] == [("firezone_dev", False)]
@@ -233,17 +233,17 @@ def test_seed_unmarked_runs_seed_and_writes_marker(tree, marker):
 
 def test_seed_static_from_env_is_recorded(tree, marker, monkeypatch):
     monkeypatch.setenv("STATIC_SEEDS", "true")
-    seed.seed_once(ctx(tree))
+    seed.seed_once(tool.settings(ctx(tree)))
     assert marker["writes"] == [("firezone_dev", True)]
 
 
 def test_seed_marked_skips_migrate_when_migrations_unchanged(tree, marker, capsys):
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-21T20:15:00+00:00"}
     first = ctx(tree)
-    seed.seed_once(first)
+    seed.seed_once(tool.settings(first))
     assert commands(first) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
     second = ctx(tree)
-    assert seed.seed_once(second) == "skipped"
+    assert seed.seed_once(tool.settings(second)) == "skipped"
     assert commands(second) == []
     assert "migrations unchanged since the last migrate, skipped" in capsys.readouterr().out
     # A new migration file makes it migrate again.
@@ -251,23 +251,23 @@ def test_seed_marked_skips_migrate_when_migrations_unchanged(tree, marker, capsy
     migrations.mkdir(parents=True, exist_ok=True)
     (migrations / "20260101_add.exs").write_text("# migration\n")
     third = ctx(tree)
-    seed.seed_once(third)
+    seed.seed_once(tool.settings(third))
     assert commands(third) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
 
 
 def test_a_reseeded_database_migrates_once_more(tree, marker):
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-21T20:15:00+00:00"}
-    seed.seed_once(ctx(tree))
+    seed.seed_once(tool.settings(ctx(tree)))
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "2026-11-22T08:00:00+00:00"}
     again = ctx(tree)
-    seed.seed_once(again)
+    seed.seed_once(tool.settings(again))
     assert commands(again) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
 
 
 def test_seed_marked_only_migrates(tree, marker, capsys):
     marker["marker"] = {"seeded_by": "inv", "static": True, "at": "2026-11-21T20:15:00+00:00"}
     c = ctx(tree)
-    assert seed.seed_once(c) == "skipped"
+    assert seed.seed_once(tool.settings(c)) == "skipped"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.setup"]
     assert marker["writes"] == []
     out = capsys.readouterr().out
@@ -277,21 +277,21 @@ def test_seed_marked_only_migrates(tree, marker, capsys):
 def test_seed_force_seeds_despite_marker(tree, marker):
     marker["marker"] = {"seeded_by": "inv", "static": False, "at": "x"}
     c = ctx(tree)
-    assert seed.seed_once(c, force=True) == "ran"
+    assert seed.seed_once(tool.settings(c), force=True) == "ran"
     assert commands(c) == [f"cd {tree.root} && {tree.mix} ecto.seed"]
 
 
 def test_failed_seed_writes_no_marker(tree, marker):
     c = ctx(tree, results=Result(exited=1))
     with pytest.raises(Exit) as e:
-        seed.seed_once(c)
+        seed.seed_once(tool.settings(c))
     assert "inv db.reset" in e.value.message
     assert marker["writes"] == []
 
 
 def test_dry_seed_writes_nothing(tree, marker, capsys):
     c = ctx(tree, dry=True)
-    assert seed.seed_once(c) == "ran"
+    assert seed.seed_once(tool.settings(c)) == "ran"
     assert commands(c) == [] and marker["writes"] == []
     assert "would mark database firezone_dev" in capsys.readouterr().out
 
@@ -302,7 +302,7 @@ def test_seed_unreachable_says_infra_up(tree, monkeypatch):
 
     monkeypatch.setattr(seeding, "read_marker", boom)
     with pytest.raises(Exit) as e:
-        seed.seed_once(ctx(tree))
+        seed.seed_once(tool.settings(ctx(tree)))
     assert "inv infra.up" in e.value.message
 
 

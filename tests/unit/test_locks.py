@@ -31,15 +31,16 @@ def test_a_start_record_reads_as_the_seed_of_a_time_and_pid():
 
 
 def test_a_failed_seed_is_told_as_failed_not_interrupted(tmp_path):
-    from invoke import Config, MockContext
+    import pytest
+    from invoke import Exit
 
     from tasks.lib.stack import seed
 
-    c = MockContext(config=Config(overrides={"dev": {"state_dir": str(tmp_path / ".inv")}, "run": {"dry": False}}))
-    assert seed.unfinished(c, db()) is None
-    seed._started(c, db(), "seed")
-    assert seed.unfinished(c, db()).endswith("was interrupted before it finished")
-    seed._failed(c, db(), "seed", 1)
-    assert seed.unfinished(c, db()).endswith("failed (exit code 1)")
-    seed._finished(c, db())
-    assert seed.unfinished(c, db()) is None
+    state = tmp_path / ".inv"
+    assert seed.unfinished(state, db()) is None
+    with seed.recorded(state, db(), "seed"):
+        assert seed.unfinished(state, db()).endswith("was interrupted before it finished")
+    assert seed.unfinished(state, db()) is None
+    with pytest.raises(Exit), seed.recorded(state, db(), "seed"):
+        raise Exit("mix ecto.seed failed", code=1)
+    assert seed.unfinished(state, db()).endswith("failed (exit code 1)")

@@ -52,12 +52,16 @@ def test_parse_version(text, version):
 
 
 def ctx(tmp_path, **elixir):
-    return MockContext(config=Config(overrides={"elixir": elixir, "dev": {"state_dir": str(tmp_path / ".inv")}}))
+    from tasks import elixir as elixir_tasks
+
+    config = Config(overrides={"elixir": elixir, "dev": {"state_dir": str(tmp_path / ".inv")}})
+    config.load_collection(elixir_tasks.ns.configuration())
+    return MockContext(config=config)
 
 
 def test_missing_mix_names_setting_and_install(tmp_path):
     with pytest.raises(Exit) as e:
-        mixtool.mix_path(ctx(tmp_path, mix="fz-no-mix-here"))
+        _ = mixtool.settings(ctx(tmp_path, mix="fz-no-mix-here")).mix
     msg = e.value.message
     assert "elixir.mix" in msg and ".tool-versions" in msg and "asdf" in msg and "apt-get install elixir" in msg
     assert "\n" not in msg
@@ -65,12 +69,12 @@ def test_missing_mix_names_setting_and_install(tmp_path):
 
 def test_missing_root_names_setting_and_fix(tmp_path):
     with pytest.raises(Exit) as e:
-        mixtool.elixir_root(ctx(tmp_path, root=str(tmp_path / "nope")))
+        _ = mixtool.settings(ctx(tmp_path, root=str(tmp_path / "nope"))).root
     assert "does not exist" in e.value.message and "elixir.root" in e.value.message
     assert "INVOKE_ELIXIR_ROOT" in e.value.message and "invoke.yaml" in e.value.message
     (tmp_path / "empty").mkdir()
     with pytest.raises(Exit) as e:
-        mixtool.elixir_root(ctx(tmp_path, root=str(tmp_path / "empty")))
+        _ = mixtool.settings(ctx(tmp_path, root=str(tmp_path / "empty"))).root
     assert "has no mix.exs" in e.value.message
 
 
@@ -79,10 +83,10 @@ def test_web_app_relative_to_root(tmp_path):
     (tmp_path / "ex" / "mix.exs").write_text("")
     c = ctx(tmp_path, root=str(tmp_path / "ex"), web_app="apps/web")
     with pytest.raises(Exit) as e:
-        mixtool.web_app_dir(c)
+        _ = mixtool.settings(c).web
     assert "elixir.web_app" in e.value.message
     (tmp_path / "ex" / "apps" / "web" / "mix.exs").write_text("")
-    assert mixtool.web_app_dir(c) == tmp_path / "ex" / "apps" / "web"
+    assert mixtool.settings(c).web == tmp_path / "ex" / "apps" / "web"
 
 
 def fake_install(tmp_path, vsn="1.15.7"):
@@ -100,26 +104,25 @@ def fake_install(tmp_path, vsn="1.15.7"):
 
 def test_version_from_install_then_cached(tmp_path):
     mix = fake_install(tmp_path)
-    c = ctx(tmp_path)
-    assert mixtool.elixir_version(c, str(mix)) == (1, 15, 7)
-    assert (tmp_path / ".inv" / "elixir-version.json").is_file()
+    state = tmp_path / ".inv"
+    assert mixtool.elixir_version(str(mix), state, tmp_path) == (1, 15, 7)
+    assert (state / "elixir-version.json").is_file()
     # Warm: the cache answers, even with the install gone.
     (tmp_path / "elixir-install" / "lib" / "elixir" / "ebin" / "elixir.app").unlink()
-    assert mixtool.elixir_version(c, str(mix)) == (1, 15, 7)
+    assert mixtool.elixir_version(str(mix), state, tmp_path) == (1, 15, 7)
     # A new mix (other mtime) asks again: now `mix --version` (a shim's way).
     st = mix.stat()
     os.utime(mix, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert mixtool.elixir_version(c, str(mix)) == (9, 9, 9)
+    assert mixtool.elixir_version(str(mix), state, tmp_path) == (9, 9, 9)
 
 
 def test_version_dry_writes_no_cache(tmp_path):
     mix = fake_install(tmp_path)
-    c = MockContext(config=Config(overrides={"run": {"dry": True}, "dev": {"state_dir": str(tmp_path / ".inv")}}))
-    assert mixtool.elixir_version(c, str(mix)) == (1, 15, 7)
+    assert mixtool.elixir_version(str(mix), tmp_path / ".inv", tmp_path, dry=True) == (1, 15, 7)
     assert not (tmp_path / ".inv").exists()
 
 
 def test_mix_do_uses_detected_version(tmp_path):
     mix = fake_install(tmp_path, "1.13.4")
     c = ctx(tmp_path, mix=str(mix))
-    assert mixtool.mix_do(c, ["ecto.reset", "ecto.seed"]) == [str(mix), "do", "ecto.reset,", "ecto.seed"]
+    assert mixtool.settings(c).command("reset_tasks") == [str(mix), "do", "ecto.reset,", "ecto.seed"]

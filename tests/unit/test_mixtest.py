@@ -9,7 +9,8 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import elixir, infra
-from tasks.lib.mixtest import browser, command
+from tasks.lib.mixtest import browser
+from tasks.lib.mixtest import run as command
 
 
 def context(**elixir_settings):
@@ -38,7 +39,7 @@ def test_mix_args_order_paths_filters_failed_partitions():
 
 def test_env_is_the_test_env_without_the_dev_database_name():
     db = {"DATABASE_HOST": "localhost", "DATABASE_PORT": "5433", "DATABASE_NAME": "firezone_dev", "DATABASE_PASSWORD": "pw"}
-    env = command.test_env(db, {"FZFF_X": "true"}, {"VAULT_ADDR": "http://127.0.0.1:8200"}, partition=2)
+    env = command.test_env(db, {"FZFF_X": "true"}, {"VAULT_ADDR": "http://127.0.0.1:8200"}) | command.partition_env(2)
     assert env["MIX_ENV"] == "test" and env["MIX_TEST_PARTITION"] == "2"
     assert "DATABASE_NAME" not in env and env["DATABASE_PORT"] == "5433"
     assert env["VAULT_ADDR"] == "http://127.0.0.1:8200" and env["FZFF_X"] == "true"
@@ -98,8 +99,10 @@ def test_the_alias_and_the_debug_tag_are_described():
 def test_majors_are_compared():
     assert browser.major("156.0.8078.79") == 156 and browser.major(None) is None
     assert browser.compare("/d", "156.0.1", "/c", "156.2.3") is None
-    line = browser.compare("/usr/bin/chromedriver", "99.0.4844.51", "/usr/bin/chromium", "156.0.8078.79")
-    assert line is not None and "\n" not in line
+    problem = browser.compare("/usr/bin/chromedriver", "99.0.4844.51", "/usr/bin/chromium", "156.0.8078.79")
+    assert problem is not None and problem.setting == "elixir.chromedriver"
+    line = problem.message
+    assert "\n" not in line
     assert "chromedriver 99.0.4844.51 (/usr/bin/chromedriver)" in line and "156.0.8078.79 (/usr/bin/chromium)" in line
     assert "major 99 vs 156" in line and "apt-get install chromium chromium-driver" in line
 
@@ -113,21 +116,21 @@ def _program(path, text):
 def test_check_finds_both_and_refuses_a_mismatch(tmp_path):
     driver = _program(tmp_path / "chromedriver", "ChromeDriver 120.0.6099.71 (abc-refs/branch-heads/6099@{#1})")
     chrome = _program(tmp_path / "chrome", "Google Chrome 120.0.6099.109")
-    found = browser.check(context(chromedriver=str(driver), chrome=str(chrome)))
+    found = browser.check(str(driver), str(chrome))
     assert (found.driver_version, found.chrome_version) == ("120.0.6099.71", "120.0.6099.109")
     newer = _program(tmp_path / "chrome2", "Chromium 121.0.6167.85 built on Debian")
     with pytest.raises(Exit, match="major 120 vs 121"):
-        browser.check(context(chromedriver=str(driver), chrome=str(newer)))
+        browser.check(str(driver), str(newer))
     with pytest.raises(Exit, match="setting elixir.chromedriver"):
-        browser.check(context(chromedriver=str(tmp_path / "missing"), chrome=str(chrome)))
+        browser.check(str(tmp_path / "missing"), str(chrome))
 
 
 def test_the_browser_is_looked_for_under_its_usual_names(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(Exit, match="no Chrome or Chromium on PATH .*apt-get install chromium chromium-driver"):
-        browser.find_chrome(context())
+        browser.find("chrome", "")
     _program(tmp_path / "google-chrome", "Google Chrome 120.0")
-    assert browser.find_chrome(context()) == str(tmp_path / "google-chrome")
+    assert browser.find("chrome", "") == str(tmp_path / "google-chrome")
 
 
 def test_acceptance_tests_are_found_by_their_tag_or_wallaby(tmp_path):

@@ -149,6 +149,37 @@ def test_alias_parsing_skips_comments_and_functions():
     assert mixproject.alias(text, "missing") is None
 
 
+@pytest.mark.parametrize(
+    "project",
+    [
+        '[apps_path: "apps", version: "0.1.0", deps: []]',
+        'def project, do: [version: "0.1.0", apps_path: "apps"]',
+        '[\n  version: "0.1.0",\n  apps_path: "apps"\n]',
+        '[\n  # the umbrella\n  apps_path: "apps", # where the apps are\n  deps: []\n]',
+    ],
+)
+def test_apps_path_is_read_in_any_layout(tmp_path, project):
+    (tmp_path / "apps/web").mkdir(parents=True)
+    (tmp_path / "mix.exs").write_text(f"defmodule X.MixProject do\n  def project do\n    {project}\n  end\nend\n")
+    (tmp_path / "apps/web/mix.exs").write_text('defp aliases, do: [setup: ["deps.get", "assets.setup"]]\n')
+    mix = mixproject.read(tmp_path)
+    assert mix.umbrella and mix.apps_path == "apps" and mix.web_app == "apps/web"
+    assert mix.setup == ("deps.get", "assets.setup")
+
+
+def test_a_commented_out_apps_path_or_alias_is_not_read(tmp_path):
+    text = '[\n  # apps_path: "apps",\n  app: :portal, aliases: aliases()\n]\n# setup: ["old"]\ndefp aliases, do: [setup: ["deps.get", "ecto.setup"], "x": "#not a comment"]\n'
+    assert mixproject.apps_path(text) is None
+    assert mixproject.alias(text, "setup") == ("deps.get", "ecto.setup")
+    assert mixproject.apps_path('[app: :portal, my_apps_path: "x"]') is None
+
+
+def test_one_line_aliases_after_a_keyword_list(tmp_path):
+    text = 'defp aliases, do: ["ecto.seed": ["ecto.create", "run priv/repo/seeds.exs"], setup: ["deps.get"]]'
+    assert mixproject.alias(text, "ecto.seed") == ("ecto.create", "run priv/repo/seeds.exs")
+    assert mixproject.alias(text, "setup") == ("deps.get",)
+
+
 # --------------------------------------------------------------------------- portal facts
 
 
@@ -182,13 +213,12 @@ def test_pins_elixir_root_wins_and_each_names_its_file(oneapp):
     found = pins.read(oneapp, oneapp / "elixir")
     assert found["elixir"] == pins.Pin("1.20.3-otp-29", oneapp / "elixir" / ".tool-versions")
     assert found["shfmt"] == pins.Pin("3.9.0", oneapp / ".tool-versions")
-    assert pins.config_roots(oneapp) == ["elixir", "rust"]
 
 
 def test_mise_tools_are_pins(tmp_path):
     (tmp_path / "mise.toml").write_text('[tools]\nnode = "22.1.0"\n"aqua:koalaman/shellcheck" = "0.10.0"\n[env]\nX = "1"\n')
     (tmp_path / ".tool-versions").write_text("node 20.0.0\n")
-    found = pins.wanted(tmp_path)
+    found = {name: pin.version for name, pin in pins.read(tmp_path).items()}
     assert found == {"node": "22.1.0", "koalaman/shellcheck": "0.10.0"}  # mise.toml wins, as in mise
 
 

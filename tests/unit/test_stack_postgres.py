@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import io
+from pathlib import Path
 
 import pytest
 from invoke import Exit, MockContext
@@ -211,7 +212,7 @@ def test_dev_status_with_the_dev_database_dropped(calls, monkeypatch):
 
     monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake(None, "postgres", False))
     monkeypatch.setattr(seeding, "read_marker", lambda db: pytest.fail("no marker to read in a missing database"))
-    rows = dict(dev_status.database_rows(context(), running=True))
+    rows = dict(dev_status.database_rows(Path(".inv"), running=True))
     assert rows["database"] == "postgres@localhost:5432/firezone_dev: does not exist (the server answers)"
     assert rows["seeded"] == "no: the database does not exist (inv dev.up or inv db.seed creates and seeds it)"
 
@@ -220,7 +221,7 @@ def test_dev_status_when_the_server_does_not_answer(calls, monkeypatch):
     from tasks.lib.stack import status as dev_status
 
     monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake("connection refused", "postgres"))
-    assert dev_status.database_rows(context(), running=True) == [
+    assert dev_status.database_rows(Path(".inv"), running=True) == [
         ("database", "postgres@localhost:5432/firezone_dev: not answering (connection refused)")
     ]
 

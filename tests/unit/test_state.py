@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from invoke import Config, Context, Exit, MockContext
+from invoke import Config, Context, Exit
 
 from tasks.lib import state
 from tasks.lib.state import StateError
@@ -303,12 +303,11 @@ def test_a_bad_version_cache_is_detected_again_and_rewritten(tmp_path, capsys, v
     from tasks.lib.mix import tool
 
     mix = fake_install(tmp_path)
-    c = MockContext(config=Config(overrides={"dev": {"state_dir": str(tmp_path / ".inv")}}))
-    assert tool.elixir_version(c, str(mix)) == (1, 15, 7)
+    assert tool.elixir_version(str(mix), tmp_path / ".inv", tmp_path) == (1, 15, 7)
     cache = tmp_path / ".inv" / "elixir-version.json"
     key = json.loads(cache.read_text())["key"]
     cache.write_text('{"key": %s, "version": %s}' % (json.dumps(key), version))
-    assert tool.elixir_version(c, str(mix)) == (1, 15, 7)
+    assert tool.elixir_version(str(mix), tmp_path / ".inv", tmp_path) == (1, 15, 7)
     assert "(not a JSON object with the expected fields): the Elixir version is detected again" in capsys.readouterr().err
     assert json.loads(cache.read_text()) == {"key": key, "version": [1, 15, 7]}
 
@@ -318,9 +317,8 @@ def test_a_version_cache_that_cannot_be_written_only_costs_time(tmp_path, capsys
 
     mix = fake_install(tmp_path)
     (tmp_path / ".inv").write_text("")
-    c = MockContext(config=Config(overrides={"dev": {"state_dir": str(tmp_path / ".inv")}}))
-    assert tool.elixir_version(c, str(mix)) == (1, 15, 7)
-    assert tool.elixir_version(c, str(mix)) == (1, 15, 7)
+    assert tool.elixir_version(str(mix), tmp_path / ".inv", tmp_path) == (1, 15, 7)
+    assert tool.elixir_version(str(mix), tmp_path / ".inv", tmp_path) == (1, 15, 7)
     err = capsys.readouterr().err
     assert err.count("warning:") == 1 and "is a file, not a folder" in err
     assert no_tmp(tmp_path)

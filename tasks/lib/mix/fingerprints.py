@@ -1,15 +1,7 @@
-"""Up-to-date checks: content-hash fingerprints of a step's inputs, kept in the state folder.
+"""Up-to-date checks: content-hash fingerprints of a step's inputs, one file per step in the state folder.
 
-A step is up to date when it succeeded before (``record`` is called only after
-success), none of its inputs changed content since (a missing input hashes as
-"absent", so appearing or vanishing counts as a change), its settings (``salt``) are
-the same, and every output exists (a directory counts only when it is not empty).
-Each step has a file of its own (``<state_dir>/fingerprints/<name>.json``, written
-atomically) so steps running in parallel never clobber each other. A record that
-cannot be read (or has the wrong shape) counts as none, with one warning: the step
-runs. One that cannot be written is a ``state.StateError`` (tasks/lib/state.py).
-
-The tasks build ``Step`` values and decide what to print.
+A step is up to date when it succeeded before, its inputs' contents and its settings
+(``salt``) are unchanged, and every output exists (a folder only when not empty).
 """
 
 from __future__ import annotations
@@ -31,12 +23,9 @@ class Step:
     name: str
     inputs: Sequence[Path]
     outputs: Sequence[Path] = ()
-    # Anything else the result depends on (the command, a setting): a change reruns.
-    salt: str = ""
-    # Paths are shown relative to this folder in reasons.
-    base: Path | None = None
-    # What "up to date" means in words, e.g. "mix.lock unchanged".
-    summary: str | None = None
+    salt: str = ""  # anything else the result depends on (the command, a setting): a change reruns
+    base: Path | None = None  # paths are shown relative to this folder in reasons
+    summary: str | None = None  # what "up to date" means in words, e.g. "mix.lock unchanged"
 
     def show(self, path: Path) -> str:
         if self.base is not None:
@@ -59,9 +48,7 @@ def file_hash(path: Path) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest()
-    except FileNotFoundError:
-        return ABSENT
-    except NotADirectoryError:
+    except (FileNotFoundError, NotADirectoryError):
         return ABSENT
 
 
@@ -77,10 +64,7 @@ def output_present(path: Path) -> bool:
 
 
 def fingerprint(step: Step) -> dict:
-    return {
-        "inputs": {str(p): file_hash(p) for p in step.inputs},
-        "salt": hashlib.sha256(step.salt.encode()).hexdigest()[:16],
-    }
+    return {"inputs": {str(p): file_hash(p) for p in step.inputs}, "salt": hashlib.sha256(step.salt.encode()).hexdigest()[:16]}
 
 
 def _file(state_dir: Path, name: str) -> Path:
@@ -120,9 +104,9 @@ def is_up_to_date(state_dir: Path, step: Step) -> tuple[bool, str]:
         names = ", ".join(step.show(Path(p)) for p in changed[:3])
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         return False, f"{names}{more} changed"
-    for out in step.outputs:
-        if not output_present(out):
-            return False, f"{step.show(out)} is missing"
+    missing = missing_outputs(step)
+    if missing:
+        return False, f"{step.show(missing[0])} is missing"
     if step.summary:
         return True, step.summary
     if step.inputs:
@@ -135,7 +119,6 @@ def missing_outputs(step: Step) -> list[Path]:
 
 
 def record(state_dir: Path, step: Step) -> None:
-    """Remember a successful run (call only after the step succeeded). Raises
-    state.StateError when the state folder cannot be written."""
+    """Remember a successful run (only after it succeeded); state.StateError when the folder cannot be written."""
     data = {**fingerprint(step), "name": step.name, "at": time.time()}
     state.write_json(_file(state_dir, step.name), data)

@@ -1,11 +1,8 @@
-"""Finding mix/iex and the Elixir project, and composing mix command lines.
+"""The elixir.* settings, read once per task run, and mix command lines.
 
-The Elixir version decides how `mix do` separates tasks: `+` since Elixir 1.14
-(`mix help do`), a trailing comma before that (newer versions warn about the comma).
-Detecting the version must cost nothing on a warm run: it is read from the
-installation's `elixir.app` when the `mix` on PATH resolves to a real install, and
-otherwise (asdf/mise shims) from `mix --version` once, cached in the state folder
-keyed by the program's path, mtime and the `.tool-versions` files that choose it.
+`mix do` separates tasks with `+` since Elixir 1.14 and with a trailing comma before, so
+the version matters; it is read from the install's elixir.app, or once from `mix --version`
+behind an asdf/mise shim (cached in the state folder).
 """
 
 from __future__ import annotations
@@ -14,85 +11,136 @@ import hashlib
 import os
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
-
-from invoke import Exit
+from typing import TYPE_CHECKING
 
 from tasks.lib import config, programs, state
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.console import is_dry
+from tasks.lib.problem import Problem
 from tasks.lib.versions import numeric
+
+if TYPE_CHECKING:
+    from tasks.lib.repo.derived import Repo
 
 INSTALL_HINT = (
     "Install Elixir: `asdf install` in the repository root (reads .tool-versions),"
     " or `apt-get install elixir` on Debian/Ubuntu, or set elixir.{key} in invoke.yaml"
     " (INVOKE_ELIXIR_{KEY}) to its full path"
 )
-
-# `mix do a + b` is understood since this version.
-PLUS_SINCE = (1, 14)
-
-
-def mix_path(c) -> str:
-    """The `mix` program (setting elixir.mix), or a one-line Exit saying how to install it."""
-    return programs.require(config.text(c, "elixir", "mix"), "elixir.mix", INSTALL_HINT.format(key="mix", KEY="MIX"))
+PLUS_SINCE = (1, 14)  # `mix do a + b` is understood since this version
+TASKS = ("deps_task", "setup_task", "seed_task", "migrate_task", "server_task", "test_task")
+OPTIONAL_ARGS = ("test_args", "acceptance_args")  # may be empty: no filters
+PATHS = ("deps_inputs", "deps_outputs", "setup_inputs", "setup_outputs", "migrate_inputs")
 
 
-def iex_path(c) -> str:
-    """The `iex` program (setting elixir.iex), or a one-line Exit saying how to install it."""
-    return programs.require(config.text(c, "elixir", "iex"), "elixir.iex", INSTALL_HINT.format(key="iex", KEY="IEX"))
+@dataclass(frozen=True)
+class Elixir:
+    """The elixir.* settings and the run's dry flag; ``run``/``exec_in`` run programs for the task."""
 
+    root_setting: str
+    web_app_setting: str
+    programs: dict[str, str]  # mix, iex, chromedriver, chrome ("" = look on PATH) as set
+    tasks: dict[str, list[str]]  # TASKS and OPTIONAL_ARGS as argv words
+    reset_tasks: list[list[str]]
+    cert_task: str  # "" turns the cert step off
+    paths: dict[str, list[str]]  # PATHS, globs allowed
+    state_dir: Path
+    dry: bool
+    repo: Repo
+    run: Callable[..., int | None]
+    exec_in: Callable[..., None]
 
-def elixir_root(c) -> Path:
-    """The Elixir umbrella (setting elixir.root, relative to the project root)."""
-    value = config.text(c, "elixir", "root")
-    root = project_path(value)
-    fix = (
-        "point elixir.root at Firezone's elixir/ folder: INVOKE_ELIXIR_ROOT=path/to/elixir"
-        f" or `elixir: {{root: path/to/elixir}}` in invoke.yaml (relative to {PROJECT_ROOT})"
-    )
-    if not root.is_dir():
-        raise Exit(f"Elixir root {root} does not exist (setting elixir.root = {value!r}); {fix}")
-    if not (root / "mix.exs").is_file():
-        raise Exit(f"Elixir root {root} has no mix.exs (setting elixir.root = {value!r}); {fix}")
-    return root
-
-
-def web_app_dir(c) -> Path:
-    """The Phoenix web app (setting elixir.web_app, relative to the Elixir root)."""
-    root = elixir_root(c)
-    value = config.text(c, "elixir", "web_app")
-    path = Path(os.path.expanduser(value))
-    web = path if path.is_absolute() else root / path
-    if not (web / "mix.exs").is_file():
-        raise Exit(
-            f"web app {web} has no mix.exs (setting elixir.web_app = {value!r}, relative to"
-            f" {root}); set INVOKE_ELIXIR_WEB_APP or elixir.web_app in invoke.yaml"
+    @cached_property
+    def root(self) -> Path:
+        """The Elixir root (elixir.root, relative to the project root), checked."""
+        root = project_path(self.root_setting)
+        fix = (
+            "point elixir.root at Firezone's elixir/ folder: INVOKE_ELIXIR_ROOT=path/to/elixir"
+            f" or `elixir: {{root: path/to/elixir}}` in invoke.yaml (relative to {PROJECT_ROOT})"
         )
-    return web
+        why = "does not exist" if not root.is_dir() else "has no mix.exs" if not (root / "mix.exs").is_file() else ""
+        if why:
+            raise Problem(f"Elixir root {root} {why} (setting elixir.root = {self.root_setting!r})", fix, "elixir.root")
+        return root
+
+    @cached_property
+    def web(self) -> Path:
+        """The Phoenix web app (elixir.web_app, relative to the Elixir root), checked."""
+        path = Path(os.path.expanduser(self.web_app_setting))
+        web = path if path.is_absolute() else self.root / path
+        if not (web / "mix.exs").is_file():
+            raise Problem(
+                f"web app {web} has no mix.exs (setting elixir.web_app = {self.web_app_setting!r}, relative to {self.root})",
+                "set INVOKE_ELIXIR_WEB_APP or elixir.web_app in invoke.yaml",
+                "elixir.web_app",
+            )
+        return web
+
+    def program(self, key: str) -> str:
+        """``mix`` or ``iex`` found, or a Problem saying how to install it."""
+        return programs.require(self.programs[key], f"elixir.{key}", INSTALL_HINT.format(key=key, KEY=key.upper()))
+
+    @cached_property
+    def mix(self) -> str:
+        return self.program("mix")
+
+    def command(self, key: str) -> list[str]:
+        """The mix argv of the task setting ``elixir.<key>``; ``reset_tasks`` is one `mix do` line."""
+        tasks = self.reset_tasks if key == "reset_tasks" else [self.tasks[key]]
+        if len(tasks) == 1:
+            return [self.mix, *do_args(None, tasks)]
+        return [self.mix, *do_args(elixir_version(self.mix, self.state_dir, self.repo.elixir_root, self.dry), tasks)]
+
+    def writable_state(self) -> Path:
+        """The state folder, made and checked writable (not under --dry): before a step whose result is recorded."""
+        state.check_writable(self.state_dir, create=not self.dry)
+        return self.state_dir
+
+
+def settings(c) -> Elixir:
+    """The elixir.* settings of this run (a bad value is one line naming it)."""
+
+    def optional_words(key: str) -> list[str]:
+        text = config.optional(c, "elixir", key)
+        try:
+            return shlex.split(text)
+        except ValueError as e:
+            raise config.bad(c, "elixir", key, text, f"mix arguments ({e})")
+
+    return Elixir(
+        root_setting=config.text(c, "elixir", "root"),
+        web_app_setting=config.text(c, "elixir", "web_app"),
+        programs={k: config.text(c, "elixir", k) for k in ("mix", "iex", "chromedriver")}
+        | {"chrome": config.optional(c, "elixir", "chrome").strip()},
+        tasks={k: config.words(c, "elixir", k) for k in TASKS} | {k: optional_words(k) for k in OPTIONAL_ARGS},
+        reset_tasks=config.commands(c, "elixir", "reset_tasks"),
+        cert_task=config.optional(c, "elixir", "cert_task").strip(),
+        paths={k: config.strings(c, "elixir", k) for k in PATHS},
+        state_dir=config.state_dir(c),
+        dry=is_dry(c),
+        repo=config.repository(c),
+        run=partial(programs.run, c),
+        exec_in=partial(programs.exec_in, c),
+    )
 
 
 def task_args(task: str | Sequence[str]) -> list[str]:
-    """A mix task setting ("ecto.create --quiet" or a list) as argv words."""
     return shlex.split(task) if isinstance(task, str) else [str(w) for w in task]
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
     """``"Mix 1.18.4 (compiled with Erlang/OTP 27)"`` or ``"1.14.0"`` -> ``(1, 18, 4)``."""
     parts = numeric(text or "")
-    if len(parts) < 2:
-        return None
-    major, minor, patch = (parts + (0,))[:3]
-    return major, minor, patch
+    return (parts[0], parts[1], (parts + (0,))[2]) if len(parts) >= 2 else None
 
 
 def do_args(version: tuple[int, ...] | None, tasks: Iterable[str | Sequence[str]]) -> list[str]:
-    """mix arguments running ``tasks`` in order: ``["do", "a", "+", "b"]`` on Elixir >= 1.14,
-    ``["do", "a,", "b"]`` before. One task needs no `do`. An unknown version gets `+`
-    (what every supported Elixir understands)."""
-    words = [task_args(t) for t in tasks]
-    words = [w for w in words if w]
+    """``["do", "a", "+", "b"]`` on Elixir >= 1.14 (or unknown), ``["do", "a,", "b"]`` before; one task needs no `do`."""
+    words = [w for w in (task_args(t) for t in tasks) if w]
     if not words:
         raise ValueError("do_args needs at least one task")
     if len(words) == 1:
@@ -109,31 +157,16 @@ def do_args(version: tuple[int, ...] | None, tasks: Iterable[str | Sequence[str]
 
 
 def _tool_versions_key(elixir_root: Path) -> str:
-    """The .tool-versions files that pick a version behind an asdf/mise shim (the Elixir
-    root's first: today's Firezone pins Elixir there)."""
+    """The .tool-versions files that pick a version behind an asdf/mise shim (the Elixir root's first)."""
     h = hashlib.sha256()
     for var in ("ASDF_ELIXIR_VERSION", "MISE_ELIXIR_VERSION"):
         h.update(f"{var}={os.environ.get(var, '')}\n".encode())
     own = elixir_root / ".tool-versions"
-    if own.is_file():
-        h.update(str(own).encode() + b"\0" + own.read_bytes())
-    for folder in (PROJECT_ROOT, *PROJECT_ROOT.parents):
-        f = folder / ".tool-versions"
-        if f.is_file():
-            h.update(str(f).encode() + b"\0" + f.read_bytes())
-            break
+    found = [own] if own.is_file() else []
+    found += [f for f in (d / ".tool-versions" for d in (PROJECT_ROOT, *PROJECT_ROOT.parents)) if f.is_file()][:1]
+    for f in found:
+        h.update(str(f).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
-
-
-def _version_from_install(real: Path) -> tuple[int, int, int] | None:
-    # <prefix>/bin/mix -> <prefix>/lib/elixir/ebin/elixir.app holds {vsn,"1.14.0"}
-    app = real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app"
-    try:
-        text = app.read_text(errors="replace")
-    except OSError:
-        return None
-    m = re.search(r'\{\s*vsn\s*,\s*"([^"]+)"', text)
-    return parse_version(m.group(1)) if m else None
 
 
 def _valid_cache(data: dict) -> bool:
@@ -146,39 +179,29 @@ def _valid_cache(data: dict) -> bool:
     )
 
 
-def elixir_version(c, mix: str | None = None) -> tuple[int, int, int] | None:
-    """The Elixir version behind ``mix`` (cached; None when it cannot be told)."""
-    mix = mix or mix_path(c)
+def elixir_version(mix: str, state_dir: Path, elixir_root: Path, dry: bool = False) -> tuple[int, int, int] | None:
+    """The Elixir version behind ``mix`` (cached in ``state_dir``; None when it cannot be told)."""
     real = Path(mix).resolve()
     try:
         st = real.stat()
     except OSError:
         return None
-    key = f"{real}|{st.st_mtime_ns}|{st.st_size}|{_tool_versions_key(config.repository(c).elixir_root)}"
-    cache = config.state_dir(c) / "elixir-version.json"
+    key = f"{real}|{st.st_mtime_ns}|{st.st_size}|{_tool_versions_key(elixir_root)}"
+    cache = state_dir / "elixir-version.json"
     cached = state.read_json(cache, "the Elixir version is detected again", _valid_cache)
     if cached is not None and cached["key"] == key:
         return parse_version(".".join(map(str, cached["version"])))
-    version = _version_from_install(real)
-    if version is None:
-        # "Mix 1.18.4 (compiled with Erlang/OTP 27)"; the Erlang banner comes first.
-        found = programs.version([mix, "--version"], timeout=60, pattern=r"^Mix (\S+)", cwd=PROJECT_ROOT)
-        version = parse_version(found) if found else None
-    if version is None:
-        return None
-    if not is_dry(c):
+    try:  # <prefix>/bin/mix beside <prefix>/lib/elixir/ebin/elixir.app, which holds {vsn,"1.14.0"}
+        app = (real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app").read_text(errors="replace")
+    except OSError:
+        app = ""
+    m = re.search(r'\{\s*vsn\s*,\s*"([^"]+)"', app)
+    # Else a shim's way: "Mix 1.18.4 (compiled with Erlang/OTP 27)" after the Erlang banner.
+    found = m.group(1) if m else programs.version([mix, "--version"], timeout=60, pattern=r"^Mix (\S+)", cwd=PROJECT_ROOT)
+    version = parse_version(found) if found else None
+    if version is not None and not dry:
         try:
             state.write_json(cache, {"key": key, "version": list(version)})
         except state.StateError:
             pass  # a cache that cannot be written only costs time
     return version
-
-
-def mix_do(c, tasks: Iterable[str | Sequence[str]], mix: str | None = None) -> list[str]:
-    """Full argv for running ``tasks`` in one mix invocation."""
-    tasks = list(tasks)
-    mix = mix or mix_path(c)
-    words = [task_args(t) for t in tasks]
-    if len([w for w in words if w]) == 1:
-        return [mix, *do_args(None, tasks)]
-    return [mix, *do_args(elixir_version(c, mix), tasks)]

@@ -1,14 +1,9 @@
-"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched.
-
-chromedriver drives only the Chrome (or Chromium) of its own major version; a mismatch
-is the classic failure ("session not created: This version of ChromeDriver only
-supports Chrome version N"), so it is caught before any test starts, with both
-versions and the fix. The doctor rows appear only when the repository has acceptance
-tests (``has_acceptance_tests``, a cheap scan of the test folders).
-"""
+"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched
+(chromedriver drives only the Chrome of its own major version)."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +11,14 @@ from pathlib import Path
 from invoke import Exit
 
 from tasks.lib import config, programs
+from tasks.lib.problem import Problem
 
 CHROME_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL = (
     "install a matching pair: `apt-get install chromium chromium-driver` (Debian/Ubuntu),"
     " or `brew install --cask google-chrome chromedriver` (macOS)"
 )
-# Test files are looked at for these; one hit is enough.
-_MARKERS = re.compile(rb"acceptance:\s*true|Wallaby")
+_MARKERS = re.compile(rb"acceptance:\s*true|Wallaby")  # one hit in a test file is enough
 _SCAN_LIMIT = 5000
 
 
@@ -40,76 +35,61 @@ def major(version: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def find_driver(c) -> str:
-    return programs.require(
-        config.text(c, "elixir", "chromedriver"),
-        "elixir.chromedriver",
-        f"Fix: {INSTALL}, or set elixir.chromedriver (INVOKE_ELIXIR_CHROMEDRIVER) to its path",
-    )
-
-
-def find_chrome(c) -> str:
-    """The browser: setting elixir.chrome, else the first of CHROME_CANDIDATES on PATH."""
-    chosen = config.optional(c, "elixir", "chrome").strip()
-    if chosen:
-        return programs.require(chosen, "elixir.chrome", f"Fix: {INSTALL}, or set elixir.chrome (INVOKE_ELIXIR_CHROME) to its path")
-    for name in CHROME_CANDIDATES:
-        found = programs.which(name)
-        if found:
-            return found
-    raise Exit(
-        f"no Chrome or Chromium on PATH (looked for {', '.join(CHROME_CANDIDATES)}; setting elixir.chrome)."
-        f" Fix: {INSTALL}, or set elixir.chrome (INVOKE_ELIXIR_CHROME) to the browser's path"
-    )
-
-
-def _version(program: str, what: str) -> str:
-    found = programs.version([program, "--version"])
+def find(key: str, setting: str) -> str:
+    """``chromedriver`` or ``chrome`` (its setting; an empty elixir.chrome: the first of CHROME_CANDIDATES on PATH)."""
+    fix = f"{INSTALL}, or set elixir.{key} (INVOKE_ELIXIR_{key.upper()}) to its path"
+    if not setting:
+        found = next((p for p in map(programs.which, CHROME_CANDIDATES) if p), None)
+        if found is None:
+            what = f"no Chrome or Chromium on PATH (looked for {', '.join(CHROME_CANDIDATES)}; setting elixir.chrome)"
+            raise Problem(what, fix.replace("its path", "the browser's path"), "elixir.chrome")
+        return found
+    found = programs.which(setting)
     if found is None:
-        raise Exit(f"{what} {program} printed no version for --version. Fix: reinstall it; {INSTALL}")
+        where = "is not on PATH" if os.sep not in setting else "does not exist or is not executable"
+        raise Problem(f"{setting} {where} (setting elixir.{key})", fix, f"elixir.{key}")
     return found
 
 
-def compare(driver: str, driver_version: str, chrome: str, chrome_version: str) -> str | None:
-    """The one-line mismatch message, or None when the majors match."""
+def compare(driver: str, driver_version: str, chrome: str, chrome_version: str) -> Problem | None:
+    """The mismatch, or None when the majors match."""
     a, b = major(driver_version), major(chrome_version)
     if a is not None and a == b:
         return None
-    return (
+    return Problem(
         f"chromedriver {driver_version} ({driver}) does not match the browser {chrome_version} ({chrome}):"
-        f" major {a} vs {b}, and chromedriver drives only its own major version."
-        f" Fix: {INSTALL} (they are upgraded together), or point elixir.chromedriver / elixir.chrome at a matching pair"
+        f" major {a} vs {b}, and chromedriver drives only its own major version",
+        f"{INSTALL} (they are upgraded together), or point elixir.chromedriver / elixir.chrome at a matching pair",
+        "elixir.chromedriver",
     )
 
 
-def check(c) -> Browser:
-    """Both programs found and their majors equal; else one Exit line."""
-    driver = find_driver(c)
-    chrome = find_chrome(c)
-    driver_version = _version(driver, "chromedriver")
-    chrome_version = _version(chrome, "the browser")
-    problem = compare(driver, driver_version, chrome, chrome_version)
+def check(driver_setting: str, chrome_setting: str) -> Browser:
+    """Both programs found and their majors equal; else one line."""
+    found = [find("chromedriver", driver_setting), find("chrome", chrome_setting)]
+    versions = []
+    for program, what, key in zip(found, ("chromedriver", "the browser"), ("chromedriver", "chrome"), strict=True):
+        version = programs.version([program, "--version"])
+        if version is None:
+            raise Problem(f"{what} {program} printed no version for --version", f"reinstall it; {INSTALL}", f"elixir.{key}")
+        versions.append(version)
+    problem = compare(found[0], versions[0], found[1], versions[1])
     if problem:
-        raise Exit(problem)
-    return Browser(driver, driver_version, chrome, chrome_version)
+        raise problem
+    return Browser(found[0], versions[0], found[1], versions[1])
 
 
 def has_acceptance_tests(elixir_root: Path) -> bool:
     """True when a test file under the Elixir root is tagged `acceptance: true` or uses Wallaby."""
-    folders = [elixir_root / "test", *sorted(elixir_root.glob("apps/*/test"))]
-    seen = 0
-    for folder in folders:
-        for path in folder.rglob("*.ex*"):
-            if path.suffix not in (".ex", ".exs"):
-                continue
-            seen += 1
-            if seen > _SCAN_LIMIT:
-                return False
-            try:
-                if _MARKERS.search(path.read_bytes()):
-                    return True
-            except OSError:
-                continue
+    paths = (p for folder in [elixir_root / "test", *sorted(elixir_root.glob("apps/*/test"))] for p in folder.rglob("*.ex*"))
+    for seen, path in enumerate((p for p in paths if p.suffix in (".ex", ".exs")), 1):
+        if seen > _SCAN_LIMIT:
+            return False
+        try:
+            if _MARKERS.search(path.read_bytes()):
+                return True
+        except OSError:
+            continue
     return False
 
 
@@ -117,26 +97,22 @@ def doctor_rows(c) -> list[tuple[str, str, str, str]]:
     """(check, ok/warn, detail, fix) for chromedriver and the browser, when acceptance tests exist."""
     try:
         root = config.path(c, "elixir", "root")
+        settings = {"chromedriver": config.text(c, "elixir", "chromedriver"), "chrome": config.optional(c, "elixir", "chrome").strip()}
     except Exit:
         return []
     if not root.is_dir() or not has_acceptance_tests(root):
         return []
-    note = " (only elixir.test --acceptance needs it)"
-    rows = []
-    found = {}
-    for check_name, find, _label in (("chromedriver", find_driver, "chromedriver"), ("chrome", find_chrome, "the browser")):
+    rows, versions = [], {}
+    for key, setting in settings.items():
         try:
-            path = find(c)
-        except Exit as e:
-            rows.append((check_name, "warn", (e.message or "").split(" Fix: ")[0].rstrip(". ") + note, INSTALL))
+            path = find(key, setting)
+        except Problem as e:
+            rows.append((key, "warn", e.what + " (only elixir.test --acceptance needs it)", INSTALL))
             continue
-        version = programs.version([path, "--version"])
-        found[check_name] = (path, version)
-        rows.append((check_name, "ok" if version else "warn", f"{version or 'no version printed'} ({path})", "" if version else INSTALL))
-    if len(found) == 2:
-        (driver, dv), (chrome, cv) = found["chromedriver"], found["chrome"]
-        if dv and cv:
-            problem = compare(driver, dv, chrome, cv)
-            if problem:
-                rows.append(("chromedriver/chrome", "warn", f"major {major(dv)} vs {major(cv)}: acceptance tests would fail", INSTALL))
+        versions[key] = (path, programs.version([path, "--version"]))
+        version = versions[key][1]
+        rows.append((key, "ok" if version else "warn", f"{version or 'no version printed'} ({path})", "" if version else INSTALL))
+    (driver, dv), (chrome, cv) = versions.get("chromedriver", ("", None)), versions.get("chrome", ("", None))
+    if dv and cv and compare(driver, dv, chrome, cv):
+        rows.append(("chromedriver/chrome", "warn", f"major {major(dv)} vs {major(cv)}: acceptance tests would fail", INSTALL))
     return rows

@@ -1,59 +1,127 @@
-"""elixir.test: Postgres up, then `mix test` (or N partitions at once); with --acceptance,
-first the browser check and the Vault container.
-
-The options are checked before anything starts (bad input: one line). A single run
-shares our terminal (programs.run: mix's exit code is ours); partitions run under the
-supervisor (supervise/manager.py) with prefixed output, after one `mix compile` so N
-mix processes do not race on _build, and all of them with their whole process trees
-are stopped on Ctrl-C or SIGTERM.
+"""elixir.test: Postgres up, then `mix test` (or N partitions at once, after one `mix compile`, under the
+supervisor); with --acceptance, first the browser check and the Vault container. The command lines and their
+environment are pure functions, as Firezone's CI runs them.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import config, portal_env, programs
+from tasks.lib import portal_env, programs
 from tasks.lib.config import PROJECT_ROOT
-from tasks.lib.console import dry, is_dry
+from tasks.lib.console import dry
 from tasks.lib.masking import secret_values
 from tasks.lib.mix import tool
 from tasks.lib.mixtest import browser as browsers
-from tasks.lib.mixtest import command
+from tasks.lib.problem import Problem
 from tasks.lib.repo import mixproject
 
-# Inherited variables the test processes must not see: the dev database's name would
-# point the tests at firezone_dev instead of the test config's firezone_test[_p<N>].
+_LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<lines>\d+(?::\d+)*))?$")
+
+
+@dataclass(frozen=True)
+class Options:
+    paths: tuple[str, ...] = ()
+    failed: bool = False
+    partitions: int = 1
+    acceptance: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def partitions_count(value) -> int:
+    """``--partitions N``: a whole number from 1 (None: 1)."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return 1
+    if not text.isdigit() or int(text) < 1 or str(int(text)) != text:
+        raise Problem(f"--partitions {value!r}: expected a whole number from 1, e.g. --partitions 2")
+    return int(text)
+
+
+def check_combination(failed: bool, partitions: int) -> None:
+    if failed and partitions > 1:
+        raise Problem(
+            "--failed with --partitions: mix keeps one list of failures per build, which N partitions would overwrite each other",
+            "rerun the failures without --partitions",
+        )
+
+
+def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> str:
+    """``-p PATH[:LINE]`` relative to the Elixir root (where mix runs), looked up there, then here, then in the project root."""
+    m = _LOCATION.match(value.strip())
+    if not value.strip() or m is None:
+        raise Problem(f"-p {value!r}: expected PATH or PATH:LINE, e.g. -p apps/web/test/web/live_test.exs:42")
+    path, lines = Path(m.group("path")).expanduser(), m.group("lines")
+    candidates = [path] if path.is_absolute() else [elixir_root / path, cwd / path, project_root / path]
+    for candidate in (p for p in candidates if p.exists()):
+        try:
+            rel = candidate.resolve().relative_to(elixir_root.resolve())
+        except ValueError:
+            raise Problem(
+                f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there",
+                f"give a test file or folder under {elixir_root} (e.g. -p apps/web/test)",
+            )
+        return rel.as_posix() + (f":{lines}" if lines else "")
+    raise Problem(
+        f"-p {value}: no such file or folder (looked in the Elixir root {elixir_root}, then here)",
+        "give a test file or folder, e.g. -p apps/web/test",
+    )
+
+
+def mix_args(test_task: Sequence[str], filters: Sequence[str], options: Options) -> list[str]:
+    partitions = ["--partitions", str(options.partitions)] if options.partitions > 1 else []
+    return [*test_task, *options.paths, *filters, *["--failed"] * options.failed, *partitions]
+
+
+def test_env(database_env: Mapping[str, str], extra: Mapping[str, str], vault_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """MIX_ENV=test, how to reach the database (never its name: the test config picks
+    firezone_test[_p<N>]), Vault's address and token for acceptance runs, then ``extra`` (--env)."""
+    return {"MIX_ENV": "test", **{k: v for k, v in database_env.items() if k != "DATABASE_NAME"}, **(vault_env or {}), **extra}
+
+
+def partition_env(partition: int) -> dict[str, str]:
+    # Stopped partitions leave no 1.6 MB erl_crash.dump in the app.
+    crash = {} if "ERL_CRASH_DUMP_SECONDS" in os.environ else {"ERL_CRASH_DUMP_SECONDS": "0"}
+    return {"MIX_TEST_PARTITION": str(partition), **crash}
+
+
+def test_database(partition: int | None) -> str:
+    """Firezone's config/test.exs: firezone_test, or firezone_test_p<N> in partition N."""
+    return "firezone_test" + (f"_p{partition}" if partition else "")
+
+
+def describe_alias(found: tuple[str, ...] | None, source: str) -> str:
+    if found is None:
+        return f"{source} has no `test` alias (as a list): `mix test` runs the plain task"
+    return f"the `test` alias in {source} runs {', '.join(found)}"
+
+
+def debug_tag_hint(paths: Sequence[str], default_folder: str) -> str:
+    """The one-line edit that makes one acceptance test open a real browser window."""
+    where = paths[0].split(":")[0] if paths else f"its file under {default_folder}"
+    return f"browser: headless; the portal decides per test: to watch one in a window, add `@tag debug: true` above the test, in {where}"
+
+
+# The dev database's name would point the tests at firezone_dev instead of firezone_test[_p<N>].
 UNSET = ("DATABASE_NAME",)
 
 
-def _words(c, key: str) -> list[str]:
-    """A setting of mix arguments that may be empty (no filters)."""
-    text = config.optional(c, "elixir", key)
-    try:
-        return shlex.split(text)
-    except ValueError as e:
-        raise config.bad(c, "elixir", key, text, f"mix arguments ({e})")
-
-
-def _say(c, text: str) -> None:
-    if is_dry(c):
+def _say(e: tool.Elixir, text: str) -> None:
+    if e.dry:
         dry(text)
     else:
         print(text, flush=True)
 
 
-def screenshots_dir(c) -> Path:
-    """Where Wallaby saves a failed browser test's screenshot: the web app's screenshots/."""
-    return tool.web_app_dir(c) / "screenshots"
-
-
-def screenshots_line(c) -> str:
-    folder = screenshots_dir(c)
+def screenshots_line(web: Path) -> str:
+    """Where Wallaby saved a failed browser test's screenshot (the web app's screenshots/)."""
+    folder = web / "screenshots"
     shown = programs.display_path(folder)
     files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
     if not files:
@@ -70,33 +138,31 @@ def test(
     acceptance: bool = False,
     env: Iterable[str] | None = None,
 ) -> None:
-    n = command.partitions_count(partitions)
-    command.check_combination(failed, n)
+    n = partitions_count(partitions)
+    check_combination(failed, n)
     extra = portal_env.parse_assignments(list(env or []))
-    root = tool.elixir_root(c)
-    mix = tool.mix_path(c)
-    located = tuple(command.test_path(p, root, PROJECT_ROOT, Path.cwd()) for p in paths or ())
-    options = command.Options(located, failed, n, acceptance, extra)
-    test_task = config.words(c, "elixir", "test_task")
-    filters = _words(c, "acceptance_args" if acceptance else "test_args")
-    source = config.repository(c).show(root / "mix.exs")
+    e = tool.settings(c)
+    root, mix = e.root, e.mix
+    located = tuple(test_path(p, root, PROJECT_ROOT, Path.cwd()) for p in paths or ())
+    options = Options(located, failed, n, acceptance, extra)
+    test_task = e.tasks["test_task"]
+    argv = [mix, *mix_args(test_task, e.tasks["acceptance_args" if acceptance else "test_args"], options)]
     found = mixproject.alias(mixproject.read_text(root / "mix.exs"), test_task[0])
-    databases = ", ".join(command.test_database(i) for i in range(1, n + 1)) if n > 1 else command.test_database(None)
-    _say(c, f"tests: {command.describe_alias(found, source)}; test database(s): {databases}")
+    databases = ", ".join(test_database(i) for i in range(1, n + 1)) if n > 1 else test_database(None)
+    _say(e, f"tests: {describe_alias(found, e.repo.show(root / 'mix.exs'))}; test database(s): {databases}")
 
     from tasks.lib.stack import postgres
 
     found_browser = None
-    if acceptance:
-        if is_dry(c):
-            dry("would check that chromedriver (elixir.chromedriver) and the browser (elixir.chrome) share a major version")
-        else:
-            found_browser = browsers.check(c)
-            print(
-                f"browser: chromedriver {found_browser.driver_version} and {Path(found_browser.chrome).name}"
-                f" {found_browser.chrome_version} (major {browsers.major(found_browser.driver_version)})",
-                flush=True,
-            )
+    if acceptance and e.dry:
+        dry("would check that chromedriver (elixir.chromedriver) and the browser (elixir.chrome) share a major version")
+    elif acceptance:
+        found_browser = browsers.check(e.programs["chromedriver"], e.programs["chrome"])
+        print(
+            f"browser: chromedriver {found_browser.driver_version} and {Path(found_browser.chrome).name}"
+            f" {found_browser.chrome_version} (major {browsers.major(found_browser.driver_version)})",
+            flush=True,
+        )
     postgres.bring_up(c)
     vault_env: dict[str, str] = {}
     secrets: list[str] = []
@@ -109,53 +175,47 @@ def test(
         if found_browser is not None and programs.which("chromedriver") != found_browser.driver:
             # Wallaby (and the fixture) find chromedriver on PATH: put the chosen one first.
             vault_env["PATH"] = str(Path(found_browser.driver).parent) + os.pathsep + os.environ.get("PATH", "")
-        web_tests = programs.display_path(tool.web_app_dir(c) / "test")
-        _say(c, command.debug_tag_hint(located, web_tests))
+        _say(e, debug_tag_hint(located, programs.display_path(e.web / "test")))
 
-    database_env = portal_env.mix_env()
-    if n == 1:
-        argv = [mix, *command.mix_args(test_task, filters, options)]
-        try:
-            programs.run(c, argv, cwd=root, env=command.test_env(database_env, extra, vault_env), what="mix test", unset=UNSET)
-        except Exit:
-            if acceptance and not is_dry(c):
-                print(screenshots_line(c), flush=True)
-            raise
-        return
-    _partitions(c, mix, root, test_task, filters, options, database_env, vault_env, secrets)
+    base_env = test_env(portal_env.mix_env(), extra, vault_env)
+    try:
+        if n == 1:
+            e.run(argv, cwd=root, env=base_env, what="mix test", unset=UNSET)
+        else:
+            _partitions(e, argv, options, base_env, secrets)
+    except Exit:
+        if acceptance and not e.dry:
+            print(screenshots_line(e.web), flush=True)
+        raise
 
 
-def _partitions(c, mix, root: Path, test_task, filters, options: command.Options, database_env, vault_env, secrets) -> None:
-    n = options.partitions
-    compile_env = command.test_env(database_env, options.env, vault_env)
-    programs.run(c, [mix, "compile"], cwd=root, env=compile_env, what="mix compile (MIX_ENV=test, once for all partitions)", unset=UNSET)
+def _partitions(e: tool.Elixir, argv: list[str], options: Options, base_env: dict[str, str], secrets: list[str]) -> None:
     from tasks.lib.supervise import foreground
     from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
 
+    n = options.partitions
+    e.run([e.mix, "compile"], cwd=e.root, env=base_env, what="mix compile (MIX_ENV=test, once for all partitions)", unset=UNSET)
     inherited = {k: v for k, v in os.environ.items() if k not in UNSET}
-    argv = [mix, *command.mix_args(test_task, filters, options)]
     batch = []
     for i in range(1, n + 1):
-        own = command.test_env(database_env, options.env, vault_env, partition=i)
-        line = f"p{i}: $ {programs.describe(argv, root, own)}"
-        if is_dry(c):
+        own = {k: v for k, v in base_env.items() if k not in options.env} | partition_env(i) | dict(options.env)
+        line = f"p{i}: $ {programs.describe(argv, e.root, own)}"
+        if e.dry:
             dry(line)
             continue
         print(line, flush=True)
-        batch.append(Program(f"p{i}", argv, cwd=root, env={**inherited, **own}))
-    if is_dry(c):
+        batch.append(Program(f"p{i}", argv, cwd=e.root, env={**inherited, **own}))
+    if e.dry:
         return
-    supervisor = Supervisor(batch, secrets=[*secrets, *secret_values({**inherited, **compile_env})], wait_all=True)
+    supervisor = Supervisor(batch, secrets=[*secrets, *secret_values({**inherited, **base_env})], wait_all=True)
     try:
         code = supervisor.run()
-    except SupervisorError as e:
-        raise Exit(str(e))
+    except SupervisorError as err:
+        raise Problem(str(err))
     codes = supervisor.exit_codes
     if len(codes) < n:  # a signal ended the run
         raise foreground.Interrupted(code - 128 if code > 128 else 2, "mix test partitions")
     failed = [f"p{i} (exit code {codes[f'p{i}']})" for i in range(1, n + 1) if codes[f"p{i}"]]
     if failed:
-        if options.acceptance:
-            print(screenshots_line(c), flush=True)
-        raise Exit(f"mix test failed in partition(s) {', '.join(failed)} of {n}; the lines prefixed with their names say why", code=code)
+        raise Problem(f"mix test failed in partition(s) {', '.join(failed)} of {n}; the lines prefixed with their names say why", code=code)
     print(f"mix test: all {n} partitions passed", flush=True)

@@ -1,10 +1,5 @@
-"""The repository's compose file: what its Postgres service is made from.
-
-Firezone keeps Postgres in ``scripts/compose/portal.yml``, included by the root
-``docker-compose.yml``. ``find`` follows the root file's ``include:`` (and looks in
-``scripts/compose/`` as a fallback); ``postgres_service`` reads the image, command,
-data mount and the ``${VAR:-default}`` defaults of the service named ``postgres`` (or
-the first one whose image is Postgres). Nothing here talks to Docker.
+"""The repository's compose files (the root file, what it includes, scripts/compose/): what the Postgres
+service is made from (image, command, data mount, ``${VAR:-default}`` defaults). Nothing here talks to Docker.
 """
 
 from __future__ import annotations
@@ -51,29 +46,20 @@ _loaded: dict[tuple[Path, int, int], Any] = {}
 
 
 def _load(path: Path) -> Any:
-    """The parsed file, cached for the process (the root file is read to follow its
-    includes and again for its services)."""
+    """The parsed file, cached for the process (the root file is read for its includes and its services)."""
     try:
         st = path.stat()
-    except OSError as e:
-        raise ComposeError(f"{path}: cannot be read ({e.__class__.__name__})")
-    key = (path.resolve(), st.st_mtime_ns, st.st_size)
-    if key not in _loaded:
-        _loaded[key] = _parse(path)
-    return _loaded[key]
-
-
-def _parse(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
+        key = (path.resolve(), st.st_mtime_ns, st.st_size)
+        text = path.read_text(encoding="utf-8") if key not in _loaded else ""
     except (OSError, UnicodeDecodeError) as e:
         raise ComposeError(f"{path}: cannot be read ({e.__class__.__name__})")
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ComposeError(f"{path}{line}: not valid YAML")
+    if key not in _loaded:
+        try:
+            _loaded[key] = yaml.load(text, Loader=_Loader)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise ComposeError(f"{path}{f' line {mark.line + 1}' if mark is not None else ''}: not valid YAML")
+    return _loaded[key]
 
 
 def _includes(path: Path, data: Any) -> list[Path]:
@@ -136,15 +122,7 @@ def defaults_in(text: str) -> dict[str, str]:
 
 def interpolate(text: str, environ) -> str:
     """Compose's interpolation: the variable's value, else its default, else empty."""
-
-    def value(m: re.Match) -> str:
-        name = m["name"] or m["bare"]
-        got = environ.get(name)
-        if got:
-            return got
-        return m["default"] or ""
-
-    return _VARIABLE.sub(value, text)
+    return _VARIABLE.sub(lambda m: environ.get(m["name"] or m["bare"]) or m["default"] or "", text)
 
 
 _ENV_TO_DATABASE = {"POSTGRES_USER": "DATABASE_USER", "POSTGRES_PASSWORD": "DATABASE_PASSWORD", "POSTGRES_DB": "DATABASE_NAME"}
@@ -201,10 +179,8 @@ def _database_defaults(svc: dict) -> dict[str, str]:
 
 
 def postgres_service(root: Path, path: Path | None = None) -> PostgresService | None:
-    """The Postgres service of the repository's compose files (or of ``path``), or None.
-
-    Raises ComposeError for a file that is named by a setting and cannot be read.
-    """
+    """The Postgres service of the repository's compose files, or None; ``path`` (named by a setting): that file's,
+    or ComposeError when it cannot be read."""
     files = [path] if path is not None else candidates(root)
     for f in files:
         try:

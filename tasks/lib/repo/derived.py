@@ -1,29 +1,21 @@
-"""Values the repository decides, each with the file that decided it.
+"""Values the repository decides (compose file, mix.exs, config, seeds, pins), each with the file that decided it.
 
-The suite's declared defaults are the contract-era Firezone's. Where the repository can
-say otherwise (its compose file, mix.exs, config, seeds, pin files) ``Repo`` reads it:
-lazily, once per process, and only the files a question needs. A setting or an
-environment variable always wins; tasks/lib/config.py asks here only for a value
-nobody set.
+Read lazily, once per process; a setting or an environment variable always wins (config.py
+asks here only for a value nobody set).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 from tasks.lib.repo import compose, mixproject, pins, portal
 
 # The settings the repository may decide (section, key).
-SETTINGS = (
-    ("postgres", "image"),
-    ("postgres", "command"),
-    ("postgres", "data_dir"),
-    ("elixir", "web_app"),
-)
+SETTINGS = (("postgres", "image"), ("postgres", "command"), ("postgres", "data_dir"), ("elixir", "web_app"))
 
 
 @dataclass(frozen=True)
@@ -33,19 +25,17 @@ class Derived:
 
 
 class Repo:
-    """One repository checkout: ``project_root`` (where tasks.py is) and its Elixir root."""
+    """One checkout: ``project_root`` (where tasks.py is) and its Elixir root."""
 
     def __init__(self, project_root: Path, elixir_root: Path):
         self.project_root = project_root
         self.elixir_root = elixir_root
 
     def show(self, path: Path | str) -> str:
-        """A path relative to the project root when it is inside it."""
-        p = Path(path)
         try:
-            return str(p.resolve().relative_to(self.project_root.resolve()))
+            return str(Path(path).resolve().relative_to(self.project_root.resolve()))
         except ValueError:
-            return str(p)
+            return str(path)
 
     @property
     def compose(self) -> compose.PostgresService | None:
@@ -77,14 +67,10 @@ class Repo:
 
     def setting(self, section: str, key: str) -> Derived | None:
         """What the repository says ``section.key`` should be, or None (the declared default applies)."""
-        if section == "postgres":
-            svc = self.compose
-            if svc is None:
-                return None
+        svc = self.compose if section == "postgres" else None
+        if svc is not None:
             value = {"image": svc.image, "command": svc.command, "data_dir": svc.data_dir}.get(key)
-            if value is None:
-                return None
-            return Derived(compose.interpolate(value, os.environ), self.show(svc.path))
+            return Derived(compose.interpolate(value, os.environ), self.show(svc.path)) if value is not None else None
         if (section, key) == ("elixir", "web_app") and (self.elixir_root / "mix.exs").is_file():
             mix = self.mix
             if mix.setup_file is not None:
@@ -100,35 +86,23 @@ class Repo:
         return Derived(svc.database_defaults[name], self.show(svc.path))
 
 
-_repos: dict[tuple[Path, Path], Repo] = {}
-
-
+@cache
 def repo(project_root: Path, elixir_root: Path) -> Repo:
-    """The (cached) Repo for these roots."""
-    key = (project_root, elixir_root)
-    if key not in _repos:
-        _repos[key] = Repo(project_root, elixir_root)
-    return _repos[key]
+    return Repo(project_root, elixir_root)
+
+
+@cache
+def _compose_service(project_root: Path) -> compose.PostgresService | None:
+    return compose.postgres_service(project_root)
 
 
 def forget() -> None:
     """Drop the caches (tests; a task that changed the files)."""
-    _repos.clear()
-    _compose_services.clear()
+    repo.cache_clear()
+    _compose_service.cache_clear()
     compose._loaded.clear()
 
 
-_compose_services: dict[Path, compose.PostgresService | None] = {}
-
-
-def _compose_service(project_root: Path) -> compose.PostgresService | None:
-    """The compose file's Postgres service, read once per process for every Repo."""
-    if project_root not in _compose_services:
-        _compose_services[project_root] = compose.postgres_service(project_root)
-    return _compose_services[project_root]
-
-
 def compose_default(project_root: Path, name: str) -> Derived | None:
-    """The compose file's default for DATABASE_* ``name``, without an Elixir root
-    (tasks/lib/database.py has no settings to find one)."""
+    """The compose file's default for DATABASE_* ``name``, without an Elixir root (database.py has no settings)."""
     return Repo(project_root, project_root).database_default(name)

@@ -1,9 +1,7 @@
-"""Tool pins: ``.tool-versions`` at the repository root and in the Elixir root, and ``mise.toml``.
+"""Tool pins: ``.tool-versions`` and ``mise.toml`` at the repository root and in the Elixir root.
 
-Firezone moved the Elixir, Erlang, Node and pnpm pins to ``elixir/.tool-versions``
-(asdf takes the nearest file; mise's ``[monorepo] config_roots`` lists ``elixir``); the
-root file keeps the linters'. The Elixir root's pins win for what they name: that is
-the file asdf and mise read where mix runs.
+The Elixir root's win for what they name (today's Firezone pins Elixir, Erlang, Node and pnpm
+there): asdf and mise read them where mix runs.
 """
 
 from __future__ import annotations
@@ -23,10 +21,7 @@ class Pin:
 
 def _mise_tools(path: Path) -> dict[str, str]:
     """``[tools]`` entries of a mise.toml: ``name = "version"`` (other shapes are skipped)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return {}
+    text = _text(path)
     tools: dict[str, str] = {}
     section = None
     for line in text.splitlines():
@@ -41,18 +36,14 @@ def _mise_tools(path: Path) -> dict[str, str]:
     return tools
 
 
-def config_roots(project_root: Path) -> list[str]:
-    """mise.toml's ``[monorepo] config_roots`` (empty when absent)."""
+def _text(path: Path) -> str:
     try:
-        text = (project_root / "mise.toml").read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return []
-    m = re.search(r"^\s*config_roots\s*=\s*\[([^\]]*)\]", text, re.M)
-    return re.findall(r'"([^"]+)"', m.group(1)) if m else []
+        return ""
 
 
 def read(project_root: Path, elixir_root: Path | None = None) -> dict[str, Pin]:
-    """Every pin, asdf names (``nodejs``, ``erlang``), each with the file it came from."""
     # Later files win: the Elixir root over the repository root and, as mise does,
     # mise.toml over .tool-versions in the same folder.
     files: list[Path] = [project_root / ".tool-versions", project_root / "mise.toml"]
@@ -64,8 +55,3 @@ def read(project_root: Path, elixir_root: Path | None = None) -> dict[str, Pin]:
         for name, version in found.items():
             pins[name] = Pin(version, f)
     return pins
-
-
-def wanted(project_root: Path, elixir_root: Path | None = None) -> dict[str, str]:
-    """``{"elixir": "1.20.3-otp-29", ...}``: the pins alone."""
-    return {name: pin.version for name, pin in read(project_root, elixir_root).items()}

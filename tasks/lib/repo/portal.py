@@ -1,8 +1,4 @@
-"""Facts about the portal read from its config and seeds (``config/*.exs``, ``priv/repo``).
-
-Each answer comes with the file that gave it, for doctor and dev.status. The checks
-are plain text searches of a handful of small files: cheap enough for every run.
-"""
+"""Facts about the portal from plain text searches of its config and seeds, each with the file that gave it."""
 
 from __future__ import annotations
 
@@ -55,7 +51,6 @@ def seeds_files(root: Path, apps_path: str | None) -> list[Path]:
 
 
 def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
-    """Whether the seeds read STATIC_SEEDS (None when no seeds file is found)."""
     files = seeds_files(root, apps_path)
     for f in files:
         if "STATIC_SEEDS" in read_text(f):
@@ -64,7 +59,6 @@ def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
 
 
 def workos_referenced(root: Path, apps_path: str | None) -> Fact:
-    """Whether the portal's config or mix files mention WorkOS at all."""
     files = [*config_files(root), root / "mix.exs"]
     if apps_path:
         files += sorted((root / apps_path).glob("*/mix.exs"))

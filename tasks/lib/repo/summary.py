@@ -1,8 +1,4 @@
-"""What the repository decided, as ``(name, text)`` rows for `inv doctor` and `inv dev.status`.
-
-Each row names the value and where it came from: the file that decided it, or the
-setting that overrode it (and what the repository would have said).
-"""
+"""What the repository decided, as ``(name, text)`` rows for `inv doctor` and `inv dev.status`, each with its source."""
 
 from __future__ import annotations
 
@@ -11,12 +7,14 @@ import os
 from invoke import Exit
 
 from tasks.lib import config, database
+from tasks.lib.problem import what_and_fix
 from tasks.lib.repo import compose, derived
 
 _SHOWN_DATABASE = ("DATABASE_NAME", "DATABASE_USER", "DATABASE_PORT")  # never the password
 
 
-def setting_rows(c) -> list[tuple[str, str]]:
+def rows(c) -> list[tuple[str, str]]:
+    """Every derived value and fact, with its source (or the setting that overrode it)."""
     repo = config.repository(c)
     rows = []
     for section, key in derived.SETTINGS:
@@ -24,7 +22,8 @@ def setting_rows(c) -> list[tuple[str, str]]:
         try:
             value = config.raw(c, section, key)
         except Exit as e:
-            rows.append((name, e.message or "unknown"))
+            what, fix = what_and_fix(e)
+            rows.append((name, (f"{what}. Fix: {fix}" if fix else what) or "unknown"))
             continue
         said = repo.setting(section, key)
         if config.is_set(c, section, key):
@@ -40,11 +39,10 @@ def setting_rows(c) -> list[tuple[str, str]]:
     for key in _SHOWN_DATABASE:
         value = os.environ.get(key) or database.default(key)
         rows.append((key, f"{value} (from {database.origin(key)})"))
-    return rows
+    return rows + fact_rows(repo)
 
 
-def fact_rows(c) -> list[tuple[str, str]]:
-    repo = config.repository(c)
+def fact_rows(repo: derived.Repo) -> list[tuple[str, str]]:
     rows = []
     if (repo.elixir_root / "mix.exs").is_file():
         mix = repo.mix
@@ -74,8 +72,3 @@ def fact_rows(c) -> list[tuple[str, str]]:
     if by_file:
         rows.append(("pins", "; ".join(f"{f}: {', '.join(p)}" for f, p in by_file.items())))
     return rows
-
-
-def rows(c) -> list[tuple[str, str]]:
-    """Every derived value and fact, with its source."""
-    return setting_rows(c) + fact_rows(c)

@@ -1,16 +1,7 @@
-"""Seeding and resetting the dev database: the seed step dev.up, db.seed and db.reset share.
+"""Seed the dev database once (then only migrate), reset it, and run `mix setup`, each under the seed lock.
 
-Firezone's seeds are not idempotent, so a database is seeded once: a successful seed
-writes a marker into the database itself (tasks/lib/database/seeding.py). Later seeds
-see it and only migrate (skipped while the migration files are unchanged); a reset
-drops, re-creates and re-seeds.
-
-Seeding, migrating and resetting hold the database's seed lock
-(tasks/lib/database/locks.py), so runs in two terminals take turns: the second waits,
-then finds the database seeded. A seed or reset is recorded as started in the state
-folder before it runs and forgotten once the marker is written; a run that finds a
-start with no end (the run was killed or interrupted) says so instead of seeding on
-top of half a seed.
+A seed or reset is recorded as started in the state folder until the database's seed marker
+is written, so a run cut off halfway is told, not seeded over.
 """
 
 from __future__ import annotations
@@ -18,13 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import config, console, portal_env, programs, state
-from tasks.lib.console import dry, is_dry
+from tasks.lib import console, portal_env, state
+from tasks.lib.console import dry
 from tasks.lib.database import Database, database, locks, require_local, seeding
 from tasks.lib.mix import fingerprints, steps, tool
+from tasks.lib.mix.tool import Elixir
+from tasks.lib.problem import Problem
 from tasks.lib.stack import postgres
 
 RESET_HINT = "Use `inv db.reset` to start over"
@@ -36,11 +30,10 @@ def _say(text: str) -> None:
 
 
 @contextmanager
-def locked(c, db: Database, doing: str) -> Iterator[None]:
-    """Hold the seed lock of ``db`` (not under `inv --dry`); a server that refuses the
-    lock's connection costs only the protection, with a warning."""
+def locked(dry_run: bool, db: Database, doing: str) -> Iterator[None]:
+    """Hold the seed lock of ``db`` (not under --dry); a server refusing the lock's connection costs only the protection."""
     with ExitStack() as stack:
-        if not is_dry(c):
+        if not dry_run:
             try:
                 stack.enter_context(locks.held(db, doing, _say))
             except seeding.Unreachable as e:
@@ -48,200 +41,147 @@ def locked(c, db: Database, doing: str) -> Iterator[None]:
         yield
 
 
-def _record_path(c, db: Database):
+def _record_path(state_dir: Path, db: Database) -> Path:
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{db.name}@{db.host}_{db.port}")
-    return config.state_dir(c) / "seeding" / f"{safe}.json"
+    return state_dir / "seeding" / f"{safe}.json"
 
 
-def _started(c, db: Database, doing: str) -> None:
-    """Record that a seed or reset of ``db`` starts now (forgotten when it is marked seeded)."""
-    if not is_dry(c):
-        state.write_json(_record_path(c, db), seeding.start_record(doing))
+@contextmanager
+def recorded(state_dir: Path, db: Database, doing: str, dry_run: bool = False) -> Iterator[None]:
+    """Record a seed or reset of ``db`` as started for the block (not under --dry); a failure is recorded as failed."""
+    path = _record_path(state_dir, db)
+    if not dry_run:
+        state.write_json(path, seeding.start_record(doing))
+    try:
+        yield
+    except Exit as e:
+        if not dry_run:
+            state.write_json(path, {**seeding.start_record(doing), "failed": e.code})
+        raise
+    if not dry_run:
+        state.remove(path)
 
 
-def _finished(c, db: Database) -> None:
-    if not is_dry(c):
-        state.remove(_record_path(c, db))
-
-
-def _failed(c, db: Database, doing: str, code: int | None) -> None:
-    """The seed or reset failed: its record says so (it may have inserted part of the seed)."""
-    if not is_dry(c):
-        state.write_json(_record_path(c, db), {**seeding.start_record(doing), "failed": code})
-
-
-def unfinished(c, db: Database) -> str | None:
-    """What the record of a seed or reset of ``db`` that started and never finished says
-    (for messages), or None."""
-    record = state.read_json(_record_path(c, db), "the seed runs as if none had started")
-    if record is None:
+def unfinished(state_dir: Path, db: Database) -> str | None:
+    """What the record of a seed or reset of ``db`` that never finished says, or None."""
+    found = state.read_json(_record_path(state_dir, db), "the seed runs as if none had started")
+    if found is None:
         return None
-    if "failed" in record:
-        return f"the {seeding.describe_start(record)} failed (exit code {record['failed']})"
-    return f"the {seeding.describe_start(record)} was interrupted before it finished"
+    if "failed" in found:
+        return f"the {seeding.describe_start(found)} failed (exit code {found['failed']})"
+    return f"the {seeding.describe_start(found)} was interrupted before it finished"
 
 
-def _check_unfinished(c, db: Database) -> None:
-    """Exit when a seed or reset of ``db`` started and never finished, and the database is
-    there (it may hold part of a seed); a missing database just gets seeded."""
-    said = None if is_dry(c) else unfinished(c, db)
-    if said is None:
-        return
-    if not seeding.database_exists(db):
-        _finished(c, db)
-        return
-    raise Exit(f"{said}, so {db.name} may hold part of the seed. {START_OVER}")
+def always_static(e: Elixir) -> str | None:
+    """The seeds file when it ignores STATIC_SEEDS and always uses the static ids (today's Firezone), else None."""
+    fact = e.repo.static_seeds_read
+    return e.repo.show(fact.source) if fact is not None and not fact.value else None
 
 
-def static_from_env() -> bool:
-    # The portal turns static seeds on only for the exact string "true".
-    return os.environ.get("STATIC_SEEDS") == "true"
-
-
-def always_static(c) -> str | None:
-    """The seeds file when the portal's seeds ignore STATIC_SEEDS and always use the static
-    ids (today's Firezone); None when they read it or no seeds file was found."""
-    repo = config.repository(c)
-    fact = repo.static_seeds_read
-    return repo.show(fact.source) if fact is not None and not fact.value else None
-
-
-def seeds_static(c) -> bool:
-    """Whether the next seed uses the static ids."""
-    return static_from_env() or always_static(c) is not None
-
-
-def _read_marker(c, db: Database) -> dict | None:
+def _read_marker(e: Elixir, db: Database) -> dict | None:
     try:
         return seeding.read_marker(db)
-    except seeding.Unreachable as e:
-        if is_dry(c):
-            print(
-                f"seed: cannot check the seed marker ({db.where} does not answer: {e}); the plan assumes it is not seeded",
-                flush=True,
-            )
+    except seeding.Unreachable as err:
+        if e.dry:
+            _say(f"cannot check the seed marker ({db.where} does not answer: {err}); the plan assumes it is not seeded")
             return None
-        raise Exit(f"cannot check whether {db.where} is seeded: {e}. Start it with `inv infra.up`")
+        raise Problem(f"cannot check whether {db.where} is seeded: {err}", "start it with `inv infra.up`")
 
 
-def _mark_seeded(c, db: Database, static: bool, who: str) -> None:
+def _mark_seeded(e: Elixir, db: Database, static: bool, who: str) -> None:
     """Write the marker; seeding migrated too, so the migrate step is recorded as done."""
-    if is_dry(c):
+    if e.dry:
         dry(f"{who}: would mark {db.where} as seeded (static seeds: {'yes' if static else 'no'})")
         return
     marker = seeding.write_marker(db, static)
-    fingerprints.record(config.state_dir(c), steps.migrate_step(c, marker, db.where))
+    fingerprints.record(e.state_dir, steps.migrate_step(e, marker, db.where))
 
 
-def seed_once(c, force: bool = False) -> str:
-    """Seed the database unless its marker says it was seeded; then only migrate.
-
-    Returns "ran" (seeded) or "skipped" (migrated only). Expects Postgres to be up.
-    """
-    root = tool.elixir_root(c)
+def seed_once(e: Elixir, force: bool = False) -> str:
+    """Seed unless the marker says seeded, then only migrate: "ran" or "skipped". Postgres must be up."""
+    _ = e.root
     db = database()
-    state.require_writable(c)
-    with locked(c, db, "seeding or migrating"):
-        return _seed_once(c, root, db, force)
-
-
-def _seed_once(c, root, db: Database, force: bool) -> str:
-    env = portal_env.mix_env()
-    marker = None if force else _read_marker(c, db)
-    if marker is not None:
-        _finished(c, db)  # seeded: a record left by a run killed after its marker means nothing
-        step = steps.migrate_step(c, marker, db.where)
-        folder = config.state_dir(c)
-        fresh, _ = fingerprints.is_up_to_date(folder, step)
-        if fresh:
-            print(
-                f"seed: {db.name} already seeded {seeding.describe(marker)}; migrations unchanged"
-                f" since the last migrate, skipped. {RESET_HINT}",
-                flush=True,
-            )
-            return "skipped"
-        migrate = steps.mix_command(c, "migrate_task")
-        programs.run(c, migrate, cwd=root, env=env, what=f"mix {' '.join(migrate[1:])}")
-        if not is_dry(c):
-            fingerprints.record(folder, step)
-        print(f"seed: {db.name} already seeded {seeding.describe(marker)}; migrated only. {RESET_HINT}", flush=True)
-        return "skipped"
-    if not force:
-        _check_unfinished(c, db)
-    seed_argv = steps.mix_command(c, "seed_task")
-    _started(c, db, "seed")
-    try:
-        programs.run(c, seed_argv, cwd=root, env=env, what=f"mix {' '.join(seed_argv[1:])}")
-    except Exit as e:
-        _failed(c, db, "seed", e.code)
-        raise Exit(
-            f"{e.message}\nIf {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`",
-            code=e.code,
-        )
-    _mark_seeded(c, db, seeds_static(c), "seed")
-    _finished(c, db)
+    e.writable_state()
+    with locked(e.dry, db, "seeding or migrating"):
+        marker = None if force else _read_marker(e, db)
+        if marker is not None:
+            return _migrate(e, db, marker)
+        said = None if force or e.dry else unfinished(e.state_dir, db)
+        if said is not None:
+            if seeding.database_exists(db):
+                raise Problem(f"{said}, so {db.name} may hold part of the seed", START_OVER)
+            state.remove(_record_path(e.state_dir, db))  # a missing database just gets seeded
+        argv = e.command("seed_task")
+        with recorded(e.state_dir, db, "seed", e.dry):
+            try:
+                e.run(argv, cwd=e.root, env=portal_env.mix_env(), what=f"mix {' '.join(argv[1:])}")
+            except Exit as err:
+                fix = f"if {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`"
+                raise Problem(err.message or "the seed failed", fix, code=err.code if err.code is not None else 1)
+            _mark_seeded(e, db, os.environ.get("STATIC_SEEDS") == "true" or always_static(e) is not None, "seed")
     return "ran"
 
 
-def check_reset(c, db: Database, yes: bool, rerun: str) -> None:
+def _migrate(e: Elixir, db: Database, marker: dict) -> str:
+    if not e.dry:
+        state.remove(_record_path(e.state_dir, db))  # seeded: a record left by a run killed after its marker means nothing
+    step = steps.migrate_step(e, marker, db.where)
+    seeded = f"seed: {db.name} already seeded {seeding.describe(marker)};"
+    if fingerprints.is_up_to_date(e.state_dir, step)[0]:
+        print(f"{seeded} migrations unchanged since the last migrate, skipped. {RESET_HINT}", flush=True)
+        return "skipped"
+    argv = e.command("migrate_task")
+    e.run(argv, cwd=e.root, env=portal_env.mix_env(), what=f"mix {' '.join(argv[1:])}")
+    if not e.dry:
+        fingerprints.record(e.state_dir, step)
+    print(f"{seeded} migrated only. {RESET_HINT}", flush=True)
+    return "skipped"
+
+
+def check_reset(e: Elixir, db: Database, yes: bool, rerun: str) -> None:
     """Refuse a database that is not local, then ask (``rerun``: the user's command with --yes)."""
     require_local(db, "refusing to reset", "db.reset drops the database whatever the flags")
-    state.require_writable(c)  # a reset whose result cannot be recorded is refused before the drop
-    if is_dry(c):
-        if not yes:
-            dry(f"reset: would ask before dropping {db.where} (--yes skips the question)")
-        return
-    console.confirm(f"Drop {db.where} and seed it again?", yes=yes, rerun=rerun, declined="db.reset: cancelled, nothing changed")
+    e.writable_state()  # a reset whose result cannot be recorded is refused before the drop
+    if not e.dry:
+        console.confirm(f"Drop {db.where} and seed it again?", yes=yes, rerun=rerun, declined="db.reset: cancelled, nothing changed")
+    elif not yes:
+        dry(f"reset: would ask before dropping {db.where} (--yes skips the question)")
 
 
-def reset(c, db: Database, static: bool) -> str:
-    """Drop, re-create and seed (elixir.reset_tasks in one mix run), then mark it seeded.
-
-    Postgres must be up and ``check_reset`` passed.
-    """
-    root = tool.elixir_root(c)
-    argv = steps.mix_command(c, "reset_tasks")
+def reset(e: Elixir, db: Database, static: bool) -> str:
+    """Drop, re-create and seed (elixir.reset_tasks in one mix run), then mark it seeded; after ``check_reset``, Postgres up."""
+    argv = e.command("reset_tasks")
     env = portal_env.mix_env()
-    seeds_file = always_static(c)
+    seeds_file = always_static(e)
     if static and seeds_file:
         print(
-            f"reset: --static changes nothing here: {seeds_file} does not read STATIC_SEEDS"
-            " (this portal's seeds always use the static ids)",
+            f"reset: --static changes nothing here: {seeds_file} does not read STATIC_SEEDS (this portal's seeds always use the static ids)",
             flush=True,
         )
     if static:
         env["STATIC_SEEDS"] = "true"
     static = static or seeds_file is not None
-    with locked(c, db, "resetting"):
-        _started(c, db, "reset")
-        try:
-            programs.run(
-                c,
-                argv,
-                cwd=root,
-                env=env,
-                unset=() if static else ("STATIC_SEEDS",),
-                what="reset and seed (" + " ".join(argv[1:]) + ")",
-            )
-        except Exit as e:
-            _failed(c, db, "reset", e.code)
-            raise
-        _mark_seeded(c, db, static, "reset")
-        _finished(c, db)
+    with locked(e.dry, db, "resetting"), recorded(e.state_dir, db, "reset", e.dry):
+        unset = () if static else ("STATIC_SEEDS",)
+        e.run(argv, cwd=e.root, env=env, unset=unset, what="reset and seed (" + " ".join(argv[1:]) + ")")
+        _mark_seeded(e, db, static, "reset")
     return "ran"
 
 
 def reset_task(c, static: bool = False, yes: bool = False) -> str:
-    """db.reset: refused or declined before Postgres is started or contacted; then
-    Postgres up, then the reset."""
-    db = database()
-    check_reset(c, db, yes, reset_command(static))
-    tool.mix_path(c)
-    tool.elixir_root(c)
+    """db.reset: refused or declined before Postgres is touched; then Postgres up, then the reset."""
+    e, db = tool.settings(c), database()
+    check_reset(e, db, yes, reset_command(static))
+    _ = e.mix, e.root
     postgres.bring_up(c)
-    return reset(c, db, static)
+    return reset(e, db, static)
 
 
 def reset_command(static: bool) -> str:
-    """The db.reset command line with --yes, keeping --static when given."""
     return "inv db.reset" + (" --static" if static else "") + " --yes"
+
+
+def mix_setup(e: Elixir, force: bool = False, needs_database: str | None = None) -> str:
+    """`mix setup` unless up to date; under the seed lock when it needs the database (two runs migrating at once collide)."""
+    with locked(e.dry or needs_database is None, database(), "setting up"):
+        return steps.run(e, "setup", force=force)

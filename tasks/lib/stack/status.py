@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke import Exit
 
 from tasks.lib import config, console, programs, state
@@ -10,19 +12,20 @@ from tasks.lib.database import database, locks, seeding
 from tasks.lib.database import handshake as readiness
 from tasks.lib.database import server as container
 from tasks.lib.database.server import spec_from_config
-from tasks.lib.docker.service import Status
-from tasks.lib.mix import fingerprints, steps
+from tasks.lib.mix import fingerprints, steps, tool
 from tasks.lib.pglocal import cluster, server
+from tasks.lib.problem import what_and_fix
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend, seed
 
 
-def local_row(c, why: str) -> tuple[tuple[str, str], bool]:
+def _said(e: Exit) -> str:
+    what, fix = what_and_fix(e)
+    return what + (f". Fix: {fix}" if fix else "")
+
+
+def local_row(spec, why: str) -> tuple[tuple[str, str], bool]:
     """The local cluster's row (backend local), and whether its server runs."""
-    try:
-        spec = server.local_spec(c, find_account=False)
-    except Exit as e:
-        return ("postgres", f"local cluster: unknown: {e.message} ({why})"), False
     now = cluster.server(spec)
     where = programs.display_path(spec.data)
     if not cluster.initialised(spec):
@@ -34,31 +37,18 @@ def local_row(c, why: str) -> tuple[tuple[str, str], bool]:
     return ("postgres", f"{text} ({why})"), now.state == "running"
 
 
-def postgres_row(c) -> tuple[tuple[str, str], bool]:
-    """The container's or local cluster's row, and whether Postgres runs."""
-    try:
-        choice = backend.choose(c)
-    except Exit as e:
-        return ("postgres", f"unknown: {e.message}"), False
-    if choice.local:
-        return local_row(c, choice.why)
-    row, status = container_row(c)
-    return row, bool(status and status.running)
-
-
-def container_row(c) -> tuple[tuple[str, str], Status | None]:
-    spec = spec_from_config(c)
+def container_row(spec) -> tuple[tuple[str, str], bool]:
     try:
         status = container.inspect(spec)
     except Exit as e:
-        return ("container", f"unknown: {e.message}"), None
+        return ("container", f"unknown: {_said(e)}"), False
     if status is None:
-        return ("container", f"{spec.container}: absent (inv infra.up creates it)"), None
+        return ("container", f"{spec.container}: absent (inv infra.up creates it)"), False
     health = f", health {status.health}" if status.health else ""
-    return ("container", f"{status.name}: {status.state}, {status.published}, image {status.image}{health}"), status
+    return ("container", f"{status.name}: {status.state}, {status.published}, image {status.image}{health}"), status.running
 
 
-def database_rows(c, running: bool) -> list[tuple[str, str]]:
+def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
     db = database()
     where = f"{db.user}@{db.host}:{db.port}/{db.name}"
     if not running and db.is_local():
@@ -75,45 +65,53 @@ def database_rows(c, running: bool) -> list[tuple[str, str]]:
         marker = seeding.read_marker(db)
     except Exception as e:  # a status line must not fail the whole report
         return [("database", f"{where}: answers"), ("seeded", f"unknown ({e.__class__.__name__})")]
+    cut_off = None if marker else seed.unfinished(state_dir, db)
+    holder = locks.busy(db) if cut_off else None
     if marker:
         seeded = f"yes, {seeding.describe(marker)}"
+    elif holder:
+        seeded = f"not yet: {holder} is seeding, migrating or resetting it now"
+    elif cut_off:
+        seeded = f"no: {cut_off}; {seed.START_OVER}"
     else:
-        cut_off = seed.unfinished(c, db)
-        holder = locks.busy(db) if cut_off else None
-        if holder:
-            seeded = f"not yet: {holder} is seeding, migrating or resetting it now"
-        elif cut_off:
-            seeded = f"no: {cut_off}; {seed.START_OVER}"
-        else:
-            seeded = "no (inv db.seed or inv dev.up seeds it)"
+        seeded = "no (inv db.seed or inv dev.up seeds it)"
     return [("database", f"{where}: answers"), ("seeded", seeded)]
 
 
-def step_rows(c) -> list[tuple[str, str]]:
-    try:
-        found = steps.steps(c)
-    except Exit as e:
-        return [("steps", f"unknown: {e.message}")]
-    folder = config.state_dir(c)
+def step_rows(e: tool.Elixir) -> list[tuple[str, str]]:
     lines = []
-    for step in found:
-        fresh, reason = fingerprints.is_up_to_date(folder, step)
+    for step in (steps.deps_step(e), steps.setup_step(e)):
+        fresh, reason = fingerprints.is_up_to_date(e.state_dir, step)
         lines.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
-    try:
-        state.check_writable(folder, create=False)
-    except state.StateError as e:
-        lines.append(("state", e.message or ""))
     return lines
 
 
 def show(c) -> None:
-    row, running = postgres_row(c)
-    rows = [row, *database_rows(c, running=running), *step_rows(c)]
+    try:
+        choice = backend.choose(c)
+        if choice.local:
+            try:
+                row, running = local_row(server.local_spec(c, find_account=False), choice.why)
+            except Exit as e:
+                row, running = ("postgres", f"local cluster: unknown: {_said(e)} ({choice.why})"), False
+        else:
+            row, running = container_row(spec_from_config(c))
+    except Exit as e:
+        row, running = ("postgres", f"unknown: {_said(e)}"), False
+    rows = [row, *database_rows(config.state_dir(c), running=running)]
+    try:
+        rows += step_rows(tool.settings(c))
+    except Exit as e:
+        rows.append(("steps", f"unknown: {_said(e)}"))
+    try:
+        state.check_writable(config.state_dir(c), create=False)
+    except state.StateError as e:
+        rows.append(("state", _said(e)))
     rows.append(vault_container.status_row(c))
     print(console.table(rows))
     try:
         derived = summary.rows(c)
     except Exit as e:
-        derived = [("repository", e.message or "")]
+        derived = [("repository", _said(e))]
     print("\nRead from the repository (a setting or environment variable wins):")
     print(console.table(derived))

@@ -16,6 +16,7 @@ from invoke import Exit
 from tasks.lib import config, console, envfile, masking, portal_env, programs
 from tasks.lib.database import database
 from tasks.lib.mix import steps as mix_steps
+from tasks.lib.mix import tool as mix_tool
 from tasks.lib.problem import Problem
 from tasks.lib.stack import postgres, seed
 from tasks.lib.stripe import cli
@@ -127,10 +128,11 @@ def serve(c, reset_static: bool, yes: bool, env) -> None:
     key = cli.validate_key(os.environ.get(cli.KEY_VAR))
     extra = portal_env.parse_assignments(env or [])
     stripe = cli.find(s.stripe)
-    phx_argv, root, _ = mix_steps.server_command(c)
+    elixir = mix_tool.settings(c)
+    phx_argv, root, _ = mix_steps.server_command(elixir)
     if reset_static:
         rerun = " ".join(["inv billing.serve --reset-static --yes", *(f"--env {shlex.quote(i)}" for i in env or [])])
-        seed.check_reset(c, database(), yes, rerun)
+        seed.check_reset(elixir, database(), yes, rerun)
     if s.dry:
         print(f"$ {programs.describe(cli.print_secret_args(stripe), env=cli.cli_env(key))}")
         secret = os.environ.get(cli.SECRET_VAR) or "whsec_from_the_cli"
@@ -139,7 +141,7 @@ def serve(c, reset_static: bool, yes: bool, env) -> None:
         secret = signing_secret(stripe, key, s.secret_timeout)
     postgres.bring_up(c)
     if reset_static:
-        seed.reset(c, database(), static=True)
+        seed.reset(elixir, database(), static=True)
     phx_env, listen_env = server_env(key, secret, extra), cli.cli_env(key)
     listen_argv = cli.listen_args(s.forward_url, stripe)
     print(f"$ {programs.describe(phx_argv, root, phx_env)}", flush=True)

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from tasks.lib.console import PrefixedOutput
-from tasks.lib.stack.steps import Background, Steps
+from tasks.lib.stack.timing import Background, Steps
 
 
 class FakeClock:

@@ -1,9 +1,4 @@
-"""Steps of a multi-step task (dev.up): timing, a closing table, and running one in the background.
-
-``dev.up`` starts Postgres in a background thread while mix fetches deps and builds
-assets; that thread's output is prefixed with the step's name so the two streams
-stay readable.
-"""
+"""dev.up's steps timed, with a closing table; one runs in a background thread, its output prefixed with its name."""
 
 from __future__ import annotations
 
@@ -23,27 +18,21 @@ class StepRecord:
     name: str
     outcome: str = "pending"  # ran, skipped, ready, failed, interrupted, stopped, dry, ...
     seconds: float = 0.0
-    note: str = ""
 
 
 @dataclass
 class Steps:
-    """Records what each step did and how long it took."""
-
     clock: Callable[[], float] = time.monotonic
     records: list[StepRecord] = field(default_factory=list)
 
-    def run(self, name: str, fn: Callable[[], str | None], note: str = "") -> str:
-        return self.timed(self.new(name, note), fn)
+    def run(self, name: str, fn: Callable[[], str | None]) -> str:
+        return self.timed(self.new(name), fn)
 
-    def new(self, name: str, note: str = "", outcome: str = "pending") -> StepRecord:
-        record = StepRecord(name, outcome=outcome, note=note)
-        self.records.append(record)
-        return record
+    def new(self, name: str, outcome: str = "pending") -> StepRecord:
+        self.records.append(StepRecord(name, outcome=outcome))
+        return self.records[-1]
 
     def timed(self, record: StepRecord, fn: Callable[[], str | None]) -> str:
-        """Run ``fn`` for ``record``: its outcome ("ran" by default, "interrupted" on a
-        signal, "failed" on error) and time."""
         start = self.clock()
         try:
             record.outcome = fn() or "ran"
@@ -58,38 +47,33 @@ class Steps:
         return record.outcome
 
     def table(self, total: float | None = None) -> str:
-        rows = [(r.name, r.outcome, f"{r.seconds:.2f}", r.note) for r in self.records]
-        if total is not None:
-            rows.append(("total", "", f"{total:.2f}", ""))
-        return console.table(rows, header=("step", "result", "seconds", ""), right=(2,))
+        rows = [(r.name, r.outcome, f"{r.seconds:.2f}") for r in self.records]
+        rows += [("total", "", f"{total:.2f}")] if total is not None else []
+        return console.table(rows, header=("step", "result", "seconds"), right=(2,))
 
 
 class Background:
-    """Runs one step in a thread, recording it like ``Steps.run``; ``join`` re-raises.
+    """One step in a thread, recorded like ``Steps.run``; ``join`` re-raises. ``fn`` polls the
+    ``cancelled()`` it gets: ``finish`` sets it and waits, so the step never dies half-done."""
 
-    ``fn`` gets a ``cancelled()`` callable to poll: ``finish`` (after another step
-    failed or was interrupted) sets it and waits for the step to end, so it never
-    dies half-done (a volume without its container) and its own error is still told.
-    """
-
-    def __init__(self, steps: Steps, name: str, fn: Callable[[Callable[[], bool]], str | None], note: str = ""):
+    def __init__(self, steps: Steps, name: str, fn: Callable[[Callable[[], bool]], str | None]):
         self.steps = steps
-        self.record = steps.new(name, note, outcome="running")
+        self.record = steps.new(name, outcome="running")
         self._fn = fn
         self._cancel = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name=f"step-{name}", daemon=True)
 
     def _main(self) -> None:
-        out = sys.stdout
-        if isinstance(out, PrefixedOutput):
+        out = sys.stdout if isinstance(sys.stdout, PrefixedOutput) else None
+        if out is not None:
             out.prefixes[threading.get_ident()] = self.record.name
         try:
             self.steps.timed(self.record, lambda: self._fn(self._cancel.is_set))
         except BaseException as e:  # handed to the main thread by join()
             self._error = e
         finally:
-            if isinstance(out, PrefixedOutput):
+            if out is not None:
                 out.release(threading.get_ident())
 
     def start(self) -> Background:
@@ -97,7 +81,6 @@ class Background:
         return self
 
     def join(self) -> str:
-        """Wait for the step; re-raise its error. A Ctrl-C meanwhile interrupts it."""
         try:
             while self._thread.is_alive():
                 self._thread.join(0.1)
@@ -111,8 +94,7 @@ class Background:
         return self.record.outcome
 
     def finish(self, timeout: float = 30.0, out=None) -> None:
-        """Another step failed: ask this one to stop, wait for it (up to ``timeout`` s), and
-        print its own error, if it had one, on ``out`` (stderr)."""
+        """Another step failed: stop this one, wait up to ``timeout`` s, and print its own error on ``out``."""
         self._cancel.set()
         if self._thread.ident is None:  # never started
             self.record.outcome = "not started"
