@@ -38,7 +38,9 @@ def derived_image(docker_client):
 
     def build(*lines: str) -> str:
         tag = f"fzdev-test-derived-{uuid.uuid4().hex[:8]}:local"
-        dockerfile = "\n".join([f"FROM {TEST_IMAGE}", *lines]) + "\n"
+        # The label makes the image this test's own: two tests building the same lines would
+        # otherwise share one image (the build cache), and one's removal would take the other's.
+        dockerfile = "\n".join([f"FROM {TEST_IMAGE}", *lines, f"LABEL dev.firezone.test={tag}"]) + "\n"
         docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, pull=False, rm=True, forcerm=True)
         made.append(tag)
         return tag
