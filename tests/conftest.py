@@ -7,6 +7,8 @@ failure, otherwise the test is skipped saying what is missing.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -18,3 +20,11 @@ def _isolate_user_config(monkeypatch, tmp_path_factory):
     monkeypatch.setattr(envfile, "_loaded", True)
     monkeypatch.setattr(envfile, "_origins", {})
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """What `-n auto` (pyproject's addopts) means: two workers per core, as the integration
+    tests mostly wait on Docker, mix and Postgres, and at most 8 (each may run a container
+    and a mix compile); PYTEST_XDIST_AUTO_NUM_WORKERS overrides it."""
+    return int(os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or min(8, 2 * (os.cpu_count() or 1)))

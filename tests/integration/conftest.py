@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -81,10 +82,29 @@ def docker_client():
     client.close()
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, for a test's own use. Drawn below the kernel's ephemeral
+    range (32768 up on Linux, 49152 on macOS), where bind(0) and outgoing connections take
+    theirs, and from this pytest-xdist worker's own slice of it: a port picked here and
+    bound seconds later by Docker or Postgres is not taken meanwhile by a parallel test."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    slice_ = (32000 - 15000) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    first = 15000 + worker * slice_
+    for _ in range(500):
+        port = random.randrange(first, first + slice_)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {first}-{first + slice_ - 1}")
 
 
 class Project:

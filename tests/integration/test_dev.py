@@ -24,54 +24,52 @@ def _table(stdout: str) -> dict[str, str]:
     return rows
 
 
-def test_dev_up_cold_then_warm(stack_project):
+def test_dev_up_cold_warm_restarted_forced_and_destroyed(stack_project):
+    # One stack per backend, driven through what a developer does to it in a week (each
+    # cold start costs a mix compile and an initdb, so the steps share one).
+    before = stack_project.inv("dev.status", check=True)
+    assert "absent" in before.stdout and "will run" in before.stdout
+
     first = stack_project.inv("dev.up", input="", check=True)
     assert _table(first.stdout) == {"postgres": "ready", "deps": "ran", "setup": "ran", "seed": "ran"}
     assert "Interactive Elixir" in first.stdout  # ended in iex, which exited on end of input
+    assert "postgres | " in first.stdout  # the background step's lines are prefixed
     rows = accounts(stack_project)
     assert [slug for _, slug in rows] == ["firezone", "not_firezone"]
+
+    after = stack_project.inv("dev.status", check=True)
+    assert "running" in after.stdout and "answers" in after.stdout
+    assert re.search(r"^seeded +yes", after.stdout, re.M), after.stdout
+    assert "will run" not in after.stdout
 
     second = stack_project.inv("dev.up", input="", check=True)
     table = _table(second.stdout)
     assert table == {"postgres": "ready", "deps": "skipped", "setup": "skipped", "seed": "skipped"}
     assert accounts(stack_project) == rows  # nothing duplicated, nothing lost
-    assert "postgres | " in first.stdout  # the background step's lines are prefixed
 
+    # --reseed without --yes and no terminal: refused, nothing dropped.
+    refused = stack_project.inv("dev.up", "--no-iex", "--reseed")
+    assert refused.returncode != 0
+    assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
+    assert accounts(stack_project) == rows
 
-def test_dev_up_after_restart_does_not_reseed(stack_project):
-    stack_project.inv("dev.up", "--no-iex", check=True)
-    rows = accounts(stack_project)
+    # After a restart: not seeded again.
     stack_project.inv("infra.down", check=True)
     again = stack_project.inv("dev.up", "--no-iex", check=True)
     assert _table(again.stdout)["seed"] == "skipped"
     assert accounts(stack_project) == rows
 
-
-def test_dev_up_reseeds_a_destroyed_volume(stack_project):
-    stack_project.inv("dev.up", "--no-iex", check=True)
-    stack_project.inv("infra.destroy", "--yes", check=True)
-    again = stack_project.inv("dev.up", "--no-iex", check=True)
-    assert _table(again.stdout)["seed"] == "ran"
-    assert len(accounts(stack_project)) == 2
-
-
-def test_dev_up_force_and_reseed(stack_project):
-    stack_project.inv("dev.up", "--no-iex", check=True)
-    before = accounts(stack_project)
     forced = stack_project.inv("dev.up", "--no-iex", "--force", "--reseed", "--yes", check=True)
     table = _table(forced.stdout)
     assert (table["deps"], table["setup"], table["seed"]) == ("ran", "ran", "ran")
-    after = accounts(stack_project)
-    assert len(after) == 2 and after != before  # dropped and seeded anew (random ids)
+    reseeded = accounts(stack_project)
+    assert len(reseeded) == 2 and reseeded != rows  # dropped and seeded anew (random ids)
 
-
-def test_reseed_without_yes_and_no_terminal_refuses(pg_project, require_mix):
-    pg_project.inv("dev.up", "--no-iex", check=True)
-    before = accounts(pg_project)
-    refused = pg_project.inv("dev.up", "--no-iex", "--reseed")
-    assert refused.returncode != 0
-    assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
-    assert accounts(pg_project) == before
+    # A destroyed volume is seeded again.
+    stack_project.inv("infra.destroy", "--yes", check=True)
+    fresh = stack_project.inv("dev.up", "--no-iex", check=True)
+    assert _table(fresh.stdout)["seed"] == "ran"
+    assert len(accounts(stack_project)) == 2
 
 
 def test_failing_step_stops_the_chain(pg_project, require_mix):
@@ -93,13 +91,3 @@ def test_dry_run_has_no_side_effects(pg_project, docker_client, require_mix):
     assert docker_client.volumes.list(filters={"name": pg_project.container_name}) == []
     elixir = pg_project.root / "elixir"
     assert not (elixir / "_build").exists() and not (pg_project.root / ".inv").exists()
-
-
-def test_status_reports_container_seeded_and_steps(stack_project):
-    before = stack_project.inv("dev.status", check=True)
-    assert "absent" in before.stdout and "will run" in before.stdout
-    stack_project.inv("dev.up", "--no-iex", check=True)
-    after = stack_project.inv("dev.status", check=True)
-    assert "running" in after.stdout and "answers" in after.stdout
-    assert re.search(r"^seeded +yes", after.stdout, re.M), after.stdout
-    assert "will run" not in after.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import select
 import shutil
 import signal
 import socket
@@ -309,11 +310,17 @@ def test_down_waits_for_an_inv_at_work_on_the_cluster_then_stops_it(local_projec
             stderr=subprocess.STDOUT,
             text=True,
         )
-        time.sleep(1.5)
-        assert down.poll() is None, down.communicate()[0]
+        # Until down says it waits (a fixed 1.5 s was too short for a loaded machine to start `inv`).
+        said = ""
+        while "waiting for another inv" not in said and select.select([down.stdout], [], [], 60)[0]:
+            line = down.stdout.readline()
+            if not line:
+                break
+            said += line
+        assert down.poll() is None, said + down.communicate()[0]
         assert os.path.exists(f"/proc/{pid}")  # not stopped behind the holder's back
         fcntl.flock(held, fcntl.LOCK_UN)
-        out = down.communicate(timeout=60)[0]
+        out = said + down.communicate(timeout=60)[0]
     assert down.returncode == 0, out
     assert f"postgres: waiting for another inv making, starting, stopping or removing .inv/postgres/{home.name}" in out
     assert f"stopped the local Postgres server (pid {pid})" in out
