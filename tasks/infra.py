@@ -1,5 +1,4 @@
-"""infra.*: Postgres, as a Docker container or a local cluster (tasks/lib/stack/postgres.py,
-backend.py), and the Vault container of the acceptance tests (tasks/lib/vault.py)."""
+"""infra.*: Postgres, as a Docker container or a local cluster, and the Vault container of the acceptance tests."""
 
 from invoke import Collection
 
@@ -19,7 +18,7 @@ def down(c):
     """Stop Postgres: the container or the local server (keeps the data); and the Vault container if there is one."""
     from tasks.lib.stack import postgres
 
-    postgres.down(c)
+    postgres.stop(c, with_vault=True)
 
 
 @task(help={"yes": "Do not ask: remove the container and its data volume (or the local cluster) right away."})

@@ -86,6 +86,10 @@ class Status:
         return self.state == "running"
 
     @property
+    def said(self) -> str:
+        return "already running" if self.action == "reused" else self.action
+
+    @property
     def published(self) -> str:
         return "not published" if self.host_port is None else f"{self.host_ip or '0.0.0.0'}:{self.host_port}"
 

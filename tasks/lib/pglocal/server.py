@@ -11,7 +11,6 @@ from pathlib import Path
 from invoke import Exit
 
 from tasks.lib import config, programs
-from tasks.lib.console import is_dry
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.database.server import server_command
@@ -24,26 +23,21 @@ __all__ = ["made_clusters", "touched_clusters"]
 BIN_DIR = binaries.SETTING
 
 
-def base_dir(c) -> Path:
+def base_dir(s: config.Settings) -> Path:
     """The folder holding the clusters (one per major): postgres.local_dir, else <state>/postgres."""
-    chosen = config.optional(c, "postgres", "local_dir")
-    return config.project_path(chosen) if chosen else config.state_dir(c) / "postgres"
+    chosen = s.optional("postgres", "local_dir")
+    return config.project_path(chosen) if chosen else s.state_dir / "postgres"
 
 
-def local_spec(c, find_account: bool = True) -> LocalSpec:
-    """The local cluster's spec; ``find_account``: the account as starting needs it (created when
-    postgres.create_user says so); otherwise (reading, stopping) whoever runs inv stands in for a missing one."""
-    base = base_dir(c)
+def local_spec(s: config.Settings, find_account: bool = True) -> LocalSpec:
+    """``find_account``: the account as starting needs it (created when postgres.create_user says so);
+    otherwise (reading, stopping) whoever runs inv stands in for a missing one."""
+    m = re.search(r":(\d+)", s.text("postgres", "image").rsplit("/", 1)[-1])
+    wanted = int(m.group(1)) if m else None
+    cache = None if s.dry else s.state_dir / "postgres" / "binaries.json"  # state: never written under --dry
+    found = binaries.find(s.optional("postgres", "bin_dir"), s.origin("postgres", "bin_dir"), wanted, cache)
     try:
-        m = re.search(r":(\d+)", config.text(c, "postgres", "image").rsplit("/", 1)[-1])
-        wanted = int(m.group(1)) if m else None
-    except Exit:
-        wanted = None
-    cache = None if is_dry(c) else config.state_dir(c) / "postgres" / "binaries.json"  # state: never written under --dry
-    found = binaries.find(config.optional(c, "postgres", "bin_dir"), config.origin(c, "postgres", "bin_dir"), wanted, cache)
-    user = config.text(c, "postgres", "local_user")
-    try:
-        account = accounts.server_account(user, find_account and config.flag(c, "postgres", "create_user"))
+        account = accounts.server_account(s.text("postgres", "local_user"), find_account and s.flag("postgres", "create_user"))
     except Exit:
         if find_account:
             raise
@@ -51,12 +45,12 @@ def local_spec(c, find_account: bool = True) -> LocalSpec:
     return LocalSpec(
         binaries=found,
         account=account,
-        base=base,
+        base=base_dir(s),
         db=database(),
-        host_ip=config.text(c, "postgres", "host_ip"),
-        settings=cluster.settings_from_command(server_command(c)),
-        ready_timeout=config.positive(c, "postgres", "ready_timeout"),
-        poll_interval=config.positive(c, "postgres", "poll_interval"),
+        host_ip=s.text("postgres", "host_ip"),
+        settings=cluster.settings_from_command(server_command(s)),
+        ready_timeout=s.positive("postgres", "ready_timeout"),
+        poll_interval=s.positive("postgres", "poll_interval"),
         wanted_major=wanted,
     )
 

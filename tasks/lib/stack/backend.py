@@ -1,16 +1,10 @@
-"""Which Postgres the stack runs, chosen once per run (postgres.backend): a Docker container
-or a local cluster (pglocal), behind one interface: start, plan, stop, destroy, status,
-logs, doctor rows.
-
-`auto` (the default) picks, and says why: a running local cluster stays in use (it holds
-the port and the data); else docker when an engine answers (one stdlib ping); else local.
-"""
+"""Which Postgres the stack runs, chosen once per run (postgres.backend): a Docker container or a
+local cluster (pglocal), behind one interface: start, plan, stop, destroy, status, logs, doctor rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from invoke import Exit
 
@@ -32,14 +26,12 @@ def failed_row(check: str, e: Exit, status: str = "FAIL") -> Row:
 
 @dataclass(frozen=True)
 class Started:
-    """What a backend's start did: the words for the ready line, and the server for the readiness loop."""
-
     described: str  # "container X created, image I, published on A"
     server: handshake.Server
 
 
 class ContainerBackend:
-    name, local = "docker", False  # `local`: for stack/status.py until it asks the backend for its row
+    name, local = "docker", False
     removing = "remove"  # what destroy does, for its --dry line
 
     def __init__(self, spec: PostgresSpec, why: str, auto: bool = False):
@@ -50,10 +42,9 @@ class ContainerBackend:
 
     def start(self) -> Started:
         status = service.ensure_running(self.svc)
-        verb = {"reused": "already running"}.get(status.action, status.action)
         spec = self.spec
         return Started(
-            f"container {status.name} {verb}, image {status.image}, published on {status.published}",
+            f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
             handshake.Server(
                 logs=lambda: service.logs_tail(self.svc, 20),
                 alive=lambda: service.alive(self.svc),
@@ -117,7 +108,6 @@ class ContainerBackend:
         return [*rows, self._port_row(cl, status)]
 
     def _port_row(self, cl, status: service.Status | None) -> Row:
-        """The host port: fine while our container runs on it; otherwise whoever holds it is named."""
         spec, check = self.spec, "database port"
         ours = status is not None and status.ours and status.host_port == spec.port
         if ours and status is not None and status.running:
@@ -137,17 +127,16 @@ class ContainerBackend:
 
 
 class LocalBackend:
-    """The local cluster, through pglocal's functions (which read the settings from ``c``)."""
-
     name, local = "local", True
     removing = "stop the local server and remove"
 
-    def __init__(self, c, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
-        self.c, self.spec, self.why, self.auto, self.no_engine = c, spec, why, auto, no_engine
+    def __init__(self, s: config.Settings, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
+        self.s, self.spec, self.why, self.auto, self.no_engine = s, spec, why, auto, no_engine
+        self.base = local.base_dir(s)
 
-    def _local(self, find_account: bool = False) -> Any:
+    def _local(self, find_account: bool = False) -> cluster.LocalSpec:
         try:
-            return local.local_spec(self.c, find_account=find_account)
+            return local.local_spec(self.s, find_account=find_account)
         except Exit as e:
             if not self.no_engine:
                 raise
@@ -177,8 +166,8 @@ class LocalBackend:
 
     def stop(self, dry: bool) -> list[str]:
         if not dry:
-            return local.stop(local.base_dir(self.c))
-        running = local.running_clusters(local.base_dir(self.c))
+            return local.stop(self.base)
+        running = local.running_clusters(self.base)
         if running:
             return [f"would stop the local Postgres server (pid {running[0][1].pid}); data kept"]
         return ["the local cluster is not running; nothing to stop"]
@@ -197,14 +186,13 @@ class LocalBackend:
             rows.append(("binaries", str(e)))
             return rows + [
                 ("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}")
-                for home in local.made_clusters(local.base_dir(self.c))
+                for home in local.made_clusters(self.base)
             ]
 
     def logs(self, tail: int, follow: bool) -> Iterator[str]:
         return cluster.follow_log(self._local(), tail, follow)
 
     def doctor_rows(self) -> list[Row]:
-        """The engine (when auto chose), the binaries, the account it runs as (root), its folders, the port."""
         rows: list[Row] = []
         if self.auto:
             answers, where = engine_answers()
@@ -219,9 +207,8 @@ class LocalBackend:
                         "start the engine to use the container instead (postgres.backend=auto picks it when it answers)",
                     )
                 )
-        c = self.c
         try:
-            spec = local.local_spec(c, find_account=False)
+            spec = local.local_spec(self.s, find_account=False)
         except Exit as e:
             return [*rows, failed_row("postgres binaries", e)]
         rows.append(("postgres binaries", "ok", spec.binaries.describe(), ""))
@@ -233,11 +220,11 @@ class LocalBackend:
                 f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
                 f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)",
             )
-        user = config.text(c, "postgres", "local_user")
+        user = self.s.text("postgres", "local_user")
         try:
             account.server_account(user, create=False)
         except Exit as e:
-            if not config.flag(c, "postgres", "create_user"):
+            if not self.s.flag("postgres", "create_user"):
                 rows.append(failed_row("postgres account", e))
             else:
                 rows.append(("postgres account", "ok", f"no user {user} yet: infra.up creates it (postgres.create_user)", ""))
@@ -264,7 +251,6 @@ class LocalBackend:
 
 
 def _checked(check: str, run, ok_detail: str) -> Row:
-    """ok with ``ok_detail`` when ``run()`` passes; its Exit as a failed row otherwise."""
     try:
         run()
     except Exit as e:
@@ -284,18 +270,19 @@ def engine_answers() -> tuple[bool, str]:
 Backend = ContainerBackend | LocalBackend
 
 
-def choose(c, spec: PostgresSpec | None = None) -> Backend:
-    """The backend for this run: postgres.backend, or auto's pick with its reason."""
-    setting = config.choice(c, "postgres", "backend")
-    spec = spec or server.spec_from_config(c)
+def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
+    """The backend for this run: postgres.backend, or auto's pick with its reason: a running local
+    cluster stays in use (it holds the port and the data); else docker when an engine answers; else local."""
+    setting = s.choice("postgres", "backend")
+    spec = spec or server.spec_from_config(s)
     if setting == "docker":
-        return ContainerBackend(spec, f"postgres.backend=docker from {config.origin(c, 'postgres', 'backend')}")
+        return ContainerBackend(spec, f"postgres.backend=docker from {s.origin('postgres', 'backend')}")
     if setting == "local":
-        return LocalBackend(c, spec, f"postgres.backend=local from {config.origin(c, 'postgres', 'backend')}")
-    base = local.base_dir(c)
+        return LocalBackend(s, spec, f"postgres.backend=local from {s.origin('postgres', 'backend')}")
+    base = local.base_dir(s)
     running = local.running_cluster(base)
     if running is not None:
-        return LocalBackend(c, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running", auto=True)
+        return LocalBackend(s, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running", auto=True)
     answers, where = engine_answers()
     if answers:
         why = f"postgres.backend=auto: a Docker engine answers at {where}"
@@ -303,4 +290,4 @@ def choose(c, spec: PostgresSpec | None = None) -> Backend:
         if kept:  # data a user may look for: say where it is and how to get back to it
             why += f" (the stopped local cluster in {programs.display_path(kept[0])} is kept: postgres.backend=local uses it)"
         return ContainerBackend(spec, why, auto=True)
-    return LocalBackend(c, spec, f"postgres.backend=auto: no Docker engine answers at {where}", auto=True, no_engine=True)
+    return LocalBackend(s, spec, f"postgres.backend=auto: no Docker engine answers at {where}", auto=True, no_engine=True)
