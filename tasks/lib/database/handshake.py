@@ -140,6 +140,7 @@ class Server:
     stopped_hint: str
     log_source: str
     container: str = ""
+    described: str = ""  # for the ready line: "container X created, image I, published on A"
 
 
 def target(db: Database, server: Server, check: Callable[[Database], str | None] | None = None) -> readiness.Target:

@@ -4,7 +4,6 @@ local cluster (pglocal), behind one interface: start, plan, stop, destroy, statu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from invoke import Exit
 
@@ -24,12 +23,6 @@ def failed_row(check: str, e: Exit, status: str = "FAIL") -> Row:
     return (check, status, what, fix)
 
 
-@dataclass(frozen=True)
-class Started:
-    described: str  # "container X created, image I, published on A"
-    server: handshake.Server
-
-
 class ContainerBackend:
     name, local = "docker", False
     removing = "remove"  # what destroy does, for its --dry line
@@ -40,20 +33,18 @@ class ContainerBackend:
     def plan(self) -> str:
         return service.plan(self.svc)
 
-    def start(self) -> Started:
+    def start(self) -> handshake.Server:
         status = service.ensure_running(self.svc)
         spec = self.spec
-        return Started(
-            f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
-            handshake.Server(
-                logs=lambda: service.logs_tail(self.svc, 20),
-                alive=lambda: service.alive(self.svc),
-                diagnose=lambda error, tail: server.diagnose(spec, error, tail),
-                stopped_hint="the container stopped: the log lines below say why; fix that (often postgres.command"
-                " or the data volume) and rerun `inv infra.up`",
-                log_source="the container",
-                container=spec.container,
-            ),
+        return handshake.Server(
+            described=f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
+            logs=lambda: service.logs_tail(self.svc, 20),
+            alive=lambda: service.alive(self.svc),
+            diagnose=lambda error, tail: server.diagnose(spec, error, tail),
+            stopped_hint="the container stopped: the log lines below say why; fix that (often postgres.command"
+            " or the data volume) and rerun `inv infra.up`",
+            log_source="the container",
+            container=spec.container,
         )
 
     def stop(self, dry: bool) -> list[str]:
@@ -149,19 +140,17 @@ class LocalBackend:
     def plan(self) -> str:
         return local.plan(self._local())
 
-    def start(self) -> Started:
+    def start(self) -> handshake.Server:
         spec = self._local(find_account=True)
         action, since = local.ensure_running(spec)
         verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
-        return Started(
-            f"local cluster {programs.display_path(spec.data)} {verb}, PostgreSQL {spec.binaries.version}, listening on {spec.address}",
-            handshake.Server(
-                logs=lambda: cluster.log_tail(spec, 20, since),
-                alive=cluster.stopped_reason(spec, since),
-                diagnose=local.diagnosis(spec, since),
-                stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command) and rerun `inv infra.up`",
-                log_source=f"the local server ({programs.display_path(spec.log)})",
-            ),
+        return handshake.Server(
+            described=f"local cluster {programs.display_path(spec.data)} {verb}, PostgreSQL {spec.binaries.version}, listening on {spec.address}",
+            logs=lambda: cluster.log_tail(spec, 20, since),
+            alive=cluster.stopped_reason(spec, since),
+            diagnose=local.diagnosis(spec, since),
+            stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command) and rerun `inv infra.up`",
+            log_source=f"the local server ({programs.display_path(spec.log)})",
         )
 
     def stop(self, dry: bool) -> list[str]:

@@ -43,7 +43,7 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
         )
         return db
     started = be.start()
-    target = handshake.target(db, started.server)
+    target = handshake.target(db, started)
     waited = readiness.wait(target, spec.ready_timeout, spec.poll_interval, cancelled=cancelled)
     print(
         f"Postgres ready at {db.host}:{db.port} ({started.described}) in {time.monotonic() - start:.2f} s"
