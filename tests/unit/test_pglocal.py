@@ -267,7 +267,7 @@ def test_backend_named_is_taken_as_said():
 def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_path):
     from tasks.lib.pglocal import server
 
-    monkeypatch.setattr(server, "running_cluster", lambda c: None)
+    monkeypatch.setattr(server, "running_clusters", lambda base: [])
     monkeypatch.setattr(server, "made_clusters", lambda c: [])
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
     choice = backend.choose(settings())
@@ -279,7 +279,7 @@ def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_pa
     monkeypatch.setattr(backend, "engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
     choice = backend.choose(settings())
     assert choice.local and choice.why == "postgres.backend=auto: no Docker engine answers at unix:///nowhere (DOCKER_HOST)"
-    monkeypatch.setattr(server, "running_cluster", lambda c: tmp_path / ".inv" / "postgres" / "18")
+    monkeypatch.setattr(server, "running_clusters", lambda base: [(tmp_path / ".inv" / "postgres" / "18", None)])
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "x"))
     assert backend.choose(settings()).local
 

@@ -1,5 +1,5 @@
-"""The local backend as infra.* and the stack use it: its spec from the settings, then up, plan,
-down, destroy, status rows, and the checks doctor shares."""
+"""The local cluster as the backend uses it: its spec from the settings, up, plan, down, destroy,
+status rows, and the checks doctor shares."""
 
 from __future__ import annotations
 
@@ -61,11 +61,6 @@ def running_clusters(base: Path) -> list[tuple[Path, cluster.Server]]:
     return [(home, now) for home, now in found if now.state == "running"]
 
 
-def running_cluster(base: Path) -> Path | None:
-    running = running_clusters(base)
-    return running[0][0] if running else None
-
-
 def _port_taken(spec: LocalSpec, holder: str) -> Problem:
     return Problem(
         f"port {spec.address} (DATABASE_PORT from {database_origin('DATABASE_PORT')}) is already taken by {holder},"
@@ -84,7 +79,6 @@ def check_port(spec: LocalSpec) -> None:
 
 
 def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.Server | None = None) -> Problem:
-    """A cluster another major made: the programs found now cannot run it."""
     where = programs.display_path(other)
     if running is not None:
         what = f"the local cluster of PostgreSQL {major} in {where} is running (pid {running.pid})"
@@ -134,8 +128,8 @@ def stale_problem(spec: LocalSpec, now: cluster.Server) -> Problem:
 
 
 def ensure_running(spec: LocalSpec) -> tuple[str, int]:
-    """Make (once) and start the cluster without waiting; returns the action ("created", "started",
-    "recovered" after a crash, or "reused") and the log's offset of this start."""
+    """Make (once) and start the cluster without waiting: the action (created, started, recovered, reused)
+    and the log's offset of this start."""
     now = cluster.server(spec)
     if now.state != "running":  # else the warm path: no lock, no program run
         check_reachable(spec)
@@ -185,9 +179,8 @@ def _start(spec: LocalSpec, now: cluster.Server) -> tuple[str, int]:
 
 
 def _clear_crash(spec: LocalSpec, pid: int) -> None:
-    """After a crash whose server is a zombie (nobody reaps it, as in a container without an
-    init), Postgres would take the dead pid for a running server: the pid file goes, once no
-    process of the old server still works in the data folder."""
+    """After a crash whose server is a zombie (nobody reaps it, as in a container without an init), Postgres
+    would take the dead pid for a running server: the pid file goes, once no old process works in the folder."""
     from tasks.lib.supervise import proctable
 
     if not proctable.is_zombie(pid):
@@ -225,7 +218,7 @@ def plan(spec: LocalSpec) -> str:
 
 
 def diagnosis(spec: LocalSpec, since: int):
-    """For wait_ready's ``diagnose``: a port clash or a refusal the server's log names."""
+    """For the readiness loop: a port clash or a refusal the server's log names."""
 
     def diagnose(error: str, log_text: str) -> str | None:
         low = (error or "").lower()
@@ -247,9 +240,8 @@ def diagnosis(spec: LocalSpec, since: int):
 
 
 def stop(base: Path) -> list[str]:
-    """infra.down: stop every running cluster inv made under ``base`` (whatever major; no binaries
-    needed), each under its lock, including one an `inv infra.up` is still making: that up
-    finishes first, then its server is stopped."""
+    """infra.down: stop every running cluster inv made under ``base`` (any major, no binaries needed), each
+    under its lock, so one an `inv infra.up` is still making is stopped once that up is done."""
     done = []
     for home in touched_clusters(base):
         with cluster.locked(home):

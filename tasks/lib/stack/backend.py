@@ -269,9 +269,11 @@ def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
     if setting == "local":
         return LocalBackend(s, spec, f"postgres.backend=local from {s.origin('postgres', 'backend')}")
     base = local.base_dir(s)
-    running = local.running_cluster(base)
-    if running is not None:
-        return LocalBackend(s, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running", auto=True)
+    running = local.running_clusters(base)
+    if running:
+        return LocalBackend(
+            s, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running[0][0])} is running", auto=True
+        )
     answers, where = engine_answers()
     if answers:
         why = f"postgres.backend=auto: a Docker engine answers at {where}"
