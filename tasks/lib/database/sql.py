@@ -14,11 +14,8 @@ MAINTENANCE_DB = "postgres"
 
 
 class Unreachable(Exception):
-    """The server did not answer or refused us; the message is one line saying why.
-
-    ``missing``: the server said the database does not exist (so it answered);
-    ``no_access``: we may not use that database (absent, or no CONNECT right).
-    """
+    """The server did not answer or refused us (one line); ``missing``: it said the database does not
+    exist (so it answered); ``no_access``: we may not use that database (absent, or no CONNECT right)."""
 
     def __init__(self, text: str, dbname: str = ""):
         super().__init__(text)

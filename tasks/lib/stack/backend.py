@@ -3,7 +3,7 @@ local cluster (pglocal), behind one interface: start, plan, stop, destroy, statu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from invoke import Exit
 
@@ -188,41 +188,30 @@ class LocalBackend:
             if answers:  # auto kept the running local cluster
                 rows.append(("docker engine", "ok", f"answers at {where} (not used: the local cluster is running)", ""))
             else:
-                rows.append(
-                    (
-                        "docker engine",
-                        "warn",
-                        f"not answering at {where}: not needed, the local cluster runs Postgres",
-                        "start the engine to use the container instead (postgres.backend=auto picks it when it answers)",
-                    )
-                )
+                fix = "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"
+                rows.append(("docker engine", "warn", f"not answering at {where}: not needed, the local cluster runs Postgres", fix))
         try:
             spec = local.local_spec(self.s, find_account=False)
         except Exit as e:
             return [*rows, failed_row("postgres binaries", e)]
-        rows.append(("postgres binaries", "ok", spec.binaries.describe(), ""))
-        wanted = spec.wanted_major
-        if wanted is not None and wanted != spec.binaries.major:
-            rows[-1] = (
-                "postgres binaries",
-                "warn",
-                f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
-                f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)",
-            )
+        found, wanted = spec.binaries, spec.wanted_major
+        if wanted is not None and wanted != found.major:
+            fix = f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)"
+            rows.append(("postgres binaries", "warn", f"{found.describe()}; the repository's compose file runs PostgreSQL {wanted}", fix))
+        else:
+            rows.append(("postgres binaries", "ok", found.describe(), ""))
         user = self.s.text("postgres", "local_user")
         try:
             account.server_account(user, create=False)
         except Exit as e:
-            if not self.s.flag("postgres", "create_user"):
-                rows.append(failed_row("postgres account", e))
-            else:
+            if self.s.flag("postgres", "create_user"):
                 rows.append(("postgres account", "ok", f"no user {user} yet: infra.up creates it (postgres.create_user)", ""))
+            else:
+                rows.append(failed_row("postgres account", e))
         else:
             rows.append(("postgres account", "ok", f"the server runs as {spec.account.name}", ""))
             rows.append(
-                _checked(
-                    "postgres folders", lambda: local.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"
-                )
+                _checked("postgres folders", local.check_reachable, spec, f"{spec.account.name} can reach the cluster and the programs")
             )
         now = cluster.server(spec)
         where = programs.display_path(spec.data)
@@ -231,17 +220,15 @@ class LocalBackend:
         elif not cluster.initialised(spec):
             rows.append(("local cluster", "ok", f"{where}: not made yet (inv infra.up makes it)", ""))
         else:
-            rows.append(_checked("local cluster", lambda: local.check_major(spec), f"{where} ({now.state})"))
+            rows.append(_checked("local cluster", local.check_major, spec, f"{where} ({now.state})"))
         if now.state == "running" and now.port == spec.port:
-            rows.append(("database port", "ok", f"{spec.address}: our local server listens there (pid {now.pid})", ""))
-        else:
-            rows.append(_checked("database port", lambda: local.check_port(spec), f"{spec.address} free"))
-        return rows
+            return [*rows, ("database port", "ok", f"{spec.address}: our local server listens there (pid {now.pid})", "")]
+        return [*rows, _checked("database port", local.check_port, spec, f"{spec.address} free")]
 
 
-def _checked(check: str, run, ok_detail: str) -> Row:
+def _checked(check: str, run: Callable[[cluster.LocalSpec], None], spec: cluster.LocalSpec, ok_detail: str) -> Row:
     try:
-        run()
+        run(spec)
     except Exit as e:
         return failed_row(check, e)
     return (check, "ok", ok_detail, "")

@@ -15,11 +15,8 @@ from tasks.lib.stack import backend
 
 
 def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
-    """Start Postgres and wait until it answers; prints one summary line (under --dry: the plan).
-
-    ``cancelled`` (dev.up's background step) is asked before anything is touched and at every
-    poll of the wait: True raises readiness.Cancelled (a create or start under way is finished first).
-    """
+    """Start Postgres and wait until it answers; one summary line (under --dry: the plan). ``cancelled``
+    (dev.up's background step), asked before anything is touched and at every poll, raises readiness.Cancelled."""
     start = time.monotonic()
     if cancelled is not None and cancelled():
         raise readiness.Cancelled()
