@@ -130,7 +130,7 @@ def refuse_foreign(spec: Service, doing: str) -> Problem:
 
 
 def port_taken(spec: Service, holder: str) -> Problem:
-    return Problem(f"host port {spec.address} ({spec.origin('port')}) is already taken by {holder}", f"stop it, or {spec.port_fix}")
+    return ports.taken(spec.address, spec.origin("port"), holder, spec.port_fix)
 
 
 def differences(spec: Service, attrs: dict) -> list[str]:

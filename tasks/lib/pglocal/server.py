@@ -14,6 +14,7 @@ from tasks.lib import config, programs
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.database.server import server_command
+from tasks.lib.docker import ports
 from tasks.lib.pglocal import account as accounts
 from tasks.lib.pglocal import binaries, cluster
 from tasks.lib.pglocal.cluster import LOCAL_DIR, LocalSpec, made_clusters, shown, touched_clusters
@@ -62,17 +63,11 @@ def running_clusters(base: Path) -> list[tuple[Path, cluster.Server]]:
 
 
 def _port_taken(spec: LocalSpec, holder: str) -> Problem:
-    return Problem(
-        f"port {spec.address} (DATABASE_PORT from {database_origin('DATABASE_PORT')}) is already taken by {holder},"
-        " so the local Postgres server cannot listen there",
-        "stop it, or set DATABASE_PORT to a free port in .env",
-        "DATABASE_PORT",
-    )
+    origin = f"DATABASE_PORT from {database_origin('DATABASE_PORT')}"
+    return ports.taken(spec.address, origin, holder, "set DATABASE_PORT to a free port in .env", "DATABASE_PORT")
 
 
 def check_port(spec: LocalSpec) -> None:
-    from tasks.lib.docker import ports
-
     if not ports.port_is_free(spec.host_ip, spec.port):
         who = ports.port_holder_process(spec.port)
         raise _port_taken(spec, f"another process, {who}" if who else "another process")
