@@ -12,7 +12,7 @@ from tasks.lib.database import origin as database_origin
 from tasks.lib.docker import service
 from tasks.lib.masking import secret_values
 
-# What contract-era Firezone's two replication connections use, whatever DATABASE_* says.
+# What older Firezone's two replication connections use, whatever DATABASE_* says.
 PORTAL_FIXED = {"port": 5432, "user": "postgres", "password": "postgres", "name": "firezone_dev"}
 
 
@@ -27,10 +27,8 @@ class PostgresSpec:
     host_ip: str
     ready_timeout: float = 60.0
     poll_interval: float = 0.05
-    # Where image, command and data_dir came from ("scripts/compose/portal.yml", a setting).
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-    # The portal's replication connections ignore DATABASE_* (contract-era config).
-    replication_hardwired: bool = False
+    replication_hardwired: bool = False  # the portal's replication connections ignore DATABASE_*
 
     @property
     def port(self) -> int:

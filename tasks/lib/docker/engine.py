@@ -96,14 +96,16 @@ def answers() -> bool:
 def parse_response(raw: bytes) -> tuple[int, bytes] | None:
     """``(status, body)`` of an HTTP/1.0 reply, or None when it is not one."""
     head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
+    status = head.split(b"\r\n", 1)[0].split()
+    if (
+        not sep
+        or len(status) < 2
+        or not status[0].startswith(b"HTTP/")
+        or not status[1].isdigit()
+        or b"transfer-encoding: chunked" in head.lower()
+    ):
         return None
-    status_line = head.split(b"\r\n", 1)[0].split()
-    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
-        return None
-    if b"transfer-encoding: chunked" in head.lower():
-        return None
-    return int(status_line[1]), body
+    return int(status[1]), body
 
 
 def _get(sock: str, path: str, timeout: float) -> tuple[int, bytes] | None:
