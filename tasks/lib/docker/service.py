@@ -199,21 +199,6 @@ def _start(spec: Service, ct, made: bool) -> None:
         raise problem from None
 
 
-def _ensure_image(cl, spec: Service) -> None:
-    if engine.image_present(cl, spec.image):
-        return
-    print(f"pulling image {spec.image} (not present locally)...", flush=True)
-    try:
-        engine.pull_image(cl, spec.image)
-    except engine.PullFailed as e:
-        setting = f"{spec.kind}.image"
-        raise Problem(
-            f"image {spec.image} is not present and pulling it failed: {e.short(160)}",
-            f"`docker pull {spec.image}` (or build/load it), or set {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have",
-            setting,
-        ) from None
-
-
 def ensure_running(spec: Service) -> Status:
     """Get, create or start our container (never a second one); a Problem on anything in the way."""
     # Warm path: already running as configured, seen without importing the SDK.
@@ -246,7 +231,17 @@ def ensure_running(spec: Service) -> Status:
             print(f"{spec.kind}: making container {spec.name} again ({'; '.join(changed)}; it keeps no data)", flush=True)
             ct.remove(force=True, v=True)
             action = "recreated"
-        _ensure_image(cl, spec)
+        if not engine.image_present(cl, spec.image):
+            print(f"pulling image {spec.image} (not present locally)...", flush=True)
+            try:
+                engine.pull_image(cl, spec.image)
+            except engine.PullFailed as e:
+                setting = f"{spec.kind}.image"
+                raise Problem(
+                    f"image {spec.image} is not present and pulling it failed: {e.short(160)}",
+                    f"`docker pull {spec.image}` (or build/load it), or set {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have",
+                    setting,
+                ) from None
         _check_port(cl, spec)
         if spec.volume and engine.get_volume(cl, spec.volume) is None:  # an existing one keeps its data, ours or not
             cl.volumes.create(name=spec.volume, labels={LABEL: f"{spec.kind}-data"})

@@ -363,10 +363,6 @@ def initdb(spec: LocalSpec) -> None:
     os.rename(tmp, spec.data)
 
 
-def conf_differs(spec: LocalSpec) -> bool:
-    return read(spec.data / CONF_NAME) != spec.conf().encode()
-
-
 def start(spec: LocalSpec) -> int:
     """pg_ctl start without waiting (-W); the log's size before, for reading this start's lines."""
     private_folder(spec, spec.socket_dir, "the socket folder")

@@ -140,7 +140,7 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
             f"`inv infra.down` then `inv infra.up` to restart it on {spec.port}",
             "DATABASE_PORT",
         )
-    if cluster.conf_differs(spec):
+    if cluster.read(spec.data / cluster.CONF_NAME) != spec.conf().encode():
         print(
             "warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
             " `inv infra.down` then `inv infra.up` applies them",
