@@ -92,11 +92,8 @@ class ContainerBackend:
             present = engine.image_present(cl, spec.image)
         except Exception:  # a doctor row must not fail the whole report
             status, present = None, False
-        if present:
-            rows.append(("postgres image", "ok", spec.image, ""))
-        else:
-            rows.append(("postgres image", "warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
-        return [*rows, self._port_row(cl, status)]
+        pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
+        return [*rows, ("postgres image", *(("ok", spec.image, "") if present else pull)), self._port_row(cl, status)]
 
     def _port_row(self, cl, status: service.Status | None) -> Row:
         spec, check = self.spec, "database port"
