@@ -48,21 +48,17 @@ class Service:
         return self.origins.get(key, f"{self.kind}.{key}")
 
     def create_kwargs(self) -> dict:
-        kwargs = {
+        volumes = {self.volume: {"bind": self.data_dir, "mode": "rw"}} if self.volume else None
+        optional = {"command": list(self.command), "volumes": volumes, "cap_add": list(self.cap_add)}
+        return {
             "image": self.image,
             "name": self.name,
             "environment": dict(self.env),
             "labels": {LABEL: self.kind, **({VOLUME_LABEL: self.volume} if self.volume else {})},
             "ports": {self.internal_port: (self.host_ip, self.host_port)},
             "detach": True,
+            **{key: value for key, value in optional.items() if value},
         }
-        if self.command:
-            kwargs["command"] = list(self.command)
-        if self.volume:
-            kwargs["volumes"] = {self.volume: {"bind": self.data_dir, "mode": "rw"}}
-        if self.cap_add:
-            kwargs["cap_add"] = list(self.cap_add)
-        return kwargs
 
 
 @dataclass(frozen=True)
