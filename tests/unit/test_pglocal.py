@@ -10,6 +10,7 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import collection
+from tasks.lib import config
 from tasks.lib.database import Database
 from tasks.lib.pglocal import account, binaries, cluster
 from tasks.lib.pglocal.account import Account
@@ -252,31 +253,35 @@ def context(**postgres):
     return c
 
 
+def settings(**postgres):
+    return config.settings(context(**postgres))
+
+
 def test_backend_named_is_taken_as_said():
-    assert backend.choose(context(backend="local")).name == "local"
-    assert backend.choose(context(backend="docker")).name == "docker"
+    assert backend.choose(settings(backend="local")).name == "local"
+    assert backend.choose(settings(backend="docker")).name == "docker"
     with pytest.raises(Exit, match="one of auto, docker, local"):
-        backend.choose(context(backend="podman"))
+        backend.choose(settings(backend="podman"))
 
 
 def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_path):
     from tasks.lib.pglocal import server
 
-    monkeypatch.setattr(server, "running_cluster", lambda c: None)
+    monkeypatch.setattr(server, "running_clusters", lambda base: [])
     monkeypatch.setattr(server, "made_clusters", lambda c: [])
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
-    choice = backend.choose(context())
+    choice = backend.choose(settings())
     assert (
         choice.name == "docker" and choice.why == "postgres.backend=auto: a Docker engine answers at unix:///var/run/docker.sock (default)"
     )
     monkeypatch.setattr(server, "made_clusters", lambda c: [Path("/x/.inv/postgres/18")])
-    assert "the stopped local cluster in /x/.inv/postgres/18 is kept: postgres.backend=local uses it" in backend.choose(context()).why
+    assert "the stopped local cluster in /x/.inv/postgres/18 is kept: postgres.backend=local uses it" in backend.choose(settings()).why
     monkeypatch.setattr(backend, "engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
-    choice = backend.choose(context())
+    choice = backend.choose(settings())
     assert choice.local and choice.why == "postgres.backend=auto: no Docker engine answers at unix:///nowhere (DOCKER_HOST)"
-    monkeypatch.setattr(server, "running_cluster", lambda c: tmp_path / ".inv" / "postgres" / "18")
+    monkeypatch.setattr(server, "running_clusters", lambda base: [(tmp_path / ".inv" / "postgres" / "18", None)])
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "x"))
-    assert backend.choose(context()).local
+    assert backend.choose(settings()).local
 
 
 def test_engine_ping_without_a_socket_is_false(monkeypatch, tmp_path):
@@ -295,9 +300,9 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
     from tasks.lib.stack import postgres
 
     why = "postgres.backend=auto: no Docker engine answers at unix:///x.sock (the default)"
-    monkeypatch.setattr(backend, "choose", lambda c, spec: backend.LocalBackend(c, spec, why, auto=True, no_engine=True))
+    monkeypatch.setattr(backend, "choose", lambda s, spec: backend.LocalBackend(s, spec, why, auto=True, no_engine=True))
 
-    def no_programs(c, find_account=True):
+    def no_programs(s, find_account=True):
         raise Exit("no PostgreSQL server programs found for the local cluster. Fix: install PostgreSQL's server")
 
     monkeypatch.setattr(server, "local_spec", no_programs)
@@ -311,7 +316,7 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
         in msg
     )
     why = "postgres.backend=local from INVOKE_POSTGRES_BACKEND"
-    monkeypatch.setattr(backend, "choose", lambda c, spec: backend.LocalBackend(c, spec, why))
+    monkeypatch.setattr(backend, "choose", lambda s, spec: backend.LocalBackend(s, spec, why))
     with pytest.raises(Exit) as e:
         postgres.bring_up(context())
     assert "Docker" not in e.value.message

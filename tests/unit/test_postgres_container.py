@@ -13,6 +13,7 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import infra
+from tasks.lib import config
 from tasks.lib.database import Database
 from tasks.lib.database import server as pgserver
 from tasks.lib.database.server import PostgresSpec, spec_from_config
@@ -251,12 +252,12 @@ def test_spec_from_config_reads_postgres_settings_and_database_env(monkeypatch):
     c = MockContext()
     c.config.load_collection(infra.ns.configuration())
     c.config.postgres.command = "postgres -c 'shared_buffers=64MB'"
-    spec = spec_from_config(c)
+    spec = spec_from_config(config.settings(c))
     assert spec.image == "postgres:17"
     assert spec.container == "firezone-dev-postgres"
     assert spec.volume == "firezone-dev-postgres-data"
     assert spec.command == ("postgres", "-c", "shared_buffers=64MB")
-    assert (spec.port, spec.user, spec.password, spec.name) == (5544, "me", "s3cret-pass", "dev")
+    assert (spec.port, spec.db.user, spec.db.password, spec.db.name) == (5544, "me", "s3cret-pass", "dev")
     assert spec.host_ip == "127.0.0.1"
     assert spec.poll_interval == 0.05
     assert "s3cret-pass" not in repr(spec)
@@ -267,11 +268,11 @@ def test_spec_from_config_rejects_bad_numbers_and_commands():
     c.config.load_collection(infra.ns.configuration())
     c.config.postgres.ready_timeout = "soon"
     with pytest.raises(Exit, match="postgres.ready_timeout = 'soon'.*INVOKE_POSTGRES_READY_TIMEOUT"):
-        spec_from_config(c)
+        spec_from_config(config.settings(c))
     c.config.postgres.ready_timeout = 5
     c.config.postgres.command = "postgres -c 'unclosed"
     with pytest.raises(Exit, match="postgres.command"):
-        spec_from_config(c)
+        spec_from_config(config.settings(c))
 
 
 def test_create_kwargs_credentials_in_env_port_on_host_ip_and_labels():

@@ -65,9 +65,8 @@ def calls(monkeypatch):
     for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
         monkeypatch.delenv(key, raising=False)
     # The Vault container's share of infra.down/destroy/status (tests/unit/test_vault.py).
-    monkeypatch.setattr(vault_container, "stop", lambda spec, dry: None)
-    monkeypatch.setattr(vault_container, "remove", lambda spec, dry: None)
-    monkeypatch.setattr(vault_container, "status_row", lambda c: ("vault", "absent"))
+    monkeypatch.setattr(vault_container, "stop", lambda spec, dry, remove=False: None)
+    monkeypatch.setattr(vault_container, "status_row", lambda s: ("vault", "absent"))
     return log
 
 
@@ -105,9 +104,11 @@ def test_warns_once_about_values_the_portal_replication_cannot_use(calls, capsys
     from tasks.lib import config
 
     fact = type("Fact", (), {"value": True})()
-    real = config.repository
+    real = config.Settings.repository
     monkeypatch.setattr(
-        config, "repository", lambda c: type("Repo", (), {"replication_hardwired": fact, "__getattr__": lambda s, k: getattr(real(c), k)})()
+        config.Settings,
+        "repository",
+        lambda st: type("Repo", (), {"replication_hardwired": fact, "__getattr__": lambda s, k: getattr(real(st), k)})(),
     )
     infra.up(context())
     err = capsys.readouterr().err.strip().splitlines()

@@ -10,7 +10,7 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import infra
-from tasks.lib import readiness, vault
+from tasks.lib import config, readiness, vault
 from tasks.lib.docker import service
 from tasks.lib.vault import spec_from_config
 
@@ -20,7 +20,7 @@ def context(**vault):
     c.config.load_collection(infra.ns.configuration())
     for key, value in vault.items():
         c.config.vault[key] = value
-    return c
+    return config.settings(c)
 
 
 def test_spec_defaults_are_firezones_compose_service():
@@ -141,7 +141,7 @@ def test_without_a_docker_engine_infra_down_and_destroy_skip_vault_and_status_sa
     monkeypatch.setattr(engine, "client", no_engine)
     monkeypatch.setattr(engine, "answers", lambda: False)
     vault.stop(spec_from_config(context()), False)
-    vault.remove(spec_from_config(context()), False)
+    vault.stop(spec_from_config(context()), False, remove=True)
     assert capsys.readouterr().out == ""
     name, text = vault.status_row(context())
     assert name == "vault" and text.startswith("no Docker engine answers")

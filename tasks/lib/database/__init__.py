@@ -1,7 +1,5 @@
-"""The dev database: its connection settings (DATABASE_*, which the portal reads too), the
-guard against touching a database that is not on this machine; sql, handshake, seeding
-marker and seed lock in the modules beside this one.
-"""
+"""The dev database: its connection settings (DATABASE_*, which the portal reads too) and the
+guard against touching a database that is not on this machine."""
 
 from __future__ import annotations
 
@@ -36,28 +34,21 @@ class Database:
 
     def env(self) -> dict[str, str]:
         """The DATABASE_* variables for the portal's processes."""
-        return {
-            "DATABASE_HOST": self.host,
-            "DATABASE_PORT": str(self.port),
-            "DATABASE_NAME": self.name,
-            "DATABASE_USER": self.user,
-            "DATABASE_PASSWORD": self.password,
-        }
+        return {f"DATABASE_{key.upper()}": str(getattr(self, key)) for key in ("host", "port", "name", "user", "password")}
 
     def conninfo(self, dbname: str | None = None, connect_timeout: int = 2) -> dict:
         """psycopg connect() keyword arguments (password never in a DSN string)."""
-        return {
-            "host": self.host,
-            "port": self.port,
-            "dbname": dbname or self.name,
-            "user": self.user,
-            "password": self.password,
-            "connect_timeout": connect_timeout,
-        }
+        return dict(
+            host=self.host,
+            port=self.port,
+            dbname=dbname or self.name,
+            user=self.user,
+            password=self.password,
+            connect_timeout=connect_timeout,
+        )
 
     @property
     def where(self) -> str:
-        """``database firezone_dev on localhost:5432``, for messages."""
         return f"database {self.name} on {self.host}:{self.port}"
 
     def is_local(self) -> bool:
@@ -87,8 +78,7 @@ def origin(key: str) -> str:
 
 
 def database(environ: Mapping[str, str] | None = None) -> Database:
-    """The database settings from DATABASE_* (shell > .env.local > .env > the compose file's
-    defaults > Firezone's)."""
+    """From DATABASE_* (shell > .env.local > .env > the compose file's defaults > Firezone's)."""
     env = os.environ if environ is None else environ
     values = {k: env.get(k) or default(k) for k in DEFAULTS}
     raw_port = values["DATABASE_PORT"]
@@ -114,9 +104,7 @@ def database(environ: Mapping[str, str] | None = None) -> Database:
 def is_local_host(host: str) -> bool:
     """True for names and addresses of this machine only (loopback or a socket)."""
     host = host.strip().strip("[]").lower()
-    if host in ("localhost", "localhost.localdomain", "") or host.endswith(".localhost"):
-        return True
-    if host.startswith("/"):  # a Unix socket directory
+    if host in ("localhost", "localhost.localdomain", "") or host.endswith(".localhost") or host.startswith("/"):  # "/": a socket folder
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -125,10 +113,7 @@ def is_local_host(host: str) -> bool:
 
 
 def require_local(db: Database, refusing: str, why: str) -> None:
-    """Exit unless ``db`` is on this machine: ``refusing`` what, and ``why`` that matters.
-
-    e.g. ``require_local(db, "refusing to reset", "db.reset drops the database whatever the flags")``.
-    """
+    """A Problem unless ``db`` is on this machine: ``refusing`` what, and ``why`` that matters."""
     if not db.is_local():
         raise Problem(
             f"{refusing}: DATABASE_HOST={db.host} (from {origin('DATABASE_HOST')}) is not a local address, and {why}",

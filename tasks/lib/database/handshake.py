@@ -1,10 +1,5 @@
-"""Whether Postgres really answers: a psycopg handshake plus one query, and what to do when not.
-
-A TCP connect is not enough: Docker's port proxy accepts connections long before Postgres
-does. The handshake is made on the maintenance database ``postgres``, so a dropped dev
-database is only "not seeded"; a user who may not use ``postgres`` is tried once on the
-dev database instead.
-"""
+"""Whether Postgres really answers (a psycopg handshake plus one query: Docker's port proxy accepts
+TCP long before Postgres does), and what to do when not."""
 
 from __future__ import annotations
 
@@ -33,15 +28,14 @@ NETWORK_MARKERS = ("no route to host", "network is unreachable", "host is unreac
 
 @dataclass(frozen=True)
 class Handshake:
-    """One probe's outcome: whether the server answered, and whether the dev database exists."""
-
     error: str | None  # why no handshake completed, one line; None: the server answered
     dbname: str  # the database the handshake was made on
     database_exists: bool | None = None  # whether db.name exists; None when not known
 
 
 def handshake(db: Database, connect_timeout: int = 2) -> Handshake:
-    """A handshake on the maintenance database (else once on the dev database), saying whether db.name exists."""
+    """A handshake on the maintenance database (so a dropped dev database is only "not seeded"), else
+    once on the dev database, saying whether db.name exists."""
     try:
         return Handshake(None, sql.MAINTENANCE_DB, sql.database_exists(db, sql.MAINTENANCE_DB, connect_timeout=connect_timeout))
     except sql.Unreachable as e:
@@ -64,13 +58,7 @@ def probe(db: Database, connect_timeout: int = 2) -> str | None:
 
 def is_transient(error: str) -> bool:
     """True for errors that mean 'not up yet' (refused, reset, starting up), False for a 'no'."""
-    low = error.lower()
-    return not any(marker in low for marker in FATAL_MARKERS)
-
-
-def is_network_error(error: str) -> bool:
-    low = (error or "").lower()
-    return any(marker in low for marker in NETWORK_MARKERS)
+    return not any(marker in error.lower() for marker in FATAL_MARKERS)
 
 
 def log_says_ready(log_text: str) -> bool:
@@ -91,21 +79,13 @@ def log_says_ready(log_text: str) -> bool:
 def hint(error: str, db: Database, log_text: str = "", container: str = "") -> str:
     """What to do about ``error`` (the last probe's), given the server's last log lines."""
     low = (error or "").lower()
+    over = " or `inv infra.destroy` then `inv infra.up` to start over (deletes the data)"
     if "password authentication failed" in low:
-        return (
-            "the data volume was initialised with another password: set DATABASE_PASSWORD back to that one,"
-            " or `inv infra.destroy` then `inv infra.up` to start over (deletes the data)"
-        )
+        return "the data volume was initialised with another password: set DATABASE_PASSWORD back to that one," + over
     if "role" in low and "does not exist" in low:
-        return (
-            f"the data volume was initialised with another DATABASE_USER than {db.user}:"
-            " set it back, or `inv infra.destroy` then `inv infra.up` to start over (deletes the data)"
-        )
+        return f"the data volume was initialised with another DATABASE_USER than {db.user}: set it back," + over
     if "does not exist" in low:
-        return (
-            f"the data volume was initialised with another DATABASE_USER/DATABASE_NAME than {db.user}/{db.name}:"
-            " set them back, or `inv infra.destroy` then `inv infra.up` to start over (deletes the data)"
-        )
+        return f"the data volume was initialised with another DATABASE_USER/DATABASE_NAME than {db.user}/{db.name}: set them back," + over
     if "permission denied" in low:
         return (
             f"user {db.user} may not connect to database {sql.MAINTENANCE_DB} nor {db.name}:"
@@ -116,7 +96,7 @@ def hint(error: str, db: Database, log_text: str = "", container: str = "") -> s
             "Postgres's pg_hba.conf does not let this user in from this address. A container stopped during"
             " its very first start leaves it so: then `inv infra.destroy --yes` and `inv infra.up` start over"
         )
-    network = is_network_error(error)
+    network = any(marker in low for marker in NETWORK_MARKERS)
     slow = "refused" in low or "closed the connection" in low or "timeout" in low
     if log_says_ready(log_text) and (network or slow):
         where = f"container {container}" if container else "the container"
@@ -141,7 +121,7 @@ def hint(error: str, db: Database, log_text: str = "", container: str = "") -> s
 
 
 def _reason(error: str) -> str:
-    """The OS's or libpq's words at the end of a connection error ("No route to host")."""
+    """The OS's or libpq's words in a connection error ("No route to host")."""
     low = error.lower()
     for marker in (*NETWORK_MARKERS, "connection refused", "server closed the connection unexpectedly", "timeout expired"):
         at = low.find(marker)
@@ -160,6 +140,7 @@ class Server:
     stopped_hint: str
     log_source: str
     container: str = ""
+    described: str = ""  # for the ready line: "container X created, image I, published on A"
 
 
 def target(db: Database, server: Server, check: Callable[[Database], str | None] | None = None) -> readiness.Target:

@@ -1,10 +1,9 @@
-"""One seeder at a time: a session-level Postgres advisory lock (on the maintenance database,
-keyed by the dev database's name) around seeding, migrating and resetting. It lives in the
-server, so it covers every process and checkout, and dies with its connection.
-"""
+"""One seeder at a time: a session-level Postgres advisory lock (on the maintenance database, keyed
+by the dev database's name) around seeding, migrating and resetting; it dies with its connection."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -16,13 +15,11 @@ from datetime import datetime
 
 from tasks.lib.database import Database, sql
 
-# How often a waiting run asks again, and how often it says it is still waiting.
-POLL = 0.2
-REMIND = 30.0
+POLL = 0.2  # how often a waiting run asks again
+REMIND = 30.0  # and says it is still waiting
 
 
 def key(db: Database) -> int:
-    """The advisory lock key of ``db`` (a signed 64-bit number from its name)."""
     digest = hashlib.sha256(f"fz-inv seed {db.name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -51,7 +48,7 @@ def _holder(conn, lock_key: int) -> str:
 
 
 def busy(db: Database) -> str | None:
-    """Who holds ``db``'s seed lock right now (None: nobody, or the server cannot say)."""
+    """Who holds ``db``'s seed lock (None: nobody, or the server cannot say)."""
     lock_key = key(db)
     try:
         with sql.connect(db, sql.MAINTENANCE_DB) as conn:
@@ -64,18 +61,9 @@ def busy(db: Database) -> str | None:
 
 
 @contextmanager
-def held(
-    db: Database,
-    doing: str,
-    say: Callable[[str], None],
-    *,
-    clock: Callable[[], float] = time.monotonic,
-) -> Iterator[None]:
-    """Hold ``db``'s seed lock for the block, waiting (and saying for whom) while another holds it.
-
-    ``doing`` is what we are about to do ("seeding", "migrating", "resetting").
-    Raises sql.Unreachable when the server cannot be reached.
-    """
+def held(db: Database, doing: str, say: Callable[[str], None], *, clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
+    """Hold ``db``'s seed lock for the block (``doing``: "seeding", ...), waiting and saying for whom
+    while another holds it; sql.Unreachable when the server cannot be reached."""
     conn = sql.connect(db, sql.MAINTENANCE_DB)
     lock_key = key(db)
     try:
@@ -92,7 +80,5 @@ def held(
             say(f"the other run finished after {clock() - start:.1f} s; going on")
         yield
     finally:
-        try:
+        with contextlib.suppress(Exception):
             conn.close()  # closing the session releases the lock
-        except Exception:
-            pass

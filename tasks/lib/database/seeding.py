@@ -1,7 +1,5 @@
-"""Whether a database was seeded: a JSON marker in the database's own comment
-(``COMMENT ON DATABASE``), so it goes away with a dropped database or a destroyed volume.
-Read from the maintenance database, so a missing database reads as "not seeded".
-"""
+"""Whether a database was seeded: a JSON marker in the database's own comment (``COMMENT ON
+DATABASE``), so it goes away with a dropped database or a destroyed volume."""
 
 from __future__ import annotations
 
@@ -40,10 +38,7 @@ def make_marker(static: bool, now: float | None = None) -> dict:
 
 
 def read_marker(db: Database) -> dict | None:
-    """The seed marker of ``db``; None when the database does not exist or is unmarked.
-
-    Raises Unreachable when the server does not answer.
-    """
+    """The seed marker of ``db``; None when the database does not exist or is unmarked; Unreachable."""
     query = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s"
     try:
         conn = sql.connect(db, MAINTENANCE_DB)
@@ -63,7 +58,6 @@ def read_marker(db: Database) -> dict | None:
 
 
 def write_marker(db: Database, static: bool) -> dict:
-    """Mark ``db`` as seeded (call only after the seed succeeded)."""
     marker = make_marker(static)
     try:
         conn = sql.connect(db, db.name)
@@ -86,7 +80,7 @@ def database_exists(db: Database) -> bool:
 
 
 def start_record(doing: str, now: float | None = None) -> dict:
-    """What the state folder keeps while a seed or reset runs: what, when, and who."""
+    """What the state folder keeps while a seed or reset runs."""
     at = datetime.fromtimestamp(now if now is not None else time.time()).astimezone()
     return {"doing": doing, "started": at.isoformat(timespec="seconds"), "pid": os.getpid(), "host": socket.gethostname()}
 

@@ -1,7 +1,5 @@
-"""What the Postgres server is made from (postgres.* and DATABASE_*): ``PostgresSpec``, the
-warnings about settings that bite later, and the server as a service container, with the
-diagnosis of a data volume whose first start was cut off.
-"""
+"""The Postgres server's spec (postgres.* and DATABASE_*), its warnings, and the diagnosis of a
+data volume whose first start was cut off."""
 
 from __future__ import annotations
 
@@ -14,14 +12,12 @@ from tasks.lib.database import origin as database_origin
 from tasks.lib.docker import service
 from tasks.lib.masking import secret_values
 
-# What contract-era Firezone's two replication connections use, whatever DATABASE_* says.
+# What older Firezone's two replication connections use, whatever DATABASE_* says.
 PORTAL_FIXED = {"port": 5432, "user": "postgres", "password": "postgres", "name": "firezone_dev"}
 
 
 @dataclass(frozen=True)
 class PostgresSpec:
-    """Everything the server is made from: the postgres.* settings and the database it serves."""
-
     db: Database
     image: str
     container: str
@@ -31,27 +27,12 @@ class PostgresSpec:
     host_ip: str
     ready_timeout: float = 60.0
     poll_interval: float = 0.05
-    # Where image, command and data_dir came from ("scripts/compose/portal.yml", a setting).
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-    # The portal's replication connections ignore DATABASE_* (contract-era config).
-    replication_hardwired: bool = False
+    replication_hardwired: bool = False  # the portal's replication connections ignore DATABASE_*
 
-    # The local cluster (pglocal) reads these of the spec.
     @property
     def port(self) -> int:
         return self.db.port
-
-    @property
-    def user(self) -> str:
-        return self.db.user
-
-    @property
-    def password(self) -> str:
-        return self.db.password
-
-    @property
-    def name(self) -> str:
-        return self.db.name
 
     @property
     def address(self) -> str:
@@ -90,30 +71,28 @@ class PostgresSpec:
         )
 
 
-def server_command(c) -> tuple[str, ...]:
+def server_command(s: config.Settings) -> tuple[str, ...]:
     """postgres.command as words (the container's command; the local cluster takes its -c settings)."""
-    command_text = config.text(c, "postgres", "command")
+    text = s.text("postgres", "command")
     try:
-        return tuple(shlex.split(command_text))
+        return tuple(shlex.split(text))
     except ValueError as e:
-        raise config.bad(c, "postgres", "command", command_text, f"a command line ({e})") from None
+        raise s.bad("postgres", "command", text, f"a command line ({e})") from None
 
 
-def spec_from_config(c, environ=None) -> PostgresSpec:
-    """The spec from the postgres.* settings and DATABASE_* (port, user, password, name)."""
-    command = server_command(c)
-    fact = config.repository(c).replication_hardwired
+def spec_from_config(s: config.Settings, environ=None) -> PostgresSpec:
+    fact = s.repository().replication_hardwired
     return PostgresSpec(
         db=database(environ),
-        image=config.text(c, "postgres", "image"),
-        container=config.text(c, "postgres", "container"),
-        volume=config.text(c, "postgres", "volume"),
-        data_dir=config.text(c, "postgres", "data_dir"),
-        command=command,
-        host_ip=config.text(c, "postgres", "host_ip"),
-        ready_timeout=config.positive(c, "postgres", "ready_timeout"),
-        poll_interval=config.positive(c, "postgres", "poll_interval"),
-        origins={key: config.origin(c, "postgres", key) for key in ("image", "command", "data_dir")},
+        image=s.text("postgres", "image"),
+        container=s.text("postgres", "container"),
+        volume=s.text("postgres", "volume"),
+        data_dir=s.text("postgres", "data_dir"),
+        command=server_command(s),
+        host_ip=s.text("postgres", "host_ip"),
+        ready_timeout=s.positive("postgres", "ready_timeout"),
+        poll_interval=s.positive("postgres", "poll_interval"),
+        origins={key: s.origin("postgres", key) for key in ("image", "command", "data_dir")},
         replication_hardwired=bool(fact and fact.value),
     )
 
@@ -122,10 +101,11 @@ def warnings(spec: PostgresSpec) -> list[str]:
     """One-line warnings about settings that work but bite later (never fatal)."""
     found = []
     db = spec.db
-    differ = [f"DATABASE_PORT={db.port}"] if db.port != PORTAL_FIXED["port"] else []
-    differ += [f"DATABASE_USER={db.user}"] if db.user != PORTAL_FIXED["user"] else []
-    differ += ["DATABASE_PASSWORD (not the default)"] if db.password != PORTAL_FIXED["password"] else []
-    differ += [f"DATABASE_NAME={db.name}"] if db.name != PORTAL_FIXED["name"] else []
+    differ = [
+        f"DATABASE_{key.upper()}" + (" (not the default)" if key == "password" else f"={getattr(db, key)}")
+        for key, value in PORTAL_FIXED.items()
+        if getattr(db, key) != value
+    ]
     if differ and spec.replication_hardwired:
         found.append(
             "warning: " + ", ".join(differ) + ": the portal's two replication connections are"
@@ -139,9 +119,6 @@ def warnings(spec: PostgresSpec) -> list[str]:
         )
     return found
 
-
-# ---------------------------------------------------------------------------
-# a first start that never finished
 
 # initdb, re-run on a data directory a killed initdb left without PG_VERSION, refuses it;
 # a server started on one killed before its control file was written cannot start.
@@ -159,20 +136,14 @@ def only_loopback_hosts(pg_hba: str) -> bool:
     return True
 
 
-def first_start_interrupted(spec: PostgresSpec, error: str, log_text: str) -> bool:
-    """True when the data volume holds a cluster whose first start was cut off (initdb or right after it)."""
-    if any(marker in (log_text or "") for marker in _HALF_INIT_LOG_MARKERS):
-        return True
-    if "no pg_hba.conf entry" in (error or "").lower():
+def diagnose(spec: PostgresSpec, error: str, log_text: str) -> str | None:
+    """The fix when the data volume holds a cluster whose first start was cut off (initdb or right after it)."""
+    half = any(marker in (log_text or "") for marker in _HALF_INIT_LOG_MARKERS)
+    if not half and "no pg_hba.conf entry" in (error or "").lower():
         script = 'cat -- "${PGDATA:-$FZ_DATA_DIR}/$FZ_FILE"'
         pg_hba = service.read_file(spec.service, script, {"FZ_DATA_DIR": spec.data_dir, "FZ_FILE": "pg_hba.conf"})
-        return pg_hba is not None and only_loopback_hosts(pg_hba)
-    return False
-
-
-def diagnose(spec: PostgresSpec, error: str, log_text: str) -> str | None:
-    """The half-initialised volume's fix, when that is the cause; else None."""
-    if not first_start_interrupted(spec, error, log_text):
+        half = pg_hba is not None and only_loopback_hosts(pg_hba)
+    if not half:
         return None
     return (
         f"the data volume {spec.volume} was left half-initialised (Postgres was stopped during its first start;"
@@ -181,5 +152,4 @@ def diagnose(spec: PostgresSpec, error: str, log_text: str) -> str | None:
 
 
 def inspect(spec: PostgresSpec) -> service.Status | None:
-    """Our container's state (stack/status.py's row)."""
     return service.inspect(spec.service)

@@ -10,16 +10,12 @@ from tasks.lib.database import Database
 if TYPE_CHECKING:
     import psycopg
 
-# The database every server has; used to look at a dev database that may not exist.
 MAINTENANCE_DB = "postgres"
 
 
 class Unreachable(Exception):
-    """The server did not answer or refused us; the message is one line saying why.
-
-    ``missing``: the server said the database does not exist (so it answered);
-    ``no_access``: we may not use that database (absent, or no CONNECT right).
-    """
+    """The server did not answer or refused us (one line); ``missing``: it said the database does not
+    exist (so it answered); ``no_access``: we may not use that database (absent, or no CONNECT right)."""
 
     def __init__(self, text: str, dbname: str = ""):
         super().__init__(text)
@@ -48,20 +44,13 @@ def connect(db: Database, dbname: str | None = None, connect_timeout: int = 2) -
 
 
 def select_one(db: Database, dbname: str | None = None, connect_timeout: int = 2) -> None:
-    """Connect and run ``SELECT 1``; Unreachable when it fails.
-
-    Readiness's handshake on the dev database, for a user who may not use ``postgres``.
-    """
+    """Connect and run ``SELECT 1``; Unreachable when it fails."""
     with connect(db, dbname, connect_timeout) as conn:
         fetch_one(conn, "SELECT 1")
 
 
 def database_exists(db: Database, dbname: str, connect_timeout: int = 2) -> bool:
-    """Connect to ``dbname`` and say whether database ``db.name`` exists. Unreachable when that fails.
-
-    A handshake plus one query: the readiness probe, which also tells a missing dev
-    database apart from a server that does not answer.
-    """
+    """Connect to ``dbname`` and say whether database ``db.name`` exists; Unreachable when that fails."""
     with connect(db, dbname, connect_timeout) as conn:
         return fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)) is not None
 
@@ -77,7 +66,6 @@ def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
 
 
 def comment_on_database(conn: psycopg.Connection, name: str, text: str) -> None:
-    """``COMMENT ON DATABASE name IS 'text'``, quoted properly."""
     from psycopg import sql as pgsql
 
     conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(pgsql.Identifier(name), pgsql.Literal(text)))

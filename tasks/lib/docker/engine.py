@@ -1,9 +1,5 @@
-"""The Docker engine: the SDK client (the one module that imports `docker` and `requests`),
-its errors turned into ours, and a stdlib GET on the engine's unix socket for the warm path.
-
-The SDK (~0.15 s with requests) is imported inside the functions that use it; `inv --list`
-and a warm `inv dev.up` (ours already running, read over the socket) never load it.
-"""
+"""The Docker engine: the SDK client (the one module that imports `docker` and `requests`, inside
+functions: ~0.15 s), its errors turned into ours, and a stdlib GET on the unix socket for the warm path."""
 
 from __future__ import annotations
 
@@ -23,17 +19,14 @@ from tasks.lib.problem import Problem
 
 
 def endpoint() -> endpoints.Endpoint:
-    """The engine, found as the docker CLI finds it, or a Problem saying why not."""
     return endpoints.resolve()
 
 
 def where() -> str:
-    """The engine's address and where it came from, for messages."""
     return endpoint().describe()
 
 
 def tls_config(ep: endpoints.Endpoint):
-    """The SDK's TLSConfig for a TCP endpoint with TLS files (the context's, or DOCKER_CERT_PATH); else None."""
     if ep.tls_dir is None or ep.is_local:
         return None
     from docker.tls import TLSConfig
@@ -69,18 +62,15 @@ def client():
         return _client
     import docker
 
-    failure = None
+    reason = None
     try:
         cl = docker.DockerClient(base_url=ep.host, tls=tls_config(ep) or False, timeout=30, use_ssh_client=ep.host.startswith("ssh://"))
         cl.ping()
     except Exception as e:  # DockerException, requests' ConnectionError, PermissionError...
-        failure = e
-    if failure is not None:
-        reason = short_error(failure)
-        with pywarnings.catch_warnings():
-            # The SDK leaves its half-made client's socket to the garbage collector.
+        reason = short_error(e)
+    if reason is not None:
+        with pywarnings.catch_warnings():  # the SDK leaves its half-made client's socket to the garbage collector
             pywarnings.simplefilter("ignore", ResourceWarning)
-            del failure
             gc.collect()
         raise Problem(f"Docker engine not reachable at {ep.describe()}: {reason}", unreachable_fix(ep, reason))
     _client, _client_endpoint = cl, ep
@@ -103,25 +93,22 @@ def answers() -> bool:
     return True
 
 
-# ---------------------------------------------------------------------------
-# the stdlib GET (warm path)
-
-
 def parse_response(raw: bytes) -> tuple[int, bytes] | None:
     """``(status, body)`` of an HTTP/1.0 reply, or None when it is not one."""
     head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
+    status = head.split(b"\r\n", 1)[0].split()
+    if (
+        not sep
+        or len(status) < 2
+        or not status[0].startswith(b"HTTP/")
+        or not status[1].isdigit()
+        or b"transfer-encoding: chunked" in head.lower()
+    ):
         return None
-    status_line = head.split(b"\r\n", 1)[0].split()
-    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
-        return None
-    if b"transfer-encoding: chunked" in head.lower():
-        return None
-    return int(status_line[1]), body
+    return int(status[1]), body
 
 
 def _get(sock: str, path: str, timeout: float) -> tuple[int, bytes] | None:
-    """``(status, body)`` of one GET on the unix socket ``sock``; None when not answerable."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
@@ -151,10 +138,6 @@ def container_attrs(name: str, timeout: float = 2.0) -> dict | None:
     return attrs if isinstance(attrs, dict) else None
 
 
-# ---------------------------------------------------------------------------
-# errors
-
-
 def short_error(e: BaseException, limit: int = 200) -> str:
     """An exception as one short line: the engine's explanation when there is one."""
     text = getattr(e, "explanation", None) or str(e) or e.__class__.__name__
@@ -181,12 +164,10 @@ class EngineError(Exception):
 
 
 class Conflict(EngineError):
-    """The engine answered 409: a container with that name exists (another run won the race)."""
+    """409: a container with that name exists (another run won the race)."""
 
 
 class StartFailed(EngineError):
-    """The engine refused to start a container (a port taken, a bad mount...)."""
-
     @property
     def port_taken(self) -> bool:
         text = self.short(400)
@@ -194,12 +175,12 @@ class StartFailed(EngineError):
 
 
 class PullFailed(EngineError):
-    """An image could not be pulled (no registry, no such image...)."""
+    pass
 
 
 @contextlib.contextmanager
 def docker_errors(doing: str) -> Iterator[None]:
-    """Turn an unexpected Docker SDK error into one Problem line naming what we were doing."""
+    """An unexpected Docker SDK error as one Problem line naming what we were doing."""
     import docker.errors
     import requests.exceptions
 
@@ -209,22 +190,15 @@ def docker_errors(doing: str) -> Iterator[None]:
         raise Problem(f"Docker failed while {doing}: {short_error(e)}")
 
 
-# ---------------------------------------------------------------------------
-# SDK calls
-
-
 def get_container(cl, name: str):
-    """The container named exactly ``name``, or None."""
+    """The container named exactly ``name`` (containers.get also matches ids), or None."""
     import docker.errors
 
     try:
         ct = cl.containers.get(name)
     except docker.errors.NotFound:
         return None
-    # containers.get also matches ids: only an exact name counts.
-    if (ct.attrs.get("Name") or "").lstrip("/") != name:
-        return None
-    return ct
+    return ct if (ct.attrs.get("Name") or "").lstrip("/") == name else None
 
 
 def create_container(cl, kwargs: dict):
@@ -240,7 +214,6 @@ def create_container(cl, kwargs: dict):
 
 
 def start(ct) -> None:
-    """Start the container and refresh its attrs; StartFailed when the engine refuses."""
     import docker.errors
 
     try:
@@ -251,7 +224,6 @@ def start(ct) -> None:
 
 
 def remove_quietly(ct) -> None:
-    """Force-remove the container and its anonymous volumes, ignoring any engine error (cleanup after a failure)."""
     import docker.errors
 
     with contextlib.suppress(docker.errors.DockerException):
@@ -267,9 +239,7 @@ def exec_output(ct, argv: list[str], environment: dict[str, str] | None = None) 
         code, out = ct.exec_run(argv, environment=environment, stdout=True, stderr=False, demux=False)
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         return None
-    if code != 0:
-        return None
-    return out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
+    return None if code != 0 else out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
 
 
 def server_version(cl) -> str:
@@ -288,7 +258,6 @@ def image_present(cl, image: str) -> bool:
 
 
 def pull_image(cl, image: str) -> None:
-    """Pull ``image`` (tag ``latest`` when it names none); PullFailed when that fails."""
     import docker.errors
     from docker.utils import parse_repository_tag
 
@@ -300,7 +269,6 @@ def pull_image(cl, image: str) -> None:
 
 
 def get_volume(cl, name: str):
-    """The volume ``name``, or None."""
     import docker.errors
 
     try:

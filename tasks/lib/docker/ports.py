@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import socket
 
+from tasks.lib.problem import Problem
 from tasks.lib.supervise import proctable
+
+
+def taken(address: str, origin: str, holder: str, fix: str, setting: str = "") -> Problem:
+    """The one port-taken line, for a container's port and the local server's alike."""
+    return Problem(f"host port {address} ({origin}) is already taken by {holder}", f"stop it, or {fix}", setting)
 
 
 def _ips_overlap(a: str, b: str) -> bool:

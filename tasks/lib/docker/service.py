@@ -1,9 +1,7 @@
 """A labelled service container (Postgres, Vault): get, create, start, recreate, stop, remove, logs.
 
-Only a container carrying our label (``dev.firezone.inv=<kind>``) is ever changed; a
-same-named one without it is refused in one line. A service that keeps data refuses to
-use a container made from other settings; one that keeps none is simply made again.
-"""
+Only a container carrying our label is ever changed. A service that keeps data refuses a container
+made from other settings; one that keeps none is made again."""
 
 from __future__ import annotations
 
@@ -50,27 +48,21 @@ class Service:
         return self.origins.get(key, f"{self.kind}.{key}")
 
     def create_kwargs(self) -> dict:
-        kwargs = {
+        volumes = {self.volume: {"bind": self.data_dir, "mode": "rw"}} if self.volume else None
+        optional = {"command": list(self.command), "volumes": volumes, "cap_add": list(self.cap_add)}
+        return {
             "image": self.image,
             "name": self.name,
             "environment": dict(self.env),
             "labels": {LABEL: self.kind, **({VOLUME_LABEL: self.volume} if self.volume else {})},
             "ports": {self.internal_port: (self.host_ip, self.host_port)},
             "detach": True,
+            **{key: value for key, value in optional.items() if value},
         }
-        if self.command:
-            kwargs["command"] = list(self.command)
-        if self.volume:
-            kwargs["volumes"] = {self.volume: {"bind": self.data_dir, "mode": "rw"}}
-        if self.cap_add:
-            kwargs["cap_add"] = list(self.cap_add)
-        return kwargs
 
 
 @dataclass(frozen=True)
 class Status:
-    """What `inspect` sees of a container (None from `inspect` means: no such container)."""
-
     name: str
     id: str
     state: str  # running, exited, created, paused, restarting, dead
@@ -84,6 +76,10 @@ class Status:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def said(self) -> str:
+        return "already running" if self.action == "reused" else self.action
 
     @property
     def published(self) -> str:
@@ -120,7 +116,6 @@ def status_of(spec: Service, attrs: dict, action: str = "") -> Status:
 
 
 def refuse_foreign(spec: Service, doing: str) -> Problem:
-    """The one line for a same-named container without our label: inv leaves it alone."""
     setting = f"{spec.kind}.container"
     return Problem(
         f"a container named {spec.name} exists but was not created by inv (no label {LABEL}={spec.kind}), so inv will not {doing} it",
@@ -131,12 +126,11 @@ def refuse_foreign(spec: Service, doing: str) -> Problem:
 
 
 def port_taken(spec: Service, holder: str) -> Problem:
-    """The one port-taken line."""
-    return Problem(f"host port {spec.address} ({spec.origin('port')}) is already taken by {holder}", f"stop it, or {spec.port_fix}")
+    return ports.taken(spec.address, spec.origin("port"), holder, spec.port_fix)
 
 
 def differences(spec: Service, attrs: dict) -> list[str]:
-    """Which configured values the existing container does not match, each with its setting."""
+    """The configured values the existing container does not match, each with its setting."""
     found = []
     config = attrs.get("Config") or {}
     image = config.get("Image", "")
@@ -169,15 +163,10 @@ def differences(spec: Service, attrs: dict) -> list[str]:
 
 
 def inspect(spec: Service) -> Status | None:
-    """The container's state, image, published address, health and whether it is ours (read-only)."""
     cl = engine.client()
     with engine.docker_errors(f"inspecting container {spec.name}"):
         ct = engine.get_container(cl, spec.name)
         return None if ct is None else status_of(spec, ct.attrs)
-
-
-# ---------------------------------------------------------------------------
-# bringing it up
 
 
 def _check_port(cl, spec: Service) -> None:
@@ -204,21 +193,6 @@ def _start(spec: Service, ct, made: bool) -> None:
         problem = Problem(what, fix)
         problem.message = (problem.message or "") + log_block("the container", output)
         raise problem from None
-
-
-def _ensure_image(cl, spec: Service) -> None:
-    if engine.image_present(cl, spec.image):
-        return
-    print(f"pulling image {spec.image} (not present locally)...", flush=True)
-    try:
-        engine.pull_image(cl, spec.image)
-    except engine.PullFailed as e:
-        setting = f"{spec.kind}.image"
-        raise Problem(
-            f"image {spec.image} is not present and pulling it failed: {e.short(160)}",
-            f"`docker pull {spec.image}` (or build/load it), or set {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have",
-            setting,
-        ) from None
 
 
 def ensure_running(spec: Service) -> Status:
@@ -253,7 +227,17 @@ def ensure_running(spec: Service) -> Status:
             print(f"{spec.kind}: making container {spec.name} again ({'; '.join(changed)}; it keeps no data)", flush=True)
             ct.remove(force=True, v=True)
             action = "recreated"
-        _ensure_image(cl, spec)
+        if not engine.image_present(cl, spec.image):
+            print(f"pulling image {spec.image} (not present locally)...", flush=True)
+            try:
+                engine.pull_image(cl, spec.image)
+            except engine.PullFailed as e:
+                setting = f"{spec.kind}.image"
+                raise Problem(
+                    f"image {spec.image} is not present and pulling it failed: {e.short(160)}",
+                    f"`docker pull {spec.image}` (or build/load it), or set {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have",
+                    setting,
+                ) from None
         _check_port(cl, spec)
         if spec.volume and engine.get_volume(cl, spec.volume) is None:  # an existing one keeps its data, ours or not
             cl.volumes.create(name=spec.volume, labels={LABEL: f"{spec.kind}-data"})
@@ -290,8 +274,7 @@ def alive(spec: Service) -> str | None:
     attrs = engine.container_attrs(spec.name)
     if attrs is None:
         try:
-            cl = engine.client()
-            ct = engine.get_container(cl, spec.name)
+            ct = engine.get_container(engine.client(), spec.name)
         except Exception:  # cannot tell: keep waiting
             return None
         if ct is None:
@@ -303,22 +286,24 @@ def alive(spec: Service) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------------------
-# taking it down
+def _ours(spec: Service, doing: str, verb: str, dry: bool = False):
+    """Our container (None when absent), under docker_errors; someone else's is refused."""
+    with engine.docker_errors(f"{doing} container {spec.name}"):
+        ct = engine.get_container(engine.client(), spec.name)
+    if ct is not None and not is_ours(spec, ct.attrs) and not dry:
+        raise refuse_foreign(spec, verb)
+    return ct
 
 
 def stop(spec: Service, dry: bool = False) -> str:
-    """Stop our container (data kept); returns what happened (or, ``dry``, would), for one line of output."""
+    """Stop our container (data kept); what happened (or, ``dry``, would), as one line."""
     kept = f"; data kept in volume {spec.volume}" if spec.volume else " (it keeps no data)"
-    cl = engine.client()
+    ct = _ours(spec, "stopping", "stop", dry)
     with engine.docker_errors(f"stopping container {spec.name}"):
-        ct = engine.get_container(cl, spec.name)
         if ct is None:
             return f"container {spec.name} does not exist; nothing to stop"
         if not is_ours(spec, ct.attrs):
-            if dry:
-                return f"would refuse: container {spec.name} is not ours (no label {LABEL}={spec.kind})"
-            raise refuse_foreign(spec, "stop")
+            return f"would refuse: container {spec.name} is not ours (no label {LABEL}={spec.kind})"
         if ct.status not in ("running", "paused", "restarting"):
             return f"container {spec.name} is already stopped ({ct.status}){kept}"
         if dry:
@@ -329,13 +314,10 @@ def stop(spec: Service, dry: bool = False) -> str:
 
 def remove(spec: Service) -> list[str]:
     """Remove our container (with its anonymous volumes) and our data volume; one line per thing done or kept."""
-    cl = engine.client()
+    ct = _ours(spec, "removing", "remove")
     done = []
     with engine.docker_errors(f"removing container {spec.name}"):
-        ct = engine.get_container(cl, spec.name)
         if ct is not None:
-            if not is_ours(spec, ct.attrs):
-                raise refuse_foreign(spec, "remove")
             ct.remove(force=True, v=True)
             done.append(f"removed container {spec.name}")
         elif not spec.volume:
@@ -343,7 +325,7 @@ def remove(spec: Service) -> list[str]:
         else:
             done.append(f"container {spec.name} does not exist")
         if spec.volume:
-            vol = engine.get_volume(cl, spec.volume)
+            vol = engine.get_volume(engine.client(), spec.volume)
             if vol is None:
                 done.append(f"volume {spec.volume} does not exist")
             elif (vol.attrs.get("Labels") or {}).get(LABEL) == f"{spec.kind}-data":
@@ -357,40 +339,37 @@ def remove(spec: Service) -> list[str]:
     return done
 
 
-# ---------------------------------------------------------------------------
-# watching it
-
-
 def _text(raw) -> str:
     return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
 
 
 def _logs_of(spec: Service, ct, n: int) -> str:
-    """The last ``n`` log lines of container object ``ct``, masked; '' on any error (garnish on a message)."""
+    """The last ``n`` log lines of ``ct``, masked; '' on any error (garnish on a message)."""
     try:
         return mask_text(_text(ct.logs(tail=n, stdout=True, stderr=True)), spec.secrets).rstrip("\n")
     except Exception:
         return ""
 
 
-def logs_tail(spec: Service, n: int = 20) -> str:
-    """The container's last ``n`` log lines, masked; '' when there is no container or no engine."""
+def _quietly(spec: Service):
+    """The container, or None when there is none or no engine (for garnish on a message)."""
     try:
-        ct = engine.get_container(engine.client(), spec.name)
-    except Exception:  # garnish on an error message
-        return ""
+        return engine.get_container(engine.client(), spec.name)
+    except Exception:
+        return None
+
+
+def logs_tail(spec: Service, n: int = 20) -> str:
+    ct = _quietly(spec)
     return "" if ct is None else _logs_of(spec, ct, n)
 
 
 def read_logs(spec: Service, tail: int, follow: bool = False) -> Iterator[str]:
     """The container's log text (``follow``: streamed until it stops or Ctrl-C), masked."""
-    cl = engine.client()
+    ct = _ours(spec, "reading logs of", "read")
+    if ct is None:
+        raise Problem(f"container {spec.name} does not exist", "`inv infra.up`")
     with engine.docker_errors(f"reading logs of {spec.name}"):
-        ct = engine.get_container(cl, spec.name)
-        if ct is None:
-            raise Problem(f"container {spec.name} does not exist", "`inv infra.up`")
-        if not is_ours(spec, ct.attrs):
-            raise refuse_foreign(spec, "read")
         if not follow:
             yield mask_text(_text(ct.logs(tail=tail, stdout=True, stderr=True)), spec.secrets)
             return
@@ -400,10 +379,7 @@ def read_logs(spec: Service, tail: int, follow: bool = False) -> Iterator[str]:
 
 def read_file(spec: Service, path_script: str, environment: dict[str, str]) -> str | None:
     """Run ``sh -c path_script`` in our running container and return its stdout; None when it cannot."""
-    try:
-        ct = engine.get_container(engine.client(), spec.name)
-    except Exception:  # a diagnosis must not fail the error it explains
-        return None
+    ct = _quietly(spec)
     if ct is None or not is_ours(spec, ct.attrs) or ct.status != "running":
         return None
     return engine.exec_output(ct, ["sh", "-c", path_script], environment=environment)

@@ -22,7 +22,7 @@ class Account:
     is_us: bool  # the server runs as the user running inv
 
     def popen_kwargs(self) -> dict:
-        """subprocess arguments that run a program as this account (none when it is us)."""
+        """subprocess arguments that run a program as this account."""
         return {} if self.is_us else {"user": self.uid, "group": self.gid, "extra_groups": self.groups()}
 
     def groups(self) -> list[int]:
@@ -91,7 +91,7 @@ def server_account(user: str, create: bool, euid: int | None = None) -> Account:
 
 
 def blocking_folder(account: Account, path: Path) -> Path | None:
-    """The first folder above (and including) ``path`` that ``account`` may not pass (by its mode bits)."""
+    """The first folder above (and including) ``path`` that ``account`` may not pass."""
     if account.is_us or account.uid == 0:
         return None
     path = Path(os.path.abspath(path))
@@ -100,10 +100,7 @@ def blocking_folder(account: Account, path: Path) -> Path | None:
             st = folder.stat()
         except OSError:
             continue  # absent: made later, by us, with the right owner
-        if st.st_uid == account.uid:
-            bit = stat.S_IXUSR
-        else:
-            bit = stat.S_IXGRP if st.st_gid in account.groups() else stat.S_IXOTH
+        bit = stat.S_IXUSR if st.st_uid == account.uid else stat.S_IXGRP if st.st_gid in account.groups() else stat.S_IXOTH
         if not st.st_mode & bit:
             return folder
     return None

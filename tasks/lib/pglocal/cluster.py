@@ -1,9 +1,5 @@
-"""The local cluster: make it (initdb), start it (pg_ctl), stop it, remove it, read its pid file and log.
-
-initdb runs into `data.tmp-<pid>`, renamed to `data` when complete, under one flock per
-cluster folder: a killed initdb leaves only a temporary folder, two runs make one cluster.
-The socket sits in a short folder under /tmp (a socket path over 107 bytes is fatal to Postgres).
-"""
+"""The local cluster: make it (initdb into `data.tmp-<pid>`, renamed when complete, under one flock
+per cluster folder), start it (pg_ctl), stop it, remove it, read its pid file and log."""
 
 from __future__ import annotations
 
@@ -35,13 +31,12 @@ LOCAL_DIR = "postgres.local_dir"
 
 
 def shown(setting: str) -> str:
-    """``postgres.local_dir (INVOKE_POSTGRES_LOCAL_DIR)``, for messages."""
     return f"{setting} (INVOKE_{setting.replace('.', '_').upper()})"
 
 
 @dataclass(frozen=True)
 class LocalSpec:
-    """Everything the local cluster is made from; ``base`` holds one cluster folder per major."""
+    """``base`` holds one cluster folder per major."""
 
     binaries: Binaries
     account: Account
@@ -91,17 +86,16 @@ class LocalSpec:
 
 
 def socket_dir_for(data: Path) -> Path:
-    """The unix socket's folder: short (/tmp, not a long TMPDIR), one per cluster."""
+    """Short (/tmp, not a long TMPDIR: a socket path over 107 bytes is fatal to Postgres), one per cluster."""
     return Path("/tmp") / f"fz-pg-{hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:10]}"
 
 
 def settings_from_command(command: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """The ``-c key=value`` (and ``--key=value``) settings of a `postgres ...` command line."""
-    words = list(command)  # the program's name, like a -c value, starts with no dash
     found = []
-    for i, word in enumerate(words):
+    for i, word in enumerate(command):  # the program's name, like a -c value, starts with no dash
         if word == "-c":
-            item = words[i + 1] if i + 1 < len(words) else ""
+            item = command[i + 1] if i + 1 < len(command) else ""
         elif word.startswith(("-c", "--")):
             item = word[2:]
         else:
@@ -133,7 +127,7 @@ class Server:
 
 
 def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, killed and not yet reaped, does not)."""
+    """Whether ``pid`` runs (a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -190,10 +184,6 @@ def check_ours(home: Path) -> None:
         )
 
 
-def _majors(names: list[str]) -> list[str]:
-    return sorted({n for n in names if n.isascii() and n.isdecimal()}, key=lambda n: -int(n))
-
-
 def made_clusters(base: Path) -> list[Path]:
     """The cluster folders inv made under ``base`` (one per major), newest major first."""
     return [home for home in touched_clusters(base, locks=False) if (home / "data" / "PG_VERSION").is_file()]
@@ -206,13 +196,12 @@ def touched_clusters(base: Path, locks: bool = True) -> list[Path]:
         names = [p.name for p in base.iterdir()]
     except OSError:
         return []
-    ours = [n for n in _majors(names) if is_ours(base / n)]
-    held = [n[1:-5] for n in names if locks and n.startswith(".") and n.endswith(".lock")]
-    return [base / n for n in _majors(ours + held)]
+    found = {n for n in names if is_ours(base / n)} | {n[1:-5] for n in names if locks and n.startswith(".") and n.endswith(".lock")}
+    return [base / n for n in sorted((n for n in found if n.isascii() and n.isdecimal()), key=lambda n: -int(n))]
 
 
 def log_tail(spec: LocalSpec, n: int = 20, since: int = 0) -> str:
-    """The server log's last ``n`` lines (from byte ``since``); '' when there is none."""
+    """The server log's last ``n`` lines (from byte ``since``)."""
     return "\n".join((read(spec.log, since) or b"").decode(errors="replace").splitlines()[-n:])
 
 
@@ -238,14 +227,13 @@ def follow_log(spec: LocalSpec, tail: int, follow: bool, interval: float = 0.2) 
 
 
 def shutdown_request(log_text: str) -> str | None:
-    """The log's line saying something asked the server to stop (a signal, not a failure), as
-    "received fast shutdown request", or None."""
+    """The log's "received fast shutdown request" line (a signal, not a failure), or None."""
     found = re.findall(r"received .*shutdown request.*", log_text)
     return found[-1].strip() if found else None
 
 
 def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
-    """For wait_ready's ``alive``: why the server is gone (its FATAL line), else None."""
+    """For the readiness loop's ``alive``: why the server is gone (its FATAL line), else None."""
 
     def check() -> str | None:
         if server(spec).state == "running":
@@ -276,9 +264,8 @@ def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float =
 
 
 def _run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, dies_with_us: bool = False):
-    """Run a server program as the cluster's account, with a small environment (no secrets, a
-    locale that exists everywhere); ``dies_with_us``: it gets our parent-death signal (initdb;
-    never pg_ctl start, whose server outlives us)."""
+    """Run a server program as the cluster's account, with no secrets and a locale that exists everywhere;
+    ``dies_with_us``: our parent-death signal (initdb; never pg_ctl start, whose server outlives us)."""
     from tasks.lib.supervise import lifeline
 
     env = {"LC_ALL": "C", "LANG": "C", **{k: v for k, v in os.environ.items() if k in ("PATH", "TZ")}}
@@ -305,16 +292,14 @@ def _run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, d
 
 
 def write_as_account(spec: LocalSpec, path: Path, text: str, append: bool = False) -> None:
-    """Write ``text`` to ``path`` (mode 0600) as the server's account. In a folder the account
-    owns, root writing itself could be pointed at any file by a link the account plants."""
+    """Mode 0600, as the account: root writing in its folder could be pointed anywhere by a planted link."""
     script = f'umask 077 && cat {">>" if append else ">"} "$1"'
     _run(spec, ["/bin/sh", "-c", script, "sh", str(path)], f"cannot write {path} as {spec.account.name}: sh", text)
 
 
 def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
-    """``folder``, made now (mode 0700, owned by the server's account) or already the
-    account's own private folder: never one someone else made (a symlink or another
-    owner in /tmp would let them read or redirect what we write there)."""
+    """``folder``, made now (mode 0700, the account's) or already the account's private folder: never
+    one someone else made (a symlink or another owner in /tmp could read or redirect what we write)."""
     try:
         os.mkdir(folder, 0o700)
     except FileExistsError:
@@ -333,14 +318,13 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
 
 
 def locked(home: Path) -> AbstractContextManager[None]:
-    """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock
-    file sits beside it, so removing the cluster keeps it); the kernel drops a killed holder's lock."""
+    """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock file sits beside it)."""
     waiting = f"postgres: waiting for another inv making, starting, stopping or removing {programs.display_path(home)}"
     return state.held(home.parent / f".{home.name}.lock", waiting, shown(LOCAL_DIR))
 
 
 def clear_leftovers(spec: LocalSpec) -> None:
-    """What an initdb killed with its `inv` left: its folder, and the password file."""
+    """What an initdb killed with its `inv` left: its folder and the password file."""
     for left in [*spec.home.glob("data.tmp-*"), *spec.home.glob(".pw-*")]:
         pid = left.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and alive(int(pid)):
@@ -352,7 +336,6 @@ def clear_leftovers(spec: LocalSpec) -> None:
 
 
 def initdb(spec: LocalSpec) -> None:
-    """Make the cluster: initdb into a temporary folder, renamed into place when complete."""
     check_ours(spec.home)
     if spec.home.exists() and not is_ours(spec.home):
         spec.home.rmdir()  # empty: nothing of anyone's is lost
@@ -380,12 +363,8 @@ def initdb(spec: LocalSpec) -> None:
     os.rename(tmp, spec.data)
 
 
-def conf_differs(spec: LocalSpec) -> bool:
-    return read(spec.data / CONF_NAME) != spec.conf().encode()
-
-
 def start(spec: LocalSpec) -> int:
-    """pg_ctl start without waiting (-W); returns the log's size before, for reading this start's lines."""
+    """pg_ctl start without waiting (-W); the log's size before, for reading this start's lines."""
     private_folder(spec, spec.socket_dir, "the socket folder")
     write_as_account(spec, spec.data / CONF_NAME, spec.conf())
     before = log_size(spec)

@@ -1,5 +1,5 @@
-"""The local backend as infra.* and the stack use it: its spec from the settings, then up, plan,
-down, destroy, status rows, and the checks doctor shares."""
+"""The local cluster as the backend uses it: its spec from the settings, up, plan, down, destroy,
+status rows, and the checks doctor shares."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 from invoke import Exit
 
 from tasks.lib import config, programs
-from tasks.lib.console import is_dry
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
 from tasks.lib.database.server import server_command
+from tasks.lib.docker import ports
 from tasks.lib.pglocal import account as accounts
 from tasks.lib.pglocal import binaries, cluster
 from tasks.lib.pglocal.cluster import LOCAL_DIR, LocalSpec, made_clusters, shown, touched_clusters
@@ -24,26 +24,21 @@ __all__ = ["made_clusters", "touched_clusters"]
 BIN_DIR = binaries.SETTING
 
 
-def base_dir(c) -> Path:
+def base_dir(s: config.Settings) -> Path:
     """The folder holding the clusters (one per major): postgres.local_dir, else <state>/postgres."""
-    chosen = config.optional(c, "postgres", "local_dir")
-    return config.project_path(chosen) if chosen else config.state_dir(c) / "postgres"
+    chosen = s.optional("postgres", "local_dir")
+    return config.project_path(chosen) if chosen else s.state_dir / "postgres"
 
 
-def local_spec(c, find_account: bool = True) -> LocalSpec:
-    """The local cluster's spec; ``find_account``: the account as starting needs it (created when
-    postgres.create_user says so); otherwise (reading, stopping) whoever runs inv stands in for a missing one."""
-    base = base_dir(c)
+def local_spec(s: config.Settings, find_account: bool = True) -> LocalSpec:
+    """``find_account``: the account as starting needs it (created when postgres.create_user says so);
+    otherwise (reading, stopping) whoever runs inv stands in for a missing one."""
+    m = re.search(r":(\d+)", s.text("postgres", "image").rsplit("/", 1)[-1])
+    wanted = int(m.group(1)) if m else None
+    cache = None if s.dry else s.state_dir / "postgres" / "binaries.json"  # state: never written under --dry
+    found = binaries.find(s.optional("postgres", "bin_dir"), s.origin("postgres", "bin_dir"), wanted, cache)
     try:
-        m = re.search(r":(\d+)", config.text(c, "postgres", "image").rsplit("/", 1)[-1])
-        wanted = int(m.group(1)) if m else None
-    except Exit:
-        wanted = None
-    cache = None if is_dry(c) else config.state_dir(c) / "postgres" / "binaries.json"  # state: never written under --dry
-    found = binaries.find(config.optional(c, "postgres", "bin_dir"), config.origin(c, "postgres", "bin_dir"), wanted, cache)
-    user = config.text(c, "postgres", "local_user")
-    try:
-        account = accounts.server_account(user, find_account and config.flag(c, "postgres", "create_user"))
+        account = accounts.server_account(s.text("postgres", "local_user"), find_account and s.flag("postgres", "create_user"))
     except Exit:
         if find_account:
             raise
@@ -51,12 +46,12 @@ def local_spec(c, find_account: bool = True) -> LocalSpec:
     return LocalSpec(
         binaries=found,
         account=account,
-        base=base,
+        base=base_dir(s),
         db=database(),
-        host_ip=config.text(c, "postgres", "host_ip"),
-        settings=cluster.settings_from_command(server_command(c)),
-        ready_timeout=config.positive(c, "postgres", "ready_timeout"),
-        poll_interval=config.positive(c, "postgres", "poll_interval"),
+        host_ip=s.text("postgres", "host_ip"),
+        settings=cluster.settings_from_command(server_command(s)),
+        ready_timeout=s.positive("postgres", "ready_timeout"),
+        poll_interval=s.positive("postgres", "poll_interval"),
         wanted_major=wanted,
     )
 
@@ -67,30 +62,18 @@ def running_clusters(base: Path) -> list[tuple[Path, cluster.Server]]:
     return [(home, now) for home, now in found if now.state == "running"]
 
 
-def running_cluster(base: Path) -> Path | None:
-    running = running_clusters(base)
-    return running[0][0] if running else None
-
-
 def _port_taken(spec: LocalSpec, holder: str) -> Problem:
-    return Problem(
-        f"port {spec.address} (DATABASE_PORT from {database_origin('DATABASE_PORT')}) is already taken by {holder},"
-        " so the local Postgres server cannot listen there",
-        "stop it, or set DATABASE_PORT to a free port in .env",
-        "DATABASE_PORT",
-    )
+    origin = f"DATABASE_PORT from {database_origin('DATABASE_PORT')}"
+    return ports.taken(spec.address, origin, holder, "set DATABASE_PORT to a free port in .env", "DATABASE_PORT")
 
 
 def check_port(spec: LocalSpec) -> None:
-    from tasks.lib.docker import ports
-
     if not ports.port_is_free(spec.host_ip, spec.port):
         who = ports.port_holder_process(spec.port)
         raise _port_taken(spec, f"another process, {who}" if who else "another process")
 
 
 def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.Server | None = None) -> Problem:
-    """A cluster another major made: the programs found now cannot run it."""
     where = programs.display_path(other)
     if running is not None:
         what = f"the local cluster of PostgreSQL {major} in {where} is running (pid {running.pid})"
@@ -140,8 +123,8 @@ def stale_problem(spec: LocalSpec, now: cluster.Server) -> Problem:
 
 
 def ensure_running(spec: LocalSpec) -> tuple[str, int]:
-    """Make (once) and start the cluster without waiting; returns the action ("created", "started",
-    "recovered" after a crash, or "reused") and the log's offset of this start."""
+    """Make (once) and start the cluster without waiting: the action (created, started, recovered, reused)
+    and the log's offset of this start."""
     now = cluster.server(spec)
     if now.state != "running":  # else the warm path: no lock, no program run
         check_reachable(spec)
@@ -157,7 +140,7 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
             f"`inv infra.down` then `inv infra.up` to restart it on {spec.port}",
             "DATABASE_PORT",
         )
-    if cluster.conf_differs(spec):
+    if cluster.read(spec.data / cluster.CONF_NAME) != spec.conf().encode():
         print(
             "warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
             " `inv infra.down` then `inv infra.up` applies them",
@@ -191,9 +174,8 @@ def _start(spec: LocalSpec, now: cluster.Server) -> tuple[str, int]:
 
 
 def _clear_crash(spec: LocalSpec, pid: int) -> None:
-    """After a crash whose server is a zombie (nobody reaps it, as in a container without an
-    init), Postgres would take the dead pid for a running server: the pid file goes, once no
-    process of the old server still works in the data folder."""
+    """After a crash whose server is a zombie (nobody reaps it, as in a container without an init), Postgres
+    would take the dead pid for a running server: the pid file goes, once no old process works in the folder."""
     from tasks.lib.supervise import proctable
 
     if not proctable.is_zombie(pid):
@@ -231,7 +213,7 @@ def plan(spec: LocalSpec) -> str:
 
 
 def diagnosis(spec: LocalSpec, since: int):
-    """For wait_ready's ``diagnose``: a port clash or a refusal the server's log names."""
+    """For the readiness loop: a port clash or a refusal the server's log names."""
 
     def diagnose(error: str, log_text: str) -> str | None:
         low = (error or "").lower()
@@ -253,9 +235,8 @@ def diagnosis(spec: LocalSpec, since: int):
 
 
 def stop(base: Path) -> list[str]:
-    """infra.down: stop every running cluster inv made under ``base`` (whatever major; no binaries
-    needed), each under its lock, including one an `inv infra.up` is still making: that up
-    finishes first, then its server is stopped."""
+    """infra.down: stop every running cluster inv made under ``base`` (any major, no binaries needed), each
+    under its lock, so one an `inv infra.up` is still making is stopped once that up is done."""
     done = []
     for home in touched_clusters(base):
         with cluster.locked(home):

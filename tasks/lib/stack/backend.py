@@ -1,16 +1,9 @@
-"""Which Postgres the stack runs, chosen once per run (postgres.backend): a Docker container
-or a local cluster (pglocal), behind one interface: start, plan, stop, destroy, status,
-logs, doctor rows.
-
-`auto` (the default) picks, and says why: a running local cluster stays in use (it holds
-the port and the data); else docker when an engine answers (one stdlib ping); else local.
-"""
+"""Which Postgres the stack runs, chosen once per run (postgres.backend): a Docker container or a
+local cluster (pglocal), behind one interface: start, plan, stop, destroy, status, logs, doctor rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from invoke import Exit
 
@@ -30,16 +23,8 @@ def failed_row(check: str, e: Exit, status: str = "FAIL") -> Row:
     return (check, status, what, fix)
 
 
-@dataclass(frozen=True)
-class Started:
-    """What a backend's start did: the words for the ready line, and the server for the readiness loop."""
-
-    described: str  # "container X created, image I, published on A"
-    server: handshake.Server
-
-
 class ContainerBackend:
-    name, local = "docker", False  # `local`: for stack/status.py until it asks the backend for its row
+    name, local = "docker", False
     removing = "remove"  # what destroy does, for its --dry line
 
     def __init__(self, spec: PostgresSpec, why: str, auto: bool = False):
@@ -48,21 +33,18 @@ class ContainerBackend:
     def plan(self) -> str:
         return service.plan(self.svc)
 
-    def start(self) -> Started:
+    def start(self) -> handshake.Server:
         status = service.ensure_running(self.svc)
-        verb = {"reused": "already running"}.get(status.action, status.action)
         spec = self.spec
-        return Started(
-            f"container {status.name} {verb}, image {status.image}, published on {status.published}",
-            handshake.Server(
-                logs=lambda: service.logs_tail(self.svc, 20),
-                alive=lambda: service.alive(self.svc),
-                diagnose=lambda error, tail: server.diagnose(spec, error, tail),
-                stopped_hint="the container stopped: the log lines below say why; fix that (often postgres.command"
-                " or the data volume) and rerun `inv infra.up`",
-                log_source="the container",
-                container=spec.container,
-            ),
+        return handshake.Server(
+            described=f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
+            logs=lambda: service.logs_tail(self.svc, 20),
+            alive=lambda: service.alive(self.svc),
+            diagnose=lambda error, tail: server.diagnose(spec, error, tail),
+            stopped_hint="the container stopped: the log lines below say why; fix that (often postgres.command"
+            " or the data volume) and rerun `inv infra.up`",
+            log_source="the container",
+            container=spec.container,
         )
 
     def stop(self, dry: bool) -> list[str]:
@@ -110,14 +92,10 @@ class ContainerBackend:
             present = engine.image_present(cl, spec.image)
         except Exception:  # a doctor row must not fail the whole report
             status, present = None, False
-        if present:
-            rows.append(("postgres image", "ok", spec.image, ""))
-        else:
-            rows.append(("postgres image", "warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}"))
-        return [*rows, self._port_row(cl, status)]
+        pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
+        return [*rows, ("postgres image", *(("ok", spec.image, "") if present else pull)), self._port_row(cl, status)]
 
     def _port_row(self, cl, status: service.Status | None) -> Row:
-        """The host port: fine while our container runs on it; otherwise whoever holds it is named."""
         spec, check = self.spec, "database port"
         ours = status is not None and status.ours and status.host_port == spec.port
         if ours and status is not None and status.running:
@@ -137,17 +115,16 @@ class ContainerBackend:
 
 
 class LocalBackend:
-    """The local cluster, through pglocal's functions (which read the settings from ``c``)."""
-
     name, local = "local", True
     removing = "stop the local server and remove"
 
-    def __init__(self, c, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
-        self.c, self.spec, self.why, self.auto, self.no_engine = c, spec, why, auto, no_engine
+    def __init__(self, s: config.Settings, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
+        self.s, self.spec, self.why, self.auto, self.no_engine = s, spec, why, auto, no_engine
+        self.base = local.base_dir(s)
 
-    def _local(self, find_account: bool = False) -> Any:
+    def _local(self, find_account: bool = False) -> cluster.LocalSpec:
         try:
-            return local.local_spec(self.c, find_account=find_account)
+            return local.local_spec(self.s, find_account=find_account)
         except Exit as e:
             if not self.no_engine:
                 raise
@@ -160,25 +137,23 @@ class LocalBackend:
     def plan(self) -> str:
         return local.plan(self._local())
 
-    def start(self) -> Started:
+    def start(self) -> handshake.Server:
         spec = self._local(find_account=True)
         action, since = local.ensure_running(spec)
         verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
-        return Started(
-            f"local cluster {programs.display_path(spec.data)} {verb}, PostgreSQL {spec.binaries.version}, listening on {spec.address}",
-            handshake.Server(
-                logs=lambda: cluster.log_tail(spec, 20, since),
-                alive=cluster.stopped_reason(spec, since),
-                diagnose=local.diagnosis(spec, since),
-                stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command) and rerun `inv infra.up`",
-                log_source=f"the local server ({programs.display_path(spec.log)})",
-            ),
+        return handshake.Server(
+            described=f"local cluster {programs.display_path(spec.data)} {verb}, PostgreSQL {spec.binaries.version}, listening on {spec.address}",
+            logs=lambda: cluster.log_tail(spec, 20, since),
+            alive=cluster.stopped_reason(spec, since),
+            diagnose=local.diagnosis(spec, since),
+            stopped_hint="the local server stopped: the log lines below say why; fix that (often postgres.command) and rerun `inv infra.up`",
+            log_source=f"the local server ({programs.display_path(spec.log)})",
         )
 
     def stop(self, dry: bool) -> list[str]:
         if not dry:
-            return local.stop(local.base_dir(self.c))
-        running = local.running_clusters(local.base_dir(self.c))
+            return local.stop(self.base)
+        running = local.running_clusters(self.base)
         if running:
             return [f"would stop the local Postgres server (pid {running[0][1].pid}); data kept"]
         return ["the local cluster is not running; nothing to stop"]
@@ -197,56 +172,43 @@ class LocalBackend:
             rows.append(("binaries", str(e)))
             return rows + [
                 ("cluster", f"{programs.display_path(home)}: {cluster.server_at(home / 'data').state}")
-                for home in local.made_clusters(local.base_dir(self.c))
+                for home in local.made_clusters(self.base)
             ]
 
     def logs(self, tail: int, follow: bool) -> Iterator[str]:
         return cluster.follow_log(self._local(), tail, follow)
 
     def doctor_rows(self) -> list[Row]:
-        """The engine (when auto chose), the binaries, the account it runs as (root), its folders, the port."""
         rows: list[Row] = []
         if self.auto:
             answers, where = engine_answers()
             if answers:  # auto kept the running local cluster
                 rows.append(("docker engine", "ok", f"answers at {where} (not used: the local cluster is running)", ""))
             else:
-                rows.append(
-                    (
-                        "docker engine",
-                        "warn",
-                        f"not answering at {where}: not needed, the local cluster runs Postgres",
-                        "start the engine to use the container instead (postgres.backend=auto picks it when it answers)",
-                    )
-                )
-        c = self.c
+                fix = "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"
+                rows.append(("docker engine", "warn", f"not answering at {where}: not needed, the local cluster runs Postgres", fix))
         try:
-            spec = local.local_spec(c, find_account=False)
+            spec = local.local_spec(self.s, find_account=False)
         except Exit as e:
             return [*rows, failed_row("postgres binaries", e)]
-        rows.append(("postgres binaries", "ok", spec.binaries.describe(), ""))
-        wanted = spec.wanted_major
-        if wanted is not None and wanted != spec.binaries.major:
-            rows[-1] = (
-                "postgres binaries",
-                "warn",
-                f"{spec.binaries.describe()}; the repository's compose file runs PostgreSQL {wanted}",
-                f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)",
-            )
-        user = config.text(c, "postgres", "local_user")
+        found, wanted = spec.binaries, spec.wanted_major
+        if wanted is not None and wanted != found.major:
+            fix = f"set postgres.bin_dir to a PostgreSQL {wanted} install's bin folder to match it (or keep these: the portal runs on both)"
+            rows.append(("postgres binaries", "warn", f"{found.describe()}; the repository's compose file runs PostgreSQL {wanted}", fix))
+        else:
+            rows.append(("postgres binaries", "ok", found.describe(), ""))
+        user = self.s.text("postgres", "local_user")
         try:
             account.server_account(user, create=False)
         except Exit as e:
-            if not config.flag(c, "postgres", "create_user"):
-                rows.append(failed_row("postgres account", e))
-            else:
+            if self.s.flag("postgres", "create_user"):
                 rows.append(("postgres account", "ok", f"no user {user} yet: infra.up creates it (postgres.create_user)", ""))
+            else:
+                rows.append(failed_row("postgres account", e))
         else:
             rows.append(("postgres account", "ok", f"the server runs as {spec.account.name}", ""))
             rows.append(
-                _checked(
-                    "postgres folders", lambda: local.check_reachable(spec), f"{spec.account.name} can reach the cluster and the programs"
-                )
+                _checked("postgres folders", local.check_reachable, spec, f"{spec.account.name} can reach the cluster and the programs")
             )
         now = cluster.server(spec)
         where = programs.display_path(spec.data)
@@ -255,18 +217,15 @@ class LocalBackend:
         elif not cluster.initialised(spec):
             rows.append(("local cluster", "ok", f"{where}: not made yet (inv infra.up makes it)", ""))
         else:
-            rows.append(_checked("local cluster", lambda: local.check_major(spec), f"{where} ({now.state})"))
+            rows.append(_checked("local cluster", local.check_major, spec, f"{where} ({now.state})"))
         if now.state == "running" and now.port == spec.port:
-            rows.append(("database port", "ok", f"{spec.address}: our local server listens there (pid {now.pid})", ""))
-        else:
-            rows.append(_checked("database port", lambda: local.check_port(spec), f"{spec.address} free"))
-        return rows
+            return [*rows, ("database port", "ok", f"{spec.address}: our local server listens there (pid {now.pid})", "")]
+        return [*rows, _checked("database port", local.check_port, spec, f"{spec.address} free")]
 
 
-def _checked(check: str, run, ok_detail: str) -> Row:
-    """ok with ``ok_detail`` when ``run()`` passes; its Exit as a failed row otherwise."""
+def _checked(check: str, run: Callable[[cluster.LocalSpec], None], spec: cluster.LocalSpec, ok_detail: str) -> Row:
     try:
-        run()
+        run(spec)
     except Exit as e:
         return failed_row(check, e)
     return (check, "ok", ok_detail, "")
@@ -284,18 +243,21 @@ def engine_answers() -> tuple[bool, str]:
 Backend = ContainerBackend | LocalBackend
 
 
-def choose(c, spec: PostgresSpec | None = None) -> Backend:
-    """The backend for this run: postgres.backend, or auto's pick with its reason."""
-    setting = config.choice(c, "postgres", "backend")
-    spec = spec or server.spec_from_config(c)
+def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
+    """The backend for this run: postgres.backend, or auto's pick with its reason: a running local
+    cluster stays in use (it holds the port and the data); else docker when an engine answers; else local."""
+    setting = s.choice("postgres", "backend")
+    spec = spec or server.spec_from_config(s)
     if setting == "docker":
-        return ContainerBackend(spec, f"postgres.backend=docker from {config.origin(c, 'postgres', 'backend')}")
+        return ContainerBackend(spec, f"postgres.backend=docker from {s.origin('postgres', 'backend')}")
     if setting == "local":
-        return LocalBackend(c, spec, f"postgres.backend=local from {config.origin(c, 'postgres', 'backend')}")
-    base = local.base_dir(c)
-    running = local.running_cluster(base)
-    if running is not None:
-        return LocalBackend(c, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running)} is running", auto=True)
+        return LocalBackend(s, spec, f"postgres.backend=local from {s.origin('postgres', 'backend')}")
+    base = local.base_dir(s)
+    running = local.running_clusters(base)
+    if running:
+        return LocalBackend(
+            s, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running[0][0])} is running", auto=True
+        )
     answers, where = engine_answers()
     if answers:
         why = f"postgres.backend=auto: a Docker engine answers at {where}"
@@ -303,4 +265,4 @@ def choose(c, spec: PostgresSpec | None = None) -> Backend:
         if kept:  # data a user may look for: say where it is and how to get back to it
             why += f" (the stopped local cluster in {programs.display_path(kept[0])} is kept: postgres.backend=local uses it)"
         return ContainerBackend(spec, why, auto=True)
-    return LocalBackend(c, spec, f"postgres.backend=auto: no Docker engine answers at {where}", auto=True, no_engine=True)
+    return LocalBackend(s, spec, f"postgres.backend=auto: no Docker engine answers at {where}", auto=True, no_engine=True)

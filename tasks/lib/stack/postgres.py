@@ -1,7 +1,5 @@
-"""The Postgres step of the stack: bring it up and wait for a real handshake (dev.up, db.*,
-billing.serve, elixir.test share it), and what infra.* does to it, on whichever backend
-this run chose (backend.py).
-"""
+"""The Postgres step of the stack (dev.up, db.*, billing.serve, elixir.test share it) and what
+infra.* does to it, on whichever backend this run chose (backend.py)."""
 
 from __future__ import annotations
 
@@ -9,25 +7,22 @@ import sys
 import time
 from collections.abc import Callable
 
-from tasks.lib import console, readiness
-from tasks.lib.console import dry, is_dry
+from tasks.lib import config, console, readiness
+from tasks.lib.console import dry
 from tasks.lib.database import Database, handshake, require_local
 from tasks.lib.database.server import spec_from_config, warnings
 from tasks.lib.stack import backend
 
 
 def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
-    """Start Postgres and wait until it answers; prints one summary line (under --dry: the plan).
-
-    ``cancelled`` (dev.up's background step): asked before anything is touched and at every
-    poll of the wait; when it returns True, readiness.Cancelled is raised. A create or start
-    already under way is finished first, so nothing is left half-made.
-    """
+    """Start Postgres and wait until it answers; one summary line (under --dry: the plan). ``cancelled``
+    (dev.up's background step), asked before anything is touched and at every poll, raises readiness.Cancelled."""
     start = time.monotonic()
     if cancelled is not None and cancelled():
         raise readiness.Cancelled()
-    spec = spec_from_config(c)
-    be = backend.choose(c, spec)
+    s = config.settings(c)
+    spec = spec_from_config(s)
+    be = backend.choose(s, spec)
     db = spec.db
     require_local(
         db,
@@ -37,7 +32,7 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
     for line in warnings(spec):
         print(line, file=sys.stderr, flush=True)
     why = f"; {be.why}" if be.auto else ""
-    if is_dry(c):
+    if s.dry:
         dry(be.plan() + why)
         dry(
             f"would wait up to {spec.ready_timeout:g} s for Postgres at {db.host}:{db.port}"
@@ -45,7 +40,7 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
         )
         return db
     started = be.start()
-    target = handshake.target(db, started.server)
+    target = handshake.target(db, started)
     waited = readiness.wait(target, spec.ready_timeout, spec.poll_interval, cancelled=cancelled)
     print(
         f"Postgres ready at {db.host}:{db.port} ({started.described}) in {time.monotonic() - start:.2f} s"
@@ -55,19 +50,16 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
     return db
 
 
-def stop(c) -> None:
-    """Stop the container (or the local server), keep the data (dev.down; infra.down with Vault)."""
-    say = dry if is_dry(c) else print
-    for line in backend.choose(c).stop(is_dry(c)):
-        say(line)
+def stop(c, with_vault: bool = False) -> None:
+    """Stop the container (or the local server), keep the data; ``with_vault`` (infra.down): then the
+    Vault container (silent when there is none)."""
+    s = config.settings(c)
+    for line in backend.choose(s).stop(s.dry):
+        (dry if s.dry else print)(line)
+    if with_vault:
+        from tasks.lib import vault  # urllib: only infra.* needs it
 
-
-def down(c) -> None:
-    """infra.down: stop Postgres (data kept), then the Vault container (silent when there is none)."""
-    from tasks.lib import vault
-
-    stop(c)
-    vault.stop(vault.spec_from_config(c), is_dry(c))
+        vault.stop(vault.spec_from_config(s), s.dry)
 
 
 def destroy(c, yes: bool) -> None:
@@ -75,44 +67,45 @@ def destroy(c, yes: bool) -> None:
     the Vault container. Declining removes nothing."""
     from tasks.lib import vault
 
-    be = backend.choose(c)
+    s = config.settings(c)
+    be = backend.choose(s)
     what = be.destroy_what()
-    if is_dry(c):
+    if s.dry:
         dry(f"would {be.removing} {what}")
     else:
         console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
         for line in be.destroy():
             print(line)
-    vault.remove(vault.spec_from_config(c), is_dry(c))
+    vault.stop(vault.spec_from_config(s), s.dry, remove=True)
 
 
 def print_status(c) -> None:
     """infra.status: the backend, its container or cluster, whether Postgres answers, and Vault's row."""
-    from tasks.lib import vault  # urllib: only infra.status needs it
+    from tasks.lib import vault
 
-    spec = spec_from_config(c)
-    print(console.table([*backend.choose(c, spec).status_rows(), _database_row(spec.db), vault.status_row(c)]))
-
-
-def _database_row(db: Database) -> tuple[str, str]:
+    s = config.settings(c)
+    spec = spec_from_config(s)
+    db = spec.db
     answer = handshake.handshake(db)
     where = f"{db.host}:{db.port} ({db.name} as {db.user})"
     if answer.error is not None:
-        return ("database", f"does not answer at {where}: {answer.error}")
-    if answer.database_exists is False:
-        text = (
+        row = ("database", f"does not answer at {where}: {answer.error}")
+    elif answer.database_exists is False:
+        row = (
+            "database",
             f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist:"
-            " not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)"
+            " not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)",
         )
-        return ("database", text)
-    return ("database", f"answers at {where}")
+    else:
+        row = ("database", f"answers at {where}")
+    print(console.table([*backend.choose(s, spec).status_rows(), row, vault.status_row(s)]))
 
 
 def print_logs(c, tail: int, follow: bool) -> None:
     """infra.logs: the last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
     last = ""
     try:
-        for text in backend.choose(c).logs(tail, follow):
+        for text in backend.choose(config.settings(c)).logs(tail, follow):
             sys.stdout.write(text)
             sys.stdout.flush()
             last = text or last

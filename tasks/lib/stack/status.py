@@ -88,14 +88,14 @@ def step_rows(e: tool.Elixir) -> list[tuple[str, str]]:
 
 def show(c) -> None:
     try:
-        choice = backend.choose(c)
+        choice = backend.choose(config.settings(c))
         if choice.local:
             try:
-                row, running = local_row(server.local_spec(c, find_account=False), choice.why)
+                row, running = local_row(server.local_spec(config.settings(c), find_account=False), choice.why)
             except Exit as e:
                 row, running = ("postgres", f"local cluster: unknown: {_said(e)} ({choice.why})"), False
         else:
-            row, running = container_row(spec_from_config(c))
+            row, running = container_row(spec_from_config(config.settings(c)))
     except Exit as e:
         row, running = ("postgres", f"unknown: {_said(e)}"), False
     rows = [row, *database_rows(config.state_dir(c), running=running)]
@@ -107,7 +107,7 @@ def show(c) -> None:
         state.check_writable(config.state_dir(c), create=False)
     except state.StateError as e:
         rows.append(("state", _said(e)))
-    rows.append(vault_container.status_row(c))
+    rows.append(vault_container.status_row(config.settings(c)))
     print(console.table(rows))
     try:
         derived = summary.rows(c)
