@@ -61,10 +61,10 @@ def tool_row(
     return Row(name, OK, got + (f" ({pin_file} {want})" if want else ""))
 
 
-def postgres_rows(c) -> list[Row]:
+def postgres_rows(s: config.Settings) -> list[Row]:
     """The backend postgres.backend picks, then its own rows (the engine and container, or the local cluster)."""
     try:
-        be = backend.choose(c)
+        be = backend.choose(s)
     except Exit as e:
         what, fix = what_and_fix(e)
         return [Row("postgres backend", FAIL, what, fix)]
@@ -192,10 +192,10 @@ def settings_rows(s: config.Settings) -> list[Row]:
     return [Row(p.setting, FAIL, p.what, p.fix) for p in problems]
 
 
-def repository_rows(c) -> list[Row]:
+def repository_rows(s: config.Settings) -> list[Row]:
     """What the repository decided (the compose file's image, the mix project's shape...), each with its source."""
     try:
-        return [Row(name, OK, text) for name, text in summary.rows(c)]
+        return [Row(name, OK, text) for name, text in summary.rows(s)]
     except Exit as e:
         return [Row("repository", FAIL, e.message or "")]
 
@@ -208,8 +208,7 @@ def _found(check: str, find: Callable[[], str], status_if_missing: str, note: st
         return Row(check, status_if_missing, (e.message or "") + note)
 
 
-def collect(c) -> list[Row]:
-    s = config.settings(c)
+def collect(s: config.Settings) -> list[Row]:
     repo = s.repository()
     wanted = {name: pin.version for name, pin in repo.pins.items()}
     sources = {name: repo.show(pin.source) for name, pin in repo.pins.items()}
@@ -233,19 +232,17 @@ def collect(c) -> list[Row]:
     except envfile.EnvFileError:
         pass
     with ThreadPoolExecutor(max_workers=4) as pool:
-        docker_future = pool.submit(postgres_rows, c)
-        browser_future = pool.submit(browser.doctor_rows, c)  # acceptance tests only: chromedriver, Chrome
+        docker_future = pool.submit(postgres_rows, s)
+        browser_future = pool.submit(browser.doctor_rows, s)  # acceptance tests only: chromedriver, Chrome
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
-        rows.append(_found("elixir root", lambda: str(tool.settings(c).root), FAIL))
-        rows.append(_found("mix", lambda: tool.settings(c).mix, FAIL))
+        rows.append(_found("elixir root", lambda: str(tool.settings(s).root), FAIL))
+        rows.append(_found("mix", lambda: tool.settings(s).mix, FAIL))
         rows += [f.result() for f in tool_futures.values()]
         browser_rows = [Row(*found) for found in browser_future.result()]
-    rows.append(
-        _found("stripe cli", lambda: stripe_cli.find(config.text(c, "billing", "stripe")), WARN, " (only billing.serve/listen need it)")
-    )
+    rows.append(_found("stripe cli", lambda: stripe_cli.find(s.text("billing", "stripe")), WARN, " (only billing.serve/listen need it)"))
     rows += browser_rows
-    rows += repository_rows(c)
+    rows += repository_rows(s)
     rows += settings_rows(s)
     rows += env_rows()
     rows += git_rows()
@@ -264,7 +261,7 @@ def render(rows: list[Row]) -> str:
 
 def report(c) -> None:
     """inv doctor: the table, then one verdict line; Exit 1 when a required check failed."""
-    rows = collect(c)
+    rows = collect(config.settings(c))
     print(render(rows))
     failed = [r.check for r in rows if r.status == FAIL]
     if failed:

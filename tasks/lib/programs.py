@@ -16,8 +16,8 @@ from pathlib import Path
 
 from invoke import Exit
 
+from tasks.lib import config
 from tasks.lib.config import PROJECT_ROOT
-from tasks.lib.console import is_dry
 from tasks.lib.masking import mask_env
 
 
@@ -86,7 +86,7 @@ def run(
 
     unset = list(unset)
     print(f"$ {describe(argv, cwd, env, unset)}", flush=True)
-    if is_dry(c):
+    if config.settings(c).dry:
         return None
     child_env = {k: v for k, v in os.environ.items() if k not in unset}
     child_env.update({k: v for k, v in (env or {}).items() if k not in unset})
@@ -177,7 +177,7 @@ def exec_in(c, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = No
     from tasks.lib.supervise import lifeline
 
     print(f"$ {describe(argv, cwd, env)}", flush=True)
-    if is_dry(c):
+    if config.settings(c).dry:
         return
     sys.stdout.flush()
     sys.stderr.flush()

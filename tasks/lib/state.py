@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tasks.lib import config
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.problem import Problem
 
@@ -279,11 +278,3 @@ def _no_folder_as_file(folder: Path) -> None:
                     raise _file_error(Path(entry.path))
     except OSError:
         pass  # an unreadable folder: reading its files warns
-
-
-def require_writable(c) -> Path:
-    """The state folder, made if needed (not under `inv --dry`) and checked writable: call
-    before a step whose result must be recorded, and before anything destructive."""
-    s = config.settings(c)
-    check_writable(s.state_dir, create=not s.dry)
-    return s.state_dir

@@ -33,7 +33,7 @@ def test_defaults_come_from_the_collection():
     assert config.strings(c, "lint", "exclude") == []
     assert config.positive(c, "billing", "grace_period") == 5.0
     assert config.origin(c, "lint", "jobs") == "the default"
-    assert config.state_dir(c) == PROJECT_ROOT / ".inv"
+    assert config.settings(c).state_dir == PROJECT_ROOT / ".inv"
 
 
 def test_an_empty_value_counts_as_unset():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import programs, versions
+from tasks.lib import config, programs, versions
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.shlint import precommit, scripts, tools
 from tasks.lib.shlint.tips import Tip, check_tips
@@ -38,23 +38,20 @@ class Settings:
     dry: bool = False
 
     @classmethod
-    def read(cls, c) -> Settings:
+    def read(cls, s: config.Settings) -> Settings:
         """Every lint.* setting, so that a bad one is one line before anything runs."""
-        from tasks.lib import config
-        from tasks.lib.console import is_dry
-
         return cls(
-            shellcheck=config.text(c, "lint", "shellcheck"),
-            shfmt=config.text(c, "lint", "shfmt"),
-            severity=config.choice(c, "lint", "severity", ("error", "warning", "info", "style")),
-            indent=config.whole(c, "lint", "indent"),
-            jobs=config.whole(c, "lint", "jobs"),
-            exclude=tuple(config.strings(c, "lint", "exclude")),
-            minimal_paths=tuple(config.strings(c, "lint", "minimal_paths")),
-            pre_commit_configs=tuple(config.strings(c, "lint", "pre_commit_configs")),
-            strict=config.flag(c, "lint", "strict"),
-            tool_versions=config.optional(c, "lint", "tool_versions"),
-            dry=is_dry(c),
+            shellcheck=s.text("lint", "shellcheck"),
+            shfmt=s.text("lint", "shfmt"),
+            severity=s.choice("lint", "severity"),
+            indent=s.whole("lint", "indent"),
+            jobs=s.whole("lint", "jobs"),
+            exclude=tuple(s.strings("lint", "exclude")),
+            minimal_paths=tuple(s.strings("lint", "minimal_paths")),
+            pre_commit_configs=tuple(s.strings("lint", "pre_commit_configs")),
+            strict=s.flag("lint", "strict"),
+            tool_versions=s.optional("lint", "tool_versions"),
+            dry=s.dry,
         )
 
 
@@ -62,13 +59,13 @@ def install_hook(c, create: bool) -> None:
     """`inv lint.install-hook`."""
     from tasks.lib.shlint import hook
 
-    s = Settings.read(c)
+    s = Settings.read(config.settings(c))
     hook.install(s.pre_commit_configs, create, s.dry)
 
 
 def lint_sh(c, path: Sequence[str] | None, fix: bool, strict: bool, staged: bool) -> None:
     """`inv lint.sh`: exit 1 (with the fix) when a script fails."""
-    s = Settings.read(c)
+    s = Settings.read(config.settings(c))
     strict = strict or s.strict
     root = PROJECT_ROOT
     s = dataclasses.replace(s, shellcheck=tools.find_tool(s.shellcheck, "shellcheck", root), shfmt=tools.find_tool(s.shfmt, "shfmt", root))

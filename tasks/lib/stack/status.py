@@ -87,6 +87,7 @@ def step_rows(e: tool.Elixir) -> list[tuple[str, str]]:
 
 
 def show(c) -> None:
+    s = config.settings(c)
     try:
         choice = backend.choose(c)
         if choice.local:
@@ -98,19 +99,19 @@ def show(c) -> None:
             row, running = container_row(spec_from_config(c))
     except Exit as e:
         row, running = ("postgres", f"unknown: {_said(e)}"), False
-    rows = [row, *database_rows(config.state_dir(c), running=running)]
+    rows = [row, *database_rows(s.state_dir, running=running)]
     try:
         rows += step_rows(tool.settings(c))
     except Exit as e:
         rows.append(("steps", f"unknown: {_said(e)}"))
     try:
-        state.check_writable(config.state_dir(c), create=False)
+        state.check_writable(s.state_dir, create=False)
     except state.StateError as e:
         rows.append(("state", _said(e)))
     rows.append(vault_container.status_row(c))
     print(console.table(rows))
     try:
-        derived = summary.rows(c)
+        derived = summary.rows(s)
     except Exit as e:
         derived = [("repository", _said(e))]
     print("\nRead from the repository (a setting or environment variable wins):")
