@@ -237,15 +237,15 @@ def _ctx(root: Path, monkeypatch, **layers) -> MockContext:
 
 def test_unset_settings_come_from_the_repository_with_their_source(oneapp, monkeypatch):
     c = _ctx(oneapp, monkeypatch)
-    assert config.text(c, "postgres", "image") == "postgres:18"
-    assert config.origin(c, "postgres", "image") == "scripts/compose/portal.yml"
-    assert config.text(c, "postgres", "data_dir") == "/var/lib/postgresql/18/docker"
-    assert config.text(c, "elixir", "web_app") == "."
+    assert config.settings(c).text("postgres", "image") == "postgres:18"
+    assert config.settings(c).origin("postgres", "image") == "scripts/compose/portal.yml"
+    assert config.settings(c).text("postgres", "data_dir") == "/var/lib/postgresql/18/docker"
+    assert config.settings(c).text("elixir", "web_app") == "."
 
 
 def test_a_setting_always_wins_and_the_summary_says_what_the_repository_said(oneapp, monkeypatch):
     c = _ctx(oneapp, monkeypatch, postgres={"image": "postgres:17"})
-    assert config.text(c, "postgres", "image") == "postgres:17"
+    assert config.settings(c).text("postgres", "image") == "postgres:17"
     rows = dict(summary.rows(config.settings(c)))
     assert (
         "postgres:17 (from" in rows["postgres.image"]
