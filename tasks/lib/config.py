@@ -1,8 +1,4 @@
-"""The suite's settings: typed getters, where a value came from, and the one validator.
-
-Defaults are declared by each task module's ``ns.configure``; invoke.yaml, ``-f`` files and
-``INVOKE_<SECTION>_<KEY>`` override them. An empty value counts as unset (the default applies).
-"""
+"""The suite's settings: typed getters, where a value came from, and the one validator (an empty value means the default)."""
 
 from __future__ import annotations
 
@@ -313,9 +309,7 @@ class Settings:
         return self.path("dev", "state_dir")
 
     def problems(self) -> list[SettingError]:
-        """Every bad value under the suite's sections, read layer by layer (so a value invoke
-        cannot even merge is named too): a wrong type, a value not among the choices, a key
-        no task module declares."""
+        """Every bad value under the suite's sections, read layer by layer: a wrong type, a value not among the choices, an unknown key."""
         out = []
         for section, declared in sorted(self.layer("_collection").items()):
             if not isinstance(declared, dict):
@@ -370,15 +364,12 @@ def _typed_variables(defaults: dict, environ: Mapping[str, str]) -> Iterator[tup
 
 
 def empty_variables(defaults: dict, environ: Mapping[str, str]) -> list[str]:
-    """INVOKE_* variables set empty for a setting invoke casts: they mean "the default", so the
-    caller drops them before invoke casts "" (a traceback for numbers, false for booleans)."""
+    """INVOKE_* variables set empty for a setting invoke casts: they mean "the default", so the caller drops them."""
     return [name for name, _, _, _, new in _typed_variables(defaults, environ) if new.strip() == ""]
 
 
 def environment_errors(defaults: dict, environ: Mapping[str, str]) -> list[SettingError]:
-    """INVOKE_* values invoke would crash on or misread when it casts them to the type of the value in
-    ``defaults``: ``int("two")`` is a traceback, a list cannot come from the environment, and every
-    string but ``0`` and the empty one reads as true."""
+    """INVOKE_* values invoke would crash on or misread when it casts them to the type of the value in ``defaults``."""
     out = []
     for name, section, key, old, new in _typed_variables(defaults, environ):
         word = new.strip().lower()

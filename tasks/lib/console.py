@@ -47,8 +47,7 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, ri
 
 
 def confirm(question: str, *, yes: bool, rerun: str, declined: str) -> None:
-    """Ask ``question [y/N]`` on a terminal; ``yes`` skips it. Without a terminal, Exit with ``rerun``
-    (the user's command line plus --yes); ``declined`` is the line when the answer is not yes."""
+    """Ask ``question [y/N]``; ``yes`` skips it; without a terminal, Exit saying to ``rerun`` with --yes."""
     if yes:
         return
     if not sys.stdin.isatty():

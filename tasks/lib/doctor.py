@@ -1,7 +1,4 @@
-"""The checks behind `inv doctor`: each a ``Row`` (ok, warn or FAIL, with a fix).
-
-The slow ones (Docker, the tool versions) run in threads.
-"""
+"""The checks behind `inv doctor`: each a ``Row`` (ok, warn or FAIL, with a fix); the slow ones run in threads."""
 
 from __future__ import annotations
 
@@ -136,8 +133,7 @@ def _show(path: Path) -> str:
 
 
 def _ours_in_tree() -> dict[str, str]:
-    """Folders of ours git may offer, each with a file in it to ask git about: an in-tree venv
-    (Python < 3.13 writes no .gitignore in it) and `pip install .`'s egg-info."""
+    """Folders of ours git may offer (an in-tree venv, egg-info), each with a file in it to ask git about."""
     found = {p.name + "/": p.name + "/PKG-INFO" for p in PROJECT_ROOT.glob("*.egg-info") if p.is_dir()}
     venv = Path(sys.prefix).resolve()
     if sys.prefix != sys.base_prefix and venv.parent == PROJECT_ROOT.resolve():
@@ -146,9 +142,7 @@ def _ours_in_tree() -> dict[str, str]:
 
 
 def git_rows() -> list[Row]:
-    """Files git would commit: a tracked secrets file fails (its secrets are in the history or the next
-    commit); a secrets file, venv or egg-info not ignored warns (one `git add .` away). No row outside a
-    repository or without git."""
+    """Secrets files git would commit (tracked: FAIL, not ignored: warn), and our venv or egg-info when not ignored."""
     if not _in_checkout(PROJECT_ROOT) or shutil.which("git") is None:
         return []
     try:

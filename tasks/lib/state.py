@@ -1,9 +1,4 @@
-"""The state folder's JSON files and lock files (setting dev.state_dir, default .inv).
-
-State that cannot be read is unknown state: one warning, and the caller goes on as if it were
-absent. State that cannot be written is a ``StateError`` naming the path and the fix.
-The folder ignores itself with its own `.gitignore` (`*`), as pytest's cache does.
-"""
+"""The state folder's JSON and lock files: unreadable state is a warning and unknown, unwritable state a StateError."""
 
 from __future__ import annotations
 

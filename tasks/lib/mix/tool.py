@@ -1,9 +1,4 @@
-"""The elixir.* settings, read once per task run, and mix command lines.
-
-`mix do` separates tasks with `+` since Elixir 1.14 and with a trailing comma before, so
-the version matters; it is read from the install's elixir.app, or once from `mix --version`
-behind an asdf/mise shim (cached in the state folder).
-"""
+"""The elixir.* settings, read once per task run, and mix command lines (`mix do`'s separator depends on Elixir's version)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched
-(chromedriver drives only the Chrome of its own major version)."""
+"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched."""
 
 from __future__ import annotations
 

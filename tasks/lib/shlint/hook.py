@@ -1,6 +1,4 @@
-"""`inv lint.install-hook`: our hook inserted as text at the end of the `repos:` list of
-the repository's pre-commit config, every other byte kept; the result must read back as
-the same config plus our hook."""
+"""`inv lint.install-hook`: our hook inserted as text at the end of `repos:`, every other byte kept, checked by reading back."""
 
 from __future__ import annotations
 
@@ -124,8 +122,7 @@ def _show(block: str) -> None:
 
 
 def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = None) -> None:
-    """Add the lint-sh hook to each of the configs ``names`` (lint.pre_commit_configs) in the
-    work tree holding ``root`` (the suite's folder); with none, create the first (asking, or ``create``)."""
+    """Add the lint-sh hook to each of the configs ``names``; with none, create the first (asking, or ``create``)."""
     if not names:
         raise Problem(
             "setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to",

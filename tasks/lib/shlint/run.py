@@ -1,5 +1,4 @@
-"""`inv lint.sh` and `inv lint.install-hook`: the lint.* settings read once, the scripts
-found, both tools and the tips run, the report printed."""
+"""`inv lint.sh` and `inv lint.install-hook`: settings read once, both tools and the tips run, the report printed."""
 
 from __future__ import annotations
 
@@ -92,9 +91,7 @@ def lint_sh(c, path: Sequence[str] | None, fix: bool, strict: bool, staged: bool
 def lint(
     root: Path, files: Sequence[str], s: Settings, *, fix: bool = False, skip: Mapping[str, Mapping[str, str]] | None = None
 ) -> Report:
-    """Check ``files`` with both tools, each without the files ``skip`` keeps from it, and
-    the tips (with shellcheck). shfmt (fast) first, so that with ``fix`` (not under dry)
-    shellcheck reads the rewritten files; then shellcheck, one batch per core."""
+    """Check ``files`` with shfmt first (so ``fix`` rewrites before shellcheck reads), shellcheck in batches, and the tips."""
     checked = {tool: [rel for rel in files if rel not in (skip or {}).get(tool, {})] for tool in precommit.TOOLS}
     results = {rel: FileResult(rel) for rel in files}
     for rel in checked["shellcheck"]:
@@ -124,8 +121,7 @@ def lint(
 
 
 def skipped_by_pre_commit(root: Path, files: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, str]]:
-    """The files the repository's pre-commit configs (``names``, from the top of the work
-    tree) keep from each tool. A config that cannot be read is one warning, and skips nothing."""
+    """The files the repository's pre-commit configs keep from each tool; an unreadable config is one warning."""
     if not names or not files:
         return precommit.skips(files, [])
     top, prefix = scripts.work_tree(root)

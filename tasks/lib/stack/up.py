@@ -1,9 +1,4 @@
-"""`inv dev.up`: infra.up, elixir.deps, elixir.setup and db.seed, Postgres in parallel, a timing table, then iex;
-and each of those steps alone.
-
-dev.up calls the steps itself rather than as invoke pre-tasks so that its flags reach them,
-Postgres starts while mix works, and each step is timed.
-"""
+"""`inv dev.up` (deps, setup, seed; Postgres in parallel; a timing table; then iex) and each of its steps alone."""
 
 from __future__ import annotations
 

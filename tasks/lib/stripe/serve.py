@@ -1,9 +1,4 @@
-"""billing.serve, billing.listen, billing.env: the portal with billing on and `stripe listen` beside it.
-
-The signing secret comes from `stripe listen --print-secret` and goes to the server; secrets
-travel in the children's environment only and are masked in everything printed. What can be
-refused (a live key, a missing CLI, a bad --env) is refused before anything starts.
-"""
+"""billing.serve, billing.listen, billing.env: the portal with billing on, `stripe listen` beside it, secrets masked."""
 
 from __future__ import annotations
 
