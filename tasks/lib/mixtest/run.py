@@ -163,9 +163,9 @@ def test(
     vault_env: dict[str, str] = {}
     secrets: list[str] = []
     if acceptance:
-        from tasks.lib import vault
+        from tasks.lib import config, vault
 
-        spec = vault.bring_up(c)
+        spec = vault.bring_up(config.settings(c))
         vault_env = spec.client_env()
         secrets = spec.secrets()
         if found_browser is not None and programs.which("chromedriver") != found_browser.driver:

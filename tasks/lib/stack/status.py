@@ -89,26 +89,26 @@ def step_rows(e: tool.Elixir) -> list[tuple[str, str]]:
 def show(c) -> None:
     s = config.settings(c)
     try:
-        choice = backend.choose(c)
+        choice = backend.choose(s)
         if choice.local:
             try:
-                row, running = local_row(server.local_spec(c, find_account=False), choice.why)
+                row, running = local_row(server.local_spec(s, find_account=False), choice.why)
             except Exit as e:
                 row, running = ("postgres", f"local cluster: unknown: {_said(e)} ({choice.why})"), False
         else:
-            row, running = container_row(spec_from_config(c))
+            row, running = container_row(spec_from_config(s))
     except Exit as e:
         row, running = ("postgres", f"unknown: {_said(e)}"), False
     rows = [row, *database_rows(s.state_dir, running=running)]
     try:
-        rows += step_rows(tool.settings(c))
+        rows += step_rows(tool.settings(s))
     except Exit as e:
         rows.append(("steps", f"unknown: {_said(e)}"))
     try:
         state.check_writable(s.state_dir, create=False)
     except state.StateError as e:
         rows.append(("state", _said(e)))
-    rows.append(vault_container.status_row(c))
+    rows.append(vault_container.status_row(s))
     print(console.table(rows))
     try:
         derived = summary.rows(s)
