@@ -393,11 +393,6 @@ def environment_errors(defaults: dict, environ: Mapping[str, str]) -> list[Setti
     return out
 
 
-def environment_problems(defaults: dict, environ: Mapping[str, str]) -> list[str]:
-    """``environment_errors`` as lines."""
-    return [str(e) for e in environment_errors(defaults, environ)]
-
-
 def project_path(value: str | os.PathLike, base: Path | None = None) -> Path:
     """A path, ``~`` expanded, relative to ``base`` (default: the project root) unless absolute."""
     p = Path(os.path.expanduser(str(value)))

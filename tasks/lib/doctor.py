@@ -35,14 +35,6 @@ class Row:
     fix: str = ""
 
 
-VERSION_COMMANDS = {
-    "elixir": ["elixir", "--short-version"],
-    "erl": ["erl", "-noshell", "-eval", 'io:format("~s", [erlang:system_info(otp_release)]), halt().'],
-    "node": ["node", "--version"],
-    "pnpm": ["pnpm", "--version"],
-}
-
-
 def tool_row(
     name: str, argv: list[str], wanted: dict[str, str], required: bool, install: str, sources: dict[str, str] | None = None
 ) -> Row:
@@ -186,14 +178,6 @@ def settings_rows(s: config.Settings) -> list[Row]:
     return [Row(p.setting, FAIL, p.what, p.fix) for p in problems]
 
 
-def repository_rows(s: config.Settings) -> list[Row]:
-    """What the repository decided (the compose file's image, the mix project's shape...), each with its source."""
-    try:
-        return [Row(name, OK, text) for name, text in summary.rows(s)]
-    except Exit as e:
-        return [Row("repository", FAIL, e.message or "")]
-
-
 def _found(check: str, find: Callable[[], str], status_if_missing: str, note: str = "") -> Row:
     """OK with what ``find()`` found; its one-line Exit (which carries its own fix) otherwise."""
     try:
@@ -207,18 +191,21 @@ def collect(s: config.Settings) -> list[Row]:
     wanted = {name: pin.version for name, pin in repo.pins.items()}
     sources = {name: repo.show(pin.source) for name, pin in repo.pins.items()}
     elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
+    otp = 'io:format("~s", [erlang:system_info(otp_release)]), halt().'
     jobs = {
-        "elixir": (VERSION_COMMANDS["elixir"], True, elixir_install),
-        "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
-        "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
-        "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
+        "elixir": (["elixir", "--short-version"], True, elixir_install),
+        "erl": (["erl", "-noshell", "-eval", otp], True, elixir_install),
+        "node": (["node", "--version"], False, "install Node.js (assets): asdf install nodejs"),
+        "pnpm": (["pnpm", "--version"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
+        **{
+            name: (
+                [s.text("lint", name), "--version"],
+                False,
+                f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
+            )
+            for name in ("shellcheck", "shfmt")
+        },
     }
-    for name in ("shellcheck", "shfmt"):
-        jobs[name] = (
-            [s.text("lint", name), "--version"],
-            False,
-            f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
-        )
     # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
     # reported by env_rows (loading fails the same way again there).
     try:
@@ -236,7 +223,10 @@ def collect(s: config.Settings) -> list[Row]:
         browser_rows = [Row(*found) for found in browser_future.result()]
     rows.append(_found("stripe cli", lambda: stripe_cli.find(s.text("billing", "stripe")), WARN, " (only billing.serve/listen need it)"))
     rows += browser_rows
-    rows += repository_rows(s)
+    try:  # what the repository decided, each with its source
+        rows += [Row(name, OK, text) for name, text in summary.rows(s)]
+    except Exit as e:
+        rows.append(Row("repository", FAIL, e.message or ""))
     rows += settings_rows(s)
     rows += env_rows()
     rows += git_rows()

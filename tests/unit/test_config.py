@@ -82,7 +82,7 @@ def test_origin_names_the_environment_variable(monkeypatch):
     ],
 )
 def test_environment_values_invoke_would_crash_on_or_misread(name, value, says):
-    problems = config.environment_problems(DEFAULTS, {name: value})
+    problems = list(map(str, config.environment_errors(DEFAULTS, {name: value})))
     assert len(problems) == 1 and says in problems[0] and name in problems[0]
 
 
@@ -91,7 +91,7 @@ def test_environment_values_invoke_would_crash_on_or_misread(name, value, says):
     [("INVOKE_LINT_JOBS", "2"), ("INVOKE_BILLING_GRACE_PERIOD", "2.5"), ("INVOKE_LINT_STRICT", "1"), ("INVOKE_LINT_STRICT", "")],
 )
 def test_environment_values_invoke_reads_right_pass(name, value):
-    assert config.environment_problems(DEFAULTS, {name: value}) == []
+    assert list(map(str, config.environment_errors(DEFAULTS, {name: value}))) == []
 
 
 def test_empty_typed_variables_mean_the_default():

@@ -135,13 +135,13 @@ def test_bad_commands_are_one_line_naming_the_setting(value):
 @pytest.mark.parametrize("word", ["0", "1", "true", "yes", "on", "TRUE", "Yes", " ON "])
 def test_true_words_and_0_in_the_environment_are_no_problem(word):
     # 0 is the one way invoke reads false, and what the "would read as true" line tells users to set.
-    assert config.environment_problems(DEFAULTS, {"INVOKE_LINT_STRICT": word}) == []
+    assert list(map(str, config.environment_errors(DEFAULTS, {"INVOKE_LINT_STRICT": word}))) == []
 
 
 def test_every_variable_is_checked_past_an_empty_one_and_an_odd_section():
     settings = {"tasks": "not a section", **DEFAULTS}
     environ = {"INVOKE_LINT_JOBS": "", "INVOKE_LINT_STRICT": "maybe", "INVOKE_BILLING_GRACE_PERIOD": "soon"}
-    problems = config.environment_problems(settings, environ)
+    problems = list(map(str, config.environment_errors(settings, environ)))
     assert len(problems) == 2
     assert "INVOKE_LINT_STRICT" in problems[0] and "INVOKE_BILLING_GRACE_PERIOD" in problems[1]
 
@@ -151,7 +151,7 @@ def test_a_mapping_setting_cannot_come_from_the_environment():
     cfg = Config()
     cfg.load_collection({"postgres": {"env": {"TZ": "UTC"}, "port": 5432}})
     sections = {k: dict(v) for k, v in cfg.items() if hasattr(v, "items")}
-    [problem] = config.environment_problems(sections, {"INVOKE_POSTGRES_ENV": "x"})
+    [problem] = list(map(str, config.environment_errors(sections, {"INVOKE_POSTGRES_ENV": "x"})))
     assert "INVOKE_POSTGRES_ENV" in problem and "postgres.env" in problem and "a list cannot come from the environment" in problem
 
 

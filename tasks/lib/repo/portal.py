@@ -41,15 +41,9 @@ def replication_hardwired(root: Path) -> Fact | None:
     return Fact(False, str(seen)) if seen else None
 
 
-def seeds_files(root: Path, apps_path: str | None) -> list[Path]:
-    found = [root / "priv" / "repo" / "seeds.exs"]
-    if apps_path:
-        found += sorted((root / apps_path).glob("*/priv/repo/seeds.exs"))
-    return [p for p in found if p.is_file()]
-
-
 def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
-    files = seeds_files(root, apps_path)
+    found = [root / "priv" / "repo" / "seeds.exs", *(sorted((root / apps_path).glob("*/priv/repo/seeds.exs")) if apps_path else [])]
+    files = [p for p in found if p.is_file()]
     for f in files:
         if "STATIC_SEEDS" in read_text(f):
             return Fact(True, str(f))

@@ -165,14 +165,12 @@ def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = N
                 f.write(new)
             added.append(where)
             print(f"{where}: {said}: `inv lint.sh` on the shell scripts being committed")
-    if added:
-        print(_how_to_run(added[0]))
-
-
-def _how_to_run(where: str) -> str:
-    if where == ".pre-commit-config.yaml":
-        return "pre-commit runs it at each commit after `pre-commit install` (pip install pre-commit)"
-    return f"pre-commit runs it with the config's other hooks: pre-commit run --config {where} (or pre-commit install --config {where})"
+    if added[:1] == [".pre-commit-config.yaml"]:
+        print("pre-commit runs it at each commit after `pre-commit install` (pip install pre-commit)")
+    elif added:
+        print(
+            f"pre-commit runs it with the config's other hooks: pre-commit run --config {added[0]} (or pre-commit install --config {added[0]})"
+        )
 
 
 def _ask(top: Path, looked: str, where: str) -> None:
