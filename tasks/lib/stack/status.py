@@ -78,14 +78,6 @@ def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
     return [("database", f"{where}: answers"), ("seeded", seeded)]
 
 
-def step_rows(e: tool.Elixir) -> list[tuple[str, str]]:
-    lines = []
-    for step in (steps.deps_step(e), steps.setup_step(e)):
-        fresh, reason = fingerprints.is_up_to_date(e.state_dir, step)
-        lines.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
-    return lines
-
-
 def show(c) -> None:
     s = config.settings(c)
     try:
@@ -101,7 +93,10 @@ def show(c) -> None:
         row, running = ("postgres", f"unknown: {_said(e)}"), False
     rows = [row, *database_rows(s.state_dir, running=running)]
     try:
-        rows += step_rows(tool.settings(s))
+        e = tool.settings(s)
+        for step in (steps.deps_step(e), steps.setup_step(e)):
+            fresh, reason = fingerprints.is_up_to_date(e.state_dir, step)
+            rows.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
     except Exit as e:
         rows.append(("steps", f"unknown: {_said(e)}"))
     try:
