@@ -93,9 +93,9 @@ def show(c) -> None:
         row, running = ("postgres", f"unknown: {_said(e)}"), False
     rows = [row, *database_rows(s.state_dir, running=running)]
     try:
-        e = tool.settings(s)
-        for step in (steps.deps_step(e), steps.setup_step(e)):
-            fresh, reason = fingerprints.is_up_to_date(e.state_dir, step)
+        elixir = tool.settings(s)
+        for step in (steps.deps_step(elixir), steps.setup_step(elixir)):
+            fresh, reason = fingerprints.is_up_to_date(elixir.state_dir, step)
             rows.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
     except Exit as e:
         rows.append(("steps", f"unknown: {_said(e)}"))
