@@ -32,6 +32,7 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, ri
         return ""
     n = max(len(r) for r in all_rows)
     widths = [max((len(r[i]) for r in all_rows if i < len(r) and i < n - 1), default=0) for i in range(n)]
+
     def cell(i: int, text: str, last: bool) -> str:
         return text.rjust(widths[i]) if i in right else (text if last else text.ljust(widths[i]))
 

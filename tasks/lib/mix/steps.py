@@ -76,10 +76,6 @@ def setup_needs_database(e: Elixir) -> str | None:
     return f"the {name} alias in {e.repo.show(mix.setup_file)} runs {', '.join(opens)}" if opens else None
 
 
-def cert_files(e: Elixir) -> list[Path]:
-    return e.repo.cert[0]
-
-
 def cert(e: Elixir) -> str:
     """`mix phx.gen.cert` when the dev config's cert is missing; under a lock: Phoenix's task would ask to overwrite."""
     files, named_in = e.repo.cert
