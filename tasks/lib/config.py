@@ -6,18 +6,15 @@ import difflib
 import math
 import os
 import shlex
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tasks.lib.problem import Problem
 
 if TYPE_CHECKING:
     from tasks.lib.repo.derived import Derived, Repo
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # The folder holding tasks.py: the Firezone repository root when the suite is in place.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -397,36 +394,3 @@ def project_path(value: str | os.PathLike, base: Path | None = None) -> Path:
     """A path, ``~`` expanded, relative to ``base`` (default: the project root) unless absolute."""
     p = Path(os.path.expanduser(str(value)))
     return p if p.is_absolute() else (base or PROJECT_ROOT) / p
-
-
-def _by_context(method: Callable[Concatenate[Settings, P], R]) -> Callable[Concatenate[Any, P], R]:
-    """``method`` called with a task's Context in place of a Settings."""
-
-    def call(c: Any, *args: P.args, **kwargs: P.kwargs) -> R:
-        return method(settings(c), *args, **kwargs)
-
-    return call
-
-
-# The getters by Context, for callers that read a setting or two where a task enters the library.
-is_set = _by_context(Settings.is_set)
-repository = _by_context(Settings.repository)
-derived = _by_context(Settings.derived)
-origin = _by_context(Settings.origin)
-raw = _by_context(Settings.raw)
-bad = _by_context(Settings.bad)
-text = _by_context(Settings.text)
-optional = _by_context(Settings.optional)
-number = _by_context(Settings.number)
-positive = _by_context(Settings.positive)
-whole = _by_context(Settings.whole)
-flag = _by_context(Settings.flag)
-choice = _by_context(Settings.choice)
-strings = _by_context(Settings.strings)
-words = _by_context(Settings.words)
-commands = _by_context(Settings.commands)
-path = _by_context(Settings.path)
-
-
-def state_dir(c: Any) -> Path:
-    return settings(c).state_dir

@@ -9,15 +9,8 @@ from typing import TextIO
 
 from invoke import Exit
 
-from tasks.lib import config
-
 # The start of every line that says what `inv --dry` would have done.
 DRY = "[dry] "
-
-
-def is_dry(c) -> bool:
-    """True under `inv --dry`: print the plan, touch nothing (``Settings.dry`` where one is at hand)."""
-    return config.settings(c).dry
 
 
 def dry(text: str, file: TextIO | None = None) -> None:
