@@ -1,4 +1,1 @@
-"""The suite: task modules, one per namespace (tasks/*.py), and their library (tasks/lib/).
-
-`inv` enters through ../tasks.py; ``collection.py`` builds the root namespace.
-"""
+"""The suite: task modules, one per namespace (tasks/*.py), and their library (tasks/lib/); `inv` enters through ../tasks.py."""

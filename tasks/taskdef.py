@@ -1,8 +1,4 @@
-"""The `task` decorator every task module uses (an invoke task that loads `.env` first),
-the executor that checks INVOKE_* variables, and one line for a broken YAML config file.
-
-Imported when `inv` loads the tasks, so it imports nothing from the library until a task runs.
-"""
+"""The `task` decorator (an invoke task loading `.env` first), the executor checking INVOKE_*, one line for bad YAML."""
 
 from __future__ import annotations
 
@@ -15,9 +11,8 @@ from invoke.executor import Executor
 
 
 class SuiteTask(invoke.Task):
-    """Loads `.env` (once; ``load_env=False`` leaves it to the task) before the body runs, turns a
-    signal into one line and the shell's exit code, and afterwards keeps the state folder out of git.
-    ``shortflags`` picks one-letter flags where invoke's first free letter would mislead."""
+    """Loads `.env` before the body, turns a signal into one line and the shell's code, then keeps the state folder
+    out of git; ``shortflags`` picks one-letter flags where invoke's first free letter would mislead."""
 
     def __init__(self, body: Any, *args: Any, load_env: bool = True, shortflags: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(body, *args, **kwargs)

@@ -1,8 +1,4 @@
-"""The suite's settings: typed getters, where a value came from, and the one validator.
-
-Defaults are declared by each task module's ``ns.configure``; invoke.yaml, ``-f`` files and
-``INVOKE_<SECTION>_<KEY>`` override them. An empty value counts as unset (the default applies).
-"""
+"""The suite's settings: typed getters, where a value came from, and the one validator (an empty value means the default)."""
 
 from __future__ import annotations
 
@@ -10,18 +6,15 @@ import difflib
 import math
 import os
 import shlex
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tasks.lib.problem import Problem
 
 if TYPE_CHECKING:
     from tasks.lib.repo.derived import Derived, Repo
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # The folder holding tasks.py: the Firezone repository root when the suite is in place.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -313,9 +306,7 @@ class Settings:
         return self.path("dev", "state_dir")
 
     def problems(self) -> list[SettingError]:
-        """Every bad value under the suite's sections, read layer by layer (so a value invoke
-        cannot even merge is named too): a wrong type, a value not among the choices, a key
-        no task module declares."""
+        """Every bad value under the suite's sections, read layer by layer: a wrong type, a value not among the choices, an unknown key."""
         out = []
         for section, declared in sorted(self.layer("_collection").items()):
             if not isinstance(declared, dict):
@@ -370,15 +361,12 @@ def _typed_variables(defaults: dict, environ: Mapping[str, str]) -> Iterator[tup
 
 
 def empty_variables(defaults: dict, environ: Mapping[str, str]) -> list[str]:
-    """INVOKE_* variables set empty for a setting invoke casts: they mean "the default", so the
-    caller drops them before invoke casts "" (a traceback for numbers, false for booleans)."""
+    """INVOKE_* variables set empty for a setting invoke casts: they mean "the default", so the caller drops them."""
     return [name for name, _, _, _, new in _typed_variables(defaults, environ) if new.strip() == ""]
 
 
 def environment_errors(defaults: dict, environ: Mapping[str, str]) -> list[SettingError]:
-    """INVOKE_* values invoke would crash on or misread when it casts them to the type of the value in
-    ``defaults``: ``int("two")`` is a traceback, a list cannot come from the environment, and every
-    string but ``0`` and the empty one reads as true."""
+    """INVOKE_* values invoke would crash on or misread when it casts them to the type of the value in ``defaults``."""
     out = []
     for name, section, key, old, new in _typed_variables(defaults, environ):
         word = new.strip().lower()
@@ -402,45 +390,7 @@ def environment_errors(defaults: dict, environ: Mapping[str, str]) -> list[Setti
     return out
 
 
-def environment_problems(defaults: dict, environ: Mapping[str, str]) -> list[str]:
-    """``environment_errors`` as lines."""
-    return [str(e) for e in environment_errors(defaults, environ)]
-
-
 def project_path(value: str | os.PathLike, base: Path | None = None) -> Path:
     """A path, ``~`` expanded, relative to ``base`` (default: the project root) unless absolute."""
     p = Path(os.path.expanduser(str(value)))
     return p if p.is_absolute() else (base or PROJECT_ROOT) / p
-
-
-def _by_context(method: Callable[Concatenate[Settings, P], R]) -> Callable[Concatenate[Any, P], R]:
-    """``method`` called with a task's Context in place of a Settings."""
-
-    def call(c: Any, *args: P.args, **kwargs: P.kwargs) -> R:
-        return method(settings(c), *args, **kwargs)
-
-    return call
-
-
-# The getters by Context, for callers that read a setting or two where a task enters the library.
-is_set = _by_context(Settings.is_set)
-repository = _by_context(Settings.repository)
-derived = _by_context(Settings.derived)
-origin = _by_context(Settings.origin)
-raw = _by_context(Settings.raw)
-bad = _by_context(Settings.bad)
-text = _by_context(Settings.text)
-optional = _by_context(Settings.optional)
-number = _by_context(Settings.number)
-positive = _by_context(Settings.positive)
-whole = _by_context(Settings.whole)
-flag = _by_context(Settings.flag)
-choice = _by_context(Settings.choice)
-strings = _by_context(Settings.strings)
-words = _by_context(Settings.words)
-commands = _by_context(Settings.commands)
-path = _by_context(Settings.path)
-
-
-def state_dir(c: Any) -> Path:
-    return settings(c).state_dir

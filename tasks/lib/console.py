@@ -9,15 +9,8 @@ from typing import TextIO
 
 from invoke import Exit
 
-from tasks.lib import config
-
 # The start of every line that says what `inv --dry` would have done.
 DRY = "[dry] "
-
-
-def is_dry(c) -> bool:
-    """True under `inv --dry`: print the plan, touch nothing (``Settings.dry`` where one is at hand)."""
-    return config.settings(c).dry
 
 
 def dry(text: str, file: TextIO | None = None) -> None:
@@ -32,23 +25,15 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, ri
         return ""
     n = max(len(r) for r in all_rows)
     widths = [max((len(r[i]) for r in all_rows if i < len(r) and i < n - 1), default=0) for i in range(n)]
-    lines = []
-    for r in all_rows:
-        cells = []
-        for i, cell in enumerate(r):
-            if i == len(r) - 1 and i not in right:
-                cells.append(cell)
-            elif i in right:
-                cells.append(cell.rjust(widths[i]))
-            else:
-                cells.append(cell.ljust(widths[i]))
-        lines.append(sep.join(cells).rstrip())
-    return "\n".join(lines)
+
+    def cell(i: int, text: str, last: bool) -> str:
+        return text.rjust(widths[i]) if i in right else (text if last else text.ljust(widths[i]))
+
+    return "\n".join(sep.join(cell(i, text, i == len(r) - 1) for i, text in enumerate(r)).rstrip() for r in all_rows)
 
 
 def confirm(question: str, *, yes: bool, rerun: str, declined: str) -> None:
-    """Ask ``question [y/N]`` on a terminal; ``yes`` skips it. Without a terminal, Exit with ``rerun``
-    (the user's command line plus --yes); ``declined`` is the line when the answer is not yes."""
+    """Ask ``question [y/N]``; ``yes`` skips it; without a terminal, Exit saying to ``rerun`` with --yes."""
     if yes:
         return
     if not sys.stdin.isatty():

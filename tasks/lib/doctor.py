@@ -1,7 +1,4 @@
-"""The checks behind `inv doctor`: each a ``Row`` (ok, warn or FAIL, with a fix).
-
-The slow ones (Docker, the tool versions) run in threads.
-"""
+"""The checks behind `inv doctor`: each a ``Row`` (ok, warn or FAIL, with a fix); the slow ones run in threads."""
 
 from __future__ import annotations
 
@@ -38,14 +35,6 @@ class Row:
     fix: str = ""
 
 
-VERSION_COMMANDS = {
-    "elixir": ["elixir", "--short-version"],
-    "erl": ["erl", "-noshell", "-eval", 'io:format("~s", [erlang:system_info(otp_release)]), halt().'],
-    "node": ["node", "--version"],
-    "pnpm": ["pnpm", "--version"],
-}
-
-
 def tool_row(
     name: str, argv: list[str], wanted: dict[str, str], required: bool, install: str, sources: dict[str, str] | None = None
 ) -> Row:
@@ -61,10 +50,10 @@ def tool_row(
     return Row(name, OK, got + (f" ({pin_file} {want})" if want else ""))
 
 
-def postgres_rows(c) -> list[Row]:
+def postgres_rows(s: config.Settings) -> list[Row]:
     """The backend postgres.backend picks, then its own rows (the engine and container, or the local cluster)."""
     try:
-        be = backend.choose(config.settings(c))
+        be = backend.choose(s)
     except Exit as e:
         what, fix = what_and_fix(e)
         return [Row("postgres backend", FAIL, what, fix)]
@@ -136,8 +125,7 @@ def _show(path: Path) -> str:
 
 
 def _ours_in_tree() -> dict[str, str]:
-    """Folders of ours git may offer, each with a file in it to ask git about: an in-tree venv
-    (Python < 3.13 writes no .gitignore in it) and `pip install .`'s egg-info."""
+    """Folders of ours git may offer (an in-tree venv, egg-info), each with a file in it to ask git about."""
     found = {p.name + "/": p.name + "/PKG-INFO" for p in PROJECT_ROOT.glob("*.egg-info") if p.is_dir()}
     venv = Path(sys.prefix).resolve()
     if sys.prefix != sys.base_prefix and venv.parent == PROJECT_ROOT.resolve():
@@ -146,9 +134,7 @@ def _ours_in_tree() -> dict[str, str]:
 
 
 def git_rows() -> list[Row]:
-    """Files git would commit: a tracked secrets file fails (its secrets are in the history or the next
-    commit); a secrets file, venv or egg-info not ignored warns (one `git add .` away). No row outside a
-    repository or without git."""
+    """Secrets files git would commit (tracked: FAIL, not ignored: warn), and our venv or egg-info when not ignored."""
     if not _in_checkout(PROJECT_ROOT) or shutil.which("git") is None:
         return []
     try:
@@ -192,14 +178,6 @@ def settings_rows(s: config.Settings) -> list[Row]:
     return [Row(p.setting, FAIL, p.what, p.fix) for p in problems]
 
 
-def repository_rows(c) -> list[Row]:
-    """What the repository decided (the compose file's image, the mix project's shape...), each with its source."""
-    try:
-        return [Row(name, OK, text) for name, text in summary.rows(c)]
-    except Exit as e:
-        return [Row("repository", FAIL, e.message or "")]
-
-
 def _found(check: str, find: Callable[[], str], status_if_missing: str, note: str = "") -> Row:
     """OK with what ``find()`` found; its one-line Exit (which carries its own fix) otherwise."""
     try:
@@ -208,24 +186,26 @@ def _found(check: str, find: Callable[[], str], status_if_missing: str, note: st
         return Row(check, status_if_missing, (e.message or "") + note)
 
 
-def collect(c) -> list[Row]:
-    s = config.settings(c)
+def collect(s: config.Settings) -> list[Row]:
     repo = s.repository()
     wanted = {name: pin.version for name, pin in repo.pins.items()}
     sources = {name: repo.show(pin.source) for name, pin in repo.pins.items()}
     elixir_install = "install Elixir/Erlang (asdf install, or apt-get install elixir)"
+    otp = 'io:format("~s", [erlang:system_info(otp_release)]), halt().'
     jobs = {
-        "elixir": (VERSION_COMMANDS["elixir"], True, elixir_install),
-        "erl": (VERSION_COMMANDS["erl"], True, elixir_install),
-        "node": (VERSION_COMMANDS["node"], False, "install Node.js (assets): asdf install nodejs"),
-        "pnpm": (VERSION_COMMANDS["pnpm"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
+        "elixir": (["elixir", "--short-version"], True, elixir_install),
+        "erl": (["erl", "-noshell", "-eval", otp], True, elixir_install),
+        "node": (["node", "--version"], False, "install Node.js (assets): asdf install nodejs"),
+        "pnpm": (["pnpm", "--version"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
+        **{
+            name: (
+                [s.text("lint", name), "--version"],
+                False,
+                f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
+            )
+            for name in ("shellcheck", "shfmt")
+        },
     }
-    for name in ("shellcheck", "shfmt"):
-        jobs[name] = (
-            [s.text("lint", name), "--version"],
-            False,
-            f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
-        )
     # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
     # reported by env_rows (loading fails the same way again there).
     try:
@@ -233,19 +213,20 @@ def collect(c) -> list[Row]:
     except envfile.EnvFileError:
         pass
     with ThreadPoolExecutor(max_workers=4) as pool:
-        docker_future = pool.submit(postgres_rows, c)
-        browser_future = pool.submit(browser.doctor_rows, c)  # acceptance tests only: chromedriver, Chrome
+        docker_future = pool.submit(postgres_rows, s)
+        browser_future = pool.submit(browser.doctor_rows, s)  # acceptance tests only: chromedriver, Chrome
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
-        rows.append(_found("elixir root", lambda: str(tool.settings(c).root), FAIL))
-        rows.append(_found("mix", lambda: tool.settings(c).mix, FAIL))
+        rows.append(_found("elixir root", lambda: str(tool.settings(s).root), FAIL))
+        rows.append(_found("mix", lambda: tool.settings(s).mix, FAIL))
         rows += [f.result() for f in tool_futures.values()]
         browser_rows = [Row(*found) for found in browser_future.result()]
-    rows.append(
-        _found("stripe cli", lambda: stripe_cli.find(config.text(c, "billing", "stripe")), WARN, " (only billing.serve/listen need it)")
-    )
+    rows.append(_found("stripe cli", lambda: stripe_cli.find(s.text("billing", "stripe")), WARN, " (only billing.serve/listen need it)"))
     rows += browser_rows
-    rows += repository_rows(c)
+    try:  # what the repository decided, each with its source
+        rows += [Row(name, OK, text) for name, text in summary.rows(s)]
+    except Exit as e:
+        rows.append(Row("repository", FAIL, e.message or ""))
     rows += settings_rows(s)
     rows += env_rows()
     rows += git_rows()
@@ -264,7 +245,7 @@ def render(rows: list[Row]) -> str:
 
 def report(c) -> None:
     """inv doctor: the table, then one verdict line; Exit 1 when a required check failed."""
-    rows = collect(c)
+    rows = collect(config.settings(c))
     print(render(rows))
     failed = [r.check for r in rows if r.status == FAIL]
     if failed:

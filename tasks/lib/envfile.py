@@ -1,8 +1,4 @@
-"""Loading `.env` and `.env.local` into the environment (python-dotenv), once, when the first task starts.
-
-The shell wins over `.env.local`, which wins over `.env`. A bad line is an error naming the file
-and line, never the content; the good lines are loaded all the same.
-"""
+"""`.env` and `.env.local` loaded once (python-dotenv): the shell wins over `.env.local`, which wins over `.env`."""
 
 from __future__ import annotations
 
@@ -51,8 +47,7 @@ def _line(string: str, first_line: int) -> int:
 
 
 def read_file(path: Path) -> tuple[dict[str, str], dict[str, int], EnvFileError | None]:
-    """``(values, line_of_key, error)`` for one dotenv file: every good line's value, and the
-    first bad line as an error naming the file and line (never its content: it may be a secret)."""
+    """``(values, line_of_key, error)`` of one dotenv file; the error names the first bad line, never its content."""
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream
 
@@ -88,8 +83,7 @@ def parse_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
 
 
 def load_partial(root: Path, environ: MutableMapping[str, str] | None = None) -> tuple[dict[str, str], EnvFileError | None]:
-    """Load every good line of the dotenv files under ``root`` into ``environ`` without
-    overriding it; return where each key's value came from, and the first error."""
+    """Load the good lines of the dotenv files under ``root`` without overriding ``environ``: (origins, first error)."""
     environ = os.environ if environ is None else environ
     merged: dict[str, str] = {}
     origin: dict[str, str] = {}

@@ -1,7 +1,4 @@
-"""The one error type: what is wrong, the fix, and the setting it concerns.
-
-invoke prints it as one line and exits with ``code``; code that needs the parts reads the fields, never the text.
-"""
+"""The one error type: what is wrong, the fix, the setting; code that needs the parts reads the fields, never the text."""
 
 from __future__ import annotations
 

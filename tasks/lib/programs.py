@@ -1,7 +1,4 @@
-"""Running external programs: ``run`` for the steps a user watches (echoed, masked, skipped
-under `inv --dry`), ``capture`` for the probes whose output the suite reads; both fail as
-"WHAT failed with exit code N (...)". ``version`` is the one version probe.
-"""
+"""External programs: ``run`` (echoed, masked, skipped under --dry), ``capture`` for probes, ``version``."""
 
 from __future__ import annotations
 
@@ -16,8 +13,8 @@ from pathlib import Path
 
 from invoke import Exit
 
+from tasks.lib import config
 from tasks.lib.config import PROJECT_ROOT
-from tasks.lib.console import is_dry
 from tasks.lib.masking import mask_env
 
 
@@ -79,14 +76,12 @@ def run(
     what: str | None = None,
     unset: Iterable[str] = (),
 ) -> int | None:
-    """Run ``argv`` in ``cwd`` on our terminal, ``env`` added and ``unset`` removed; echoed
-    first with secrets masked, only echoed under `inv --dry` (None). A failure is an Exit with
-    the exit code; a signal to us meanwhile is foreground.Interrupted, whatever the code."""
+    """Run ``argv`` on our terminal, echoed with secrets masked (only echoed under --dry); Exit with its code on failure."""
     from tasks.lib.supervise import foreground
 
     unset = list(unset)
     print(f"$ {describe(argv, cwd, env, unset)}", flush=True)
-    if is_dry(c):
+    if config.settings(c).dry:
         return None
     child_env = {k: v for k, v in os.environ.items() if k not in unset}
     child_env.update({k: v for k, v in (env or {}).items() if k not in unset})
@@ -118,13 +113,8 @@ def capture(
     hint: str | tuple[str, str] = "",
     errors: str = "replace",
 ) -> subprocess.CompletedProcess:
-    """Run ``argv`` with its output captured as text, stdin closed, within ``timeout`` s.
-
-    ``env`` is the complete environment (None: ours). A program that cannot start or does not
-    finish in time, or (unless ``ok`` is None) an exit code not in ``ok``, is an Exit naming
-    ``what`` with its last line of output and ``hint`` (or ``(hint, hint on a timeout)``).
-    ``errors="surrogateescape"`` keeps undecodable bytes (file names) as os.fsdecode does.
-    """
+    """Run ``argv`` with its output captured, stdin closed, within ``timeout`` s; an Exit naming ``what`` when it cannot
+    start, times out, or (unless ``ok`` is None) exits with a code not in ``ok``."""
     what = what or Path(argv[0]).name
     hint, timeout_hint = hint if isinstance(hint, tuple) else (hint, hint)
     tail = f". {hint}" if hint else ""
@@ -154,8 +144,7 @@ _VERSION = re.compile(r"\d+(?:\.\d+)+|\d+")
 
 
 def version(argv: list[str], timeout: float = 20.0, pattern: str | None = None, cwd: Path | None = None) -> str | None:
-    """The first version-looking string ``argv`` prints, or None (absent, failed, none printed);
-    ``pattern``'s group 1 picks one line of several (``^Mix (\\S+)``)."""
+    """The first version-looking string ``argv`` prints, or None; ``pattern``'s group 1 picks one of several."""
     program = which(argv[0])
     if not program:
         return None
@@ -172,12 +161,11 @@ def version(argv: list[str], timeout: float = 20.0, pattern: str | None = None, 
 
 
 def exec_in(c, argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> None:
-    """Replace this process by ``argv`` (in ``cwd``, ``env`` added), echoed first; the last step
-    of a task that ends in an interactive program. Under ``inv --dry`` only echoed."""
+    """Replace this process by ``argv`` (echoed first; under --dry only echoed): a task's last, interactive step."""
     from tasks.lib.supervise import lifeline
 
     print(f"$ {describe(argv, cwd, env)}", flush=True)
-    if is_dry(c):
+    if config.settings(c).dry:
         return
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,9 +1,4 @@
-"""The state folder's JSON files and lock files (setting dev.state_dir, default .inv).
-
-State that cannot be read is unknown state: one warning, and the caller goes on as if it were
-absent. State that cannot be written is a ``StateError`` naming the path and the fix.
-The folder ignores itself with its own `.gitignore` (`*`), as pytest's cache does.
-"""
+"""The state folder's JSON and lock files: unreadable state is a warning and unknown, unwritable state a StateError."""
 
 from __future__ import annotations
 
@@ -17,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tasks.lib import config
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.problem import Problem
 
@@ -279,11 +273,3 @@ def _no_folder_as_file(folder: Path) -> None:
                     raise _file_error(Path(entry.path))
     except OSError:
         pass  # an unreadable folder: reading its files warns
-
-
-def require_writable(c) -> Path:
-    """The state folder, made if needed (not under `inv --dry`) and checked writable: call
-    before a step whose result must be recorded, and before anything destructive."""
-    s = config.settings(c)
-    check_writable(s.state_dir, create=not s.dry)
-    return s.state_dir

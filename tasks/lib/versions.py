@@ -36,10 +36,7 @@ def numeric(version: str) -> tuple[int, ...]:
 
 
 def matches(wanted: str, installed: str) -> bool:
-    """True when ``installed`` agrees with ``wanted`` on every part both name.
-
-    ``27.3.4.1`` is met by an OTP release ``27``; ``3.9.0`` is not met by ``3.6.0``.
-    """
+    """True when ``installed`` agrees with ``wanted`` on every part both name (OTP ``27`` meets ``27.3.4.1``)."""
     w, i = numeric(wanted), numeric(installed)
     if not w or not i:
         return False

@@ -73,7 +73,8 @@ def probe(base_url: str, path: str, key: str, timeout: float) -> Outcome:
 
 def check(c, request: bool = False) -> None:
     """workos.check: are the values set and well formed; with ``request``, do they work."""
-    referenced = config.repository(c).workos_referenced
+    s = config.settings(c)
+    referenced = s.repository().workos_referenced
     if not referenced.value:  # today's Firezone dropped WorkOS: its values would do nothing
         print(f"WorkOS: this portal does not use it (nothing in {referenced.source} mentions WorkOS); nothing to check")
         return
@@ -95,7 +96,7 @@ def check(c, request: bool = False) -> None:
     default = "" if os.environ.get(URL_VAR) else " (default)"
     print(f"WorkOS is configured: {KEY_VAR} {masking.mask(key)} ({kind}), {CLIENT_VAR} {client}, {URL_VAR} {base}{default}")
     if request:
-        outcome = probe(base, config.text(c, "workos", "check_path"), key, config.positive(c, "workos", "timeout"))
+        outcome = probe(base, s.text("workos", "check_path"), key, s.positive("workos", "timeout"))
         if not outcome.ok:
             raise Problem(outcome.line)
         print(outcome.line)

@@ -8,6 +8,7 @@ from invoke import Config, Exit, MockContext
 
 from tasks import billing
 from tasks.collection import ns
+from tasks.lib import config
 from tasks.lib.stack import postgres
 from tasks.lib.stripe import cli as stripe_cli
 from tasks.lib.stripe import serve
@@ -41,10 +42,10 @@ def clean_env(monkeypatch):
 
 
 def test_forward_url_from_settings():
-    assert serve.settings(ctx()).forward_url == "http://localhost:13001/integrations/stripe/webhooks"
+    assert serve.settings(config.settings(ctx())).forward_url == "http://localhost:13001/integrations/stripe/webhooks"
     c = ctx(billing={"forward_host": "127.0.0.1", "forward_port": 4000, "webhook_path": "hooks"})
-    assert serve.settings(c).forward_url == "http://127.0.0.1:4000/hooks"
-    assert serve.settings(ctx(billing={"forward_host": "::1"})).forward_url.startswith("http://[::1]:13001/")
+    assert serve.settings(config.settings(c)).forward_url == "http://127.0.0.1:4000/hooks"
+    assert serve.settings(config.settings(ctx(billing={"forward_host": "::1"}))).forward_url.startswith("http://[::1]:13001/")
 
 
 def test_server_env_has_billing_database_workos_and_extra(clean_env):

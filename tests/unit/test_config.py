@@ -28,37 +28,37 @@ def ctx(overrides=None, env=None, monkeypatch=None) -> Context:
 
 def test_defaults_come_from_the_collection():
     c = ctx()
-    assert config.whole(c, "lint", "jobs") == 0
-    assert config.flag(c, "lint", "strict") is False
-    assert config.strings(c, "lint", "exclude") == []
-    assert config.positive(c, "billing", "grace_period") == 5.0
-    assert config.origin(c, "lint", "jobs") == "the default"
-    assert config.state_dir(c) == PROJECT_ROOT / ".inv"
+    assert config.settings(c).whole("lint", "jobs") == 0
+    assert config.settings(c).flag("lint", "strict") is False
+    assert config.settings(c).strings("lint", "exclude") == []
+    assert config.settings(c).positive("billing", "grace_period") == 5.0
+    assert config.settings(c).origin("lint", "jobs") == "the default"
+    assert config.settings(c).state_dir == PROJECT_ROOT / ".inv"
 
 
 def test_an_empty_value_counts_as_unset():
     c = ctx({"lint": {"shellcheck": ""}})
-    assert config.text(c, "lint", "shellcheck") == "shellcheck"
-    assert config.optional(c, "lint", "shellcheck") == ""
+    assert config.settings(c).text("lint", "shellcheck") == "shellcheck"
+    assert config.settings(c).optional("lint", "shellcheck") == ""
 
 
 @pytest.mark.parametrize(
     "section, key, value, getter, wanted",
     [
-        ("lint", "jobs", "two", config.whole, "a whole number >= 0"),
-        ("lint", "jobs", -1, config.whole, "a whole number >= 0"),
-        ("lint", "jobs", 1.5, config.whole, "a whole number >= 0"),
-        ("billing", "grace_period", "soon", config.positive, "a positive number"),
-        ("billing", "secret_timeout", 0, config.positive, "a positive number"),
-        ("billing", "secret_timeout", True, config.positive, "a positive number"),
-        ("lint", "strict", "maybe", config.flag, "true or false"),
-        ("lint", "exclude", 7, config.strings, "a list of strings"),
+        ("lint", "jobs", "two", config.Settings.whole, "a whole number >= 0"),
+        ("lint", "jobs", -1, config.Settings.whole, "a whole number >= 0"),
+        ("lint", "jobs", 1.5, config.Settings.whole, "a whole number >= 0"),
+        ("billing", "grace_period", "soon", config.Settings.positive, "a positive number"),
+        ("billing", "secret_timeout", 0, config.Settings.positive, "a positive number"),
+        ("billing", "secret_timeout", True, config.Settings.positive, "a positive number"),
+        ("lint", "strict", "maybe", config.Settings.flag, "true or false"),
+        ("lint", "exclude", 7, config.Settings.strings, "a list of strings"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_setting_and_its_origin(section, key, value, getter, wanted):
     c = ctx({section: {key: value}})
     with pytest.raises(Exit) as e:
-        getter(c, section, key)
+        getter(config.settings(c), section, key)
     msg = e.value.message
     assert msg.startswith(f"setting {section}.{key} = {value!r} (from the command line) is not {wanted};")
     assert config.env_name(section, key) in msg and "\n" not in msg
@@ -67,7 +67,7 @@ def test_a_bad_value_is_one_line_naming_the_setting_and_its_origin(section, key,
 def test_origin_names_the_environment_variable(monkeypatch):
     c = ctx(env={"INVOKE_BILLING_GRACE_PERIOD": "0"}, monkeypatch=monkeypatch)
     with pytest.raises(Exit) as e:
-        config.positive(c, "billing", "grace_period")
+        config.settings(c).positive("billing", "grace_period")
     assert "(from INVOKE_BILLING_GRACE_PERIOD)" in e.value.message
 
 
@@ -82,7 +82,7 @@ def test_origin_names_the_environment_variable(monkeypatch):
     ],
 )
 def test_environment_values_invoke_would_crash_on_or_misread(name, value, says):
-    problems = config.environment_problems(DEFAULTS, {name: value})
+    problems = list(map(str, config.environment_errors(DEFAULTS, {name: value})))
     assert len(problems) == 1 and says in problems[0] and name in problems[0]
 
 
@@ -91,7 +91,7 @@ def test_environment_values_invoke_would_crash_on_or_misread(name, value, says):
     [("INVOKE_LINT_JOBS", "2"), ("INVOKE_BILLING_GRACE_PERIOD", "2.5"), ("INVOKE_LINT_STRICT", "1"), ("INVOKE_LINT_STRICT", "")],
 )
 def test_environment_values_invoke_reads_right_pass(name, value):
-    assert config.environment_problems(DEFAULTS, {name: value}) == []
+    assert list(map(str, config.environment_errors(DEFAULTS, {name: value}))) == []
 
 
 def test_empty_typed_variables_mean_the_default():
@@ -106,25 +106,25 @@ def test_origin_names_the_project_file(tmp_path):
     cfg.load_collection(DEFAULTS)
     cfg.load_project()
     with pytest.raises(Exit) as e:
-        config.positive(Context(config=cfg), "billing", "grace_period")
+        config.settings(Context(config=cfg)).positive("billing", "grace_period")
     assert f"(from {tmp_path / 'invoke.yaml'})" in e.value.message
 
 
 def test_values_from_the_environment_arrive_as_the_defaults_type(monkeypatch):
     # invoke casts these before flag() sees them; words written in YAML: test_config_values.py.
     c = ctx(env={"INVOKE_LINT_STRICT": "yes", "INVOKE_LINT_JOBS": "3"}, monkeypatch=monkeypatch)
-    assert config.flag(c, "lint", "strict") is True
-    assert config.whole(c, "lint", "jobs") == 3
+    assert config.settings(c).flag("lint", "strict") is True
+    assert config.settings(c).whole("lint", "jobs") == 3
 
 
 def test_one_string_is_a_list_of_one():
-    assert config.strings(ctx({"lint": {"exclude": "vendor"}}), "lint", "exclude") == ["vendor"]
+    assert config.settings(ctx({"lint": {"exclude": "vendor"}})).strings("lint", "exclude") == ["vendor"]
 
 
 def test_choice():
     c = ctx({"lint": {"severity": "loud"}})
     with pytest.raises(Exit) as e:
-        config.choice(c, "lint", "severity", ("error", "warning"))
+        config.settings(c).choice("lint", "severity", ("error", "warning"))
     assert "is not one of error, warning" in e.value.message
 
 
@@ -136,12 +136,12 @@ def test_project_path():
 
 def test_commands_and_words():
     c = ctx({"elixir": {"deps_task": "deps.get --only dev", "reset_tasks": "ecto.reset", "seed_task": 5, "many": ["a b", ["c", "d"]]}})
-    assert config.words(c, "elixir", "deps_task") == ["deps.get", "--only", "dev"]
+    assert config.settings(c).words("elixir", "deps_task") == ["deps.get", "--only", "dev"]
     # One string is one command, not a list of letters.
-    assert config.commands(c, "elixir", "reset_tasks") == [["ecto.reset"]]
-    assert config.commands(c, "elixir", "many") == [["a", "b"], ["c", "d"]]
+    assert config.settings(c).commands("elixir", "reset_tasks") == [["ecto.reset"]]
+    assert config.settings(c).commands("elixir", "many") == [["a", "b"], ["c", "d"]]
     with pytest.raises(Exit) as e:
-        config.words(c, "elixir", "seed_task")
+        config.settings(c).words("elixir", "seed_task")
     assert "setting elixir.seed_task = 5" in e.value.message and "a command" in e.value.message
 
 
@@ -203,7 +203,7 @@ def test_environment_errors_have_fields():
 def test_settings_reads_once_and_knows_dry():
     s = config.settings(ctx({"run": {"dry": True}, "lint": {"jobs": 4}}))
     assert s.dry is True and s.whole("lint", "jobs") == 4 and s.state_dir == PROJECT_ROOT / ".inv"
-    assert config.choice(ctx({"lint": {"severity": "info"}}), "lint", "severity") == "info"  # the known choices
+    assert config.settings(ctx({"lint": {"severity": "info"}})).choice("lint", "severity") == "info"  # the known choices
 
 
 def test_a_yaml_syntax_error_is_one_line(tmp_path):

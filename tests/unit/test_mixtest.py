@@ -9,6 +9,7 @@ import pytest
 from invoke import Exit, MockContext
 
 from tasks import elixir, infra
+from tasks.lib import config
 from tasks.lib.mixtest import browser
 from tasks.lib.mixtest import run as command
 
@@ -154,10 +155,10 @@ def test_doctor_rows_only_when_acceptance_tests_exist(tmp_path):
         chromedriver=str(_program(tmp_path / "cd", "ChromeDriver 99.0.1")),
         chrome=str(_program(tmp_path / "ch", "Chromium 156.0.2")),
     )
-    assert browser.doctor_rows(c) == []
+    assert browser.doctor_rows(config.settings(c)) == []
     (root / "test").mkdir()
     (root / "test/a_test.exs").write_text("@tag acceptance: true\n")
-    rows = browser.doctor_rows(c)
+    rows = browser.doctor_rows(config.settings(c))
     assert [r[0] for r in rows] == ["chromedriver", "chrome", "chromedriver/chrome"]
     assert rows[0][1] == "ok" and "99.0.1" in rows[0][2]
     assert rows[2][1] == "warn" and "major 99 vs 156" in rows[2][2]

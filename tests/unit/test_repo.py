@@ -115,7 +115,7 @@ def test_a_pin_file_that_is_not_utf8_is_no_pins(tmp_path):
 
 def test_a_broken_compose_file_is_named_where_the_default_applies(oneapp, monkeypatch):
     (oneapp / "scripts/compose/portal.yml").write_text("services: [oops\n")
-    rows = dict(summary.rows(_ctx(oneapp, monkeypatch)))
+    rows = dict(summary.rows(config.settings(_ctx(oneapp, monkeypatch))))
     assert rows["postgres.image"].startswith("postgres:17 (")
     assert "(scripts/compose/portal.yml line 2: not valid YAML, so the suite's default applies)" in rows["postgres.image"]
 
@@ -237,16 +237,16 @@ def _ctx(root: Path, monkeypatch, **layers) -> MockContext:
 
 def test_unset_settings_come_from_the_repository_with_their_source(oneapp, monkeypatch):
     c = _ctx(oneapp, monkeypatch)
-    assert config.text(c, "postgres", "image") == "postgres:18"
-    assert config.origin(c, "postgres", "image") == "scripts/compose/portal.yml"
-    assert config.text(c, "postgres", "data_dir") == "/var/lib/postgresql/18/docker"
-    assert config.text(c, "elixir", "web_app") == "."
+    assert config.settings(c).text("postgres", "image") == "postgres:18"
+    assert config.settings(c).origin("postgres", "image") == "scripts/compose/portal.yml"
+    assert config.settings(c).text("postgres", "data_dir") == "/var/lib/postgresql/18/docker"
+    assert config.settings(c).text("elixir", "web_app") == "."
 
 
 def test_a_setting_always_wins_and_the_summary_says_what_the_repository_said(oneapp, monkeypatch):
     c = _ctx(oneapp, monkeypatch, postgres={"image": "postgres:17"})
-    assert config.text(c, "postgres", "image") == "postgres:17"
-    rows = dict(summary.rows(c))
+    assert config.settings(c).text("postgres", "image") == "postgres:17"
+    rows = dict(summary.rows(config.settings(c)))
     assert (
         "postgres:17 (from" in rows["postgres.image"]
         and "the repository says postgres:18 in scripts/compose/portal.yml" in rows["postgres.image"]

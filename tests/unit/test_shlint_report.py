@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from invoke import Config, Context, Exit
 
+from tasks.lib import config as lib_config
 from tasks.lib.shlint import run
 from tasks.lib.shlint.run import FileResult, Report
 from tasks.lib.shlint.tips import Tip
@@ -72,7 +73,7 @@ def test_a_bad_setting_is_one_line_before_anything_runs(tmp_path, key, value):
     c = _context(tmp_path, {key: value})
     # Every setting is read before the task does anything.
     with pytest.raises(Exit) as e:
-        run.Settings.read(c)
+        run.Settings.read(lib_config.settings(c))
     message = e.value.message
     assert message.startswith(f"setting lint.{key} = {value!r} (from {tmp_path / 'invoke.yaml'}) is not ")
     assert message.endswith(f"fix it in invoke.yaml (lint: {{{key}: ...}}) or INVOKE_LINT_{key.upper()}")
@@ -84,7 +85,7 @@ def test_the_settings_read_once():
 
     config = Config(overrides={"run": {"dry": True}, "lint": {"exclude": "vendor", "jobs": "2"}})
     config.load_collection(ns.configuration())
-    s = run.Settings.read(Context(config))
+    s = run.Settings.read(lib_config.settings(Context(config)))
     assert s == run.Settings(exclude=("vendor",), jobs=2, dry=True)
 
 

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from invoke import Config, Context, Exit
+from invoke import Exit
 
 from tasks.lib import state
 from tasks.lib.state import StateError
@@ -275,24 +275,20 @@ def test_check_is_cheap_when_fine(tmp_path, monkeypatch):
     state.check_writable(tmp_path / ".inv")
 
 
-def context(tmp_path, dry=False) -> Context:
-    return Context(Config(overrides={"dev": {"state_dir": str(tmp_path / "st")}, "run": {"dry": dry}}))
-
-
-def test_require_writable_makes_the_configured_folder(tmp_path):
-    assert state.require_writable(context(tmp_path)) == tmp_path / "st"
+def test_check_writable_makes_the_folder_and_its_fingerprints(tmp_path):
+    state.check_writable(tmp_path / "st")
     assert (tmp_path / "st" / "fingerprints").is_dir()
 
 
-def test_require_writable_under_dry_makes_nothing(tmp_path):
-    state.require_writable(context(tmp_path, dry=True))
+def test_check_writable_without_create_makes_nothing(tmp_path):
+    state.check_writable(tmp_path / "st", create=False)
     assert not (tmp_path / "st").exists()
 
 
-def test_require_writable_file_in_the_way(tmp_path):
+def test_check_writable_file_in_the_way(tmp_path):
     (tmp_path / "st").write_text("")
     with pytest.raises(StateError, match="a file is in the way"):
-        state.require_writable(context(tmp_path))
+        state.check_writable(tmp_path / "st")
 
 
 # ------------------------------------------------------------------ the Elixir version cache (mix/tool.py)

@@ -22,7 +22,7 @@ class _Repo:
 @pytest.fixture(autouse=True)
 def portal_uses_workos(monkeypatch):
     """A contract-era portal, which reads WORKOS_* (the suite's own checkout has no portal)."""
-    monkeypatch.setattr(workos.config, "repository", lambda c: _Repo(True))
+    monkeypatch.setattr(workos.config.Settings, "repository", lambda s: _Repo(True))
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def clean_env(monkeypatch):
 
 
 def test_a_portal_without_workos_has_nothing_to_check(clean_env, capsys, monkeypatch):
-    monkeypatch.setattr(workos.config, "repository", lambda c: _Repo(False))
+    monkeypatch.setattr(workos.config.Settings, "repository", lambda s: _Repo(False))
     clean_env.setenv("WORKOS_API_KEY", "not-a-key")
     workos.check(ctx(), request=True)
     out = capsys.readouterr().out

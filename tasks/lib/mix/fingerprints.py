@@ -1,8 +1,4 @@
-"""Up-to-date checks: content-hash fingerprints of a step's inputs, one file per step in the state folder.
-
-A step is up to date when it succeeded before, its inputs' contents and its settings
-(``salt``) are unchanged, and every output exists (a folder only when not empty).
-"""
+"""Up-to-date checks: content-hash fingerprints of a step's inputs, settings (``salt``) and outputs, one file per step."""
 
 from __future__ import annotations
 

@@ -55,8 +55,7 @@ def setup_step(e: Elixir) -> Step:
 
 
 def migrate_step(e: Elixir, marker: dict, where: str) -> Step:
-    """The migrations of a seeded database; the salt names the seeding and the database, so a
-    reseeded, reset or other database migrates once."""
+    """A seeded database's migrations; the salt names the seeding and the database, so another one migrates once."""
     inputs = _paths(e.root, e.paths["migrate_inputs"])
     return Step(
         "migrate", inputs, (), salt=_salt(e, "migrate_task", where, str(marker.get("at"))), base=e.root, summary="migrations unchanged"
@@ -77,13 +76,8 @@ def setup_needs_database(e: Elixir) -> str | None:
     return f"the {name} alias in {e.repo.show(mix.setup_file)} runs {', '.join(opens)}" if opens else None
 
 
-def cert_files(e: Elixir) -> list[Path]:
-    return e.repo.cert[0]
-
-
 def cert(e: Elixir) -> str:
-    """`mix phx.gen.cert` when the dev config serves https from a cert that is not there yet.
-    Two `inv` at once make it once: Phoenix's task would ask whether to overwrite."""
+    """`mix phx.gen.cert` when the dev config's cert is missing; under a lock: Phoenix's task would ask to overwrite."""
     files, named_in = e.repo.cert
     if not files or not e.cert_task:
         return "skipped"

@@ -1,9 +1,4 @@
-"""The elixir.* settings, read once per task run, and mix command lines.
-
-`mix do` separates tasks with `+` since Elixir 1.14 and with a trailing comma before, so
-the version matters; it is read from the install's elixir.app, or once from `mix --version`
-behind an asdf/mise shim (cached in the state folder).
-"""
+"""The elixir.* settings, read once per task run, and mix command lines (`mix do`'s separator depends on Elixir's version)."""
 
 from __future__ import annotations
 
@@ -19,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from tasks.lib import config, programs, state
 from tasks.lib.config import PROJECT_ROOT, project_path
-from tasks.lib.console import is_dry
 from tasks.lib.problem import Problem
 from tasks.lib.versions import numeric
 
@@ -103,26 +97,26 @@ class Elixir:
 
 def settings(c) -> Elixir:
     """The elixir.* settings of this run (a bad value is one line naming it)."""
+    s = config.settings(c)
 
     def optional_words(key: str) -> list[str]:
-        text = config.optional(c, "elixir", key)
+        text = s.optional("elixir", key)
         try:
             return shlex.split(text)
         except ValueError as e:
-            raise config.bad(c, "elixir", key, text, f"mix arguments ({e})")
+            raise s.bad("elixir", key, text, f"mix arguments ({e})")
 
     return Elixir(
-        root_setting=config.text(c, "elixir", "root"),
-        web_app_setting=config.text(c, "elixir", "web_app"),
-        programs={k: config.text(c, "elixir", k) for k in ("mix", "iex", "chromedriver")}
-        | {"chrome": config.optional(c, "elixir", "chrome").strip()},
-        tasks={k: config.words(c, "elixir", k) for k in TASKS} | {k: optional_words(k) for k in OPTIONAL_ARGS},
-        reset_tasks=config.commands(c, "elixir", "reset_tasks"),
-        cert_task=config.optional(c, "elixir", "cert_task").strip(),
-        paths={k: config.strings(c, "elixir", k) for k in PATHS},
-        state_dir=config.state_dir(c),
-        dry=is_dry(c),
-        repo=config.repository(c),
+        root_setting=s.text("elixir", "root"),
+        web_app_setting=s.text("elixir", "web_app"),
+        programs={k: s.text("elixir", k) for k in ("mix", "iex", "chromedriver")} | {"chrome": s.optional("elixir", "chrome").strip()},
+        tasks={k: s.words("elixir", k) for k in TASKS} | {k: optional_words(k) for k in OPTIONAL_ARGS},
+        reset_tasks=s.commands("elixir", "reset_tasks"),
+        cert_task=s.optional("elixir", "cert_task").strip(),
+        paths={k: s.strings("elixir", k) for k in PATHS},
+        state_dir=s.state_dir,
+        dry=s.dry,
+        repo=s.repository(),
         run=partial(programs.run, c),
         exec_in=partial(programs.exec_in, c),
     )

@@ -1,5 +1,4 @@
-"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched
-(chromedriver drives only the Chrome of its own major version)."""
+"""chromedriver and Chrome for the acceptance tests: found, and their major versions matched."""
 
 from __future__ import annotations
 
@@ -93,11 +92,11 @@ def has_acceptance_tests(elixir_root: Path) -> bool:
     return False
 
 
-def doctor_rows(c) -> list[tuple[str, str, str, str]]:
+def doctor_rows(s: config.Settings) -> list[tuple[str, str, str, str]]:
     """(check, ok/warn, detail, fix) for chromedriver and the browser, when acceptance tests exist."""
     try:
-        root = config.path(c, "elixir", "root")
-        settings = {"chromedriver": config.text(c, "elixir", "chromedriver"), "chrome": config.optional(c, "elixir", "chrome").strip()}
+        root = s.path("elixir", "root")
+        settings = {"chromedriver": s.text("elixir", "chromedriver"), "chrome": s.optional("elixir", "chrome").strip()}
     except Exit:
         return []
     if not root.is_dir() or not has_acceptance_tests(root):

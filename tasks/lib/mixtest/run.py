@@ -1,7 +1,4 @@
-"""elixir.test: Postgres up, then `mix test` (or N partitions at once, after one `mix compile`, under the
-supervisor); with --acceptance, first the browser check and the Vault container. The command lines and their
-environment are pure functions, as Firezone's CI runs them.
-"""
+"""elixir.test: Postgres (with --acceptance the browser check and Vault), then `mix test`, or N partitions at once."""
 
 from __future__ import annotations
 
@@ -80,8 +77,7 @@ def mix_args(test_task: Sequence[str], filters: Sequence[str], options: Options)
 
 
 def test_env(database_env: Mapping[str, str], extra: Mapping[str, str], vault_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """MIX_ENV=test, how to reach the database (never its name: the test config picks
-    firezone_test[_p<N>]), Vault's address and token for acceptance runs, then ``extra`` (--env)."""
+    """MIX_ENV=test, the database connection (not its name: the test config picks it), Vault's for acceptance, then --env."""
     return {"MIX_ENV": "test", **{k: v for k, v in database_env.items() if k != "DATABASE_NAME"}, **(vault_env or {}), **extra}
 
 

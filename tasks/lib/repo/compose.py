@@ -1,6 +1,4 @@
-"""The repository's compose files (the root file, what it includes, scripts/compose/): what the Postgres
-service is made from (image, command, data mount, ``${VAR:-default}`` defaults). Nothing here talks to Docker.
-"""
+"""The repository's compose files: what the Postgres service is made from. Nothing here talks to Docker."""
 
 from __future__ import annotations
 

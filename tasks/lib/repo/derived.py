@@ -1,8 +1,4 @@
-"""Values the repository decides (compose file, mix.exs, config, seeds, pins), each with the file that decided it.
-
-Read lazily, once per process; a setting or an environment variable always wins (config.py
-asks here only for a value nobody set).
-"""
+"""Values the repository decides, each with the file that decided it; read once per process, a setting always wins."""
 
 from __future__ import annotations
 

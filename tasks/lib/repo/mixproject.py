@@ -1,10 +1,5 @@
-"""The Elixir project's shape, read from its mix.exs files without running mix.
-
-Contract-era Firezone is an umbrella (``apps_path: "apps"``) whose web app's ``setup`` alias
-builds assets; today's is one Mix app whose root ``setup`` alias also runs ``ecto.setup``.
-Keyword lists are read in any layout (one line or many, comments, ``defp aliases, do: [...]``);
-an alias written as a function is "unknown", never guessed.
-"""
+"""The Elixir project's shape, read from its mix.exs files without running mix (keyword lists in any layout;
+an alias written as a function is "unknown", never guessed)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Tool pins: ``.tool-versions`` and ``mise.toml`` at the repository root and in the Elixir root.
-
-The Elixir root's win for what they name (today's Firezone pins Elixir, Erlang, Node and pnpm
-there): asdf and mise read them where mix runs.
-"""
+"""Tool pins: ``.tool-versions`` and ``mise.toml`` at the root and in the Elixir root (whose pins win: mix runs there)."""
 
 from __future__ import annotations
 

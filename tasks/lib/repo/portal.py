@@ -20,8 +20,7 @@ def config_files(root: Path) -> list[Path]:
 
 
 def cert_files(root: Path) -> tuple[list[Path], Path | None]:
-    """The ``priv/cert/*.pem`` files the dev config serves https from (relative to the
-    Elixir root, where the server runs), and the file naming them."""
+    """The ``priv/cert/*.pem`` files the dev config serves https from (relative to the Elixir root), and that file."""
     for f in [root / "config" / "dev.exs", *config_files(root)]:
         found = re.findall(r'"(priv/cert/[^"\s]+)"', read_text(f))
         if found:
@@ -30,8 +29,7 @@ def cert_files(root: Path) -> tuple[list[Path], Path | None]:
 
 
 def replication_hardwired(root: Path) -> Fact | None:
-    """True when a config file wires a replication connection to a literal port 5432
-    (contract-era Firezone's dev.exs); None when no config mentions replication."""
+    """True when a config file wires replication to a literal port 5432; None when no config mentions replication."""
     seen = None
     for f in config_files(root):
         text = read_text(f)
@@ -43,15 +41,9 @@ def replication_hardwired(root: Path) -> Fact | None:
     return Fact(False, str(seen)) if seen else None
 
 
-def seeds_files(root: Path, apps_path: str | None) -> list[Path]:
-    found = [root / "priv" / "repo" / "seeds.exs"]
-    if apps_path:
-        found += sorted((root / apps_path).glob("*/priv/repo/seeds.exs"))
-    return [p for p in found if p.is_file()]
-
-
 def static_seeds_read(root: Path, apps_path: str | None) -> Fact | None:
-    files = seeds_files(root, apps_path)
+    found = [root / "priv" / "repo" / "seeds.exs", *(sorted((root / apps_path).glob("*/priv/repo/seeds.exs")) if apps_path else [])]
+    files = [p for p in found if p.is_file()]
     for f in files:
         if "STATIC_SEEDS" in read_text(f):
             return Fact(True, str(f))

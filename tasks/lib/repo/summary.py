@@ -13,22 +13,22 @@ from tasks.lib.repo import compose, derived
 _SHOWN_DATABASE = ("DATABASE_NAME", "DATABASE_USER", "DATABASE_PORT")  # never the password
 
 
-def rows(c) -> list[tuple[str, str]]:
+def rows(s: config.Settings) -> list[tuple[str, str]]:
     """Every derived value and fact, with its source (or the setting that overrode it)."""
-    repo = config.repository(c)
+    repo = s.repository()
     rows = []
     for section, key in derived.SETTINGS:
         name = f"{section}.{key}"
         try:
-            value = config.raw(c, section, key)
+            value = s.raw(section, key)
         except Exit as e:
             what, fix = what_and_fix(e)
             rows.append((name, (f"{what}. Fix: {fix}" if fix else what) or "unknown"))
             continue
         said = repo.setting(section, key)
-        if config.is_set(c, section, key):
+        if s.is_set(section, key):
             other = f"; the repository says {said.value} in {said.source}" if said and said.value != value else ""
-            rows.append((name, f"{value} (from {config.origin(c, section, key)}{other})"))
+            rows.append((name, f"{value} (from {s.origin(section, key)}{other})"))
         elif said is not None:
             rows.append((name, f"{value} (from {said.source})"))
         else:

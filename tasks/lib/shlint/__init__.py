@@ -1,2 +1,1 @@
-"""Shell-script linting: `inv lint.sh` (shellcheck, shfmt -d, the scripting tips) and
-`inv lint.install-hook`."""
+"""Shell-script linting: `inv lint.sh` and `inv lint.install-hook`."""

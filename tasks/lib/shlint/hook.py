@@ -1,6 +1,4 @@
-"""`inv lint.install-hook`: our hook inserted as text at the end of the `repos:` list of
-the repository's pre-commit config, every other byte kept; the result must read back as
-the same config plus our hook."""
+"""`inv lint.install-hook`: our hook inserted as text at the end of `repos:`, every other byte kept, checked by reading back."""
 
 from __future__ import annotations
 
@@ -124,8 +122,7 @@ def _show(block: str) -> None:
 
 
 def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = None) -> None:
-    """Add the lint-sh hook to each of the configs ``names`` (lint.pre_commit_configs) in the
-    work tree holding ``root`` (the suite's folder); with none, create the first (asking, or ``create``)."""
+    """Add the lint-sh hook to each of the configs ``names``; with none, create the first (asking, or ``create``)."""
     if not names:
         raise Problem(
             "setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to",
@@ -168,14 +165,12 @@ def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = N
                 f.write(new)
             added.append(where)
             print(f"{where}: {said}: `inv lint.sh` on the shell scripts being committed")
-    if added:
-        print(_how_to_run(added[0]))
-
-
-def _how_to_run(where: str) -> str:
-    if where == ".pre-commit-config.yaml":
-        return "pre-commit runs it at each commit after `pre-commit install` (pip install pre-commit)"
-    return f"pre-commit runs it with the config's other hooks: pre-commit run --config {where} (or pre-commit install --config {where})"
+    if added[:1] == [".pre-commit-config.yaml"]:
+        print("pre-commit runs it at each commit after `pre-commit install` (pip install pre-commit)")
+    elif added:
+        print(
+            f"pre-commit runs it with the config's other hooks: pre-commit run --config {added[0]} (or pre-commit install --config {added[0]})"
+        )
 
 
 def _ask(top: Path, looked: str, where: str) -> None:

@@ -1,8 +1,5 @@
-"""The repository's own pre-commit configs (Firezone's: .github/pre-commit-config.yaml) and
-the files they keep from each tool. As pre-commit does, ``files``/``exclude`` (regexes,
-``re.search`` on paths from the top of the work tree) at the top level apply to every hook,
-a shellcheck or shfmt hook's own only to that tool (our lint-sh hook is neither).
-"""
+"""The repository's pre-commit configs and the files they keep from each tool, as pre-commit reads
+``files``/``exclude``: the top level's apply to every hook, a shellcheck or shfmt hook's to that tool."""
 
 from __future__ import annotations
 

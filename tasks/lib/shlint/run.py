@@ -1,5 +1,4 @@
-"""`inv lint.sh` and `inv lint.install-hook`: the lint.* settings read once, the scripts
-found, both tools and the tips run, the report printed."""
+"""`inv lint.sh` and `inv lint.install-hook`: settings read once, both tools and the tips run, the report printed."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import programs, versions
+from tasks.lib import config, programs, versions
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.shlint import precommit, scripts, tools
 from tasks.lib.shlint.tips import Tip, check_tips
@@ -38,23 +37,20 @@ class Settings:
     dry: bool = False
 
     @classmethod
-    def read(cls, c) -> Settings:
+    def read(cls, s: config.Settings) -> Settings:
         """Every lint.* setting, so that a bad one is one line before anything runs."""
-        from tasks.lib import config
-        from tasks.lib.console import is_dry
-
         return cls(
-            shellcheck=config.text(c, "lint", "shellcheck"),
-            shfmt=config.text(c, "lint", "shfmt"),
-            severity=config.choice(c, "lint", "severity", ("error", "warning", "info", "style")),
-            indent=config.whole(c, "lint", "indent"),
-            jobs=config.whole(c, "lint", "jobs"),
-            exclude=tuple(config.strings(c, "lint", "exclude")),
-            minimal_paths=tuple(config.strings(c, "lint", "minimal_paths")),
-            pre_commit_configs=tuple(config.strings(c, "lint", "pre_commit_configs")),
-            strict=config.flag(c, "lint", "strict"),
-            tool_versions=config.optional(c, "lint", "tool_versions"),
-            dry=is_dry(c),
+            shellcheck=s.text("lint", "shellcheck"),
+            shfmt=s.text("lint", "shfmt"),
+            severity=s.choice("lint", "severity"),
+            indent=s.whole("lint", "indent"),
+            jobs=s.whole("lint", "jobs"),
+            exclude=tuple(s.strings("lint", "exclude")),
+            minimal_paths=tuple(s.strings("lint", "minimal_paths")),
+            pre_commit_configs=tuple(s.strings("lint", "pre_commit_configs")),
+            strict=s.flag("lint", "strict"),
+            tool_versions=s.optional("lint", "tool_versions"),
+            dry=s.dry,
         )
 
 
@@ -62,13 +58,13 @@ def install_hook(c, create: bool) -> None:
     """`inv lint.install-hook`."""
     from tasks.lib.shlint import hook
 
-    s = Settings.read(c)
+    s = Settings.read(config.settings(c))
     hook.install(s.pre_commit_configs, create, s.dry)
 
 
 def lint_sh(c, path: Sequence[str] | None, fix: bool, strict: bool, staged: bool) -> None:
     """`inv lint.sh`: exit 1 (with the fix) when a script fails."""
-    s = Settings.read(c)
+    s = Settings.read(config.settings(c))
     strict = strict or s.strict
     root = PROJECT_ROOT
     s = dataclasses.replace(s, shellcheck=tools.find_tool(s.shellcheck, "shellcheck", root), shfmt=tools.find_tool(s.shfmt, "shfmt", root))
@@ -95,9 +91,7 @@ def lint_sh(c, path: Sequence[str] | None, fix: bool, strict: bool, staged: bool
 def lint(
     root: Path, files: Sequence[str], s: Settings, *, fix: bool = False, skip: Mapping[str, Mapping[str, str]] | None = None
 ) -> Report:
-    """Check ``files`` with both tools, each without the files ``skip`` keeps from it, and
-    the tips (with shellcheck). shfmt (fast) first, so that with ``fix`` (not under dry)
-    shellcheck reads the rewritten files; then shellcheck, one batch per core."""
+    """Check ``files`` with shfmt first (so ``fix`` rewrites before shellcheck reads), shellcheck in batches, and the tips."""
     checked = {tool: [rel for rel in files if rel not in (skip or {}).get(tool, {})] for tool in precommit.TOOLS}
     results = {rel: FileResult(rel) for rel in files}
     for rel in checked["shellcheck"]:
@@ -127,8 +121,7 @@ def lint(
 
 
 def skipped_by_pre_commit(root: Path, files: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, str]]:
-    """The files the repository's pre-commit configs (``names``, from the top of the work
-    tree) keep from each tool. A config that cannot be read is one warning, and skips nothing."""
+    """The files the repository's pre-commit configs keep from each tool; an unreadable config is one warning."""
     if not names or not files:
         return precommit.skips(files, [])
     top, prefix = scripts.work_tree(root)

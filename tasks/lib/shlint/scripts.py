@@ -1,5 +1,4 @@
-"""Which files are shell scripts, typed as pre-commit's identify types them (the name
-first, then the shebang of an executable file), and the ones `inv lint.sh` checks."""
+"""Which files are shell scripts (typed as pre-commit's identify does) and which ones `inv lint.sh` checks."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The scripting tips: the shebang a script starts with and the ``set`` options it turns on
-before its first command, chosen by its shebang (sh: minimal, bash: dev) or lint.minimal_paths."""
+"""The scripting tips: the shebang and the ``set`` options a script starts with, by its shell or lint.minimal_paths."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Seed the dev database once (then only migrate), reset it, and run `mix setup`, each under the seed lock.
-
-A seed or reset is recorded as started in the state folder until the database's seed marker
-is written, so a run cut off halfway is told, not seeded over.
-"""
+"""Seed the dev database once (then only migrate), reset it, run `mix setup`; a started seed is recorded until its marker."""
 
 from __future__ import annotations
 

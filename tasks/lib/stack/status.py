@@ -78,39 +78,35 @@ def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
     return [("database", f"{where}: answers"), ("seeded", seeded)]
 
 
-def step_rows(e: tool.Elixir) -> list[tuple[str, str]]:
-    lines = []
-    for step in (steps.deps_step(e), steps.setup_step(e)):
-        fresh, reason = fingerprints.is_up_to_date(e.state_dir, step)
-        lines.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
-    return lines
-
-
 def show(c) -> None:
+    s = config.settings(c)
     try:
-        choice = backend.choose(config.settings(c))
+        choice = backend.choose(s)
         if choice.local:
             try:
-                row, running = local_row(server.local_spec(config.settings(c), find_account=False), choice.why)
+                row, running = local_row(server.local_spec(s, find_account=False), choice.why)
             except Exit as e:
                 row, running = ("postgres", f"local cluster: unknown: {_said(e)} ({choice.why})"), False
         else:
-            row, running = container_row(spec_from_config(config.settings(c)))
+            row, running = container_row(spec_from_config(s))
     except Exit as e:
         row, running = ("postgres", f"unknown: {_said(e)}"), False
-    rows = [row, *database_rows(config.state_dir(c), running=running)]
+    rows = [row, *database_rows(s.state_dir, running=running)]
     try:
-        rows += step_rows(tool.settings(c))
+        elixir = tool.settings(s)
+        for step in (steps.deps_step(elixir), steps.setup_step(elixir)):
+            fresh, reason = fingerprints.is_up_to_date(elixir.state_dir, step)
+            rows.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
     except Exit as e:
         rows.append(("steps", f"unknown: {_said(e)}"))
     try:
-        state.check_writable(config.state_dir(c), create=False)
+        state.check_writable(s.state_dir, create=False)
     except state.StateError as e:
         rows.append(("state", _said(e)))
-    rows.append(vault_container.status_row(config.settings(c)))
+    rows.append(vault_container.status_row(s))
     print(console.table(rows))
     try:
-        derived = summary.rows(c)
+        derived = summary.rows(s)
     except Exit as e:
         derived = [("repository", _said(e))]
     print("\nRead from the repository (a setting or environment variable wins):")

@@ -82,11 +82,7 @@ def print_secret(
     timeout: float = 60.0,
     base_env: Mapping[str, str] | None = None,
 ) -> str:
-    """Run `stripe listen --print-secret` with ``env`` (STRIPE_API_KEY) added; the secret.
-
-    Anything but a lone ``whsec_`` token on stdout with exit code 0 is a Problem carrying the
-    CLI's (masked) output.
-    """
+    """Run `stripe listen --print-secret` with ``env``; anything but one ``whsec_`` token and exit code 0 is a Problem."""
     full_env = {**(os.environ if base_env is None else base_env), **env}
     done = programs.capture(
         print_secret_args(stripe),

@@ -1,9 +1,4 @@
-"""billing.serve, billing.listen, billing.env: the portal with billing on and `stripe listen` beside it.
-
-The signing secret comes from `stripe listen --print-secret` and goes to the server; secrets
-travel in the children's environment only and are masked in everything printed. What can be
-refused (a live key, a missing CLI, a bad --env) is refused before anything starts.
-"""
+"""billing.serve, billing.listen, billing.env: the portal with billing on, `stripe listen` beside it, secrets masked."""
 
 from __future__ import annotations
 
@@ -39,16 +34,16 @@ class Settings:
     dry: bool
 
 
-def settings(c) -> Settings:
+def settings(s: config.Settings) -> Settings:
     """The billing.* settings, each checked, and --dry."""
-    host = config.text(c, "billing", "forward_host")
-    port = config.whole(c, "billing", "forward_port", minimum=1)
-    path = config.text(c, "billing", "webhook_path")
+    host = s.text("billing", "forward_host")
+    port = s.whole("billing", "forward_port", minimum=1)
+    path = s.text("billing", "webhook_path")
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 literal
     url = f"http://{host}:{port}/{path.lstrip('/')}"
-    grace, timeout = config.positive(c, "billing", "grace_period"), config.positive(c, "billing", "secret_timeout")
-    return Settings(config.text(c, "billing", "stripe"), url, port, grace, timeout, console.is_dry(c))
+    grace, timeout = s.positive("billing", "grace_period"), s.positive("billing", "secret_timeout")
+    return Settings(s.text("billing", "stripe"), url, port, grace, timeout, s.dry)
 
 
 def server_env(key: str, secret: str, extra: dict[str, str], environ=None) -> dict[str, str]:
@@ -124,7 +119,7 @@ def _supervise(procs: list[Program], secrets: list[str], grace: float) -> None:
 
 def serve(c, reset_static: bool, yes: bool, env) -> None:
     """billing.serve: (reset with static seeds,) Postgres up, then phx.server and stripe listen."""
-    s = settings(c)
+    s = settings(config.settings(c))
     key = cli.validate_key(os.environ.get(cli.KEY_VAR))
     extra = portal_env.parse_assignments(env or [])
     stripe = cli.find(s.stripe)
@@ -158,7 +153,7 @@ def serve(c, reset_static: bool, yes: bool, env) -> None:
 
 def listen(c) -> None:
     """billing.listen: `stripe listen` alone, for a server started elsewhere."""
-    s = settings(c)
+    s = settings(config.settings(c))
     key = cli.validate_key(os.environ.get(cli.KEY_VAR))
     listen_env = cli.cli_env(key)
     argv = cli.listen_args(s.forward_url, cli.find(s.stripe))
@@ -177,7 +172,7 @@ def listen(c) -> None:
 def show_env(c, env) -> None:
     """billing.env: the environment `inv billing.serve` gives the server, masked, with origins;
     exits 1 after reporting a problem with the key."""
-    s = settings(c)
+    s = settings(config.settings(c))
     extra = portal_env.parse_assignments(env or [])
     key = os.environ.get(cli.KEY_VAR) or ""
     problem = None

@@ -1,11 +1,5 @@
-"""One program on our terminal (a mix step, the server); a signal to us meanwhile makes the step
-Interrupted, whatever its exit code (the BEAM aborted from its BREAK menu exits 0), so it is
-never recorded as done.
-
-A terminal's Ctrl-C reaches the program by itself; one from elsewhere (`kill -INT`) is passed
-on. A third Ctrl-C sends SIGTERM, a fourth SIGKILL; SIGTERM and SIGHUP are passed on at once
-(a second one: SIGKILL). An ignored signal (`nohup`) stays ignored.
-"""
+"""One program on our terminal; a signal to us meanwhile makes the step Interrupted, whatever its exit code
+(the BEAM aborted from its BREAK menu exits 0). More Ctrl-Cs escalate to SIGTERM, then SIGKILL."""
 
 from __future__ import annotations
 

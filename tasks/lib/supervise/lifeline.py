@@ -1,11 +1,5 @@
-"""What we start dies with us, however we exit (kill -9 included).
-
-Linux: each child gets a parent-death signal (SIGTERM), kept across execs. Everywhere:
-each child's environment carries FZ_INV_RUN=<this run's token>, inherited below it
-(the BEAM's port programs too, in sessions of their own); a watchdog process waits for
-its pipe from us to close (we exited, were killed, or exec'd iex), then stops every
-process carrying the token and exits.
-"""
+"""What we start dies with us, however we exit: a parent-death signal (Linux), and a watchdog that stops
+every process whose environment carries this run's token once our pipe to it closes."""
 
 from __future__ import annotations
 
@@ -53,10 +47,7 @@ def without_token(env: Mapping[str, str]) -> dict[str, str]:
 
 @functools.cache
 def preexec() -> Callable[[], None] | None:
-    """The ``preexec_fn`` giving a child its parent-death signal (Linux); None elsewhere.
-
-    It fires when the thread that started the child ends: start children from the main thread.
-    """
+    """The ``preexec_fn`` giving a child its parent-death signal (Linux; start children from the main thread)."""
     if not sys.platform.startswith("linux"):
         return None
     try:

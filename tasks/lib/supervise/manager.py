@@ -1,12 +1,5 @@
-"""Several programs in one terminal, honcho-style, and none of them left behind.
-
-Each runs in a session of its own; its lines are relayed as ``name | line``, secrets masked.
-When one exits, or we get SIGINT/SIGTERM/SIGHUP, the rest get SIGINT, SIGTERM at half the grace
-period, SIGKILL at its end (a further Ctrl-C skips ahead), and so does each descendant: the BEAM
-starts port programs in sessions of their own, out of reach of a group signal.
-run() returns 130/143/129 for those signals, else the first program to exit's ``exit_code`` (or
-its own status); with ``wait_all`` (test partitions) the first non-zero in program order.
-"""
+"""Several programs in one terminal, honcho-style: lines relayed as ``name | line``, secrets masked; when one
+exits or a signal comes, the rest and their descendants get SIGINT, SIGTERM, then SIGKILL."""
 
 from __future__ import annotations
 
