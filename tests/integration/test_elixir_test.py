@@ -145,13 +145,24 @@ def test_todays_one_app_layout_runs_its_own_test_alias(pg_oneapp_project):
     p = pg_oneapp_project
     require_program("mix", "apt-get install elixir")
     require_program("psql", "apt-get install postgresql-client")
+    # config/config.exs hard-codes postgres/postgres and no port: the tests reach the
+    # container (on its own DATABASE_PORT, nothing on 5432) only through PGPORT.
     run = p.inv("elixir.test")
     assert run.returncode == 0, out(run)
+    assert f"PGPORT={p.env['DATABASE_PORT']}" in run.stdout
     assert "the `test` alias in elixir/mix.exs runs ecto.create --quiet, ecto.migrate, openapi.generate, test" in run.stdout
     assert "1 test, 0 failures" in run.stdout
+    assert "warning" not in run.stderr
+    # A password the config does not use: one line naming the file, never the value.
+    other = p.inv("--dry", "elixir.test", env={"DATABASE_PASSWORD": "notpostgres"})
+    assert "warning: elixir/config/config.exs gives the tests' database a different password" in other.stderr, out(other)
+    assert "notpostgres" not in out(other)
+    # Today's Firezone has no acceptance tests: one line, non-zero, no Vault.
     plan = p.inv("--dry", "elixir.test", "--acceptance")
-    assert plan.returncode == 0, out(plan)
-    assert "`@tag debug: true` above the test, in its file under elixir/test" in plan.stdout
+    assert plan.returncode == 1, out(plan)
+    assert "elixir has no acceptance tests" in plan.stderr and "vault" not in plan.stdout.lower()
+    status = p.inv("infra.status")
+    assert "vault" not in status.stdout
 
 
 # ------------------------------------------------------------------ acceptance

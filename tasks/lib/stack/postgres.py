@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from tasks.lib import console, readiness
+from tasks.lib import config, console, readiness
 from tasks.lib.console import dry, is_dry
 from tasks.lib.database import Database, handshake, require_local
 from tasks.lib.database.server import spec_from_config, warnings
@@ -67,7 +67,8 @@ def down(c) -> None:
     from tasks.lib import vault
 
     stop(c)
-    vault.stop(vault.spec_from_config(c), is_dry(c))
+    if config.settings(c).repository().uses_vault:
+        vault.stop(vault.spec_from_config(c), is_dry(c))
 
 
 def destroy(c, yes: bool) -> None:
@@ -83,7 +84,8 @@ def destroy(c, yes: bool) -> None:
         console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
         for line in be.destroy():
             print(line)
-    vault.remove(vault.spec_from_config(c), is_dry(c))
+    if config.settings(c).repository().uses_vault:
+        vault.remove(vault.spec_from_config(c), is_dry(c))
 
 
 def print_status(c) -> None:
@@ -91,7 +93,8 @@ def print_status(c) -> None:
     from tasks.lib import vault  # urllib: only infra.status needs it
 
     spec = spec_from_config(c)
-    print(console.table([*backend.choose(c, spec).status_rows(), _database_row(spec.db), vault.status_row(c)]))
+    vault_rows = [vault.status_row(c)] if config.settings(c).repository().uses_vault else []
+    print(console.table([*backend.choose(c, spec).status_rows(), _database_row(spec.db), *vault_rows]))
 
 
 def _database_row(db: Database) -> tuple[str, str]:

@@ -107,7 +107,8 @@ def show(c) -> None:
         state.check_writable(config.state_dir(c), create=False)
     except state.StateError as e:
         rows.append(("state", _said(e)))
-    rows.append(vault_container.status_row(c))
+    if config.settings(c).repository().uses_vault:
+        rows.append(vault_container.status_row(c))
     print(console.table(rows))
     try:
         derived = summary.rows(c)
