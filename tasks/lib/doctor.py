@@ -6,6 +6,7 @@ The slow ones (Docker, the tool versions) run in threads.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,10 +21,10 @@ from tasks.lib import config, console, envfile, programs, versions
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
-from tasks.lib.mix import tool
+from tasks.lib.mix import steps, tool
 from tasks.lib.mixtest import browser
 from tasks.lib.problem import what_and_fix
-from tasks.lib.repo import summary
+from tasks.lib.repo import mixproject, summary
 from tasks.lib.stack import backend
 from tasks.lib.stripe import cli as stripe_cli
 
@@ -59,6 +60,27 @@ def tool_row(
     if versions.is_pin(want) and not versions.matches(want, got):
         return Row(name, WARN, f"{got} ({pin_file} wants {want})", f"install {asdf_name} {want} (asdf install / mise install)")
     return Row(name, OK, got + (f" ({pin_file} {want})" if want else ""))
+
+
+def elixir_requirement_row(mix_exs: Path, show: Callable[[Path], str]) -> Row | None:
+    """The installed Elixir against mix.exs's `elixir: "~> 1.15"` (FAIL when unmet); None without one."""
+    m = re.search(r'\belixir:\s*"([^"]+)"', mixproject.code(mixproject.read_text(mix_exs)))
+    got = programs.version(VERSION_COMMANDS["elixir"]) if m else None
+    if m is None or got is None:
+        return None
+    if versions.meets(m.group(1), got):
+        return Row("elixir requirement", OK, f"{got} meets {m.group(1)} ({show(mix_exs)})")
+    fix = f"install an Elixir that meets {m.group(1)} (asdf install / mise install, per the pins), or point elixir.mix at one"
+    return Row("elixir requirement", FAIL, f"{got} does not meet {show(mix_exs)}'s elixir: {m.group(1)!r}", fix)
+
+
+def hex_row(mix: str, lock: Path) -> Row:
+    """Hex, which `mix deps.get` needs for the packages in mix.lock."""
+    found = steps.hex_archive(mix)
+    if found:
+        return Row("hex", OK, found)
+    needed = steps.lock_declares_deps(lock)
+    return Row("hex", FAIL if needed else WARN, "not installed" + ("" if needed else " (no package in mix.lock yet)"), steps.HEX_FIX)
 
 
 def postgres_rows(c) -> list[Row]:
@@ -240,6 +262,11 @@ def collect(c) -> list[Row]:
         rows.append(_found("elixir root", lambda: str(tool.settings(c).root), FAIL))
         rows.append(_found("mix", lambda: tool.settings(c).mix, FAIL))
         rows += [f.result() for f in tool_futures.values()]
+        rows += [r for r in [elixir_requirement_row(repo.elixir_root / "mix.exs", repo.show)] if r]
+        try:
+            rows.append(hex_row(tool.settings(c).mix, repo.elixir_root / "mix.lock"))
+        except Exit:
+            pass  # no mix: its row says so
         browser_rows = [Row(*found) for found in browser_future.result()]
     rows.append(
         _found("stripe cli", lambda: stripe_cli.find(config.text(c, "billing", "stripe")), WARN, " (only billing.serve/listen need it)")

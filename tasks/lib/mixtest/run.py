@@ -176,8 +176,10 @@ def test(
     databases = ", ".join(test_database(i) for i in range(1, n + 1)) if n > 1 else test_database(None)
     _say(e, f"tests: {describe_alias(found, e.repo.show(root / 'mix.exs'))}; test database(s): {databases}")
 
+    from tasks.lib.mix import steps
     from tasks.lib.stack import postgres
 
+    steps.run(e, "deps")  # as dev.up: skipped when up to date
     found_browser = None
     if acceptance and e.dry:
         dry("would check that chromedriver (elixir.chromedriver) and the browser (elixir.chrome) share a major version")
