@@ -217,7 +217,9 @@ def test_dry_acceptance_prints_the_plan_and_creates_nothing(vault_project, docke
     assert f"[dry] would create container {p.container_name}" in run.stdout
     assert "[dry] would check that chromedriver" in run.stdout
     assert "MIX_TEST_PARTITION=2" in run.stdout and "--only acceptance:true" in run.stdout
-    assert "firezone" not in run.stdout.replace("firezone_test", "").replace("firezone-dev", "").replace("/firezone", "")
+    assert "firezone" not in run.stdout.replace("firezone_test", "").replace("firezone_dev", "").replace("firezone-dev", "").replace(
+        "/firezone", ""
+    )
     assert container(docker_client, p.vault_name) is None
     assert container(docker_client, p.container_name) is None
 
@@ -287,8 +289,7 @@ def test_ctrl_c_during_an_acceptance_test_leaves_no_mix_or_chromedriver(vault_pr
         wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, 120, "chromedriver to start", lambda: term.output)
         driver, beam = map(int, pids.read_text().split())
         assert alive(driver) and alive(beam)
-        term.ctrl_c()
-        wait_until(lambda: "BREAK:" in term.output or not alive(beam), 30, "the BREAK menu", lambda: term.output)
+        # mix runs with stdin closed: the BREAK menu reads end-of-file and the BEAM stops at the first Ctrl-C.
         term.ctrl_c()
         code = term.wait(60)
     finally:
