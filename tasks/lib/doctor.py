@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,10 +18,10 @@ from tasks.lib import config, console, envfile, programs, versions
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.database import database
 from tasks.lib.database import origin as database_origin
-from tasks.lib.mix import tool
+from tasks.lib.mix import steps, tool
 from tasks.lib.mixtest import browser
 from tasks.lib.problem import what_and_fix
-from tasks.lib.repo import summary
+from tasks.lib.repo import mixproject, summary
 from tasks.lib.stack import backend
 from tasks.lib.stripe import cli as stripe_cli
 
@@ -48,6 +49,27 @@ def tool_row(
     if versions.is_pin(want) and not versions.matches(want, got):
         return Row(name, WARN, f"{got} ({pin_file} wants {want})", f"install {asdf_name} {want} (asdf install / mise install)")
     return Row(name, OK, got + (f" ({pin_file} {want})" if want else ""))
+
+
+def elixir_requirement_row(mix_exs: Path, show: Callable[[Path], str]) -> Row | None:
+    """The installed Elixir against mix.exs's `elixir: "~> 1.15"` (FAIL when unmet); None without one."""
+    m = re.search(r'\belixir:\s*"([^"]+)"', mixproject.code(mixproject.read_text(mix_exs)))
+    got = programs.version(["elixir", "--short-version"]) if m else None
+    if m is None or got is None:
+        return None
+    if versions.meets(m.group(1), got):
+        return Row("elixir requirement", OK, f"{got} meets {m.group(1)} ({show(mix_exs)})")
+    fix = f"install an Elixir that meets {m.group(1)} (asdf install / mise install, per the pins), or point elixir.mix at one"
+    return Row("elixir requirement", FAIL, f"{got} does not meet {show(mix_exs)}'s elixir: {m.group(1)!r}", fix)
+
+
+def hex_row(mix: str, lock: Path) -> Row:
+    """Hex, which `mix deps.get` needs for the packages in mix.lock."""
+    found = steps.hex_archive(mix)
+    if found:
+        return Row("hex", OK, found)
+    needed = steps.lock_declares_deps(lock)
+    return Row("hex", FAIL if needed else WARN, "not installed" + ("" if needed else " (no package in mix.lock yet)"), steps.HEX_FIX)
 
 
 def postgres_rows(s: config.Settings) -> list[Row]:
@@ -215,11 +237,17 @@ def collect(s: config.Settings) -> list[Row]:
     with ThreadPoolExecutor(max_workers=4) as pool:
         docker_future = pool.submit(postgres_rows, s)
         browser_future = pool.submit(browser.doctor_rows, s)  # acceptance tests only: chromedriver, Chrome
+        requirement_future = pool.submit(elixir_requirement_row, repo.elixir_root / "mix.exs", repo.show)
         tool_futures = {name: pool.submit(tool_row, name, argv, wanted, req, hint, sources) for name, (argv, req, hint) in jobs.items()}
         rows = list(docker_future.result())
         rows.append(_found("elixir root", lambda: str(tool.settings(s).root), FAIL))
         rows.append(_found("mix", lambda: tool.settings(s).mix, FAIL))
         rows += [f.result() for f in tool_futures.values()]
+        rows += [r for r in [requirement_future.result()] if r]
+        try:
+            rows.append(hex_row(tool.settings(s).mix, repo.elixir_root / "mix.lock"))
+        except Exit:
+            pass  # no mix: its row says so
         browser_rows = [Row(*found) for found in browser_future.result()]
     rows.append(_found("stripe cli", lambda: stripe_cli.find(s.text("billing", "stripe")), WARN, " (only billing.serve/listen need it)"))
     rows += browser_rows

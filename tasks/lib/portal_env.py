@@ -34,8 +34,10 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
 
 
 def mix_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """What every mix invocation gets: the DATABASE_* values the container was made with."""
-    return database(environ).env()
+    """What every mix invocation gets: the DATABASE_* values the container was made with, and
+    PGHOST/PGPORT, which Postgrex reads where the config names no host or port (today's tests)."""
+    env = database(environ).env()
+    return env | {"PGHOST": env["DATABASE_HOST"], "PGPORT": env["DATABASE_PORT"]}
 
 
 def server_env(extra: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> dict[str, str]:

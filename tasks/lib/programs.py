@@ -75,8 +75,12 @@ def run(
     env: Mapping[str, str] | None = None,
     what: str | None = None,
     unset: Iterable[str] = (),
+    interactive: bool = False,
 ) -> int | None:
-    """Run ``argv`` on our terminal, echoed with secrets masked (only echoed under --dry); Exit with its code on failure."""
+    """Run ``argv`` in ``cwd`` on our terminal (stdin closed unless ``interactive``: mix never waits
+    on a prompt such as "Shall I install Hex?"), ``env`` added and ``unset`` removed; echoed
+    first with secrets masked, only echoed under `inv --dry` (None). A failure is an Exit with
+    the exit code; a signal to us meanwhile is foreground.Interrupted, whatever the code."""
     from tasks.lib.supervise import foreground
 
     unset = list(unset)
@@ -89,7 +93,7 @@ def run(
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        code = foreground.run(argv, cwd=cwd, env=child_env, what=what)
+        code = foreground.run(argv, cwd=cwd, env=child_env, what=what, stdin=None if interactive else subprocess.DEVNULL)
     except OSError as e:
         raise Exit(f"cannot run {argv[0]} in {display_path(cwd)}: {e.strerror or e}")
     if code != 0:

@@ -56,3 +56,21 @@ def version_warning(name: str, path: str, installed: str | None, wanted: str | N
         f"warning: {name} {found} ({path}) differs from {source} ({name} {wanted}):"
         f" results may differ from CI; install {name} {wanted} or point setting {setting} at it"
     )
+
+
+def meets(requirement: str, installed: str) -> bool:
+    """Elixir's Version.match?: ``"~> 1.15"`` (>= 1.15.0 and < 2.0.0), ``"~> 1.15.2"`` (< 1.16.0),
+    ``>=``, ``>``, ``<=``, ``<``, ``==``, ``!=``, joined by ``and`` / ``or``."""
+    have = (numeric(installed) + (0, 0, 0))[:3]
+
+    def clause(text: str) -> bool:
+        op, _, ver = text.strip().rpartition(" ")
+        parts = numeric(ver)
+        want = (parts + (0, 0, 0))[:3]
+        if op.strip() == "~>":
+            upper = (parts[0] + 1, 0, 0) if len(parts) < 3 else (parts[0], parts[1] + 1, 0)
+            return want <= have < upper
+        ops = {">=": have >= want, ">": have > want, "<=": have <= want, "<": have < want, "!=": have != want}
+        return ops.get(op.strip(), have == want)
+
+    return any(all(clause(c) for c in alt.split(" and ")) for alt in requirement.split(" or "))

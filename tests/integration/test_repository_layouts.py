@@ -186,3 +186,29 @@ def test_a_cert_run_killed_holding_the_lock_blocks_nobody(pg_oneapp_project, tmp
     assert "cert: waiting" not in again.stdout and "cert: running" in again.stdout
     assert len(_cert_runs(log)) == 2
     assert (p.root / "elixir/priv/cert/selfsigned.pem").is_file()
+
+
+def test_elixir_below_mix_exs_requirement_fails_doctor_and_missing_hex_is_one_line(oneapp_project, require_mix, tmp_path):
+    p = oneapp_project
+    p.env["DATABASE_PORT"] = str(free_port())
+    p.env["MIX_HOME"] = str(tmp_path / "mix-home")  # no Hex there
+    mix_exs = p.root / "elixir" / "mix.exs"
+    text = mix_exs.read_text()
+    mix_exs.write_text(text.replace('version: "0.1.0",', 'version: "0.1.0",\n      elixir: "~> 99.0",'))
+    doctor = p.inv("doctor")
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    assert re.search(r"^elixir requirement\s+FAIL\s+\S+ does not meet elixir/mix.exs's elixir: '~> 99.0'", doctor.stdout, re.M), (
+        doctor.stdout
+    )
+    assert re.search(r"^hex\s+warn\s+not installed", doctor.stdout, re.M)
+    assert "elixir requirement" in doctor.stderr
+    # A package in mix.lock without Hex: mix's prompt gets no answer (stdin closed) and the failure says why.
+    mix_exs.write_text(text.replace("deps: [],", 'deps: [{:jason, "~> 1.4"}],'))
+    (p.root / "elixir" / "mix.lock").write_text('%{\n  "jason": {:hex, :jason, "1.4.4", "", [:mix], [], "hexpm", ""},\n}\n')
+    deps = p.inv("elixir.deps")
+    assert deps.returncode != 0
+    assert (
+        "mix deps.get failed: Hex is not installed, and mix needs it for the packages in mix.lock. Fix: mix local.hex --force"
+        in deps.stderr
+    )
+    assert re.search(r"^hex\s+FAIL\s+not installed", p.inv("doctor").stdout, re.M)

@@ -65,7 +65,7 @@ def runs_through_the_mock(monkeypatch):
     MockContext's ``run`` stands in for them, with the complete environment as ``env``."""
     from tasks.lib.supervise import foreground
 
-    def fake(argv, *, cwd, env, what=""):
+    def fake(argv, *, cwd, env, what="", stdin=None):
         result = _CONTEXTS[-1].run(f"cd {cwd} && {shlex.join(argv)}", env=dict(env))
         return result.exited
 

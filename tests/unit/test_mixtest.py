@@ -162,3 +162,56 @@ def test_doctor_rows_only_when_acceptance_tests_exist(tmp_path):
     assert [r[0] for r in rows] == ["chromedriver", "chrome", "chromedriver/chrome"]
     assert rows[0][1] == "ok" and "99.0.1" in rows[0][2]
     assert rows[2][1] == "warn" and "major 99 vs 156" in rows[2][2]
+
+
+TODAYS_CONFIG = """import Config
+
+config :portal, Portal.Repo,
+  hostname: "localhost",
+  username: "postgres",
+  password: "postgres"
+
+config :portal, PortalWeb.Endpoint, http: [port: 13000]
+
+config :portal, Portal.Repo.Replica,
+  hostname: "localhost",
+  password: "postgres"
+"""
+
+
+def test_a_hard_coded_test_credential_that_database_contradicts_is_one_line_without_the_secret(tmp_path):
+    from tasks.lib.database import Database
+    from tasks.lib.mixtest.run import connection_warnings
+    from tasks.lib.repo.portal import test_connection
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.exs").write_text(TODAYS_CONFIG)
+    (tmp_path / "config" / "test.exs").write_text('import Config\nconfig :portal, Portal.Repo, database: "firezone_test"\n')
+    found = test_connection(tmp_path)
+    assert {k: v for k, (v, _) in found.items()} == {"hostname": "localhost", "username": "postgres", "password": "postgres"}
+    same = Database("127.0.0.1", 56101, "firezone_dev", "postgres", "postgres")
+    assert connection_warnings(found, same, lambda p: "elixir/config/config.exs") == []  # the port goes by PGPORT
+    other = Database("localhost", 5432, "firezone_dev", "fz", "notpostgres")
+    lines = connection_warnings(found, other, lambda p: "elixir/config/config.exs")
+    assert lines == [
+        "warning: elixir/config/config.exs gives the tests' database username postgres, so DATABASE_USER from .env does not reach"
+        " the tests; fix: set DATABASE_USER to match (for this database) or change elixir/config/config.exs",
+        "warning: elixir/config/config.exs gives the tests' database a different password, so DATABASE_PASSWORD from .env does not"
+        " reach the tests; fix: set DATABASE_PASSWORD to match (for this database) or change elixir/config/config.exs",
+    ]
+    assert "notpostgres" not in " ".join(lines)
+
+
+def test_acceptance_tests_are_found_by_moduletag_tag_or_wallaby(tmp_path):
+    from tasks.lib.mixtest.browser import has_acceptance_tests
+
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "a_test.exs").write_text("use ExUnit.Case\n")
+    assert not has_acceptance_tests(tmp_path)
+    (tmp_path / "test" / "case.ex").write_text("defmodule AcceptanceCase do\n  @moduletag :acceptance\nend\n")
+    assert has_acceptance_tests(tmp_path)
+    (tmp_path / "test" / "case.ex").unlink()
+    (tmp_path / "test" / "test_helper.exs").write_text("ExUnit.configure(exclude: [flaky: true, acceptance: true])\n")
+    assert not has_acceptance_tests(tmp_path)
+    (tmp_path / "test" / "b_test.exs").write_text("  @tag acceptance: true\n")
+    assert has_acceptance_tests(tmp_path)

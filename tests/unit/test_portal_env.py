@@ -23,3 +23,10 @@ def test_secrets_are_refused_on_the_command_line():
     with pytest.raises(Exit) as e:
         server_env(["DATABASE_PASSWORD=hunter2"], environ={})
     assert "put DATABASE_PASSWORD in .env" in e.value.message and "hunter2" not in e.value.message
+
+
+def test_mix_gets_pghost_and_pgport_for_a_config_that_names_no_port():
+    from tasks.lib.portal_env import mix_env
+
+    env = mix_env({"DATABASE_PORT": "56101", "DATABASE_HOST": "127.0.0.1"})
+    assert (env["PGPORT"], env["PGHOST"], env["DATABASE_PORT"]) == ("56101", "127.0.0.1", "56101")

@@ -137,8 +137,14 @@ class FakeEngine:
         self.containers = self
         self.images = _Images(self)
         self.volumes = _Volumes(self)
-        # api.containers(): the running-container summaries
-        self.api = type("Api", (), {"containers": lambda _self: self.summaries})()
+        # api.containers(): the running-container summaries; api.pull(): the streaming pull
+        self.api = type(
+            "Api", (), {"containers": lambda _self: self.summaries, "pull": lambda _self, repo, tag=None, **kw: self.pull(repo, tag)}
+        )()
+
+    def pull(self, repo, tag):
+        self.images.pull(repo, tag)
+        return iter([{"status": f"Status: Downloaded newer image for {repo}:{tag}"}])
 
     # containers collection
     def get(self, name):

@@ -95,3 +95,32 @@ def test_read_ignores_everything_after_the_first_hash(tmp_path):
     f = tmp_path / ".tool-versions"
     f.write_text("# pinned # by CI\nerlang 27.3.4.1 # OTP # 27\n")
     assert read(f) == {"erlang": "27.3.4.1"}
+
+
+@pytest.mark.parametrize(
+    "requirement, installed, met",
+    [
+        ("~> 1.15", "1.14.0", False),  # Debian's Elixir against today's Firezone
+        ("~> 1.15", "1.18.4", True),
+        ("~> 1.15", "2.0.0", False),
+        ("~> 1.15.2", "1.15.9", True),
+        ("~> 1.15.2", "1.16.0", False),
+        (">= 1.14.0 and < 1.17.0", "1.16.1", True),
+        ("~> 1.13 or ~> 2.0", "2.1.0", True),
+        ("== 1.14.0", "1.14.0", True),
+    ],
+)
+def test_elixir_requirement(requirement, installed, met):
+    from tasks.lib.versions import meets
+
+    assert meets(requirement, installed) is met
+
+
+def test_elixir_requirement_row(tmp_path, monkeypatch):
+    (tmp_path / "mix.exs").write_text('def project do\n  [app: :portal, elixir: "~> 1.15", deps: []]\nend\n')
+    monkeypatch.setattr(programs, "version", lambda argv, **kw: "1.14.0")
+    row = doctor.elixir_requirement_row(tmp_path / "mix.exs", lambda p: "elixir/mix.exs")
+    assert (row.check, row.status) == ("elixir requirement", "FAIL")
+    assert row.detail == "1.14.0 does not meet elixir/mix.exs's elixir: '~> 1.15'" and "install an Elixir" in row.fix
+    (tmp_path / "mix.exs").write_text("[app: :portal]\n")
+    assert doctor.elixir_requirement_row(tmp_path / "mix.exs", str) is None

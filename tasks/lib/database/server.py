@@ -110,7 +110,7 @@ def warnings(spec: PostgresSpec) -> list[str]:
         found.append(
             "warning: " + ", ".join(differ) + ": the portal's two replication connections are"
             " hard-wired to localhost:5432 with postgres/postgres and firezone_dev, so they will"
-            " fail against this database (fine for tests, not for `iex -S mix`)"
+            " fail against this database under `iex -S mix` and the server"
         )
     if not is_local_host(spec.host_ip):
         found.append(

@@ -261,10 +261,12 @@ def pull_image(cl, image: str) -> None:
     import docker.errors
     from docker.utils import parse_repository_tag
 
+    from tasks.lib.docker import pull
+
     repo, tag = parse_repository_tag(image)
     try:
-        cl.images.pull(repo, tag=tag or "latest")
-    except (docker.errors.DockerException, OSError) as e:
+        pull.show(cl.api.pull(repo, tag=tag or "latest", stream=True, decode=True), f"{repo}:{tag or 'latest'}")
+    except (docker.errors.DockerException, OSError, pull.StreamError) as e:
         raise PullFailed(e) from e
 
 

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import glob
+import os
+import re
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+
+from invoke import Exit
 
 from tasks.lib import portal_env, programs
 from tasks.lib.console import dry
 from tasks.lib.mix.fingerprints import Step, is_up_to_date, missing_outputs, record
 from tasks.lib.mix.tool import Elixir, settings, task_args
+from tasks.lib.problem import Problem
 from tasks.lib.repo import mixproject
 from tasks.lib.state import held
 
 WHAT = {"deps": "mix deps.get", "setup": "mix setup"}
+HEX_FIX = "mix local.hex --force (Hex fetches the packages in mix.lock)"
+
+
+def hex_archive(mix: str) -> str | None:
+    """The installed Hex archive (``hex-2.1.1``): in mix's archives folder, else as `mix archive` lists it."""
+    folder = Path(os.environ.get("MIX_ARCHIVES") or Path(os.environ.get("MIX_HOME") or Path.home() / ".mix") / "archives")
+    found = [p.name for p in folder.glob("hex-*")]
+    if not found:
+        found = re.findall(r"\bhex-\S+", programs.capture([mix, "archive"], ok=None, what="mix archive").stdout)
+    return found[0] if found else None
 
 
 def _paths(base: Path, patterns) -> list[Path]:
@@ -107,7 +122,14 @@ def run(e: Elixir, name: str, force: bool = False) -> str:
             print(f"{name}: up to date ({reason}), skipped", flush=True)
             return "skipped"
         print(f"{name}: running ({reason})", flush=True)
-    e.run(argv, cwd=e.root if name == "deps" else e.web, env=portal_env.mix_env(), what=WHAT[name])
+    try:
+        e.run(argv, cwd=e.root if name == "deps" else e.web, env=portal_env.mix_env(), what=WHAT[name])
+    except Exit as err:
+        if lock_declares_deps(e.root / "mix.lock") and hex_archive(e.mix) is None:
+            raise Problem(
+                f"{WHAT[name]} failed: Hex is not installed, and mix needs it for the packages in mix.lock", HEX_FIX, code=err.code
+            )
+        raise
     if e.dry:
         dry(f"{name}: would record its fingerprint in {programs.display_path(folder)}")
         return "ran"
@@ -131,7 +153,7 @@ def start(c, env=None, shell: bool = False) -> str:
         e.exec_in(argv, cwd=cwd, env=child_env)
         return "dry"
     argv, cwd, child_env = server_command(e, env)
-    e.run(argv, cwd=cwd, env=child_env, what="mix phx.server")
+    e.run(argv, cwd=cwd, env=child_env, what="mix phx.server", interactive=True)
     return "ran"
 
 

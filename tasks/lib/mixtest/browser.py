@@ -17,7 +17,7 @@ INSTALL = (
     "install a matching pair: `apt-get install chromium chromium-driver` (Debian/Ubuntu),"
     " or `brew install --cask google-chrome chromedriver` (macOS)"
 )
-_MARKERS = re.compile(rb"acceptance:\s*true|Wallaby")  # one hit in a test file is enough
+_MARKERS = re.compile(rb"@(?:module|describe)?tag\s+(?::acceptance\b|acceptance:\s*true)|\bWallaby\.")  # one hit in a test file is enough
 _SCAN_LIMIT = 5000
 
 
@@ -79,7 +79,8 @@ def check(driver_setting: str, chrome_setting: str) -> Browser:
 
 
 def has_acceptance_tests(elixir_root: Path) -> bool:
-    """True when a test file under the Elixir root is tagged `acceptance: true` or uses Wallaby."""
+    """True when a test file under the Elixir root is tagged acceptance (`@tag acceptance: true`,
+    `@moduletag :acceptance`) or uses Wallaby (test_helper's `exclude: [acceptance: true]` is no test)."""
     paths = (p for folder in [elixir_root / "test", *sorted(elixir_root.glob("apps/*/test"))] for p in folder.rglob("*.ex*"))
     for seen, path in enumerate((p for p in paths if p.suffix in (".ex", ".exs")), 1):
         if seen > _SCAN_LIMIT:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,25 @@ def debug_tag_hint(paths: Sequence[str], default_folder: str) -> str:
     return f"browser: headless; the portal decides per test: to watch one in a window, add `@tag debug: true` above the test, in {where}"
 
 
+def connection_warnings(found: Mapping[str, tuple[str, Path]], db, show) -> list[str]:
+    """A line for each credential or port the test config hard-codes that DATABASE_* contradicts
+    (``found``: repo.portal.test_connection; a password is never shown)."""
+    local = ("localhost", "127.0.0.1", "::1")
+    wants = {"hostname": ("DATABASE_HOST", db.host), "username": ("DATABASE_USER", db.user)}
+    wants |= {"password": ("DATABASE_PASSWORD", db.password), "port": ("DATABASE_PORT", str(db.port))}
+    lines = []
+    for key, (value, f) in found.items():
+        var, have = wants[key]
+        if value == have or (key == "hostname" and {value, have} <= set(local)):
+            continue
+        said = "a different password" if key == "password" else f"{key} {value}"
+        lines.append(
+            f"warning: {show(f)} gives the tests' database {said}, so {var} from .env does not reach the tests;"
+            f" fix: set {var} to match (for this database) or change {show(f)}"
+        )
+    return lines
+
+
 # The dev database's name would point the tests at firezone_dev instead of firezone_test[_p<N>].
 UNSET = ("DATABASE_NAME",)
 
@@ -135,9 +155,14 @@ def test(
     env: Iterable[str] | None = None,
 ) -> None:
     n = partitions_count(partitions)
+    e = tool.settings(c)
+    if acceptance and not browsers.has_acceptance_tests(e.root):
+        raise Problem(
+            f"--acceptance: {e.repo.show(e.root)} has no acceptance tests (no test tagged acceptance, no Wallaby)",
+            "run `inv elixir.test` without --acceptance",
+        )
     check_combination(failed, n)
     extra = portal_env.parse_assignments(list(env or []))
-    e = tool.settings(c)
     root, mix = e.root, e.mix
     located = tuple(test_path(p, root, PROJECT_ROOT, Path.cwd()) for p in paths or ())
     options = Options(located, failed, n, acceptance, extra)
@@ -147,8 +172,10 @@ def test(
     databases = ", ".join(test_database(i) for i in range(1, n + 1)) if n > 1 else test_database(None)
     _say(e, f"tests: {describe_alias(found, e.repo.show(root / 'mix.exs'))}; test database(s): {databases}")
 
+    from tasks.lib.mix import steps
     from tasks.lib.stack import postgres
 
+    steps.run(e, "deps")  # as dev.up: skipped when up to date
     found_browser = None
     if acceptance and e.dry:
         dry("would check that chromedriver (elixir.chromedriver) and the browser (elixir.chrome) share a major version")
@@ -173,6 +200,11 @@ def test(
             vault_env["PATH"] = str(Path(found_browser.driver).parent) + os.pathsep + os.environ.get("PATH", "")
         _say(e, debug_tag_hint(located, programs.display_path(e.web / "test")))
 
+    from tasks.lib.database import database
+    from tasks.lib.repo import portal
+
+    for line in connection_warnings(portal.test_connection(root), database(), e.repo.show):
+        print(line, file=sys.stderr, flush=True)
     base_env = test_env(portal_env.mix_env(), extra, vault_env)
     try:
         if n == 1:

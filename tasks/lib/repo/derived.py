@@ -61,6 +61,13 @@ class Repo:
     def workos_referenced(self) -> portal.Fact:
         return portal.workos_referenced(self.elixir_root, self.mix.apps_path)
 
+    @cached_property
+    def uses_vault(self) -> bool:
+        """Vault serves only the acceptance tests (deleted from Firezone in 2026)."""
+        from tasks.lib.mixtest.browser import has_acceptance_tests
+
+        return has_acceptance_tests(self.elixir_root)
+
     def setting(self, section: str, key: str) -> Derived | None:
         """What the repository says ``section.key`` should be, or None (the declared default applies)."""
         svc = self.compose if section == "postgres" else None

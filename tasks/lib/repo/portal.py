@@ -58,3 +58,17 @@ def workos_referenced(root: Path, apps_path: str | None) -> Fact:
         if re.search(r"workos", read_text(f), re.I):
             return Fact(True, str(f))
     return Fact(False, "config/*.exs and mix.exs")
+
+
+_LITERAL = re.compile(r'\b(hostname|username|password|port):\s*(?:"([^"]*)"|(\d+))')
+
+
+def test_connection(root: Path) -> dict[str, tuple[str, Path]]:
+    """The literal hostname/username/password/port a Repo's config in config.exs or test.exs
+    gives the tests (today's Firezone hard-codes all but the port), each with its file."""
+    found: dict[str, tuple[str, Path]] = {}
+    for f in (root / "config" / "config.exs", root / "config" / "test.exs"):
+        for chunk in re.split(r"^\s*config\s+", read_text(f), flags=re.M):
+            if re.match(r":\w+,\s*[\w.]*Repo\b", chunk):
+                found |= {m[1]: (m[2] if m[2] is not None else m[3], f) for m in _LITERAL.finditer(chunk)}
+    return found

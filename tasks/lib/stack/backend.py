@@ -107,7 +107,8 @@ class ContainerBackend:
         if holder:
             blocked = f", so our container {spec.container} ({status.state}) cannot start" if ours and status else ""
             stop = f"`docker stop {holder[len('container ') :]}`" if holder.startswith("container ") else "stop it"
-            fix = f"{stop}, or set DATABASE_PORT to a free port in .env (the portal's replication wants 5432)"
+            wants = " (this portal's replication is hard-wired to 5432)" if spec.replication_hardwired else ""
+            fix = f"{stop}, or set DATABASE_PORT to a free port in .env{wants}"
             return (check, "FAIL", f"{spec.address} is taken by {holder}{blocked}", fix)
         if ours and status is not None:
             return (check, "ok", f"{spec.address} free for our container {spec.container} ({status.state})", "")

@@ -59,7 +59,8 @@ def stop(c, with_vault: bool = False) -> None:
     if with_vault:
         from tasks.lib import vault  # urllib: only infra.* needs it
 
-        vault.stop(vault.spec_from_config(s), s.dry)
+        if s.repository().uses_vault:
+            vault.stop(vault.spec_from_config(s), s.dry)
 
 
 def destroy(c, yes: bool) -> None:
@@ -76,7 +77,8 @@ def destroy(c, yes: bool) -> None:
         console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
         for line in be.destroy():
             print(line)
-    vault.stop(vault.spec_from_config(s), s.dry, remove=True)
+    if s.repository().uses_vault:
+        vault.stop(vault.spec_from_config(s), s.dry, remove=True)
 
 
 def print_status(c) -> None:
@@ -98,7 +100,8 @@ def print_status(c) -> None:
         )
     else:
         row = ("database", f"answers at {where}")
-    print(console.table([*backend.choose(s, spec).status_rows(), row, vault.status_row(s)]))
+    vault_rows = [vault.status_row(s)] if s.repository().uses_vault else []
+    print(console.table([*backend.choose(s, spec).status_rows(), row, *vault_rows]))
 
 
 def print_logs(c, tail: int, follow: bool) -> None:

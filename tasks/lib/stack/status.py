@@ -103,7 +103,8 @@ def show(c) -> None:
         state.check_writable(s.state_dir, create=False)
     except state.StateError as e:
         rows.append(("state", _said(e)))
-    rows.append(vault_container.status_row(s))
+    if s.repository().uses_vault:
+        rows.append(vault_container.status_row(s))
     print(console.table(rows))
     try:
         derived = summary.rows(s)

@@ -91,14 +91,16 @@ def _restore(previous: dict[int, object]) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
 
 
-def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str = "") -> int:
+def run(argv: list[str], *, cwd: Path | str, env: Mapping[str, str], what: str = "", stdin: int | None = None) -> int:
     """Run ``argv`` in ``cwd`` with the complete environment ``env`` on our terminal; its exit
     status (128+N when killed by signal N). Interrupted when we got a signal meanwhile; OSError
     when it cannot start."""
     watch = _Watch()
     previous = _install(watch)  # before the program starts: no signal falls in between
     try:
-        proc = subprocess.Popen([str(a) for a in argv], cwd=str(cwd), env=lifeline.child_env(env), preexec_fn=lifeline.preexec())
+        proc = subprocess.Popen(
+            [str(a) for a in argv], cwd=str(cwd), env=lifeline.child_env(env), preexec_fn=lifeline.preexec(), stdin=stdin
+        )
         watch.started(proc)
         while True:
             try:
