@@ -6,7 +6,14 @@ as under ``import tasks`` (pytest, type checkers).
 """
 
 import os
+import signal
 import sys
+
+# A script's background job (`inv dev.up &`, an IDE, make) starts with SIGINT ignored, but the BEAM
+# takes it anyway and exits 0 from its BREAK menu: inv takes SIGINT itself, so an interrupt is never
+# a success. (A SIGHUP ignored by nohup stays ignored: that is what nohup is for.)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 

@@ -41,8 +41,10 @@ class SuiteTask(invoke.Task):
         try:
             return super().__call__(*args, **kwargs)
         except KeyboardInterrupt:
+            _finish_quietly()
             raise Exit("inv: interrupted by Ctrl-C; nothing was recorded as done", code=130)
         except foreground.Interrupted as e:
+            _finish_quietly()
             raise Exit(f"inv: {e}; nothing was recorded as done", code=e.code)
         except BrokenPipeError:
             # `inv dev.status | head`: the reader has gone. Say nothing more and exit as a
@@ -53,6 +55,15 @@ class SuiteTask(invoke.Task):
         finally:
             if args:
                 _keep_state_out_of_git(args[0])
+
+
+def _finish_quietly() -> None:
+    """An interrupted run is ending: a second Ctrl-C (or SIGTERM) must not cut its last line short or
+    kill it by the signal; what it started dies with it anyway (lifeline)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _keep_state_out_of_git(c: Any) -> None:

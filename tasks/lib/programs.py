@@ -89,6 +89,8 @@ def run(
         return None
     child_env = {k: v for k, v in os.environ.items() if k not in unset}
     child_env.update({k: v for k, v in (env or {}).items() if k not in unset})
+    if not interactive:  # no BREAK menu: a signal ends the BEAM with a non-zero status
+        child_env["ELIXIR_ERL_OPTIONS"] = f"{child_env.get('ELIXIR_ERL_OPTIONS', '')} +Bd".strip()
     what = what or Path(argv[0]).name
     sys.stdout.flush()
     sys.stderr.flush()

@@ -202,8 +202,9 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
     term = Terminal(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)})
     try:
         wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", lambda: term.output)
-        # mix runs with stdin closed: its BREAK menu reads end-of-file, so one Ctrl-C stops it.
-        term.ctrl_c()
+        term.ctrl_c()  # the BEAM runs without its BREAK menu (+Bd): it stops at once
+        time.sleep(0.2)
+        term.ctrl_c()  # and a second Ctrl-C while inv finishes changes nothing
         code = term.wait(60)
     finally:
         term.kill()
@@ -231,6 +232,30 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
     ok = p.inv("dev.up", "--no-iex")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "already seeded" in ok.stdout
+
+
+# A script's background job: SIGINT arrives ignored-by-inheritance -----------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_a_scripts_background_job_during_the_seed_is_never_a_success(stack, tmp_path, sig):
+    """`inv dev.up --no-iex &` in a script starts with SIGINT ignored; the BEAM used to abort from
+    its BREAK menu with exit 0, and the seed was recorded as done with no rows."""
+    p = stack
+    out, rc, pid = tmp_path / "inv.out", tmp_path / "rc", tmp_path / "pid"
+    script = f"{sys.executable} -m invoke dev.up --no-iex >{out} 2>&1 & echo $! >{pid}; wait $!; echo $? >{rc}"
+    env = {**p.env, "FIXTURE_SEED_GATE": str(p.gate)}
+    with reaped(subprocess.Popen(["sh", "-c", script], cwd=p.root, env=env, start_new_session=True)) as (shell,):
+        wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", lambda: out.read_text())
+        os.kill(int(pid.read_text()), sig)
+        shell.wait(60)
+    text = out.read_text()
+    assert rc.read_text().strip() == str(128 + sig), text
+    assert "interrupted by" in text and "nothing was recorded as done" in text and "Traceback" not in text
+    assert_gone(p)
+    assert marker(p) is None and accounts(p) == []
+    again = p.inv("dev.up", "--no-iex")
+    assert again.returncode == 1 and "was interrupted before it finished" in again.stderr, again.stdout + again.stderr
 
 
 # SIGTERM and kill -9 during the seed ------------------------------------------
