@@ -20,15 +20,8 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # invoke's layers, highest precedence first, as messages name them.
-_LAYERS = (
-    ("_overrides", "the command line"),
-    ("_runtime", "the -f config file"),
-    ("_env", "env"),
-    ("_project", "invoke.yaml"),
-    ("_user", "~/.invoke.yaml"),
-    ("_system", "/etc/invoke.yaml"),
-    ("_collection", "the default"),
-)
+_LAYERS: tuple[tuple[str, str], ...] = (("_overrides", "the command line"), ("_runtime", "the -f config file"), ("_env", "env"))
+_LAYERS += (("_project", "invoke.yaml"), ("_user", "~/.invoke.yaml"), ("_system", "/etc/invoke.yaml"), ("_collection", "the default"))
 _USER_LAYERS = ("_modifications", *(name for name, _ in _LAYERS[:-1]))
 
 # The settings whose value is one of a list; the validator and ``choice`` both use these.
@@ -316,13 +309,8 @@ class Settings:
                 data = self.layer(name).get(section)
                 where = env_name(section, "*") if name == "_env" else str(getattr(self.config, f"{name}_path", None) or label)
                 if data is not None and not isinstance(data, dict):
-                    out.append(
-                        SettingError(
-                            f"setting {section} = {data!r} (from {where}) is not a section",
-                            f"write it as {section}: {{key: value}}",
-                            section,
-                        )
-                    )
+                    what = f"setting {section} = {data!r} (from {where}) is not a section"
+                    out.append(SettingError(what, f"write it as {section}: {{key: value}}", section))
                 for key, value in (data or {}).items() if isinstance(data, dict) else ():
                     if value not in (None, "") and key not in found:
                         found[key] = (value, env_name(section, key) if name == "_env" else where)
@@ -330,11 +318,8 @@ class Settings:
                 setting = f"{section}.{key}"
                 if key not in declared:
                     near = difflib.get_close_matches(key, list(declared), n=1)
-                    fix = (
-                        f"rename it to {section}.{near[0]}"
-                        if near
-                        else f"remove it (the {section} settings: {', '.join(sorted(declared))})"
-                    )
+                    fix = f"remove it (the {section} settings: {', '.join(sorted(declared))})"
+                    fix = f"rename it to {section}.{near[0]}" if near else fix
                     out.append(SettingError(f"setting {setting} (from {where}) is not a setting of the suite", fix, setting))
                     continue
                 try:

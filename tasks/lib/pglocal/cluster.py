@@ -1,5 +1,4 @@
-"""The local cluster: make it (initdb into `data.tmp-<pid>`, renamed when complete, under one flock
-per cluster folder), start it (pg_ctl), stop it, remove it, read its pid file and log."""
+"""The local cluster: make it (initdb into `data.tmp-<pid>`, renamed when complete, under one flock per cluster folder), start, stop, remove."""
 
 from __future__ import annotations
 
@@ -74,15 +73,9 @@ class LocalSpec:
 
     def conf(self) -> str:
         """data/inv.conf, which postgresql.conf includes last: where it listens, then the settings."""
-        lines = [
-            "# Written by inv at every start of the local cluster; edits here are lost.",
-            f"listen_addresses = '{self.host_ip}'",
-            f"port = {self.port}",
-            f"unix_socket_directories = '{self.socket_dir}'",
-            "unix_socket_permissions = 0700",
-            *(f"{key} = '{value}'" for key, value in self.settings),
-        ]
-        return "\n".join(lines) + "\n"
+        head = f"# Written by inv at every start of the local cluster; edits here are lost.\nlisten_addresses = '{self.host_ip}'\nport = {self.port}\n"
+        socket = f"unix_socket_directories = '{self.socket_dir}'\nunix_socket_permissions = 0700\n"
+        return head + socket + "".join(f"{key} = '{value}'\n" for key, value in self.settings)
 
 
 def socket_dir_for(data: Path) -> Path:
@@ -107,8 +100,7 @@ def settings_from_command(command: tuple[str, ...]) -> tuple[tuple[str, str], ..
 
 
 def read(path: Path, since: int = 0) -> bytes | None:
-    """``path``'s bytes from ``since``, never through a symlink: the account owns the folder, and
-    what we read from it is printed (root must not show a file the account points it at)."""
+    """``path``'s bytes from ``since``, never through a symlink (root must not print a file the account points it at)."""
     try:
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
             f.seek(since)
@@ -190,8 +182,7 @@ def made_clusters(base: Path) -> list[Path]:
 
 
 def touched_clusters(base: Path, locks: bool = True) -> list[Path]:
-    """The cluster folders under ``base`` that inv made or (``locks``: the lock file an `inv`
-    takes before it makes one) is making, newest major first."""
+    """The cluster folders under ``base`` that inv made or (``locks``: their lock file exists) is making, newest major first."""
     try:
         names = [p.name for p in base.iterdir()]
     except OSError:
@@ -239,8 +230,7 @@ def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
         if server(spec).state == "running":
             return None
         text = log_tail(spec, 50, since)
-        asked = shutdown_request(text)
-        if asked:
+        if asked := shutdown_request(text):
             return f"the local server was stopped (its log: {asked})"
         fatal = [ln for ln in text.splitlines() if "FATAL" in ln or "PANIC" in ln]
         return "the local server stopped: " + fatal[-1].split("FATAL:", 1)[-1].strip() if fatal else None
@@ -249,8 +239,7 @@ def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
 
 
 def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
-    """Stop the server ``pid`` of ``data`` as pg_ctl does (SIGINT: fast shutdown; SIGQUIT:
-    immediate) and wait until it is gone; False when it is still there after ``timeout`` s."""
+    """Stop server ``pid`` as pg_ctl does (SIGINT: fast, SIGQUIT: immediate) and wait; False when it is still there after ``timeout`` s."""
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
@@ -264,23 +253,14 @@ def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float =
 
 
 def _run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, dies_with_us: bool = False):
-    """Run a server program as the cluster's account, with no secrets and a locale that exists everywhere;
-    ``dies_with_us``: our parent-death signal (initdb; never pg_ctl start, whose server outlives us)."""
+    """Run a server program as the account, no secrets, locale C; ``dies_with_us``: initdb, never pg_ctl start (its server outlives us)."""
     from tasks.lib.supervise import lifeline
 
     env = {"LC_ALL": "C", "LANG": "C", **{k: v for k, v in os.environ.items() if k in ("PATH", "TZ")}}
+    extra = {**spec.account.popen_kwargs(), "preexec_fn": lifeline.preexec() if dies_with_us else None}
     try:
         done = subprocess.run(
-            argv,
-            cwd="/",
-            env=env,
-            input=text or "",
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=120,
-            preexec_fn=lifeline.preexec() if dies_with_us else None,
-            **spec.account.popen_kwargs(),
+            argv, cwd="/", env=env, input=text or "", capture_output=True, text=True, errors="replace", timeout=120, **extra
         )
     except subprocess.TimeoutExpired:
         raise Problem(f"{what} did not finish within 120 s ({' '.join(argv[:3])} ...)")
@@ -298,8 +278,7 @@ def write_as_account(spec: LocalSpec, path: Path, text: str, append: bool = Fals
 
 
 def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
-    """``folder``, made now (mode 0700, the account's) or already the account's private folder: never
-    one someone else made (a symlink or another owner in /tmp could read or redirect what we write)."""
+    """``folder``, made now (0700, the account's) or already the account's private folder: never a symlink or another owner's."""
     try:
         os.mkdir(folder, 0o700)
     except FileExistsError:
@@ -308,17 +287,16 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
             return
         kind = "a symlink" if stat.S_ISLNK(st.st_mode) else f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"
         also = f", or set {shown(LOCAL_DIR)} to another folder (this folder's name follows it)" if folder == spec.socket_dir else ""
+        fix = f"remove it if it is a leftover (rm -rf {folder}; its owner or root can){also}, then run the command again"
         raise Problem(
-            f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind}): inv will not use it",
-            f"remove it if it is a leftover (rm -rf {folder}; its owner or root can){also}, then run the command again",
-            LOCAL_DIR,
+            f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind}): inv will not use it", fix, LOCAL_DIR
         )
     spec.account.own(folder)
     os.chmod(folder, 0o700)  # whatever the umask
 
 
 def locked(home: Path) -> AbstractContextManager[None]:
-    """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock file sits beside it)."""
+    """One `inv` at a time makes, starts, stops or removes the cluster in ``home``."""
     waiting = f"postgres: waiting for another inv making, starting, stopping or removing {programs.display_path(home)}"
     return state.held(home.parent / f".{home.name}.lock", waiting, shown(LOCAL_DIR))
 
