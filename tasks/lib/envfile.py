@@ -128,8 +128,4 @@ def ensure_loaded(root: Path) -> None:
 
 def origin(key: str) -> str:
     """Where the current value of ``key`` came from, for messages."""
-    if key in _origins:
-        return _origins[key]
-    if key in os.environ:
-        return "the shell environment"
-    return "the default"
+    return _origins.get(key) or ("the shell environment" if key in os.environ else "the default")

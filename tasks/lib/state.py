@@ -55,10 +55,7 @@ def ignore_all(folder: Path) -> None:
 
 
 def _show(path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
+    return str(Path(path).relative_to(PROJECT_ROOT)) if Path(path).is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def warn(path: Path, why: str, then: str) -> None:
@@ -90,8 +87,7 @@ def _denied(folder: Path) -> StateError:
 
 def _folder_problem(folder: Path) -> StateError | None:
     """Why ``folder`` (a state folder, maybe not made yet) cannot be written, or None."""
-    blocker = _blocker(folder)
-    if blocker is not None:
+    if blocker := _blocker(folder):
         return StateError(f"cannot write the state folder {blocker} (a file is in the way)", f"remove it or set {SETTING}")
     existing = _nearest_folder(folder)
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -101,8 +97,7 @@ def _folder_problem(folder: Path) -> StateError | None:
 
 def _cannot_write(folder: Path, error: OSError) -> StateError:
     """Why making or writing in ``folder`` failed with ``error``."""
-    problem = _folder_problem(folder)
-    if problem is not None:
+    if problem := _folder_problem(folder):
         return problem
     if error.errno in (errno.EACCES, errno.EPERM):
         return _denied(_nearest_folder(folder))
@@ -216,8 +211,7 @@ def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
         return StateError(f"cannot use the lock file {path} (a folder is in the way)", f"remove it (rm -r '{path}')")
     if path.exists() and error.errno in (errno.EACCES, errno.EPERM):
         return StateError(f"cannot read the lock file {path} (permission denied)", f"once no inv is running, {again}")
-    blocker = _blocker(path.parent)
-    if blocker is not None:
+    if blocker := _blocker(path.parent):
         return StateError(f"cannot make the lock file {path} ({blocker} is a file, not a folder)", f"remove it or set {setting}")
     if error.errno == errno.EROFS:
         return StateError(f"cannot make the lock file {path} (read-only file system)", f"set {setting} to a writable folder")

@@ -81,11 +81,8 @@ def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.
     else:
         down = "`inv infra.down` (its data is kept) and " if running else ""
         way_out = f"{down}move it aside (mv {other} {other}-old) to start a new PostgreSQL {spec.binaries.major} cluster"
-    return Problem(
-        f"{what}, and the programs found now are {spec.binaries.describe()}",
-        f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or {way_out}",
-        BIN_DIR,
-    )
+    fix = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or {way_out}"
+    return Problem(f"{what}, and the programs found now are {spec.binaries.describe()}", fix, BIN_DIR)
 
 
 def check_major(spec: LocalSpec) -> None:
@@ -127,11 +124,8 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
                 return _start(spec, now)
     if now.port is not None and now.port != spec.port:
         what = f"the local cluster's server (pid {now.pid}) listens on port {now.port}, but DATABASE_PORT is {spec.port}"
-        raise Problem(
-            f"{what} (from {database_origin('DATABASE_PORT')})",
-            f"`inv infra.down` then `inv infra.up` to restart it on {spec.port}",
-            "DATABASE_PORT",
-        )
+        fix = f"`inv infra.down` then `inv infra.up` to restart it on {spec.port}"
+        raise Problem(f"{what} (from {database_origin('DATABASE_PORT')})", fix, "DATABASE_PORT")
     if cluster.read(spec.data / cluster.CONF_NAME) != spec.conf().encode():
         warning = "warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
         print(f"{warning} `inv infra.down` then `inv infra.up` applies them", flush=True)
