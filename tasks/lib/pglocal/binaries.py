@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +70,10 @@ def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | No
         except Exit:
             return None
         text = done.stdout + done.stderr
-        try:
+        with suppress(OSError):  # a cache: never a reason to fail
             if cache and parse_version(text):
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps([*key, text]))
-        except OSError:
-            pass  # a cache: never a reason to fail
     found = parse_version(str(text))
     return Binaries(folder, found[0], found[1], source) if found else None
 
@@ -85,13 +84,8 @@ def _major_of(path: str) -> int:
 
 
 # Debian and Ubuntu, RHEL (PGDG), Homebrew (Apple silicon, Intel), Postgres.app
-USUAL: tuple[str, ...] = (
-    "/usr/lib/postgresql/*/bin",
-    "/usr/pgsql-*/bin",
-    "/opt/homebrew/opt/postgresql@*/bin",
-    "/usr/local/opt/postgresql@*/bin",
-)
-USUAL += ("/Applications/Postgres.app/Contents/Versions/*/bin",)
+USUAL = "/usr/lib/postgresql/*/bin /usr/pgsql-*/bin /opt/homebrew/opt/postgresql@*/bin /usr/local/opt/postgresql@*/bin".split()
+USUAL.append("/Applications/Postgres.app/Contents/Versions/*/bin")
 
 
 def usual_folders(wanted_major: int | None = None) -> list[Path]:
@@ -116,12 +110,10 @@ def _candidates(wanted_major: int | None) -> Iterator[tuple[Path | None, str]]:
     yield on_path, "pg_ctl on PATH"
     pg_config = shutil.which("pg_config")
     if pg_config and (on_path is None or not complete(on_path)):
-        try:
+        with suppress(Exit):
             done = programs.capture([pg_config, "--bindir"], timeout=10, ok=None)
             if done.returncode == 0 and done.stdout.strip():
                 yield Path(done.stdout.strip()), "pg_config --bindir"
-        except Exit:
-            pass
     for folder in usual_folders(wanted_major):
         yield folder, "an install folder"
     wheel = wheel_folder()
@@ -145,9 +137,8 @@ def find(setting: str = "", setting_origin: str = SETTING, wanted_major: int | N
             raise Problem(f"postgres.bin_dir={setting} (from {setting_origin}) lacks {', '.join(missing)}", fix, SETTING)
         found = probe(folder, f"from {setting_origin}", cache)
         if found is None:
-            raise Problem(
-                f"{folder}/postgres --version does not run or print a version (postgres.bin_dir from {setting_origin})", setting=SETTING
-            )
+            what = f"{folder}/postgres --version does not run or print a version (postgres.bin_dir from {setting_origin})"
+            raise Problem(what, setting=SETTING)
         return found
     looked: list[str] = []
     for candidate, source in _candidates(wanted_major):

@@ -169,11 +169,8 @@ def check_ours(home: Path) -> None:
     except OSError:
         return
     if foreign:
-        raise Problem(
-            f"{home} holds files inv did not make (no {MARKER}): inv will not use or remove it",
-            f"set {shown(LOCAL_DIR)} to another folder",
-            LOCAL_DIR,
-        )
+        fix = f"set {shown(LOCAL_DIR)} to another folder"
+        raise Problem(f"{home} holds files inv did not make (no {MARKER}): inv will not use or remove it", fix, LOCAL_DIR)
 
 
 def made_clusters(base: Path) -> list[Path]:
@@ -238,18 +235,16 @@ def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
     return check
 
 
-def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
+def stop_server(pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
     """Stop server ``pid`` as pg_ctl does (SIGINT: fast, SIGQUIT: immediate) and wait; False when it is still there after ``timeout`` s."""
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
         return True
     deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
+    while alive(pid) and time.monotonic() <= deadline:
         time.sleep(0.02)
-    return True
+    return not alive(pid)
 
 
 def _run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, dies_with_us: bool = False):
@@ -288,9 +283,8 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
         kind = "a symlink" if stat.S_ISLNK(st.st_mode) else f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"
         also = f", or set {shown(LOCAL_DIR)} to another folder (this folder's name follows it)" if folder == spec.socket_dir else ""
         fix = f"remove it if it is a leftover (rm -rf {folder}; its owner or root can){also}, then run the command again"
-        raise Problem(
-            f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind}): inv will not use it", fix, LOCAL_DIR
-        )
+        bad = f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind})"
+        raise Problem(f"{bad}: inv will not use it", fix, LOCAL_DIR)
     spec.account.own(folder)
     os.chmod(folder, 0o700)  # whatever the umask
 
@@ -348,8 +342,3 @@ def start(spec: LocalSpec) -> int:
     before = log_size(spec)
     _run(spec, [spec.binaries.program("pg_ctl"), "start", "-D", str(spec.data), "-l", str(spec.log), "-W", "-s"], "pg_ctl start")
     return before
-
-
-def remove(spec: LocalSpec) -> None:
-    shutil.rmtree(spec.home)
-    shutil.rmtree(spec.socket_dir, ignore_errors=True)

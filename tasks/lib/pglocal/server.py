@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -219,7 +220,7 @@ def stop(base: Path) -> list[str]:
             now = cluster.server_at(home / "data")
             if now.state != "running" or now.pid is None or not cluster.is_ours(home):
                 continue
-            if not cluster.stop_server(home / "data", now.pid):
+            if not cluster.stop_server(now.pid):
                 what = f"the local Postgres server (pid {now.pid}) did not stop within 60 s (a fast shutdown still writes a checkpoint)"
                 quit = f"`kill -QUIT {now.pid}` to stop it at once (Postgres then recovers at the next start)"
                 raise Problem(what, f"wait and run `inv infra.down` again, or {quit}")
@@ -238,13 +239,14 @@ def remove(spec: LocalSpec) -> list[str]:
     with cluster.locked(spec.home):
         now = cluster.server(spec)
         if now.state == "running" and now.pid is not None:
-            if not cluster.stop_server(spec.data, now.pid, signal.SIGQUIT, timeout=30):
+            if not cluster.stop_server(now.pid, signal.SIGQUIT, timeout=30):
                 what = f"the local Postgres server (pid {now.pid}) did not stop within 30 s, so nothing was removed"
                 raise Problem(what, f"`kill -KILL {now.pid}`, then `inv infra.destroy` again")
             done.append(f"stopped the local Postgres server (pid {now.pid})")
         exists = spec.home.exists()
         if exists:
-            cluster.remove(spec)
+            shutil.rmtree(spec.home)
+            shutil.rmtree(spec.socket_dir, ignore_errors=True)
         done.append(f"removed the local cluster {where}" if exists else f"the local cluster {where} does not exist")
     return done
 
