@@ -168,10 +168,7 @@ class Settings:
     config: Any
 
     def layer(self, name: str) -> dict:
-        try:
-            data = getattr(self.config, name)
-        except AttributeError:
-            return {}
+        data = getattr(self.config, name, None)
         return data if isinstance(data, dict) else {}
 
     @property
@@ -181,11 +178,7 @@ class Settings:
 
     def is_set(self, section: str, key: str) -> bool:
         """True when a layer above the declared defaults gives ``section.key`` a non-empty value."""
-        for name in _USER_LAYERS:
-            data = self.layer(name).get(section)
-            if isinstance(data, dict) and data.get(key) not in (None, ""):
-                return True
-        return False
+        return any(isinstance(data := self.layer(name).get(section), dict) and data.get(key) not in (None, "") for name in _USER_LAYERS)
 
     def repository(self) -> Repo:
         """The repository the suite sits in, read for the values it decides (tasks/lib/repo/)."""

