@@ -42,8 +42,7 @@ _FALSE_WORDS = ("false", "no", "off")
 class SettingError(Problem):
     """A bad setting: "setting S = V (from WHERE) is not W; fix it in ..."."""
 
-    def _joined(self) -> str:
-        return f"{self.what}; {self.fix}"
+    joined = "{}; {}"
 
 
 def env_name(section: str, key: str) -> str:

@@ -63,8 +63,7 @@ class PrefixedOutput:
         with self._lock:
             buffered = self._partial.pop(ident, "") + text
             *lines, rest = buffered.split("\n")
-            for line in lines:
-                self.target.write(f"{prefix} | {line}\n")
+            self.target.write("".join(f"{prefix} | {line}\n" for line in lines))
             if rest:
                 self._partial[ident] = rest
             self.target.flush()
@@ -78,9 +77,6 @@ class PrefixedOutput:
             if prefix is not None and rest:
                 self.target.write(f"{prefix} | {rest}\n")
                 self.target.flush()
-
-    def flush(self) -> None:
-        self.target.flush()
 
     def __getattr__(self, name):
         return getattr(self.target, name)

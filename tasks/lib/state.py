@@ -25,8 +25,7 @@ IGNORE_ALL = "# made by inv (the Firezone dev tasks): nothing here belongs in gi
 class StateError(Problem):
     """The state folder or a state file cannot be written: "what: fix"."""
 
-    def _joined(self) -> str:
-        return f"{self.what}: {self.fix}"
+    joined = "{}: {}"
 
 
 def make_folder(folder: Path) -> None:
@@ -176,8 +175,7 @@ def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError as e:  # NFS without lock support (ENOLCK), or a read-only open there (EBADF)
         os.close(fd)
-        why = e.strerror or e.__class__.__name__
-        raise StateError(f"cannot lock {path} ({why})", f"set {setting} to a folder on a local disk") from None
+        raise StateError(f"cannot lock {path} ({e.strerror or type(e).__name__})", f"set {setting} to a folder on a local disk") from None
     try:
         yield
     finally:
