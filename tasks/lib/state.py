@@ -30,7 +30,6 @@ class StateError(Problem):
 
 def make_folder(folder: Path) -> None:
     """``mkdir -p folder``; the topmost folder it makes gets a `.gitignore` of ``*``. Raises OSError."""
-    folder = Path(folder)
     top = next((p for p in reversed((folder, *folder.parents)) if not p.exists()), None)
     folder.mkdir(parents=True, exist_ok=True)
     if top is not None:
@@ -39,7 +38,6 @@ def make_folder(folder: Path) -> None:
 
 def keep_out_of_git(folder: Path) -> None:
     """After a task: a state folder made with a plain mkdir gets its `.gitignore` too; never the project's root, its parents, a repository's top."""
-    folder = Path(folder)
     if folder.is_dir() and folder != PROJECT_ROOT and folder not in PROJECT_ROOT.parents and not (folder / ".git").exists():
         ignore_all(folder)
 
@@ -109,7 +107,6 @@ def _file_error(path: Path) -> StateError:
 
 def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None) -> dict | None:
     """The JSON object in ``path`` (passing ``valid``), else None: silent when absent, one warning (``then``: "the step runs") when unreadable."""
-    path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -131,7 +128,6 @@ def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its folder; StateError, no temporary file, when it cannot."""
-    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         make_folder(path.parent)
@@ -149,7 +145,6 @@ def write_json(path: Path, data: Any) -> None:
 
 def remove(path: Path) -> None:
     """Delete a state file; absent is fine; StateError when it stays."""
-    path = Path(path)
     try:
         path.unlink()
     except (FileNotFoundError, NotADirectoryError):
@@ -219,7 +214,6 @@ def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
 
 def check_writable(folder: Path, create: bool = True) -> None:
     """StateError unless ``folder`` and its fingerprints folder can be written; ``create`` makes them (else a missing one needs a writable parent)."""
-    folder = Path(folder)
     for d in (folder, folder / "fingerprints"):
         if d.is_dir():
             if not os.access(d, os.W_OK | os.X_OK):

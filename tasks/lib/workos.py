@@ -27,10 +27,9 @@ def _where(var: str) -> str:
     return f"{var} from {envfile.origin(var)}"
 
 
-def shape_problems(environ=None) -> list[str]:
+def shape_problems() -> list[str]:
     """What is wrong with the WorkOS values' shape (empty list: nothing)."""
-    environ = os.environ if environ is None else environ
-    key, client, url = (environ.get(v) or "" for v in (KEY_VAR, CLIENT_VAR, URL_VAR))
+    key, client, url = (os.environ.get(v) or "" for v in (KEY_VAR, CLIENT_VAR, URL_VAR))
     problems = []
     if key and not _KEY.match(key):
         problems.append(f"{_where(KEY_VAR)} ({masking.mask(key)}) does not look like a WorkOS API key (sk_test_... or sk_live_...)")

@@ -15,6 +15,10 @@ from tasks.lib.problem import Problem
 SETTING = "postgres.local_user"
 
 
+def shown(setting: str) -> str:
+    return f"{setting} (INVOKE_{setting.replace('.', '_').upper()})"
+
+
 @dataclass(frozen=True)
 class Account:
     name: str
@@ -106,7 +110,6 @@ def require_reachable(account: Account, path: Path, what: str, setting: str) -> 
         return
     st = folder.stat()
     mode = f"mode {stat.S_IMODE(st.st_mode):04o}, owner {_name(st.st_uid)}:{_name(st.st_gid, grp.getgrgid)}"
-    env = "INVOKE_" + setting.replace(".", "_").upper()
-    fix = f"chmod o+x {folder}, or set {setting} ({env}) to a folder {account.name} can reach"
+    fix = f"chmod o+x {folder}, or set {shown(setting)} to a folder {account.name} can reach"
     who = f"the local Postgres server runs as user {account.name}, which cannot reach {what} {path}"
     raise Problem(f"{who}: {folder} ({mode}) does not let it pass", fix, setting)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tasks.lib import programs, state
 from tasks.lib.database import Database
-from tasks.lib.pglocal.account import Account
+from tasks.lib.pglocal.account import Account, shown
 from tasks.lib.pglocal.binaries import Binaries
 from tasks.lib.problem import Problem
 from tasks.lib.supervise import proctable
@@ -27,10 +27,6 @@ CONF_NAME = "inv.conf"
 INCLUDE_LINE = f"include_if_exists = '{CONF_NAME}'"
 MARKER = "inv-cluster.json"  # in every cluster folder inv made; inv never uses or removes one without it
 LOCAL_DIR = "postgres.local_dir"
-
-
-def shown(setting: str) -> str:
-    return f"{setting} (INVOKE_{setting.replace('.', '_').upper()})"
 
 
 @dataclass(frozen=True)
@@ -164,13 +160,10 @@ def is_ours(home: Path) -> bool:
 
 def check_ours(home: Path) -> None:
     """A Problem when ``home`` holds files and no marker: not a folder inv made (an empty one, a user's mkdir, is fine)."""
-    try:
-        foreign = not is_ours(home) and any(home.iterdir())
-    except OSError:
-        return
-    if foreign:
-        fix = f"set {shown(LOCAL_DIR)} to another folder"
-        raise Problem(f"{home} holds files inv did not make (no {MARKER}): inv will not use or remove it", fix, LOCAL_DIR)
+    with suppress(OSError):  # an unreadable folder: what uses it says so
+        if not is_ours(home) and any(home.iterdir()):
+            fix = f"set {shown(LOCAL_DIR)} to another folder"
+            raise Problem(f"{home} holds files inv did not make (no {MARKER}): inv will not use or remove it", fix, LOCAL_DIR)
 
 
 def made_clusters(base: Path) -> list[Path]:
@@ -317,9 +310,8 @@ def initdb(spec: LocalSpec) -> None:
     # The password reaches initdb through a file in the account's private folder (never argv).
     pwfile = spec.home / f".pw-{os.getpid()}"
     argv = [spec.binaries.program("initdb"), "-D", str(tmp), "-U", spec.db.user, f"--pwfile={pwfile}", "--auth=scram-sha-256"]
-    argv += ["--encoding=UTF8", "--locale=C"]
-    if spec.binaries.major >= 17:
-        argv += ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
+    builtin = ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"] if spec.binaries.major >= 17 else []
+    argv += ["--encoding=UTF8", "--locale=C", *builtin]
     try:
         write_as_account(spec, pwfile, spec.db.password + "\n")
         print(f"making the local cluster in {programs.display_path(spec.data)} (initdb, PostgreSQL {spec.binaries.version})", flush=True)

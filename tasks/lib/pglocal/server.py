@@ -79,8 +79,7 @@ def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.
 
 
 def check_major(spec: LocalSpec) -> None:
-    made_by = cluster.data_major(spec)
-    if made_by is not None and made_by != str(spec.binaries.major):
+    if (made_by := cluster.data_major(spec)) not in (None, str(spec.binaries.major)):
         raise _made_by_another(spec, spec.data, made_by)
 
 
