@@ -20,15 +20,8 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # invoke's layers, highest precedence first, as messages name them.
-_LAYERS = (
-    ("_overrides", "the command line"),
-    ("_runtime", "the -f config file"),
-    ("_env", "env"),
-    ("_project", "invoke.yaml"),
-    ("_user", "~/.invoke.yaml"),
-    ("_system", "/etc/invoke.yaml"),
-    ("_collection", "the default"),
-)
+_LAYERS: tuple[tuple[str, str], ...] = (("_overrides", "the command line"), ("_runtime", "the -f config file"), ("_env", "env"))
+_LAYERS += (("_project", "invoke.yaml"), ("_user", "~/.invoke.yaml"), ("_system", "/etc/invoke.yaml"), ("_collection", "the default"))
 _USER_LAYERS = ("_modifications", *(name for name, _ in _LAYERS[:-1]))
 
 # The settings whose value is one of a list; the validator and ``choice`` both use these.
@@ -49,8 +42,7 @@ _FALSE_WORDS = ("false", "no", "off")
 class SettingError(Problem):
     """A bad setting: "setting S = V (from WHERE) is not W; fix it in ..."."""
 
-    def _joined(self) -> str:
-        return f"{self.what}; {self.fix}"
+    joined = "{}; {}"
 
 
 def env_name(section: str, key: str) -> str:
@@ -175,10 +167,7 @@ class Settings:
     config: Any
 
     def layer(self, name: str) -> dict:
-        try:
-            data = getattr(self.config, name)
-        except AttributeError:
-            return {}
+        data = getattr(self.config, name, None)
         return data if isinstance(data, dict) else {}
 
     @property
@@ -188,11 +177,7 @@ class Settings:
 
     def is_set(self, section: str, key: str) -> bool:
         """True when a layer above the declared defaults gives ``section.key`` a non-empty value."""
-        for name in _USER_LAYERS:
-            data = self.layer(name).get(section)
-            if isinstance(data, dict) and data.get(key) not in (None, ""):
-                return True
-        return False
+        return any(isinstance(data := self.layer(name).get(section), dict) and data.get(key) not in (None, "") for name in _USER_LAYERS)
 
     def repository(self) -> Repo:
         """The repository the suite sits in, read for the values it decides (tasks/lib/repo/)."""
@@ -316,13 +301,8 @@ class Settings:
                 data = self.layer(name).get(section)
                 where = env_name(section, "*") if name == "_env" else str(getattr(self.config, f"{name}_path", None) or label)
                 if data is not None and not isinstance(data, dict):
-                    out.append(
-                        SettingError(
-                            f"setting {section} = {data!r} (from {where}) is not a section",
-                            f"write it as {section}: {{key: value}}",
-                            section,
-                        )
-                    )
+                    what = f"setting {section} = {data!r} (from {where}) is not a section"
+                    out.append(SettingError(what, f"write it as {section}: {{key: value}}", section))
                 for key, value in (data or {}).items() if isinstance(data, dict) else ():
                     if value not in (None, "") and key not in found:
                         found[key] = (value, env_name(section, key) if name == "_env" else where)
@@ -330,11 +310,8 @@ class Settings:
                 setting = f"{section}.{key}"
                 if key not in declared:
                     near = difflib.get_close_matches(key, list(declared), n=1)
-                    fix = (
-                        f"rename it to {section}.{near[0]}"
-                        if near
-                        else f"remove it (the {section} settings: {', '.join(sorted(declared))})"
-                    )
+                    fix = f"remove it (the {section} settings: {', '.join(sorted(declared))})"
+                    fix = f"rename it to {section}.{near[0]}" if near else fix
                     out.append(SettingError(f"setting {setting} (from {where}) is not a setting of the suite", fix, setting))
                     continue
                 try:

@@ -9,6 +9,8 @@ from typing import TextIO
 
 from invoke import Exit
 
+from tasks.lib.problem import Problem
+
 # The start of every line that says what `inv --dry` would have done.
 DRY = "[dry] "
 
@@ -21,9 +23,7 @@ def dry(text: str, file: TextIO | None = None) -> None:
 def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None, right: Sequence[int] = (), sep: str = "  ") -> str:
     """Rows as aligned columns ``sep`` apart (``right``: right-aligned); the last column is never padded."""
     all_rows = [list(map(str, r)) for r in ([header] if header else []) + list(rows)]
-    if not all_rows:
-        return ""
-    n = max(len(r) for r in all_rows)
+    n = max(map(len, all_rows), default=0)
     widths = [max((len(r[i]) for r in all_rows if i < len(r) and i < n - 1), default=0) for i in range(n)]
 
     def cell(i: int, text: str, last: bool) -> str:
@@ -37,7 +37,7 @@ def confirm(question: str, *, yes: bool, rerun: str, declined: str) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise Exit(f"{question.rstrip('?')}: there is no terminal to ask for confirmation. Fix: rerun with --yes: {rerun}")
+        raise Problem(f"{question.rstrip('?')}: there is no terminal to ask for confirmation", f"rerun with --yes: {rerun}")
     try:
         answer = input(f"{question} [y/N] ").strip().lower()
     except EOFError:
@@ -63,8 +63,7 @@ class PrefixedOutput:
         with self._lock:
             buffered = self._partial.pop(ident, "") + text
             *lines, rest = buffered.split("\n")
-            for line in lines:
-                self.target.write(f"{prefix} | {line}\n")
+            self.target.write("".join(f"{prefix} | {line}\n" for line in lines))
             if rest:
                 self._partial[ident] = rest
             self.target.flush()
@@ -78,9 +77,6 @@ class PrefixedOutput:
             if prefix is not None and rest:
                 self.target.write(f"{prefix} | {rest}\n")
                 self.target.flush()
-
-    def flush(self) -> None:
-        self.target.flush()
 
     def __getattr__(self, name):
         return getattr(self.target, name)

@@ -85,25 +85,16 @@ def parse_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
 def load_partial(root: Path, environ: MutableMapping[str, str] | None = None) -> tuple[dict[str, str], EnvFileError | None]:
     """Load the good lines of the dotenv files under ``root`` without overriding ``environ``: (origins, first error)."""
     environ = os.environ if environ is None else environ
-    merged: dict[str, str] = {}
-    origin: dict[str, str] = {}
+    found: dict[str, tuple[str, str]] = {}  # key: (value, where)
     first: EnvFileError | None = None
     for name in FILES:
-        path = root / name
-        if not path.is_file():
-            continue
-        values, lines, error = read_file(path)
-        first = first or error
-        for key, value in values.items():
-            merged[key] = value
-            origin[key] = f"{name} line {lines.get(key, '?')}"
-    origins: dict[str, str] = {}
-    for key, value in merged.items():
-        if key in environ:
-            origins[key] = "the shell environment"
-        else:
-            environ[key] = value
-            origins[key] = origin[key]
+        if (root / name).is_file():
+            values, lines, error = read_file(root / name)
+            first = first or error
+            found |= {key: (value, f"{name} line {lines.get(key, '?')}") for key, value in values.items()}
+    origins = {key: "the shell environment" if key in environ else where for key, (_, where) in found.items()}
+    for key, (value, _) in found.items():
+        environ.setdefault(key, value)
     return origins, first
 
 
@@ -128,8 +119,4 @@ def ensure_loaded(root: Path) -> None:
 
 def origin(key: str) -> str:
     """Where the current value of ``key`` came from, for messages."""
-    if key in _origins:
-        return _origins[key]
-    if key in os.environ:
-        return "the shell environment"
-    return "the default"
+    return _origins.get(key) or ("the shell environment" if key in os.environ else "the default")

@@ -6,36 +6,31 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from invoke import Exit
-
 from tasks.lib.database import database
 from tasks.lib.masking import is_secret_key
+from tasks.lib.problem import Problem
 
 WORKOS_KEYS = ("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
-    """``["FZFF_X=true"]`` -> dict; a bad item, or a secret (argv is visible in ps), is an Exit."""
+    """``["FZFF_X=true"]`` -> dict; a bad item, or a secret (argv is visible in ps), is a Problem."""
     env: dict[str, str] = {}
     for item in items or ():
         name, sep, value = item.partition("=")
         if not sep or not _NAME.match(name):
-            raise Exit(
-                f"--env {item.split('=')[0]!r}: expected KEY=VALUE with KEY a variable name,"
-                " e.g. --env FZFF_ICMP_ERROR_UNREACHABLE_PROHIBITED_CREATE_NEW_FLOW=true"
-            )
+            example = "e.g. --env FZFF_ICMP_ERROR_UNREACHABLE_PROHIBITED_CREATE_NEW_FLOW=true"
+            raise Problem(f"--env {item.split('=')[0]!r}: expected KEY=VALUE with KEY a variable name", example)
         if is_secret_key(name):
-            raise Exit(
-                f"--env {name}=...: secrets do not go on the command line (every user sees argv through ps); put {name} in .env instead"
-            )
+            fix = f"put {name} in .env instead"
+            raise Problem(f"--env {name}=...: secrets do not go on the command line (every user sees argv through ps)", fix)
         env[name] = value
     return env
 
 
 def mix_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """What every mix invocation gets: the DATABASE_* values the container was made with, and
-    PGHOST/PGPORT, which Postgrex reads where the config names no host or port (today's tests)."""
+    """DATABASE_* as the server was made with, and PGHOST/PGPORT, which Postgrex reads where the config names no host or port (today's tests)."""
     env = database(environ).env()
     return env | {"PGHOST": env["DATABASE_HOST"], "PGPORT": env["DATABASE_PORT"]}
 

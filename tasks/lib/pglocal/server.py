@@ -1,9 +1,9 @@
-"""The local cluster as the backend uses it: its spec from the settings, up, plan, down, destroy,
-status rows, and the checks doctor shares."""
+"""The local cluster as the backend uses it: its spec from the settings, up, plan, down, destroy, status rows, doctor's checks."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -31,8 +31,7 @@ def base_dir(s: config.Settings) -> Path:
 
 
 def local_spec(s: config.Settings, find_account: bool = True) -> LocalSpec:
-    """``find_account``: the account as starting needs it (created when postgres.create_user says so);
-    otherwise (reading, stopping) whoever runs inv stands in for a missing one."""
+    """``find_account``: as starting needs it (created when postgres.create_user says so); else whoever runs inv stands in for a missing one."""
     m = re.search(r":(\d+)", s.text("postgres", "image").rsplit("/", 1)[-1])
     wanted = int(m.group(1)) if m else None
     cache = None if s.dry else s.state_dir / "postgres" / "binaries.json"  # state: never written under --dry
@@ -43,17 +42,9 @@ def local_spec(s: config.Settings, find_account: bool = True) -> LocalSpec:
         if find_account:
             raise
         account = accounts.current()
-    return LocalSpec(
-        binaries=found,
-        account=account,
-        base=base_dir(s),
-        db=database(),
-        host_ip=s.text("postgres", "host_ip"),
-        settings=cluster.settings_from_command(server_command(s)),
-        ready_timeout=s.positive("postgres", "ready_timeout"),
-        poll_interval=s.positive("postgres", "poll_interval"),
-        wanted_major=wanted,
-    )
+    settings = cluster.settings_from_command(server_command(s))
+    waits = s.positive("postgres", "ready_timeout"), s.positive("postgres", "poll_interval")
+    return LocalSpec(found, account, base_dir(s), database(), s.text("postgres", "host_ip"), settings, *waits, wanted_major=wanted)
 
 
 def running_clusters(base: Path) -> list[tuple[Path, cluster.Server]]:
@@ -75,31 +66,25 @@ def check_port(spec: LocalSpec) -> None:
 
 def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.Server | None = None) -> Problem:
     where = programs.display_path(other)
+    what = f"the local cluster in {where} was made by PostgreSQL {major}"
     if running is not None:
         what = f"the local cluster of PostgreSQL {major} in {where} is running (pid {running.pid})"
-    else:
-        what = f"the local cluster in {where} was made by PostgreSQL {major}"
     if other == spec.data:  # the cluster of this major's folder: its files say otherwise
         way_out = "`inv infra.destroy` to start over (deletes its data)"
     else:
         down = "`inv infra.down` (its data is kept) and " if running else ""
         way_out = f"{down}move it aside (mv {other} {other}-old) to start a new PostgreSQL {spec.binaries.major} cluster"
-    return Problem(
-        f"{what}, and the programs found now are {spec.binaries.describe()}",
-        f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or {way_out}",
-        BIN_DIR,
-    )
+    fix = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or {way_out}"
+    return Problem(f"{what}, and the programs found now are {spec.binaries.describe()}", fix, BIN_DIR)
 
 
 def check_major(spec: LocalSpec) -> None:
-    made_by = cluster.data_major(spec)
-    if made_by is not None and made_by != str(spec.binaries.major):
+    if (made_by := cluster.data_major(spec)) not in (None, str(spec.binaries.major)):
         raise _made_by_another(spec, spec.data, made_by)
 
 
 def check_other_majors(spec: LocalSpec) -> None:
-    """Another major's cluster: running (it holds the port), or the only one there (its data would
-    seem lost behind a new empty cluster)."""
+    """Another major's cluster: running (it holds the port), or the only one (its data would seem lost behind a new empty one)."""
     others = [home for home in made_clusters(spec.base) if home.name != str(spec.binaries.major)]
     for other, now in ((home, cluster.server_at(home / "data")) for home in others):
         if now.state == "running":
@@ -115,16 +100,12 @@ def check_reachable(spec: LocalSpec) -> None:
 
 def stale_problem(spec: LocalSpec, now: cluster.Server) -> Problem:
     pidfile = spec.data / "postmaster.pid"
-    return Problem(
-        f"{programs.display_path(pidfile)} names pid {now.pid}, which is now another program ({now.other or '?'}),"
-        " not this cluster's server: the file is left from a crash",
-        f"rm {pidfile}, then `inv infra.up`",
-    )
+    what = f"{programs.display_path(pidfile)} names pid {now.pid}, which is now another program ({now.other or '?'}), not this cluster's server"
+    return Problem(f"{what}: the file is left from a crash", f"rm {pidfile}, then `inv infra.up`")
 
 
 def ensure_running(spec: LocalSpec) -> tuple[str, int]:
-    """Make (once) and start the cluster without waiting: the action (created, started, recovered, reused)
-    and the log's offset of this start."""
+    """Make (once) and start the cluster without waiting: the action (created, started, recovered, reused) and this start's log offset."""
     now = cluster.server(spec)
     if now.state != "running":  # else the warm path: no lock, no program run
         check_reachable(spec)
@@ -134,18 +115,12 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
             if now.state != "running":
                 return _start(spec, now)
     if now.port is not None and now.port != spec.port:
-        raise Problem(
-            f"the local cluster's server (pid {now.pid}) listens on port {now.port}, but DATABASE_PORT is {spec.port}"
-            f" (from {database_origin('DATABASE_PORT')})",
-            f"`inv infra.down` then `inv infra.up` to restart it on {spec.port}",
-            "DATABASE_PORT",
-        )
+        what = f"the local cluster's server (pid {now.pid}) listens on port {now.port}, but DATABASE_PORT is {spec.port}"
+        fix = f"`inv infra.down` then `inv infra.up` to restart it on {spec.port}"
+        raise Problem(f"{what} (from {database_origin('DATABASE_PORT')})", fix, "DATABASE_PORT")
     if cluster.read(spec.data / cluster.CONF_NAME) != spec.conf().encode():
-        print(
-            "warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
-            " `inv infra.down` then `inv infra.up` applies them",
-            flush=True,
-        )
+        warning = "warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
+        print(f"{warning} `inv infra.down` then `inv infra.up` applies them", flush=True)
     return "reused", cluster.log_size(spec)
 
 
@@ -154,8 +129,7 @@ def _start(spec: LocalSpec, now: cluster.Server) -> tuple[str, int]:
     if now.state == "stale":
         raise stale_problem(spec, now)
     check_other_majors(spec)
-    if spec.home.exists():
-        cluster.clear_leftovers(spec)
+    cluster.clear_leftovers(spec)
     action = "recovered" if now.state == "crashed" else "started"
     if now.state == "crashed" and now.pid is not None:
         _clear_crash(spec, now.pid)
@@ -165,8 +139,7 @@ def _start(spec: LocalSpec, now: cluster.Server) -> tuple[str, int]:
         action = "created"
     check_major(spec)
     since = cluster.start(spec)
-    # Until postmaster.pid names the new server (the next inv, waiting on the lock, then sees
-    # it running), or its log says it stopped.
+    # Until postmaster.pid names the new server (the next inv, waiting on the lock, then sees it running), or its log says it stopped.
     deadline = time.monotonic() + 10
     while cluster.server(spec).state != "running" and "FATAL" not in cluster.log_tail(spec, 50, since) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -174,18 +147,16 @@ def _start(spec: LocalSpec, now: cluster.Server) -> tuple[str, int]:
 
 
 def _clear_crash(spec: LocalSpec, pid: int) -> None:
-    """After a crash whose server is a zombie (nobody reaps it, as in a container without an init), Postgres
-    would take the dead pid for a running server: the pid file goes, once no old process works in the folder."""
+    """After a crash whose server is a zombie (unreaped, as in a container without an init), Postgres would take the dead pid for
+    a running server: the pid file goes, once no old process works in the folder."""
     from tasks.lib.supervise import proctable
 
     if not proctable.is_zombie(pid):
         return  # gone: Postgres recovers from the file by itself
     left = " ".join(map(str, proctable.working_in(str(spec.data))))
     if left:
-        raise Problem(
-            f"the local server (pid {pid}) died, but its processes {left.replace(' ', ', ')} still run in {programs.display_path(spec.data)}",
-            f"wait a few seconds for them to exit, or `kill {left}`, then `inv infra.up`",
-        )
+        what = f"the local server (pid {pid}) died, but its processes {left.replace(' ', ', ')} still run in {programs.display_path(spec.data)}"
+        raise Problem(what, f"wait a few seconds for them to exit, or `kill {left}`, then `inv infra.up`")
     (spec.data / "postmaster.pid").unlink(missing_ok=True)
     for lock in spec.socket_dir.glob(".s.PGSQL.*.lock"):  # the socket's lock names the dead pid too
         if (cluster.read(lock) or b"").split()[:1] == [str(pid).encode()]:
@@ -205,10 +176,8 @@ def plan(spec: LocalSpec) -> str:
         return f"would refuse: {e}"
     what = f"{spec.address}, settings {', '.join(f'{k}={v}' for k, v in spec.settings) or 'none'}"
     if not cluster.initialised(spec):
-        return (
-            f"would make a local cluster in {where} with initdb ({spec.binaries.describe()},"
-            f" run as {spec.account.name}), then start it with pg_ctl on {what}"
-        )
+        made = f"would make a local cluster in {where} with initdb ({spec.binaries.describe()}, run as {spec.account.name})"
+        return f"{made}, then start it with pg_ctl on {what}"
     return f"would start the local cluster in {where} with pg_ctl ({spec.binaries.describe()}) on {what}"
 
 
@@ -218,10 +187,8 @@ def diagnosis(spec: LocalSpec, since: int):
     def diagnose(error: str, log_text: str) -> str | None:
         low = (error or "").lower()
         if "password authentication failed" in low or ("role" in low and "does not exist" in low):
-            return (
-                f"the local cluster in {programs.display_path(spec.data)} was made with another DATABASE_USER or"
-                " DATABASE_PASSWORD: set them back, or `inv infra.destroy` then `inv infra.up` to start over (deletes its data)"
-            )
+            made = f"the local cluster in {programs.display_path(spec.data)} was made with another DATABASE_USER or DATABASE_PASSWORD"
+            return f"{made}: set them back, or `inv infra.destroy` then `inv infra.up` to start over (deletes its data)"
         text = cluster.log_tail(spec, 50, since)
         if cluster.shutdown_request(text):
             return "another command stopped it while this run waited (an `inv infra.down` in another terminal, or pg_ctl stop): run `inv infra.up` again"
@@ -235,19 +202,18 @@ def diagnosis(spec: LocalSpec, since: int):
 
 
 def stop(base: Path) -> list[str]:
-    """infra.down: stop every running cluster inv made under ``base`` (any major, no binaries needed), each
-    under its lock, so one an `inv infra.up` is still making is stopped once that up is done."""
+    """infra.down: stop every running cluster inv made under ``base`` (any major, no binaries needed), each under its lock
+    (one an `inv infra.up` is still making stops once that up is done)."""
     done = []
     for home in touched_clusters(base):
         with cluster.locked(home):
             now = cluster.server_at(home / "data")
             if now.state != "running" or now.pid is None or not cluster.is_ours(home):
                 continue
-            if not cluster.stop_server(home / "data", now.pid):
-                raise Problem(
-                    f"the local Postgres server (pid {now.pid}) did not stop within 60 s (a fast shutdown still writes a checkpoint)",
-                    f"wait and run `inv infra.down` again, or `kill -QUIT {now.pid}` to stop it at once (Postgres then recovers at the next start)",
-                )
+            if not cluster.stop_server(now.pid):
+                what = f"the local Postgres server (pid {now.pid}) did not stop within 60 s (a fast shutdown still writes a checkpoint)"
+                quit = f"`kill -QUIT {now.pid}` to stop it at once (Postgres then recovers at the next start)"
+                raise Problem(what, f"wait and run `inv infra.down` again, or {quit}")
         done.append(f"stopped the local Postgres server (pid {now.pid}); data kept in {programs.display_path(home / 'data')}")
     if done:
         return done
@@ -263,15 +229,14 @@ def remove(spec: LocalSpec) -> list[str]:
     with cluster.locked(spec.home):
         now = cluster.server(spec)
         if now.state == "running" and now.pid is not None:
-            if not cluster.stop_server(spec.data, now.pid, signal.SIGQUIT, timeout=30):
-                raise Problem(
-                    f"the local Postgres server (pid {now.pid}) did not stop within 30 s, so nothing was removed",
-                    f"`kill -KILL {now.pid}`, then `inv infra.destroy` again",
-                )
+            if not cluster.stop_server(now.pid, signal.SIGQUIT, timeout=30):
+                what = f"the local Postgres server (pid {now.pid}) did not stop within 30 s, so nothing was removed"
+                raise Problem(what, f"`kill -KILL {now.pid}`, then `inv infra.destroy` again")
             done.append(f"stopped the local Postgres server (pid {now.pid})")
         exists = spec.home.exists()
         if exists:
-            cluster.remove(spec)
+            shutil.rmtree(spec.home)
+            shutil.rmtree(spec.socket_dir, ignore_errors=True)
         done.append(f"removed the local cluster {where}" if exists else f"the local cluster {where} does not exist")
     return done
 
