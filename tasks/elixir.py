@@ -103,11 +103,7 @@ ns.configure(
             "setup_outputs": ["assets/node_modules", "priv/static"],
             # A seeded database is migrated again only when these change. Firezone keeps
             # migrations in apps/domain/priv/repo/{migrations,manual_migrations}.
-            "migrate_inputs": [
-                "apps/*/priv/repo/*migrations",
-                "apps/*/priv/repo/*migrations/*.exs",
-                "priv/repo/*migrations/*.exs",
-            ],
+            "migrate_inputs": ["apps/*/priv/repo/*migrations", "apps/*/priv/repo/*migrations/*.exs", "priv/repo/*migrations/*.exs"],
         }
     }
 )

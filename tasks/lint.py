@@ -26,7 +26,7 @@ def sh(c, path=None, fix=False, strict=False, staged=False):
     load_env=False,
     help={
         "create": "With no pre-commit config in the repository, create the first of"
-        " lint.pre_commit_configs (.pre-commit-config.yaml) without asking",
+        " lint.pre_commit_configs (.pre-commit-config.yaml) without asking"
     },
 )
 def install_hook(c, create=False):

@@ -147,12 +147,7 @@ def screenshots_line(web: Path) -> str:
 
 
 def test(
-    c,
-    paths: Iterable[str] | None = None,
-    failed: bool = False,
-    partitions=None,
-    acceptance: bool = False,
-    env: Iterable[str] | None = None,
+    c, paths: Iterable[str] | None = None, failed: bool = False, partitions=None, acceptance: bool = False, env: Iterable[str] | None = None
 ) -> None:
     n = partitions_count(partitions)
     e = tool.settings(c)

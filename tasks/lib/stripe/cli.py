@@ -75,13 +75,7 @@ def is_unset_secret(value: str | None) -> bool:
     return not value or value.strip() in ("", DEV_DEFAULT_SECRET)
 
 
-def print_secret(
-    stripe: str,
-    env: Mapping[str, str],
-    *,
-    timeout: float = 60.0,
-    base_env: Mapping[str, str] | None = None,
-) -> str:
+def print_secret(stripe: str, env: Mapping[str, str], *, timeout: float = 60.0, base_env: Mapping[str, str] | None = None) -> str:
     """Run `stripe listen --print-secret` with ``env``; anything but one ``whsec_`` token and exit code 0 is a Problem."""
     full_env = {**(os.environ if base_env is None else base_env), **env}
     done = programs.capture(
