@@ -45,8 +45,7 @@ def matches(wanted: str, installed: str) -> bool:
 
 
 def version_warning(name: str, path: str, installed: str | None, wanted: str | None, source: str, setting: str) -> str | None:
-    """One warning line when ``installed`` (None: unknown) does not match what ``source`` pins, else
-    None; ``setting`` chooses the program (``lint.shfmt``)."""
+    """A warning when ``installed`` (None: unknown) does not match the pin in ``source``, else None; ``setting`` names the program."""
     if not is_pin(wanted):
         return None
     if installed and matches(wanted, installed):
@@ -59,8 +58,7 @@ def version_warning(name: str, path: str, installed: str | None, wanted: str | N
 
 
 def meets(requirement: str, installed: str) -> bool:
-    """Elixir's Version.match?: ``"~> 1.15"`` (>= 1.15.0 and < 2.0.0), ``"~> 1.15.2"`` (< 1.16.0),
-    ``>=``, ``>``, ``<=``, ``<``, ``==``, ``!=``, joined by ``and`` / ``or``."""
+    """Elixir's Version.match?: ``~> 1.15`` (< 2.0.0), ``~> 1.15.2`` (< 1.16.0), >=, >, <=, <, ==, !=, joined by and/or."""
     have = (numeric(installed) + (0, 0, 0))[:3]
 
     def clause(text: str) -> bool:

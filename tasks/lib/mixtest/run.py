@@ -106,8 +106,7 @@ def debug_tag_hint(paths: Sequence[str], default_folder: str) -> str:
 
 
 def connection_warnings(found: Mapping[str, tuple[str, Path]], db, show) -> list[str]:
-    """A line for each credential or port the test config hard-codes that DATABASE_* contradicts
-    (``found``: repo.portal.test_connection; a password is never shown)."""
+    """A line per credential or port the test config hard-codes that DATABASE_* contradicts (a password is never shown)."""
     local = ("localhost", "127.0.0.1", "::1")
     wants = {"hostname": ("DATABASE_HOST", db.host), "username": ("DATABASE_USER", db.user)}
     wants |= {"password": ("DATABASE_PASSWORD", db.password), "port": ("DATABASE_PORT", str(db.port))}

@@ -177,8 +177,7 @@ def _database_defaults(svc: dict) -> dict[str, str]:
 
 
 def postgres_service(root: Path, path: Path | None = None) -> PostgresService | None:
-    """The Postgres service of the repository's compose files, or None; ``path`` (named by a setting): that file's,
-    or ComposeError when it cannot be read."""
+    """The Postgres service of the compose files, or None; ``path`` (from a setting): that file's, or ComposeError if unreadable."""
     files = [path] if path is not None else candidates(root)
     for f in files:
         try:

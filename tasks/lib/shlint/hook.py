@@ -23,8 +23,7 @@ class ByHand(ConfigError):
 
 
 def entry(prefix: str = "") -> str:
-    """pre-commit runs it from the top of the work tree with the file names appended, which
-    the sh loop turns into `-p NAME`; ``prefix`` is the suite's folder there ("" or "sub/")."""
+    """pre-commit runs it from the work tree's top with file names appended (made `-p NAME`); ``prefix``: our folder there."""
     venv = f"{prefix}.venv/bin/inv"
     search = f" -r {prefix.rstrip('/')}" if prefix else ""
     script = (
@@ -57,9 +56,7 @@ def hook_lines(indent: str, prefix: str = "", skip: str = "") -> list[str]:
 
 
 def insert(text: str, lines_for: Callable[[str], list[str]], where: str) -> tuple[str, int, int]:
-    """``text`` with the hook (``lines_for(indent)``) added at the end of its `repos:`
-    list: (new text, first and last line numbers of what was added, 1-based).
-    ConfigError when the list cannot be found or the result does not read back."""
+    """``text`` with the hook added at the end of `repos:`, and the 1-based lines added; ConfigError when that cannot be done safely."""
     old = precommit.parse(text, where)
     newline = "\r\n" if "\r\n" in text else "\n"
     plain = [line.rstrip("\r") for line in text.split("\n")]

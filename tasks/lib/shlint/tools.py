@@ -72,8 +72,7 @@ def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) ->
 
 
 def split_shfmt_diff(text: str) -> dict[str, str]:
-    """shfmt ``-d`` output for many files -> ``{file: its diff}``. A header is ``--- NAME.orig``
-    then ``+++ NAME``, so a removed line starting with ``-- `` is not taken for one."""
+    """shfmt ``-d`` output -> ``{file: diff}``; a header is ``--- NAME.orig`` then ``+++ NAME`` (a removed ``-- `` line is none)."""
     diffs: dict[str, str] = {}
     name = None
     lines = text.splitlines(keepends=True)

@@ -64,8 +64,7 @@ def validate_key(value: str | None, origin: str | None = None) -> str:
 
 
 def parse_secret(output: str) -> str | None:
-    """The signing secret when ``output`` is exactly one ``whsec_...`` token, else None (the
-    real CLI prints its errors on stdout too)."""
+    """The signing secret when ``output`` is exactly one ``whsec_...`` token, else None (the real CLI prints its errors on stdout too)."""
     text = (output or "").strip()
     return text if _SECRET.fullmatch(text) else None
 

@@ -57,9 +57,7 @@ def server_env(key: str, secret: str, extra: dict[str, str], environ=None) -> di
 
 
 def signing_secret(stripe: str, key: str, timeout: float) -> str:
-    """The secret `stripe listen` signs with. One set in .env is compared with it: a different
-    one would fail every webhook's signature check, so the CLI's wins and the stale one is
-    reported; when the CLI cannot tell, the configured one is used."""
+    """The secret `stripe listen` signs with: it wins over a different (stale) one in .env, reported; the .env one if the CLI cannot tell."""
     configured = os.environ.get(cli.SECRET_VAR)
     unset = cli.is_unset_secret(configured)
     origin = envfile.origin(cli.SECRET_VAR)
@@ -170,8 +168,7 @@ def listen(c) -> None:
 
 
 def show_env(c, env) -> None:
-    """billing.env: the environment `inv billing.serve` gives the server, masked, with origins;
-    exits 1 after reporting a problem with the key."""
+    """billing.env: the environment `inv billing.serve` gives the server, masked, with origins; exit 1 on a bad key."""
     s = settings(config.settings(c))
     extra = portal_env.parse_assignments(env or [])
     key = os.environ.get(cli.KEY_VAR) or ""
