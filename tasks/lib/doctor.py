@@ -219,17 +219,10 @@ def collect(s: config.Settings) -> list[Row]:
         "erl": (["erl", "-noshell", "-eval", otp], True, elixir_install),
         "node": (["node", "--version"], False, "install Node.js (assets): asdf install nodejs"),
         "pnpm": (["pnpm", "--version"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        **{
-            name: (
-                [s.text("lint", name), "--version"],
-                False,
-                f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
-            )
-            for name in ("shellcheck", "shfmt")
-        },
     }
-    # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
-    # reported by env_rows (loading fails the same way again there).
+    for n in ("shellcheck", "shfmt"):
+        jobs[n] = ([s.text("lint", n), "--version"], False, f"apt-get install {n}, brew install {n}, or pip install '.[lint-tools]'")
+    # Docker rows must see DATABASE_* and DOCKER_HOST from .env; env_rows reports a broken one.
     try:
         envfile.ensure_loaded(PROJECT_ROOT)
     except envfile.EnvFileError:

@@ -93,11 +93,7 @@ def _regex(value: Any, where: str) -> re.Pattern[str] | None:
 
 def filters(data: dict[str, Any], name: str) -> list[Filter]:
     """The ``files``/``exclude`` pairs of config ``name`` that keep files from our tools."""
-    found = [
-        Filter(
-            f"the top level of {name}", TOOLS, _regex(data.get("files"), f"{name}: files"), _regex(data.get("exclude"), f"{name}: exclude")
-        )
-    ]
+    found = [Filter(f"the top level of {name}", TOOLS, *(_regex(data.get(k), f"{name}: {k}") for k in ("files", "exclude")))]
     for hook in hooks(data):
         if tools := tools_of(hook):
             label = f"hook {hook.get('id', '?')}"
