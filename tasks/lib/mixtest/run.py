@@ -44,10 +44,8 @@ def partitions_count(value) -> int:
 
 def check_combination(failed: bool, partitions: int) -> None:
     if failed and partitions > 1:
-        raise Problem(
-            "--failed with --partitions: mix keeps one list of failures per build, which N partitions would overwrite each other",
-            "rerun the failures without --partitions",
-        )
+        what = "--failed with --partitions: mix keeps one list of failures per build, which N partitions would overwrite each other"
+        raise Problem(what, "rerun the failures without --partitions")
 
 
 def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> str:
@@ -61,15 +59,11 @@ def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> s
         try:
             rel = candidate.resolve().relative_to(elixir_root.resolve())
         except ValueError:
-            raise Problem(
-                f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there",
-                f"give a test file or folder under {elixir_root} (e.g. -p apps/web/test)",
-            )
+            what = f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there"
+            raise Problem(what, f"give a test file or folder under {elixir_root} (e.g. -p apps/web/test)")
         return rel.as_posix() + (f":{lines}" if lines else "")
-    raise Problem(
-        f"-p {value}: no such file or folder (looked in the Elixir root {elixir_root}, then here)",
-        "give a test file or folder, e.g. -p apps/web/test",
-    )
+    what = f"-p {value}: no such file or folder (looked in the Elixir root {elixir_root}, then here)"
+    raise Problem(what, "give a test file or folder, e.g. -p apps/web/test")
 
 
 def mix_args(test_task: Sequence[str], filters: Sequence[str], options: Options) -> list[str]:
@@ -116,10 +110,8 @@ def connection_warnings(found: Mapping[str, tuple[str, Path]], db, show) -> list
         if value == have or (key == "hostname" and {value, have} <= set(local)):
             continue
         said = "a different password" if key == "password" else f"{key} {value}"
-        lines.append(
-            f"warning: {show(f)} gives the tests' database {said}, so {var} from .env does not reach the tests;"
-            f" fix: set {var} to match (for this database) or change {show(f)}"
-        )
+        fix = f"set {var} to match (for this database) or change {show(f)}"
+        lines.append(f"warning: {show(f)} gives the tests' database {said}, so {var} from .env does not reach the tests; fix: {fix}")
     return lines
 
 
@@ -151,10 +143,8 @@ def test(
     n = partitions_count(partitions)
     e = tool.settings(c)
     if acceptance and not browsers.has_acceptance_tests(e.root):
-        raise Problem(
-            f"--acceptance: {e.repo.show(e.root)} has no acceptance tests (no test tagged acceptance, no Wallaby)",
-            "run `inv elixir.test` without --acceptance",
-        )
+        what = f"--acceptance: {e.repo.show(e.root)} has no acceptance tests (no test tagged acceptance, no Wallaby)"
+        raise Problem(what, "run `inv elixir.test` without --acceptance")
     check_combination(failed, n)
     extra = portal_env.parse_assignments(list(env or []))
     root, mix = e.root, e.mix
@@ -174,12 +164,9 @@ def test(
     if acceptance and e.dry:
         dry("would check that chromedriver (elixir.chromedriver) and the browser (elixir.chrome) share a major version")
     elif acceptance:
-        found_browser = browsers.check(e.programs["chromedriver"], e.programs["chrome"])
-        print(
-            f"browser: chromedriver {found_browser.driver_version} and {Path(found_browser.chrome).name}"
-            f" {found_browser.chrome_version} (major {browsers.major(found_browser.driver_version)})",
-            flush=True,
-        )
+        b = found_browser = browsers.check(e.programs["chromedriver"], e.programs["chrome"])
+        pair = f"chromedriver {b.driver_version} and {Path(b.chrome).name} {b.chrome_version}"
+        print(f"browser: {pair} (major {browsers.major(b.driver_version)})", flush=True)
     postgres.bring_up(c)
     vault_env: dict[str, str] = {}
     secrets: list[str] = []

@@ -121,11 +121,8 @@ def _show(block: str) -> None:
 def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = None) -> None:
     """Add the lint-sh hook to each of the configs ``names``; with none, create the first (asking, or ``create``)."""
     if not names:
-        raise Problem(
-            "setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to",
-            fix="name yours in invoke.yaml (lint: {pre_commit_configs: [.github/pre-commit-config.yaml]})",
-            setting="lint.pre_commit_configs",
-        )
+        fix = "name yours in invoke.yaml (lint: {pre_commit_configs: [.github/pre-commit-config.yaml]})"
+        raise Problem("setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to", fix, "lint.pre_commit_configs")
     root = root or PROJECT_ROOT
     top, prefix = scripts.work_tree(root)
     fixtures = scripts.suite_folder(root)
@@ -165,9 +162,8 @@ def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = N
     if added[:1] == [".pre-commit-config.yaml"]:
         print("pre-commit runs it at each commit after `pre-commit install` (pip install pre-commit)")
     elif added:
-        print(
-            f"pre-commit runs it with the config's other hooks: pre-commit run --config {added[0]} (or pre-commit install --config {added[0]})"
-        )
+        config = f"--config {added[0]}"
+        print(f"pre-commit runs it with the config's other hooks: pre-commit run {config} (or pre-commit install {config})")
 
 
 def _ask(top: Path, looked: str, where: str) -> None:
