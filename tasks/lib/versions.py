@@ -50,11 +50,8 @@ def version_warning(name: str, path: str, installed: str | None, wanted: str | N
         return None
     if installed and matches(wanted, installed):
         return None
-    found = installed or "of unknown version"
-    return (
-        f"warning: {name} {found} ({path}) differs from {source} ({name} {wanted}):"
-        f" results may differ from CI; install {name} {wanted} or point setting {setting} at it"
-    )
+    found, fix = installed or "of unknown version", f"install {name} {wanted} or point setting {setting} at it"
+    return f"warning: {name} {found} ({path}) differs from {source} ({name} {wanted}): results may differ from CI; {fix}"
 
 
 def meets(requirement: str, installed: str) -> bool:

@@ -67,11 +67,8 @@ class Elixir:
         path = Path(os.path.expanduser(self.web_app_setting))
         web = path if path.is_absolute() else self.root / path
         if not (web / "mix.exs").is_file():
-            raise Problem(
-                f"web app {web} has no mix.exs (setting elixir.web_app = {self.web_app_setting!r}, relative to {self.root})",
-                "set INVOKE_ELIXIR_WEB_APP or elixir.web_app in invoke.yaml",
-                "elixir.web_app",
-            )
+            what = f"web app {web} has no mix.exs (setting elixir.web_app = {self.web_app_setting!r}, relative to {self.root})"
+            raise Problem(what, "set INVOKE_ELIXIR_WEB_APP or elixir.web_app in invoke.yaml", "elixir.web_app")
         return web
 
     def program(self, key: str) -> str:
@@ -85,9 +82,8 @@ class Elixir:
     def command(self, key: str) -> list[str]:
         """The mix argv of the task setting ``elixir.<key>``; ``reset_tasks`` is one `mix do` line."""
         tasks = self.reset_tasks if key == "reset_tasks" else [self.tasks[key]]
-        if len(tasks) == 1:
-            return [self.mix, *do_args(None, tasks)]
-        return [self.mix, *do_args(elixir_version(self.mix, self.state_dir, self.repo.elixir_root, self.dry), tasks)]
+        version = elixir_version(self.mix, self.state_dir, self.repo.elixir_root, self.dry) if len(tasks) > 1 else None
+        return [self.mix, *do_args(version, tasks)]
 
     def writable_state(self) -> Path:
         """The state folder, made and checked writable (not under --dry): before a step whose result is recorded."""
@@ -164,13 +160,8 @@ def _tool_versions_key(elixir_root: Path) -> str:
 
 
 def _valid_cache(data: dict) -> bool:
-    version = data.get("version")
-    return (
-        isinstance(data.get("key"), str)
-        and isinstance(version, list)
-        and 2 <= len(version) <= 3
-        and all(type(n) is int and n >= 0 for n in version)
-    )
+    v = data.get("version")
+    return isinstance(data.get("key"), str) and isinstance(v, list) and 2 <= len(v) <= 3 and all(type(n) is int and n >= 0 for n in v)
 
 
 def elixir_version(mix: str, state_dir: Path, elixir_root: Path, dry: bool = False) -> tuple[int, int, int] | None:

@@ -150,10 +150,8 @@ def reset(e: Elixir, db: Database, static: bool) -> str:
     env = portal_env.mix_env()
     seeds_file = always_static(e)
     if static and seeds_file:
-        print(
-            f"reset: --static changes nothing here: {seeds_file} does not read STATIC_SEEDS (this portal's seeds always use the static ids)",
-            flush=True,
-        )
+        why = f"{seeds_file} does not read STATIC_SEEDS (this portal's seeds always use the static ids)"
+        print(f"reset: --static changes nothing here: {why}", flush=True)
     if static:
         env["STATIC_SEEDS"] = "true"
     static = static or seeds_file is not None
