@@ -57,8 +57,7 @@ def server(c, env=None):
         "failed": "rerun only the tests that failed last time (mix test --failed)",
         "partitions": "run the tests in N partitions at once (MIX_TEST_PARTITION=1..N, databases firezone_test_p<N>), prefixed output; fails if any fails",
         "acceptance": "run the acceptance tests (mix test --only acceptance:true; only where the repository has some, not today's Firezone)"
-        " with a Vault dev container and chromedriver;"
-        " the browser is headless unless a test is tagged `@tag debug: true` (the portal decides per test)",
+        " with Vault and chromedriver, headless unless a test is tagged `@tag debug: true`",
         "env": ENV_HELP,
     },
 )

@@ -106,11 +106,8 @@ def _checked(old: dict, new: str, where: str) -> str:
 
 def hook_line(text: str) -> int:
     """The line of our hook in a config that has it: its id, else the entry running lint.sh."""
-    lines = text.split("\n")
-    found = [
-        n for p in (rf"\bid:\s*[\"']?{OUR_HOOK_ID}\b", r"\binv\b.*\blint\.sh\b") for n, line in enumerate(lines, 1) if re.search(p, line)
-    ]
-    return found[0] if found else 1
+    patterns = (rf"\bid:\s*[\"']?{OUR_HOOK_ID}\b", r"\binv\b.*\blint\.sh\b")
+    return next((n for p in patterns for n, line in enumerate(text.split("\n"), 1) if re.search(p, line)), 1)
 
 
 def _show(block: str) -> None:

@@ -109,12 +109,9 @@ def lint(
             results[rel].diff, results[rel].reformatted = "", True
     jobs = s.jobs or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for found in pool.map(
-            lambda b: tools.run_shellcheck(s.shellcheck, b, s.severity, root), tools.batches(checked["shellcheck"], jobs)
-        ):
-            for finding in found:
-                if finding.path in results:
-                    results[finding.path].findings.append(finding)
+        found = pool.map(lambda b: tools.run_shellcheck(s.shellcheck, b, s.severity, root), tools.batches(checked["shellcheck"], jobs))
+        for finding in (f for batch in found for f in batch if f.path in results):
+            results[finding.path].findings.append(finding)
     for r in results.values():
         r.findings.sort(key=lambda f: (f.line, f.column))
     return Report(list(results.values()), fix=fix, indent=s.indent)

@@ -64,11 +64,8 @@ def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) ->
     try:
         return parse_shellcheck_json(proc.stdout)
     except ValueError as e:
-        raise Problem(
-            f"shellcheck ({tool}) printed no -f json1 output lint.sh can read ({e})",
-            fix=f"lint.sh needs shellcheck 0.7 or newer (for -f json1; setting lint.shellcheck): {INSTALL}",
-            setting="lint.shellcheck",
-        )
+        fix = f"lint.sh needs shellcheck 0.7 or newer (for -f json1; setting lint.shellcheck): {INSTALL}"
+        raise Problem(f"shellcheck ({tool}) printed no -f json1 output lint.sh can read ({e})", fix, "lint.shellcheck")
 
 
 def split_shfmt_diff(text: str) -> dict[str, str]:

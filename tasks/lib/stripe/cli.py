@@ -77,13 +77,9 @@ def is_unset_secret(value: str | None) -> bool:
 def print_secret(stripe: str, env: Mapping[str, str], *, timeout: float = 60.0, base_env: Mapping[str, str] | None = None) -> str:
     """Run `stripe listen --print-secret` with ``env``; anything but one ``whsec_`` token and exit code 0 is a Problem."""
     full_env = {**(os.environ if base_env is None else base_env), **env}
+    hint = (INSTALL_HINT, f"Check the network, raise billing.secret_timeout, or set {SECRET_VAR} in .env")
     done = programs.capture(
-        print_secret_args(stripe),
-        env=full_env,
-        timeout=timeout,
-        what="`stripe listen --print-secret`",
-        ok=None,
-        hint=(INSTALL_HINT, f"Check the network, raise billing.secret_timeout, or set {SECRET_VAR} in .env"),
+        print_secret_args(stripe), env=full_env, timeout=timeout, what="`stripe listen --print-secret`", ok=None, hint=hint
     )
     secret = parse_secret(done.stdout) if done.returncode == 0 else None
     if secret:
