@@ -192,20 +192,18 @@ def git_rows() -> list[Row]:
     return rows
 
 
-def settings_rows(s: config.Settings) -> list[Row]:
-    """Every bad setting, one row each; one OK row when there is none."""
-    problems = s.problems()
-    if not problems:
-        return [Row("settings", OK, "every value set in invoke.yaml, INVOKE_* and -f files is valid")]
-    return [Row(p.setting, FAIL, p.what, p.fix) for p in problems]
-
-
 def _found(check: str, find: Callable[[], str], status_if_missing: str, note: str = "") -> Row:
     """OK with what ``find()`` found; its one-line Exit (which carries its own fix) otherwise."""
     try:
         return Row(check, OK, find())
     except Exit as e:
         return Row(check, status_if_missing, (e.message or "") + note)
+
+
+def settings_rows(s: config.Settings) -> list[Row]:
+    """Every bad setting, one row each; one OK row when there is none."""
+    valid = Row("settings", OK, "every value set in invoke.yaml, INVOKE_* and -f files is valid")
+    return [Row(p.setting, FAIL, p.what, p.fix) for p in s.problems()] or [valid]
 
 
 def collect(s: config.Settings) -> list[Row]:
