@@ -11,14 +11,18 @@ from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import portal_env, programs
+from tasks.lib import config, portal_env, programs, vault
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.console import dry
+from tasks.lib.database import database
 from tasks.lib.masking import secret_values
-from tasks.lib.mix import tool
+from tasks.lib.mix import steps, tool
 from tasks.lib.mixtest import browser as browsers
 from tasks.lib.problem import Problem
-from tasks.lib.repo import mixproject
+from tasks.lib.repo import mixproject, portal
+from tasks.lib.stack import postgres
+from tasks.lib.supervise import foreground
+from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
 
 _LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<lines>\d+(?::\d+)*))?$")
 
@@ -155,9 +159,6 @@ def test(
     databases = ", ".join(test_database(i) for i in range(1, n + 1)) if n > 1 else test_database(None)
     _say(e, f"tests: {describe_alias(found, e.repo.show(root / 'mix.exs'))}; test database(s): {databases}")
 
-    from tasks.lib.mix import steps
-    from tasks.lib.stack import postgres
-
     steps.run(e, "deps")  # as dev.up: skipped when up to date
     found_browser = None
     if acceptance and e.dry:
@@ -170,8 +171,6 @@ def test(
     vault_env: dict[str, str] = {}
     secrets: list[str] = []
     if acceptance:
-        from tasks.lib import config, vault
-
         spec = vault.bring_up(config.settings(c))
         vault_env = spec.client_env()
         secrets = spec.secrets()
@@ -179,9 +178,6 @@ def test(
             # Wallaby (and the fixture) find chromedriver on PATH: put the chosen one first.
             vault_env["PATH"] = str(Path(found_browser.driver).parent) + os.pathsep + os.environ.get("PATH", "")
         _say(e, debug_tag_hint(located, programs.display_path(e.web / "test")))
-
-    from tasks.lib.database import database
-    from tasks.lib.repo import portal
 
     for line in connection_warnings(portal.test_connection(root), database(), e.repo.show):
         print(line, file=sys.stderr, flush=True)
@@ -198,9 +194,6 @@ def test(
 
 
 def _partitions(e: tool.Elixir, argv: list[str], options: Options, base_env: dict[str, str], secrets: list[str]) -> None:
-    from tasks.lib.supervise import foreground
-    from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
-
     n = options.partitions
     e.run([e.mix, "compile"], cwd=e.root, env=base_env, what="mix compile (MIX_ENV=test, once for all partitions)", unset=UNSET)
     inherited = {k: v for k, v in os.environ.items() if k not in UNSET}

@@ -14,7 +14,7 @@ from invoke import Exit
 
 from tasks.lib import config, programs, versions
 from tasks.lib.config import PROJECT_ROOT, project_path
-from tasks.lib.shlint import precommit, scripts, tools
+from tasks.lib.shlint import hook, precommit, scripts, tools
 from tasks.lib.shlint.tips import Tip, check_tips
 from tasks.lib.shlint.tools import Finding
 
@@ -56,8 +56,6 @@ class Settings:
 
 def install_hook(c, create: bool) -> None:
     """`inv lint.install-hook`."""
-    from tasks.lib.shlint import hook
-
     s = Settings.read(config.settings(c))
     hook.install(s.pre_commit_configs, create, s.dry)
 

@@ -10,11 +10,13 @@ from invoke import Exit
 
 from tasks.lib import config, console, envfile, masking, portal_env, programs
 from tasks.lib.database import database
+from tasks.lib.docker import ports
 from tasks.lib.mix import steps as mix_steps
 from tasks.lib.mix import tool as mix_tool
 from tasks.lib.problem import Problem
 from tasks.lib.stack import postgres, seed
 from tasks.lib.stripe import cli
+from tasks.lib.supervise import proctable
 from tasks.lib.supervise.manager import Program, Supervisor
 
 # Exit codes of billing.serve / billing.listen that say which process stopped first.
@@ -82,9 +84,6 @@ def signing_secret(stripe: str, key: str, timeout: float) -> str:
 
 def check_server_port(port: int) -> None:
     """A Problem when the server's port is taken, naming the holder (often a server left by an earlier run)."""
-    from tasks.lib.docker import ports
-    from tasks.lib.supervise import proctable
-
     if ports.port_is_free("127.0.0.1", port):
         return
     pid = proctable.listener_pid(port)
