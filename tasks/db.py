@@ -15,13 +15,10 @@ def seed(c, force=False):
     return up.step(c, "seed", force)
 
 
-@task(
-    help={
-        "static": "seed the fixed ids that match the staging Stripe account (STATIC_SEEDS=true);"
-        " where the seeds ignore STATIC_SEEDS they always use those ids, and it changes nothing",
-        "yes": "do not ask before dropping the database",
-    }
-)
+STATIC_HELP = "seed the staging Stripe account's fixed ids (STATIC_SEEDS=true; seeds that ignore it always use them)"
+
+
+@task(help={"static": STATIC_HELP, "yes": "do not ask before dropping the database"})
 def reset(c, static=False, yes=False):
     """Drop the local dev database, re-create and seed it (mix do ecto.reset + ecto.seed)."""
     from tasks.lib.stack import seed

@@ -57,8 +57,7 @@ def server(c, env=None):
         "failed": "rerun only the tests that failed last time (mix test --failed)",
         "partitions": "run the tests in N partitions at once (MIX_TEST_PARTITION=1..N, databases firezone_test_p<N>), prefixed output; fails if any fails",
         "acceptance": "run the acceptance tests (mix test --only acceptance:true; only where the repository has some, not today's Firezone)"
-        " with a Vault dev container and chromedriver;"
-        " the browser is headless unless a test is tagged `@tag debug: true` (the portal decides per test)",
+        " with Vault and chromedriver, headless unless a test is tagged `@tag debug: true`",
         "env": ENV_HELP,
     },
 )
@@ -79,21 +78,18 @@ ns.configure(
             "iex": "iex",
             "deps_task": "deps.get",
             "setup_task": "setup",
-            # Makes the dev https cert when the portal's config names one in priv/cert
-            # that is missing (today's Firezone); "" turns the step off.
+            # Makes the dev https cert the portal's config names when it is missing; "" turns the step off.
             "cert_task": "phx.gen.cert",
             "seed_task": "ecto.seed",
             # Run instead of seeding when the database was seeded already.
             "migrate_task": "ecto.setup",
             "reset_tasks": ["ecto.reset", "ecto.seed"],
             "server_task": "phx.server",
-            # elixir.test: the task (the root `test` alias creates and migrates the test
-            # database) and its tag filters, as Firezone's CI runs them.
+            # elixir.test: the task (its root alias creates and migrates the test database) and CI's tag filters.
             "test_task": "test",
             "test_args": "--exclude flaky:true --exclude acceptance:true",
             "acceptance_args": "--only acceptance:true",
-            # The acceptance tests' chromedriver and browser ("": the first of chromium,
-            # chromium-browser, google-chrome, google-chrome-stable on PATH).
+            # The acceptance tests' chromedriver and browser ("": the first Chrome or Chromium on PATH).
             "chromedriver": "chromedriver",
             "chrome": "",
             # Up-to-date checks (paths relative to the Elixir root / the web app; globs allowed).
@@ -101,13 +97,8 @@ ns.configure(
             "deps_outputs": ["deps"],
             "setup_inputs": ["assets/pnpm-lock.yaml", "assets/package.json", "mix.exs"],
             "setup_outputs": ["assets/node_modules", "priv/static"],
-            # A seeded database is migrated again only when these change. Firezone keeps
-            # migrations in apps/domain/priv/repo/{migrations,manual_migrations}.
-            "migrate_inputs": [
-                "apps/*/priv/repo/*migrations",
-                "apps/*/priv/repo/*migrations/*.exs",
-                "priv/repo/*migrations/*.exs",
-            ],
+            # A seeded database is migrated again only when these change (apps/domain/priv/repo/*migrations).
+            "migrate_inputs": ["apps/*/priv/repo/*migrations", "apps/*/priv/repo/*migrations/*.exs", "priv/repo/*migrations/*.exs"],
         }
     }
 )

@@ -22,13 +22,7 @@ def sh(c, path=None, fix=False, strict=False, staged=False):
     run.lint_sh(c, path, fix, strict, staged)
 
 
-@task(
-    load_env=False,
-    help={
-        "create": "With no pre-commit config in the repository, create the first of"
-        " lint.pre_commit_configs (.pre-commit-config.yaml) without asking",
-    },
-)
+@task(load_env=False, help={"create": "With no pre-commit config, create the first of lint.pre_commit_configs without asking"})
 def install_hook(c, create=False):
     """Add `inv lint.sh` as a hook to the repository's pre-commit config."""
     from tasks.lib.shlint import run
@@ -36,9 +30,7 @@ def install_hook(c, create=False):
     run.install_hook(c, create)
 
 
-ns = Collection("lint")
-ns.add_task(sh)
-ns.add_task(install_hook)
+ns = Collection("lint", sh, install_hook)
 ns.configure(
     {
         "lint": {
@@ -47,12 +39,9 @@ ns.configure(
             "severity": "warning",
             "indent": 4,
             "exclude": [],
-            # Held to the minimal-environment tip (#!/bin/sh + set -eu) whatever their
-            # shebang; the others follow theirs (sh: minimal, bash: dev and test).
+            # Held to the minimal-environment tip (#!/bin/sh + set -eu) whatever their shebang.
             "minimal_paths": [],
-            # The repository's pre-commit configs (relative to the top of the work
-            # tree): lint.sh skips what their shellcheck/shfmt hooks and top level
-            # exclude; lint.install-hook adds its hook to them.
+            # Relative to the work tree's top: lint.sh skips what their hooks exclude; lint.install-hook adds its hook.
             "pre_commit_configs": [".pre-commit-config.yaml", ".github/pre-commit-config.yaml"],
             # Scripting-tips warnings fail the run (as --strict does).
             "strict": False,

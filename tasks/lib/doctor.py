@@ -192,20 +192,18 @@ def git_rows() -> list[Row]:
     return rows
 
 
-def settings_rows(s: config.Settings) -> list[Row]:
-    """Every bad setting, one row each; one OK row when there is none."""
-    problems = s.problems()
-    if not problems:
-        return [Row("settings", OK, "every value set in invoke.yaml, INVOKE_* and -f files is valid")]
-    return [Row(p.setting, FAIL, p.what, p.fix) for p in problems]
-
-
 def _found(check: str, find: Callable[[], str], status_if_missing: str, note: str = "") -> Row:
     """OK with what ``find()`` found; its one-line Exit (which carries its own fix) otherwise."""
     try:
         return Row(check, OK, find())
     except Exit as e:
         return Row(check, status_if_missing, (e.message or "") + note)
+
+
+def settings_rows(s: config.Settings) -> list[Row]:
+    """Every bad setting, one row each; one OK row when there is none."""
+    valid = Row("settings", OK, "every value set in invoke.yaml, INVOKE_* and -f files is valid")
+    return [Row(p.setting, FAIL, p.what, p.fix) for p in s.problems()] or [valid]
 
 
 def collect(s: config.Settings) -> list[Row]:
@@ -219,17 +217,10 @@ def collect(s: config.Settings) -> list[Row]:
         "erl": (["erl", "-noshell", "-eval", otp], True, elixir_install),
         "node": (["node", "--version"], False, "install Node.js (assets): asdf install nodejs"),
         "pnpm": (["pnpm", "--version"], False, "npm install -g pnpm (assets.setup runs pnpm i)"),
-        **{
-            name: (
-                [s.text("lint", name), "--version"],
-                False,
-                f"apt-get install {name}, brew install {name}, or pip install '.[lint-tools]'",
-            )
-            for name in ("shellcheck", "shfmt")
-        },
     }
-    # Docker rows must see DATABASE_* and DOCKER_HOST from .env; a broken .env is
-    # reported by env_rows (loading fails the same way again there).
+    for n in ("shellcheck", "shfmt"):
+        jobs[n] = ([s.text("lint", n), "--version"], False, f"apt-get install {n}, brew install {n}, or pip install '.[lint-tools]'")
+    # Docker rows must see DATABASE_* and DOCKER_HOST from .env; env_rows reports a broken one.
     try:
         envfile.ensure_loaded(PROJECT_ROOT)
     except envfile.EnvFileError:

@@ -7,23 +7,14 @@ from collections.abc import Iterable, Mapping
 
 # Variables whose values are secrets, besides any name matching _SECRET_NAME.
 SECRET_KEYS = frozenset(
-    {
-        "STRIPE_SECRET_KEY",
-        "STRIPE_API_KEY",
-        "STRIPE_WEBHOOK_SIGNING_SECRET",
-        "WORKOS_API_KEY",
-        "DATABASE_PASSWORD",
-        "POSTGRES_PASSWORD",
-        "PGPASSWORD",
-    }
+    "STRIPE_SECRET_KEY STRIPE_API_KEY STRIPE_WEBHOOK_SIGNING_SECRET WORKOS_API_KEY DATABASE_PASSWORD POSTGRES_PASSWORD PGPASSWORD".split()
 )
 _SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY)", re.I)
 
 # Prefixes kept visible, so a masked value still says what kind of key it is.
 _PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "whsec_", "sk_")
 
-# Published development defaults (elixir/config/dev.exs): not secrets, and
-# "postgres" is also the user, the image and the program name.
+# Published development defaults (elixir/config/dev.exs): not secrets ("postgres" is also the user, image and program).
 PUBLIC_DEFAULTS = frozenset({"postgres", "sk_dev_1111", "whsec_dev_1111"})
 
 

@@ -45,22 +45,17 @@ def matches(wanted: str, installed: str) -> bool:
 
 
 def version_warning(name: str, path: str, installed: str | None, wanted: str | None, source: str, setting: str) -> str | None:
-    """One warning line when ``installed`` (None: unknown) does not match what ``source`` pins, else
-    None; ``setting`` chooses the program (``lint.shfmt``)."""
+    """A warning when ``installed`` (None: unknown) does not match the pin in ``source``, else None; ``setting`` names the program."""
     if not is_pin(wanted):
         return None
     if installed and matches(wanted, installed):
         return None
-    found = installed or "of unknown version"
-    return (
-        f"warning: {name} {found} ({path}) differs from {source} ({name} {wanted}):"
-        f" results may differ from CI; install {name} {wanted} or point setting {setting} at it"
-    )
+    found, fix = installed or "of unknown version", f"install {name} {wanted} or point setting {setting} at it"
+    return f"warning: {name} {found} ({path}) differs from {source} ({name} {wanted}): results may differ from CI; {fix}"
 
 
 def meets(requirement: str, installed: str) -> bool:
-    """Elixir's Version.match?: ``"~> 1.15"`` (>= 1.15.0 and < 2.0.0), ``"~> 1.15.2"`` (< 1.16.0),
-    ``>=``, ``>``, ``<=``, ``<``, ``==``, ``!=``, joined by ``and`` / ``or``."""
+    """Elixir's Version.match?: ``~> 1.15`` (< 2.0.0), ``~> 1.15.2`` (< 1.16.0), >=, >, <=, <, ==, !=, joined by and/or."""
     have = (numeric(installed) + (0, 0, 0))[:3]
 
     def clause(text: str) -> bool:

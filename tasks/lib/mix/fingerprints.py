@@ -71,11 +71,8 @@ def _file(state_dir: Path, name: str) -> Path:
 def _valid(data: dict) -> bool:
     """What ``is_up_to_date`` reads: ``inputs`` (path -> hash) and ``salt``, all strings."""
     inputs = data.get("inputs")
-    return (
-        isinstance(data.get("salt"), str)
-        and isinstance(inputs, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in inputs.items())
-    )
+    valid_inputs = isinstance(inputs, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in inputs.items())
+    return isinstance(data.get("salt"), str) and valid_inputs
 
 
 def load(state_dir: Path, name: str) -> dict | None:

@@ -71,10 +71,8 @@ def setup_step(e: Elixir) -> Step:
 
 def migrate_step(e: Elixir, marker: dict, where: str) -> Step:
     """A seeded database's migrations; the salt names the seeding and the database, so another one migrates once."""
-    inputs = _paths(e.root, e.paths["migrate_inputs"])
-    return Step(
-        "migrate", inputs, (), salt=_salt(e, "migrate_task", where, str(marker.get("at"))), base=e.root, summary="migrations unchanged"
-    )
+    salt = _salt(e, "migrate_task", where, str(marker.get("at")))
+    return Step("migrate", _paths(e.root, e.paths["migrate_inputs"]), (), salt=salt, base=e.root, summary="migrations unchanged")
 
 
 def setup_needs_database(e: Elixir) -> str | None:
@@ -134,14 +132,10 @@ def run(e: Elixir, name: str, force: bool = False) -> str:
         dry(f"{name}: would record its fingerprint in {programs.display_path(folder)}")
         return "ran"
     record(folder, step)
-    missing = missing_outputs(step)
+    missing = ", ".join(step.show(p) for p in missing_outputs(step))
     if missing:
-        names = ", ".join(step.show(p) for p in missing)
-        print(
-            f"{name}: warning: it succeeded but {names} is still missing, so it will run again next time; check the setting elixir.{name}_outputs",
-            file=sys.stderr,
-            flush=True,
-        )
+        warning = f"it succeeded but {missing} is still missing, so it will run again next time; check the setting elixir.{name}_outputs"
+        print(f"{name}: warning: {warning}", file=sys.stderr, flush=True)
     return "ran"
 
 

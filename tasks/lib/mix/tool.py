@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 from tasks.lib import config, programs, state
 from tasks.lib.config import PROJECT_ROOT, project_path
 from tasks.lib.problem import Problem
+from tasks.lib.repo.mixproject import read_text
 from tasks.lib.versions import numeric
 
 if TYPE_CHECKING:
     from tasks.lib.repo.derived import Repo
 
 INSTALL_HINT = (
-    "Install Elixir: `asdf install` in the repository root (reads .tool-versions),"
-    " or `apt-get install elixir` on Debian/Ubuntu, or set elixir.{key} in invoke.yaml"
-    " (INVOKE_ELIXIR_{KEY}) to its full path"
+    "Install Elixir: `asdf install` in the repository root (reads .tool-versions), or `apt-get install elixir` on Debian/Ubuntu,"
+    " or set elixir.{key} in invoke.yaml (INVOKE_ELIXIR_{KEY}) to its full path"
 )
 PLUS_SINCE = (1, 14)  # `mix do a + b` is understood since this version
 TASKS = ("deps_task", "setup_task", "seed_task", "migrate_task", "server_task", "test_task")
@@ -67,11 +67,8 @@ class Elixir:
         path = Path(os.path.expanduser(self.web_app_setting))
         web = path if path.is_absolute() else self.root / path
         if not (web / "mix.exs").is_file():
-            raise Problem(
-                f"web app {web} has no mix.exs (setting elixir.web_app = {self.web_app_setting!r}, relative to {self.root})",
-                "set INVOKE_ELIXIR_WEB_APP or elixir.web_app in invoke.yaml",
-                "elixir.web_app",
-            )
+            what = f"web app {web} has no mix.exs (setting elixir.web_app = {self.web_app_setting!r}, relative to {self.root})"
+            raise Problem(what, "set INVOKE_ELIXIR_WEB_APP or elixir.web_app in invoke.yaml", "elixir.web_app")
         return web
 
     def program(self, key: str) -> str:
@@ -85,9 +82,8 @@ class Elixir:
     def command(self, key: str) -> list[str]:
         """The mix argv of the task setting ``elixir.<key>``; ``reset_tasks`` is one `mix do` line."""
         tasks = self.reset_tasks if key == "reset_tasks" else [self.tasks[key]]
-        if len(tasks) == 1:
-            return [self.mix, *do_args(None, tasks)]
-        return [self.mix, *do_args(elixir_version(self.mix, self.state_dir, self.repo.elixir_root, self.dry), tasks)]
+        version = elixir_version(self.mix, self.state_dir, self.repo.elixir_root, self.dry) if len(tasks) > 1 else None
+        return [self.mix, *do_args(version, tasks)]
 
     def writable_state(self) -> Path:
         """The state folder, made and checked writable (not under --dry): before a step whose result is recorded."""
@@ -164,13 +160,8 @@ def _tool_versions_key(elixir_root: Path) -> str:
 
 
 def _valid_cache(data: dict) -> bool:
-    version = data.get("version")
-    return (
-        isinstance(data.get("key"), str)
-        and isinstance(version, list)
-        and 2 <= len(version) <= 3
-        and all(type(n) is int and n >= 0 for n in version)
-    )
+    v = data.get("version")
+    return isinstance(data.get("key"), str) and isinstance(v, list) and 2 <= len(v) <= 3 and all(type(n) is int and n >= 0 for n in v)
 
 
 def elixir_version(mix: str, state_dir: Path, elixir_root: Path, dry: bool = False) -> tuple[int, int, int] | None:
@@ -185,10 +176,8 @@ def elixir_version(mix: str, state_dir: Path, elixir_root: Path, dry: bool = Fal
     cached = state.read_json(cache, "the Elixir version is detected again", _valid_cache)
     if cached is not None and cached["key"] == key:
         return parse_version(".".join(map(str, cached["version"])))
-    try:  # <prefix>/bin/mix beside <prefix>/lib/elixir/ebin/elixir.app, which holds {vsn,"1.14.0"}
-        app = (real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app").read_text(errors="replace")
-    except OSError:
-        app = ""
+    # <prefix>/bin/mix beside <prefix>/lib/elixir/ebin/elixir.app, which holds {vsn,"1.14.0"}
+    app = read_text(real.parent.parent / "lib" / "elixir" / "ebin" / "elixir.app")
     m = re.search(r'\{\s*vsn\s*,\s*"([^"]+)"', app)
     # Else a shim's way: "Mix 1.18.4 (compiled with Erlang/OTP 27)" after the Erlang banner.
     found = m.group(1) if m else programs.version([mix, "--version"], timeout=60, pattern=r"^Mix (\S+)", cwd=PROJECT_ROOT)

@@ -79,8 +79,7 @@ def check(driver_setting: str, chrome_setting: str) -> Browser:
 
 
 def has_acceptance_tests(elixir_root: Path) -> bool:
-    """True when a test file under the Elixir root is tagged acceptance (`@tag acceptance: true`,
-    `@moduletag :acceptance`) or uses Wallaby (test_helper's `exclude: [acceptance: true]` is no test)."""
+    """If a test file under the Elixir root is tagged acceptance (`@tag acceptance: true`, `@moduletag :acceptance`) or uses Wallaby"""
     paths = (p for folder in [elixir_root / "test", *sorted(elixir_root.glob("apps/*/test"))] for p in folder.rglob("*.ex*"))
     for seen, path in enumerate((p for p in paths if p.suffix in (".ex", ".exs")), 1):
         if seen > _SCAN_LIMIT:

@@ -11,14 +11,18 @@ from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import portal_env, programs
+from tasks.lib import config, portal_env, programs, vault
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.console import dry
+from tasks.lib.database import database
 from tasks.lib.masking import secret_values
-from tasks.lib.mix import tool
+from tasks.lib.mix import steps, tool
 from tasks.lib.mixtest import browser as browsers
 from tasks.lib.problem import Problem
-from tasks.lib.repo import mixproject
+from tasks.lib.repo import mixproject, portal
+from tasks.lib.stack import postgres
+from tasks.lib.supervise import foreground
+from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
 
 _LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<lines>\d+(?::\d+)*))?$")
 
@@ -28,7 +32,6 @@ class Options:
     paths: tuple[str, ...] = ()
     failed: bool = False
     partitions: int = 1
-    acceptance: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -44,10 +47,8 @@ def partitions_count(value) -> int:
 
 def check_combination(failed: bool, partitions: int) -> None:
     if failed and partitions > 1:
-        raise Problem(
-            "--failed with --partitions: mix keeps one list of failures per build, which N partitions would overwrite each other",
-            "rerun the failures without --partitions",
-        )
+        what = "--failed with --partitions: mix keeps one list of failures per build, which N partitions would overwrite each other"
+        raise Problem(what, "rerun the failures without --partitions")
 
 
 def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> str:
@@ -61,15 +62,11 @@ def test_path(value: str, elixir_root: Path, project_root: Path, cwd: Path) -> s
         try:
             rel = candidate.resolve().relative_to(elixir_root.resolve())
         except ValueError:
-            raise Problem(
-                f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there",
-                f"give a test file or folder under {elixir_root} (e.g. -p apps/web/test)",
-            )
+            what = f"-p {value}: {candidate} is outside the Elixir root {elixir_root}; mix test runs there"
+            raise Problem(what, f"give a test file or folder under {elixir_root} (e.g. -p apps/web/test)")
         return rel.as_posix() + (f":{lines}" if lines else "")
-    raise Problem(
-        f"-p {value}: no such file or folder (looked in the Elixir root {elixir_root}, then here)",
-        "give a test file or folder, e.g. -p apps/web/test",
-    )
+    what = f"-p {value}: no such file or folder (looked in the Elixir root {elixir_root}, then here)"
+    raise Problem(what, "give a test file or folder, e.g. -p apps/web/test")
 
 
 def mix_args(test_task: Sequence[str], filters: Sequence[str], options: Options) -> list[str]:
@@ -106,8 +103,7 @@ def debug_tag_hint(paths: Sequence[str], default_folder: str) -> str:
 
 
 def connection_warnings(found: Mapping[str, tuple[str, Path]], db, show) -> list[str]:
-    """A line for each credential or port the test config hard-codes that DATABASE_* contradicts
-    (``found``: repo.portal.test_connection; a password is never shown)."""
+    """A line per credential or port the test config hard-codes that DATABASE_* contradicts (a password is never shown)."""
     local = ("localhost", "127.0.0.1", "::1")
     wants = {"hostname": ("DATABASE_HOST", db.host), "username": ("DATABASE_USER", db.user)}
     wants |= {"password": ("DATABASE_PASSWORD", db.password), "port": ("DATABASE_PORT", str(db.port))}
@@ -117,10 +113,8 @@ def connection_warnings(found: Mapping[str, tuple[str, Path]], db, show) -> list
         if value == have or (key == "hostname" and {value, have} <= set(local)):
             continue
         said = "a different password" if key == "password" else f"{key} {value}"
-        lines.append(
-            f"warning: {show(f)} gives the tests' database {said}, so {var} from .env does not reach the tests;"
-            f" fix: set {var} to match (for this database) or change {show(f)}"
-        )
+        fix = f"set {var} to match (for this database) or change {show(f)}"
+        lines.append(f"warning: {show(f)} gives the tests' database {said}, so {var} from .env does not reach the tests; fix: {fix}")
     return lines
 
 
@@ -147,51 +141,36 @@ def screenshots_line(web: Path) -> str:
 
 
 def test(
-    c,
-    paths: Iterable[str] | None = None,
-    failed: bool = False,
-    partitions=None,
-    acceptance: bool = False,
-    env: Iterable[str] | None = None,
+    c, paths: Iterable[str] | None = None, failed: bool = False, partitions=None, acceptance: bool = False, env: Iterable[str] | None = None
 ) -> None:
     n = partitions_count(partitions)
     e = tool.settings(c)
     if acceptance and not browsers.has_acceptance_tests(e.root):
-        raise Problem(
-            f"--acceptance: {e.repo.show(e.root)} has no acceptance tests (no test tagged acceptance, no Wallaby)",
-            "run `inv elixir.test` without --acceptance",
-        )
+        what = f"--acceptance: {e.repo.show(e.root)} has no acceptance tests (no test tagged acceptance, no Wallaby)"
+        raise Problem(what, "run `inv elixir.test` without --acceptance")
     check_combination(failed, n)
     extra = portal_env.parse_assignments(list(env or []))
     root, mix = e.root, e.mix
     located = tuple(test_path(p, root, PROJECT_ROOT, Path.cwd()) for p in paths or ())
-    options = Options(located, failed, n, acceptance, extra)
+    options = Options(located, failed, n, extra)
     test_task = e.tasks["test_task"]
     argv = [mix, *mix_args(test_task, e.tasks["acceptance_args" if acceptance else "test_args"], options)]
     found = mixproject.alias(mixproject.read_text(root / "mix.exs"), test_task[0])
     databases = ", ".join(test_database(i) for i in range(1, n + 1)) if n > 1 else test_database(None)
     _say(e, f"tests: {describe_alias(found, e.repo.show(root / 'mix.exs'))}; test database(s): {databases}")
 
-    from tasks.lib.mix import steps
-    from tasks.lib.stack import postgres
-
     steps.run(e, "deps")  # as dev.up: skipped when up to date
     found_browser = None
     if acceptance and e.dry:
         dry("would check that chromedriver (elixir.chromedriver) and the browser (elixir.chrome) share a major version")
     elif acceptance:
-        found_browser = browsers.check(e.programs["chromedriver"], e.programs["chrome"])
-        print(
-            f"browser: chromedriver {found_browser.driver_version} and {Path(found_browser.chrome).name}"
-            f" {found_browser.chrome_version} (major {browsers.major(found_browser.driver_version)})",
-            flush=True,
-        )
+        b = found_browser = browsers.check(e.programs["chromedriver"], e.programs["chrome"])
+        pair = f"chromedriver {b.driver_version} and {Path(b.chrome).name} {b.chrome_version}"
+        print(f"browser: {pair} (major {browsers.major(b.driver_version)})", flush=True)
     postgres.bring_up(c)
     vault_env: dict[str, str] = {}
     secrets: list[str] = []
     if acceptance:
-        from tasks.lib import config, vault
-
         spec = vault.bring_up(config.settings(c))
         vault_env = spec.client_env()
         secrets = spec.secrets()
@@ -199,9 +178,6 @@ def test(
             # Wallaby (and the fixture) find chromedriver on PATH: put the chosen one first.
             vault_env["PATH"] = str(Path(found_browser.driver).parent) + os.pathsep + os.environ.get("PATH", "")
         _say(e, debug_tag_hint(located, programs.display_path(e.web / "test")))
-
-    from tasks.lib.database import database
-    from tasks.lib.repo import portal
 
     for line in connection_warnings(portal.test_connection(root), database(), e.repo.show):
         print(line, file=sys.stderr, flush=True)
@@ -218,9 +194,6 @@ def test(
 
 
 def _partitions(e: tool.Elixir, argv: list[str], options: Options, base_env: dict[str, str], secrets: list[str]) -> None:
-    from tasks.lib.supervise import foreground
-    from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
-
     n = options.partitions
     e.run([e.mix, "compile"], cwd=e.root, env=base_env, what="mix compile (MIX_ENV=test, once for all partitions)", unset=UNSET)
     inherited = {k: v for k, v in os.environ.items() if k not in UNSET}

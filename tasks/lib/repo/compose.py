@@ -29,8 +29,7 @@ class PostgresService:
     image: str | None = None
     command: str | None = None
     data_dir: str | None = None
-    # DATABASE_* defaults the file gives, e.g. {"DATABASE_USER": "postgres"} from
-    # POSTGRES_USER: ${DATABASE_USER:-postgres}, or DATABASE_PORT from its ports.
+    # DATABASE_* defaults, e.g. {"DATABASE_USER": "postgres"} from POSTGRES_USER: ${DATABASE_USER:-postgres}, or from its ports.
     database_defaults: dict[str, str] = field(default_factory=dict)
 
 
@@ -129,8 +128,7 @@ _ENV_TO_DATABASE = {"POSTGRES_USER": "DATABASE_USER", "POSTGRES_PASSWORD": "DATA
 def _environment(svc: dict) -> dict[str, str]:
     env = svc.get("environment")
     if isinstance(env, list):
-        pairs = (str(item).partition("=") for item in env)
-        return {k: v for k, _, v in pairs}
+        return {k: v for k, _, v in (str(item).partition("=") for item in env)}
     if isinstance(env, dict):
         return {str(k): "" if v is None else str(v) for k, v in env.items()}
     return {}
@@ -177,8 +175,7 @@ def _database_defaults(svc: dict) -> dict[str, str]:
 
 
 def postgres_service(root: Path, path: Path | None = None) -> PostgresService | None:
-    """The Postgres service of the repository's compose files, or None; ``path`` (named by a setting): that file's,
-    or ComposeError when it cannot be read."""
+    """The Postgres service of the compose files, or None; ``path`` (from a setting): that file's, or ComposeError if unreadable."""
     files = [path] if path is not None else candidates(root)
     for f in files:
         try:
@@ -200,14 +197,9 @@ def _read_service(f: Path, data: Any) -> PostgresService | None:
     svc = _service(data)
     if svc is None:
         return None
-    image = svc.get("image")
-    command = svc.get("command")
+    image, command = svc.get("image"), svc.get("command")
     if isinstance(command, list):
         command = shlex.join(str(w) for w in command)
-    return PostgresService(
-        path=f,
-        image=str(image) if isinstance(image, str) and image else None,
-        command=str(command) if isinstance(command, str) and command.strip() else None,
-        data_dir=_data_dir(svc),
-        database_defaults=_database_defaults(svc),
-    )
+    image = image if isinstance(image, str) and image else None
+    command = command if isinstance(command, str) and command.strip() else None
+    return PostgresService(f, image, command, _data_dir(svc), _database_defaults(svc))

@@ -81,13 +81,6 @@ class Repo:
             return Derived(mix.web_app, f"{self.show(self.elixir_root / 'mix.exs')}: {mix.describe()}")
         return None
 
-    def database_default(self, name: str) -> Derived | None:
-        """The compose file's default for DATABASE_USER, _PASSWORD, _NAME or _PORT."""
-        svc = self.compose
-        if svc is None or name not in svc.database_defaults:
-            return None
-        return Derived(svc.database_defaults[name], self.show(svc.path))
-
 
 @cache
 def repo(project_root: Path, elixir_root: Path) -> Repo:
@@ -107,5 +100,8 @@ def forget() -> None:
 
 
 def compose_default(project_root: Path, name: str) -> Derived | None:
-    """The compose file's default for DATABASE_* ``name``, without an Elixir root (database.py has no settings)."""
-    return Repo(project_root, project_root).database_default(name)
+    """The compose file's default for DATABASE_USER, _PASSWORD, _NAME or _PORT (database.py has no settings)."""
+    svc = _compose_service(project_root)
+    if svc is None or name not in svc.database_defaults:
+        return None
+    return Derived(svc.database_defaults[name], Repo(project_root, project_root).show(svc.path))

@@ -1,5 +1,4 @@
-"""The Elixir project's shape, read from its mix.exs files without running mix (keyword lists in any layout;
-an alias written as a function is "unknown", never guessed)."""
+"""The Elixir project's shape, read from its mix.exs files without running mix (an alias written as a function: unknown)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.lib import versions
+from tasks.lib.repo.mixproject import read_text
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class Pin:
 
 def _mise_tools(path: Path) -> dict[str, str]:
     """``[tools]`` entries of a mise.toml: ``name = "version"`` (other shapes are skipped)."""
-    text = _text(path)
+    text = read_text(path)
     tools: dict[str, str] = {}
     section = None
     for line in text.splitlines():
@@ -32,16 +33,8 @@ def _mise_tools(path: Path) -> dict[str, str]:
     return tools
 
 
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
 def read(project_root: Path, elixir_root: Path | None = None) -> dict[str, Pin]:
-    # Later files win: the Elixir root over the repository root and, as mise does,
-    # mise.toml over .tool-versions in the same folder.
+    # Later files win: the Elixir root over the repository root and, as in mise, mise.toml over .tool-versions.
     files: list[Path] = [project_root / ".tool-versions", project_root / "mise.toml"]
     if elixir_root is not None and elixir_root.resolve() != project_root.resolve():
         files += [elixir_root / ".tool-versions", elixir_root / "mise.toml"]

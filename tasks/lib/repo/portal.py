@@ -64,8 +64,7 @@ _LITERAL = re.compile(r'\b(hostname|username|password|port):\s*(?:"([^"]*)"|(\d+
 
 
 def test_connection(root: Path) -> dict[str, tuple[str, Path]]:
-    """The literal hostname/username/password/port a Repo's config in config.exs or test.exs
-    gives the tests (today's Firezone hard-codes all but the port), each with its file."""
+    """The hostname/username/password/port a Repo in config.exs or test.exs hard-codes for the tests, each with its file."""
     found: dict[str, tuple[str, Path]] = {}
     for f in (root / "config" / "config.exs", root / "config" / "test.exs"):
         for chunk in re.split(r"^\s*config\s+", read_text(f), flags=re.M):

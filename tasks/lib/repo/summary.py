@@ -7,7 +7,6 @@ import os
 from invoke import Exit
 
 from tasks.lib import config, database
-from tasks.lib.problem import what_and_fix
 from tasks.lib.repo import compose, derived
 
 _SHOWN_DATABASE = ("DATABASE_NAME", "DATABASE_USER", "DATABASE_PORT")  # never the password
@@ -22,8 +21,7 @@ def rows(s: config.Settings) -> list[tuple[str, str]]:
         try:
             value = s.raw(section, key)
         except Exit as e:
-            what, fix = what_and_fix(e)
-            rows.append((name, (f"{what}. Fix: {fix}" if fix else what) or "unknown"))
+            rows.append((name, e.message or "unknown"))
             continue
         said = repo.setting(section, key)
         if s.is_set(section, key):
@@ -39,11 +37,6 @@ def rows(s: config.Settings) -> list[tuple[str, str]]:
     for key in _SHOWN_DATABASE:
         value = os.environ.get(key) or database.default(key)
         rows.append((key, f"{value} (from {database.origin(key)})"))
-    return rows + fact_rows(repo)
-
-
-def fact_rows(repo: derived.Repo) -> list[tuple[str, str]]:
-    rows = []
     if (repo.elixir_root / "mix.exs").is_file():
         mix = repo.mix
         rows.append(("mix project", f"{mix.describe()} in {repo.show(repo.elixir_root / 'mix.exs')}"))

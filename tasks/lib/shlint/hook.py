@@ -23,8 +23,7 @@ class ByHand(ConfigError):
 
 
 def entry(prefix: str = "") -> str:
-    """pre-commit runs it from the top of the work tree with the file names appended, which
-    the sh loop turns into `-p NAME`; ``prefix`` is the suite's folder there ("" or "sub/")."""
+    """pre-commit runs it from the work tree's top with file names appended (made `-p NAME`); ``prefix``: our folder there."""
     venv = f"{prefix}.venv/bin/inv"
     search = f" -r {prefix.rstrip('/')}" if prefix else ""
     script = (
@@ -57,9 +56,7 @@ def hook_lines(indent: str, prefix: str = "", skip: str = "") -> list[str]:
 
 
 def insert(text: str, lines_for: Callable[[str], list[str]], where: str) -> tuple[str, int, int]:
-    """``text`` with the hook (``lines_for(indent)``) added at the end of its `repos:`
-    list: (new text, first and last line numbers of what was added, 1-based).
-    ConfigError when the list cannot be found or the result does not read back."""
+    """``text`` with the hook added at the end of `repos:`, and the 1-based lines added; ConfigError when that cannot be done safely."""
     old = precommit.parse(text, where)
     newline = "\r\n" if "\r\n" in text else "\n"
     plain = [line.rstrip("\r") for line in text.split("\n")]
@@ -109,11 +106,8 @@ def _checked(old: dict, new: str, where: str) -> str:
 
 def hook_line(text: str) -> int:
     """The line of our hook in a config that has it: its id, else the entry running lint.sh."""
-    lines = text.split("\n")
-    found = [
-        n for p in (rf"\bid:\s*[\"']?{OUR_HOOK_ID}\b", r"\binv\b.*\blint\.sh\b") for n, line in enumerate(lines, 1) if re.search(p, line)
-    ]
-    return found[0] if found else 1
+    patterns = (rf"\bid:\s*[\"']?{OUR_HOOK_ID}\b", r"\binv\b.*\blint\.sh\b")
+    return next((n for p in patterns for n, line in enumerate(text.split("\n"), 1) if re.search(p, line)), 1)
 
 
 def _show(block: str) -> None:
@@ -124,11 +118,8 @@ def _show(block: str) -> None:
 def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = None) -> None:
     """Add the lint-sh hook to each of the configs ``names``; with none, create the first (asking, or ``create``)."""
     if not names:
-        raise Problem(
-            "setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to",
-            fix="name yours in invoke.yaml (lint: {pre_commit_configs: [.github/pre-commit-config.yaml]})",
-            setting="lint.pre_commit_configs",
-        )
+        fix = "name yours in invoke.yaml (lint: {pre_commit_configs: [.github/pre-commit-config.yaml]})"
+        raise Problem("setting lint.pre_commit_configs is empty: no pre-commit config to add the hook to", fix, "lint.pre_commit_configs")
     root = root or PROJECT_ROOT
     top, prefix = scripts.work_tree(root)
     fixtures = scripts.suite_folder(root)
@@ -168,9 +159,8 @@ def install(names: Sequence[str], create: bool, dry: bool, root: Path | None = N
     if added[:1] == [".pre-commit-config.yaml"]:
         print("pre-commit runs it at each commit after `pre-commit install` (pip install pre-commit)")
     elif added:
-        print(
-            f"pre-commit runs it with the config's other hooks: pre-commit run --config {added[0]} (or pre-commit install --config {added[0]})"
-        )
+        config = f"--config {added[0]}"
+        print(f"pre-commit runs it with the config's other hooks: pre-commit run {config} (or pre-commit install {config})")
 
 
 def _ask(top: Path, looked: str, where: str) -> None:

@@ -1,5 +1,4 @@
-"""The repository's pre-commit configs and the files they keep from each tool, as pre-commit reads
-``files``/``exclude``: the top level's apply to every hook, a shellcheck or shfmt hook's to that tool."""
+"""The repository's pre-commit configs and the files their ``files``/``exclude`` keep from shellcheck and shfmt."""
 
 from __future__ import annotations
 
@@ -94,11 +93,7 @@ def _regex(value: Any, where: str) -> re.Pattern[str] | None:
 
 def filters(data: dict[str, Any], name: str) -> list[Filter]:
     """The ``files``/``exclude`` pairs of config ``name`` that keep files from our tools."""
-    found = [
-        Filter(
-            f"the top level of {name}", TOOLS, _regex(data.get("files"), f"{name}: files"), _regex(data.get("exclude"), f"{name}: exclude")
-        )
-    ]
+    found = [Filter(f"the top level of {name}", TOOLS, *(_regex(data.get(k), f"{name}: {k}") for k in ("files", "exclude")))]
     for hook in hooks(data):
         if tools := tools_of(hook):
             label = f"hook {hook.get('id', '?')}"
@@ -108,8 +103,7 @@ def filters(data: dict[str, Any], name: str) -> list[Filter]:
 
 
 def skips(files: Sequence[str], rules: Sequence[Filter], prefix: str = "") -> dict[str, dict[str, str]]:
-    """For each tool, the files (root-relative) the rules keep from it, and why; ``prefix``
-    makes a root-relative path one from the top of the work tree."""
+    """Per tool, the root-relative files the rules keep from it, and why; ``prefix``: the root's folder in the work tree."""
     skipped: dict[str, dict[str, str]] = {tool: {} for tool in TOOLS}
     for rel in files:
         for rule in rules:

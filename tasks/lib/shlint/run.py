@@ -14,7 +14,7 @@ from invoke import Exit
 
 from tasks.lib import config, programs, versions
 from tasks.lib.config import PROJECT_ROOT, project_path
-from tasks.lib.shlint import precommit, scripts, tools
+from tasks.lib.shlint import hook, precommit, scripts, tools
 from tasks.lib.shlint.tips import Tip, check_tips
 from tasks.lib.shlint.tools import Finding
 
@@ -56,8 +56,6 @@ class Settings:
 
 def install_hook(c, create: bool) -> None:
     """`inv lint.install-hook`."""
-    from tasks.lib.shlint import hook
-
     s = Settings.read(config.settings(c))
     hook.install(s.pre_commit_configs, create, s.dry)
 
@@ -109,12 +107,9 @@ def lint(
             results[rel].diff, results[rel].reformatted = "", True
     jobs = s.jobs or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for found in pool.map(
-            lambda b: tools.run_shellcheck(s.shellcheck, b, s.severity, root), tools.batches(checked["shellcheck"], jobs)
-        ):
-            for finding in found:
-                if finding.path in results:
-                    results[finding.path].findings.append(finding)
+        found = pool.map(lambda b: tools.run_shellcheck(s.shellcheck, b, s.severity, root), tools.batches(checked["shellcheck"], jobs))
+        for finding in (f for batch in found for f in batch if f.path in results):
+            results[finding.path].findings.append(finding)
     for r in results.values():
         r.findings.sort(key=lambda f: (f.line, f.column))
     return Report(list(results.values()), fix=fix, indent=s.indent)

@@ -46,8 +46,7 @@ def _extension(name: str) -> str:
 
 
 def interpreter(first_line: str) -> str:
-    """The shell a shebang names ('' for none), env and its options skipped; like
-    identify, ``sh.static`` is tried as ``sh``."""
+    """The shell a shebang names ('' for none), env and its options skipped; like identify, ``sh.static`` is tried as ``sh``."""
     line = first_line.rstrip("\r\n")
     if not line.startswith("#!") or not set(line) <= _PRINTABLE:
         return ""
@@ -84,8 +83,7 @@ def head(path: Path, size: int = 16384) -> str:
 
 
 def is_script(root: Path, rel: str) -> bool:
-    """A regular file (not a symlink) that is a shell script; the first line is read only
-    when the name says nothing and the file is executable."""
+    """A regular file (not a symlink) that is a shell script; the first line is read only for an executable the name says nothing of."""
     said = by_name(rel)
     path = root / rel
     if said is False or path.is_symlink() or not path.is_file():
@@ -120,8 +118,7 @@ def git_toplevel(root: Path) -> Path | None:
 
 
 def work_tree(root: Path) -> tuple[Path, str]:
-    """The top of the git work tree holding ``root`` (else ``root``), and ``root``'s folder
-    from there ("" or "sub/"), where pre-commit's configs and paths start."""
+    """The top of the git work tree holding ``root`` (else ``root``), and ``root``'s folder from there ("" or "sub/")."""
     top = git_toplevel(root) or root
     rel = root.resolve().relative_to(top.resolve()).as_posix()
     return top, "" if rel == "." else rel + "/"
@@ -173,9 +170,8 @@ def _under(rel: str, folder: str) -> bool:
 def discover(
     root: Path, exclude: Sequence[str] = (), paths: Sequence[str] | None = None, staged: bool = False, skip: str = ""
 ) -> list[str]:
-    """The shell scripts to check, sorted, root-relative: git's tracked files (the tree
-    outside git), within ``paths`` and staged ones when asked. A file named is checked even
-    untracked; ``exclude`` always applies; the ``skip`` folder only unless named inside."""
+    """The scripts to check, sorted, root-relative: git's files (or the tree) in ``paths``, or staged; a named file even untracked.
+    ``exclude`` always applies; the ``skip`` folder only unless a path names something inside it."""
     root = root.resolve()
     tracked = git_files(root)
     candidates = set(tracked if tracked is not None else walk_files(root))

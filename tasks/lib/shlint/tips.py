@@ -31,8 +31,7 @@ def set_options(command: str) -> set[str] | None:
 
 
 def leading_set_options(lines: Sequence[str]) -> tuple[set[str], int]:
-    """Options the ``set`` lines before a script's first other command turn on, and that
-    command's line number (or the last line looked at)."""
+    """The options the ``set`` lines before a script's first other command turn on, and that command's line number."""
     on: set[str] = set()
     number = 1
     for number, line in enumerate(lines, start=1):
@@ -70,8 +69,7 @@ MINIMAL_SETTING = Kind("scripts for Docker images and minimal systems (setting l
 
 
 def kind_of(rel: str, first_line: str, minimal_path: bool = False) -> Kind | None:
-    """lint.minimal_paths first, then the script's shell: sh (dash, ash) minimal, bash (or a
-    .sh with no shebang) dev; none for zsh, ksh, bats, nor sourced files (.bashrc) without a shebang."""
+    """lint.minimal_paths, else by shell: sh (dash, ash) minimal, bash (or a .sh without shebang) dev; none for zsh, ksh, bats, dotfiles."""
     if minimal_path:
         return MINIMAL_SETTING
     if os.path.basename(rel) in SHELL_NAMES and not interpreter(first_line):

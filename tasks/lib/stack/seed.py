@@ -74,16 +74,6 @@ def always_static(e: Elixir) -> str | None:
     return e.repo.show(fact.source) if fact is not None and not fact.value else None
 
 
-def _read_marker(e: Elixir, db: Database) -> dict | None:
-    try:
-        return seeding.read_marker(db)
-    except seeding.Unreachable as err:
-        if e.dry:
-            _say(f"cannot check the seed marker ({db.where} does not answer: {err}); the plan assumes it is not seeded")
-            return None
-        raise Problem(f"cannot check whether {db.where} is seeded: {err}", "start it with `inv infra.up`")
-
-
 def _mark_seeded(e: Elixir, db: Database, static: bool, who: str) -> None:
     """Write the marker; seeding migrated too, so the migrate step is recorded as done."""
     if e.dry:
@@ -99,7 +89,13 @@ def seed_once(e: Elixir, force: bool = False) -> str:
     db = database()
     e.writable_state()
     with locked(e.dry, db, "seeding or migrating"):
-        marker = None if force else _read_marker(e, db)
+        try:
+            marker = None if force else seeding.read_marker(db)
+        except seeding.Unreachable as err:
+            if not e.dry:
+                raise Problem(f"cannot check whether {db.where} is seeded: {err}", "start it with `inv infra.up`")
+            _say(f"cannot check the seed marker ({db.where} does not answer: {err}); the plan assumes it is not seeded")
+            marker = None
         if marker is not None:
             return _migrate(e, db, marker)
         said = None if force or e.dry else unfinished(e.state_dir, db)
@@ -150,10 +146,8 @@ def reset(e: Elixir, db: Database, static: bool) -> str:
     env = portal_env.mix_env()
     seeds_file = always_static(e)
     if static and seeds_file:
-        print(
-            f"reset: --static changes nothing here: {seeds_file} does not read STATIC_SEEDS (this portal's seeds always use the static ids)",
-            flush=True,
-        )
+        why = f"{seeds_file} does not read STATIC_SEEDS (this portal's seeds always use the static ids)"
+        print(f"reset: --static changes nothing here: {why}", flush=True)
     if static:
         env["STATIC_SEEDS"] = "true"
     static = static or seeds_file is not None

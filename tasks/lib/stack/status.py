@@ -14,14 +14,8 @@ from tasks.lib.database import server as container
 from tasks.lib.database.server import spec_from_config
 from tasks.lib.mix import fingerprints, steps, tool
 from tasks.lib.pglocal import cluster, server
-from tasks.lib.problem import what_and_fix
 from tasks.lib.repo import summary
 from tasks.lib.stack import backend, seed
-
-
-def _said(e: Exit) -> str:
-    what, fix = what_and_fix(e)
-    return what + (f". Fix: {fix}" if fix else "")
 
 
 def local_row(spec, why: str) -> tuple[tuple[str, str], bool]:
@@ -41,7 +35,7 @@ def container_row(spec) -> tuple[tuple[str, str], bool]:
     try:
         status = container.inspect(spec)
     except Exit as e:
-        return ("container", f"unknown: {_said(e)}"), False
+        return ("container", f"unknown: {e.message or ''}"), False
     if status is None:
         return ("container", f"{spec.container}: absent (inv infra.up creates it)"), False
     health = f", health {status.health}" if status.health else ""
@@ -86,11 +80,11 @@ def show(c) -> None:
             try:
                 row, running = local_row(server.local_spec(s, find_account=False), choice.why)
             except Exit as e:
-                row, running = ("postgres", f"local cluster: unknown: {_said(e)} ({choice.why})"), False
+                row, running = ("postgres", f"local cluster: unknown: {e.message or ''} ({choice.why})"), False
         else:
             row, running = container_row(spec_from_config(s))
     except Exit as e:
-        row, running = ("postgres", f"unknown: {_said(e)}"), False
+        row, running = ("postgres", f"unknown: {e.message or ''}"), False
     rows = [row, *database_rows(s.state_dir, running=running)]
     try:
         elixir = tool.settings(s)
@@ -98,17 +92,17 @@ def show(c) -> None:
             fresh, reason = fingerprints.is_up_to_date(elixir.state_dir, step)
             rows.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
     except Exit as e:
-        rows.append(("steps", f"unknown: {_said(e)}"))
+        rows.append(("steps", f"unknown: {e.message or ''}"))
     try:
         state.check_writable(s.state_dir, create=False)
     except state.StateError as e:
-        rows.append(("state", _said(e)))
+        rows.append(("state", f"{e.what}. Fix: {e.fix}" if e.fix else e.what))
     if s.repository().uses_vault:
         rows.append(vault_container.status_row(s))
     print(console.table(rows))
     try:
         derived = summary.rows(s)
     except Exit as e:
-        derived = [("repository", _said(e))]
+        derived = [("repository", e.message or "")]
     print("\nRead from the repository (a setting or environment variable wins):")
     print(console.table(derived))

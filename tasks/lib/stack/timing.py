@@ -53,8 +53,7 @@ class Steps:
 
 
 class Background:
-    """One step in a thread, recorded like ``Steps.run``; ``join`` re-raises. ``fn`` polls the
-    ``cancelled()`` it gets: ``finish`` sets it and waits, so the step never dies half-done."""
+    """One step in a thread, recorded like ``Steps.run``; ``fn`` polls ``cancelled()``, which ``finish`` sets before it waits."""
 
     def __init__(self, steps: Steps, name: str, fn: Callable[[Callable[[], bool]], str | None]):
         self.steps = steps

@@ -63,10 +63,8 @@ def up(c, force: bool = False, reseed: bool = False, yes: bool = False, no_iex: 
         if needs_database is not None:
             print(f"setup: needs the database ({needs_database}); waiting for Postgres first", flush=True)
             pg.join()
-            steps.run("setup", lambda: seed.mix_setup(e, force, needs_database))
-        else:
-            steps.run("setup", lambda: seed.mix_setup(e, force))
-            pg.join()
+        steps.run("setup", lambda: seed.mix_setup(e, force, needs_database))
+        pg.join()
         steps.run("seed", lambda: seed.reset(e, database(), static=False) if reseed else seed.seed_once(e))
     except BaseException:
         pg.finish()  # Postgres stops at its next check, never half-made, and says why if it failed on its own

@@ -64,8 +64,7 @@ def validate_key(value: str | None, origin: str | None = None) -> str:
 
 
 def parse_secret(output: str) -> str | None:
-    """The signing secret when ``output`` is exactly one ``whsec_...`` token, else None (the
-    real CLI prints its errors on stdout too)."""
+    """The signing secret when ``output`` is exactly one ``whsec_...`` token, else None (the real CLI prints its errors on stdout too)."""
     text = (output or "").strip()
     return text if _SECRET.fullmatch(text) else None
 
@@ -75,22 +74,12 @@ def is_unset_secret(value: str | None) -> bool:
     return not value or value.strip() in ("", DEV_DEFAULT_SECRET)
 
 
-def print_secret(
-    stripe: str,
-    env: Mapping[str, str],
-    *,
-    timeout: float = 60.0,
-    base_env: Mapping[str, str] | None = None,
-) -> str:
+def print_secret(stripe: str, env: Mapping[str, str], *, timeout: float = 60.0, base_env: Mapping[str, str] | None = None) -> str:
     """Run `stripe listen --print-secret` with ``env``; anything but one ``whsec_`` token and exit code 0 is a Problem."""
     full_env = {**(os.environ if base_env is None else base_env), **env}
+    hint = (INSTALL_HINT, f"Check the network, raise billing.secret_timeout, or set {SECRET_VAR} in .env")
     done = programs.capture(
-        print_secret_args(stripe),
-        env=full_env,
-        timeout=timeout,
-        what="`stripe listen --print-secret`",
-        ok=None,
-        hint=(INSTALL_HINT, f"Check the network, raise billing.secret_timeout, or set {SECRET_VAR} in .env"),
+        print_secret_args(stripe), env=full_env, timeout=timeout, what="`stripe listen --print-secret`", ok=None, hint=hint
     )
     secret = parse_secret(done.stdout) if done.returncode == 0 else None
     if secret:

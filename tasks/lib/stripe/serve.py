@@ -10,11 +10,13 @@ from invoke import Exit
 
 from tasks.lib import config, console, envfile, masking, portal_env, programs
 from tasks.lib.database import database
+from tasks.lib.docker import ports
 from tasks.lib.mix import steps as mix_steps
 from tasks.lib.mix import tool as mix_tool
 from tasks.lib.problem import Problem
 from tasks.lib.stack import postgres, seed
 from tasks.lib.stripe import cli
+from tasks.lib.supervise import proctable
 from tasks.lib.supervise.manager import Program, Supervisor
 
 # Exit codes of billing.serve / billing.listen that say which process stopped first.
@@ -57,9 +59,7 @@ def server_env(key: str, secret: str, extra: dict[str, str], environ=None) -> di
 
 
 def signing_secret(stripe: str, key: str, timeout: float) -> str:
-    """The secret `stripe listen` signs with. One set in .env is compared with it: a different
-    one would fail every webhook's signature check, so the CLI's wins and the stale one is
-    reported; when the CLI cannot tell, the configured one is used."""
+    """The secret `stripe listen` signs with; it wins over a different (stale) one in .env, which is used if the CLI cannot tell."""
     configured = os.environ.get(cli.SECRET_VAR)
     unset = cli.is_unset_secret(configured)
     origin = envfile.origin(cli.SECRET_VAR)
@@ -68,21 +68,15 @@ def signing_secret(stripe: str, key: str, timeout: float) -> str:
     except Exit as e:
         if unset or configured is None:
             raise
-        print(
-            f"warning: could not compare {cli.SECRET_VAR} from {origin} with the CLI's ({e.message});"
-            f" using {masking.mask(configured)} from {origin}",
-            flush=True,
-        )
+        using = f"using {masking.mask(configured)} from {origin}"
+        print(f"warning: could not compare {cli.SECRET_VAR} from {origin} with the CLI's ({e.message}); {using}", flush=True)
         return configured
     if unset or configured is None:
         print(f"Webhook signing secret {masking.mask(secret)} from `stripe listen --print-secret`", flush=True)
     elif secret != configured:
-        print(
-            f"warning: {cli.SECRET_VAR} from {origin} ({masking.mask(configured)}) differs from"
-            f" the secret `stripe listen` signs with ({masking.mask(secret)}): webhooks would fail their"
-            f" signature check, so the server gets the CLI's. Remove or update the value in {origin}",
-            flush=True,
-        )
+        differs = f"{cli.SECRET_VAR} from {origin} ({masking.mask(configured)}) differs from the secret `stripe listen` signs with"
+        fails = "webhooks would fail their signature check, so the server gets the CLI's"
+        print(f"warning: {differs} ({masking.mask(secret)}): {fails}. Remove or update the value in {origin}", flush=True)
     else:
         print(f"Webhook signing secret {masking.mask(secret)} from {origin} matches the CLI's", flush=True)
     return secret
@@ -90,25 +84,18 @@ def signing_secret(stripe: str, key: str, timeout: float) -> str:
 
 def check_server_port(port: int) -> None:
     """A Problem when the server's port is taken, naming the holder (often a server left by an earlier run)."""
-    from tasks.lib.docker import ports
-    from tasks.lib.supervise import proctable
-
     if ports.port_is_free("127.0.0.1", port):
         return
-    where = f"port {port} (billing.forward_port), where the server must listen,"
     pid = proctable.listener_pid(port)
     if pid is None:
-        raise Problem(
-            f"{where} is taken by a process we cannot see",
+        what, fix = (
+            "is taken by a process we cannot see",
             f"find it with `lsof -i :{port}` (or `ss -ltnp`) and stop it, or set billing.forward_port",
-            "billing.forward_port",
         )
-    holder = masking.mask_text(proctable.command_line(pid), masking.secret_values(dict(os.environ)))[:200]
-    raise Problem(
-        f"{where} is held by pid {pid} ({holder}), perhaps left by an earlier run",
-        f"stop it with `kill {pid}`, then rerun",
-        "billing.forward_port",
-    )
+    else:
+        holder = masking.mask_text(proctable.command_line(pid), masking.secret_values(dict(os.environ)))[:200]
+        what, fix = f"is held by pid {pid} ({holder}), perhaps left by an earlier run", f"stop it with `kill {pid}`, then rerun"
+    raise Problem(f"port {port} (billing.forward_port), where the server must listen, {what}", fix, "billing.forward_port")
 
 
 def _supervise(procs: list[Program], secrets: list[str], grace: float) -> None:
@@ -161,17 +148,12 @@ def listen(c) -> None:
     if s.dry:
         return
     base = {**os.environ, **listen_env}
-    print(
-        f"The server must get the signing secret the CLI prints below as {cli.SECRET_VAR}"
-        " (or use `inv billing.serve`, which does it for you)",
-        flush=True,
-    )
+    print(f"The server must get the signing secret the CLI prints below as {cli.SECRET_VAR} (or use `inv billing.serve`)", flush=True)
     _supervise([Program("stripe", argv, env=base, fix=cli.INSTALL_HINT)], masking.secret_values(base), s.grace_period)
 
 
 def show_env(c, env) -> None:
-    """billing.env: the environment `inv billing.serve` gives the server, masked, with origins;
-    exits 1 after reporting a problem with the key."""
+    """billing.env: the environment `inv billing.serve` gives the server, masked, with origins; exit 1 on a bad key."""
     s = settings(config.settings(c))
     extra = portal_env.parse_assignments(env or [])
     key = os.environ.get(cli.KEY_VAR) or ""
