@@ -35,6 +35,8 @@ class SuiteTask(invoke.Task):
                 envfile.ensure_loaded(PROJECT_ROOT)
             except envfile.EnvFileError as e:
                 raise Exit(str(e))
+            for what, fix in envfile.doubts_once(PROJECT_ROOT):  # pre-tasks come through here too
+                print(f"warning: {what}. Fix: {fix}", file=sys.stderr, flush=True)
         from tasks.lib.supervise import foreground
 
         foreground.raise_on_signals()

@@ -99,6 +99,7 @@ def env_rows() -> list[Row]:
             rows.append(Row(".env", WARN, f"lacks {', '.join(missing)} (listed in .env.example)", "copy those lines from .env.example"))
         else:
             rows.append(Row(".env", OK, f"has every key .env.example lists ({len(listed)})"))
+    rows += [Row(".env", WARN, what, fix) for name in envfile.FILES for what, fix in envfile.doubts(PROJECT_ROOT / name)]
     key = os.environ.get("STRIPE_SECRET_KEY", "").strip()
     if key.startswith(stripe_cli.LIVE_PREFIXES):
         live = f"STRIPE_SECRET_KEY is a LIVE key (from {envfile.origin('STRIPE_SECRET_KEY')})"

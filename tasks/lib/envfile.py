@@ -19,6 +19,7 @@ class EnvFileError(Exception):
 _NEWLINE = re.compile(r"\r\n|\n|\r")  # what python-dotenv counts as a line break
 
 _loaded = False
+_doubted = False
 _error: EnvFileError | None = None
 _origins: dict[str, str] = {}
 
@@ -80,6 +81,52 @@ def parse_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
     if error is not None:
         raise error
     return values, lines
+
+
+# What the suite and the portal read: an unknown key close to one of these is a misspelling.
+KNOWN = (
+    *(f"DATABASE_{k}" for k in ("HOST", "PORT", "NAME", "USER", "PASSWORD")),
+    *("STATIC_SEEDS", "BILLING_ENABLED", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SIGNING_SECRET", "STRIPE_DEFAULT_PRICE_ID"),
+    *("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL", "DOCKER_HOST", "DOCKER_CONTEXT", "PHOENIX_WEB_PORT", "PHOENIX_API_PORT"),
+)
+
+
+def doubts(path: Path) -> list[tuple[str, str]]:
+    """``(what, fix)`` for each doubtful line of one dotenv file (a key set twice, a misspelt key, a value
+    with stray spaces or quotes); values are never shown."""
+    import difflib
+
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    seen: dict[str, int] = {}
+    out = []
+    for binding in parse_stream(io.StringIO(text)):
+        key, value = binding.key, binding.value
+        if key is None or value is None:
+            continue  # a bad line: read_file reports it
+        line = _line(binding.original.string, binding.original.line)
+        if key in seen:
+            out.append((f"{path.name}: {key} is set twice (lines {seen[key]} and {line}); the last wins", "delete one of the two lines"))
+        seen[key] = line
+        near = [] if key in KNOWN else difflib.get_close_matches(key, KNOWN, n=1, cutoff=0.85)
+        if near:
+            out.append((f"{path.name} line {line}: {key} is read by neither the suite nor the portal", f"rename it to {near[0]}"))
+        if value != value.strip() or value[:1] in "'\"" or value[-1:] in "'\"":
+            out.append(
+                (f"{path.name} line {line}: the value of {key} has stray spaces or quotes", "remove them: the value is used as written")
+            )
+    return out
+
+
+def doubts_once(root: Path) -> list[tuple[str, str]]:
+    """The doubts of both files under ``root`` the first time it is asked in a run; none after."""
+    global _doubted
+    first, _doubted = not _doubted, True
+    return [d for name in FILES for d in doubts(root / name)] if first else []
 
 
 def load_partial(root: Path, environ: MutableMapping[str, str] | None = None) -> tuple[dict[str, str], EnvFileError | None]:

@@ -211,3 +211,21 @@ def test_doctor_with_a_bad_env_line_still_checks_the_configured_port(project, do
     env_row = next(ln for ln in rows if ln.startswith(".env "))
     assert "FAIL" in env_row and f"{project.root / '.env'} line 2: not a KEY=VALUE line (no `=`)" in env_row
     assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_env_typos_duplicates_and_stray_quotes_are_named_by_every_task_and_doctor(project):
+    """`DATABSE_PORT=...` passed doctor and --dry, then the real run met another port; a duplicated key won silently."""
+    project.write_env('DATABSE_PORT=55433\nDATABASE_USER=postgres\nDATABASE_USER=other\nDATABASE_PASSWORD=" postgres"\n')
+    expected = [
+        "warning: .env line 1: DATABSE_PORT is read by neither the suite nor the portal. Fix: rename it to DATABASE_PORT",
+        "warning: .env: DATABASE_USER is set twice (lines 2 and 3); the last wins. Fix: delete one of the two lines",
+        "warning: .env line 4: the value of DATABASE_PASSWORD has stray spaces or quotes. Fix: remove them: the value is used as written",
+    ]
+    dry = project.inv("--dry", "dev.up")
+    assert_no_traceback(dry)
+    assert [ln for ln in lines(dry.stderr) if ln.startswith("warning: .env")] == expected  # once, though pre-tasks run too
+    doctor = project.inv("doctor", timeout=120)
+    env_rows = [ln for ln in doctor.stdout.splitlines() if ln.startswith(".env ")]
+    assert any("DATABSE_PORT is read by neither the suite nor the portal" in ln and "warn" in ln for ln in env_rows), doctor.stdout
+    assert any("rename it to DATABASE_PORT" in ln for ln in doctor.stdout.splitlines())
+    assert "postgres\"" not in doctor.stdout + dry.stdout + dry.stderr  # values are never shown

@@ -154,3 +154,17 @@ def test_lines_after_blank_lines_are_counted_right(tmp_path):
 def test_origin_of_a_value_the_shell_set(monkeypatch):
     monkeypatch.setenv("FZ_ONLY_IN_THE_SHELL", "1")
     assert envfile.origin("FZ_ONLY_IN_THE_SHELL") == "the shell environment"
+
+
+def test_doubts_name_duplicates_misspellings_and_stray_quotes_never_values(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env"
+    env.write_text("DATABSE_PORT=1\nMY_OWN=1\nSTRIPE_SECRET_KEY='sk_test_x '\nA=1\nA=2\nB='\"q\"'\n")
+    assert doubts(env) == [
+        (".env line 1: DATABSE_PORT is read by neither the suite nor the portal", "rename it to DATABASE_PORT"),
+        (".env line 3: the value of STRIPE_SECRET_KEY has stray spaces or quotes", "remove them: the value is used as written"),
+        (".env: A is set twice (lines 4 and 5); the last wins", "delete one of the two lines"),
+        (".env line 6: the value of B has stray spaces or quotes", "remove them: the value is used as written"),
+    ]
+    assert doubts(tmp_path / "absent") == []
