@@ -102,12 +102,9 @@ def status_of(spec: Service, attrs: dict, action: str = "") -> Status:
 
 def refuse_foreign(spec: Service, doing: str) -> Problem:
     setting = f"{spec.kind}.container"
-    return Problem(
-        f"a container named {spec.name} exists but was not created by inv (no label {LABEL}={spec.kind}), so inv will not {doing} it",
-        f"set {setting} (INVOKE_{spec.kind.upper()}_CONTAINER) to another name, or remove that container yourself"
-        f" if you are sure (docker rm -f {spec.name})",
-        setting,
-    )
+    what = f"a container named {spec.name} exists but was not created by inv (no label {LABEL}={spec.kind}), so inv will not {doing} it"
+    fix = f"set {setting} (INVOKE_{spec.kind.upper()}_CONTAINER) to another name, or remove that container yourself if you are sure"
+    return Problem(what, f"{fix} (docker rm -f {spec.name})", setting)
 
 
 def port_taken(spec: Service, holder: str) -> Problem:
