@@ -141,13 +141,6 @@ def target(db: Database, server: Server, check: Callable[[Database], str | None]
             better = None
         return better or (server.stopped_hint if stopped else hint(error, db, tail, server.container))
 
-    return readiness.Target(
-        what=f"Postgres at {db.host}:{db.port}",
-        probe=lambda: check(db) if check else probe(db),
-        hint=fix,
-        fatal=lambda error: not is_transient(error),
-        alive=server.alive,
-        logs=server.logs,
-        log_source=server.log_source,
-        secrets=tuple(secret_values(db.env())),
-    )
+    what, secrets = f"Postgres at {db.host}:{db.port}", tuple(secret_values(db.env()))
+    answer, fatal = (lambda: (check or probe)(db)), (lambda error: not is_transient(error))
+    return readiness.Target(what, answer, fix, fatal, server.alive, server.logs, server.log_source, secrets)
