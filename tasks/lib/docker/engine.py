@@ -177,8 +177,8 @@ def docker_errors(doing: str) -> Iterator[None]:
         raise Problem(f"Docker failed while {doing}: {short_error(e)}")
 
 
-def _get(collection, name: str):
-    """``collection.get(name)``, or None when the engine has no such thing."""
+def lookup(collection, name: str):
+    """``collection.get(name)`` (``client.images``, ``client.volumes``...), or None when the engine has no such thing."""
     import docker.errors
 
     try:
@@ -189,7 +189,7 @@ def _get(collection, name: str):
 
 def get_container(cl, name: str):
     """The container named exactly ``name`` (containers.get also matches ids), or None."""
-    ct = _get(cl.containers, name)
+    ct = lookup(cl.containers, name)
     return ct if ct is not None and (ct.attrs.get("Name") or "").lstrip("/") == name else None
 
 
@@ -227,10 +227,6 @@ def exec_output(ct, argv: list[str], environment: dict[str, str] | None = None) 
     return None if code != 0 else out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
 
 
-def image_present(cl, image: str) -> bool:
-    return _get(cl.images, image) is not None
-
-
 def pull_image(cl, image: str) -> None:
     import docker.errors
     from docker.utils import parse_repository_tag
@@ -242,7 +238,3 @@ def pull_image(cl, image: str) -> None:
         pull.show(cl.api.pull(repo, tag=tag or "latest", stream=True, decode=True), f"{repo}:{tag or 'latest'}")
     except (docker.errors.DockerException, OSError, pull.StreamError) as e:
         raise PullFailed(e) from e
-
-
-def get_volume(cl, name: str):
-    return _get(cl.volumes, name)

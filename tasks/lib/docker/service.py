@@ -208,7 +208,7 @@ def ensure_running(spec: Service) -> Status:
             print(f"{spec.kind}: making container {spec.name} again ({'; '.join(changed)}; it keeps no data)", flush=True)
             ct.remove(force=True, v=True)
             action = "recreated"
-        if not engine.image_present(cl, spec.image):
+        if engine.lookup(cl.images, spec.image) is None:
             print(f"pulling image {spec.image} (not present locally)...", flush=True)
             try:
                 engine.pull_image(cl, spec.image)
@@ -218,7 +218,7 @@ def ensure_running(spec: Service) -> Status:
                 fix += f" {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have"
                 raise Problem(f"image {spec.image} is not present and pulling it failed: {e.short(160)}", fix, setting) from None
         _check_port(cl, spec)
-        if spec.volume and engine.get_volume(cl, spec.volume) is None:  # an existing one keeps its data, ours or not
+        if spec.volume and engine.lookup(cl.volumes, spec.volume) is None:  # an existing one keeps its data, ours or not
             cl.volumes.create(name=spec.volume, labels={LABEL: f"{spec.kind}-data"})
         try:
             ct = engine.create_container(cl, spec.create_kwargs())
@@ -300,7 +300,7 @@ def remove(spec: Service) -> list[str]:
         done = [f"removed container {spec.name}" if ct else f"container {spec.name} does not exist"]
         if not spec.volume:
             return done if ct else []
-        vol = engine.get_volume(engine.client(), spec.volume)
+        vol = engine.lookup(engine.client().volumes, spec.volume)
         if vol is None:
             return [*done, f"volume {spec.volume} does not exist"]
         if (vol.attrs.get("Labels") or {}).get(LABEL) != f"{spec.kind}-data":

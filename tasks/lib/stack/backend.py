@@ -66,13 +66,9 @@ class ContainerBackend:
             rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
         else:
             owner = "ours" if st.ours else f"NOT ours: no label {service.LABEL}, inv will not touch it"
-            rows += [
-                ("container", f"{st.name} ({owner}, id {st.id[:12]})"),
-                ("state", st.state),
-                ("port", st.published),
-                ("image", st.image),
-                ("health", st.health or "no healthcheck (the readiness probe is a real handshake)"),
-            ]
+            health = st.health or "no healthcheck (the readiness probe is a real handshake)"
+            rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
+            rows += [("image", st.image), ("health", health)]
         return [*rows, ("volume", spec.volume)]
 
     def logs(self, tail: int, follow: bool) -> Iterator[str]:
@@ -89,7 +85,7 @@ class ContainerBackend:
         rows: list[Row] = [("docker engine", "ok", f"Docker {version} at {engine.where()}", "")]
         try:
             status = service.inspect(self.svc)
-            present = engine.image_present(cl, spec.image)
+            present = engine.lookup(cl.images, spec.image) is not None
         except Exception:  # a doctor row must not fail the whole report
             status, present = None, False
         pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
