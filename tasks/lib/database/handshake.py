@@ -10,17 +10,9 @@ from tasks.lib import readiness
 from tasks.lib.database import Database, sql
 from tasks.lib.masking import secret_values
 
-# Errors that retrying cannot fix: the server is up and said no.
-FATAL_MARKERS = (
-    "password authentication failed",
-    "no pg_hba.conf entry",
-    "does not exist",  # role or database
-    "permission denied",  # no CONNECT right on the database
-    "authentication method",
-    "sslmode",
-    "invalid connection option",
-    "could not translate host name",
-)
+# Errors retrying cannot fix: the server is up and said no ("does not exist": a role or database; "permission denied": no CONNECT right).
+FATAL_MARKERS: tuple[str, ...] = ("password authentication failed", "no pg_hba.conf entry", "does not exist", "permission denied")
+FATAL_MARKERS += ("sslmode", "authentication method", "invalid connection option", "could not translate host name")
 
 # Errors that say the address cannot be reached at all (a route, a firewall), not "not up yet".
 NETWORK_MARKERS = ("no route to host", "network is unreachable", "host is unreachable")

@@ -201,9 +201,9 @@ def ensure_running(spec: Service) -> Status:
                 if ct.status == "paused":
                     ct.unpause()
                     ct.reload()
-                    return status_of(spec, ct.attrs, "started")
-                _check_port(cl, spec)
-                _start(spec, ct, made=False)
+                else:
+                    _check_port(cl, spec)
+                    _start(spec, ct, made=False)
                 return status_of(spec, ct.attrs, "started")
             print(f"{spec.kind}: making container {spec.name} again ({'; '.join(changed)}; it keeps no data)", flush=True)
             ct.remove(force=True, v=True)
