@@ -3,6 +3,7 @@ whichever backend this run chose (backend.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -41,8 +42,7 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
 
 
 def stop(c, with_vault: bool = False) -> None:
-    """Stop the container (or the local server), keep the data; ``with_vault`` (infra.down): then the
-    Vault container (silent when there is none)."""
+    """Stop the container (or the local server), keep the data; ``with_vault`` (infra.down): then Vault's, if any."""
     s = config.settings(c)
     for line in backend.choose(s).stop(s.dry):
         (dry if s.dry else print)(line)
@@ -54,8 +54,7 @@ def stop(c, with_vault: bool = False) -> None:
 
 
 def destroy(c, yes: bool) -> None:
-    """infra.destroy: remove the container and its volume (or the local cluster), after asking, then
-    the Vault container. Declining removes nothing."""
+    """infra.destroy: remove the container and its volume (or the local cluster) after asking, then Vault's container."""
     from tasks.lib import vault
 
     s = config.settings(c)
@@ -77,8 +76,7 @@ def print_status(c) -> None:
 
     s = config.settings(c)
     spec = spec_from_config(s)
-    db = spec.db
-    answer = handshake.handshake(db)
+    db, answer = spec.db, handshake.handshake(spec.db)
     where = f"{db.host}:{db.port} ({db.name} as {db.user})"
     if answer.error is not None:
         row = ("database", f"does not answer at {where}: {answer.error}")
@@ -94,12 +92,10 @@ def print_status(c) -> None:
 def print_logs(c, tail: int, follow: bool) -> None:
     """infra.logs: the last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
     last = ""
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         for text in backend.choose(config.settings(c)).logs(tail, follow):
             sys.stdout.write(text)
             sys.stdout.flush()
             last = text or last
-    except KeyboardInterrupt:
-        pass
     if last and not last.endswith("\n"):
         sys.stdout.write("\n")
