@@ -37,12 +37,7 @@ def status(c):
     postgres.print_status(c)
 
 
-@task(
-    help={
-        "tail": "How many of the last lines to show (default 100).",
-        "follow": "Keep printing new lines until Ctrl-C.",
-    }
-)
+@task(help={"tail": "How many of the last lines to show (default 100).", "follow": "Keep printing new lines until Ctrl-C."})
 def logs(c, tail=100, follow=False):
     """Show Postgres's logs (the container's, or the local server's log file)."""
     from tasks.lib.stack import postgres

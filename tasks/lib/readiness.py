@@ -67,12 +67,9 @@ def wait(
             if gone:
                 raise failure(target, f"{target.what} will not answer: {gone} (last error: {last})", last, stopped=True)
             next_alive = now + alive_every
-        if now + interval > deadline - _EPSILON:
-            if now >= deadline - _EPSILON:
-                raise failure(target, f"{target.what} did not answer within {timeout:g} s: {last}", last)
-            sleep(max(0.0, deadline - now))  # one last try at the deadline
-            continue
-        sleep(interval)
+        if now >= deadline - _EPSILON:
+            raise failure(target, f"{target.what} did not answer within {timeout:g} s: {last}", last)
+        sleep(min(interval, max(0.0, deadline - now)))  # the last try at the deadline
 
 
 def failure(target: Target, what: str, last: str, stopped: bool = False) -> Problem:

@@ -1,5 +1,5 @@
-"""The Vault dev server of the acceptance tests (elixir.test --acceptance): a service container
-shaped like Firezone's compose service, ready when GET /v1/sys/health answers unsealed."""
+"""The Vault dev server of the acceptance tests (elixir.test --acceptance): a service container shaped like Firezone's
+compose service, ready when GET /v1/sys/health answers unsealed."""
 
 from __future__ import annotations
 
@@ -75,15 +75,8 @@ def spec_from_config(s: config.Settings) -> VaultSpec:
     port = s.whole("vault", "port", minimum=1)
     if port > 65535:
         raise s.bad("vault", "port", port, "a port number (1-65535)")
-    return VaultSpec(
-        image=s.text("vault", "image"),
-        container=s.text("vault", "container"),
-        host_ip=s.text("vault", "host_ip"),
-        port=port,
-        token=token,
-        ready_timeout=s.positive("vault", "ready_timeout"),
-        poll_interval=s.positive("vault", "poll_interval"),
-    )
+    image, container, host_ip = (s.text("vault", key) for key in ("image", "container", "host_ip"))
+    return VaultSpec(image, container, host_ip, port, token, s.positive("vault", "ready_timeout"), s.positive("vault", "poll_interval"))
 
 
 def probe(url: str, timeout: float = 1.0) -> tuple[bool, str]:
@@ -106,18 +99,10 @@ def target(spec: VaultSpec) -> readiness.Target:
         return None if ready else f"{HEALTH} answered {said}"
 
     svc = spec.service
-    fix = (
-        f"read its log (docker logs {spec.container}); if it is only slow, raise vault.ready_timeout;"
-        " then run the same `inv elixir.test` command again"
-    )
-    return readiness.Target(
-        f"Vault at {spec.url}",
-        answer,
-        lambda *_: fix,
-        alive=lambda: service.alive(svc),
-        logs=lambda: service.logs_tail(svc),
-        secrets=svc.secrets,
-    )
+    fix = f"read its log (docker logs {spec.container}); if it is only slow, raise vault.ready_timeout; then run the same `inv elixir.test`"
+    fix += " command again"
+    alive, logs = lambda: service.alive(svc), lambda: service.logs_tail(svc)
+    return readiness.Target(f"Vault at {spec.url}", answer, lambda *_: fix, alive=alive, logs=logs, secrets=svc.secrets)
 
 
 def bring_up(s: config.Settings) -> VaultSpec:
@@ -130,11 +115,8 @@ def bring_up(s: config.Settings) -> VaultSpec:
     start = time.monotonic()
     status = service.ensure_running(spec.service)
     waited = readiness.wait(target(spec), spec.ready_timeout, spec.poll_interval)
-    print(
-        f"Vault ready at {spec.url} (container {status.name} {status.said}, image {status.image}, published on"
-        f" {status.published}) in {time.monotonic() - start:.2f} s (health answered after {waited:.2f} s)",
-        flush=True,
-    )
+    container = f"container {status.name} {status.said}, image {status.image}, published on {status.published}"
+    print(f"Vault ready at {spec.url} ({container}) in {time.monotonic() - start:.2f} s (health answered after {waited:.2f} s)", flush=True)
     return spec
 
 

@@ -1,5 +1,5 @@
-"""The dev database: its connection settings (DATABASE_*, which the portal reads too) and the
-guard against touching a database that is not on this machine."""
+"""The dev database: its connection settings (DATABASE_*, which the portal reads too) and the guard against touching
+a database that is not on this machine."""
 
 from __future__ import annotations
 
@@ -38,14 +38,8 @@ class Database:
 
     def conninfo(self, dbname: str | None = None, connect_timeout: int = 2) -> dict:
         """psycopg connect() keyword arguments (password never in a DSN string)."""
-        return dict(
-            host=self.host,
-            port=self.port,
-            dbname=dbname or self.name,
-            user=self.user,
-            password=self.password,
-            connect_timeout=connect_timeout,
-        )
+        kwargs = dict(host=self.host, port=self.port, user=self.user, password=self.password, connect_timeout=connect_timeout)
+        return {**kwargs, "dbname": dbname or self.name}
 
     @property
     def where(self) -> str:
@@ -80,25 +74,12 @@ def origin(key: str) -> str:
 def database(environ: Mapping[str, str] | None = None) -> Database:
     """From DATABASE_* (shell > .env.local > .env > the compose file's defaults > Firezone's)."""
     env = os.environ if environ is None else environ
-    values = {k: env.get(k) or default(k) for k in DEFAULTS}
-    raw_port = values["DATABASE_PORT"]
-    try:
-        port = int(raw_port)
-        if not 0 < port < 65536:
-            raise ValueError
-    except ValueError:
-        raise Problem(
-            f"DATABASE_PORT={raw_port!r} (from {origin('DATABASE_PORT')}) is not a port number",
-            "set it to e.g. 5432 in .env",
-            "DATABASE_PORT",
-        ) from None
-    return Database(
-        host=values["DATABASE_HOST"],
-        port=port,
-        name=values["DATABASE_NAME"],
-        user=values["DATABASE_USER"],
-        password=values["DATABASE_PASSWORD"],
-    )
+    host, raw_port, name, user, password = (env.get(k) or default(k) for k in DEFAULTS)
+    port = int(raw_port) if raw_port.strip().isdecimal() else 0
+    if not 0 < port < 65536:
+        what = f"DATABASE_PORT={raw_port!r} (from {origin('DATABASE_PORT')}) is not a port number"
+        raise Problem(what, "set it to e.g. 5432 in .env", "DATABASE_PORT")
+    return Database(host, port, name, user, password)
 
 
 def is_local_host(host: str) -> bool:
@@ -115,8 +96,5 @@ def is_local_host(host: str) -> bool:
 def require_local(db: Database, refusing: str, why: str) -> None:
     """A Problem unless ``db`` is on this machine: ``refusing`` what, and ``why`` that matters."""
     if not db.is_local():
-        raise Problem(
-            f"{refusing}: DATABASE_HOST={db.host} (from {origin('DATABASE_HOST')}) is not a local address, and {why}",
-            "set DATABASE_HOST=localhost in .env (or unset it)",
-            "DATABASE_HOST",
-        )
+        what = f"{refusing}: DATABASE_HOST={db.host} (from {origin('DATABASE_HOST')}) is not a local address, and {why}"
+        raise Problem(what, "set DATABASE_HOST=localhost in .env (or unset it)", "DATABASE_HOST")

@@ -1,5 +1,5 @@
-"""Whether Postgres really answers (a psycopg handshake plus one query: Docker's port proxy accepts
-TCP long before Postgres does), and what to do when not."""
+"""Whether Postgres really answers (a psycopg handshake plus one query: Docker's port proxy accepts TCP long before
+Postgres does), and what to do when not."""
 
 from __future__ import annotations
 
@@ -10,17 +10,9 @@ from tasks.lib import readiness
 from tasks.lib.database import Database, sql
 from tasks.lib.masking import secret_values
 
-# Errors that retrying cannot fix: the server is up and said no.
-FATAL_MARKERS = (
-    "password authentication failed",
-    "no pg_hba.conf entry",
-    "does not exist",  # role or database
-    "permission denied",  # no CONNECT right on the database
-    "authentication method",
-    "sslmode",
-    "invalid connection option",
-    "could not translate host name",
-)
+# Errors retrying cannot fix: the server is up and said no ("does not exist": a role or database; "permission denied": no CONNECT right).
+FATAL_MARKERS: tuple[str, ...] = ("password authentication failed", "no pg_hba.conf entry", "does not exist", "permission denied")
+FATAL_MARKERS += ("sslmode", "authentication method", "invalid connection option", "could not translate host name")
 
 # Errors that say the address cannot be reached at all (a route, a firewall), not "not up yet".
 NETWORK_MARKERS = ("no route to host", "network is unreachable", "host is unreachable")
@@ -87,36 +79,24 @@ def hint(error: str, db: Database, log_text: str = "", container: str = "") -> s
     if "does not exist" in low:
         return f"the data volume was initialised with another DATABASE_USER/DATABASE_NAME than {db.user}/{db.name}: set them back," + over
     if "permission denied" in low:
-        return (
-            f"user {db.user} may not connect to database {sql.MAINTENANCE_DB} nor {db.name}:"
-            f" grant it CONNECT, or set DATABASE_USER to the user the volume was initialised with"
-        )
+        grant = "grant it CONNECT, or set DATABASE_USER to the user the volume was initialised with"
+        return f"user {db.user} may not connect to database {sql.MAINTENANCE_DB} nor {db.name}: {grant}"
     if "no pg_hba.conf entry" in low:
-        return (
-            "Postgres's pg_hba.conf does not let this user in from this address. A container stopped during"
-            " its very first start leaves it so: then `inv infra.destroy --yes` and `inv infra.up` start over"
-        )
+        why = "A container stopped during its very first start leaves it so: then `inv infra.destroy --yes` and `inv infra.up` start over"
+        return f"Postgres's pg_hba.conf does not let this user in from this address. {why}"
     network = any(marker in low for marker in NETWORK_MARKERS)
     slow = "refused" in low or "closed the connection" in low or "timeout" in low
+    unreachable, host_is_here = f"{db.host}:{db.port} cannot be reached ({_reason(error)})", f"DATABASE_HOST={db.host} is this machine"
     if log_says_ready(log_text) and (network or slow):
-        where = f"container {container}" if container else "the container"
-        check = f"`docker port {container}`" if container else "`docker port <container>`"
-        return (
-            f"Postgres is up inside {where} (its log says ready) but {db.host}:{db.port} cannot be reached"
-            f" ({_reason(error)}): the engine's port publishing or a firewall is in the way."
-            f" Check {check}, the firewall's rules for that port, and that DATABASE_HOST={db.host} is this machine"
-        )
+        where, port = (f"container {container}", container) if container else ("the container", "<container>")
+        inside = f"Postgres is up inside {where} (its log says ready) but {unreachable}: the engine's port publishing or a firewall is in"
+        return f"{inside} the way. Check `docker port {port}`, the firewall's rules for that port, and that {host_is_here}"
     if network:
-        return (
-            f"{db.host}:{db.port} cannot be reached ({_reason(error)}): a network problem, not Postgres."
-            f" Check that DATABASE_HOST={db.host} is this machine, the firewall's rules for port {db.port},"
-            " and that the engine publishes the container's port (`inv infra.status`)"
-        )
+        check = f"Check that {host_is_here}, the firewall's rules for port {db.port}, and that the engine"
+        return f"{unreachable}: a network problem, not Postgres. {check} publishes the container's port (`inv infra.status`)"
     if slow or "starting up" in low:
-        return (
-            "Postgres did not finish starting: check the log lines below; if it is only slow,"
-            " raise postgres.ready_timeout (INVOKE_POSTGRES_READY_TIMEOUT)"
-        )
+        slow_fix = "if it is only slow, raise postgres.ready_timeout (INVOKE_POSTGRES_READY_TIMEOUT)"
+        return f"Postgres did not finish starting: check the log lines below; {slow_fix}"
     return "check the log lines below and `inv infra.status`"
 
 
@@ -153,13 +133,6 @@ def target(db: Database, server: Server, check: Callable[[Database], str | None]
             better = None
         return better or (server.stopped_hint if stopped else hint(error, db, tail, server.container))
 
-    return readiness.Target(
-        what=f"Postgres at {db.host}:{db.port}",
-        probe=lambda: check(db) if check else probe(db),
-        hint=fix,
-        fatal=lambda error: not is_transient(error),
-        alive=server.alive,
-        logs=server.logs,
-        log_source=server.log_source,
-        secrets=tuple(secret_values(db.env())),
-    )
+    what, secrets = f"Postgres at {db.host}:{db.port}", tuple(secret_values(db.env()))
+    answer, fatal = (lambda: (check or probe)(db)), (lambda error: not is_transient(error))
+    return readiness.Target(what, answer, fix, fatal, server.alive, server.logs, server.log_source, secrets)

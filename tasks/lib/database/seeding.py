@@ -1,5 +1,5 @@
-"""Whether a database was seeded: a JSON marker in the database's own comment (``COMMENT ON
-DATABASE``), so it goes away with a dropped database or a destroyed volume."""
+"""Whether a database was seeded: a JSON marker in the database's own comment (``COMMENT ON DATABASE``), so it goes
+away with a dropped database or a destroyed volume."""
 
 from __future__ import annotations
 
@@ -18,18 +18,13 @@ SEEDED_BY = "inv"
 
 def parse_marker(comment: str | None) -> dict | None:
     """The marker in a database comment, or None when it is not ours."""
-    if not comment:
-        return None
-    if isinstance(comment, (bytes, bytearray, memoryview)):
-        # A SQL_ASCII database hands text back as bytes.
+    if isinstance(comment, (bytes, bytearray, memoryview)):  # a SQL_ASCII database hands text back as bytes
         comment = bytes(comment).decode("utf-8", "replace")
     try:
-        data = json.loads(comment)
+        data = json.loads(comment) if comment else None
     except ValueError:
         return None
-    if not isinstance(data, dict) or data.get("seeded_by") != SEEDED_BY:
-        return None
-    return data
+    return data if isinstance(data, dict) and data.get("seeded_by") == SEEDED_BY else None
 
 
 def make_marker(static: bool, now: float | None = None) -> dict:
@@ -62,10 +57,8 @@ def write_marker(db: Database, static: bool) -> dict:
     try:
         conn = sql.connect(db, db.name)
     except Unreachable as e:
-        raise Problem(
-            f"seeded, but could not record it in database {db.name} on {db.host}:{db.port}: {e}; the next seed would run again",
-            "check the database with `inv infra.status`",
-        ) from None
+        what = f"seeded, but could not record it in database {db.name} on {db.host}:{db.port}: {e}; the next seed would run again"
+        raise Problem(what, "check the database with `inv infra.status`") from None
     with conn:
         sql.comment_on_database(conn, db.name, json.dumps(marker))
     return marker

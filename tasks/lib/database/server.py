@@ -1,5 +1,5 @@
-"""The Postgres server's spec (postgres.* and DATABASE_*), its warnings, and the diagnosis of a
-data volume whose first start was cut off."""
+"""The Postgres server's spec (postgres.* and DATABASE_*), its warnings, and the diagnosis of a data volume whose
+first start was cut off."""
 
 from __future__ import annotations
 
@@ -81,42 +81,28 @@ def server_command(s: config.Settings) -> tuple[str, ...]:
 
 
 def spec_from_config(s: config.Settings, environ=None) -> PostgresSpec:
-    fact = s.repository().replication_hardwired
-    return PostgresSpec(
-        db=database(environ),
-        image=s.text("postgres", "image"),
-        container=s.text("postgres", "container"),
-        volume=s.text("postgres", "volume"),
-        data_dir=s.text("postgres", "data_dir"),
-        command=server_command(s),
-        host_ip=s.text("postgres", "host_ip"),
-        ready_timeout=s.positive("postgres", "ready_timeout"),
-        poll_interval=s.positive("postgres", "poll_interval"),
-        origins={key: s.origin("postgres", key) for key in ("image", "command", "data_dir")},
-        replication_hardwired=bool(fact and fact.value),
-    )
+    fact, db = s.repository().replication_hardwired, database(environ)
+    image, container, volume, data_dir = (s.text("postgres", key) for key in ("image", "container", "volume", "data_dir"))
+    command, host_ip = server_command(s), s.text("postgres", "host_ip")
+    timing = (s.positive("postgres", "ready_timeout"), s.positive("postgres", "poll_interval"))
+    origins = {key: s.origin("postgres", key) for key in ("image", "command", "data_dir")}
+    return PostgresSpec(db, image, container, volume, data_dir, command, host_ip, *timing, origins, bool(fact and fact.value))
 
 
 def warnings(spec: PostgresSpec) -> list[str]:
     """One-line warnings about settings that work but bite later (never fatal)."""
-    found = []
-    db = spec.db
+    found, db = [], spec.db
     differ = [
         f"DATABASE_{key.upper()}" + (" (not the default)" if key == "password" else f"={getattr(db, key)}")
         for key, value in PORTAL_FIXED.items()
         if getattr(db, key) != value
     ]
     if differ and spec.replication_hardwired:
-        found.append(
-            "warning: " + ", ".join(differ) + ": the portal's two replication connections are"
-            " hard-wired to localhost:5432 with postgres/postgres and firezone_dev, so they will"
-            " fail against this database under `iex -S mix` and the server"
-        )
+        wired = "hard-wired to localhost:5432 with postgres/postgres and firezone_dev, so they will fail against this database under"
+        found.append(f"warning: {', '.join(differ)}: the portal's two replication connections are {wired} `iex -S mix` and the server")
     if not is_local_host(spec.host_ip):
-        found.append(
-            f"warning: postgres.host_ip={spec.host_ip} publishes a database with a known password"
-            " beyond this machine; 127.0.0.1 keeps it local"
-        )
+        beyond = "publishes a database with a known password beyond this machine; 127.0.0.1 keeps it local"
+        found.append(f"warning: postgres.host_ip={spec.host_ip} {beyond}")
     return found
 
 
@@ -143,12 +129,8 @@ def diagnose(spec: PostgresSpec, error: str, log_text: str) -> str | None:
         script = 'cat -- "${PGDATA:-$FZ_DATA_DIR}/$FZ_FILE"'
         pg_hba = service.read_file(spec.service, script, {"FZ_DATA_DIR": spec.data_dir, "FZ_FILE": "pg_hba.conf"})
         half = pg_hba is not None and only_loopback_hosts(pg_hba)
-    if not half:
-        return None
-    return (
-        f"the data volume {spec.volume} was left half-initialised (Postgres was stopped during its first start;"
-        " it holds no data of yours): `inv infra.destroy --yes` then `inv infra.up`"
-    )
+    what = f"the data volume {spec.volume} was left half-initialised (Postgres was stopped during its first start; it holds no"
+    return f"{what} data of yours): `inv infra.destroy --yes` then `inv infra.up`" if half else None
 
 
 def inspect(spec: PostgresSpec) -> service.Status | None:

@@ -1,6 +1,6 @@
-"""Which Docker engine the suite talks to, found as the docker CLI finds it: DOCKER_HOST, the
-context DOCKER_CONTEXT names, config.json's currentContext, the platform's socket. Stdlib only
-(docker-py 7.2 ignores DOCKER_CONTEXT and falls back silently on an unknown context)."""
+"""Which Docker engine the suite talks to, found as the docker CLI finds it: DOCKER_HOST, the context DOCKER_CONTEXT
+names, config.json's currentContext, the platform's socket. Stdlib only (docker-py 7.2 ignores DOCKER_CONTEXT and
+falls back silently on an unknown context)."""
 
 from __future__ import annotations
 
@@ -123,9 +123,8 @@ def resolve(
     docker = (meta.get("Endpoints") or {}).get("docker") if isinstance(meta, dict) and isinstance(meta.get("Endpoints"), dict) else None
     host = docker.get("Host") if isinstance(docker, dict) else None
     if not isinstance(docker, dict) or not isinstance(host, str) or not host:
-        raise EndpointError(
-            f"Docker context {name} (from {where}) has no Docker endpoint (Endpoints.docker.Host in {shown(meta_file, home)})",
-            f"recreate it (`docker context rm {name}`, `docker context create {name} --docker host=...`), or {fix}",
-        )
+        recreate = f"recreate it (`docker context rm {name}`, `docker context create {name} --docker host=...`), or {fix}"
+        what = f"Docker context {name} (from {where}) has no Docker endpoint (Endpoints.docker.Host in {shown(meta_file, home)})"
+        raise EndpointError(what, recreate)
     tls = config_dir / "contexts" / "tls" / context_id(name) / "docker"
     return Endpoint(host, source, name, tls if tls.is_dir() else None, not docker.get("SkipTLSVerify"))

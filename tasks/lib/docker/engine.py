@@ -1,5 +1,5 @@
-"""The Docker engine: the SDK client (the one module that imports `docker` and `requests`, inside
-functions: ~0.15 s), its errors turned into ours, and a stdlib GET on the unix socket for the warm path."""
+"""The Docker engine: the SDK client (the one module importing `docker` and `requests`, inside functions: ~0.15 s),
+its errors turned into ours, and a stdlib GET on the unix socket for the warm path."""
 
 from __future__ import annotations
 
@@ -32,21 +32,17 @@ def tls_config(ep: endpoints.Endpoint):
     from docker.tls import TLSConfig
 
     ca, cert, key = (ep.tls_dir / f for f in ("ca.pem", "cert.pem", "key.pem"))
-    return TLSConfig(
-        client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
-        ca_cert=str(ca) if ca.is_file() else None,
-        verify=ep.tls_verify,
-    )
+    client_cert = (str(cert), str(key)) if cert.is_file() and key.is_file() else None
+    return TLSConfig(client_cert=client_cert, ca_cert=str(ca) if ca.is_file() else None, verify=ep.tls_verify)
 
 
 def unreachable_fix(ep: endpoints.Endpoint, reason: str) -> str:
     if "permission denied" in reason.lower():
         return "add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run with access to the socket"
     if ep.context and ep.context != endpoints.DEFAULT_CONTEXT:
-        return (
-            f"start the engine context {ep.context} points at (Docker Desktop, `colima start`, OrbStack, Rancher Desktop...),"
-            " or pick another: `docker context ls`, then `docker context use NAME` or DOCKER_CONTEXT"
-        )
+        engines = "Docker Desktop, `colima start`, OrbStack, Rancher Desktop..."
+        pick = "`docker context ls`, then `docker context use NAME` or DOCKER_CONTEXT"
+        return f"start the engine context {ep.context} points at ({engines}), or pick another: {pick}"
     return "start it (Docker Desktop, `sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST at a running engine"
 
 
@@ -84,7 +80,7 @@ def answers() -> bool:
     except Problem:
         return False
     if ep.socket is not None:
-        reply = _get(ep.socket, "/_ping", 1.0)
+        reply = _http_get(ep.socket, "/_ping", 1.0)
         return reply is not None and reply[0] == 200
     try:
         client()
@@ -96,19 +92,13 @@ def answers() -> bool:
 def parse_response(raw: bytes) -> tuple[int, bytes] | None:
     """``(status, body)`` of an HTTP/1.0 reply, or None when it is not one."""
     head, sep, body = raw.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].split()
-    if (
-        not sep
-        or len(status) < 2
-        or not status[0].startswith(b"HTTP/")
-        or not status[1].isdigit()
-        or b"transfer-encoding: chunked" in head.lower()
-    ):
+    status = [*head.split(b"\r\n", 1)[0].split(), b""][:2]
+    if not sep or not status[0].startswith(b"HTTP/") or not status[1].isdigit() or b"transfer-encoding: chunked" in head.lower():
         return None
     return int(status[1]), body
 
 
-def _get(sock: str, path: str, timeout: float) -> tuple[int, bytes] | None:
+def _http_get(sock: str, path: str, timeout: float) -> tuple[int, bytes] | None:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
@@ -128,7 +118,7 @@ def container_attrs(name: str, timeout: float = 2.0) -> dict | None:
         sock = endpoint().socket
     except Problem:
         return None
-    reply = None if sock is None else _get(sock, f"/containers/{quote(name, safe='')}/json", timeout)
+    reply = None if sock is None else _http_get(sock, f"/containers/{quote(name, safe='')}/json", timeout)
     if reply is None or reply[0] != 200:
         return None
     try:
@@ -141,9 +131,7 @@ def container_attrs(name: str, timeout: float = 2.0) -> dict | None:
 def short_error(e: BaseException, limit: int = 200) -> str:
     """An exception as one short line: the engine's explanation when there is one."""
     text = getattr(e, "explanation", None) or str(e) or e.__class__.__name__
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    text = str(text)
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     # "Error while fetching server API version: ('Connection aborted.', FileNotFoundError(2, ...))"
     m = re.search(r"(FileNotFoundError|ConnectionRefusedError|PermissionError)\(\d+, '([^']+)'", text)
     if m:
@@ -167,15 +155,14 @@ class Conflict(EngineError):
     """409: a container with that name exists (another run won the race)."""
 
 
+class PullFailed(EngineError):
+    pass
+
+
 class StartFailed(EngineError):
     @property
     def port_taken(self) -> bool:
-        text = self.short(400)
-        return "port is already allocated" in text or "address already in use" in text
-
-
-class PullFailed(EngineError):
-    pass
+        return any(words in self.short(400) for words in ("port is already allocated", "address already in use"))
 
 
 @contextlib.contextmanager
@@ -190,15 +177,20 @@ def docker_errors(doing: str) -> Iterator[None]:
         raise Problem(f"Docker failed while {doing}: {short_error(e)}")
 
 
-def get_container(cl, name: str):
-    """The container named exactly ``name`` (containers.get also matches ids), or None."""
+def lookup(collection, name: str):
+    """``collection.get(name)`` (``client.images``, ``client.volumes``...), or None when the engine has no such thing."""
     import docker.errors
 
     try:
-        ct = cl.containers.get(name)
-    except docker.errors.NotFound:
+        return collection.get(name)
+    except docker.errors.NotFound:  # ImageNotFound is one
         return None
-    return ct if (ct.attrs.get("Name") or "").lstrip("/") == name else None
+
+
+def get_container(cl, name: str):
+    """The container named exactly ``name`` (containers.get also matches ids), or None."""
+    ct = lookup(cl.containers, name)
+    return ct if ct is not None and (ct.attrs.get("Name") or "").lstrip("/") == name else None
 
 
 def create_container(cl, kwargs: dict):
@@ -223,13 +215,6 @@ def start(ct) -> None:
     ct.reload()
 
 
-def remove_quietly(ct) -> None:
-    import docker.errors
-
-    with contextlib.suppress(docker.errors.DockerException):
-        ct.remove(force=True, v=True)
-
-
 def exec_output(ct, argv: list[str], environment: dict[str, str] | None = None) -> str | None:
     """Run ``argv`` in the running container and return its stdout; None when it fails or cannot run."""
     import docker.errors
@@ -240,21 +225,6 @@ def exec_output(ct, argv: list[str], environment: dict[str, str] | None = None) 
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         return None
     return None if code != 0 else out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
-
-
-def server_version(cl) -> str:
-    with docker_errors("asking the engine its version"):
-        return cl.version().get("Version", "?")
-
-
-def image_present(cl, image: str) -> bool:
-    import docker.errors
-
-    try:
-        cl.images.get(image)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
 
 
 def pull_image(cl, image: str) -> None:
@@ -268,12 +238,3 @@ def pull_image(cl, image: str) -> None:
         pull.show(cl.api.pull(repo, tag=tag or "latest", stream=True, decode=True), f"{repo}:{tag or 'latest'}")
     except (docker.errors.DockerException, OSError, pull.StreamError) as e:
         raise PullFailed(e) from e
-
-
-def get_volume(cl, name: str):
-    import docker.errors
-
-    try:
-        return cl.volumes.get(name)
-    except docker.errors.NotFound:
-        return None

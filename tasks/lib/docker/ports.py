@@ -14,23 +14,6 @@ def taken(address: str, origin: str, holder: str, fix: str, setting: str = "") -
     return Problem(f"host port {address} ({origin}) is already taken by {holder}", f"stop it, or {fix}", setting)
 
 
-def _ips_overlap(a: str, b: str) -> bool:
-    wild = ("", "0.0.0.0", "::")
-    return a in wild or b in wild or a == b
-
-
-def holder_container(cl, host_ip: str, port: int, exclude: str = "") -> str | None:
-    """The name of a running container (not ``exclude``) publishing ``host_ip:port``, if any."""
-    for summary in cl.api.containers():
-        names = [n.lstrip("/") for n in summary.get("Names") or []]
-        if exclude and exclude in names:
-            continue
-        for p in summary.get("Ports") or []:
-            if p.get("Type", "tcp") == "tcp" and p.get("PublicPort") == port and _ips_overlap(p.get("IP", ""), host_ip):
-                return names[0] if names else summary.get("Id", "?")[:12]
-    return None
-
-
 def port_is_free(host_ip: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -48,10 +31,14 @@ def port_holder_process(port: int) -> str | None:
 
 
 def holder(cl, host_ip: str, port: int, exclude: str, local_engine: bool) -> str | None:
-    """'container X', 'another process[, name (pid N)]', or None. Only a local engine's ports are this machine's."""
-    name = holder_container(cl, host_ip, port, exclude=exclude)
-    if name:
-        return f"container {name}"
+    """'container X' (a running one but ``exclude`` publishing ``host_ip:port``), 'another process[, name (pid N)]', or None.
+    Only a local engine's ports are this machine's."""
+    wild = ("", "0.0.0.0", "::")
+    for summary in cl.api.containers():
+        names = [n.lstrip("/") for n in summary.get("Names") or []]
+        ips = [p.get("IP", "") for p in summary.get("Ports") or [] if p.get("Type", "tcp") == "tcp" and p.get("PublicPort") == port]
+        if not (exclude and exclude in names) and any(ip in wild or host_ip in wild or ip == host_ip for ip in ips):
+            return f"container {names[0] if names else summary.get('Id', '?')[:12]}"
     if local_engine and not port_is_free(host_ip, port):
         who = port_holder_process(port)
         return f"another process, {who}" if who else "another process"

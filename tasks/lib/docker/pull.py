@@ -1,5 +1,5 @@
-"""An image pull's progress as the docker CLI shows it: on a terminal a line per layer and a
-total, redrawn in place; elsewhere one line every few seconds."""
+"""An image pull's progress as the docker CLI shows it: on a terminal a line per layer and a total, redrawn in place;
+elsewhere one line every few seconds."""
 
 from __future__ import annotations
 
@@ -59,9 +59,7 @@ def show(
                 print(f"pulling {lines()[-1]}", file=out, flush=True)
                 last = clock()
     except BaseException:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+        getattr(events, "close", lambda: None)()
         raise
     if tty:
         _draw(out, lines(), drawn)

@@ -1,10 +1,9 @@
-"""A labelled service container (Postgres, Vault): get, create, start, recreate, stop, remove, logs.
-
-Only a container carrying our label is ever changed. A service that keeps data refuses a container
-made from other settings; one that keeps none is made again."""
+"""A labelled service container (Postgres, Vault): get, create, start, recreate, stop, remove, logs. Only a container with
+our label is changed; one made from other settings is refused when it keeps data, else made again."""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,15 +49,10 @@ class Service:
     def create_kwargs(self) -> dict:
         volumes = {self.volume: {"bind": self.data_dir, "mode": "rw"}} if self.volume else None
         optional = {"command": list(self.command), "volumes": volumes, "cap_add": list(self.cap_add)}
-        return {
-            "image": self.image,
-            "name": self.name,
-            "environment": dict(self.env),
-            "labels": {LABEL: self.kind, **({VOLUME_LABEL: self.volume} if self.volume else {})},
-            "ports": {self.internal_port: (self.host_ip, self.host_port)},
-            "detach": True,
-            **{key: value for key, value in optional.items() if value},
-        }
+        labels = {LABEL: self.kind, **({VOLUME_LABEL: self.volume} if self.volume else {})}
+        ports = {self.internal_port: (self.host_ip, self.host_port)}
+        required = {"image": self.image, "name": self.name, "environment": dict(self.env), "labels": labels, "ports": ports}
+        return {**required, "detach": True, **{key: value for key, value in optional.items() if value}}
 
 
 @dataclass(frozen=True)
@@ -100,29 +94,17 @@ def is_ours(spec: Service, attrs: dict) -> bool:
 
 
 def status_of(spec: Service, attrs: dict, action: str = "") -> Status:
-    state = attrs.get("State") or {}
+    state, image = attrs.get("State") or {}, (attrs.get("Config") or {}).get("Image", "")
+    name, health = (attrs.get("Name") or "").lstrip("/"), (state.get("Health") or {}).get("Status")
     ip, port = published(attrs, spec.internal_port)
-    return Status(
-        name=(attrs.get("Name") or "").lstrip("/"),
-        id=attrs.get("Id", ""),
-        state=state.get("Status", "unknown"),
-        image=(attrs.get("Config") or {}).get("Image", ""),
-        host_ip=ip,
-        host_port=port,
-        health=(state.get("Health") or {}).get("Status"),
-        ours=is_ours(spec, attrs),
-        action=action,
-    )
+    return Status(name, attrs.get("Id", ""), state.get("Status", "unknown"), image, ip, port, health, is_ours(spec, attrs), action)
 
 
 def refuse_foreign(spec: Service, doing: str) -> Problem:
     setting = f"{spec.kind}.container"
-    return Problem(
-        f"a container named {spec.name} exists but was not created by inv (no label {LABEL}={spec.kind}), so inv will not {doing} it",
-        f"set {setting} (INVOKE_{spec.kind.upper()}_CONTAINER) to another name, or remove that container yourself"
-        f" if you are sure (docker rm -f {spec.name})",
-        setting,
-    )
+    what = f"a container named {spec.name} exists but was not created by inv (no label {LABEL}={spec.kind}), so inv will not {doing} it"
+    fix = f"set {setting} (INVOKE_{spec.kind.upper()}_CONTAINER) to another name, or remove that container yourself if you are sure"
+    return Problem(what, f"{fix} (docker rm -f {spec.name})", setting)
 
 
 def port_taken(spec: Service, holder: str) -> Problem:
@@ -144,10 +126,12 @@ def differences(spec: Service, attrs: dict) -> list[str]:
     env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
     for key, label in spec.compared_env.items():
         if env.get(key) != spec.env.get(key):
-            if is_secret_key(key):
-                found.append(f"another {label} ({spec.origin(key)})")
-            else:
-                found.append(f"{label} {env.get(key)} (configured: {spec.env.get(key)}, {spec.origin(key)})")
+            secret = is_secret_key(key)
+            found.append(
+                f"another {label} ({spec.origin(key)})"
+                if secret
+                else f"{label} {env.get(key)} (configured: {spec.env.get(key)}, {spec.origin(key)})"
+            )
     if spec.volume:
         mounts = attrs.get("Mounts") or []
         volume = next((m.get("Name") or m.get("Source") for m in mounts if m.get("Destination") == spec.data_dir), None)
@@ -182,15 +166,14 @@ def _start(spec: Service, ct, made: bool) -> None:
     except engine.StartFailed as e:
         output = _logs_of(spec, ct, 20)
         if made:
-            engine.remove_quietly(ct)
+            with contextlib.suppress(Exception):
+                ct.remove(force=True, v=True)
         if e.port_taken:
             raise port_taken(spec, f"another container or process (Docker: {e.short(160)})") from None
-        kept = f" (volume {spec.volume} kept)" if spec.volume else ""
         what = f"could not start container {spec.name}: {e.short(400).rstrip('.?! ')}"
-        what += f". The new container was removed{kept}" if made else ""
+        what += (". The new container was removed" + (f" (volume {spec.volume} kept)" if spec.volume else "")) if made else ""
         fix = f"the cause above (often {spec.kind}.image or {spec.kind}.command), then run again"
-        fix += "" if made else "; the container is kept, so `inv infra.logs` shows its earlier output"
-        problem = Problem(what, fix)
+        problem = Problem(what, fix if made else fix + "; the container is kept, so `inv infra.logs` shows its earlier output")
         problem.message = (problem.message or "") + log_block("the container", output)
         raise problem from None
 
@@ -210,36 +193,32 @@ def ensure_running(spec: Service) -> Status:
                 raise refuse_foreign(spec, "use")
             changed = differences(spec, ct.attrs)
             if changed and spec.volume:
-                raise Problem(
-                    f"container {spec.name} already exists with another {'; '.join(changed)}",
-                    "`inv infra.destroy` to recreate it (deletes its data), or set the setting back to the container's value",
-                )
+                fix = "`inv infra.destroy` to recreate it (deletes its data), or set the setting back to the container's value"
+                raise Problem(f"container {spec.name} already exists with another {'; '.join(changed)}", fix)
             if not changed:
                 if ct.status == "running":
                     return status_of(spec, ct.attrs, "reused")
                 if ct.status == "paused":
                     ct.unpause()
                     ct.reload()
-                    return status_of(spec, ct.attrs, "started")
-                _check_port(cl, spec)
-                _start(spec, ct, made=False)
+                else:
+                    _check_port(cl, spec)
+                    _start(spec, ct, made=False)
                 return status_of(spec, ct.attrs, "started")
             print(f"{spec.kind}: making container {spec.name} again ({'; '.join(changed)}; it keeps no data)", flush=True)
             ct.remove(force=True, v=True)
             action = "recreated"
-        if not engine.image_present(cl, spec.image):
+        if engine.lookup(cl.images, spec.image) is None:
             print(f"pulling image {spec.image} (not present locally)...", flush=True)
             try:
                 engine.pull_image(cl, spec.image)
             except engine.PullFailed as e:
                 setting = f"{spec.kind}.image"
-                raise Problem(
-                    f"image {spec.image} is not present and pulling it failed: {e.short(160)}",
-                    f"`docker pull {spec.image}` (or build/load it), or set {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have",
-                    setting,
-                ) from None
+                fix = f"`docker pull {spec.image}` (or build/load it), or set"
+                fix += f" {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have"
+                raise Problem(f"image {spec.image} is not present and pulling it failed: {e.short(160)}", fix, setting) from None
         _check_port(cl, spec)
-        if spec.volume and engine.get_volume(cl, spec.volume) is None:  # an existing one keeps its data, ours or not
+        if spec.volume and engine.lookup(cl.volumes, spec.volume) is None:  # an existing one keeps its data, ours or not
             cl.volumes.create(name=spec.volume, labels={LABEL: f"{spec.kind}-data"})
         try:
             ct = engine.create_container(cl, spec.create_kwargs())
@@ -315,38 +294,30 @@ def stop(spec: Service, dry: bool = False) -> str:
 def remove(spec: Service) -> list[str]:
     """Remove our container (with its anonymous volumes) and our data volume; one line per thing done or kept."""
     ct = _ours(spec, "removing", "remove")
-    done = []
     with engine.docker_errors(f"removing container {spec.name}"):
         if ct is not None:
             ct.remove(force=True, v=True)
-            done.append(f"removed container {spec.name}")
-        elif not spec.volume:
-            return []
-        else:
-            done.append(f"container {spec.name} does not exist")
-        if spec.volume:
-            vol = engine.get_volume(engine.client(), spec.volume)
-            if vol is None:
-                done.append(f"volume {spec.volume} does not exist")
-            elif (vol.attrs.get("Labels") or {}).get(LABEL) == f"{spec.kind}-data":
-                vol.remove(force=True)
-                done.append(f"removed volume {spec.volume}")
-            else:
-                done.append(
-                    f"kept volume {spec.volume}: it was not created by inv (no label {LABEL});"
-                    f" remove it yourself if you mean to (docker volume rm {spec.volume})"
-                )
-    return done
+        done = [f"removed container {spec.name}" if ct else f"container {spec.name} does not exist"]
+        if not spec.volume:
+            return done if ct else []
+        vol = engine.lookup(engine.client().volumes, spec.volume)
+        if vol is None:
+            return [*done, f"volume {spec.volume} does not exist"]
+        if (vol.attrs.get("Labels") or {}).get(LABEL) != f"{spec.kind}-data":
+            kept = f"kept volume {spec.volume}: it was not created by inv (no label {LABEL}); remove it yourself if you mean to"
+            return [*done, f"{kept} (docker volume rm {spec.volume})"]
+        vol.remove(force=True)
+        return [*done, f"removed volume {spec.volume}"]
 
 
-def _text(raw) -> str:
-    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
+def _text(spec: Service, raw) -> str:
+    return mask_text(raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or ""), spec.secrets)
 
 
 def _logs_of(spec: Service, ct, n: int) -> str:
     """The last ``n`` log lines of ``ct``, masked; '' on any error (garnish on a message)."""
     try:
-        return mask_text(_text(ct.logs(tail=n, stdout=True, stderr=True)), spec.secrets).rstrip("\n")
+        return _text(spec, ct.logs(tail=n, stdout=True, stderr=True)).rstrip("\n")
     except Exception:
         return ""
 
@@ -360,8 +331,7 @@ def _quietly(spec: Service):
 
 
 def logs_tail(spec: Service, n: int = 20) -> str:
-    ct = _quietly(spec)
-    return "" if ct is None else _logs_of(spec, ct, n)
+    return _logs_of(spec, ct, n) if (ct := _quietly(spec)) is not None else ""
 
 
 def read_logs(spec: Service, tail: int, follow: bool = False) -> Iterator[str]:
@@ -371,10 +341,10 @@ def read_logs(spec: Service, tail: int, follow: bool = False) -> Iterator[str]:
         raise Problem(f"container {spec.name} does not exist", "`inv infra.up`")
     with engine.docker_errors(f"reading logs of {spec.name}"):
         if not follow:
-            yield mask_text(_text(ct.logs(tail=tail, stdout=True, stderr=True)), spec.secrets)
+            yield _text(spec, ct.logs(tail=tail, stdout=True, stderr=True))
             return
         for chunk in ct.logs(stream=True, follow=True, tail=tail, stdout=True, stderr=True):
-            yield mask_text(_text(chunk), spec.secrets)
+            yield _text(spec, chunk)
 
 
 def read_file(spec: Service, path_script: str, environment: dict[str, str]) -> str | None:

@@ -1,5 +1,5 @@
-"""Which Postgres the stack runs, chosen once per run (postgres.backend): a Docker container or a
-local cluster (pglocal), behind one interface: start, plan, stop, destroy, status, logs, doctor rows."""
+"""Which Postgres the stack runs, chosen once per run (postgres.backend): a Docker container or a local cluster
+(pglocal), behind one interface: start, plan, stop, destroy, status, logs, doctor rows."""
 
 from __future__ import annotations
 
@@ -34,15 +34,14 @@ class ContainerBackend:
         return service.plan(self.svc)
 
     def start(self) -> handshake.Server:
-        status = service.ensure_running(self.svc)
-        spec = self.spec
+        status, spec = service.ensure_running(self.svc), self.spec
         return handshake.Server(
             described=f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
             logs=lambda: service.logs_tail(self.svc, 20),
             alive=lambda: service.alive(self.svc),
             diagnose=lambda error, tail: server.diagnose(spec, error, tail),
-            stopped_hint="the container stopped: the log lines below say why; fix that (often postgres.command"
-            " or the data volume) and rerun `inv infra.up`",
+            stopped_hint="the container stopped: the log lines below say why; fix that (often postgres.command or the data volume)"
+            " and rerun `inv infra.up`",
             log_source="the container",
             container=spec.container,
         )
@@ -67,13 +66,9 @@ class ContainerBackend:
             rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
         else:
             owner = "ours" if st.ours else f"NOT ours: no label {service.LABEL}, inv will not touch it"
-            rows += [
-                ("container", f"{st.name} ({owner}, id {st.id[:12]})"),
-                ("state", st.state),
-                ("port", st.published),
-                ("image", st.image),
-                ("health", st.health or "no healthcheck (the readiness probe is a real handshake)"),
-            ]
+            health = st.health or "no healthcheck (the readiness probe is a real handshake)"
+            rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
+            rows += [("image", st.image), ("health", health)]
         return [*rows, ("volume", spec.volume)]
 
     def logs(self, tail: int, follow: bool) -> Iterator[str]:
@@ -83,13 +78,14 @@ class ContainerBackend:
         spec = self.spec
         try:
             cl = engine.client()
-            version = engine.server_version(cl)
+            with engine.docker_errors("asking the engine its version"):
+                version = cl.version().get("Version", "?")
         except Exit as e:  # nothing listening, an unknown context, a broken config.json
             return [failed_row("docker engine", e)]
         rows: list[Row] = [("docker engine", "ok", f"Docker {version} at {engine.where()}", "")]
         try:
             status = service.inspect(self.svc)
-            present = engine.image_present(cl, spec.image)
+            present = engine.lookup(cl.images, spec.image) is not None
         except Exception:  # a doctor row must not fail the whole report
             status, present = None, False
         pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
@@ -110,9 +106,8 @@ class ContainerBackend:
             wants = " (this portal's replication is hard-wired to 5432)" if spec.replication_hardwired else ""
             fix = f"{stop}, or set DATABASE_PORT to a free port in .env{wants}"
             return (check, "FAIL", f"{spec.address} is taken by {holder}{blocked}", fix)
-        if ours and status is not None:
-            return (check, "ok", f"{spec.address} free for our container {spec.container} ({status.state})", "")
-        return (check, "ok", f"{spec.address} free", "")
+        mine = f" for our container {spec.container} ({status.state})" if ours and status is not None else ""
+        return (check, "ok", f"{spec.address} free{mine}", "")
 
 
 class LocalBackend:
@@ -207,10 +202,8 @@ class LocalBackend:
             else:
                 rows.append(failed_row("postgres account", e))
         else:
-            rows.append(("postgres account", "ok", f"the server runs as {spec.account.name}", ""))
-            rows.append(
-                _checked("postgres folders", local.check_reachable, spec, f"{spec.account.name} can reach the cluster and the programs")
-            )
+            reach = _checked("postgres folders", local.check_reachable, spec, f"{spec.account.name} can reach the cluster and the programs")
+            rows += [("postgres account", "ok", f"the server runs as {spec.account.name}", ""), reach]
         now = cluster.server(spec)
         where = programs.display_path(spec.data)
         if now.state == "stale":
@@ -249,10 +242,11 @@ def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
     cluster stays in use (it holds the port and the data); else docker when an engine answers; else local."""
     setting = s.choice("postgres", "backend")
     spec = spec or server.spec_from_config(s)
+    chosen = f"postgres.backend={setting} from {s.origin('postgres', 'backend')}"
     if setting == "docker":
-        return ContainerBackend(spec, f"postgres.backend=docker from {s.origin('postgres', 'backend')}")
+        return ContainerBackend(spec, chosen)
     if setting == "local":
-        return LocalBackend(s, spec, f"postgres.backend=local from {s.origin('postgres', 'backend')}")
+        return LocalBackend(s, spec, chosen)
     base = local.base_dir(s)
     running = local.running_clusters(base)
     if running:

@@ -1,8 +1,9 @@
-"""The Postgres step of the stack (dev.up, db.*, billing.serve, elixir.test share it) and what
-infra.* does to it, on whichever backend this run chose (backend.py)."""
+"""The Postgres step of the stack (dev.up, db.*, billing.serve, elixir.test share it) and what infra.* does to it, on
+whichever backend this run chose (backend.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -22,37 +23,26 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
         raise readiness.Cancelled()
     s = config.settings(c)
     spec = spec_from_config(s)
-    be = backend.choose(s, spec)
-    db = spec.db
-    require_local(
-        db,
-        "refusing to start Postgres",
-        "infra manages a local Postgres (a container or a cluster): it would wait on a database it does not run",
-    )
+    be, db = backend.choose(s, spec), spec.db
+    why = "infra manages a local Postgres (a container or a cluster): it would wait on a database it does not run"
+    require_local(db, "refusing to start Postgres", why)
     for line in warnings(spec):
         print(line, file=sys.stderr, flush=True)
     why = f"; {be.why}" if be.auto else ""
     if s.dry:
         dry(be.plan() + why)
-        dry(
-            f"would wait up to {spec.ready_timeout:g} s for Postgres at {db.host}:{db.port}"
-            f" (psycopg connect + SELECT 1 every {spec.poll_interval:g} s)"
-        )
+        probe = f"psycopg connect + SELECT 1 every {spec.poll_interval:g} s"
+        dry(f"would wait up to {spec.ready_timeout:g} s for Postgres at {db.host}:{db.port} ({probe})")
         return db
     started = be.start()
-    target = handshake.target(db, started)
-    waited = readiness.wait(target, spec.ready_timeout, spec.poll_interval, cancelled=cancelled)
-    print(
-        f"Postgres ready at {db.host}:{db.port} ({started.described}) in {time.monotonic() - start:.2f} s"
-        f" (handshake after {waited:.2f} s of waiting){why}",
-        flush=True,
-    )
+    waited = readiness.wait(handshake.target(db, started), spec.ready_timeout, spec.poll_interval, cancelled=cancelled)
+    took = f"in {time.monotonic() - start:.2f} s (handshake after {waited:.2f} s of waiting)"
+    print(f"Postgres ready at {db.host}:{db.port} ({started.described}) {took}{why}", flush=True)
     return db
 
 
 def stop(c, with_vault: bool = False) -> None:
-    """Stop the container (or the local server), keep the data; ``with_vault`` (infra.down): then the
-    Vault container (silent when there is none)."""
+    """Stop the container (or the local server), keep the data; ``with_vault`` (infra.down): then Vault's, if any."""
     s = config.settings(c)
     for line in backend.choose(s).stop(s.dry):
         (dry if s.dry else print)(line)
@@ -64,8 +54,7 @@ def stop(c, with_vault: bool = False) -> None:
 
 
 def destroy(c, yes: bool) -> None:
-    """infra.destroy: remove the container and its volume (or the local cluster), after asking, then
-    the Vault container. Declining removes nothing."""
+    """infra.destroy: remove the container and its volume (or the local cluster) after asking, then Vault's container."""
     from tasks.lib import vault
 
     s = config.settings(c)
@@ -87,17 +76,13 @@ def print_status(c) -> None:
 
     s = config.settings(c)
     spec = spec_from_config(s)
-    db = spec.db
-    answer = handshake.handshake(db)
+    db, answer = spec.db, handshake.handshake(spec.db)
     where = f"{db.host}:{db.port} ({db.name} as {db.user})"
     if answer.error is not None:
         row = ("database", f"does not answer at {where}: {answer.error}")
     elif answer.database_exists is False:
-        row = (
-            "database",
-            f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist:"
-            " not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)",
-        )
+        seed = "not seeded (`inv dev.up` or `inv db.seed` creates and seeds it)"
+        row = ("database", f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist: {seed}")
     else:
         row = ("database", f"answers at {where}")
     vault_rows = [vault.status_row(s)] if s.repository().uses_vault else []
@@ -107,12 +92,10 @@ def print_status(c) -> None:
 def print_logs(c, tail: int, follow: bool) -> None:
     """infra.logs: the last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
     last = ""
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         for text in backend.choose(config.settings(c)).logs(tail, follow):
             sys.stdout.write(text)
             sys.stdout.flush()
             last = text or last
-    except KeyboardInterrupt:
-        pass
     if last and not last.endswith("\n"):
         sys.stdout.write("\n")
