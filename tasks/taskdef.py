@@ -43,10 +43,8 @@ class SuiteTask(invoke.Task):
         try:
             return super().__call__(*args, **kwargs)
         except KeyboardInterrupt:
-            _finish_quietly()
-            raise Exit("inv: interrupted by Ctrl-C; nothing was recorded as done", code=130)
+            raise Exit(INTERRUPTED, code=130)
         except foreground.Interrupted as e:
-            _finish_quietly()
             raise Exit(f"inv: {e}; nothing was recorded as done", code=e.code)
         except BrokenPipeError:
             # `inv dev.status | head`: the reader has gone. Say nothing more and exit as a
@@ -57,15 +55,6 @@ class SuiteTask(invoke.Task):
         finally:
             if args:
                 _keep_state_out_of_git(args[0])
-
-
-def _finish_quietly() -> None:
-    """An interrupted run is ending: a second Ctrl-C (or SIGTERM) must not cut its last line short or
-    kill it by the signal; what it started dies with it anyway (lifeline)."""
-    import signal
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
 
 
 def _keep_state_out_of_git(c: Any) -> None:
@@ -138,7 +127,27 @@ class SuiteExecutor(Executor):
         problems = environment_errors(sections, os.environ)
         if problems:
             raise Exit("; ".join(map(str, problems)))
-        return super().execute(*tasks)
+        try:
+            return super().execute(*tasks)
+        except KeyboardInterrupt:  # a second Ctrl-C between a task's end and here
+            _ignore_signals()
+            raise Exit(INTERRUPTED, code=130) from None
+        except Exit as e:
+            if e.code in (129, 130, 143):
+                _ignore_signals()
+            raise
+
+
+INTERRUPTED = "inv: interrupted by Ctrl-C; nothing was recorded as done"
+
+
+def _ignore_signals() -> None:
+    """An interrupted run is ending: a further Ctrl-C or SIGTERM must not cut its last line short or kill it by
+    the signal (what it started dies with it anyway: lifeline)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _load_yaml(self: Any, path: Any) -> Any:

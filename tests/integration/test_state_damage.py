@@ -228,4 +228,4 @@ def test_env_typos_duplicates_and_stray_quotes_are_named_by_every_task_and_docto
     env_rows = [ln for ln in doctor.stdout.splitlines() if ln.startswith(".env ")]
     assert any("DATABSE_PORT is read by neither the suite nor the portal" in ln and "warn" in ln for ln in env_rows), doctor.stdout
     assert any("rename it to DATABASE_PORT" in ln for ln in doctor.stdout.splitlines())
-    assert "postgres\"" not in doctor.stdout + dry.stdout + dry.stderr  # values are never shown
+    assert 'postgres"' not in doctor.stdout + dry.stdout + dry.stderr  # values are never shown
