@@ -212,3 +212,8 @@ def test_elixir_below_mix_exs_requirement_fails_doctor_and_missing_hex_is_one_li
         in deps.stderr
     )
     assert re.search(r"^hex\s+FAIL\s+not installed", p.inv("doctor").stdout, re.M)
+    # Hex there but its registry out of reach (no network here; a mirror nobody serves): that is the line.
+    (tmp_path / "mix-home" / "archives" / "hex-2.1.1").mkdir(parents=True)
+    offline = p.inv("elixir.deps", env={"HEX_MIRROR": f"http://127.0.0.1:{free_port()}"})
+    assert offline.returncode != 0
+    assert "mix deps.get failed: the Hex registry http://127.0.0.1:" in offline.stderr and "cannot be reached from here" in offline.stderr

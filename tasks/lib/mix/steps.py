@@ -109,6 +109,19 @@ def cert(e: Elixir) -> str:
     return "ran"
 
 
+def hex_registry_unreachable() -> str | None:
+    """The registry's address when a connection to it fails (HEX_MIRROR, else repo.hex.pm); None when it answers."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ.get("HEX_MIRROR") or "https://repo.hex.pm")
+    try:
+        socket.create_connection((url.hostname or "", url.port or (80 if url.scheme == "http" else 443)), timeout=3).close()
+    except OSError:
+        return url.geturl()
+    return None
+
+
 def run(e: Elixir, name: str, force: bool = False) -> str:
     """Step ``deps`` (in the Elixir root) or ``setup`` (in the web app) unless up to date: "ran" or "skipped"."""
     step = deps_step(e) if name == "deps" else setup_step(e)
@@ -123,10 +136,16 @@ def run(e: Elixir, name: str, force: bool = False) -> str:
     try:
         e.run(argv, cwd=e.root if name == "deps" else e.web, env=portal_env.mix_env(), what=WHAT[name])
     except Exit as err:
-        if lock_declares_deps(e.root / "mix.lock") and hex_archive(e.mix) is None:
+        if not lock_declares_deps(e.root / "mix.lock"):
+            raise
+        if hex_archive(e.mix) is None:
             raise Problem(
                 f"{WHAT[name]} failed: Hex is not installed, and mix needs it for the packages in mix.lock", HEX_FIX, code=err.code
             )
+        registry = hex_registry_unreachable()
+        if registry:
+            fix = "check the network or proxy (HTTPS_PROXY), or set HEX_MIRROR to a mirror you can reach"
+            raise Problem(f"{WHAT[name]} failed: the Hex registry {registry} cannot be reached from here", fix, code=err.code)
         raise
     if e.dry:
         dry(f"{name}: would record its fingerprint in {programs.display_path(folder)}")
