@@ -29,7 +29,8 @@ The repository (repo/): what it decides, read from its files, never from mix or 
 Docker (docker/)
     endpoint.py     which engine, found as the docker CLI does (DOCKER_HOST, contexts)
     engine.py       the Docker SDK client and its errors; the stdlib GET on the socket (the warm path)
-    ports.py        who holds a host port
+    ports.py        who holds a host port; the one port-taken line
+    pull.py         an image pull's progress, per layer on a terminal, every few seconds elsewhere
     service.py      the labelled service container: create, reuse, recreate, start, stop, remove, logs
 
 The dev database (database/)
