@@ -18,8 +18,18 @@ def _isolate_user_config(monkeypatch, tmp_path_factory):
     from tasks.lib import envfile
 
     monkeypatch.setattr(envfile, "_loaded", True)
+    monkeypatch.setattr(envfile, "_doubted", True)
     monkeypatch.setattr(envfile, "_origins", {})
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _release_the_watchdog():
+    """A test that starts a child through the suite starts the run's watchdog too: it ends with the session."""
+    yield
+    from tasks.lib.supervise import lifeline
+
+    lifeline.release()
 
 
 @pytest.hookimpl(optionalhook=True)
