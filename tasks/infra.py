@@ -38,11 +38,11 @@ def status(c):
 
 
 @task(help={"tail": "How many of the last lines to show (default 100).", "follow": "Keep printing new lines until Ctrl-C."})
-def logs(c, tail=100, follow=False):
+def logs(c, tail="100", follow=False):
     """Show Postgres's logs (the container's, or the local server's log file)."""
     from tasks.lib.stack import postgres
 
-    postgres.print_logs(c, int(tail), follow)
+    postgres.print_logs(c, tail, follow)
 
 
 ns = Collection("infra", up, down, destroy, status, logs)

@@ -111,7 +111,7 @@ def env_rows() -> list[Row]:
     try:
         db = database()
     except Exit as e:
-        return rows + [Row("database settings", FAIL, e.message or "")]
+        return rows + [Row("database settings", FAIL, *what_and_fix(e))]
     if not db.is_local():
         remote = f"DATABASE_HOST={db.host} (from {database_origin('DATABASE_HOST')}) is not this machine: db.reset will refuse"
         rows.append(Row("database host", WARN, remote, "set DATABASE_HOST=localhost in .env"))
@@ -198,7 +198,8 @@ def _found(check: str, find: Callable[[], str], status_if_missing: str, note: st
     try:
         return Row(check, OK, find())
     except Exit as e:
-        return Row(check, status_if_missing, (e.message or "") + note)
+        what, fix = what_and_fix(e)
+        return Row(check, status_if_missing, what + note, fix)
 
 
 def settings_rows(s: config.Settings) -> list[Row]:
@@ -246,7 +247,7 @@ def collect(s: config.Settings) -> list[Row]:
     try:  # what the repository decided, each with its source
         rows += [Row(name, OK, text) for name, text in summary.rows(s)]
     except Exit as e:
-        rows.append(Row("repository", FAIL, e.message or ""))
+        rows.append(Row("repository", FAIL, *what_and_fix(e)))
     rows += settings_rows(s)
     rows += env_rows()
     rows += git_rows()

@@ -16,6 +16,7 @@ from invoke import Exit
 from tasks.lib import config
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.masking import mask_env
+from tasks.lib.problem import Problem
 
 
 def which(program: str, root: Path = PROJECT_ROOT) -> str | None:
@@ -28,13 +29,13 @@ def which(program: str, root: Path = PROJECT_ROOT) -> str | None:
 
 
 def require(program: str, setting: str, install: str, root: Path = PROJECT_ROOT) -> str:
-    """The full path of ``program`` (see ``which``), or Exit naming ``setting`` and how to ``install`` it."""
+    """The full path of ``program`` (see ``which``), or a Problem naming ``setting`` with how to ``install`` it as the fix."""
     found = which(program, root)
     if found:
         return found
     program = str(program)
     where = "is not on PATH" if os.sep not in program else "does not exist or is not executable"
-    raise Exit(f"{program} {where} (setting {setting}). {install}")
+    raise Problem(f"{program} {where} (setting {setting})", install.rstrip("."), setting)
 
 
 def display_path(path: Path) -> str:

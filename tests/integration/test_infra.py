@@ -84,6 +84,7 @@ def test_status_and_logs(pg_project, docker_client):
     logs = pg_project.inv("infra.logs", "--tail", "5", check=True)
     assert "ready to accept connections" in logs.stdout
     assert len(logs.stdout.strip().splitlines()) <= 5
+    assert_fails(pg_project.inv("infra.logs", "--tail", "abc"), "--tail 'abc': expected a whole number of lines. Fix: e.g. --tail 50")
 
     pg_project.inv("infra.down", check=True)
     stopped = pg_project.inv("infra.status", check=True)

@@ -10,7 +10,12 @@ from tasks.lib.config import PROJECT_ROOT
 def test_require_missing_program_is_one_line():
     with pytest.raises(Exit) as e:
         programs.require("fz-no-such-program", "elixir.mix", "Install Elixir.")
-    assert e.value.message == "fz-no-such-program is not on PATH (setting elixir.mix). Install Elixir."
+    assert e.value.message == "fz-no-such-program is not on PATH (setting elixir.mix). Fix: Install Elixir"
+    assert (e.value.what, e.value.fix, e.value.setting) == (
+        "fz-no-such-program is not on PATH (setting elixir.mix)",
+        "Install Elixir",
+        "elixir.mix",
+    )
 
 
 def test_describe_masks_env_and_shortens_cwd():

@@ -193,7 +193,9 @@ def ensure_running(spec: Service) -> Status:
                 raise refuse_foreign(spec, "use")
             changed = differences(spec, ct.attrs)
             if changed and spec.volume:
-                fix = "`inv infra.destroy` to recreate it (deletes its data), or set the setting back to the container's value"
+                _, port = published(ct.attrs, spec.internal_port)
+                back = f"DATABASE_PORT={port} in .env" if port and port != spec.host_port and spec.kind == "postgres" else ""
+                fix = f"set {back or 'the setting'} back to the container's value (its data is kept), or `inv infra.destroy` to recreate it (deletes its data)"
                 raise Problem(f"container {spec.name} already exists with another {'; '.join(changed)}", fix)
             if not changed:
                 if ct.status == "running":

@@ -136,7 +136,7 @@ def run(e: Elixir, name: str, force: bool = False) -> str:
     try:
         e.run(argv, cwd=e.root if name == "deps" else e.web, env=portal_env.mix_env(), what=WHAT[name])
     except Exit as err:
-        if not lock_declares_deps(e.root / "mix.lock"):
+        if name != "deps" or not lock_declares_deps(e.root / "mix.lock"):
             raise
         if hex_archive(e.mix) is None:
             raise Problem(

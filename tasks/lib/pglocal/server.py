@@ -193,7 +193,8 @@ def diagnosis(spec: LocalSpec, since: int):
         if cluster.shutdown_request(text):
             return "another command stopped it while this run waited (an `inv infra.down` in another terminal, or pg_ctl stop): run `inv infra.up` again"
         if "Address already in use" in text or "could not bind" in text:
-            return str(_port_taken(spec, "another process (the server's log says so)"))
+            taken = _port_taken(spec, "another process (the server's log says so)")
+            return f"{taken.what}: {taken.fix}"
         if "could not create lock file" in text or "Permission denied" in text:
             return f"the server cannot write its folders ({spec.data}, {spec.socket_dir}) as {spec.account.name}: see the log lines below"
         return None

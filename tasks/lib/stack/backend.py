@@ -230,7 +230,7 @@ def engine_answers() -> tuple[bool, str]:
     try:
         where = engine.where()
     except Exit as e:
-        return False, e.message or ""
+        return False, what_and_fix(e)[0]
     return engine.answers(), where
 
 

@@ -12,6 +12,7 @@ from tasks.lib import config, console, readiness
 from tasks.lib.console import dry
 from tasks.lib.database import Database, handshake, require_local
 from tasks.lib.database.server import spec_from_config, warnings
+from tasks.lib.problem import Problem
 from tasks.lib.stack import backend
 
 
@@ -89,11 +90,13 @@ def print_status(c) -> None:
     print(console.table([*backend.choose(s, spec).status_rows(), row, *vault_rows]))
 
 
-def print_logs(c, tail: int, follow: bool) -> None:
+def print_logs(c, tail: str, follow: bool) -> None:
     """infra.logs: the last ``tail`` lines, then (``follow``) new ones until Ctrl-C."""
+    if not str(tail).isdecimal():
+        raise Problem(f"--tail {tail!r}: expected a whole number of lines", "e.g. --tail 50")
     last = ""
     with contextlib.suppress(KeyboardInterrupt):
-        for text in backend.choose(config.settings(c)).logs(tail, follow):
+        for text in backend.choose(config.settings(c)).logs(int(tail), follow):
             sys.stdout.write(text)
             sys.stdout.flush()
             last = text or last

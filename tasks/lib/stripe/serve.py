@@ -171,7 +171,9 @@ def show_env(c, env) -> None:
         origins[cli.SECRET_VAR] = "`stripe listen --print-secret`"
     else:
         origins[cli.SECRET_VAR] += ", checked against the CLI's when served"
-    origins.update({"BILLING_ENABLED": "billing.serve", **{k: "--env" for k in extra}})
+    origins.update(
+        {"BILLING_ENABLED": "billing.serve", "PGHOST": "DATABASE_HOST", "PGPORT": "DATABASE_PORT", **{k: "--env" for k in extra}}
+    )
     shown = {**masking.mask_env(values), cli.SECRET_VAR: masking.mask(secret) if secret else _FROM_CLI}
     if not key:
         shown[cli.KEY_VAR] = "(unset)"
