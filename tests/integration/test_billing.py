@@ -135,13 +135,19 @@ class Running:
                 self.proc.kill()
         self._done.set()
 
-    def leftovers(self) -> list[str]:
-        """Processes seen below inv that still run (same pid and start time)."""
-        left = []
-        for pid, info in self.seen.items():
-            if _still_running(pid, info.start):
-                left.append(f"{pid}: {self.cmdlines.get(pid, b'?').replace(bytes(1), b' ').decode(errors='replace')}")
-        return left
+    def leftovers(self, grace: float = 5.0) -> list[str]:
+        """Processes seen below inv that still run (same pid and start time) ``grace`` s after inv is gone: the
+        run's watchdog outlives inv by design until it has stopped what is left (SIGTERM, SIGKILL 3 s later)."""
+        deadline = time.monotonic() + grace
+        while True:
+            left = [
+                f"{pid}: {self.cmdlines.get(pid, b'?').replace(bytes(1), b' ').decode(errors='replace')}"
+                for pid, info in self.seen.items()
+                if _still_running(pid, info.start)
+            ]
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.1)
 
 
 def _events(log: Path) -> list[dict]:
