@@ -312,7 +312,12 @@ def accounts(project) -> list[tuple[str, str]]:
 
 def container(docker_client, name):
     """Our test container by exact name, or None."""
-    found = docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+    import docker
+
+    try:  # the SDK lists, then inspects each: one removed in between is a NotFound
+        found = docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+    except docker.errors.NotFound:
+        return None
     return found[0] if found else None
 
 
