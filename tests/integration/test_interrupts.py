@@ -373,3 +373,24 @@ def test_a_fast_mix_failure_lets_postgres_finish_and_tells_its_error(stack, dock
         res = p.inv("dev.up", "--no-iex", env=failing)
     assert res.returncode != 0
     assert "postgres: " in res.stderr and "already taken" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("removal", ["infra.destroy", "by hand"])
+def test_an_interrupted_seeds_record_goes_with_the_data_it_was_about(stack, tmp_path, docker_client, removal):
+    """The record of a seed cut off used to outlive the volume: the next dev.up on a new, empty volume refused to seed."""
+    p = stack
+    out = tmp_path / "inv.out"
+    with reaped(started(p, "dev.up", "--no-iex", env={"FIXTURE_SEED_GATE": str(p.gate)}, out=out)) as (proc,):
+        wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", out.read_text)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 143, out.read_text()
+    assert list((p.root / ".inv" / "seeding").glob("*.json"))
+    if removal == "infra.destroy":
+        p.inv("infra.destroy", "--yes", check=True)
+        assert not list((p.root / ".inv" / "seeding").glob("*.json"))
+    else:  # `docker rm -f` and `docker volume rm`: the record stays, but names a cluster that is gone
+        container(docker_client, p.container_name).remove(force=True)
+        docker_client.volumes.get(f"{p.container_name}-data").remove(force=True)
+    again = p.inv("dev.up", "--no-iex")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(accounts(p)) == 2 and marker(p) is not None

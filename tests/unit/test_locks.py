@@ -24,7 +24,7 @@ def test_the_holder_name_fits_application_name(monkeypatch):
 
 def test_a_start_record_reads_as_the_seed_of_a_time_and_pid():
     record = seeding.start_record("reset", now=0)
-    assert set(record) == {"doing", "started", "pid", "host"}
+    assert set(record) == {"doing", "started", "pid", "host", "cluster"}
     said = seeding.describe_start(record)
     assert said.startswith("reset of 19") and f"(pid {record['pid']})" in said
     assert seeding.describe_start({"doing": "rm -rf", "started": 3}) == "seed of an unknown time"

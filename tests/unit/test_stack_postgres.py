@@ -17,10 +17,13 @@ from tasks.lib.docker import service as containers
 from tasks.lib.docker.service import Status
 from tasks.lib.stack import postgres
 
+PROJECT_STATE = Path("/nonexistent/fzdev-unit-state")  # never made: destroy's record clean-up finds nothing
+
 
 def context(dry=False, **postgres):
     c = MockContext()
     c.config.load_collection(infra.ns.configuration())
+    c.config.dev = {"state_dir": str(PROJECT_STATE)}
     postgres.setdefault("backend", "docker")  # the local backend: test_pglocal.py
     for key, value in postgres.items():
         c.config.postgres[key] = value
@@ -282,3 +285,22 @@ def test_every_task_has_a_docstring_and_help():
         assert t.__doc__ and t.__doc__.strip().splitlines()[0].endswith(".")
         params = [p for p in inspect.signature(t.body).parameters if p != "c"]
         assert sorted(t.help) == sorted(params), name
+
+
+def test_dev_status_shows_a_failed_reset_beside_the_marker_and_drops_a_record_of_another_cluster(calls, monkeypatch, tmp_path):
+    from tasks.lib import state
+    from tasks.lib.database import Database, seeding
+    from tasks.lib.stack import seed
+    from tasks.lib.stack import status as dev_status
+
+    monkeypatch.setattr(readiness, "handshake", lambda db: readiness.Handshake(None, "postgres", True))
+    monkeypatch.setattr(seeding, "read_marker", lambda db: seeding.make_marker(False, now=0))
+    monkeypatch.setattr(seeding, "cluster_id", lambda db: "7001")
+    monkeypatch.setattr("tasks.lib.database.locks.busy", lambda db: None)
+    db = Database("localhost", 5432, "firezone_dev", "postgres", "postgres")
+    path = seed._record_path(tmp_path, db)
+    state.write_json(path, {**seeding.start_record("reset", now=0, cluster="7001"), "failed": 1})
+    seeded = dict(dev_status.database_rows(tmp_path, running=True))["seeded"]
+    assert seeded.startswith("yes, on 1970-01-01 00:00 UTC (static seeds: no); but the reset of ") and "failed (exit code 1)" in seeded
+    state.write_json(path, {**seeding.start_record("seed", now=0, cluster="6999")})  # a volume since destroyed
+    assert seed.unfinished(tmp_path, db) is None and not path.exists()

@@ -72,10 +72,24 @@ def database_exists(db: Database) -> bool:
         return True
 
 
-def start_record(doing: str, now: float | None = None) -> dict:
-    """What the state folder keeps while a seed or reset runs."""
+def cluster_id(db: Database) -> str:
+    """Which cluster answers for ``db`` (see sql.cluster_id); "" when we cannot tell."""
+    try:
+        return sql.cluster_id(db, MAINTENANCE_DB)
+    except Unreachable:
+        return ""
+
+
+def start_record(doing: str, now: float | None = None, cluster: str = "") -> dict:
+    """What the state folder keeps while a seed or reset runs; ``cluster`` ties it to the data it is about."""
     at = datetime.fromtimestamp(now if now is not None else time.time()).astimezone()
-    return {"doing": doing, "started": at.isoformat(timespec="seconds"), "pid": os.getpid(), "host": socket.gethostname()}
+    return {
+        "doing": doing,
+        "started": at.isoformat(timespec="seconds"),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "cluster": cluster,
+    }
 
 
 def describe_start(record: dict) -> str:

@@ -131,7 +131,3 @@ def diagnose(spec: PostgresSpec, error: str, log_text: str) -> str | None:
         half = pg_hba is not None and only_loopback_hosts(pg_hba)
     what = f"the data volume {spec.volume} was left half-initialised (Postgres was stopped during its first start; it holds no"
     return f"{what} data of yours): `inv infra.destroy --yes` then `inv infra.up`" if half else None
-
-
-def inspect(spec: PostgresSpec) -> service.Status | None:
-    return service.inspect(spec.service)

@@ -55,6 +55,18 @@ def database_exists(db: Database, dbname: str, connect_timeout: int = 2) -> bool
         return fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)) is not None
 
 
+def cluster_id(db: Database, dbname: str) -> str:
+    """The answering cluster's system identifier, new with every initdb (a new volume or local cluster); "" when the role
+    may not read it; Unreachable."""
+    import psycopg
+
+    with connect(db, dbname) as conn:
+        try:
+            return str(fetch_one(conn, "SELECT system_identifier FROM pg_control_system()")[0])
+        except psycopg.errors.InsufficientPrivilege:
+            return ""
+
+
 def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
     """The first row of ``query``; Unreachable when the server fails us meanwhile."""
     import psycopg

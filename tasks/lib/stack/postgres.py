@@ -4,6 +4,7 @@ whichever backend this run chose (backend.py)."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -67,6 +68,7 @@ def destroy(c, yes: bool) -> None:
         console.confirm(f"Remove {what}?", yes=yes, rerun="inv infra.destroy --yes", declined="not removed (answer was not yes)")
         for line in be.destroy():
             print(line)
+        shutil.rmtree(s.state_dir / "seeding", ignore_errors=True)  # records of seeds in the data just removed
     if s.repository().uses_vault:
         vault.stop(vault.spec_from_config(s), s.dry, remove=True)
 

@@ -46,13 +46,14 @@ def _record_path(state_dir: Path, db: Database) -> Path:
 def recorded(state_dir: Path, db: Database, doing: str, dry_run: bool = False) -> Iterator[None]:
     """Record a seed or reset of ``db`` as started for the block (not under --dry); a failure is recorded as failed."""
     path = _record_path(state_dir, db)
+    record = {} if dry_run else seeding.start_record(doing, cluster=seeding.cluster_id(db))
     if not dry_run:
-        state.write_json(path, seeding.start_record(doing))
+        state.write_json(path, record)
     try:
         yield
     except Exit as e:
         if not dry_run:
-            state.write_json(path, {**seeding.start_record(doing), "failed": e.code})
+            state.write_json(path, {**record, "failed": e.code})
         raise
     if not dry_run:
         state.remove(path)
@@ -62,6 +63,10 @@ def unfinished(state_dir: Path, db: Database) -> str | None:
     """What the record of a seed or reset of ``db`` that never finished says, or None."""
     found = state.read_json(_record_path(state_dir, db), "the seed runs as if none had started")
     if found is None:
+        return None
+    now = found.get("cluster") and seeding.cluster_id(db)
+    if now and now != found["cluster"]:  # about data that is gone (a destroyed volume or cluster): dropped, not obeyed
+        state.remove(_record_path(state_dir, db))
         return None
     if "failed" in found:
         return f"the {seeding.describe_start(found)} failed (exit code {found['failed']})"

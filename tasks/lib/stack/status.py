@@ -6,12 +6,10 @@ from pathlib import Path
 
 from invoke import Exit
 
-from tasks.lib import config, console, programs, state
-from tasks.lib import vault as vault_container
-from tasks.lib.database import database, locks, seeding
-from tasks.lib.database import handshake as readiness
-from tasks.lib.database import server as container
+from tasks.lib import config, console, programs, state, vault
+from tasks.lib.database import database, handshake, locks, seeding
 from tasks.lib.database.server import spec_from_config
+from tasks.lib.docker import service
 from tasks.lib.mix import fingerprints, steps, tool
 from tasks.lib.pglocal import cluster, server
 from tasks.lib.repo import summary
@@ -33,7 +31,7 @@ def local_row(spec, why: str) -> tuple[tuple[str, str], bool]:
 
 def container_row(spec) -> tuple[tuple[str, str], bool]:
     try:
-        status = container.inspect(spec)
+        status = service.inspect(spec.service)
     except Exit as e:
         return ("container", f"unknown: {e.message or ''}"), False
     if status is None:
@@ -47,7 +45,7 @@ def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
     where = f"{db.user}@{db.host}:{db.port}/{db.name}"
     if not running and db.is_local():
         return [("database", f"{where}: not running")]
-    answer = readiness.handshake(db)
+    answer = handshake.handshake(db)
     if answer.error:
         return [("database", f"{where}: not answering ({answer.error})")]
     if answer.database_exists is False:
@@ -59,10 +57,10 @@ def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
         marker = seeding.read_marker(db)
     except Exception as e:  # a status line must not fail the whole report
         return [("database", f"{where}: answers"), ("seeded", f"unknown ({e.__class__.__name__})")]
-    cut_off = None if marker else seed.unfinished(state_dir, db)
+    cut_off = seed.unfinished(state_dir, db)
     holder = locks.busy(db) if cut_off else None
     if marker:
-        seeded = f"yes, {seeding.describe(marker)}"
+        seeded = f"yes, {seeding.describe(marker)}" + (f"; but {cut_off}: {seed.START_OVER}" if cut_off and not holder else "")
     elif holder:
         seeded = f"not yet: {holder} is seeding, migrating or resetting it now"
     elif cut_off:
@@ -98,7 +96,7 @@ def show(c) -> None:
     except state.StateError as e:
         rows.append(("state", f"{e.what}. Fix: {e.fix}" if e.fix else e.what))
     if s.repository().uses_vault:
-        rows.append(vault_container.status_row(s))
+        rows.append(vault.status_row(s))
     print(console.table(rows))
     try:
         derived = summary.rows(s)
