@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import TEST_IMAGE, assert_fails, connect, container, volume_exists
+from .conftest import TEST_IMAGE, assert_fails, connect, container, free_port, volume_exists
 
 pytestmark = pytest.mark.integration
 
@@ -192,6 +192,10 @@ def test_existing_container_with_other_settings_is_refused(pg_project, docker_cl
     pg_project.inv("infra.up", check=True)
     proc = pg_project.inv("infra.up", env={"DATABASE_USER": "someone"})
     assert_fails(proc, "already exists with another user postgres (configured: someone, DATABASE_USER from", "inv infra.destroy")
+    # Another port (a typo, another checkout's .env): the safe fix, the container's own port, comes first.
+    port = pg_project.env["DATABASE_PORT"]
+    moved = pg_project.inv("infra.up", env={"DATABASE_PORT": str(free_port())})
+    assert_fails(moved, f"Fix: set DATABASE_PORT={port} in .env back to the container's value (its data is kept), or `inv infra.destroy`")
 
 
 def test_password_changed_after_the_volume_was_made(pg_project, docker_client):
