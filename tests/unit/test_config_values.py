@@ -377,3 +377,13 @@ def test_a_section_that_is_no_mapping_in_the_yaml_names_the_file(monkeypatch, tm
     assert layered(monkeypatch, tmp_path, "dev: [a]\n") == [
         (f"setting dev = ['a'] (from {yaml}) is not a section", "write it as dev: {key: value}", "dev")
     ]
+
+
+def test_text_settings_take_words_and_numbers_not_flags_or_lists(monkeypatch, tmp_path):
+    yaml = tmp_path / "invoke.yaml"
+    assert layered(monkeypatch, tmp_path, "lint: {shellcheck: 3, exclude: 1.5, jobs: 0}\ndev: {state_dir: .x}\n") == []
+    found = layered(monkeypatch, tmp_path, "lint: {shellcheck: true, exclude: [a]}\n")
+    assert [w for w, _, _ in found] == [
+        f"setting lint.exclude = ['a'] (from {yaml}) is not a text value",
+        f"setting lint.shellcheck = True (from {yaml}) is not a text value",
+    ]
