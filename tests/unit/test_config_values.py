@@ -387,3 +387,46 @@ def test_text_settings_take_words_and_numbers_not_flags_or_lists(monkeypatch, tm
         f"setting lint.exclude = ['a'] (from {yaml}) is not a text value",
         f"setting lint.shellcheck = True (from {yaml}) is not a text value",
     ]
+
+
+def test_a_text_setting_may_hold_a_lone_quote_and_a_command_setting_is_split(monkeypatch, tmp_path):
+    assert layered(monkeypatch, tmp_path, "lint: {exclude: \"it's\"}\nelixir: {deps_task: 'deps.get --only dev'}\n") == []
+
+
+def test_the_validator_reads_past_a_declared_value_that_is_no_section(monkeypatch, tmp_path):
+    (tmp_path / "invoke.yaml").write_text("lint: {jobs: two}\n")
+    cfg = Config(project_location=str(tmp_path), overrides={})
+    cfg.load_collection({"a_flag": True, **DEFAULTS}, merge=False)
+    cfg.load_project(merge=False)
+    assert [p.setting for p in config.settings(cfg).problems()] == ["lint.jobs"]
+
+
+def test_the_system_file_is_checked_and_named(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "invoke.yaml").write_text("lint: {strict: maybe}\n")
+    cfg = Config(system_prefix=f"{tmp_path}/etc/", overrides={})
+    cfg.load_collection(DEFAULTS, merge=False)
+    cfg.load_system(merge=False)
+    [p] = config.settings(cfg).problems()
+    assert p.what == f"setting lint.strict = 'maybe' (from {tmp_path / 'etc' / 'invoke.yaml'}) is not true or false"
+
+
+def test_getter_errors_name_the_setting_and_a_minimum_is_kept():
+    c = ctx({"lint": {"jobs": "two"}})
+    with pytest.raises(config.SettingError) as e:
+        config.settings(c).whole("lint", "jobs")
+    assert (e.value.setting, e.value.fix) == ("lint.jobs", "fix it in invoke.yaml (lint: {jobs: ...}) or INVOKE_LINT_JOBS")
+    with pytest.raises(config.SettingError) as e:
+        config.settings(ctx()).raw("lint", "nothing")
+    assert e.value.setting == "lint.nothing"
+    with pytest.raises(config.SettingError) as e:
+        config.settings(ctx()).whole("lint", "jobs", minimum=1)
+    assert e.value.what == "setting lint.jobs = 0 (from the default) is not a whole number >= 1"
+
+
+def test_a_read_only_mapping_setting_cannot_come_from_the_environment():
+    from types import MappingProxyType
+
+    defaults = {"postgres": {"env": MappingProxyType({"TZ": "UTC"})}}
+    [e] = config.environment_errors(defaults, {"INVOKE_POSTGRES_ENV": "x"})
+    assert e.what == "setting postgres.env = 'x' (from INVOKE_POSTGRES_ENV): a list cannot come from the environment"

@@ -252,3 +252,11 @@ def test_a_folder_named_like_a_dotenv_file_is_skipped(tmp_path):
     (tmp_path / ".env.local").write_text("A=1\n")
     environ: dict[str, str] = {}
     assert envfile.load_partial(tmp_path, environ) == ({"A": ".env.local line 1"}, None)
+
+
+def test_a_value_starting_or_ending_with_a_letter_is_no_doubt(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env"
+    env.write_text("STATIC_SEEDS=XYZ\nDATABASE_NAME=firezone_dev\n")
+    assert doubts(env) == []

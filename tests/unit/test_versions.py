@@ -178,3 +178,11 @@ def test_read_skips_a_file_that_is_not_text(tmp_path):
     assert read(f) == {}
     f.write_text("elixir  1.18.4 # note\nerlang 27.3#x\nonlyname\n  nodejs   20.14.0  extra  \n", encoding="utf-8")
     assert read(f) == {"elixir": "1.18.4", "erlang": "27.3", "nodejs": "20.14.0"}
+
+
+@pytest.mark.parametrize(
+    "requirement, installed, ok",
+    [("== 1", "1.0.0", True), ("== 1.0.0", "1", True), ("<= 1.14", "1.13", True), ("<= 1.14", "1.14.0", True), ("<= 1.14", "1.15", False)],
+)
+def test_meets_pads_short_versions_with_zeros(requirement, installed, ok):
+    assert meets(requirement, installed) is ok
