@@ -258,5 +258,5 @@ def test_a_value_starting_or_ending_with_a_letter_is_no_doubt(tmp_path):
     from tasks.lib.envfile import doubts
 
     env = tmp_path / ".env"
-    env.write_text("STATIC_SEEDS=XYZ\nDATABASE_NAME=firezone_dev\n")
+    env.write_text("STATIC_SEEDS=XAX\nDATABASE_NAME=firezone_dev\n")
     assert doubts(env) == []
