@@ -215,3 +215,218 @@ def test_without_an_elixir_section_the_mix_project_is_the_elixir_folder(repo, tm
     cfg = Config(lazy=True)
     cfg.load_collection({"postgres": {"image": "postgres:17"}})
     assert config.settings(Context(config=cfg)).text("elixir", "web_app") == "apps/web"
+
+
+# --------------------------------------------------------------------------- each INVOKE_* error's fields
+
+ENV_DEFAULTS = {
+    "lint": {"jobs": 0, "strict": False, "severity": "warning", "exclude": None},
+    "billing": {"grace_period": 5.0},
+    "elixir": {"reset_tasks": ["ecto.reset"], "pair": ("a", "b")},
+    "postgres": {"env": {"TZ": "UTC"}},
+}
+
+
+def fields(environ: dict) -> list[tuple[str, str, str]]:
+    return [(e.what, e.fix, e.setting) for e in config.environment_errors(ENV_DEFAULTS, environ)]
+
+
+def test_a_false_word_in_the_environment_would_read_as_true():
+    assert fields({"INVOKE_LINT_STRICT": " Off "}) == [
+        (
+            "setting lint.strict = ' Off ' (from INVOKE_LINT_STRICT) would read as true (invoke takes only 0 or an empty value as false)",
+            "set INVOKE_LINT_STRICT=0",
+            "lint.strict",
+        )
+    ]
+    assert [w for w, _, _ in fields({"INVOKE_LINT_STRICT": "NO"})] == [
+        "setting lint.strict = 'NO' (from INVOKE_LINT_STRICT) would read as true (invoke takes only 0 or an empty value as false)"
+    ]
+
+
+def test_a_flag_that_is_no_word_names_both_ways_to_write_it():
+    assert fields({"INVOKE_LINT_STRICT": "maybe"}) == [
+        (
+            "setting lint.strict = 'maybe' (from INVOKE_LINT_STRICT) is not true or false",
+            "set INVOKE_LINT_STRICT=1 or INVOKE_LINT_STRICT=0",
+            "lint.strict",
+        )
+    ]
+
+
+@pytest.mark.parametrize("key, name", [("reset_tasks", "INVOKE_ELIXIR_RESET_TASKS"), ("pair", "INVOKE_ELIXIR_PAIR")])
+def test_a_list_cannot_come_from_the_environment(key, name):
+    assert fields({name: "x"}) == [
+        (
+            f"setting elixir.{key} = 'x' (from {name}): a list cannot come from the environment",
+            f"unset it and set elixir.{key} in invoke.yaml",
+            f"elixir.{key}",
+        )
+    ]
+
+
+def test_a_plain_dict_setting_cannot_come_from_the_environment():
+    [(what, fix, setting)] = fields({"INVOKE_POSTGRES_ENV": "TZ=UTC"})
+    assert what == "setting postgres.env = 'TZ=UTC' (from INVOKE_POSTGRES_ENV): a list cannot come from the environment"
+    assert (fix, setting) == ("unset it and set postgres.env in invoke.yaml", "postgres.env")
+
+
+def test_numbers_invoke_cannot_cast_are_named_with_their_kind():
+    environ = {"INVOKE_LINT_JOBS": "two", "INVOKE_BILLING_GRACE_PERIOD": "soon"}
+    assert fields(environ) == [
+        ("setting lint.jobs = 'two' (from INVOKE_LINT_JOBS) is not a whole number", "fix or unset INVOKE_LINT_JOBS", "lint.jobs"),
+        (
+            "setting billing.grace_period = 'soon' (from INVOKE_BILLING_GRACE_PERIOD) is not a number",
+            "fix or unset INVOKE_BILLING_GRACE_PERIOD",
+            "billing.grace_period",
+        ),
+    ]
+    assert [s for _, _, s in fields({"INVOKE_LINT_JOBS": "1.5"})] == ["lint.jobs"]
+    assert [s for _, _, s in fields({"INVOKE_BILLING_GRACE_PERIOD": "nan"})] == ["billing.grace_period"]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"INVOKE_LINT_JOBS": "-3"},
+        {"INVOKE_LINT_JOBS": " 7 "},
+        {"INVOKE_LINT_JOBS": "-9223372036854775808"},
+        {"INVOKE_BILLING_GRACE_PERIOD": "-1.5"},
+        {"INVOKE_BILLING_GRACE_PERIOD": "2"},
+        {"INVOKE_LINT_SEVERITY": "loud"},  # a string: invoke does not cast it; problems() checks it
+        {"INVOKE_LINT_EXCLUDE": "x"},  # declared None: invoke keeps the text
+        {"INVOKE_LINT_STRICT": "   "},
+        {"INVOKE_LINT_OTHER": "maybe"},
+        {"INVOKE_LINT_STRICT": "0", "INVOKE_LINT_JOBS": "", "INVOKE_ELIXIR_RESET_TASKS": ""},
+    ],
+)
+def test_values_invoke_casts_well_are_no_error(environ):
+    assert fields(environ) == []
+
+
+def test_empty_variables_are_named_for_settings_invoke_casts():
+    environ = {"INVOKE_LINT_JOBS": " ", "INVOKE_LINT_SEVERITY": "", "INVOKE_LINT_STRICT": "1", "INVOKE_ELIXIR_RESET_TASKS": ""}
+    assert config.empty_variables(ENV_DEFAULTS, environ) == ["INVOKE_LINT_JOBS", "INVOKE_ELIXIR_RESET_TASKS"]
+
+
+# --------------------------------------------------------------------------- the validator, layer by layer
+
+
+def layered(monkeypatch, tmp_path, yaml: str = "", overrides=None, environ=None) -> list[tuple[str, str, str]]:
+    for name, value in (environ or {}).items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "invoke.yaml").write_text(yaml)
+    cfg = Config(project_location=str(tmp_path), overrides=overrides or {})
+    cfg.load_collection(DEFAULTS, merge=False)
+    cfg.load_project(merge=False)
+    if environ:
+        cfg.load_shell_env()
+    return [(p.what, p.fix, p.setting) for p in config.settings(cfg).problems()]
+
+
+def test_a_value_from_the_environment_is_named_by_its_variable(monkeypatch, tmp_path):
+    assert layered(monkeypatch, tmp_path, environ={"INVOKE_LINT_SEVERITY": "loud"}) == [
+        (
+            "setting lint.severity = 'loud' (from INVOKE_LINT_SEVERITY) is not one of error, warning, info, style",
+            "fix it in invoke.yaml (lint: {severity: ...}) or INVOKE_LINT_SEVERITY",
+            "lint.severity",
+        )
+    ]
+
+
+def test_a_value_from_the_command_line_is_named_so(monkeypatch, tmp_path):
+    found = layered(monkeypatch, tmp_path, "lint: {jobs: 2}\n", overrides={"lint": {"jobs": "two"}})
+    assert found == [
+        (
+            "setting lint.jobs = 'two' (from the command line) is not a whole number >= 0",
+            "fix it in invoke.yaml (lint: {jobs: ...}) or INVOKE_LINT_JOBS",
+            "lint.jobs",
+        ),
+    ]
+
+
+def test_an_empty_value_above_leaves_the_one_below_to_check(monkeypatch, tmp_path):
+    found = layered(monkeypatch, tmp_path, "lint: {jobs: two, strict: maybe}\n", overrides={"lint": {"jobs": "", "strict": None}})
+    yaml = tmp_path / "invoke.yaml"
+    assert [w for w, _, _ in found] == [
+        f"setting lint.jobs = 'two' (from {yaml}) is not a whole number >= 0",
+        f"setting lint.strict = 'maybe' (from {yaml}) is not true or false",
+    ]
+
+
+def test_an_unknown_key_is_named_with_the_nearest_setting_or_the_whole_section(monkeypatch, tmp_path):
+    found = layered(monkeypatch, tmp_path, "lint: {job: 1, zzz: 2}\nbilling: {grace: 1}\n")
+    yaml = tmp_path / "invoke.yaml"
+    assert found == [
+        (
+            f"setting billing.grace (from {yaml}) is not a setting of the suite",
+            "remove it (the billing settings: grace_period)",
+            "billing.grace",
+        ),
+        (f"setting lint.job (from {yaml}) is not a setting of the suite", "rename it to lint.jobs", "lint.job"),
+        (
+            f"setting lint.zzz (from {yaml}) is not a setting of the suite",
+            "remove it (the lint settings: exclude, jobs, severity, shellcheck, strict)",
+            "lint.zzz",
+        ),
+    ]
+
+
+def test_a_section_that_is_no_mapping_in_the_yaml_names_the_file(monkeypatch, tmp_path):
+    yaml = tmp_path / "invoke.yaml"
+    assert layered(monkeypatch, tmp_path, "dev: [a]\n") == [
+        (f"setting dev = ['a'] (from {yaml}) is not a section", "write it as dev: {key: value}", "dev")
+    ]
+
+
+def test_text_settings_take_words_and_numbers_not_flags_or_lists(monkeypatch, tmp_path):
+    yaml = tmp_path / "invoke.yaml"
+    assert layered(monkeypatch, tmp_path, "lint: {shellcheck: 3, exclude: 1.5, jobs: 0}\ndev: {state_dir: .x}\n") == []
+    found = layered(monkeypatch, tmp_path, "lint: {shellcheck: true, exclude: [a]}\n")
+    assert [w for w, _, _ in found] == [
+        f"setting lint.exclude = ['a'] (from {yaml}) is not a text value",
+        f"setting lint.shellcheck = True (from {yaml}) is not a text value",
+    ]
+
+
+def test_a_text_setting_may_hold_a_lone_quote_and_a_command_setting_is_split(monkeypatch, tmp_path):
+    assert layered(monkeypatch, tmp_path, "lint: {exclude: \"it's\"}\nelixir: {deps_task: 'deps.get --only dev'}\n") == []
+
+
+def test_the_validator_reads_past_a_declared_value_that_is_no_section(monkeypatch, tmp_path):
+    (tmp_path / "invoke.yaml").write_text("lint: {jobs: two}\n")
+    cfg = Config(project_location=str(tmp_path), overrides={})
+    cfg.load_collection({"a_flag": True, **DEFAULTS}, merge=False)
+    cfg.load_project(merge=False)
+    assert [p.setting for p in config.settings(cfg).problems()] == ["lint.jobs"]
+
+
+def test_the_system_file_is_checked_and_named(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "invoke.yaml").write_text("lint: {strict: maybe}\n")
+    cfg = Config(system_prefix=f"{tmp_path}/etc/", overrides={})
+    cfg.load_collection(DEFAULTS, merge=False)
+    cfg.load_system(merge=False)
+    [p] = config.settings(cfg).problems()
+    assert p.what == f"setting lint.strict = 'maybe' (from {tmp_path / 'etc' / 'invoke.yaml'}) is not true or false"
+
+
+def test_getter_errors_name_the_setting_and_a_minimum_is_kept():
+    c = ctx({"lint": {"jobs": "two"}})
+    with pytest.raises(config.SettingError) as e:
+        config.settings(c).whole("lint", "jobs")
+    assert (e.value.setting, e.value.fix) == ("lint.jobs", "fix it in invoke.yaml (lint: {jobs: ...}) or INVOKE_LINT_JOBS")
+    with pytest.raises(config.SettingError) as e:
+        config.settings(ctx()).raw("lint", "nothing")
+    assert e.value.setting == "lint.nothing"
+    with pytest.raises(config.SettingError) as e:
+        config.settings(ctx()).whole("lint", "jobs", minimum=1)
+    assert e.value.what == "setting lint.jobs = 0 (from the default) is not a whole number >= 1"
+
+
+def test_a_read_only_mapping_setting_cannot_come_from_the_environment():
+    from types import MappingProxyType
+
+    defaults = {"postgres": {"env": MappingProxyType({"TZ": "UTC"})}}
+    [e] = config.environment_errors(defaults, {"INVOKE_POSTGRES_ENV": "x"})
+    assert e.what == "setting postgres.env = 'x' (from INVOKE_POSTGRES_ENV): a list cannot come from the environment"

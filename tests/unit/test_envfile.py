@@ -168,3 +168,95 @@ def test_doubts_name_duplicates_misspellings_and_stray_quotes_never_values(tmp_p
         (".env line 6: the value of B has stray spaces or quotes", "remove them: the value is used as written"),
     ]
     assert doubts(tmp_path / "absent") == []
+
+
+def test_doubts_of_quotes_at_one_end_and_spaces_in_a_quoted_value(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env.local"
+    env.write_text('A="\'x"\nB="x\'"\nC=" x"\nD="x "\nE=plain\nDATABASE_PORT=1\n')
+    stray = [what for what, _ in doubts(env)]
+    assert stray == [
+        f".env.local line {n}: the value of {k} has stray spaces or quotes" for n, k in ((1, "A"), (2, "B"), (3, "C"), (4, "D"))
+    ]
+
+
+@pytest.mark.xfail(strict=True, reason="envfile.doubts: an empty value (`A=`) is reported as having stray quotes ('' is in any string)")
+def test_an_empty_value_is_no_doubt(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env"
+    env.write_text("DATABASE_PASSWORD=\n")
+    assert doubts(env) == []
+
+
+def test_doubts_skip_bad_lines_and_comments_and_count_lines_past_them(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env"
+    env.write_text("# a comment\nsk_test_abc\n\nexport DATABASE_PORT=1\n\n\nDATABASE_PORT=2\nSTRIPE_SECRT_KEY=x\nSTATIC_SEEDS=x\n")
+    assert doubts(env) == [
+        (".env: DATABASE_PORT is set twice (lines 4 and 7); the last wins", "delete one of the two lines"),
+        (".env line 8: STRIPE_SECRT_KEY is read by neither the suite nor the portal", "rename it to STRIPE_SECRET_KEY"),
+    ]
+
+
+def test_doubts_of_a_file_that_is_not_utf8_still_name_its_lines(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env"
+    env.write_bytes(b"A=\xff\nA=2\n")
+    assert doubts(env) == [(".env: A is set twice (lines 1 and 2); the last wins", "delete one of the two lines")]
+
+
+def test_a_key_far_from_any_known_one_is_no_doubt(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env"
+    env.write_text("DATABASE_X=1\nMY_SETTING=2\nDOCKER_HOST=x\n")
+    assert doubts(env) == []
+
+
+def test_doubts_once_asks_the_files_the_first_time_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(envfile, "_doubted", False)
+    (tmp_path / ".env").write_text("A=1\nA=2\n")
+    (tmp_path / ".env.local").write_text("DATABSE_HOST=x\n")
+    assert [what for what, _ in envfile.doubts_once(tmp_path)] == [
+        ".env: A is set twice (lines 1 and 2); the last wins",
+        ".env.local line 1: DATABSE_HOST is read by neither the suite nor the portal",
+    ]
+    assert envfile.doubts_once(tmp_path) == []
+
+
+def test_not_utf8_on_the_first_line_and_after_crlf(tmp_path):
+    (tmp_path / ".env").write_bytes(b"A=\xe9\r\nB=2\r\nC=\xff\r\nD=4\n")
+    environ: dict[str, str] = {}
+    origins, error = envfile.load_partial(tmp_path, environ)
+    assert str(error) == f"{tmp_path / '.env'} line 1 is not UTF-8: re-save the file as UTF-8"
+    assert environ == {"B": "2", "D": "4"}
+    assert origins == {"B": ".env line 2", "D": ".env line 4"}
+
+
+def test_the_shell_wins_and_its_origin_is_named_without_losing_the_files_other_keys(tmp_path):
+    (tmp_path / ".env").write_text("A=1\nB=2\n")
+    (tmp_path / ".env.local").write_text("\nB=3\nC=4\n")
+    environ = {"A": "shell"}
+    origins, error = envfile.load_partial(tmp_path, environ)
+    assert error is None
+    assert environ == {"A": "shell", "B": "3", "C": "4"}
+    assert origins == {"A": "the shell environment", "B": ".env.local line 2", "C": ".env.local line 3"}
+
+
+def test_a_folder_named_like_a_dotenv_file_is_skipped(tmp_path):
+    (tmp_path / ".env").mkdir()
+    (tmp_path / ".env.local").write_text("A=1\n")
+    environ: dict[str, str] = {}
+    assert envfile.load_partial(tmp_path, environ) == ({"A": ".env.local line 1"}, None)
+
+
+def test_a_value_starting_or_ending_with_a_letter_is_no_doubt(tmp_path):
+    from tasks.lib.envfile import doubts
+
+    env = tmp_path / ".env"
+    env.write_text("STATIC_SEEDS=XAX\nDATABASE_NAME=firezone_dev\n")
+    assert doubts(env) == []

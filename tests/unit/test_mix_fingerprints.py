@@ -213,3 +213,47 @@ def test_missing_outputs_are_the_absent_and_the_empty_ones(tmp_path):
     (root / "_build").mkdir()
     step = Step("s", [], [root / "deps", root / "_build", root / "priv/static", root / "mix.lock"])
     assert fingerprints.missing_outputs(step) == [root / "_build", root / "priv/static"]
+
+
+def test_the_record_is_the_content_hashes_the_salt_the_name_and_the_time(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    lock, folder = tmp_path / "mix.lock", tmp_path / "deps"
+    lock.write_bytes(b"%{}\n" * 100_000)  # over one read chunk
+    folder.mkdir()
+    (folder / "b").mkdir()
+    (folder / "a").write_text("x")
+    monkeypatch.setattr(fingerprints.time, "time", lambda: 1234.5)
+    state = tmp_path / ".inv"
+    fingerprints.record(state, Step("deps", [lock, folder, tmp_path / "gone"], salt="mix deps.get"))
+    data = json.loads((state / "fingerprints" / "deps.json").read_text())
+    assert data == {
+        "inputs": {
+            str(lock): hashlib.sha256(lock.read_bytes()).hexdigest(),
+            str(folder): "dir:" + hashlib.sha256(b"a\nb").hexdigest(),
+            str(tmp_path / "gone"): "absent",
+        },
+        "salt": hashlib.sha256(b"mix deps.get").hexdigest()[:16],
+        "name": "deps",
+        "at": 1234.5,
+    }
+
+
+def test_an_input_under_a_file_hashes_as_absent(tmp_path):
+    (tmp_path / "f").write_text("x")
+    assert fingerprints.file_hash(tmp_path / "f" / "child") == "absent"
+
+
+def test_an_output_folder_that_cannot_be_listed_is_missing(tmp_path, monkeypatch):
+    out = tmp_path / "_build"
+    out.mkdir()
+    (out / "x").write_text("1")
+    assert fingerprints.output_present(out)
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fingerprints.os, "scandir", denied)
+    assert not fingerprints.output_present(out)
+    assert fingerprints.missing_outputs(Step("build", [], [out])) == [out]

@@ -4,7 +4,7 @@ import pytest
 
 from tasks.lib import doctor, programs
 from tasks.lib.shlint import run as lint
-from tasks.lib.versions import is_pin, matches, numeric, read, version_warning
+from tasks.lib.versions import is_pin, matches, meets, numeric, read, version_warning
 
 
 def test_read(tmp_path):
@@ -124,3 +124,65 @@ def test_elixir_requirement_row(tmp_path, monkeypatch):
     assert row.detail == "1.14.0 does not meet elixir/mix.exs's elixir: '~> 1.15'" and "install an Elixir" in row.fix
     (tmp_path / "mix.exs").write_text("[app: :portal]\n")
     assert doctor.elixir_requirement_row(tmp_path / "mix.exs", str) is None
+
+
+@pytest.mark.parametrize(
+    "requirement, installed, ok",
+    [
+        ("~> 1.15", "1.15.0", True),
+        ("~> 1.15", "1.14.9", False),
+        ("~> 1.15", "1.99.3", True),
+        ("~> 1.15", "2.0.0", False),
+        ("~> 1.15.2", "1.15.2", True),
+        ("~> 1.15.2", "1.15.9", True),
+        ("~> 1.15.2", "1.15.1", False),
+        ("~> 1.15.2", "1.15", False),
+        ("~> 1.15.2", "1.16.0", False),
+        ("~> 1.15.2.1", "1.15.9", True),
+        ("~> 1.15.2.1", "1.16.0", False),
+        ("~>1.15", "1.15.0", True),
+        (">= 1.14 and < 2.0", "1.14.0", True),
+        (">= 1.14 and < 2.0", "1.18.4-otp-27", True),
+        (">= 1.14 and < 2.0", "1.13.9", False),
+        (">= 1.14 and < 2.0", "2.0.0", False),
+        ("> 1.14", "1.14.0", False),
+        ("> 1.14", "1.14.1", True),
+        ("<= 1.14", "1.14.0", True),
+        ("<= 1.14", "1.14.1", False),
+        ("< 1.14", "1.14.0", False),
+        ("< 1.14", "1.13", True),
+        ("== 1.14.0", "1.14", True),
+        ("== 1.14.0", "1.14.1", False),
+        ("== 1.15.2", "1.15.2.9", True),
+        ("!= 1.14.0", "1.14.0", False),
+        ("!= 1.14.0", "1.15", True),
+        ("1.14.0", "1.14.0", True),
+        ("1.14.0", "1.14.1", False),
+        ("  >= 1.14  ", "1.14", True),
+        ("~> 1.14 or ~> 2.0", "2.1.0", True),
+        ("~> 1.14 or ~> 2.0", "1.20.0", True),
+        ("~> 1.14 or ~> 2.0", "3.0.0", False),
+        ("~> 1.14 or ~> 2.0", "1.13.0", False),
+        ("> 1.0 and < 1.5 or > 2.0 and < 2.5", "1.2", True),
+        ("> 1.0 and < 1.5 or > 2.0 and < 2.5", "1.7", False),
+        ("> 1.0 and < 1.5 or > 2.0 and < 2.5", "2.4", True),
+    ],
+)
+def test_meets_reads_elixir_requirements(requirement, installed, ok):
+    assert meets(requirement, installed) is ok
+
+
+def test_read_skips_a_file_that_is_not_text(tmp_path):
+    f = tmp_path / ".tool-versions"
+    f.write_bytes(b"elixir 1.18.4\n\xff\xfe broken\n")
+    assert read(f) == {}
+    f.write_text("elixir  1.18.4 # note\nerlang 27.3#x\nonlyname\n  nodejs   20.14.0  extra  \n", encoding="utf-8")
+    assert read(f) == {"elixir": "1.18.4", "erlang": "27.3", "nodejs": "20.14.0"}
+
+
+@pytest.mark.parametrize(
+    "requirement, installed, ok",
+    [("== 1", "1.0.0", True), ("== 1.0.0", "1", True), ("<= 1.14", "1.13", True), ("<= 1.14", "1.14.0", True), ("<= 1.14", "1.15", False)],
+)
+def test_meets_pads_short_versions_with_zeros(requirement, installed, ok):
+    assert meets(requirement, installed) is ok
