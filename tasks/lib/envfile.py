@@ -115,7 +115,7 @@ def doubts(path: Path) -> list[tuple[str, str]]:
         near = [] if key in KNOWN else difflib.get_close_matches(key, KNOWN, n=1, cutoff=0.85)
         if near:
             out.append((f"{path.name} line {line}: {key} is read by neither the suite nor the portal", f"rename it to {near[0]}"))
-        if value != value.strip() or value[:1] in "'\"" or value[-1:] in "'\"":
+        if value and (value != value.strip() or value[0] in "'\"" or value[-1] in "'\""):
             out.append(
                 (f"{path.name} line {line}: the value of {key} has stray spaces or quotes", "remove them: the value is used as written")
             )

@@ -181,7 +181,6 @@ def test_doubts_of_quotes_at_one_end_and_spaces_in_a_quoted_value(tmp_path):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="envfile.doubts: an empty value (`A=`) is reported as having stray quotes ('' is in any string)")
 def test_an_empty_value_is_no_doubt(tmp_path):
     from tasks.lib.envfile import doubts
 
