@@ -9,6 +9,7 @@ the BEAM's and the seed's pids, which must be gone after inv is.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -246,9 +247,14 @@ def test_a_signal_to_a_scripts_background_job_during_the_seed_is_never_a_success
     script = f"{sys.executable} -m invoke dev.up --no-iex >{out} 2>&1 & echo $! >{pid}; wait $!; echo $? >{rc}"
     env = {**p.env, "FIXTURE_SEED_GATE": str(p.gate)}
     with reaped(subprocess.Popen(["sh", "-c", script], cwd=p.root, env=env, start_new_session=True)) as (shell,):
-        wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", lambda: out.read_text())
-        os.kill(int(pid.read_text()), sig)
-        shell.wait(60)
+        try:
+            wait_until(lambda: "seed waiting" in log_lines(p), 240, "the seed to start", lambda: out.read_text())
+            os.kill(int(pid.read_text()), sig)
+            shell.wait(60)
+        except BaseException:  # a failing run leaves nothing of the script's session behind either
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(shell.pid, signal.SIGKILL)
+            raise
     text = out.read_text()
     assert rc.read_text().strip() == str(128 + sig), text
     assert "interrupted by" in text and "nothing was recorded as done" in text and "Traceback" not in text
