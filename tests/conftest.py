@@ -8,8 +8,16 @@ failure, otherwise the test is skipped saying what is missing.
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
+
+
+def pytest_configure(config):
+    """A run started from a script's background job (or under nohup) inherits SIGINT (or SIGHUP) ignored, and every
+    child would too: the signal tests need the defaults a terminal gives, in each xdist worker as well."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
