@@ -36,10 +36,16 @@ def make_folder(folder: Path) -> None:
         ignore_all(top)
 
 
+# What the suite keeps in its state folder (and the temporary files of atomic writes).
+OURS = {".gitignore", "fingerprints", "seeding", "postgres", "cert.lock", "elixir-version.json"}
+
+
 def keep_out_of_git(folder: Path) -> None:
-    """After a task: a state folder made with a plain mkdir gets its `.gitignore` too; never the project's root, its parents, a repository's top."""
-    if folder.is_dir() and folder != PROJECT_ROOT and folder not in PROJECT_ROOT.parents and not (folder / ".git").exists():
-        ignore_all(folder)
+    """After a task: a state folder made with a plain mkdir gets its `.gitignore` too, but only when it holds nothing
+    of anyone else's (dev.state_dir pointed at a folder of the repository would hide its new files)."""
+    with suppress(OSError):
+        if folder.is_dir() and folder != PROJECT_ROOT and all(p.name in OURS or p.name.endswith(".tmp") for p in folder.iterdir()):
+            ignore_all(folder)
 
 
 def ignore_all(folder: Path) -> None:

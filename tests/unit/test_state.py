@@ -484,8 +484,10 @@ def test_a_state_folder_made_by_a_plain_mkdir_gets_its_gitignore_but_never_the_r
     monkeypatch.setattr(state, "PROJECT_ROOT", tmp_path / "firezone")
     (tmp_path / "firezone" / "sub").mkdir(parents=True)
     (tmp_path / "firezone" / "sub" / ".git").mkdir()
-    for folder in (tmp_path, tmp_path / "firezone", tmp_path / "firezone" / "sub"):
-        state.keep_out_of_git(folder)  # state_dir pointed at ".", "..", or a checkout
+    (tmp_path / "firezone" / "scripts").mkdir()
+    (tmp_path / "firezone" / "scripts" / "build.sh").write_text("")
+    for folder in (tmp_path, tmp_path / "firezone", tmp_path / "firezone" / "sub", tmp_path / "firezone" / "scripts"):
+        state.keep_out_of_git(folder)  # state_dir pointed at ".", "..", a checkout, or a folder of the repository
         assert not (folder / ".gitignore").exists()
 
 
