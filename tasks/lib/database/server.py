@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from tasks.lib import config
+from tasks.lib import config, state
 from tasks.lib.database import Database, database, is_local_host
 from tasks.lib.database import origin as database_origin
 from tasks.lib.docker import service
 from tasks.lib.masking import secret_values
 
+# The names every checkout used before they were named per checkout; the first checkout to come up takes them over.
+LEGACY_NAMES = ("firezone-dev-postgres", "firezone-dev-postgres-data")
 # What older Firezone's two replication connections use, whatever DATABASE_* says.
 PORTAL_FIXED = {"port": 5432, "user": "postgres", "password": "postgres", "name": "firezone_dev"}
 
@@ -29,6 +32,8 @@ class PostgresSpec:
     poll_interval: float = 0.05
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     replication_hardwired: bool = False  # the portal's replication connections ignore DATABASE_*
+    checkout: str = ""  # this checkout's path, stamped on what it creates
+    names_record: Path | None = None  # where a take-over of LEGACY_NAMES is recorded (None: postgres.container/volume set)
 
     @property
     def port(self) -> int:
@@ -68,6 +73,7 @@ class PostgresSpec:
             data_dir=self.data_dir,
             secrets=tuple(secret_values(db.env())),
             port_fix="set DATABASE_PORT to a free port in .env",
+            checkout=self.checkout,
         )
 
 
@@ -86,7 +92,14 @@ def spec_from_config(s: config.Settings, environ=None) -> PostgresSpec:
     command, host_ip = server_command(s), s.text("postgres", "host_ip")
     timing = (s.positive("postgres", "ready_timeout"), s.positive("postgres", "poll_interval"))
     origins = {key: s.origin("postgres", key) for key in ("image", "command", "data_dir")}
-    return PostgresSpec(db, image, container, volume, data_dir, command, host_ip, *timing, origins, bool(fact and fact.value))
+    record = None if s.is_set("postgres", "container") or s.is_set("postgres", "volume") else s.state_dir / "postgres-container.json"
+    taken = record and state.read_json(record, "this checkout's own container is used", lambda d: d.get("container") in LEGACY_NAMES)
+    if taken:
+        container, volume = LEGACY_NAMES
+    hardwired = bool(fact and fact.value)
+    return PostgresSpec(
+        db, image, container, volume, data_dir, command, host_ip, *timing, origins, hardwired, str(config.PROJECT_ROOT), record
+    )
 
 
 def warnings(spec: PostgresSpec) -> list[str]:

@@ -1,5 +1,6 @@
 """A labelled service container (Postgres, Vault): get, create, start, recreate, stop, remove, logs. Only a container with
-our label is changed; one made from other settings is refused when it keeps data, else made again."""
+our label is changed; one made from other settings is refused when it keeps data, else made again. What a checkout makes
+carries its path (CHECKOUT_LABEL): another checkout's data is never offered for removal from here."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from invoke import Exit
-
 from tasks.lib.docker import engine, ports
 from tasks.lib.masking import is_secret_key, mask_text
 from tasks.lib.problem import Problem
@@ -17,6 +16,7 @@ from tasks.lib.readiness import log_block
 
 LABEL = "dev.firezone.inv"
 VOLUME_LABEL = f"{LABEL}.volume"
+CHECKOUT_LABEL = f"{LABEL}.checkout"
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,15 @@ class Service:
     cap_add: tuple[str, ...] = ()
     secrets: tuple[str, ...] = field(default=(), repr=False)  # values masked in logs and messages
     port_fix: str = ""  # how to move the host port
+    checkout: str = ""  # the path of the checkout that makes it, stamped on the container and volume
 
     @property
     def address(self) -> str:
         return f"{self.host_ip}:{self.host_port}"
+
+    @property
+    def checkout_label(self) -> dict[str, str]:
+        return {CHECKOUT_LABEL: self.checkout} if self.checkout else {}
 
     def origin(self, key: str) -> str:
         return self.origins.get(key, f"{self.kind}.{key}")
@@ -49,7 +54,7 @@ class Service:
     def create_kwargs(self) -> dict:
         volumes = {self.volume: {"bind": self.data_dir, "mode": "rw"}} if self.volume else None
         optional = {"command": list(self.command), "volumes": volumes, "cap_add": list(self.cap_add)}
-        labels = {LABEL: self.kind, **({VOLUME_LABEL: self.volume} if self.volume else {})}
+        labels = {LABEL: self.kind, **({VOLUME_LABEL: self.volume} if self.volume else {}), **self.checkout_label}
         ports = {self.internal_port: (self.host_ip, self.host_port)}
         required = {"image": self.image, "name": self.name, "environment": dict(self.env), "labels": labels, "ports": ports}
         return {**required, "detach": True, **{key: value for key, value in optional.items() if value}}
@@ -66,6 +71,7 @@ class Status:
     health: str | None  # None: the container has no healthcheck
     ours: bool
     action: str = ""  # what ensure_running did: created, recreated, started, reused
+    checkout: str = ""  # the checkout that made it ("": made before checkouts were labelled)
 
     @property
     def running(self) -> bool:
@@ -93,11 +99,23 @@ def is_ours(spec: Service, attrs: dict) -> bool:
     return ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL) == spec.kind
 
 
+def owner(attrs: dict) -> str:
+    """The checkout that made the container or volume (its path), "" when unlabelled."""
+    return ((attrs.get("Config") or attrs).get("Labels") or {}).get(CHECKOUT_LABEL, "")
+
+
+def elsewhere(spec: Service, attrs: dict) -> str:
+    """Another checkout's path when it made this container or volume, else ""."""
+    other = owner(attrs)
+    return other if other and spec.checkout and other != spec.checkout else ""
+
+
 def status_of(spec: Service, attrs: dict, action: str = "") -> Status:
     state, image = attrs.get("State") or {}, (attrs.get("Config") or {}).get("Image", "")
     name, health = (attrs.get("Name") or "").lstrip("/"), (state.get("Health") or {}).get("Status")
     ip, port = published(attrs, spec.internal_port)
-    return Status(name, attrs.get("Id", ""), state.get("Status", "unknown"), image, ip, port, health, is_ours(spec, attrs), action)
+    ours = is_ours(spec, attrs)
+    return Status(name, attrs.get("Id", ""), state.get("Status", "unknown"), image, ip, port, health, ours, action, owner(attrs))
 
 
 def refuse_foreign(spec: Service, doing: str) -> Problem:
@@ -178,6 +196,34 @@ def _start(spec: Service, ct, made: bool) -> None:
         raise problem from None
 
 
+def _check(cl, spec: Service, ct) -> list[str]:
+    """What the real run finds in the way, raised as a Problem (the same checks under --dry); else the differences of a
+    container that keeps no data and is made again."""
+    changed = [] if ct is None else differences(spec, ct.attrs)
+    if ct is not None and not is_ours(spec, ct.attrs):
+        raise refuse_foreign(spec, "use")
+    if changed and spec.volume:
+        raise mismatch(spec, ct.attrs, changed)
+    if ct is None or changed or ct.status not in ("running", "paused"):
+        _check_port(cl, spec)
+    return changed
+
+
+def mismatch(spec: Service, attrs: dict, changed: list[str]) -> Problem:
+    """A data-keeping container made from other settings: set them back first; recreating only from its own checkout."""
+    _, port = published(attrs, spec.internal_port)
+    back = f"DATABASE_PORT={port} in .env" if port and port != spec.host_port and spec.kind == "postgres" else "the setting"
+    fix = f"set {back} back to the container's value (its data is kept)"
+    other = elsewhere(spec, attrs)
+    if other:
+        what = f"container {spec.name} (made by the checkout at {other}) already exists with another {'; '.join(changed)}"
+        return Problem(what, f"{fix}; it holds that checkout's data: remove it only from there")
+    return Problem(
+        f"container {spec.name} already exists with another {'; '.join(changed)}",
+        f"{fix}, or `inv infra.destroy` to recreate it (deletes its data)",
+    )
+
+
 def ensure_running(spec: Service) -> Status:
     """Get, create or start our container (never a second one); a Problem on anything in the way."""
     # Warm path: already running as configured, seen without importing the SDK.
@@ -187,26 +233,17 @@ def ensure_running(spec: Service) -> Status:
     cl = engine.client()
     with engine.docker_errors(f"preparing container {spec.name}"):
         ct = engine.get_container(cl, spec.name)
-        action = "created"
+        changed, action = _check(cl, spec, ct), "created"
+        if ct is not None and not changed:
+            if ct.status == "running":
+                return status_of(spec, ct.attrs, "reused")
+            if ct.status == "paused":
+                ct.unpause()
+                ct.reload()
+            else:
+                _start(spec, ct, made=False)
+            return status_of(spec, ct.attrs, "started")
         if ct is not None:
-            if not is_ours(spec, ct.attrs):
-                raise refuse_foreign(spec, "use")
-            changed = differences(spec, ct.attrs)
-            if changed and spec.volume:
-                _, port = published(ct.attrs, spec.internal_port)
-                back = f"DATABASE_PORT={port} in .env" if port and port != spec.host_port and spec.kind == "postgres" else ""
-                fix = f"set {back or 'the setting'} back to the container's value (its data is kept), or `inv infra.destroy` to recreate it (deletes its data)"
-                raise Problem(f"container {spec.name} already exists with another {'; '.join(changed)}", fix)
-            if not changed:
-                if ct.status == "running":
-                    return status_of(spec, ct.attrs, "reused")
-                if ct.status == "paused":
-                    ct.unpause()
-                    ct.reload()
-                else:
-                    _check_port(cl, spec)
-                    _start(spec, ct, made=False)
-                return status_of(spec, ct.attrs, "started")
             print(f"{spec.kind}: making container {spec.name} again ({'; '.join(changed)}; it keeps no data)", flush=True)
             ct.remove(force=True, v=True)
             action = "recreated"
@@ -219,9 +256,8 @@ def ensure_running(spec: Service) -> Status:
                 fix = f"`docker pull {spec.image}` (or build/load it), or set"
                 fix += f" {setting} (INVOKE_{spec.kind.upper()}_IMAGE) to an image you have"
                 raise Problem(f"image {spec.image} is not present and pulling it failed: {e.short(160)}", fix, setting) from None
-        _check_port(cl, spec)
         if spec.volume and engine.lookup(cl.volumes, spec.volume) is None:  # an existing one keeps its data, ours or not
-            cl.volumes.create(name=spec.volume, labels={LABEL: f"{spec.kind}-data"})
+            cl.volumes.create(name=spec.volume, labels={LABEL: f"{spec.kind}-data", **spec.checkout_label})
         try:
             ct = engine.create_container(cl, spec.create_kwargs())
         except engine.Conflict:  # another run won the race
@@ -231,23 +267,24 @@ def ensure_running(spec: Service) -> Status:
 
 
 def plan(spec: Service) -> str:
-    """What ensure_running would do, from read-only inspection (for `inv --dry`)."""
+    """What ensure_running would do, after the same checks (a Problem when the real run would fail), for `inv --dry`."""
     create = f"would create container {spec.name} from image {spec.image} ({spec.origin('image')})"
     create += f", volume {spec.volume} at {spec.data_dir}" if spec.volume else ""
     create += f", {spec.address} -> {spec.internal_port.split('/')[0]}"
     create += f", command `{shlex.join(spec.command)}`" if spec.command else ""
     create += f", cap {', '.join(spec.cap_add)}" if spec.cap_add else ""
-    try:
-        status = inspect(spec)
-    except Exit as e:
-        return f"{create} (could not ask the engine: {e.message})"
-    if status is None:
-        return create
-    if not status.ours:
-        return f"would refuse: container {spec.name} exists and is not ours (no label {LABEL}={spec.kind})"
-    if status.running:
-        return f"would reuse running container {spec.name} ({status.published})"
-    return f"would start stopped container {spec.name} ({status.state}, {status.published})"
+    cl = engine.client()
+    with engine.docker_errors(f"inspecting container {spec.name}"):
+        ct = engine.get_container(cl, spec.name)
+        changed = _check(cl, spec, ct)
+        pull = "" if engine.lookup(cl.images, spec.image) is not None else f" (image {spec.image} not present: would pull it first)"
+    if ct is None:
+        return create + pull
+    if changed:
+        return f"would make container {spec.name} again ({'; '.join(changed)}; it keeps no data){pull}"
+    if ct.status == "running":
+        return f"would reuse running container {spec.name} ({status_of(spec, ct.attrs).published})"
+    return f"would start stopped container {spec.name} ({ct.status}, {status_of(spec, ct.attrs).published})"
 
 
 def alive(spec: Service) -> str | None:
@@ -267,24 +304,30 @@ def alive(spec: Service) -> str | None:
     return None
 
 
-def _ours(spec: Service, doing: str, verb: str, dry: bool = False):
-    """Our container (None when absent), under docker_errors; someone else's is refused."""
+def _ours(spec: Service, doing: str, verb: str):
+    """Our container (None when absent), under docker_errors; someone else's is refused (under --dry too)."""
     with engine.docker_errors(f"{doing} container {spec.name}"):
         ct = engine.get_container(engine.client(), spec.name)
-    if ct is not None and not is_ours(spec, ct.attrs) and not dry:
+    if ct is not None and not is_ours(spec, ct.attrs):
         raise refuse_foreign(spec, verb)
     return ct
+
+
+def refuse_elsewhere(spec: Service, other: str) -> Problem:
+    what = (
+        f"container {spec.name} and volume {spec.volume} hold the database of the checkout at {other}; inv will not remove them from here"
+    )
+    fix = f"run `inv infra.destroy` in {other} if you mean to, or unset postgres.container and postgres.volume for this checkout's own"
+    return Problem(what, fix, "postgres.container")
 
 
 def stop(spec: Service, dry: bool = False) -> str:
     """Stop our container (data kept); what happened (or, ``dry``, would), as one line."""
     kept = f"; data kept in volume {spec.volume}" if spec.volume else " (it keeps no data)"
-    ct = _ours(spec, "stopping", "stop", dry)
+    ct = _ours(spec, "stopping", "stop")
     with engine.docker_errors(f"stopping container {spec.name}"):
         if ct is None:
             return f"container {spec.name} does not exist; nothing to stop"
-        if not is_ours(spec, ct.attrs):
-            return f"would refuse: container {spec.name} is not ours (no label {LABEL}={spec.kind})"
         if ct.status not in ("running", "paused", "restarting"):
             return f"container {spec.name} is already stopped ({ct.status}){kept}"
         if dry:
@@ -297,12 +340,15 @@ def remove(spec: Service) -> list[str]:
     """Remove our container (with its anonymous volumes) and our data volume; one line per thing done or kept."""
     ct = _ours(spec, "removing", "remove")
     with engine.docker_errors(f"removing container {spec.name}"):
+        vol = engine.lookup(engine.client().volumes, spec.volume) if spec.volume else None
+        other = next((elsewhere(spec, thing.attrs) for thing in (ct, vol) if thing is not None and elsewhere(spec, thing.attrs)), "")
+        if other:
+            raise refuse_elsewhere(spec, other)
         if ct is not None:
             ct.remove(force=True, v=True)
         done = [f"removed container {spec.name}" if ct else f"container {spec.name} does not exist"]
         if not spec.volume:
             return done if ct else []
-        vol = engine.lookup(engine.client().volumes, spec.volume)
         if vol is None:
             return [*done, f"volume {spec.volume} does not exist"]
         if (vol.attrs.get("Labels") or {}).get(LABEL) != f"{spec.kind}-data":

@@ -114,14 +114,18 @@ def ensure_running(spec: LocalSpec) -> tuple[str, int]:
             now = cluster.server(spec)  # another inv may have started it meanwhile
             if now.state != "running":
                 return _start(spec, now)
-    if now.port is not None and now.port != spec.port:
-        what = f"the local cluster's server (pid {now.pid}) listens on port {now.port}, but DATABASE_PORT is {spec.port}"
-        fix = f"`inv infra.down` then `inv infra.up` to restart it on {spec.port}"
-        raise Problem(f"{what} (from {database_origin('DATABASE_PORT')})", fix, "DATABASE_PORT")
+    check_running_port(spec, now)
     if cluster.read(spec.data / cluster.CONF_NAME) != spec.conf().encode():
         warning = "warning: the local server runs with other settings than postgres.command/postgres.host_ip now say;"
         print(f"{warning} `inv infra.down` then `inv infra.up` applies them", flush=True)
     return "reused", cluster.log_size(spec)
+
+
+def check_running_port(spec: LocalSpec, now: cluster.Server) -> None:
+    if now.port is not None and now.port != spec.port:
+        what = f"the local cluster's server (pid {now.pid}) listens on port {now.port}, but DATABASE_PORT is {spec.port}"
+        fix = f"set DATABASE_PORT={now.port} in .env back to the server's port, or `inv infra.down` then `inv infra.up` to restart it on {spec.port}"
+        raise Problem(f"{what} (from {database_origin('DATABASE_PORT')})", fix, "DATABASE_PORT")
 
 
 def _start(spec: LocalSpec, now: cluster.Server) -> tuple[str, int]:
@@ -165,15 +169,17 @@ def _clear_crash(spec: LocalSpec, pid: int) -> None:
 
 
 def plan(spec: LocalSpec) -> str:
+    """What ensure_running would do, after its checks (a Problem when the real run would fail), for `inv --dry`."""
     now = cluster.server(spec)
     where = programs.display_path(spec.data)
     if now.state == "running":
+        check_running_port(spec, now)
         return f"would reuse the running local cluster in {where} (pid {now.pid}, {spec.address})"
-    try:
-        cluster.check_ours(spec.home)
-        check_other_majors(spec)
-    except Problem as e:
-        return f"would refuse: {e}"
+    if now.state == "stale":
+        raise stale_problem(spec, now)
+    cluster.check_ours(spec.home)
+    check_other_majors(spec)
+    check_port(spec)
     what = f"{spec.address}, settings {', '.join(f'{k}={v}' for k, v in spec.settings) or 'none'}"
     if not cluster.initialised(spec):
         made = f"would make a local cluster in {where} with initdb ({spec.binaries.describe()}, run as {spec.account.name})"

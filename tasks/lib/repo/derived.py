@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -11,7 +13,8 @@ from typing import Any
 from tasks.lib.repo import compose, mixproject, pins, portal
 
 # The settings the repository may decide (section, key).
-SETTINGS = (("postgres", "image"), ("postgres", "command"), ("postgres", "data_dir"), ("elixir", "web_app"))
+SETTINGS: tuple[tuple[str, str], ...] = (("postgres", "image"), ("postgres", "command"), ("postgres", "data_dir"), ("elixir", "web_app"))
+SETTINGS += (("postgres", "container"), ("postgres", "volume"))  # this checkout's own, from its path
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,17 @@ class Repo:
 
         return has_acceptance_tests(self.elixir_root)
 
+    @property
+    def container_name(self) -> str:
+        """This checkout's own Postgres container: its folder's name and a hash of its path, as docker compose
+        names a project's (two worktrees never share one by accident)."""
+        folder = re.sub(r"[^a-z0-9_.-]+", "-", self.project_root.name.lower()).strip("-._")[:24] or "checkout"
+        return f"firezone-dev-postgres-{folder}-{hashlib.sha1(str(self.project_root).encode()).hexdigest()[:6]}"
+
     def setting(self, section: str, key: str) -> Derived | None:
         """What the repository says ``section.key`` should be, or None (the declared default applies)."""
+        if section == "postgres" and key in ("container", "volume"):
+            return Derived(self.container_name + ("-data" if key == "volume" else ""), f"this checkout's path, {self.project_root}")
         svc = self.compose if section == "postgres" else None
         if svc is not None:
             value = {"image": svc.image, "command": svc.command, "data_dir": svc.data_dir}.get(key)

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from invoke import Exit
 
-from tasks.lib import config, programs
+from tasks.lib import config, console, programs, state
 from tasks.lib.database import handshake, server
 from tasks.lib.database.server import PostgresSpec
 from tasks.lib.docker import engine, ports, service
@@ -30,10 +31,32 @@ class ContainerBackend:
     def __init__(self, spec: PostgresSpec, why: str, auto: bool = False):
         self.spec, self.why, self.auto, self.svc = spec, why, auto, spec.service
 
+    def take_over(self, dry: bool = False) -> None:
+        """Before containers were named per checkout, every checkout used LEGACY_NAMES: the first checkout to come up
+        after that change (its own container not made yet) takes them over, saying so, and records it."""
+        spec, (container, volume) = self.spec, server.LEGACY_NAMES
+        if spec.names_record is None or spec.container == container or engine.container_attrs(spec.container) is not None:
+            return
+        attrs = engine.container_attrs(container)
+        if not attrs or not service.is_ours(self.svc, attrs) or service.owner(attrs) not in ("", spec.checkout):
+            return
+        self.spec = replace(spec, container=container, volume=volume)
+        self.svc = self.spec.service
+        took = f"container {container} and volume {volume}, made before inv named them per checkout (the data there is kept)"
+        if dry:
+            return console.dry(f"would take over {took}")
+        state.write_json(spec.names_record, {"container": container, "volume": volume})
+        print(f"postgres: this checkout ({spec.checkout}) takes over {took}; recorded in {spec.names_record}", flush=True)
+        if not service.owner(attrs) and not service.differences(self.svc, attrs):  # made again with this checkout's label
+            with engine.docker_errors(f"relabelling container {container}"):
+                engine.client().containers.get(attrs["Id"]).remove(force=True, v=True)
+
     def plan(self) -> str:
+        self.take_over(dry=True)
         return service.plan(self.svc)
 
     def start(self) -> handshake.Server:
+        self.take_over()
         status, spec = service.ensure_running(self.svc), self.spec
         return handshake.Server(
             described=f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
@@ -53,10 +76,15 @@ class ContainerBackend:
         status = service.inspect(self.svc)
         if status is not None and not status.ours:
             raise service.refuse_foreign(self.svc, "remove")
+        if status is not None and status.checkout not in ("", self.spec.checkout):
+            raise service.refuse_elsewhere(self.svc, status.checkout)
         return f"container {self.spec.container} and volume {self.spec.volume} (all the database's data)"
 
     def destroy(self) -> list[str]:
-        return service.remove(self.svc)
+        done = service.remove(self.svc)
+        if self.spec.names_record is not None:  # a taken-over container is gone: this checkout's own comes next
+            state.remove(self.spec.names_record)
+        return done
 
     def status_rows(self) -> list[tuple[str, str]]:
         spec = self.spec
@@ -65,7 +93,11 @@ class ContainerBackend:
         if st is None:
             rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
         else:
-            owner = "ours" if st.ours else f"NOT ours: no label {service.LABEL}, inv will not touch it"
+            owner = f"NOT ours: no label {service.LABEL}, inv will not touch it"
+            if st.ours:
+                owner = {"": "ours, made before checkouts were labelled", spec.checkout: "ours, this checkout's"}.get(
+                    st.checkout, f"ours, but the checkout at {st.checkout} made it and keeps its data there"
+                )
             health = st.health or "no healthcheck (the readiness probe is a real handshake)"
             rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
             rows += [("image", st.image), ("health", health)]
@@ -89,7 +121,34 @@ class ContainerBackend:
         except Exception:  # a doctor row must not fail the whole report
             status, present = None, False
         pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
-        return [*rows, ("postgres image", *(("ok", spec.image, "") if present else pull)), self._port_row(cl, status)]
+        rows += [("postgres image", *(("ok", spec.image, "") if present else pull)), self._container_row(cl)]
+        return [*rows, self._port_row(cl, status)]
+
+    def _container_row(self, cl) -> Row:
+        """What infra.up will find: nothing, this checkout's container, or one it refuses (the checks of ``--dry``)."""
+        spec, check = self.svc, "postgres container"
+        try:
+            ct = engine.get_container(cl, spec.name)
+            if ct is None:
+                return (check, "ok", f"{spec.name}: not made yet (infra.up makes it)", "")
+            if not service.is_ours(spec, ct.attrs):
+                raise service.refuse_foreign(spec, "use")
+            changed = service.differences(spec, ct.attrs)
+            if changed and spec.volume:
+                raise service.mismatch(spec, ct.attrs, changed)
+        except Exit as e:
+            return failed_row(check, e)
+        except Exception as e:  # a doctor row must not fail the whole report
+            return (check, "warn", f"could not inspect {spec.name}: {engine.short_error(e)}", "")
+        other = service.elsewhere(spec, ct.attrs)
+        if other:
+            return (
+                check,
+                "warn",
+                f"{spec.name} ({ct.status}) holds the database of the checkout at {other}",
+                "unset postgres.container and postgres.volume for this checkout's own",
+            )
+        return (check, "ok", f"{spec.name} ({ct.status}), this checkout's", "")
 
     def _port_row(self, cl, status: service.Status | None) -> Row:
         spec, check = self.spec, "database port"
