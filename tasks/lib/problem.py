@@ -18,6 +18,10 @@ class Problem(Exit):
         return self.message or ""
 
 
+class Refused(Problem):
+    """A step that refused before changing anything (dev.up's table says "refused", not "failed")."""
+
+
 def what_and_fix(e: Exit) -> tuple[str, str]:
     """The parts of any one-line error: a Problem's fields, or an Exit's whole text."""
     if isinstance(e, Problem):

@@ -104,6 +104,9 @@ def _cannot_write(folder: Path, error: OSError) -> StateError:
     if error.errno in (errno.EACCES, errno.EPERM):
         return _denied(_nearest_folder(folder))
     why = error.strerror or error.__class__.__name__
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = f"free space on its disk (`df -h {_nearest_folder(folder)}` shows it), or set {SETTING} to a folder on another disk"
+        return StateError(f"cannot write the state folder {folder} ({why})", fix)
     return StateError(f"cannot write the state folder {folder} ({why})", f"set {SETTING} to a writable folder")
 
 

@@ -227,6 +227,7 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
     assert again.returncode == 1, again.stdout + again.stderr
     assert "was interrupted before it finished" in again.stderr
     assert "`inv db.reset --yes` starts over" in again.stderr
+    assert [line.split()[1] for line in again.stderr.splitlines() if line.startswith("seed ")] == ["refused"]  # no seed ran
     reset = p.inv("db.reset", "--yes")
     assert reset.returncode == 0, reset.stdout + reset.stderr
     assert len(accounts(p)) == 2
@@ -400,3 +401,69 @@ def test_an_interrupted_seeds_record_goes_with_the_data_it_was_about(stack, tmp_
     again = p.inv("dev.up", "--no-iex")
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(accounts(p)) == 2 and marker(p) is not None
+
+
+# Every step that changes state, stopped every way a user stops it ----------------------
+
+# The command, and what the fixture logs once the step's BEAM waits at its gate (elixir.test: a hanging test).
+STEPS = {
+    "deps": (("elixir.deps",), "deps waiting"),
+    "setup": (("elixir.setup",), "setup waiting"),
+    "reset": (("db.reset", "--yes"), "seed waiting"),
+    "test": (("elixir.test",), ""),
+}
+# Ctrl-C on a terminal (SIGINT, default disposition), SIGINT to a script's background job (inherited ignored),
+# SIGTERM from an IDE, SIGHUP from a closed terminal.
+WAYS = {"ctrl-c": signal.SIGINT, "script-sigint": signal.SIGINT, "sigterm": signal.SIGTERM, "sighup": signal.SIGHUP}
+
+
+def stop_at_gate(p, tmp_path, args, ready, way) -> tuple[int, str]:
+    """Run ``inv ARGS`` until ``ready()``, stop it ``way``; its exit code and output."""
+    env, out = {"FIXTURE_SEED_GATE": str(p.gate)}, tmp_path / "inv.out"
+    if way == "ctrl-c":
+        term = Terminal(p, *args, env=env)
+        try:
+            wait_until(ready, 240, "the step to wait at its gate", lambda: term.output)
+            term.ctrl_c()
+            return term.wait(60), term.output
+        finally:
+            term.kill()
+    if way == "script-sigint":
+        rc, pid = tmp_path / "rc", tmp_path / "pid"
+        script = f"{sys.executable} -m invoke {' '.join(args)} >{out} 2>&1 & echo $! >{pid}; wait $!; echo $? >{rc}"
+        with reaped(subprocess.Popen(["sh", "-c", script], cwd=p.root, env={**p.env, **env}, start_new_session=True)) as (shell,):
+            try:
+                wait_until(ready, 240, "the step to wait at its gate", lambda: out.read_text() if out.exists() else "")
+                os.kill(int(pid.read_text()), signal.SIGINT)
+                shell.wait(60)
+            except BaseException:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(shell.pid, signal.SIGKILL)
+                raise
+        return int(rc.read_text()), out.read_text()
+    with reaped(started(p, *args, env=env, out=out)) as (proc,):
+        wait_until(ready, 240, "the step to wait at its gate", out.read_text)
+        proc.send_signal(WAYS[way])
+        return proc.wait(60), out.read_text()
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("step", STEPS)
+def test_every_step_stopped_any_way_is_interrupted_and_never_recorded_as_done(stack, tmp_path, step, way):
+    p = stack
+    args, waiting = STEPS[step]
+    hung = tmp_path / "hung"
+    hung.mkdir()
+    p.env.update({"FIXTURE_GATE_STEP": step, "FIXTURE_HANG_DIR": str(hung) if step == "test" else ""})
+    ready = (lambda: any(hung.iterdir())) if step == "test" else (lambda: waiting in log_lines(p))
+    code, text = stop_at_gate(p, tmp_path, args, ready, way)
+    assert code == 128 + WAYS[way], text
+    assert "interrupted" in text and "Traceback" not in text, text
+    beams = [int(f.name.split("-")[1]) for f in hung.iterdir()] if step == "test" else logged_pids(p).get("beam", [])
+    assert beams, text
+    wait_until(lambda: not any(alive(pid) for pid in beams), 10, f"the BEAMs {beams} to exit")
+    if step in ("deps", "setup"):
+        rows = p.inv("dev.status").stdout
+        assert f"{step}" in rows and "will run" in rows.split(f"\n{step}", 1)[1].splitlines()[0], rows
+    if step == "reset":
+        assert marker(p) is None

@@ -157,7 +157,7 @@ def test_setup_outputs_are_a_setting(tree):
 
 def test_dry_deps_runs_and_records_nothing(tree, capsys):
     c = ctx(tree, dry=True)
-    assert steps.run(tool.settings(c), "deps") == "ran"
+    assert steps.run(tool.settings(c), "deps") == "dry"
     assert commands(c) == []
     assert not tree.state.exists()
     out = capsys.readouterr().out
@@ -291,7 +291,7 @@ def test_failed_seed_writes_no_marker(tree, marker):
 
 def test_dry_seed_writes_nothing(tree, marker, capsys):
     c = ctx(tree, dry=True)
-    assert seed.seed_once(tool.settings(c)) == "ran"
+    assert seed.seed_once(tool.settings(c)) == "dry"
     assert commands(c) == [] and marker["writes"] == []
     assert "would mark database firezone_dev" in capsys.readouterr().out
 
@@ -380,7 +380,7 @@ def test_reset_asks_on_a_terminal(tree, marker, monkeypatch):
 
 def test_dry_reset_touches_nothing(tree, marker, capsys):
     c = ctx(tree, dry=True)
-    assert reset_database(c, static=True, yes=False) == "ran"
+    assert reset_database(c, static=True, yes=False) == "dry"
     assert commands(c) == [] and marker["writes"] == []
     out = capsys.readouterr().out
     assert "would ask" in out and "STATIC_SEEDS=true" in out and "do ecto.reset + ecto.seed" in out

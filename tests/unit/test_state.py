@@ -155,9 +155,12 @@ def test_write_other_errors_name_the_folder(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(state.os, "replace", full)
-    with pytest.raises(StateError, match=r"\(No space left on device\): set dev.state_dir"):
+    with pytest.raises(StateError, match=r"\(No space left on device\): free space on its disk \(`df -h .*`.*or set dev.state_dir"):
         state.write_json(tmp_path / "x.json", {})
     assert no_tmp(tmp_path)
+    monkeypatch.setattr(state.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error")))
+    with pytest.raises(StateError, match=r"\(Input/output error\): set dev.state_dir"):
+        state.write_json(tmp_path / "x.json", {})
 
 
 def test_write_into_a_read_only_folder(tmp_path, monkeypatch):

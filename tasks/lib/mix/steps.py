@@ -106,7 +106,7 @@ def cert(e: Elixir) -> str:
         shown = ", ".join(programs.display_path(f) for f in files if not f.exists())
         print(f"cert: running ({shown} missing; {e.repo.show(named_in or e.root)} serves https from it)", flush=True)
         e.run([e.mix, *task_args(e.cert_task)], cwd=e.root, env=portal_env.mix_env(), what=f"mix {e.cert_task}")
-    return "ran"
+    return "dry" if e.dry else "ran"
 
 
 def hex_registry_unreachable() -> str | None:
@@ -132,7 +132,7 @@ def run(e: Elixir, name: str, force: bool = False) -> str:
         if fresh:
             print(f"{name}: up to date ({reason}), skipped", flush=True)
             return "skipped"
-        print(f"{name}: running ({reason})", flush=True)
+        print(f"{name}: {'would run' if e.dry else 'running'} ({reason})", flush=True)
     try:
         e.run(argv, cwd=e.root if name == "deps" else e.web, env=portal_env.mix_env(), what=WHAT[name])
     except Exit as err:
@@ -149,7 +149,7 @@ def run(e: Elixir, name: str, force: bool = False) -> str:
         raise
     if e.dry:
         dry(f"{name}: would record its fingerprint in {programs.display_path(folder)}")
-        return "ran"
+        return "dry"
     record(folder, step)
     missing = ", ".join(step.show(p) for p in missing_outputs(step))
     if missing:

@@ -14,7 +14,7 @@ from tasks.lib.console import dry
 from tasks.lib.database import Database, database, locks, require_local, seeding
 from tasks.lib.mix import fingerprints, steps, tool
 from tasks.lib.mix.tool import Elixir
-from tasks.lib.problem import Problem
+from tasks.lib.problem import Problem, Refused
 from tasks.lib.stack import postgres
 
 RESET_HINT = "Use `inv db.reset` to start over"
@@ -106,7 +106,7 @@ def seed_once(e: Elixir, force: bool = False) -> str:
         said = None if force or e.dry else unfinished(e.state_dir, db)
         if said is not None:
             if seeding.database_exists(db):
-                raise Problem(f"{said}, so {db.name} may hold part of the seed", START_OVER)
+                raise Refused(f"{said}, so {db.name} may hold part of the seed", START_OVER)
             state.remove(_record_path(e.state_dir, db))  # a missing database just gets seeded
         argv = e.command("seed_task")
         with recorded(e.state_dir, db, "seed", e.dry):
@@ -116,7 +116,7 @@ def seed_once(e: Elixir, force: bool = False) -> str:
                 fix = f"if {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`"
                 raise Problem(err.message or "the seed failed", fix, code=err.code if err.code is not None else 1)
             _mark_seeded(e, db, os.environ.get("STATIC_SEEDS") == "true" or always_static(e) is not None, "seed")
-    return "ran"
+    return "dry" if e.dry else "ran"
 
 
 def _migrate(e: Elixir, db: Database, marker: dict) -> str:
@@ -160,7 +160,7 @@ def reset(e: Elixir, db: Database, static: bool) -> str:
         unset = () if static else ("STATIC_SEEDS",)
         e.run(argv, cwd=e.root, env=env, unset=unset, what="reset and seed (" + " ".join(argv[1:]) + ")")
         _mark_seeded(e, db, static, "reset")
-    return "ran"
+    return "dry" if e.dry else "ran"
 
 
 def reset_task(c, static: bool = False, yes: bool = False) -> str:

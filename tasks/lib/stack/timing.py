@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from tasks.lib import console
 from tasks.lib.console import PrefixedOutput
+from tasks.lib.problem import Refused
 from tasks.lib.supervise.foreground import Interrupted
 
 
@@ -38,6 +39,9 @@ class Steps:
             record.outcome = fn() or "ran"
         except (KeyboardInterrupt, Interrupted):
             record.outcome = "interrupted"
+            raise
+        except Refused:
+            record.outcome = "refused"
             raise
         except BaseException:
             record.outcome = "failed"
