@@ -39,9 +39,13 @@ def own_container(docker_client, project):
 
 def test_two_checkouts_get_a_database_each_and_never_remove_the_others(checkouts, docker_client):
     a, b = checkouts
-    for project in checkouts:
-        project.inv("infra.up", check=True)
-    ca, cb = own_container(docker_client, a), own_container(docker_client, b)
+    a.inv("infra.up", check=True)
+    ca = own_container(docker_client, a)
+    # The same port in both .env files: b's own container cannot publish it, and the holder is named.
+    same = b.inv("infra.up", env={"DATABASE_PORT": a.env["DATABASE_PORT"]})
+    assert_fails(same, f"already taken by container {ca.name} (the checkout at {a.root})")
+    b.inv("infra.up", check=True)
+    cb = own_container(docker_client, b)
     assert ca.name != cb.name and ca.name.startswith("firezone-dev-postgres-firezone-")
     with connect(a) as conn:
         conn.execute("CREATE TABLE precious (x int)")
@@ -58,6 +62,7 @@ def test_two_checkouts_get_a_database_each_and_never_remove_the_others(checkouts
     assert_fails(destroy, f"hold the database of the checkout at {a.root}", f"`inv infra.destroy` in {a.root}")
     status = b.inv("infra.status", env={**shared, "DATABASE_PORT": a.env["DATABASE_PORT"]}, check=True)
     assert f"the checkout at {a.root} made it" in status.stdout
+    assert f"made by the checkout at {a.root}" in b.inv("dev.status", env=shared).stdout
 
     # Each checkout's own destroy removes its own only.
     b.inv("infra.destroy", "--yes", check=True)

@@ -40,14 +40,19 @@ class ContainerBackend:
         attrs = engine.container_attrs(container)
         if not attrs or not service.is_ours(self.svc, attrs) or service.owner(attrs) not in ("", spec.checkout):
             return
-        self.spec = replace(spec, container=container, volume=volume)
-        self.svc = self.spec.service
+        taken = replace(spec, container=container, volume=volume)
+        changed = service.differences(taken.service, attrs)
+        if changed:  # another port, user or image: this checkout is not the one that used it
+            return print(
+                f"postgres: not taking over container {container} from before names per checkout: {'; '.join(changed)}", flush=True
+            )
+        self.spec, self.svc = taken, taken.service
         took = f"container {container} and volume {volume}, made before inv named them per checkout (the data there is kept)"
         if dry:
             return console.dry(f"would take over {took}")
         state.write_json(spec.names_record, {"container": container, "volume": volume})
         print(f"postgres: this checkout ({spec.checkout}) takes over {took}; recorded in {spec.names_record}", flush=True)
-        if not service.owner(attrs) and not service.differences(self.svc, attrs):  # made again with this checkout's label
+        if not service.owner(attrs):  # made again, on the same volume, with this checkout's label
             with engine.docker_errors(f"relabelling container {container}"):
                 engine.client().containers.get(attrs["Id"]).remove(force=True, v=True)
 
@@ -161,7 +166,7 @@ class ContainerBackend:
             holder = None if ports.port_is_free(spec.host_ip, spec.port) else "something else"
         if holder:
             blocked = f", so our container {spec.container} ({status.state}) cannot start" if ours and status else ""
-            stop = f"`docker stop {holder[len('container ') :]}`" if holder.startswith("container ") else "stop it"
+            stop = f"`docker stop {holder.split()[1]}`" if holder.startswith("container ") else "stop it"
             wants = " (this portal's replication is hard-wired to 5432)" if spec.replication_hardwired else ""
             fix = f"{stop}, or set DATABASE_PORT to a free port in .env{wants}"
             return (check, "FAIL", f"{spec.address} is taken by {holder}{blocked}", fix)

@@ -37,7 +37,8 @@ def container_row(spec) -> tuple[tuple[str, str], bool]:
     if status is None:
         return ("container", f"{spec.container}: absent (inv infra.up creates it)"), False
     health = f", health {status.health}" if status.health else ""
-    return ("container", f"{status.name}: {status.state}, {status.published}, image {status.image}{health}"), status.running
+    other = f", made by the checkout at {status.checkout}" if status.checkout not in ("", spec.checkout) else ""
+    return ("container", f"{status.name}: {status.state}, {status.published}, image {status.image}{health}{other}"), status.running
 
 
 def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
