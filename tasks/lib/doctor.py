@@ -22,7 +22,7 @@ from tasks.lib.mix import steps, tool
 from tasks.lib.mixtest import browser
 from tasks.lib.problem import what_and_fix
 from tasks.lib.repo import mixproject, summary
-from tasks.lib.stack import backend
+from tasks.lib.stack import backend, seed
 from tasks.lib.stripe import cli as stripe_cli
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -79,7 +79,9 @@ def postgres_rows(s: config.Settings) -> list[Row]:
     except Exit as e:
         what, fix = what_and_fix(e)
         return [Row("postgres backend", FAIL, what, fix)]
-    return [Row("postgres backend", OK, f"{be.name} ({be.why})"), *(Row(*row) for row in be.doctor_rows())]
+    rows = [Row("postgres backend", OK, f"{be.name} ({be.why})"), *(Row(*row) for row in be.doctor_rows())]
+    cut_off = seed.unfinished(s.state_dir, database())  # a seed or reset that failed or was interrupted
+    return [*rows, Row("dev database seed", WARN, cut_off, seed.START_OVER)] if cut_off else rows
 
 
 def env_rows() -> list[Row]:

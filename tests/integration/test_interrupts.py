@@ -223,6 +223,8 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
     # The next run says what happened instead of seeding on top of it.
     status = p.inv("dev.status")
     assert "was interrupted before it finished; `inv db.reset --yes` starts over" in status.stdout, status.stdout
+    doctor = p.inv("doctor")
+    assert "dev database seed" in doctor.stdout and "was interrupted before it finished" in doctor.stdout, doctor.stdout
     again = p.inv("dev.up", "--no-iex")
     assert again.returncode == 1, again.stdout + again.stderr
     assert "was interrupted before it finished" in again.stderr
