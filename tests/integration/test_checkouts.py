@@ -133,3 +133,18 @@ def test_dry_makes_the_checks_of_the_real_run_and_fails_when_it_would(pg_project
     docker_client.containers.create(TEST_IMAGE, ["sleep", "300"], name=name)  # someone else's, same name
     assert_fails(pg_project.inv("--dry", "infra.up"), f"a container named {name} exists but was not created by inv")
     assert_fails(pg_project.inv("--dry", "infra.down"), f"a container named {name} exists but was not created by inv")
+
+
+def test_a_typo_in_env_fails_doctor_and_dry_with_the_safe_fix(pg_project):
+    """`DATABSE_PORT=...` used to pass doctor and --dry; the real run then offered to destroy the container."""
+    p = pg_project
+    port = p.env.pop("DATABASE_PORT")
+    p.write_env(f"DATABASE_PORT={port}\n")
+    p.inv("infra.up", check=True)
+    p.write_env(f"DATABSE_PORT={port}\n")  # the typo: DATABASE_PORT falls back to 5432
+    dry = p.inv("--dry", "dev.up", "--no-iex")
+    assert_fails(dry, f"already exists with another host port {port}", f"set DATABASE_PORT={port} in .env back", "rename it to DATABASE_PORT")
+    doctor = p.inv("doctor", timeout=120)
+    assert doctor.returncode == 1, doctor.stdout
+    row = next(ln for ln in doctor.stdout.splitlines() if ln.startswith("postgres container"))
+    assert "FAIL" in row and f"host port {port}" in row, doctor.stdout

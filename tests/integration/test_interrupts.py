@@ -225,6 +225,8 @@ def test_ctrl_c_twice_during_the_seed_is_interrupted_never_seeded(stack):
     assert "was interrupted before it finished; `inv db.reset --yes` starts over" in status.stdout, status.stdout
     doctor = p.inv("doctor")
     assert "dev database seed" in doctor.stdout and "was interrupted before it finished" in doctor.stdout, doctor.stdout
+    dry = p.inv("--dry", "dev.up", "--no-iex")  # --dry refuses where the real run does
+    assert dry.returncode == 1 and "was interrupted before it finished" in dry.stderr, dry.stdout + dry.stderr
     again = p.inv("dev.up", "--no-iex")
     assert again.returncode == 1, again.stdout + again.stderr
     assert "was interrupted before it finished" in again.stderr

@@ -59,14 +59,16 @@ def recorded(state_dir: Path, db: Database, doing: str, dry_run: bool = False) -
         state.remove(path)
 
 
-def unfinished(state_dir: Path, db: Database) -> str | None:
-    """What the record of a seed or reset of ``db`` that never finished says, or None."""
+def unfinished(state_dir: Path, db: Database, dry: bool = False) -> str | None:
+    """What the record of a seed or reset of ``db`` that never finished says, or None (a record about data that is
+    gone is dropped, unless ``dry``)."""
     found = state.read_json(_record_path(state_dir, db), "the seed runs as if none had started")
     if found is None:
         return None
     now = found.get("cluster") and seeding.cluster_id(db)
     if now and now != found["cluster"]:  # about data that is gone (a destroyed volume or cluster): dropped, not obeyed
-        state.remove(_record_path(state_dir, db))
+        if not dry:
+            state.remove(_record_path(state_dir, db))
         return None
     if "failed" in found:
         return f"the {seeding.describe_start(found)} failed (exit code {found['failed']})"
@@ -94,20 +96,23 @@ def seed_once(e: Elixir, force: bool = False) -> str:
     db = database()
     e.writable_state()
     with locked(e.dry, db, "seeding or migrating"):
+        answers = True
         try:
             marker = None if force else seeding.read_marker(db)
         except seeding.Unreachable as err:
+            answers = False
             if not e.dry:
                 raise Problem(f"cannot check whether {db.where} is seeded: {err}", "start it with `inv infra.up`")
             _say(f"cannot check the seed marker ({db.where} does not answer: {err}); the plan assumes it is not seeded")
             marker = None
         if marker is not None:
             return _migrate(e, db, marker)
-        said = None if force or e.dry else unfinished(e.state_dir, db)
-        if said is not None:
+        said = None if force else unfinished(e.state_dir, db, e.dry)
+        if said is not None and answers:  # under --dry too: the real run would refuse
             if seeding.database_exists(db):
                 raise Refused(f"{said}, so {db.name} may hold part of the seed", START_OVER)
-            state.remove(_record_path(e.state_dir, db))  # a missing database just gets seeded
+            if not e.dry:
+                state.remove(_record_path(e.state_dir, db))  # a missing database just gets seeded
         argv = e.command("seed_task")
         with recorded(e.state_dir, db, "seed", e.dry):
             try:
