@@ -143,7 +143,9 @@ def test_a_typo_in_env_fails_doctor_and_dry_with_the_safe_fix(pg_project):
     p.inv("infra.up", check=True)
     p.write_env(f"DATABSE_PORT={port}\n")  # the typo: DATABASE_PORT falls back to 5432
     dry = p.inv("--dry", "dev.up", "--no-iex")
-    assert_fails(dry, f"already exists with another host port {port}", f"set DATABASE_PORT={port} in .env back", "rename it to DATABASE_PORT")
+    assert_fails(
+        dry, f"already exists with another host port {port}", f"set DATABASE_PORT={port} in .env back", "rename it to DATABASE_PORT"
+    )
     doctor = p.inv("doctor", timeout=120)
     assert doctor.returncode == 1, doctor.stdout
     row = next(ln for ln in doctor.stdout.splitlines() if ln.startswith("postgres container"))

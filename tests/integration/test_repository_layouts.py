@@ -26,10 +26,11 @@ def test_oneapp_dry_plan_reads_todays_repository(oneapp_project, require_mix):
     proc = p.inv("--dry", "dev.up", "--no-iex", check=True)
     out = proc.stdout
     assert (
-        "would create container firezone-dev-postgres from image postgres:18 (postgres.image from scripts/compose/portal.yml),"
-        " volume firezone-dev-postgres-data at /var/lib/postgresql/18/docker" in out
+        "would create container firezone-dev-postgres-firezone-" in out
+        and "from image postgres:18 (postgres.image from scripts/compose/portal.yml), volume firezone-dev-postgres-firezone-" in out
+        and "-data at /var/lib/postgresql/18/docker" in out
     ), out
-    assert "cert: running (elixir/priv/cert/selfsigned_key.pem, elixir/priv/cert/selfsigned.pem missing" in out
+    assert "cert: would run (elixir/priv/cert/selfsigned_key.pem, elixir/priv/cert/selfsigned.pem missing" in out
     assert "mix phx.gen.cert" in out
     assert "setup: needs the database (the setup alias in elixir/mix.exs runs ecto.setup); waiting for Postgres first" in out
     # Steps in the order they need each other; the setup runs in the Elixir root (one app).
@@ -44,10 +45,8 @@ def test_oneapp_dry_plan_reads_todays_repository(oneapp_project, require_mix):
 def test_umbrella_dry_plan_is_the_contracts(project, require_mix):
     project.env["DATABASE_PORT"] = str(free_port())
     out = project.inv("--dry", "dev.up", "--no-iex", check=True).stdout
-    assert (
-        "from image postgres:17 (postgres.image from scripts/compose/portal.yml), volume firezone-dev-postgres-data at /var/lib/postgresql/data"
-        in out
-    )
+    assert "from image postgres:17 (postgres.image from scripts/compose/portal.yml), volume firezone-dev-postgres-firezone-" in out
+    assert "-data at /var/lib/postgresql/data" in out
     assert "cert:" not in out and "needs the database" not in out
     assert "$ (elixir/apps/web) " in out  # setup in the web app, while Postgres starts
     assert "as seeded (static seeds: no)" in out

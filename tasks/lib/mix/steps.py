@@ -104,7 +104,10 @@ def cert(e: Elixir) -> str:
             print(f"cert: made meanwhile by another inv ({folder})", flush=True)
             return "skipped"
         shown = ", ".join(programs.display_path(f) for f in files if not f.exists())
-        print(f"cert: running ({shown} missing; {e.repo.show(named_in or e.root)} serves https from it)", flush=True)
+        print(
+            f"cert: {'would run' if e.dry else 'running'} ({shown} missing; {e.repo.show(named_in or e.root)} serves https from it)",
+            flush=True,
+        )
         e.run([e.mix, *task_args(e.cert_task)], cwd=e.root, env=portal_env.mix_env(), what=f"mix {e.cert_task}")
     return "dry" if e.dry else "ran"
 
