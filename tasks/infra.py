@@ -45,7 +45,15 @@ def logs(c, tail="100", follow=False):
     postgres.print_logs(c, tail, follow)
 
 
-ns = Collection("infra", up, down, destroy, status, logs)
+@task(help={"backend": "docker or local."})
+def use(c, backend):
+    """Use this backend for this repository from now on (postgres.backend=auto); stops the other, keeps every data."""
+    from tasks.lib.stack import postgres
+
+    postgres.use(c, backend)
+
+
+ns = Collection("infra", up, down, destroy, status, logs, use)
 ns.configure(
     {
         "postgres": {

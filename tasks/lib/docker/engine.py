@@ -46,6 +46,10 @@ def unreachable_fix(ep: endpoints.Endpoint, reason: str) -> str:
     return "start it (Docker Desktop, `sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST at a running engine"
 
 
+class Unreachable(Problem):
+    """No engine answers where the endpoint says."""
+
+
 _client = None
 _client_endpoint: endpoints.Endpoint | None = None
 
@@ -68,7 +72,7 @@ def client():
         with pywarnings.catch_warnings():  # the SDK leaves its half-made client's socket to the garbage collector
             pywarnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
-        raise Problem(f"Docker engine not reachable at {ep.describe()}: {reason}", unreachable_fix(ep, reason))
+        raise Unreachable(f"Docker engine not reachable at {ep.describe()}: {reason}", unreachable_fix(ep, reason))
     _client, _client_endpoint = cl, ep
     return cl
 

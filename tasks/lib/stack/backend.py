@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 
 from invoke import Exit
 
-from tasks.lib import config, programs
+from tasks.lib import config, envfile, programs, state
 from tasks.lib.database import handshake, server
 from tasks.lib.database.server import PostgresSpec
 from tasks.lib.docker import engine, ports, service
@@ -27,6 +29,8 @@ class ContainerBackend:
     name, local = "docker", False
     removing = "remove"  # what destroy does, for its --dry line
 
+    decided = ""  # auto's fresh decision, remembered once Postgres started (settle)
+
     def __init__(self, spec: PostgresSpec, why: str, auto: bool = False):
         self.spec, self.why, self.auto, self.svc = spec, why, auto, spec.service
 
@@ -34,7 +38,14 @@ class ContainerBackend:
         return service.plan(self.svc)
 
     def start(self) -> handshake.Server:
-        status, spec = service.ensure_running(self.svc), self.spec
+        spec = self.spec
+        try:
+            status = service.ensure_running(self.svc)
+        except engine.Unreachable as e:
+            if not self.auto:
+                raise
+            switch = f"or `inv infra.use local` to switch to a local cluster on purpose (this data stays in volume {spec.volume})"
+            raise Problem(e.what, f"{e.fix}; {switch}") from None
         return handshake.Server(
             described=f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
             logs=lambda: service.logs_tail(self.svc, 20),
@@ -113,6 +124,7 @@ class ContainerBackend:
 class LocalBackend:
     name, local = "local", True
     removing = "stop the local server and remove"
+    decided = ""
 
     def __init__(self, s: config.Settings, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
         self.s, self.spec, self.why, self.auto, self.no_engine = s, spec, why, auto, no_engine
@@ -178,11 +190,8 @@ class LocalBackend:
         rows: list[Row] = []
         if self.auto:
             answers, where = engine_answers()
-            if answers:  # auto kept the running local cluster
-                rows.append(("docker engine", "ok", f"answers at {where} (not used: the local cluster is running)", ""))
-            else:
-                fix = "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"
-                rows.append(("docker engine", "warn", f"not answering at {where}: not needed, the local cluster runs Postgres", fix))
+            said = "answers" if answers else "not answering"
+            rows.append(("docker engine", "ok", f"{said} at {where} (not needed: this repository uses the local cluster)", ""))
         try:
             spec = local.local_spec(self.s, find_account=False)
         except Exit as e:
@@ -235,29 +244,62 @@ def engine_answers() -> tuple[bool, str]:
 
 
 Backend = ContainerBackend | LocalBackend
+MEMORY = "backend.json"  # in the state folder: auto's decision for this repository
+
+
+def remembered(s: config.Settings) -> dict | None:
+    """auto's earlier decision ({"backend", "why", "by", "at"}), or None."""
+    return state.read_json(s.state_dir / MEMORY, "postgres.backend=auto decides again", lambda d: d.get("backend") in NAMES)
+
+
+def remember(s: config.Settings, name: str, why: str, by: str = "auto") -> None:
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    state.write_json(s.state_dir / MEMORY, {"backend": name, "why": why, "by": by, "at": at})
+
+
+NAMES = ("docker", "local")
 
 
 def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
-    """The backend for this run: postgres.backend, or auto's pick with its reason: a running local
-    cluster stays in use (it holds the port and the data); else docker when an engine answers; else local."""
+    """The backend for this run: postgres.backend, or auto's decision for this repository, made at its first start and
+    remembered in the state folder (`settle`); DOCKER_HOST or DOCKER_CONTEXT set by the user means docker."""
     setting = s.choice("postgres", "backend")
     spec = spec or server.spec_from_config(s)
-    chosen = f"postgres.backend={setting} from {s.origin('postgres', 'backend')}"
-    if setting == "docker":
-        return ContainerBackend(spec, chosen)
-    if setting == "local":
-        return LocalBackend(s, spec, chosen)
+    if setting in NAMES:
+        return make(setting, s, spec, f"postgres.backend={setting} from {s.origin('postgres', 'backend')}")
+    memory, where = remembered(s), programs.display_path(s.state_dir / MEMORY)
+    named = [key for key in ("DOCKER_HOST", "DOCKER_CONTEXT") if os.environ.get(key)]
+    if memory and (memory.get("by") == "infra.use" or not named or memory["backend"] == "docker"):
+        why = f"postgres.backend=auto: {memory['backend']}, remembered in {where} ({memory.get('why')}, {memory.get('at')})"
+        return make(memory["backend"], s, spec, why, decided="")
     base = local.base_dir(s)
     running = local.running_clusters(base)
-    if running:
-        return LocalBackend(
-            s, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running[0][0])} is running", auto=True
+    if named:
+        name, why = "docker", f"{named[0]} is set (from {envfile.origin(named[0])})"
+    elif running:
+        name, why = "local", f"the local cluster in {programs.display_path(running[0][0])} was running"
+    else:
+        answers, at = engine_answers()
+        name, why = ("docker", f"a Docker engine answered at {at}") if answers else ("local", f"no Docker engine answered at {at}")
+    shown = why
+    if name == "docker" and (kept := local.made_clusters(base)):  # data a user may look for: where it is, how to get back to it
+        shown += f" (the local cluster in {programs.display_path(kept[0])} is kept: `inv infra.use local` uses it)"
+    return make(name, s, spec, f"postgres.backend=auto: {shown}", decided="" if memory else why)
+
+
+def make(name: str, s: config.Settings, spec: PostgresSpec, why: str, decided: str = "") -> Backend:
+    auto = why.startswith("postgres.backend=auto")
+    be: Backend = ContainerBackend(spec, why, auto) if name == "docker" else LocalBackend(s, spec, why, auto, "no Docker engine" in decided)
+    be.decided = decided
+    return be
+
+
+def settle(s: config.Settings, be: Backend) -> None:
+    """After auto's first start: remember the backend it chose for this repository."""
+    if be.decided and not s.dry:
+        remember(s, be.name, be.decided)
+        print(
+            f"postgres.backend=auto: {be.name} from now on for this repository (remembered in {MEMORY} of the state folder;"
+            f" `inv infra.use {'local' if be.name == 'docker' else 'docker'}` switches)",
+            flush=True,
         )
-    answers, where = engine_answers()
-    if answers:
-        why = f"postgres.backend=auto: a Docker engine answers at {where}"
-        kept = local.made_clusters(base)
-        if kept:  # data a user may look for: say where it is and how to get back to it
-            why += f" (the stopped local cluster in {programs.display_path(kept[0])} is kept: postgres.backend=local uses it)"
-        return ContainerBackend(spec, why, auto=True)
-    return LocalBackend(s, spec, f"postgres.backend=auto: no Docker engine answers at {where}", auto=True, no_engine=True)
