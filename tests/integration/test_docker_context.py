@@ -271,6 +271,7 @@ def test_a_remembered_docker_backend_never_falls_back_to_a_local_cluster(pg_proj
             f"Docker engine not reachable at unix://{contexts.gone}",
             f"`inv infra.use local` to switch to a local cluster on purpose (this data stays in volume {name}-data)",
         )
+        assert [ln for ln in proc.stderr.splitlines() if "Docker" in ln or "docker" in ln] == [proc.stderr.splitlines()[-1]]
         assert not (p.root / ".inv" / "postgres").exists(), proc.stdout
     status = p.inv("infra.status")
     assert "Docker engine not reachable" in status.stderr and "Traceback" not in status.stderr
