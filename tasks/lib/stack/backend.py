@@ -16,6 +16,7 @@ from tasks.lib.docker import engine, ports, service
 from tasks.lib.pglocal import account, cluster
 from tasks.lib.pglocal import server as local
 from tasks.lib.problem import Problem, what_and_fix
+from tasks.lib.stack import bump
 
 Row = tuple[str, str, str, str]  # doctor's check, status (ok, warn, FAIL), detail, fix
 
@@ -40,6 +41,9 @@ class ContainerBackend:
     def start(self) -> handshake.Server:
         spec = self.spec
         try:
+            attrs = engine.container_attrs(spec.container)  # stdlib: the warm path asks nothing more
+            if attrs is None or service.differences(self.svc, attrs) or (attrs.get("State") or {}).get("Status") != "running":
+                bump.refuse(spec)
             status = service.ensure_running(self.svc)
         except engine.Unreachable as e:
             if not self.auto:
@@ -167,10 +171,11 @@ class LocalBackend:
         return ["the local cluster is not running; nothing to stop"]
 
     def destroy_what(self) -> str:
-        return f"the local cluster {programs.display_path(self._local().home)} (all the database's data)"
+        return f"the local cluster {', '.join(map(programs.display_path, local.destroyed(self._local())))} (all the database's data)"
 
     def destroy(self) -> list[str]:
-        return local.remove(self._local())
+        spec = self._local()
+        return [line for home in local.destroyed(spec) for line in local.remove(spec, home)]
 
     def status_rows(self) -> list[tuple[str, str]]:
         rows = [("backend", f"local ({self.why})")]

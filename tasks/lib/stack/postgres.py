@@ -17,7 +17,7 @@ from tasks.lib.database import Database, handshake, require_local
 from tasks.lib.database.server import spec_from_config, warnings
 from tasks.lib.pglocal import server as local
 from tasks.lib.problem import Problem, what_and_fix
-from tasks.lib.stack import backend
+from tasks.lib.stack import backend, bump
 
 
 def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
@@ -39,6 +39,7 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
         probe = f"psycopg connect + SELECT 1 every {spec.poll_interval:g} s"
         dry(f"would wait up to {spec.ready_timeout:g} s for Postgres at {db.host}:{db.port} ({probe})")
         return db
+    bump.refuse_under_way(s.state_dir)
     started = be.start()
     backend.settle(s, be)
     waited = readiness.wait(handshake.target(db, started), spec.ready_timeout, spec.poll_interval, cancelled=cancelled)
