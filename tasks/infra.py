@@ -53,7 +53,15 @@ def use(c, backend):
     postgres.use(c, backend)
 
 
-ns = Collection("infra", up, down, destroy, status, logs, use)
+@task(help={"yes": "Do not ask: upgrade right away (the old data is kept either way)."})
+def upgrade(c, yes=False):
+    """Move Postgres's data to the major the repository now runs (dump and restore); keeps the old data, named by its major."""
+    from tasks.lib.stack import postgres
+
+    postgres.upgrade(c, yes)
+
+
+ns = Collection("infra", up, down, destroy, status, logs, use, upgrade)
 ns.configure(
     {
         "postgres": {

@@ -372,7 +372,10 @@ def test_another_majors_cluster_is_named_with_the_way_out(tmp_path):
         server.check_other_majors(s)
     assert e.value.setting == "postgres.bin_dir" and f"the local cluster's data in {other} is PostgreSQL 15, and this run" in e.value.what
     assert "would use PostgreSQL 18" in e.value.what and "mv " not in e.value.fix
-    assert "`inv infra.upgrade` moves the data to PostgreSQL 18 (the 15 cluster is kept), or `inv infra.destroy --yes` starts over" in e.value.fix
+    assert (
+        "`inv infra.upgrade` moves the data to PostgreSQL 18 (the 15 cluster is kept), or `inv infra.destroy --yes` starts over"
+        in e.value.fix
+    )
     (s.data).mkdir(parents=True)
     (s.data / "PG_VERSION").write_text("9\n")
     server.check_other_majors(s)  # this major's cluster exists: the other one is not in the way

@@ -68,7 +68,11 @@ def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.
     where, new = programs.display_path(other), spec.binaries.major
     if other == spec.data:  # the cluster of this major's folder: its files say otherwise
         fix = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or `inv infra.destroy` to start over (deletes its data)"
-        return Problem(f"the local cluster in {where} was made by PostgreSQL {major}, and the programs found now are {spec.binaries.describe()}", fix, BIN_DIR)
+        return Problem(
+            f"the local cluster in {where} was made by PostgreSQL {major}, and the programs found now are {spec.binaries.describe()}",
+            fix,
+            BIN_DIR,
+        )
     runs = f" (its server runs, pid {running.pid})" if running is not None else ""
     what = f"the local cluster's data in {where} is PostgreSQL {major}{runs}, and this run would use PostgreSQL {new} ({spec.binaries.describe()})"
     fix = f"`inv infra.upgrade` moves the data to PostgreSQL {new} (the {major} cluster is kept), or `inv infra.destroy --yes` starts over"

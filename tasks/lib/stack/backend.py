@@ -149,8 +149,9 @@ class LocalBackend:
     def plan(self) -> str:
         return local.plan(self._local())
 
-    def start(self) -> handshake.Server:
-        spec = self._local(find_account=True)
+    def start(self, spec: cluster.LocalSpec | None = None) -> handshake.Server:
+        """This major's cluster, or ``spec``'s (infra.upgrade's old and new ones)."""
+        spec = spec or self._local(find_account=True)
         action, since = local.ensure_running(spec)
         verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
         return handshake.Server(

@@ -13,7 +13,9 @@ from tasks.lib.docker import engine, service
 from tasks.lib.problem import Problem
 
 RECORD = "upgrade.json"
-WAYS = "`inv infra.upgrade` moves the data to PostgreSQL {new} (the {old} data is kept), or `inv infra.destroy --yes` starts over (deletes it)"
+WAYS = (
+    "`inv infra.upgrade` moves the data to PostgreSQL {new} (the {old} data is kept), or `inv infra.destroy --yes` starts over (deletes it)"
+)
 
 
 @dataclass(frozen=True)
@@ -68,4 +70,6 @@ def under_way(state_dir: Path) -> dict | None:
 def refuse_under_way(state_dir: Path) -> None:
     if (left := under_way(state_dir)) is not None:
         what = f"an upgrade to PostgreSQL {left.get('new')} was cut off (recorded in {programs.display_path(record_path(state_dir))});"
-        raise Problem(f"{what} the PostgreSQL {left.get('old')} data is kept in volume {left['kept']}", "`inv infra.upgrade` again finishes it")
+        raise Problem(
+            f"{what} the PostgreSQL {left.get('old')} data is kept in volume {left['kept']}", "`inv infra.upgrade` again finishes it"
+        )

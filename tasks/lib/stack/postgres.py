@@ -106,6 +106,15 @@ def use(c, name: str) -> None:
     )
 
 
+def upgrade(c, yes: bool) -> None:
+    """infra.upgrade: move the data to the PostgreSQL major the repository now runs (asks first), then bring it up."""
+    from tasks.lib.stack import upgrade
+
+    s = config.settings(c)
+    if upgrade.run(s, backend.choose(s), yes):
+        bring_up(c)
+
+
 def print_status(c) -> None:
     """infra.status: the backend, its container or cluster, whether Postgres answers, and Vault's row."""
     from tasks.lib import vault

