@@ -208,12 +208,12 @@ def test_binaries_of_another_major_never_hide_the_cluster_it_made(require_mix):
         p.inv("db.seed", check=True)
         p.env["INVOKE_POSTGRES_BIN_DIR"] = str(local_bin_dir("wheel"))
         running = p.inv("infra.up")
-        assert_fails(running, "the local cluster of PostgreSQL 15 in .inv/postgres/15 is running", "`inv infra.down` (its data is kept)")
+        assert_fails(running, "the local cluster's data in .inv/postgres/15 is PostgreSQL 15 (its server runs", "`inv infra.upgrade`")
         down = p.inv("infra.down", check=True)  # stops the 15 server though the programs are 18's
         assert "stopped the local Postgres server" in down.stdout and ".inv/postgres/15/data" in down.stdout
         assert not any(p.root.glob(".inv/postgres/*/data/postmaster.pid"))
         stopped = p.inv("infra.up")
-        assert_fails(stopped, "was made by PostgreSQL 15", "set postgres.bin_dir", "mv ")
+        assert_fails(stopped, "is PostgreSQL 15, and this run would use PostgreSQL 18", "set postgres.bin_dir", "`inv infra.destroy --yes`")
         assert not (p.root / ".inv" / "postgres" / "18").exists()
         p.env["INVOKE_POSTGRES_BIN_DIR"] = str(DEBIAN_BIN)
         assert "already seeded" in p.inv("db.seed", check=True).stdout
