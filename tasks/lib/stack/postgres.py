@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from invoke import Exit
 
-from tasks.lib import config, console, programs, readiness
+from tasks.lib import config, console, programs, readiness, state
 from tasks.lib.console import dry
 from tasks.lib.database import Database, handshake, require_local
 from tasks.lib.database.server import spec_from_config, warnings
@@ -74,6 +74,7 @@ def destroy(c, yes: bool) -> None:
         for line in be.destroy():
             print(line)
         shutil.rmtree(s.state_dir / "seeding", ignore_errors=True)  # records of seeds in the data just removed
+        state.remove(bump.record_path(s.state_dir))  # an upgrade cut off: started over instead
     if s.repository().uses_vault:
         vault.stop(vault.spec_from_config(s), s.dry, remove=True)
 
