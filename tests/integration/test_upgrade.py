@@ -121,6 +121,19 @@ def test_the_local_cluster_moves_from_15_to_18_and_keeps_the_old_one(require_mix
         status = p.inv("infra.status").stdout
         assert "PostgreSQL 18" in status and "does not exist; the local cluster's data in .inv/postgres/15 is PostgreSQL 15" in status
 
+        plan = p.inv("--dry", "infra.upgrade", check=True).stdout
+        assert "would dump .inv/postgres/15 (PostgreSQL 15" in plan and "would restore it into a new cluster .inv/postgres/18" in plan
+        # kill -9 once the new cluster is being made aside: the 15 cluster is untouched and the next run starts again.
+        run = subprocess.Popen([sys.executable, "-m", "invoke", "infra.upgrade", "--yes"], cwd=p.root, env=p.env, stdout=subprocess.DEVNULL)
+        stage = p.root / ".inv/postgres/.upgrade"
+        deadline = time.monotonic() + 60
+        while not (stage / "fz-upgrade.sql").exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        assert not (p.root / ".inv/postgres/18").exists()
+        assert_fails(p.inv("infra.up"), "the local cluster's data in .inv/postgres/15 is PostgreSQL 15")
+
         done = p.inv("infra.upgrade", "--yes", timeout=300, check=True)
         assert "upgraded the local cluster from PostgreSQL 15 (.inv/postgres/15) to 18 (.inv/postgres/18)" in done.stdout
         assert "Postgres ready at" in done.stdout and "PostgreSQL 18" in done.stdout
