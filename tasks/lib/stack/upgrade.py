@@ -61,14 +61,11 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
     ]
     if not _ask(s, plan, f"Upgrade the data in volume {spec.volume} from PostgreSQL {found.old} to {found.new}?", yes):
         return False
-    cl = engine.client()
+    cl, client, pw = engine.client(), ["-h", "127.0.0.1", "-U", spec.db.user], {"PGPASSWORD": spec.db.password}
     with engine.docker_errors(f"upgrading volume {spec.volume}"):
-        vol = engine.lookup(cl.volumes, spec.volume)
-        if vol is not None and (vol.attrs.get("Labels") or {}).get(service.LABEL) != "postgres-data":
+        if (vol := engine.lookup(cl.volumes, spec.volume)) and (vol.attrs.get("Labels") or {}).get(service.LABEL) != "postgres-data":
             raise Problem(
-                f"volume {spec.volume} was not made by inv (no label {service.LABEL}): inv will not replace it",
-                "upgrade it by hand",
-                "postgres.volume",
+                f"volume {spec.volume} was not made by inv (no label {service.LABEL}): inv will not replace it", setting="postgres.volume"
             )
         if left is None:
             _copy_volume(cl, spec, found, kept)
@@ -77,9 +74,7 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
         old = replace(spec, container=f"{spec.container}-pg{found.old}", image=found.image, volume=kept, data_dir=found.data_dir)
         _wait(spec.db, ContainerBackend(old, "infra.upgrade").start(), spec)
         try:
-            code, dump, err = engine.exec_run(
-                engine.get_container(cl, old.container), ["pg_dumpall", "-h", "127.0.0.1", "-U", spec.db.user], _pw(spec)
-            )
+            code, dump, err = engine.exec_run(engine.get_container(cl, old.container), ["pg_dumpall", *client], pw)
         finally:
             service.remove(replace(old.service, volume=""))  # the container only: `kept` stays
         if code != 0:
@@ -90,9 +85,7 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
         _wait(spec.db, be.start(), spec)
         ct = engine.get_container(cl, spec.container)
         engine.put_file(ct, "/tmp", DUMP, dump.encode())
-        code, _, err = engine.exec_run(
-            ct, ["psql", "-X", "-q", "-h", "127.0.0.1", "-U", spec.db.user, "-d", "postgres", "-f", f"/tmp/{DUMP}"], _pw(spec)
-        )
+        code, _, err = engine.exec_run(ct, ["psql", "-X", "-q", *client, "-d", "postgres", "-f", f"/tmp/{DUMP}"], pw)
         engine.exec_run(ct, ["rm", "-f", f"/tmp/{DUMP}"])
     if errors := unexpected_errors(err, spec.db.user) or ([f"psql exited {code}"] if code else []):
         what = f"restoring into PostgreSQL {found.new} failed: {errors[0]}"
@@ -103,10 +96,6 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
         f" (`docker volume rm {kept}` removes it once you are sure)"
     )
     return True
-
-
-def _pw(spec) -> dict[str, str]:
-    return {"PGPASSWORD": spec.db.password}
 
 
 def _copy_volume(cl, spec, found: bump.Bump, kept: str) -> None:
@@ -132,17 +121,14 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
     spec = local.local_spec(s)
     others = [home for home in local.other_majors(spec) if int(home.name) < spec.binaries.major]
     if cluster.initialised(spec) or not others:
-        print(
-            f"nothing to upgrade: no local cluster of an older PostgreSQL major than {spec.binaries.major} without one of {spec.binaries.major}"
-        )
+        print(f"nothing to upgrade: no local cluster of a PostgreSQL major older than {spec.binaries.major} and none of it")
         return False
     old_home, old_major = others[0], int(others[0].name)
     old_bins = binaries.find("", wanted_major=old_major, cache=None if s.dry else s.state_dir / "postgres" / "binaries.json")
     if old_bins.major != old_major:
         what = f"no PostgreSQL {old_major} programs found to read {programs.display_path(old_home)} (found {old_bins.describe()})"
         raise Problem(
-            what,
-            f"install PostgreSQL {old_major}'s server (apt-get install postgresql-{old_major}, brew install postgresql@{old_major}), then again",
+            what, f"install PostgreSQL {old_major}'s server (apt-get install postgresql-{old_major}, brew install postgresql@{old_major})"
         )
     stage = replace(spec, base=spec.base / ".upgrade")
     plan = [
