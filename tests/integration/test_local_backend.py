@@ -406,6 +406,10 @@ def test_auto_decides_once_and_remembers_it(require_mix, tmp_path):
         assert_fails(
             p.inv("infra.status", env={"DOCKER_CONTEXT": "nosuchctx"}), "Docker context nosuchctx (from DOCKER_CONTEXT) does not exist"
         )
+        p.env["DOCKER_CONFIG"] = str(config_dir)  # a DOCKER_CONTEXT whose engine is gone: an error naming it, no local cluster used
+        dead = p.inv("infra.up", env={"DOCKER_CONTEXT": "fzgone"})
+        assert_fails(dead, f"Docker engine not reachable at unix://{tmp_path}/missing.sock (context fzgone, from DOCKER_CONTEXT)")
+        del p.env["DOCKER_CONFIG"]
         # Switching on purpose stops the local server and says where each one's data is.
         switched = p.inv("infra.use", "docker", check=True)
         assert "stopped the local Postgres server" in switched.stdout, switched.stdout

@@ -120,6 +120,8 @@ def test_the_local_cluster_moves_from_15_to_18_and_keeps_the_old_one(require_mix
         assert "`inv infra.upgrade` moves the data to PostgreSQL 18 (the 15 cluster is kept)" in up.stderr
         status = p.inv("infra.status").stdout
         assert "PostgreSQL 18" in status and "does not exist; the local cluster's data in .inv/postgres/15 is PostgreSQL 15" in status
+        doctor = p.inv("doctor", timeout=120).stdout
+        assert re.search(r"^local cluster +FAIL +the local cluster's data in .inv/postgres/15 is PostgreSQL 15", doctor, re.M), doctor
 
         plan = p.inv("--dry", "infra.upgrade", check=True).stdout
         assert "would dump .inv/postgres/15 (PostgreSQL 15" in plan and "would restore it into a new cluster .inv/postgres/18" in plan

@@ -275,7 +275,7 @@ def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_pa
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
     choice = backend.choose(settings())
     assert choice.name == "docker" and choice.decided == "a Docker engine answered at unix:///var/run/docker.sock (default)"
-    assert choice.why == f"postgres.backend=auto: {choice.decided}"
+    assert choice.why == f"postgres.backend=auto: {choice.decided}; the first start remembers it"
     monkeypatch.setattr(server, "made_clusters", lambda c: [Path("/x/.inv/postgres/18")])
     assert "the local cluster in /x/.inv/postgres/18 is kept: `inv infra.use local` uses it" in backend.choose(settings()).why
     monkeypatch.setattr(backend, "engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))

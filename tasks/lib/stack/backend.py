@@ -229,7 +229,7 @@ class LocalBackend:
         if now.state == "stale":
             rows.append(failed_row("local cluster", local.stale_problem(spec, now)))
         elif not cluster.initialised(spec):
-            rows.append(("local cluster", "ok", f"{where}: not made yet (inv infra.up makes it)", ""))
+            rows.append(_checked("local cluster", local.check_other_majors, spec, f"{where}: not made yet (inv infra.up makes it)"))
         else:
             rows.append(_checked("local cluster", local.check_major, spec, f"{where} ({now.state})"))
         if now.state == "running" and now.port == spec.port:
@@ -295,7 +295,9 @@ def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
     shown = why
     if name == "docker" and (kept := local.made_clusters(base)):  # data a user may look for: where it is, how to get back to it
         shown += f" (the local cluster in {programs.display_path(kept[0])} is kept: `inv infra.use local` uses it)"
-    return make(name, s, spec, f"postgres.backend=auto: {shown}", decided="" if memory else why)
+    return make(
+        name, s, spec, f"postgres.backend=auto: {shown}" + ("" if memory else "; the first start remembers it"), "" if memory else why
+    )
 
 
 def make(name: str, s: config.Settings, spec: PostgresSpec, why: str, decided: str = "") -> Backend:
