@@ -275,5 +275,8 @@ def test_a_remembered_docker_backend_never_falls_back_to_a_local_cluster(pg_proj
         assert not (p.root / ".inv" / "postgres").exists(), proc.stdout
     status = p.inv("infra.status")
     assert "Docker engine not reachable" in status.stderr and "Traceback" not in status.stderr
+    doctor = p.inv("doctor", timeout=120).stdout
+    assert "postgres backend" in doctor and "docker (postgres.backend=auto: docker, remembered in .inv/backend.json" in doctor
+    assert "or `inv infra.use local` (the container's data stays in its volume)" in doctor, doctor
     contexts.use("fzlink")
     assert "already running" in p.inv("infra.up", check=True).stdout

@@ -100,7 +100,9 @@ class ContainerBackend:
             with engine.docker_errors("asking the engine its version"):
                 version = cl.version().get("Version", "?")
         except Exit as e:  # nothing listening, an unknown context, a broken config.json
-            return [failed_row("docker engine", e)]
+            what, fix = what_and_fix(e)
+            switch = "; or `inv infra.use local` (the container's data stays in its volume)" if self.auto else ""
+            return [("docker engine", "FAIL", what, fix + switch)]
         rows: list[Row] = [("docker engine", "ok", f"Docker {version} at {engine.where()}", "")]
         try:
             status = service.inspect(self.svc)
