@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .conftest import TEST_IMAGE, accounts, assert_fails, container, make_local_project, missing, stop_local, volume_exists
+from .conftest import TEST_IMAGE, accounts, assert_fails, connect, container, make_local_project, missing, stop_local, volume_exists
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +28,13 @@ def compose(project, image: str, mount: str) -> None:
     old_image = next(ln.split("image:")[1].strip() for ln in text.splitlines() if "image:" in ln)
     old_mount = next(ln.split("postgres-data:")[1].strip() for ln in text.splitlines() if "- postgres-data:" in ln)
     path.write_text(text.replace(f"image: {old_image}", f"image: {image}").replace(f"postgres-data:{old_mount}", f"postgres-data:{mount}"))
+
+
+def settings(project) -> tuple[str, str, str]:
+    """The settings that must carry over (postgres.command's), and the server's major."""
+    with connect(project) as conn:
+        wal, connections = (conn.execute(f"SHOW {name}").fetchone()[0] for name in ("wal_level", "max_connections"))
+        return wal, connections, str(conn.info.server_version // 10000)
 
 
 def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client, require_mix):
@@ -88,6 +95,7 @@ def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client
         assert mounts["/var/lib/postgresql/18/docker"]["Name"] == f"{name}-data"
         assert accounts(p) == before
         assert "already seeded" in p.inv("db.seed", check=True).stdout
+        assert settings(p) == ("logical", "200", "18")
         kept = docker_client.volumes.get(f"{name}-data-pg15")
         assert kept.attrs["Labels"]["dev.firezone.inv.major"] == "15"
         # The containers made on the way are gone with their anonymous volumes (the 18 image's VOLUME /var/lib/postgresql).
@@ -141,6 +149,7 @@ def test_the_local_cluster_moves_from_15_to_18_and_keeps_the_old_one(require_mix
         assert "Postgres ready at" in done.stdout and "PostgreSQL 18" in done.stdout
         assert accounts(p) == before
         assert "already seeded" in p.inv("db.seed", check=True).stdout
+        assert settings(p) == ("logical", "200", "18")
         assert (p.root / ".inv/postgres/15/data/PG_VERSION").read_text().strip() == "15"
         assert not (p.root / ".inv/postgres/.upgrade").exists()
         with p.root.joinpath(".inv/postgres/18/data/PG_VERSION").open() as f:
