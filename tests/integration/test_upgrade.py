@@ -37,6 +37,24 @@ def settings(project) -> tuple[str, str, str]:
         return wal, connections, str(conn.info.server_version // 10000)
 
 
+def cut_off(project, reached, sig: int) -> tuple[int, str]:
+    """`inv infra.upgrade --yes` sent ``sig`` once ``reached()`` holds (or it ended first: then the test's later asserts fail)."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "infra.upgrade", "--yes"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not reached() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.send_signal(sig)
+    stderr = run.communicate()[1]
+    return run.returncode, stderr
+
+
 def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client, require_mix):
     p, name = pg_project, pg_project.container_name
     try:
@@ -68,12 +86,7 @@ def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client
 
     try:
         # kill -9 while the old image dumps the data: the old data is untouched, infra.up says to finish, a second run does.
-        run = subprocess.Popen([sys.executable, "-m", "invoke", "infra.upgrade", "--yes"], cwd=p.root, env=p.env, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while container(docker_client, f"{name}-pg15") is None and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        run.send_signal(signal.SIGKILL)
-        run.wait()
+        cut_off(p, lambda: container(docker_client, f"{name}-pg15") is not None, signal.SIGKILL)
         assert_fails(
             p.inv("infra.up"),
             "an upgrade to PostgreSQL 18 was cut off",
@@ -133,16 +146,15 @@ def test_the_local_cluster_moves_from_15_to_18_and_keeps_the_old_one(require_mix
 
         plan = p.inv("--dry", "infra.upgrade", check=True).stdout
         assert "would dump .inv/postgres/15 (PostgreSQL 15" in plan and "would restore it into a new cluster .inv/postgres/18" in plan
-        # kill -9 once the new cluster is being made aside: the 15 cluster is untouched and the next run starts again.
-        run = subprocess.Popen([sys.executable, "-m", "invoke", "infra.upgrade", "--yes"], cwd=p.root, env=p.env, stdout=subprocess.DEVNULL)
+        # kill -9 while pg_dumpall writes, Ctrl-C once the new cluster is made aside: the 15 cluster is untouched each time,
+        # and the next run starts again.
         stage = p.root / ".inv/postgres/.upgrade"
-        deadline = time.monotonic() + 60
-        while not (stage / "fz-upgrade.sql").exists() and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-        assert not (p.root / ".inv/postgres/18").exists()
-        assert_fails(p.inv("infra.up"), "the local cluster's data in .inv/postgres/15 is PostgreSQL 15")
+        for sig, point in ((signal.SIGKILL, stage / "fz-upgrade.sql"), (signal.SIGINT, stage / "18" / "data")):
+            code, stderr = cut_off(p, point.exists, sig)
+            assert code == (-9 if sig == signal.SIGKILL else 130) and "Traceback" not in stderr, (sig, code, stderr)
+            assert not (p.root / ".inv/postgres/18").exists()
+            assert (p.root / ".inv/postgres/15/data/PG_VERSION").read_text().strip() == "15"
+            assert_fails(p.inv("infra.up"), "the local cluster's data in .inv/postgres/15 is PostgreSQL 15")
 
         done = p.inv("infra.upgrade", "--yes", timeout=300, check=True)
         assert "upgraded the local cluster from PostgreSQL 15 (.inv/postgres/15) to 18 (.inv/postgres/18)" in done.stdout
