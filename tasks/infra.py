@@ -47,7 +47,7 @@ def logs(c, tail="100", follow=False):
 
 @task(help={"backend": "docker or local."})
 def use(c, backend):
-    """Use this backend for this repository from now on (postgres.backend=auto); stops the other, keeps every data."""
+    """Use this backend for this repository from now on (postgres.backend=auto); stops the other one, keeping its data."""
     from tasks.lib.stack import postgres
 
     postgres.use(c, backend)

@@ -414,7 +414,7 @@ def test_auto_decides_once_and_remembers_it(require_mix, tmp_path):
         switched = p.inv("infra.use", "docker", check=True)
         assert "stopped the local Postgres server" in switched.stdout, switched.stdout
         assert "postgres.backend=auto uses docker for this repository from now on" in switched.stdout
-        assert "the local clusters' in .inv/postgres" in switched.stdout and "`inv infra.use local` goes back" in switched.stdout
+        assert "the local clusters' data stays in .inv/postgres" in switched.stdout and "`inv infra.use local` goes back" in switched.stdout
         assert not pidfile_exists(p)
         status = p.inv("infra.status").stdout
         assert re.search(

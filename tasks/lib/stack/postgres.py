@@ -98,8 +98,8 @@ def use(c, name: str) -> None:
     if not s.dry:
         backend.remember(s, name, "chosen with `inv infra.use`", by="infra.use")
     where = {
-        "docker": f"the container's in volume {spec.volume}",
-        "local": f"the local clusters' in {programs.display_path(local.base_dir(s))}",
+        "docker": f"the container's data stays in volume {spec.volume}",
+        "local": f"the local clusters' data stays in {programs.display_path(local.base_dir(s))}",
     }
     say(
         f"postgres.backend=auto uses {name} for this repository from now on (`inv infra.up` starts it). Nothing is copied:"
