@@ -112,7 +112,7 @@ def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client
         kept = docker_client.volumes.get(f"{name}-data-pg15")
         assert kept.attrs["Labels"]["dev.firezone.inv.major"] == "15"
         # The containers made on the way are gone with their anonymous volumes (the 18 image's VOLUME /var/lib/postgresql).
-        assert not docker_client.containers.list(all=True, filters={"label": "dev.firezone.inv=postgres-upgrade"})
+        assert not docker_client.containers.list(all=True, filters={"volume": f"{name}-data-pg15"})
         assert container(docker_client, f"{name}-pg15") is None
         assert "nothing to upgrade" in p.inv("infra.upgrade", "--yes", check=True).stdout
         anonymous = {m["Name"] for m in ct.attrs["Mounts"]} - {f"{name}-data"}
@@ -169,3 +169,21 @@ def test_the_local_cluster_moves_from_15_to_18_and_keeps_the_old_one(require_mix
     finally:
         stop_local(p)
         shutil.rmtree(p.base, ignore_errors=True)
+
+
+def test_a_volume_whose_container_is_gone_is_read_before_anything_starts(pg_project, docker_client):
+    p, name = pg_project, pg_project.container_name
+    try:
+        docker_client.images.get(IMAGE_18)
+    except Exception:
+        missing(f"the image {IMAGE_18}: build it with tests/images/postgres18/build.sh")
+    p.inv("infra.up", check=True)
+    container(docker_client, name).remove(force=True, v=True)  # `docker rm -f`: the volume stays
+    p.env["INVOKE_POSTGRES_IMAGE"] = IMAGE_18
+    p.env["INVOKE_POSTGRES_DATA_DIR"] = "/var/lib/postgresql/18/docker"
+    for task in ("infra.up", "infra.upgrade"):
+        proc = p.inv(task, "--yes") if task == "infra.upgrade" else p.inv(task)
+        assert_fails(proc, f"the data in volume {name}-data is PostgreSQL 15 (its container is gone", f"{IMAGE_18}, PostgreSQL 18")
+        assert "then `inv infra.upgrade` without them; or `inv infra.destroy --yes` starts over" in proc.stderr
+    assert container(docker_client, name) is None
+    assert not docker_client.containers.list(all=True, filters={"volume": f"{name}-data"})  # the reader is gone

@@ -13,6 +13,8 @@ from tasks.lib.docker import engine, service
 from tasks.lib.problem import Problem
 
 RECORD = "upgrade.json"
+NO_IMAGE = "`inv infra.up` with postgres.image and postgres.data_dir set to the PostgreSQL {old} image and mount that made it, then `inv infra.upgrade`"
+NO_IMAGE += " without them; or `inv infra.destroy --yes` starts over (deletes it)"
 WAYS = (
     "`inv infra.upgrade` moves the data to PostgreSQL {new} (the {old} data is kept), or `inv infra.destroy --yes` starts over (deletes it)"
 )
@@ -35,27 +37,40 @@ def image_major(cl, image: str) -> int | None:
 
 
 def container_bump(spec: PostgresSpec) -> Bump | None:
-    """Our container's data volume holds another major than postgres.image runs: the bump (read from the stopped or running
-    container, nothing started), else None."""
+    """The data volume holds another major than postgres.image runs: the bump (read through our stopped or running container, else
+    a container made and never started), else None."""
     cl = engine.client()
     with engine.docker_errors(f"reading the PostgreSQL version of volume {spec.volume}"):
         ct = engine.get_container(cl, spec.container)
-        if ct is None or not service.is_ours(spec.service, ct.attrs):
+        if ct is not None and not service.is_ours(spec.service, ct.attrs):
             return None
-        mount = next((m.get("Destination") for m in ct.attrs.get("Mounts") or [] if m.get("Name") == spec.volume), None)
-        found = engine.read_file(ct, f"{mount}/PG_VERSION") if mount else None
+        attrs = ct.attrs if ct is not None else {}
+        mount = next((m.get("Destination") for m in attrs.get("Mounts") or [] if m.get("Name") == spec.volume), None)
+        if ct is not None:
+            found = engine.read_file(ct, f"{mount}/PG_VERSION") if mount else None
+        elif engine.lookup(cl.volumes, spec.volume) is not None and engine.lookup(cl.images, spec.image) is not None:
+            reader = {
+                "image": spec.image,
+                "volumes": {spec.volume: {"bind": "/fz-data", "mode": "ro"}},
+                "labels": {service.LABEL: "postgres-upgrade"},
+            }
+            found = engine.read_file(ct := engine.create_container(cl, reader), "/fz-data/PG_VERSION")
+            ct.remove(force=True, v=True)
+        else:
+            return None
         new = image_major(cl, spec.image)
     old = int(found) if found and found.strip().isdigit() else None
     if old is None or new is None or old == new:
         return None
-    return Bump(old, new, (ct.attrs.get("Config") or {}).get("Image", ""), str(mount))
+    return Bump(old, new, (attrs.get("Config") or {}).get("Image", ""), str(mount or ""))
 
 
 def refuse(spec: PostgresSpec) -> None:
     """A Problem naming the bump and the two ways on, before the container is touched."""
     if (bump := container_bump(spec)) is not None:
-        what = f"the data in volume {spec.volume} is PostgreSQL {bump.old} (made by {bump.image}), and {spec.origin('image')} is"
-        fix = WAYS.format(new=bump.new, old=bump.old)
+        made = f"made by {bump.image}" if bump.image else "its container is gone, so which image made it is unknown"
+        what = f"the data in volume {spec.volume} is PostgreSQL {bump.old} ({made}), and {spec.origin('image')} is"
+        fix = WAYS.format(new=bump.new, old=bump.old) if bump.image else NO_IMAGE.format(old=bump.old)
         raise Problem(f"{what} {spec.image}, PostgreSQL {bump.new}", fix, "postgres.image")
 
 

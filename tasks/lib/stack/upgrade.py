@@ -53,6 +53,8 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
     if found is None:
         print(f"nothing to upgrade: volume {spec.volume} holds no data of another PostgreSQL major than {spec.image}")
         return False
+    if not found.image:  # no container says which image made the data
+        bump.refuse(spec)
     kept = left["kept"] if left else f"{spec.volume}-pg{found.old}"
     plan = [
         f"copy volume {spec.volume} (PostgreSQL {found.old}) to volume {kept}, kept" if left is None else f"resume from volume {kept}",
