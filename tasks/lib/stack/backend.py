@@ -294,12 +294,10 @@ def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
     else:
         answers, at = engine_answers()
         name, why = ("docker", f"a Docker engine answered at {at}") if answers else ("local", f"no Docker engine answered at {at}")
-    shown = why
+    shown = f"postgres.backend=auto: {why}" + ("" if memory else "; the first start remembers it")
     if name == "docker" and (kept := local.made_clusters(base)):  # data a user may look for: where it is, how to get back to it
         shown += f" (the local cluster in {programs.display_path(kept[0])} is kept: `inv infra.use local` uses it)"
-    return make(
-        name, s, spec, f"postgres.backend=auto: {shown}" + ("" if memory else "; the first start remembers it"), "" if memory else why
-    )
+    return make(name, s, spec, shown, "" if memory else why)
 
 
 def make(name: str, s: config.Settings, spec: PostgresSpec, why: str, decided: str = "") -> Backend:
@@ -313,8 +311,7 @@ def settle(s: config.Settings, be: Backend) -> None:
     """After auto's first start: remember the backend it chose for this repository."""
     if be.decided and not s.dry:
         remember(s, be.name, be.decided)
+        other = "local" if be.name == "docker" else "docker"
         print(
-            f"postgres.backend=auto: {be.name} from now on for this repository (remembered in {MEMORY} of the state folder;"
-            f" `inv infra.use {'local' if be.name == 'docker' else 'docker'}` switches)",
-            flush=True,
+            f"postgres.backend=auto: {be.name} from now on for this repository (in {MEMORY}; `inv infra.use {other}` switches)", flush=True
         )

@@ -15,9 +15,8 @@ from tasks.lib.problem import Problem
 RECORD = "upgrade.json"
 NO_IMAGE = "`inv infra.up` with postgres.image and postgres.data_dir set to the PostgreSQL {old} image and mount that made it, then `inv infra.upgrade`"
 NO_IMAGE += " without them; or `inv infra.destroy --yes` starts over (deletes it)"
-WAYS = (
-    "`inv infra.upgrade` moves the data to PostgreSQL {new} (the {old} data is kept), or `inv infra.destroy --yes` starts over (deletes it)"
-)
+WAYS = "`inv infra.upgrade` moves the data to PostgreSQL {new} (the {old} data is kept), or `inv infra.destroy --yes` starts over"
+WAYS += " (deletes it)"
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,4 @@ def under_way(state_dir: Path) -> dict | None:
 def refuse_under_way(state_dir: Path) -> None:
     if (left := under_way(state_dir)) is not None:
         what = f"an upgrade to PostgreSQL {left.get('new')} was cut off (recorded in {programs.display_path(record_path(state_dir))});"
-        raise Problem(
-            f"{what} the PostgreSQL {left.get('old')} data is kept in volume {left['kept']}", "`inv infra.upgrade` again finishes it"
-        )
+        raise Problem(f"{what} the PostgreSQL {left.get('old')} data is kept in volume {left['kept']}", "`inv infra.upgrade` finishes it")

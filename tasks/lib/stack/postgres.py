@@ -97,14 +97,11 @@ def use(c, name: str) -> None:
             say(f"{before.name}: not stopped ({what_and_fix(e)[0]})")
     if not s.dry:
         backend.remember(s, name, "chosen with `inv infra.use`", by="infra.use")
-    where = {
-        "docker": f"the container's data stays in volume {spec.volume}",
-        "local": f"the local clusters' data stays in {programs.display_path(local.base_dir(s))}",
-    }
-    say(
-        f"postgres.backend=auto uses {name} for this repository from now on (`inv infra.up` starts it). Nothing is copied:"
-        f" {where[name]}, {where['local' if name == 'docker' else 'docker']}; `inv infra.use {'local' if name == 'docker' else 'docker'}` goes back"
-    )
+    other = "local" if name == "docker" else "docker"
+    base = programs.display_path(local.base_dir(s))
+    where = {"docker": f"the container's data stays in volume {spec.volume}", "local": f"the local clusters' data stays in {base}"}
+    say(f"postgres.backend=auto uses {name} for this repository from now on (`inv infra.up` starts it)")
+    say(f"nothing is copied: {where[name]}, {where[other]}; `inv infra.use {other}` goes back")
 
 
 def upgrade(c, yes: bool) -> None:

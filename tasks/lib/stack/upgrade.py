@@ -19,6 +19,7 @@ from tasks.lib.stack import bump
 from tasks.lib.stack.backend import Backend, ContainerBackend, LocalBackend
 
 DUMP = "fz-upgrade.sql"
+AGAIN = "fix the cause, then `inv infra.upgrade` again"
 
 
 def _wait(db, started: handshake.Server, spec) -> None:
@@ -56,6 +57,7 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
     if not found.image:  # no container says which image made the data
         bump.refuse(spec)
     kept = left["kept"] if left else f"{spec.volume}-pg{found.old}"
+    kept_in = f"the PostgreSQL {found.old} data is kept in volume {kept}"
     plan = [
         f"copy volume {spec.volume} (PostgreSQL {found.old}) to volume {kept}, kept" if left is None else f"resume from volume {kept}",
         f"dump it with {found.image} (pg_dumpall, roles included) and make volume {spec.volume} anew with {spec.image} at {spec.data_dir}",
@@ -66,9 +68,7 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
     cl, client, pw = engine.client(), ["-h", "127.0.0.1", "-U", spec.db.user], {"PGPASSWORD": spec.db.password}
     with engine.docker_errors(f"upgrading volume {spec.volume}"):
         if (vol := engine.lookup(cl.volumes, spec.volume)) and (vol.attrs.get("Labels") or {}).get(service.LABEL) != "postgres-data":
-            raise Problem(
-                f"volume {spec.volume} was not made by inv (no label {service.LABEL}): inv will not replace it", setting="postgres.volume"
-            )
+            raise Problem(f"volume {spec.volume} was not made by inv (no label {service.LABEL}): inv will not replace it")
         if left is None:
             _copy_volume(cl, spec, found, kept)
             state.write_json(record, {"old": found.old, "new": found.new, "image": found.image, "data_dir": found.data_dir, "kept": kept})
@@ -80,22 +80,17 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
         finally:
             service.remove(replace(old.service, volume=""))  # the container only: `kept` stays
         if code != 0:
-            raise Problem(
-                f"pg_dumpall in {old.container} failed (exit {code}): {err.strip()[-300:]}",
-                f"the PostgreSQL {found.old} data is kept in volume {kept}; `inv infra.upgrade` again",
-            )
+            raise Problem(f"pg_dumpall in {old.container} failed (exit {code}): {err.strip()[-300:]}", f"{kept_in}; {AGAIN}")
         _wait(spec.db, be.start(), spec)
         ct = engine.get_container(cl, spec.container)
         engine.put_file(ct, "/tmp", DUMP, dump.encode())
         code, _, err = engine.exec_run(ct, ["psql", "-X", "-q", *client, "-d", "postgres", "-f", f"/tmp/{DUMP}"], pw)
         engine.exec_run(ct, ["rm", "-f", f"/tmp/{DUMP}"])
     if errors := unexpected_errors(err, spec.db.user) or ([f"psql exited {code}"] if code else []):
-        what = f"restoring into PostgreSQL {found.new} failed: {errors[0]}"
-        raise Problem(what, f"the PostgreSQL {found.old} data is kept in volume {kept}; fix the cause, then `inv infra.upgrade` again")
+        raise Problem(f"restoring into PostgreSQL {found.new} failed: {errors[0]}", f"{kept_in}; {AGAIN}")
     state.remove(record)
     print(
-        f"upgraded volume {spec.volume} from PostgreSQL {found.old} to {found.new}; the PostgreSQL {found.old} data is kept in volume {kept}"
-        f" (`docker volume rm {kept}` removes it once you are sure)"
+        f"upgraded volume {spec.volume} from PostgreSQL {found.old} to {found.new}; {kept_in} (`docker volume rm {kept}` removes it once sure)"
     )
     return True
 
@@ -114,8 +109,7 @@ def _copy_volume(cl, spec, found: bump.Bump, kept: str) -> None:
     if code != 0:
         engine.lookup(cl.volumes, kept).remove(force=True)
         raise Problem(
-            f"copying volume {spec.volume} to {kept} failed (exit {code}): {log.strip()[-300:]}",
-            "the data is untouched; fix the cause, then `inv infra.upgrade` again",
+            f"copying volume {spec.volume} to {kept} failed (exit {code}): {log.strip()[-300:]}", f"the data is untouched; {AGAIN}"
         )
 
 
@@ -126,16 +120,15 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
         print(f"nothing to upgrade: no local cluster of a PostgreSQL major older than {spec.binaries.major} and none of it")
         return False
     old_home, old_major = others[0], int(others[0].name)
+    where = programs.display_path(old_home)
     old_bins = binaries.find("", wanted_major=old_major, cache=None if s.dry else s.state_dir / "postgres" / "binaries.json")
     if old_bins.major != old_major:
         what = f"no PostgreSQL {old_major} programs found to read {programs.display_path(old_home)} (found {old_bins.describe()})"
-        raise Problem(
-            what, f"install PostgreSQL {old_major}'s server (apt-get install postgresql-{old_major}, brew install postgresql@{old_major})"
-        )
+        raise Problem(what, f"install PostgreSQL {old_major}'s server (postgresql-{old_major}, postgresql@{old_major}); {AGAIN}")
     stage = replace(spec, base=spec.base / ".upgrade")
     plan = [
-        f"dump {programs.display_path(old_home)} (PostgreSQL {old_major}, {old_bins.bin_dir}) with pg_dumpall, roles included",
-        f"restore it into a new cluster {programs.display_path(spec.home)} ({spec.binaries.describe()}); {programs.display_path(old_home)} is kept",
+        f"dump {where} (PostgreSQL {old_major}, {old_bins.bin_dir}) with pg_dumpall, roles included",
+        f"restore it into a new cluster {programs.display_path(spec.home)} ({spec.binaries.describe()}); {where} is kept",
     ]
     if not _ask(s, plan, f"Upgrade the local cluster from PostgreSQL {old_major} to {spec.binaries.major}?", yes):
         return False
@@ -151,19 +144,15 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
     done = cluster.run(spec, [spec.binaries.program("psql"), "-X", "-q", *pg, "-d", "postgres", "-f", str(dump)], "psql", password=True)
     if errors := unexpected_errors(done.stderr, spec.db.user):
         _clear_stage(stage)
-        raise Problem(
-            f"restoring into PostgreSQL {spec.binaries.major} failed: {errors[0]}",
-            f"{programs.display_path(old_home)} is untouched; fix the cause, then again",
-        )
+        raise Problem(f"restoring into PostgreSQL {spec.binaries.major} failed: {errors[0]}", f"{where} is untouched; {AGAIN}")
     _stop(stage)
     if spec.home.is_dir() and not any(spec.home.iterdir()):
         spec.home.rmdir()
     os.rename(stage.home, spec.home)
     shutil.rmtree(stage.base, ignore_errors=True)
-    where = programs.display_path(old_home)
+    new = f"{spec.binaries.major} ({programs.display_path(spec.home)})"
     print(
-        f"upgraded the local cluster from PostgreSQL {old_major} ({where}) to {spec.binaries.major} ({programs.display_path(spec.home)});"
-        f" {where} is kept, stopped (`rm -rf {where}` removes it once you are sure)"
+        f"upgraded the local cluster from PostgreSQL {old_major} ({where}) to {new}; {where} is kept (`rm -rf {where}` removes it once sure)"
     )
     return True
 
