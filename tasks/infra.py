@@ -45,7 +45,23 @@ def logs(c, tail="100", follow=False):
     postgres.print_logs(c, tail, follow)
 
 
-ns = Collection("infra", up, down, destroy, status, logs)
+@task(help={"backend": "docker or local."})
+def use(c, backend):
+    """Use this backend for this repository from now on (postgres.backend=auto); stops the other one, keeping its data."""
+    from tasks.lib.stack import postgres
+
+    postgres.use(c, backend)
+
+
+@task(help={"yes": "Do not ask: upgrade right away (the old data is kept either way)."})
+def upgrade(c, yes=False):
+    """Move Postgres's data to the major the repository now runs (dump and restore); keeps the old data, named by its major."""
+    from tasks.lib.stack import postgres
+
+    postgres.upgrade(c, yes)
+
+
+ns = Collection("infra", up, down, destroy, status, logs, use, upgrade)
 ns.configure(
     {
         "postgres": {

@@ -250,3 +250,33 @@ def test_a_config_json_that_is_not_json_is_one_line(project, contexts):
     isolate(project, contexts)
     (contexts.config_dir / "config.json").write_text('{"currentContext": "fzlink",')
     one_line_failure(project.inv("infra.up"), f"{contexts.config_dir}/config.json is not valid JSON")
+
+
+# ------------------------------------------------------------ auto remembers docker
+
+
+def test_a_remembered_docker_backend_never_falls_back_to_a_local_cluster(pg_project, docker_client, contexts):
+    # Docker Desktop not started yet, after a docker-backed up: one line, no local cluster made.
+    p, name = pg_project, pg_project.container_name
+    isolate(p, contexts)
+    del p.env["INVOKE_POSTGRES_BACKEND"]  # auto
+    contexts.use("fzlink")
+    up = p.inv("infra.up", check=True)
+    assert "postgres.backend=auto: docker from now on for this repository" in up.stdout
+    contexts.use("fzgone")  # the engine is stopped, as far as this project can tell
+    for task in ("dev.up", "infra.up"):
+        proc = p.inv(task)
+        assert_fails(
+            proc,
+            f"Docker engine not reachable at unix://{contexts.gone}",
+            f"`inv infra.use local` to switch to a local cluster on purpose (this data stays in volume {name}-data)",
+        )
+        assert [ln for ln in proc.stderr.splitlines() if "Docker" in ln or "docker" in ln] == [proc.stderr.splitlines()[-1]]
+        assert not (p.root / ".inv" / "postgres").exists(), proc.stdout
+    status = p.inv("infra.status")
+    assert "Docker engine not reachable" in status.stderr and "Traceback" not in status.stderr
+    doctor = p.inv("doctor", timeout=120).stdout
+    assert "postgres backend" in doctor and "docker (postgres.backend=auto: docker, remembered in .inv/backend.json" in doctor
+    assert "or `inv infra.use local` (the container's data stays in its volume)" in doctor, doctor
+    contexts.use("fzlink")
+    assert "already running" in p.inv("infra.up", check=True).stdout

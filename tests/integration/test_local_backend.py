@@ -208,12 +208,12 @@ def test_binaries_of_another_major_never_hide_the_cluster_it_made(require_mix):
         p.inv("db.seed", check=True)
         p.env["INVOKE_POSTGRES_BIN_DIR"] = str(local_bin_dir("wheel"))
         running = p.inv("infra.up")
-        assert_fails(running, "the local cluster of PostgreSQL 15 in .inv/postgres/15 is running", "`inv infra.down` (its data is kept)")
+        assert_fails(running, "the local cluster's data in .inv/postgres/15 is PostgreSQL 15 (its server runs", "`inv infra.upgrade`")
         down = p.inv("infra.down", check=True)  # stops the 15 server though the programs are 18's
         assert "stopped the local Postgres server" in down.stdout and ".inv/postgres/15/data" in down.stdout
         assert not any(p.root.glob(".inv/postgres/*/data/postmaster.pid"))
         stopped = p.inv("infra.up")
-        assert_fails(stopped, "was made by PostgreSQL 15", "set postgres.bin_dir", "mv ")
+        assert_fails(stopped, "is PostgreSQL 15, and this run would use PostgreSQL 18", "set postgres.bin_dir", "`inv infra.destroy --yes`")
         assert not (p.root / ".inv" / "postgres" / "18").exists()
         p.env["INVOKE_POSTGRES_BIN_DIR"] = str(DEBIAN_BIN)
         assert "already seeded" in p.inv("db.seed", check=True).stdout
@@ -373,27 +373,58 @@ def test_down_during_the_first_ups_initdb_waits_then_stops_what_it_started(local
     assert " started, " in p.inv("infra.up", check=True).stdout
 
 
-def test_auto_picks_local_without_an_engine_and_says_why(require_mix):
+def test_auto_decides_once_and_remembers_it(require_mix, tmp_path):
+    # No engine at first (the current context's socket is missing): local, remembered.
+    from .test_docker_context import add_context, use
+
     p = make_local_project("debian")
+    config_dir = tmp_path / "docker-config"
+    add_context(config_dir, "fzgone", f"unix://{tmp_path}/missing.sock")
+    use(config_dir, "fzgone")
     try:
         p.env.pop("INVOKE_POSTGRES_BACKEND")
-        p.env["DOCKER_HOST"] = f"unix://{p.root}/no-engine.sock"
+        for key in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+            p.env.pop(key, None)
+        p.env["DOCKER_CONFIG"] = str(config_dir)
         up = p.inv("infra.up", check=True)
-        assert "postgres.backend=auto: no Docker engine answers at unix://" in up.stdout
+        assert "postgres.backend=auto: no Docker engine answered at unix://" in up.stdout
+        assert "postgres.backend=auto: local from now on for this repository" in up.stdout
+        assert '"backend": "local"' in (p.root / ".inv" / "backend.json").read_text()
         status = p.inv("dev.status", check=True).stdout
         assert "local cluster .inv/postgres/" in status and "running" in status
         doctor = p.inv("doctor")
-        assert "postgres backend" in doctor.stdout and "local (postgres.backend=auto" in doctor.stdout
+        assert "local (postgres.backend=auto: local, remembered in .inv/backend.json" in doctor.stdout
         assert "FAIL" not in doctor.stdout.split("elixir root")[0], doctor.stdout
-        # A running local cluster stays in use, engine or not.
-        del p.env["DOCKER_HOST"]
-        again = p.inv("infra.up", check=True)
-        assert "postgres.backend=auto: the local cluster in .inv/postgres/" in again.stdout and "is running" in again.stdout
-        # Stopped, with an engine: docker, and the kept cluster is named.
+        # The engine is back, the cluster stopped: still local (nothing changes behind the user's back).
+        del p.env["DOCKER_CONFIG"]
         p.inv("infra.down", check=True)
         status = p.inv("infra.status").stdout
-        assert re.search(r"^backend +docker \(postgres.backend=auto: a Docker engine answers", status, re.M), status
-        assert "the stopped local cluster in .inv/postgres/15 is kept: postgres.backend=local uses it" in status
+        assert re.search(r"^backend +local \(postgres.backend=auto: local, remembered in .inv/backend.json", status, re.M), status
+        again = p.inv("infra.up", check=True)
+        assert "local cluster .inv/postgres/15/data started" in again.stdout and "from now on" not in again.stdout
+        # An unknown DOCKER_CONTEXT set by the user means docker, and is an error naming it.
+        assert_fails(
+            p.inv("infra.status", env={"DOCKER_CONTEXT": "nosuchctx"}), "Docker context nosuchctx (from DOCKER_CONTEXT) does not exist"
+        )
+        p.env["DOCKER_CONFIG"] = str(config_dir)  # a DOCKER_CONTEXT whose engine is gone: an error naming it, no local cluster used
+        dead = p.inv("infra.up", env={"DOCKER_CONTEXT": "fzgone"})
+        assert_fails(dead, f"Docker engine not reachable at unix://{tmp_path}/missing.sock (context fzgone, from DOCKER_CONTEXT)")
+        del p.env["DOCKER_CONFIG"]
+        # Switching on purpose stops the local server and says where each one's data is.
+        switched = p.inv("infra.use", "docker", check=True)
+        assert "stopped the local Postgres server" in switched.stdout, switched.stdout
+        assert "postgres.backend=auto uses docker for this repository from now on" in switched.stdout
+        assert "the local clusters' data stays in .inv/postgres" in switched.stdout and "`inv infra.use local` goes back" in switched.stdout
+        assert not pidfile_exists(p)
+        status = p.inv("infra.status").stdout
+        assert re.search(
+            r"^backend +docker \(postgres.backend=auto: docker, remembered in .inv/backend.json \(chosen with `inv infra.use`", status, re.M
+        )
+        assert "uses local" in p.inv("infra.use", "local", check=True).stdout
+        assert_fails(p.inv("infra.use", "podman"), "inv infra.use podman: expected docker or local")
+        assert_fails(
+            p.inv("infra.use", "docker", env={"INVOKE_POSTGRES_BACKEND": "local"}), "postgres.backend=local (from INVOKE_POSTGRES_BACKEND)"
+        )
     finally:
         stop_local(p)
         shutil.rmtree(p.base, ignore_errors=True)

@@ -68,6 +68,7 @@ def test_state_folder_that_is_a_file(project, require_mix):
     assert f"state      cannot write the state folder {state} (a file is in the way)" in status.stdout
     assert "deps       will run" in status.stdout
     assert warnings(status) == [
+        "warning: ignoring .inv/backend.json (.inv is a file, not a folder): postgres.backend=auto decides again",
         "warning: ignoring .inv/fingerprints/deps.json (.inv is a file, not a folder): the step runs",
         "warning: ignoring .inv/fingerprints/setup.json (.inv is a file, not a folder): the step runs",
     ]

@@ -267,21 +267,46 @@ def test_backend_named_is_taken_as_said():
 def test_auto_prefers_a_running_local_cluster_then_an_engine(monkeypatch, tmp_path):
     from tasks.lib.pglocal import server
 
+    for key in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(backend, "remembered", lambda s: None)
     monkeypatch.setattr(server, "running_clusters", lambda base: [])
     monkeypatch.setattr(server, "made_clusters", lambda c: [])
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "unix:///var/run/docker.sock (default)"))
     choice = backend.choose(settings())
-    assert (
-        choice.name == "docker" and choice.why == "postgres.backend=auto: a Docker engine answers at unix:///var/run/docker.sock (default)"
-    )
+    assert choice.name == "docker" and choice.decided == "a Docker engine answered at unix:///var/run/docker.sock (default)"
+    assert choice.why == f"postgres.backend=auto: {choice.decided}; the first start remembers it"
     monkeypatch.setattr(server, "made_clusters", lambda c: [Path("/x/.inv/postgres/18")])
-    assert "the stopped local cluster in /x/.inv/postgres/18 is kept: postgres.backend=local uses it" in backend.choose(settings()).why
+    assert "the local cluster in /x/.inv/postgres/18 is kept: `inv infra.use local` uses it" in backend.choose(settings()).why
     monkeypatch.setattr(backend, "engine_answers", lambda: (False, "unix:///nowhere (DOCKER_HOST)"))
     choice = backend.choose(settings())
-    assert choice.local and choice.why == "postgres.backend=auto: no Docker engine answers at unix:///nowhere (DOCKER_HOST)"
+    assert choice.local and choice.no_engine and choice.decided == "no Docker engine answered at unix:///nowhere (DOCKER_HOST)"
     monkeypatch.setattr(server, "running_clusters", lambda base: [(tmp_path / ".inv" / "postgres" / "18", None)])
     monkeypatch.setattr(backend, "engine_answers", lambda: (True, "x"))
     assert backend.choose(settings()).local
+    # DOCKER_HOST or DOCKER_CONTEXT set by the user means docker, a running local cluster or not.
+    monkeypatch.setenv("DOCKER_CONTEXT", "nosuchctx")
+    choice = backend.choose(settings())
+    assert choice.name == "docker" and choice.decided == "DOCKER_CONTEXT is set (from the shell environment)"
+
+
+def test_auto_keeps_what_it_remembered(monkeypatch):
+    from tasks.lib.pglocal import server
+
+    for key in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(server, "running_clusters", lambda base: [("running", None)])
+    memory = {"backend": "docker", "why": "a Docker engine answered at x", "by": "auto", "at": "2026-12-07T12:00:00+00:00"}
+    monkeypatch.setattr(backend, "remembered", lambda s: memory)
+    choice = backend.choose(settings())
+    assert choice.name == "docker" and choice.decided == "" and "remembered in .inv/backend.json" in choice.why
+    memory.update(backend="local")
+    assert backend.choose(settings()).local
+    monkeypatch.setenv("DOCKER_HOST", "unix:///x.sock")  # the user's engine wins over auto's old pick, not over infra.use
+    assert backend.choose(settings()).name == "docker" and backend.choose(settings()).decided == ""
+    memory.update(by="infra.use")
+    assert backend.choose(settings()).local
+    assert backend.choose(settings(backend="docker")).name == "docker"  # the setting wins over everything
 
 
 def test_engine_ping_without_a_socket_is_false(monkeypatch, tmp_path):
@@ -299,7 +324,7 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
     from tasks.lib.pglocal import server
     from tasks.lib.stack import postgres
 
-    why = "postgres.backend=auto: no Docker engine answers at unix:///x.sock (the default)"
+    why = "postgres.backend=auto: no Docker engine answered at unix:///x.sock (the default)"
     monkeypatch.setattr(backend, "choose", lambda s, spec: backend.LocalBackend(s, spec, why, auto=True, no_engine=True))
 
     def no_programs(s, find_account=True):
@@ -312,7 +337,7 @@ def test_auto_without_engine_or_programs_names_both_fixes(monkeypatch):
         postgres.bring_up(context())
     msg = e.value.message
     assert (
-        "Fix: install PostgreSQL's server. Or start the Docker engine: postgres.backend=auto: no Docker engine answers at unix:///x.sock"
+        "Fix: install PostgreSQL's server. Or start the Docker engine: postgres.backend=auto: no Docker engine answered at unix:///x.sock"
         in msg
     )
     why = "postgres.backend=local from INVOKE_POSTGRES_BACKEND"
@@ -345,8 +370,12 @@ def test_another_majors_cluster_is_named_with_the_way_out(tmp_path):
     (other / "data" / "PG_VERSION").write_text("15\n")
     with pytest.raises(Exit) as e:
         server.check_other_majors(s)
-    assert e.value.setting == "postgres.bin_dir" and "was made by PostgreSQL 15" in e.value.what
-    assert f"mv {other} {other}-old" in e.value.fix and "infra.down" not in e.value.fix
+    assert e.value.setting == "postgres.bin_dir" and f"the local cluster's data in {other} is PostgreSQL 15, and this run" in e.value.what
+    assert "would use PostgreSQL 18" in e.value.what and "mv " not in e.value.fix
+    assert (
+        "`inv infra.upgrade` moves the data to PostgreSQL 18 (the 15 cluster is kept), or `inv infra.destroy --yes` starts over"
+        in e.value.fix
+    )
     (s.data).mkdir(parents=True)
     (s.data / "PG_VERSION").write_text("9\n")
     server.check_other_majors(s)  # this major's cluster exists: the other one is not in the way

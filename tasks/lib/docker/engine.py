@@ -46,6 +46,10 @@ def unreachable_fix(ep: endpoints.Endpoint, reason: str) -> str:
     return "start it (Docker Desktop, `sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST at a running engine"
 
 
+class Unreachable(Problem):
+    """No engine answers where the endpoint says."""
+
+
 _client = None
 _client_endpoint: endpoints.Endpoint | None = None
 
@@ -68,7 +72,7 @@ def client():
         with pywarnings.catch_warnings():  # the SDK leaves its half-made client's socket to the garbage collector
             pywarnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
-        raise Problem(f"Docker engine not reachable at {ep.describe()}: {reason}", unreachable_fix(ep, reason))
+        raise Unreachable(f"Docker engine not reachable at {ep.describe()}: {reason}", unreachable_fix(ep, reason))
     _client, _client_endpoint = cl, ep
     return cl
 
@@ -238,3 +242,51 @@ def pull_image(cl, image: str) -> None:
         pull.show(cl.api.pull(repo, tag=tag or "latest", stream=True, decode=True), f"{repo}:{tag or 'latest'}")
     except (docker.errors.DockerException, OSError, pull.StreamError) as e:
         raise PullFailed(e) from e
+
+
+def exec_run(ct, argv: list[str], environment: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run ``argv`` in the running container: its exit code, stdout and stderr."""
+    code, (out, err) = ct.exec_run(argv, environment=environment, stdout=True, stderr=True, demux=True)
+    return code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
+
+
+def read_file(ct, path: str) -> bytes | None:
+    """The file at ``path`` in the container (running or not: its volumes too), or None when there is none."""
+    import io
+    import tarfile
+
+    import docker.errors
+
+    try:
+        stream, _ = ct.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.next()
+        f = tar.extractfile(member) if member is not None else None
+        return f.read() if f is not None else None
+
+
+def put_file(ct, folder: str, name: str, data: bytes) -> None:
+    """Write ``data`` as ``folder/name`` (mode 0644) into the container."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    ct.put_archive(folder, buf.getvalue())
+
+
+def run_once(cl, kwargs: dict) -> tuple[int, str]:
+    """A one-off container (``kwargs`` as for create_container): run to its end, removed with its anonymous volumes; exit code, log."""
+    ct = create_container(cl, {**kwargs, "detach": True})
+    try:
+        ct.start()
+        code = ct.wait().get("StatusCode", 1)
+        return code, ct.logs(stdout=True, stderr=True).decode(errors="replace")
+    finally:
+        with contextlib.suppress(Exception):
+            ct.remove(force=True, v=True)

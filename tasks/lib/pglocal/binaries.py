@@ -52,16 +52,19 @@ def parse_version(text: str) -> tuple[str, int] | None:
 
 
 def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | None:
-    """The binaries in ``folder``, or None. ``cache`` keeps `postgres --version` (7-30 ms warm) while the program's size and mtime stay."""
+    """The binaries in ``folder``, or None. ``cache`` keeps `postgres --version` (7-30 ms warm) per folder while the program's size
+    and mtime stay."""
     if not complete(folder):
         return None
     st = (folder / "postgres").stat()
-    key = [str(folder), st.st_size, st.st_mtime_ns]
+    key = [st.st_size, st.st_mtime_ns]
     try:
         cached = json.loads(cache.read_text()) if cache else None
     except (OSError, ValueError):
         cached = None
-    text = cached[3] if isinstance(cached, list) and len(cached) == 4 and cached[:3] == key else None
+    cached = cached if isinstance(cached, dict) else {}
+    entry = cached.get(str(folder))
+    text = entry[2] if isinstance(entry, list) and len(entry) == 3 and entry[:2] == key else None
     if text is None:
         try:
             done = programs.capture([str(folder / "postgres"), "--version"], timeout=20, ok=None)
@@ -71,7 +74,7 @@ def probe(folder: Path, source: str, cache: Path | None = None) -> Binaries | No
         with suppress(OSError):  # a cache: never a reason to fail
             if cache and parse_version(text):
                 cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_text(json.dumps([*key, text]))
+                cache.write_text(json.dumps({**cached, str(folder): [*key, text]}))
     found = parse_version(str(text))
     return Binaries(folder, found[0], found[1], source) if found else None
 
@@ -126,7 +129,7 @@ def _candidates(wanted_major: int | None) -> Iterator[tuple[Path | None, str]]:
 
 
 def find(setting: str = "", setting_origin: str = SETTING, wanted_major: int | None = None, cache: Path | None = None) -> Binaries:
-    """The first complete set of server programs, or a Problem saying where we looked."""
+    """The first complete set of server programs of ``wanted_major`` (else of any), or a Problem saying where we looked."""
     if setting:
         folder = Path(os.path.expanduser(setting))
         missing = [name for name in PROGRAMS if not os.access(folder / name, os.X_OK)]
@@ -139,12 +142,16 @@ def find(setting: str = "", setting_origin: str = SETTING, wanted_major: int | N
             raise Problem(what, setting=SETTING)
         return found
     looked: list[str] = []
+    first = None
     for candidate, source in _candidates(wanted_major):
         if candidate is None or str(candidate) in looked:
             continue
         looked.append(str(candidate))
         found = probe(candidate, source, cache)
-        if found is not None:
-            return found
+        if found is not None and (wanted_major in (None, found.major)):
+            return found  # the repository's major wherever it is found
+        first = first or found
+    if first is not None:
+        return first
     where = f" (looked in {', '.join(looked)})" if looked else " (none on PATH, no pg_config, no install folder, no wheel)"
     raise Problem(f"no PostgreSQL server programs found for the local cluster{where}", INSTALL, SETTING)

@@ -239,11 +239,13 @@ def stop_server(pid: int, sig: int = signal.SIGINT, timeout: float = 60.0) -> bo
     return not alive(pid)
 
 
-def _run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, dies_with_us: bool = False):
-    """Run a server program as the account, no secrets, locale C; ``dies_with_us``: initdb, never pg_ctl start (its server outlives us)."""
+def run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, dies_with_us: bool = False, password: bool = False):
+    """Run a server program as the account, locale C, no secrets (``password``: PGPASSWORD, for a client); ``dies_with_us``: initdb,
+    never pg_ctl start (its server outlives us)."""
     from tasks.lib.supervise import lifeline
 
     env = {"LC_ALL": "C", "LANG": "C", **{k: v for k, v in os.environ.items() if k in ("PATH", "TZ")}}
+    env.update({"PGPASSWORD": spec.db.password} if password else {})
     extra = {**spec.account.popen_kwargs(), "preexec_fn": lifeline.preexec() if dies_with_us else None}
     try:
         done = subprocess.run(
@@ -256,12 +258,13 @@ def _run(spec: LocalSpec, argv: list[str], what: str, text: str | None = None, d
     if done.returncode != 0:
         said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
         raise Problem(programs.failure(what, done.returncode, " / ".join(said[-3:])[-400:]))
+    return done
 
 
 def write_as_account(spec: LocalSpec, path: Path, text: str, append: bool = False) -> None:
     """Mode 0600, as the account: root writing in its folder could be pointed anywhere by a planted link."""
     script = f'umask 077 && cat {">>" if append else ">"} "$1"'
-    _run(spec, ["/bin/sh", "-c", script, "sh", str(path)], f"cannot write {path} as {spec.account.name}: sh", text)
+    run(spec, ["/bin/sh", "-c", script, "sh", str(path)], f"cannot write {path} as {spec.account.name}: sh", text)
 
 
 def private_folder(spec: LocalSpec, folder: Path, what: str) -> None:
@@ -315,7 +318,7 @@ def initdb(spec: LocalSpec) -> None:
     try:
         write_as_account(spec, pwfile, spec.db.password + "\n")
         print(f"making the local cluster in {programs.display_path(spec.data)} (initdb, PostgreSQL {spec.binaries.version})", flush=True)
-        _run(spec, argv, "initdb", dies_with_us=True)
+        run(spec, argv, "initdb", dies_with_us=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -331,5 +334,5 @@ def start(spec: LocalSpec) -> int:
     private_folder(spec, spec.socket_dir, "the socket folder")
     write_as_account(spec, spec.data / CONF_NAME, spec.conf())
     before = log_size(spec)
-    _run(spec, [spec.binaries.program("pg_ctl"), "start", "-D", str(spec.data), "-l", str(spec.log), "-W", "-s"], "pg_ctl start")
+    run(spec, [spec.binaries.program("pg_ctl"), "start", "-D", str(spec.data), "-l", str(spec.log), "-W", "-s"], "pg_ctl start")
     return before

@@ -65,17 +65,22 @@ def check_port(spec: LocalSpec) -> None:
 
 
 def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.Server | None = None) -> Problem:
-    where = programs.display_path(other)
-    what = f"the local cluster in {where} was made by PostgreSQL {major}"
-    if running is not None:
-        what = f"the local cluster of PostgreSQL {major} in {where} is running (pid {running.pid})"
+    where, new = programs.display_path(other), spec.binaries.major
     if other == spec.data:  # the cluster of this major's folder: its files say otherwise
-        way_out = "`inv infra.destroy` to start over (deletes its data)"
-    else:
-        down = "`inv infra.down` (its data is kept) and " if running else ""
-        way_out = f"{down}move it aside (mv {other} {other}-old) to start a new PostgreSQL {spec.binaries.major} cluster"
-    fix = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or {way_out}"
-    return Problem(f"{what}, and the programs found now are {spec.binaries.describe()}", fix, BIN_DIR)
+        fix = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or `inv infra.destroy` to start over (deletes its data)"
+        return Problem(
+            f"the local cluster in {where} was made by PostgreSQL {major}, and the programs found now are {spec.binaries.describe()}",
+            fix,
+            BIN_DIR,
+        )
+    runs = f" (its server runs, pid {running.pid})" if running is not None else ""
+    what = f"the local cluster's data in {where} is PostgreSQL {major}{runs}, and this run would use PostgreSQL {new} ({spec.binaries.describe()})"
+    fix = f"`inv infra.upgrade` moves the data to PostgreSQL {new} (the {major} cluster is kept), or `inv infra.destroy --yes` starts over"
+    return Problem(what, f"{fix} (deletes it); or set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep it as it is", BIN_DIR)
+
+
+def other_majors(spec: LocalSpec) -> list[Path]:
+    return [home for home in made_clusters(spec.base) if home.name != str(spec.binaries.major)]
 
 
 def check_major(spec: LocalSpec) -> None:
@@ -85,7 +90,7 @@ def check_major(spec: LocalSpec) -> None:
 
 def check_other_majors(spec: LocalSpec) -> None:
     """Another major's cluster: running (it holds the port), or the only one (its data would seem lost behind a new empty one)."""
-    others = [home for home in made_clusters(spec.base) if home.name != str(spec.binaries.major)]
+    others = other_majors(spec)
     for other, now in ((home, cluster.server_at(home / "data")) for home in others):
         if now.state == "running":
             raise _made_by_another(spec, other, other.name, now)
@@ -229,29 +234,38 @@ def stop(base: Path) -> list[str]:
     return [f"the local cluster is not running{where}"]
 
 
-def remove(spec: LocalSpec) -> list[str]:
-    cluster.check_ours(spec.home)
+def remove(spec: LocalSpec, home: Path | None = None) -> list[str]:
+    """Remove the cluster in ``home`` (this major's by default) and its socket folder, its server stopped first."""
+    home = home or spec.home
+    cluster.check_ours(home)
     done = []
-    where = programs.display_path(spec.home)
-    with cluster.locked(spec.home):
-        now = cluster.server(spec)
+    where = programs.display_path(home)
+    with cluster.locked(home):
+        now = cluster.server_at(home / "data")
         if now.state == "running" and now.pid is not None:
             if not cluster.stop_server(now.pid, signal.SIGQUIT, timeout=30):
                 what = f"the local Postgres server (pid {now.pid}) did not stop within 30 s, so nothing was removed"
                 raise Problem(what, f"`kill -KILL {now.pid}`, then `inv infra.destroy` again")
             done.append(f"stopped the local Postgres server (pid {now.pid})")
-        exists = spec.home.exists()
+        exists = home.exists()
         if exists:
-            shutil.rmtree(spec.home)
-            shutil.rmtree(spec.socket_dir, ignore_errors=True)
+            shutil.rmtree(home)
+            shutil.rmtree(cluster.socket_dir_for(home / "data"), ignore_errors=True)
         done.append(f"removed the local cluster {where}" if exists else f"the local cluster {where} does not exist")
     return done
+
+
+def destroyed(spec: LocalSpec) -> list[Path]:
+    """What infra.destroy removes: this major's cluster, else (a bump not upgraded) the other majors' whose data it is."""
+    return [spec.home] if cluster.initialised(spec) else (other_majors(spec) or [spec.home])
 
 
 def status_rows(spec: LocalSpec) -> list[tuple[str, str]]:
     rows = [("binaries", spec.binaries.describe())]
     where = programs.display_path(spec.data)
     if not cluster.initialised(spec):
+        if others := other_majors(spec):
+            return [*rows, ("cluster", f"{where}: does not exist; {_made_by_another(spec, others[0], others[0].name)}")]
         return [*rows, ("cluster", f"{where}: does not exist (`inv infra.up` makes it)")]
     rows.append(("cluster", f"{where} (PostgreSQL {cluster.data_major(spec)}, run as {spec.account.name})"))
     now = cluster.server(spec)

@@ -3,18 +3,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import datetime, timezone
 
 from invoke import Exit
 
-from tasks.lib import config, console, programs, state
+from tasks.lib import config, console, envfile, programs, state
 from tasks.lib.database import handshake, server
 from tasks.lib.database.server import PostgresSpec
 from tasks.lib.docker import engine, ports, service
 from tasks.lib.pglocal import account, cluster
 from tasks.lib.pglocal import server as local
 from tasks.lib.problem import Problem, what_and_fix
+from tasks.lib.stack import bump
 
 Row = tuple[str, str, str, str]  # doctor's check, status (ok, warn, FAIL), detail, fix
 
@@ -27,6 +30,8 @@ def failed_row(check: str, e: Exit, status: str = "FAIL") -> Row:
 class ContainerBackend:
     name, local = "docker", False
     removing = "remove"  # what destroy does, for its --dry line
+
+    decided = ""  # auto's fresh decision, remembered once Postgres started (settle)
 
     def __init__(self, spec: PostgresSpec, why: str, auto: bool = False):
         self.spec, self.why, self.auto, self.svc = spec, why, auto, spec.service
@@ -58,11 +63,23 @@ class ContainerBackend:
 
     def plan(self) -> str:
         self.take_over(dry=True)
-        return service.plan(self.svc)
+        plan = service.plan(self.svc)
+        bump.refuse(self.spec)  # --dry fails where the real run would
+        return plan
 
     def start(self) -> handshake.Server:
         self.take_over()
-        status, spec = service.ensure_running(self.svc), self.spec
+        spec = self.spec
+        try:
+            attrs = engine.container_attrs(spec.container)  # stdlib: the warm path asks nothing more
+            if attrs is None or service.differences(self.svc, attrs) or (attrs.get("State") or {}).get("Status") != "running":
+                bump.refuse(spec)
+            status = service.ensure_running(self.svc)
+        except engine.Unreachable as e:
+            if not self.auto:
+                raise
+            switch = f"or `inv infra.use local` to switch to a local cluster on purpose (this data stays in volume {spec.volume})"
+            raise Problem(e.what, f"{e.fix}; {switch}") from None
         return handshake.Server(
             described=f"container {status.name} {status.said}, image {status.image}, published on {status.published}",
             logs=lambda: service.logs_tail(self.svc, 20),
@@ -106,6 +123,10 @@ class ContainerBackend:
             health = st.health or "no healthcheck (the readiness probe is a real handshake)"
             rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
             rows += [("image", st.image), ("health", health)]
+        try:
+            bump.refuse(spec)
+        except Exit as e:
+            rows.append(("data", str(e)))
         return [*rows, ("volume", spec.volume)]
 
     def logs(self, tail: int, follow: bool) -> Iterator[str]:
@@ -118,7 +139,9 @@ class ContainerBackend:
             with engine.docker_errors("asking the engine its version"):
                 version = cl.version().get("Version", "?")
         except Exit as e:  # nothing listening, an unknown context, a broken config.json
-            return [failed_row("docker engine", e)]
+            what, fix = what_and_fix(e)
+            switch = "; or `inv infra.use local` (the container's data stays in its volume)" if self.auto else ""
+            return [("docker engine", "FAIL", what, fix + switch)]
         rows: list[Row] = [("docker engine", "ok", f"Docker {version} at {engine.where()}", "")]
         try:
             status = service.inspect(self.svc)
@@ -126,8 +149,8 @@ class ContainerBackend:
         except Exception:  # a doctor row must not fail the whole report
             status, present = None, False
         pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
-        rows += [("postgres image", *(("ok", spec.image, "") if present else pull)), self._container_row(cl)]
-        return [*rows, self._port_row(cl, status)]
+        rows += [("postgres image", *(("ok", spec.image, "") if present else pull)), self._container_row(cl), self._port_row(cl, status)]
+        return rows + [_checked("postgres data", lambda _: bump.refuse(spec), None, f"volume {spec.volume}: no major bump")]
 
     def _container_row(self, cl) -> Row:
         """What infra.up will find: nothing, this checkout's container, or one it refuses (the checks of ``--dry``)."""
@@ -177,6 +200,7 @@ class ContainerBackend:
 class LocalBackend:
     name, local = "local", True
     removing = "stop the local server and remove"
+    decided = ""
 
     def __init__(self, s: config.Settings, spec: PostgresSpec, why: str, auto: bool = False, no_engine: bool = False):
         self.s, self.spec, self.why, self.auto, self.no_engine = s, spec, why, auto, no_engine
@@ -197,8 +221,9 @@ class LocalBackend:
     def plan(self) -> str:
         return local.plan(self._local())
 
-    def start(self) -> handshake.Server:
-        spec = self._local(find_account=True)
+    def start(self, spec: cluster.LocalSpec | None = None) -> handshake.Server:
+        """This major's cluster, or ``spec``'s (infra.upgrade's old and new ones)."""
+        spec = spec or self._local(find_account=True)
         action, since = local.ensure_running(spec)
         verb = {"recovered": "started after a crash (recovered)", "reused": "already running"}.get(action, action)
         return handshake.Server(
@@ -219,10 +244,11 @@ class LocalBackend:
         return ["the local cluster is not running; nothing to stop"]
 
     def destroy_what(self) -> str:
-        return f"the local cluster {programs.display_path(self._local().home)} (all the database's data)"
+        return f"the local cluster {', '.join(map(programs.display_path, local.destroyed(self._local())))} (all the database's data)"
 
     def destroy(self) -> list[str]:
-        return local.remove(self._local())
+        spec = self._local()
+        return [line for home in local.destroyed(spec) for line in local.remove(spec, home)]
 
     def status_rows(self) -> list[tuple[str, str]]:
         rows = [("backend", f"local ({self.why})")]
@@ -242,11 +268,8 @@ class LocalBackend:
         rows: list[Row] = []
         if self.auto:
             answers, where = engine_answers()
-            if answers:  # auto kept the running local cluster
-                rows.append(("docker engine", "ok", f"answers at {where} (not used: the local cluster is running)", ""))
-            else:
-                fix = "start the engine to use the container instead (postgres.backend=auto picks it when it answers)"
-                rows.append(("docker engine", "warn", f"not answering at {where}: not needed, the local cluster runs Postgres", fix))
+            said = "answers" if answers else "not answering"
+            rows.append(("docker engine", "ok", f"{said} at {where} (not needed: this repository uses the local cluster)", ""))
         try:
             spec = local.local_spec(self.s, find_account=False)
         except Exit as e:
@@ -273,7 +296,7 @@ class LocalBackend:
         if now.state == "stale":
             rows.append(failed_row("local cluster", local.stale_problem(spec, now)))
         elif not cluster.initialised(spec):
-            rows.append(("local cluster", "ok", f"{where}: not made yet (inv infra.up makes it)", ""))
+            rows.append(_checked("local cluster", local.check_other_majors, spec, f"{where}: not made yet (inv infra.up makes it)"))
         else:
             rows.append(_checked("local cluster", local.check_major, spec, f"{where} ({now.state})"))
         if now.state == "running" and now.port == spec.port:
@@ -281,7 +304,7 @@ class LocalBackend:
         return [*rows, _checked("database port", local.check_port, spec, f"{spec.address} free")]
 
 
-def _checked(check: str, run: Callable[[cluster.LocalSpec], None], spec: cluster.LocalSpec, ok_detail: str) -> Row:
+def _checked(check: str, run: Callable, spec: cluster.LocalSpec | None, ok_detail: str) -> Row:
     try:
         run(spec)
     except Exit as e:
@@ -299,29 +322,61 @@ def engine_answers() -> tuple[bool, str]:
 
 
 Backend = ContainerBackend | LocalBackend
+MEMORY = "backend.json"  # in the state folder: auto's decision for this repository
+
+
+def remembered(s: config.Settings) -> dict | None:
+    """auto's earlier decision ({"backend", "why", "by", "at"}), or None."""
+    return state.read_json(s.state_dir / MEMORY, "postgres.backend=auto decides again", lambda d: d.get("backend") in NAMES)
+
+
+def remember(s: config.Settings, name: str, why: str, by: str = "auto") -> None:
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    state.write_json(s.state_dir / MEMORY, {"backend": name, "why": why, "by": by, "at": at})
+
+
+NAMES = ("docker", "local")
 
 
 def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
-    """The backend for this run: postgres.backend, or auto's pick with its reason: a running local
-    cluster stays in use (it holds the port and the data); else docker when an engine answers; else local."""
+    """The backend for this run: postgres.backend, or auto's decision for this repository, made at its first start and
+    remembered in the state folder (`settle`); DOCKER_HOST or DOCKER_CONTEXT set by the user means docker."""
     setting = s.choice("postgres", "backend")
     spec = spec or server.spec_from_config(s)
-    chosen = f"postgres.backend={setting} from {s.origin('postgres', 'backend')}"
-    if setting == "docker":
-        return ContainerBackend(spec, chosen)
-    if setting == "local":
-        return LocalBackend(s, spec, chosen)
+    if setting in NAMES:
+        return make(setting, s, spec, f"postgres.backend={setting} from {s.origin('postgres', 'backend')}")
+    memory, where = remembered(s), programs.display_path(s.state_dir / MEMORY)
+    named = [key for key in ("DOCKER_HOST", "DOCKER_CONTEXT") if os.environ.get(key)]
+    if memory and (memory.get("by") == "infra.use" or not named or memory["backend"] == "docker"):
+        why = f"postgres.backend=auto: {memory['backend']}, remembered in {where} ({memory.get('why')}, {memory.get('at')})"
+        return make(memory["backend"], s, spec, why, decided="")
     base = local.base_dir(s)
     running = local.running_clusters(base)
-    if running:
-        return LocalBackend(
-            s, spec, f"postgres.backend=auto: the local cluster in {programs.display_path(running[0][0])} is running", auto=True
+    if named:
+        name, why = "docker", f"{named[0]} is set (from {envfile.origin(named[0])})"
+    elif running:
+        name, why = "local", f"the local cluster in {programs.display_path(running[0][0])} was running"
+    else:
+        answers, at = engine_answers()
+        name, why = ("docker", f"a Docker engine answered at {at}") if answers else ("local", f"no Docker engine answered at {at}")
+    shown = f"postgres.backend=auto: {why}" + ("" if memory else "; the first start remembers it")
+    if name == "docker" and (kept := local.made_clusters(base)):  # data a user may look for: where it is, how to get back to it
+        shown += f" (the local cluster in {programs.display_path(kept[0])} is kept: `inv infra.use local` uses it)"
+    return make(name, s, spec, shown, "" if memory else why)
+
+
+def make(name: str, s: config.Settings, spec: PostgresSpec, why: str, decided: str = "") -> Backend:
+    auto = why.startswith("postgres.backend=auto")
+    be: Backend = ContainerBackend(spec, why, auto) if name == "docker" else LocalBackend(s, spec, why, auto, "no Docker engine" in decided)
+    be.decided = decided
+    return be
+
+
+def settle(s: config.Settings, be: Backend) -> None:
+    """After auto's first start: remember the backend it chose for this repository."""
+    if be.decided and not s.dry:
+        remember(s, be.name, be.decided)
+        other = "local" if be.name == "docker" else "docker"
+        print(
+            f"postgres.backend=auto: {be.name} from now on for this repository (in {MEMORY}; `inv infra.use {other}` switches)", flush=True
         )
-    answers, where = engine_answers()
-    if answers:
-        why = f"postgres.backend=auto: a Docker engine answers at {where}"
-        kept = local.made_clusters(base)
-        if kept:  # data a user may look for: say where it is and how to get back to it
-            why += f" (the stopped local cluster in {programs.display_path(kept[0])} is kept: postgres.backend=local uses it)"
-        return ContainerBackend(spec, why, auto=True)
-    return LocalBackend(s, spec, f"postgres.backend=auto: no Docker engine answers at {where}", auto=True, no_engine=True)

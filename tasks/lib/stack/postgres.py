@@ -9,12 +9,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from tasks.lib import config, console, readiness
+from invoke import Exit
+
+from tasks.lib import config, console, programs, readiness, state
 from tasks.lib.console import dry
 from tasks.lib.database import Database, handshake, require_local
 from tasks.lib.database.server import spec_from_config, warnings
-from tasks.lib.problem import Problem
-from tasks.lib.stack import backend
+from tasks.lib.pglocal import server as local
+from tasks.lib.problem import Problem, what_and_fix
+from tasks.lib.stack import backend, bump
 
 
 def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
@@ -36,7 +39,9 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
         probe = f"psycopg connect + SELECT 1 every {spec.poll_interval:g} s"
         dry(f"would wait up to {spec.ready_timeout:g} s for Postgres at {db.host}:{db.port} ({probe})")
         return db
+    bump.refuse_under_way(s.state_dir)
     started = be.start()
+    backend.settle(s, be)
     waited = readiness.wait(handshake.target(db, started), spec.ready_timeout, spec.poll_interval, cancelled=cancelled)
     took = f"in {time.monotonic() - start:.2f} s (handshake after {waited:.2f} s of waiting)"
     print(f"Postgres ready at {db.host}:{db.port} ({started.described}) {took}{why}", flush=True)
@@ -69,8 +74,43 @@ def destroy(c, yes: bool) -> None:
         for line in be.destroy():
             print(line)
         shutil.rmtree(s.state_dir / "seeding", ignore_errors=True)  # records of seeds in the data just removed
+        state.remove(bump.record_path(s.state_dir))  # an upgrade cut off: started over instead
     if s.repository().uses_vault:
         vault.stop(vault.spec_from_config(s), s.dry, remove=True)
+
+
+def use(c, name: str) -> None:
+    """infra.use: postgres.backend=auto uses ``name`` for this repository from now on; the one left is stopped, data kept."""
+    s = config.settings(c)
+    if name not in backend.NAMES:
+        raise Problem(f"inv infra.use {name}: expected docker or local", "`inv infra.use docker` or `inv infra.use local`")
+    if (setting := s.choice("postgres", "backend")) != "auto":
+        what = f"postgres.backend={setting} (from {s.origin('postgres', 'backend')}) decides the backend, not `inv infra.use`"
+        raise Problem(what, f"remove that setting (auto is the default), then `inv infra.use {name}` again", "postgres.backend")
+    spec = spec_from_config(s)
+    before, say = backend.choose(s, spec), dry if s.dry else print
+    if before.name != name:
+        try:
+            for line in before.stop(s.dry):
+                say(line)
+        except Exit as e:  # no engine to ask: its container, if any, keeps its data
+            say(f"{before.name}: not stopped ({what_and_fix(e)[0]})")
+    if not s.dry:
+        backend.remember(s, name, "chosen with `inv infra.use`", by="infra.use")
+    other = "local" if name == "docker" else "docker"
+    base = programs.display_path(local.base_dir(s))
+    where = {"docker": f"the container's data stays in volume {spec.volume}", "local": f"the local clusters' data stays in {base}"}
+    say(f"postgres.backend=auto uses {name} for this repository from now on (`inv infra.up` starts it)")
+    say(f"nothing is copied: {where[name]}, {where[other]}; `inv infra.use {other}` goes back")
+
+
+def upgrade(c, yes: bool) -> None:
+    """infra.upgrade: move the data to the PostgreSQL major the repository now runs (asks first), then bring it up."""
+    from tasks.lib.stack import upgrade
+
+    s = config.settings(c)
+    if upgrade.run(s, backend.choose(s), yes):
+        bring_up(c)
 
 
 def print_status(c) -> None:
