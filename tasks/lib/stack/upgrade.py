@@ -102,7 +102,9 @@ def _copy_volume(cl, spec, found: bump.Bump, kept: str) -> None:
         ct.stop(timeout=20)
     if (vol := engine.lookup(cl.volumes, kept)) is not None:
         vol.remove(force=True)  # a copy a cut-off run left; the original is still in place
-    cl.volumes.create(name=kept, labels={service.LABEL: "postgres-data-kept", f"{service.LABEL}.major": str(found.old)})
+    cl.volumes.create(
+        name=kept, labels={service.LABEL: "postgres-data-kept", f"{service.LABEL}.major": str(found.old), **spec.service.checkout_label}
+    )
     volumes = {spec.volume: {"bind": "/from", "mode": "ro"}, kept: {"bind": "/to", "mode": "rw"}}
     copy = {"image": found.image, "entrypoint": ["cp", "-a", "/from/.", "/to/"], "user": "root", "volumes": volumes}
     code, log = engine.run_once(cl, {**copy, "labels": {service.LABEL: "postgres-upgrade"}})
