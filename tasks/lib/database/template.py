@@ -1,0 +1,178 @@
+"""The seeded dev database kept as a template (``firezone_dev__seeded``, connections disallowed) with the key of what
+made it; a reset whose key matches clones it instead of running mix. Also: ending a database's sessions and the
+walsenders of its active slots, which a drop needs (Postgres refuses to drop a database an active logical slot uses,
+even WITH (FORCE))."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tasks.lib.database import Database, sql
+from tasks.lib.database.seeding import SEEDED_BY
+from tasks.lib.database.sql import MAINTENANCE_DB, Unreachable
+from tasks.lib.problem import Problem
+
+SUFFIX = "__seeded"
+KEY_GLOBS = ("priv/repo/**/*", "apps/*/priv/repo/**/*")  # migrations (manual ones too) and seeds
+
+
+def name_for(dbname: str, suffix: str = SUFFIX) -> str:
+    """The template of ``dbname`` (or another of our working names): a name a person reads as what it is."""
+    return dbname[: 63 - len(suffix)] + suffix
+
+
+def key(root: Path, static: bool, major: int) -> dict[str, str]:
+    """What the seeded database depends on, part by part so that a changed part can be named."""
+    files = hashlib.sha256()
+    for p in sorted(p for pattern in KEY_GLOBS for p in root.glob(pattern) if p.is_file()):
+        files.update(f"{p.relative_to(root).as_posix()}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n".encode())
+    lock = root / "mix.lock"
+    return {
+        "migrations and seeds": files.hexdigest()[:16],
+        "mix.lock": hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.is_file() else "absent",
+        "static seeds": "yes" if static else "no",
+        "postgres major": str(major),
+    }
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    exists: bool
+    record: dict | None  # ours: made_by, template_of, key, at; None when absent or not ours
+    size: int
+    major: int  # the server's
+
+    def mismatch(self, want: dict[str, str]) -> str | None:
+        """Why a reset cannot clone it for ``want``; None when it can."""
+        if not self.exists:
+            return f"no template {self.name} yet"
+        if self.record is None:
+            return f"{self.name} exists but inv did not make it (left alone)"
+        have = self.record.get("key") or {}
+        changed = [part for part in want if have.get(part) != want[part]]
+        return f"{', '.join(changed)} changed since {self.name} was made" if changed else None
+
+    def describe(self, root: Path, now: float | None = None) -> str:
+        """``firezone_dev__seeded: 8.1 MB, made 3 min ago, matches the repository``"""
+        if self.record is None:
+            return self.mismatch({}) or ""
+        made = datetime.fromisoformat(str(self.record.get("at"))).timestamp() if self.record.get("at") else 0.0
+        age = max(0.0, (now or time.time()) - made)
+        ago = f"{age / 60:.0f} min" if age < 5400 else f"{age / 3600:.0f} h" if age < 172800 else f"{age / 86400:.0f} days"
+        wrong = self.mismatch(key(root, self.record.get("key", {}).get("static seeds") == "yes", self.major))
+        fits = f"stale: {wrong} (the next db.reset runs mix, then keeps a new one)" if wrong else "matches the repository"
+        return f"{self.name}: {self.size / 1e6:.1f} MB, made {ago} ago, {fits}"
+
+
+def describe(db: Database) -> Template:
+    """The template of ``db`` as the server has it; Unreachable."""
+    name = name_for(db.name)
+    with sql.connect(db, MAINTENANCE_DB) as conn:
+        major, is_template, comment, size = sql.fetch_one(
+            conn,
+            "SELECT current_setting('server_version_num')::int / 10000, d.datistemplate,"
+            " shobj_description(d.oid, 'pg_database'), pg_database_size(d.oid)"
+            " FROM (SELECT 1) one LEFT JOIN pg_database d ON d.datname = %s",
+            (name,),
+        )
+    record = _parse(comment, db.name) if is_template else None
+    return Template(name, is_template is not None, record, size or 0, major)
+
+
+def _parse(comment, dbname: str) -> dict | None:
+    try:
+        data = json.loads(bytes(comment).decode() if isinstance(comment, (bytes, memoryview)) else comment or "")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    ours = isinstance(data, dict) and data.get("made_by") == SEEDED_BY and data.get("template_of") == dbname
+    return data if ours and isinstance(data.get("key"), dict) else None
+
+
+def _exists(conn, name: str) -> bool:
+    return sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (name,)) is not None
+
+
+def _drop(conn, name: str) -> None:
+    """Drop ``name`` if there: the old template or a clone an interrupted run left (our names only)."""
+    if _exists(conn, name):
+        sql.execute(conn, "ALTER DATABASE {} IS_TEMPLATE false", name)
+        sql.execute(conn, "DROP DATABASE {} WITH (FORCE)", name)
+
+
+def end_sessions(conn, dbname: str) -> list[str]:
+    """Refuse new connections to ``dbname``, then end its sessions and the walsenders of its active slots: ``pid 12 (iex)``."""
+    sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS false", dbname)
+    rows = sql.fetch_all(
+        conn,
+        "SELECT pid, coalesce(nullif(application_name, ''), backend_type), pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+        " WHERE pid <> pg_backend_pid() AND (datname = %s OR pid IN (SELECT active_pid FROM pg_replication_slots WHERE database = %s))",
+        (dbname, dbname),
+    )
+    return [f"pid {pid} ({who})" for pid, who, _ in rows]
+
+
+@dataclass
+class Evicted:
+    """``dbname`` refusing connections, its sessions ended, for a block; allowed again after it unless it was dropped."""
+
+    db: Database
+    say: Callable[[str], None]
+
+    def __enter__(self):
+        self.conn = sql.connect(self.db, MAINTENANCE_DB)
+        if _exists(self.conn, self.db.name):
+            ended = end_sessions(self.conn, self.db.name)
+            if ended:
+                self.say(f"ended {len(ended)} session(s) of {self.db.name}: {', '.join(ended)}")
+        return self.conn
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if _exists(self.conn, self.db.name):
+                sql.execute(self.conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", self.db.name)
+        finally:
+            self.conn.close()
+
+
+def restore(db: Database, marker: str, say: Callable[[str], None]) -> None:
+    """Replace ``db`` by a clone of its template, marked seeded (``marker``) before it takes the name: an interruption
+    leaves the old database or the new one under it, never a marked one that is not seeded."""
+    part = name_for(db.name, "__cloning")
+    with sql.connect(db, MAINTENANCE_DB) as conn:
+        _drop(conn, part)
+        sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, name_for(db.name))
+        sql.comment_on_database(conn, part, marker)
+    with Evicted(db, say) as conn:
+        if _exists(conn, db.name):
+            try:
+                sql.execute(conn, "DROP DATABASE {} WITH (FORCE)", db.name)
+            except Unreachable:  # a walsender that ended late still held its slot: once more
+                end_sessions(conn, db.name)
+                sql.execute(conn, "DROP DATABASE {} WITH (FORCE)", db.name)
+        sql.execute(conn, "ALTER DATABASE {} RENAME TO {}", part, db.name)
+
+
+def make(db: Database, parts: dict[str, str], say: Callable[[str], None], evict: bool = False) -> None:
+    """Keep ``db`` (just seeded) as its template under ``parts``, replacing an older one of ours; ``evict``: end the sessions
+    that would stop the copy (a reset's), else a busy database is left as it is. Problem or Unreachable (one line)."""
+    tmpl, part = name_for(db.name), name_for(db.name, "__seeding")
+    record = {"made_by": SEEDED_BY, "template_of": db.name, "key": parts, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    found = describe(db)
+    if found.exists and found.record is None:
+        raise Problem(f"{tmpl} exists but inv did not make it, so no template is kept", f"rename or drop {tmpl} yourself")
+    with sql.connect(db, MAINTENANCE_DB) as conn:
+        _drop(conn, part)
+    with Evicted(db, say) if evict else sql.connect(db, MAINTENANCE_DB) as conn:
+        sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, db.name)
+    with sql.connect(db, MAINTENANCE_DB) as conn:
+        sql.comment_on_database(conn, part, json.dumps(record))
+        sql.execute(conn, "ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", part)
+        _drop(conn, tmpl)
+        sql.execute(conn, "ALTER DATABASE {} RENAME TO {}", part, tmpl)
