@@ -79,7 +79,21 @@ def postgres_rows(s: config.Settings) -> list[Row]:
     except Exit as e:
         what, fix = what_and_fix(e)
         return [Row("postgres backend", FAIL, what, fix)]
-    return [Row("postgres backend", OK, f"{be.name} ({be.why})"), *(Row(*row) for row in be.doctor_rows())]
+    return [Row("postgres backend", OK, f"{be.name} ({be.why})"), *(Row(*row) for row in be.doctor_rows()), *template_row(s)]
+
+
+def template_row(s: config.Settings) -> list[Row]:
+    """The seeded template when Postgres answers: ok, or warn for a database of that name inv did not make."""
+    from tasks.lib.database import sql, template
+
+    try:
+        db = database()
+        found, root = template.describe(db), tool.settings(s).root
+    except (Exit, sql.Unreachable):
+        return []
+    if found.exists and found.record is None:
+        return [Row("db template", WARN, found.describe(root), f"rename or drop {found.name}; inv keeps no template meanwhile")]
+    return [Row("db template", OK, found.describe(root))]
 
 
 def env_rows() -> list[Row]:

@@ -62,13 +62,20 @@ class Template:
     def describe(self, root: Path, now: float | None = None) -> str:
         """``firezone_dev__seeded: 8.1 MB, made 3 min ago, matches the repository``"""
         if self.record is None:
-            return self.mismatch({}) or ""
+            return f"{self.mismatch({})}{'' if self.exists else ' (the next seed or db.reset keeps one)'}"
         made = datetime.fromisoformat(str(self.record.get("at"))).timestamp() if self.record.get("at") else 0.0
         age = max(0.0, (now or time.time()) - made)
         ago = f"{age / 60:.0f} min" if age < 5400 else f"{age / 3600:.0f} h" if age < 172800 else f"{age / 86400:.0f} days"
         wrong = self.mismatch(key(root, self.record.get("key", {}).get("static seeds") == "yes", self.major))
         fits = f"stale: {wrong} (the next db.reset runs mix, then keeps a new one)" if wrong else "matches the repository"
         return f"{self.name}: {self.size / 1e6:.1f} MB, made {ago} ago, {fits}"
+
+
+def status_row(db: Database, root: Path) -> tuple[str, str]:
+    try:
+        return ("template", describe(db).describe(root))
+    except Unreachable as e:
+        return ("template", f"unknown ({e})")
 
 
 def describe(db: Database) -> Template:
@@ -116,6 +123,13 @@ def end_sessions(conn, dbname: str) -> list[str]:
         (dbname, dbname),
     )
     return [f"pid {pid} ({who})" for pid, who, _ in rows]
+
+
+def reopen(db: Database) -> None:
+    """Let connections into ``db`` again when a reset killed mid-way left it refusing them."""
+    with sql.connect(db, MAINTENANCE_DB) as conn:
+        if sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s AND NOT datallowconn", (db.name,)):
+            sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
 
 
 @dataclass

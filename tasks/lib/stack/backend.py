@@ -53,7 +53,7 @@ class ContainerBackend:
         status = service.inspect(self.svc)
         if status is not None and not status.ours:
             raise service.refuse_foreign(self.svc, "remove")
-        return f"container {self.spec.container} and volume {self.spec.volume} (all the database's data)"
+        return f"container {self.spec.container} and volume {self.spec.volume} (all the database's data, the seeded template too)"
 
     def destroy(self) -> list[str]:
         return service.remove(self.svc)
@@ -155,7 +155,7 @@ class LocalBackend:
         return ["the local cluster is not running; nothing to stop"]
 
     def destroy_what(self) -> str:
-        return f"the local cluster {programs.display_path(self._local().home)} (all the database's data)"
+        return f"the local cluster {programs.display_path(self._local().home)} (all the database's data, the seeded template too)"
 
     def destroy(self) -> list[str]:
         return local.remove(self._local())

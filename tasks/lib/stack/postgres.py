@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from invoke import Exit
+
 from tasks.lib import config, console, readiness
 from tasks.lib.console import dry
 from tasks.lib.database import Database, handshake, require_local
@@ -88,8 +90,14 @@ def print_status(c) -> None:
         row = ("database", f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist: {seed}")
     else:
         row = ("database", f"answers at {where}")
-    vault_rows = [vault.status_row(s)] if s.repository().uses_vault else []
-    print(console.table([*backend.choose(s, spec).status_rows(), row, *vault_rows]))
+    rows = [*backend.choose(s, spec).status_rows(), row]
+    if answer.error is None:
+        from tasks.lib.database import template
+        from tasks.lib.mix import tool
+
+        with contextlib.suppress(Exit):  # no Elixir root: no key to compare with
+            rows.append(template.status_row(db, tool.settings(s).root))
+    print(console.table([*rows, *([vault.status_row(s)] if s.repository().uses_vault else [])]))
 
 
 def print_logs(c, tail: str, follow: bool) -> None:

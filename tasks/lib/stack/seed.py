@@ -147,6 +147,8 @@ def seed_once(e: Elixir, force: bool = False) -> str:
             _say(f"cannot check the seed marker ({db.where} does not answer: {err}); the plan assumes it is not seeded")
             marker = None
         if marker is not None:
+            if not e.dry:
+                template.reopen(db)
             return _migrate(e, db, marker)
         said = None if force or e.dry else unfinished(e.state_dir, db)
         if said is not None:

@@ -1,0 +1,163 @@
+"""The seeded template through `inv`: warm resets clone it, a changed migration takes the mix path, a busy database
+(a reconnecting client, a streaming logical slot) is reset anyway, a dropped database comes back from it."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.integration.conftest import accounts, connect, require_program
+
+pytestmark = pytest.mark.integration
+TEMPLATE = "firezone_dev__seeded"
+
+
+@pytest.fixture(autouse=True)
+def _needs_elixir():
+    require_program("mix", "apt-get install elixir")
+    require_program("psql", "apt-get install postgresql-client (the fixture's aliases use it)")
+
+
+def out(proc) -> str:
+    return proc.stdout + proc.stderr
+
+
+def template_row(project, name: str = TEMPLATE):
+    with connect(project, "postgres") as conn:
+        return conn.execute("SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s", (name,)).fetchone()
+
+
+def test_warm_reset_clones_and_a_changed_migration_takes_the_mix_path(stack_project):
+    seeded = stack_project.inv("db.seed", check=True)
+    assert f"kept firezone_dev as template {TEMPLATE}" in seeded.stdout
+    assert template_row(stack_project) == (True, False)
+    rows = accounts(stack_project)
+    with connect(stack_project) as conn:
+        conn.execute("INSERT INTO accounts (id, slug, name) VALUES (gen_random_uuid(), 'mine', 'made by hand')")
+    dry = stack_project.inv("--dry", "db.reset", check=True)
+    assert f"would clone firezone_dev from {TEMPLATE}" in dry.stdout
+    warm = stack_project.inv("db.reset", "--yes", check=True)
+    assert f"cloned from {TEMPLATE}" in warm.stdout and "$ " not in warm.stdout  # mix did not run
+    assert accounts(stack_project) == rows
+    assert "already seeded" in stack_project.inv("db.seed", check=True).stdout
+    status = stack_project.inv("dev.status", check=True).stdout
+    assert f"{TEMPLATE}: " in status and "matches the repository" in status
+
+    migrations = stack_project.root / "elixir" / "apps" / "domain" / "priv" / "repo" / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    (migrations / "20260101000000_add_things.exs").write_text("# a new migration\n")
+    assert "stale: migrations and seeds changed" in stack_project.inv("infra.status", check=True).stdout
+    assert "would run mix (migrations and seeds changed" in stack_project.inv("--dry", "db.reset", check=True).stdout
+    cold = stack_project.inv("db.reset", "--yes", check=True)
+    assert "reset: running mix (migrations and seeds changed" in cold.stdout and "seeded 2 accounts" in cold.stdout
+    assert f"kept firezone_dev as template {TEMPLATE}" in cold.stdout
+    again = stack_project.inv("db.reset", "--yes", check=True)
+    assert f"cloned from {TEMPLATE}" in again.stdout
+    fresh = stack_project.inv("db.reset", "--fresh", "--yes", check=True)
+    assert "reset: running mix (--fresh)" in fresh.stdout and "seeded 2 accounts" in fresh.stdout
+    static = stack_project.inv("db.reset", "--static", "--yes", check=True)
+    assert "running mix (static seeds changed" in static.stdout
+
+    # infra.destroy takes the template with the rest: a new cluster seeds with mix.
+    stack_project.inv("infra.destroy", "--yes", check=True)
+    first = stack_project.inv("db.seed", check=True)
+    assert "seeded 2 accounts" in first.stdout and "kept firezone_dev as template" in first.stdout
+
+
+def test_dev_up_brings_a_dropped_database_back_from_the_template(pg_project):
+    pg_project.inv("db.seed", check=True)
+    rows = accounts(pg_project)
+    with connect(pg_project, "postgres") as conn:
+        conn.execute("DROP DATABASE firezone_dev")
+    up = pg_project.inv("dev.up", "--no-iex", check=True)
+    assert f"seed: firezone_dev cloned from {TEMPLATE}" in up.stdout and "seeded 2 accounts" not in up.stdout
+    assert accounts(pg_project) == rows
+    assert "already seeded" in pg_project.inv("db.seed", check=True).stdout
+
+
+def test_a_foreign_database_with_the_templates_name_is_left_alone(pg_project):
+    pg_project.inv("infra.up", check=True)
+    with connect(pg_project, "postgres") as conn:
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    seeded = pg_project.inv("db.seed", check=True)
+    assert f"not kept as a template: {TEMPLATE} exists but inv did not make it" in seeded.stdout
+    reset = pg_project.inv("db.reset", "--yes", check=True)
+    assert f"running mix ({TEMPLATE} exists but inv did not make it (left alone))" in reset.stdout
+    assert template_row(pg_project) == (False, True)  # still there, untouched
+
+
+def _reconnecting_client(project, stop: threading.Event, connected: list[int]) -> None:
+    while not stop.is_set():
+        try:
+            with connect(project, connect_timeout=1, application_name="reconnecting-client") as conn:
+                conn.execute("SELECT 1")
+                connected.append(1)
+                stop.wait(0.05)
+        except psycopg.Error:
+            stop.wait(0.05)
+
+
+def _start_slot_stream(project) -> subprocess.Popen:
+    """pg_recvlogical streaming a logical slot of firezone_dev (as the portal's replication connections do)."""
+    program = require_program("pg_recvlogical", "apt-get install postgresql-client")
+    base = [program, "-h", "127.0.0.1", "-p", project.env["DATABASE_PORT"], "-U", "postgres", "-d", "firezone_dev", "--slot", "t_slot"]
+    env = {**os.environ, "PGPASSWORD": "postgres", "PGAPPNAME": "slot-stream"}
+    subprocess.run([*base, "--create-slot", "--if-not-exists"], env=env, check=True, capture_output=True)
+    return subprocess.Popen([*base, "--start", "-f", "-"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _slot_active(project) -> bool:
+    with connect(project, "postgres") as conn:
+        row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = 't_slot'").fetchone()
+    return bool(row and row[0])
+
+
+@pytest.mark.parametrize("flags", [(), ("--fresh",)], ids=["template", "mix"])
+def test_reset_ends_a_reconnecting_client_and_a_streaming_slot(pg_project, flags):
+    pg_project.inv("db.seed", check=True)
+    stop, connected = threading.Event(), []
+    client = threading.Thread(target=_reconnecting_client, args=(pg_project, stop, connected), daemon=True)
+    client.start()
+    stream = _start_slot_stream(pg_project)
+    try:
+        deadline = time.monotonic() + 10
+        while not _slot_active(pg_project) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _slot_active(pg_project) and connected
+        proc = pg_project.inv("db.reset", *flags, "--yes", check=True)
+        assert "session(s) of firezone_dev" in proc.stdout and "(slot-stream)" in proc.stdout, out(proc)
+        assert "(reconnecting-client)" in proc.stdout
+        assert [s for _, s in accounts(pg_project)] == ["firezone", "not_firezone"]
+        before = len(connected)
+        time.sleep(0.5)
+        assert len(connected) > before  # the client is let back in
+    finally:
+        stop.set()
+        stream.send_signal(signal.SIGTERM)
+        stream.wait(10)
+        client.join(5)
+
+
+def test_kill_9_during_a_warm_reset_leaves_the_old_database_or_the_new_one(pg_project):
+    pg_project.inv("db.seed", check=True)
+    rows = accounts(pg_project)
+    rng = random.Random(7)
+    for _ in range(6):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.reset", "--yes"], cwd=pg_project.root, env=pg_project.env, stdout=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.15, 0.5))
+        proc.kill()
+        proc.wait()
+        # Whichever it left: a seeded database under the name, answering, with the seed's rows.
+        after = pg_project.inv("db.seed", check=True)
+        assert "already seeded" in after.stdout or "cloned from" in after.stdout, out(after)
+        assert accounts(pg_project) == rows
