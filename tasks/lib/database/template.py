@@ -5,6 +5,7 @@ even WITH (FORCE))."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from tasks.lib.database import Database, sql
 from tasks.lib.database.seeding import SEEDED_BY
@@ -134,13 +136,20 @@ def reopen(db: Database) -> None:
 
 @dataclass
 class Evicted:
-    """``dbname`` refusing connections, its sessions ended, for a block; allowed again after it unless it was dropped."""
+    """``dbname`` refusing connections, its sessions ended, for a block; allowed again after it unless it was dropped.
+    A server that does not answer is said, and the block runs (mix then says what is wrong)."""
 
     db: Database
     say: Callable[[str], None]
+    conn: Any = None
 
     def __enter__(self):
-        self.conn = sql.connect(self.db, MAINTENANCE_DB)
+        try:
+            self.conn = sql.connect(self.db, MAINTENANCE_DB)
+        except Unreachable as e:
+            self.say(f"warning: cannot end the sessions of {self.db.name} ({e})")
+            self.conn = None
+            return None
         if _exists(self.conn, self.db.name):
             ended = end_sessions(self.conn, self.db.name)
             if ended:
@@ -148,6 +157,8 @@ class Evicted:
         return self.conn
 
     def __exit__(self, *exc) -> None:
+        if self.conn is None:
+            return
         try:
             if _exists(self.conn, self.db.name):
                 sql.execute(self.conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", self.db.name)
@@ -164,6 +175,8 @@ def restore(db: Database, marker: str, say: Callable[[str], None]) -> None:
         sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, name_for(db.name))
         sql.comment_on_database(conn, part, marker)
     with Evicted(db, say) as conn:
+        if conn is None:
+            raise Unreachable(f"the server stopped answering before {db.name} was replaced")
         if _exists(conn, db.name):
             try:
                 sql.execute(conn, "DROP DATABASE {} WITH (FORCE)", db.name)
@@ -183,8 +196,9 @@ def make(db: Database, parts: dict[str, str], say: Callable[[str], None], evict:
         raise Problem(f"{tmpl} exists but inv did not make it, so no template is kept", f"rename or drop {tmpl} yourself")
     with sql.connect(db, MAINTENANCE_DB) as conn:
         _drop(conn, part)
-    with Evicted(db, say) if evict else sql.connect(db, MAINTENANCE_DB) as conn:
-        sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, db.name)
+    with Evicted(db, say) if evict else contextlib.nullcontext():
+        with sql.connect(db, MAINTENANCE_DB) as conn:
+            sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, db.name)
     with sql.connect(db, MAINTENANCE_DB) as conn:
         sql.comment_on_database(conn, part, json.dumps(record))
         sql.execute(conn, "ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", part)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -148,7 +149,8 @@ def seed_once(e: Elixir, force: bool = False) -> str:
             marker = None
         if marker is not None:
             if not e.dry:
-                template.reopen(db)
+                with contextlib.suppress(sql.Unreachable):
+                    template.reopen(db)
             return _migrate(e, db, marker)
         said = None if force or e.dry else unfinished(e.state_dir, db)
         if said is not None:
