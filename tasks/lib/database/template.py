@@ -87,7 +87,7 @@ def describe(db: Database) -> Template:
         major, is_template, comment, size = sql.fetch_one(
             conn,
             "SELECT current_setting('server_version_num')::int / 10000, d.datistemplate,"
-            " shobj_description(d.oid, 'pg_database'), pg_database_size(d.oid)"
+            " shobj_description(d.oid, 'pg_database'), CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END"
             " FROM (SELECT 1) one LEFT JOIN pg_database d ON d.datname = %s",
             (name,),
         )
@@ -128,8 +128,8 @@ def end_sessions(conn, dbname: str) -> list[str]:
 
 
 def reopen(db: Database) -> None:
-    """Let connections into ``db`` again when a reset killed mid-way left it refusing them."""
-    with sql.connect(db, MAINTENANCE_DB) as conn:
+    """Let connections into ``db`` again when a reset killed mid-way left it refusing them (quiet when the server does not answer)."""
+    with contextlib.suppress(Unreachable), sql.connect(db, MAINTENANCE_DB) as conn:
         if sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s AND NOT datallowconn", (db.name,)):
             sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
 

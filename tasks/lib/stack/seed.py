@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -113,7 +112,7 @@ def _clone(e: Elixir, db: Database, static: bool, who: str) -> str:
     try:
         template.restore(db, json.dumps(marker), _say)
     except sql.Unreachable as err:
-        raise Problem(f"{who}: cloning {tmpl} failed: {err}", "`inv db.reset --fresh --yes` runs mix instead") from None
+        raise Problem(f"{who}: cloning {tmpl} failed: {err}", f"`{reset_command(static, fresh=True)}` runs mix instead") from None
     _mark_seeded(e, db, static, who, marker)
     took = time.monotonic() - start
     print(f"{who}: {db.name} cloned from {tmpl} in {took:.2f} s (its key matches; `--fresh` runs mix instead)", flush=True)
@@ -124,7 +123,7 @@ def _keep(e: Elixir, db: Database, parts: dict[str, str] | None, evict: bool = F
     """Keep the just-seeded ``db`` as its template; a failure costs only the next reset's speed."""
     tmpl = template.name_for(db.name)
     if e.dry or parts is None:
-        (dry if e.dry else _say)(f"{'would keep' if e.dry else 'not kept:'} {db.name} as template {tmpl}")
+        (dry if e.dry else _say)(f"would keep {db.name} as template {tmpl}" if e.dry else "no template kept: the server did not answer")
         return
     try:
         template.make(db, parts, _say, evict)
@@ -149,8 +148,7 @@ def seed_once(e: Elixir, force: bool = False) -> str:
             marker = None
         if marker is not None:
             if not e.dry:
-                with contextlib.suppress(sql.Unreachable):
-                    template.reopen(db)
+                template.reopen(db)
             return _migrate(e, db, marker)
         said = None if force or e.dry else unfinished(e.state_dir, db)
         if said is not None:
