@@ -161,3 +161,27 @@ def test_kill_9_during_a_warm_reset_leaves_the_old_database_or_the_new_one(pg_pr
         after = pg_project.inv("db.seed", check=True)
         assert "already seeded" in after.stdout or "cloned from" in after.stdout, out(after)
         assert accounts(pg_project) == rows
+
+
+def test_test_partitions_are_cloned_from_one_migrated_template(pg_project):
+    p = pg_project
+    first = p.inv("elixir.test", "-n", "3", check=True)
+    assert "tests: no template firezone_test__migrated yet; migrating firezone_test once, then cloning it" in first.stdout
+    for i in (1, 2, 3):
+        assert f"tests: firezone_test_p{i} cloned from firezone_test__migrated" in first.stdout
+    assert "mix test: all 3 partitions passed" in first.stdout
+    again = p.inv("elixir.test", "-n", "3", check=True)
+    assert "cloned" not in again.stdout and "migrating firezone_test once" not in again.stdout
+    with connect(p, "postgres") as conn:
+        conn.execute("DROP DATABASE firezone_test_p2")
+    one = p.inv("elixir.test", "-n", "3", check=True)
+    assert "tests: firezone_test_p2 cloned from" in one.stdout and "migrating" not in one.stdout
+    migrations = p.root / "elixir" / "apps" / "domain" / "priv" / "repo" / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    (migrations / "20260101000000_add_things.exs").write_text("# a new migration\n")
+    with connect(p, "postgres") as conn:
+        for i in (1, 2, 3):
+            conn.execute(f"DROP DATABASE firezone_test_p{i}")
+    changed = p.inv("elixir.test", "-n", "3", check=True)
+    assert "migrations and seeds changed since firezone_test__migrated was made; migrating firezone_test once" in changed.stdout
+    assert changed.stdout.count("cloned from firezone_test__migrated") == 3

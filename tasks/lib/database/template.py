@@ -29,10 +29,11 @@ def name_for(dbname: str, suffix: str = SUFFIX) -> str:
     return dbname[: 63 - len(suffix)] + suffix
 
 
-def key(root: Path, static: bool, major: int) -> dict[str, str]:
-    """What the seeded database depends on, part by part so that a changed part can be named."""
+def key(root: Path, static: bool, major: int, migrations_only: bool = False) -> dict[str, str]:
+    """What the seeded (or only migrated) database depends on, part by part so that a changed part can be named."""
     files = hashlib.sha256()
-    for p in sorted(p for pattern in KEY_GLOBS for p in root.glob(pattern) if p.is_file()):
+    found = (p for pattern in KEY_GLOBS for p in root.glob(pattern) if p.is_file())
+    for p in sorted(p for p in found if not migrations_only or "migrations" in p.relative_to(root).as_posix()):
         files.update(f"{p.relative_to(root).as_posix()}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n".encode())
     lock = root / "mix.lock"
     return {
@@ -80,9 +81,9 @@ def status_row(db: Database, root: Path) -> tuple[str, str]:
         return ("template", f"unknown ({e})")
 
 
-def describe(db: Database) -> Template:
+def describe(db: Database, suffix: str = SUFFIX) -> Template:
     """The template of ``db`` as the server has it; Unreachable."""
-    name = name_for(db.name)
+    name = name_for(db.name, suffix)
     with sql.connect(db, MAINTENANCE_DB) as conn:
         major, is_template, comment, size = sql.fetch_one(
             conn,
@@ -166,14 +167,15 @@ class Evicted:
             self.conn.close()
 
 
-def restore(db: Database, marker: str, say: Callable[[str], None]) -> None:
-    """Replace ``db`` by a clone of its template, marked seeded (``marker``) before it takes the name: an interruption
-    leaves the old database or the new one under it, never a marked one that is not seeded."""
+def restore(db: Database, marker: str | None, say: Callable[[str], None], source: str = "") -> None:
+    """Replace ``db`` by a clone of its template (or ``source``), marked seeded (``marker``) before it takes the name: an
+    interruption leaves the old database or the new one under it, never a marked one that is not seeded."""
     part = name_for(db.name, "__cloning")
     with sql.connect(db, MAINTENANCE_DB) as conn:
         _drop(conn, part)
-        sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, name_for(db.name))
-        sql.comment_on_database(conn, part, marker)
+        sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, source or name_for(db.name))
+        if marker is not None:
+            sql.comment_on_database(conn, part, marker)
     with Evicted(db, say) as conn:
         if conn is None:
             raise Unreachable(f"the server stopped answering before {db.name} was replaced")
@@ -186,12 +188,12 @@ def restore(db: Database, marker: str, say: Callable[[str], None]) -> None:
         sql.execute(conn, "ALTER DATABASE {} RENAME TO {}", part, db.name)
 
 
-def make(db: Database, parts: dict[str, str], say: Callable[[str], None], evict: bool = False) -> None:
+def make(db: Database, parts: dict[str, str], say: Callable[[str], None], evict: bool = False, suffix: str = SUFFIX) -> None:
     """Keep ``db`` (just seeded) as its template under ``parts``, replacing an older one of ours; ``evict``: end the sessions
     that would stop the copy (a reset's), else a busy database is left as it is. Problem or Unreachable (one line)."""
-    tmpl, part = name_for(db.name), name_for(db.name, "__seeding")
+    tmpl, part = name_for(db.name, suffix), name_for(db.name, suffix + "_part")
     record = {"made_by": SEEDED_BY, "template_of": db.name, "key": parts, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    found = describe(db)
+    found = describe(db, suffix)
     if found.exists and found.record is None:
         raise Problem(f"{tmpl} exists but inv did not make it, so no template is kept", f"rename or drop {tmpl} yourself")
     with sql.connect(db, MAINTENANCE_DB) as conn:
