@@ -87,13 +87,11 @@ def template_row(s: config.Settings) -> list[Row]:
     from tasks.lib.database import sql, template
 
     try:
-        db = database()
-        found, root = template.describe(db), tool.settings(s).root
+        found, root = template.describe(database()), tool.settings(s).root
     except (Exit, sql.Unreachable):
         return []
-    if found.exists and found.record is None:
-        return [Row("db template", WARN, found.describe(root), f"rename or drop {found.name}; inv keeps no template meanwhile")]
-    return [Row("db template", OK, found.describe(root))]
+    foreign = found.exists and found.record is None
+    return [Row("db template", WARN if foreign else OK, found.describe(root), f"rename or drop {found.name}" if foreign else "")]
 
 
 def env_rows() -> list[Row]:

@@ -92,6 +92,9 @@ def test_a_foreign_database_with_the_templates_name_is_left_alone(pg_project):
     reset = pg_project.inv("db.reset", "--yes", check=True)
     assert f"running mix ({TEMPLATE} exists but inv did not make it (left alone))" in reset.stdout
     assert template_row(pg_project) == (False, True)  # still there, untouched
+    doctor = pg_project.inv("doctor").stdout
+    assert "db template" in doctor and f"{TEMPLATE} exists but inv did not make it" in doctor
+    assert f"fix: rename or drop {TEMPLATE}" in doctor
 
 
 def _reconnecting_client(project, stop: threading.Event, connected: list[int]) -> None:

@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -135,36 +135,25 @@ def reopen(db: Database) -> None:
             sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
 
 
-@dataclass
-class Evicted:
-    """``dbname`` refusing connections, its sessions ended, for a block; allowed again after it unless it was dropped.
-    A server that does not answer is said, and the block runs (mix then says what is wrong)."""
-
-    db: Database
-    say: Callable[[str], None]
-    conn: Any = None
-
-    def __enter__(self):
+@contextlib.contextmanager
+def evicted(db: Database, say: Callable[[str], None]) -> Iterator[Any]:
+    """``db`` refusing connections, its sessions ended, for the block (a maintenance connection, or None when the server
+    does not answer: said, and the block runs); allowed again after it unless it was dropped."""
+    try:
+        conn = sql.connect(db, MAINTENANCE_DB)
+    except Unreachable as e:
+        say(f"warning: cannot end the sessions of {db.name} ({e})")
+        yield None
+        return
+    with conn:
+        ended = end_sessions(conn, db.name) if _exists(conn, db.name) else []
+        if ended:
+            say(f"ended {len(ended)} session(s) of {db.name}: {', '.join(ended)}")
         try:
-            self.conn = sql.connect(self.db, MAINTENANCE_DB)
-        except Unreachable as e:
-            self.say(f"warning: cannot end the sessions of {self.db.name} ({e})")
-            self.conn = None
-            return None
-        if _exists(self.conn, self.db.name):
-            ended = end_sessions(self.conn, self.db.name)
-            if ended:
-                self.say(f"ended {len(ended)} session(s) of {self.db.name}: {', '.join(ended)}")
-        return self.conn
-
-    def __exit__(self, *exc) -> None:
-        if self.conn is None:
-            return
-        try:
-            if _exists(self.conn, self.db.name):
-                sql.execute(self.conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", self.db.name)
+            yield conn
         finally:
-            self.conn.close()
+            if _exists(conn, db.name):
+                sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
 
 
 def restore(db: Database, marker: str | None, say: Callable[[str], None], source: str = "") -> None:
@@ -176,7 +165,7 @@ def restore(db: Database, marker: str | None, say: Callable[[str], None], source
         sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, source or name_for(db.name))
         if marker is not None:
             sql.comment_on_database(conn, part, marker)
-    with Evicted(db, say) as conn:
+    with evicted(db, say) as conn:
         if conn is None:
             raise Unreachable(f"the server stopped answering before {db.name} was replaced")
         if _exists(conn, db.name):
@@ -198,10 +187,10 @@ def make(db: Database, parts: dict[str, str], say: Callable[[str], None], evict:
         raise Problem(f"{tmpl} exists but inv did not make it, so no template is kept", f"rename or drop {tmpl} yourself")
     with sql.connect(db, MAINTENANCE_DB) as conn:
         _drop(conn, part)
-    with Evicted(db, say) if evict else contextlib.nullcontext():
-        with sql.connect(db, MAINTENANCE_DB) as conn:
+        if not evict and sql.fetch_one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (db.name,))[0]:
+            raise Problem(f"other sessions are connected to {db.name}", "the next db.reset keeps it (it ends them first)")
+        with evicted(db, say) if evict else contextlib.nullcontext():
             sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, db.name)
-    with sql.connect(db, MAINTENANCE_DB) as conn:
         sql.comment_on_database(conn, part, json.dumps(record))
         sql.execute(conn, "ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", part)
         _drop(conn, tmpl)

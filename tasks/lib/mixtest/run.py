@@ -203,11 +203,11 @@ def _test_databases(e: tool.Elixir, names: list[str], env: dict[str, str]) -> No
         return dry(f"would clone the missing test databases from {template.name_for(base.name, MIGRATED)} when it matches")
     try:
         missing = [n for n in names if not sql.database_exists(replace(base, name=n), sql.MAINTENANCE_DB)]
-        found = template.describe(base, MIGRATED) if missing else None
+        if not missing:
+            return
+        found = template.describe(base, MIGRATED)
     except sql.Unreachable:
         return  # mix says what is wrong
-    if found is None:
-        return
     parts = template.key(e.root, False, found.major, migrations_only=True)
     why = found.mismatch(parts)
     try:

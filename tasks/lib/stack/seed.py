@@ -216,7 +216,7 @@ def reset(e: Elixir, db: Database, static: bool, fresh: bool = False) -> str:
         said = f"reset: {'would run' if e.dry else 'running'} mix ({'--fresh' if fresh and why_not is None else why_not})"
         dry(said) if e.dry else print(said, flush=True)
         unset = () if static else ("STATIC_SEEDS",)
-        with nullcontext() if e.dry else template.Evicted(db, _say):  # the portal's sessions and slots would block the drop
+        with nullcontext() if e.dry else template.evicted(db, _say):  # the portal's sessions and slots would block the drop
             e.run(argv, cwd=e.root, env=env, unset=unset, what="reset and seed (" + " ".join(argv[1:]) + ")")
         _mark_seeded(e, db, static, "reset")
         _keep(e, db, parts, evict=True)
