@@ -77,16 +77,6 @@ def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
         raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
 
 
-def fetch_all(conn: psycopg.Connection, query: str, params: tuple = ()) -> list:
-    """Every row of ``query``; Unreachable when the server fails us meanwhile."""
-    import psycopg
-
-    try:
-        return conn.execute(query, params).fetchall()
-    except psycopg.OperationalError as e:
-        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
-
-
 def execute(conn: psycopg.Connection, statement: str, *names: str, text: str | None = None) -> None:
     """``statement`` with each ``{}`` a quoted identifier from ``names`` (and ``text`` as the literal after them);
     Unreachable with the server's one line when it fails (a database in use, no right, gone)."""

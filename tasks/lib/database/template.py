@@ -82,14 +82,14 @@ def status_row(db: Database, root: Path) -> tuple[str, str]:
 
 
 def describe(db: Database, suffix: str = SUFFIX) -> Template:
-    """The template of ``db`` as the server has it; Unreachable."""
+    """The template of ``db`` as the server has it (one a drop cut short left invalid counts as absent); Unreachable."""
     name = name_for(db.name, suffix)
     with sql.connect(db, MAINTENANCE_DB) as conn:
         major, is_template, comment, size = sql.fetch_one(
             conn,
             "SELECT current_setting('server_version_num')::int / 10000, d.datistemplate,"
             " shobj_description(d.oid, 'pg_database'), CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END"
-            " FROM (SELECT 1) one LEFT JOIN pg_database d ON d.datname = %s",
+            " FROM (SELECT 1) one LEFT JOIN pg_database d ON d.datname = %s AND d.datconnlimit <> -2",  # -2: a drop cut short
             (name,),
         )
     record = _parse(comment, db.name) if is_template else None
@@ -106,33 +106,45 @@ def _parse(comment, dbname: str) -> dict | None:
 
 
 def _exists(conn, name: str) -> bool:
-    return sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (name,)) is not None
+    """Whether ``name`` is there and valid (an interrupted drop leaves it invalid: only a drop may touch it)."""
+    return sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s AND datconnlimit <> -2", (name,)) is not None
 
 
 def _drop(conn, name: str) -> None:
-    """Drop ``name`` if there: the old template or a clone an interrupted run left (our names only)."""
-    if _exists(conn, name):
+    """Drop ``name`` if there: the old template or a clone an interrupted run left (our names only); one an interrupted
+    drop left invalid can only be dropped."""
+    found = sql.fetch_one(conn, "SELECT datistemplate FROM pg_database WHERE datname = %s", (name,))
+    if found and found[0]:
         sql.execute(conn, "ALTER DATABASE {} IS_TEMPLATE false", name)
+    if found:
         sql.execute(conn, "DROP DATABASE {} WITH (FORCE)", name)
 
 
-def end_sessions(conn, dbname: str) -> list[str]:
-    """Refuse new connections to ``dbname``, then end its sessions and the walsenders of its active slots: ``pid 12 (iex)``."""
+def end_sessions(conn, dbname: str) -> tuple[int, str]:
+    """Refuse new connections to ``dbname``, then end its sessions and the walsenders of its active slots: how many, and
+    ``pid 12 (iex), ...``."""
     sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS false", dbname)
-    rows = sql.fetch_all(
+    return sql.fetch_one(
         conn,
-        "SELECT pid, coalesce(nullif(application_name, ''), backend_type), pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
-        " WHERE pid <> pg_backend_pid() AND (datname = %s OR pid IN (SELECT active_pid FROM pg_replication_slots WHERE database = %s))",
+        "SELECT count(*), string_agg(format('pid %%s (%%s)', pid, who), ', ') FROM (SELECT pid, coalesce(nullif(application_name, ''),"
+        " backend_type) AS who, pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (datname = %s"
+        " OR pid IN (SELECT active_pid FROM pg_replication_slots WHERE database = %s))) ended",
         (dbname, dbname),
     )
-    return [f"pid {pid} ({who})" for pid, who, _ in rows]
 
 
-def reopen(db: Database) -> None:
-    """Let connections into ``db`` again when a reset killed mid-way left it refusing them (quiet when the server does not answer)."""
+def reopen(db: Database) -> bool:
+    """Undo what a reset killed mid-way left (quiet when the server does not answer): ``db`` refusing connections is
+    opened again; ``db`` left invalid by an interrupted drop (Postgres lets one only drop it) is dropped: True."""
     with contextlib.suppress(Unreachable), sql.connect(db, MAINTENANCE_DB) as conn:
-        if sql.fetch_one(conn, "SELECT 1 FROM pg_database WHERE datname = %s AND NOT datallowconn", (db.name,)):
+        query = "SELECT datconnlimit = -2 FROM pg_database WHERE datname = %s AND (NOT datallowconn OR datconnlimit = -2)"
+        invalid = sql.fetch_one(conn, query, (db.name,))
+        if invalid and invalid[0]:
+            _drop(conn, db.name)
+            return True
+        if invalid:
             sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
+    return False
 
 
 @contextlib.contextmanager
@@ -146,9 +158,9 @@ def evicted(db: Database, say: Callable[[str], None]) -> Iterator[Any]:
         yield None
         return
     with conn:
-        ended = end_sessions(conn, db.name) if _exists(conn, db.name) else []
-        if ended:
-            say(f"ended {len(ended)} session(s) of {db.name}: {', '.join(ended)}")
+        count, ended = end_sessions(conn, db.name) if _exists(conn, db.name) else (0, "")
+        if count:
+            say(f"ended {count} session(s) of {db.name}: {ended}")
         try:
             yield conn
         finally:
@@ -168,12 +180,11 @@ def restore(db: Database, marker: str | None, say: Callable[[str], None], source
     with evicted(db, say) as conn:
         if conn is None:
             raise Unreachable(f"the server stopped answering before {db.name} was replaced")
-        if _exists(conn, db.name):
-            try:
-                sql.execute(conn, "DROP DATABASE {} WITH (FORCE)", db.name)
-            except Unreachable:  # a walsender that ended late still held its slot: once more
-                end_sessions(conn, db.name)
-                sql.execute(conn, "DROP DATABASE {} WITH (FORCE)", db.name)
+        try:
+            _drop(conn, db.name)
+        except Unreachable:  # a walsender that ended late still held its slot: once more
+            end_sessions(conn, db.name)
+            _drop(conn, db.name)
         sql.execute(conn, "ALTER DATABASE {} RENAME TO {}", part, db.name)
 
 

@@ -146,9 +146,9 @@ def seed_once(e: Elixir, force: bool = False) -> str:
                 raise Problem(f"cannot check whether {db.where} is seeded: {err}", "start it with `inv infra.up`")
             _say(f"cannot check the seed marker ({db.where} does not answer: {err}); the plan assumes it is not seeded")
             marker = None
+        if marker is not None and not e.dry and template.reopen(db):
+            marker = None  # a drop cut short left it invalid: dropped now, so cloned or seeded again
         if marker is not None:
-            if not e.dry:
-                template.reopen(db)
             return _migrate(e, db, marker)
         said = None if force or e.dry else unfinished(e.state_dir, db)
         if said is not None:
