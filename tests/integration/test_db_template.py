@@ -80,6 +80,11 @@ def test_dev_up_brings_a_dropped_database_back_from_the_template(pg_project):
     assert f"seed: firezone_dev cloned from {TEMPLATE}" in up.stdout and "seeded 2 accounts" not in up.stdout
     assert accounts(pg_project) == rows
     assert "already seeded" in pg_project.inv("db.seed", check=True).stdout
+    # A drop cut short leaves it invalid (Postgres 15.4+ allows only DROP DATABASE on it), its seed marker still on it.
+    with connect(pg_project, "postgres") as conn:
+        conn.execute("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'firezone_dev'")
+    again = pg_project.inv("db.seed", check=True)
+    assert "seed: firezone_dev cloned from" in again.stdout and accounts(pg_project) == rows
 
 
 def test_a_foreign_database_with_the_templates_name_is_left_alone(pg_project):
