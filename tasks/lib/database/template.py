@@ -148,24 +148,28 @@ def reopen(db: Database) -> bool:
 
 
 @contextlib.contextmanager
-def evicted(db: Database, say: Callable[[str], None]) -> Iterator[Any]:
-    """``db`` refusing connections, its sessions ended, for the block (a maintenance connection, or None when the server
-    does not answer: said, and the block runs); allowed again after it unless it was dropped."""
+def evicted(db: Database, say: Callable[[str], None], conn: Any = None) -> Iterator[None]:
+    """``db`` refusing connections, its sessions ended, for the block (through ``conn``, a maintenance connection, else
+    one of its own: a server that does not answer is said, and the block runs); allowed again after it unless dropped."""
+    own = conn is None
     try:
-        conn = sql.connect(db, MAINTENANCE_DB)
+        conn = conn or sql.connect(db, MAINTENANCE_DB)
     except Unreachable as e:
         say(f"warning: cannot end the sessions of {db.name} ({e})")
-        yield None
+        yield
         return
-    with conn:
+    try:
         count, ended = end_sessions(conn, db.name) if _exists(conn, db.name) else (0, "")
         if count:
             say(f"ended {count} session(s) of {db.name}: {ended}")
         try:
-            yield conn
+            yield
         finally:
             if _exists(conn, db.name):
                 sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
+    finally:
+        if own:
+            conn.close()
 
 
 def restore(db: Database, marker: str | None, say: Callable[[str], None], source: str = "") -> None:
@@ -177,15 +181,13 @@ def restore(db: Database, marker: str | None, say: Callable[[str], None], source
         sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, source or name_for(db.name))
         if marker is not None:
             sql.comment_on_database(conn, part, marker)
-    with evicted(db, say) as conn:
-        if conn is None:
-            raise Unreachable(f"the server stopped answering before {db.name} was replaced")
-        try:
-            _drop(conn, db.name)
-        except Unreachable:  # a walsender that ended late still held its slot: once more
-            end_sessions(conn, db.name)
-            _drop(conn, db.name)
-        sql.execute(conn, "ALTER DATABASE {} RENAME TO {}", part, db.name)
+        with evicted(db, say, conn):
+            try:
+                _drop(conn, db.name)
+            except Unreachable:  # a walsender that ended late still held its slot: once more
+                end_sessions(conn, db.name)
+                _drop(conn, db.name)
+            sql.execute(conn, "ALTER DATABASE {} RENAME TO {}", part, db.name)
 
 
 def make(db: Database, parts: dict[str, str], say: Callable[[str], None], evict: bool = False, suffix: str = SUFFIX) -> None:
@@ -200,7 +202,7 @@ def make(db: Database, parts: dict[str, str], say: Callable[[str], None], evict:
         _drop(conn, part)
         if not evict and sql.fetch_one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (db.name,))[0]:
             raise Problem(f"other sessions are connected to {db.name}", "the next db.reset keeps it (it ends them first)")
-        with evicted(db, say) if evict else contextlib.nullcontext():
+        with evicted(db, say, conn) if evict else contextlib.nullcontext():
             sql.execute(conn, "CREATE DATABASE {} TEMPLATE {}", part, db.name)
         sql.comment_on_database(conn, part, json.dumps(record))
         sql.execute(conn, "ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", part)
