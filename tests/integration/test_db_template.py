@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -182,6 +183,17 @@ def test_a_warm_reset_interrupted_leaves_the_old_database_or_the_new_one(pg_proj
         after = pg_project.inv("db.seed", check=True)
         assert "already seeded" in after.stdout or "cloned from" in after.stdout, out(after)
         assert accounts(pg_project) == rows
+
+
+def test_two_warm_resets_at_once_take_turns(pg_project):
+    pg_project.inv("db.seed", check=True)
+    rows = accounts(pg_project)
+    argv = [sys.executable, "-m", "invoke", "db.reset", "--yes"]
+    procs = [subprocess.Popen(argv, cwd=pg_project.root, env=pg_project.env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all(f"cloned from {TEMPLATE}" in o for o in outs)
+    assert accounts(pg_project) == rows and template_row(pg_project) == (True, False)
 
 
 def test_test_partitions_are_cloned_from_one_migrated_template(pg_project):
