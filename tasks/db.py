@@ -18,12 +18,15 @@ def seed(c, force=False):
 STATIC_HELP = "seed the staging Stripe account's fixed ids (STATIC_SEEDS=true; seeds that ignore it always use them)"
 
 
-@task(help={"static": STATIC_HELP, "yes": "do not ask before dropping the database"})
-def reset(c, static=False, yes=False):
-    """Drop the local dev database, re-create and seed it (mix do ecto.reset + ecto.seed)."""
+FRESH_HELP = "run mix even when the seeded template matches the repository (then keep a new template)"
+
+
+@task(help={"static": STATIC_HELP, "yes": "do not ask before dropping the database", "fresh": FRESH_HELP})
+def reset(c, static=False, yes=False, fresh=False):
+    """Drop the local dev database and seed it again: a clone of the seeded template, else mix do ecto.reset + ecto.seed."""
     from tasks.lib.stack import seed
 
-    return seed.reset_task(c, static=static, yes=yes)
+    return seed.reset_task(c, static=static, yes=yes, fresh=fresh)
 
 
 ns = Collection("db", seed, reset)

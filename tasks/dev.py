@@ -8,7 +8,7 @@ from tasks.taskdef import task
 @task(
     iterable=["env"],
     help={
-        "force": "rerun every step even when it is up to date (deps, assets)",
+        "force": "rerun every step even when it is up to date (deps, assets; with --reseed: mix, not the seeded template)",
         "reseed": "DROP the dev database and seed it again (asks first; --yes skips)",
         "yes": "with --reseed: do not ask before dropping the database",
         "no_iex": "stop after seeding instead of opening iex",

@@ -79,9 +79,21 @@ def postgres_rows(s: config.Settings) -> list[Row]:
     except Exit as e:
         what, fix = what_and_fix(e)
         return [Row("postgres backend", FAIL, what, fix)]
-    rows = [Row("postgres backend", OK, f"{be.name} ({be.why})"), *(Row(*row) for row in be.doctor_rows())]
+    rows = [Row("postgres backend", OK, f"{be.name} ({be.why})"), *(Row(*row) for row in be.doctor_rows()), *template_row(s)]
     cut_off = seed.unfinished(s.state_dir, database())  # a seed or reset that failed or was interrupted
     return [*rows, Row("dev database seed", WARN, cut_off, seed.START_OVER)] if cut_off else rows
+
+
+def template_row(s: config.Settings) -> list[Row]:
+    """The seeded template when Postgres answers: ok, or warn for a database of that name inv did not make."""
+    from tasks.lib.database import sql, template
+
+    try:
+        found, root = template.describe(database()), tool.settings(s).root
+    except (Exit, sql.Unreachable):
+        return []
+    foreign = found.exists and found.record is None
+    return [Row("db template", WARN if foreign else OK, found.describe(root), f"rename or drop {found.name}" if foreign else "")]
 
 
 def env_rows() -> list[Row]:

@@ -162,7 +162,7 @@ def test_seed_once_then_migrate_only_and_the_marker_goes_with_the_volume(stack_p
 def test_reset_static_gives_the_fixed_account_id(stack_project):
     stack_project.inv("db.seed", check=True)
     # An inherited STATIC_SEEDS must not leak into a plain reset.
-    plain = stack_project.inv("db.reset", "--yes", env={"STATIC_SEEDS": "true"}, check=True)
+    plain = stack_project.inv("db.reset", "--fresh", "--yes", env={"STATIC_SEEDS": "true"}, check=True)
     assert "env -u STATIC_SEEDS" in plain.stdout and "do ecto.reset + ecto.seed" in plain.stdout
     assert STATIC_ID not in {i for i, _ in accounts(stack_project)}
     assert json.loads(comment(stack_project))["static"] is False

@@ -77,7 +77,18 @@ def fetch_one(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
         raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
 
 
-def comment_on_database(conn: psycopg.Connection, name: str, text: str) -> None:
+def execute(conn: psycopg.Connection, statement: str, *names: str, text: str | None = None) -> None:
+    """``statement`` with each ``{}`` a quoted identifier from ``names`` (and ``text`` as the literal after them);
+    Unreachable with the server's one line when it fails (a database in use, no right, gone)."""
+    import psycopg
     from psycopg import sql as pgsql
 
-    conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(pgsql.Identifier(name), pgsql.Literal(text)))
+    parts = [pgsql.Identifier(n) for n in names] + ([pgsql.Literal(text)] if text is not None else [])
+    try:
+        conn.execute(pgsql.SQL(statement).format(*parts))
+    except psycopg.Error as e:
+        raise Unreachable(one_line(str(e)) or e.__class__.__name__) from None
+
+
+def comment_on_database(conn: psycopg.Connection, name: str, text: str) -> None:
+    execute(conn, "COMMENT ON DATABASE {} IS {}", name, text=text)

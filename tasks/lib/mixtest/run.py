@@ -6,7 +6,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from invoke import Exit
@@ -14,7 +14,7 @@ from invoke import Exit
 from tasks.lib import config, portal_env, programs, vault
 from tasks.lib.config import PROJECT_ROOT
 from tasks.lib.console import dry
-from tasks.lib.database import database
+from tasks.lib.database import database, sql, template
 from tasks.lib.masking import secret_values
 from tasks.lib.mix import steps, tool
 from tasks.lib.mixtest import browser as browsers
@@ -24,6 +24,7 @@ from tasks.lib.stack import postgres
 from tasks.lib.supervise import foreground
 from tasks.lib.supervise.manager import Program, Supervisor, SupervisorError
 
+MIGRATED = "__migrated"
 _LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<lines>\d+(?::\d+)*))?$")
 
 
@@ -182,6 +183,7 @@ def test(
     for line in connection_warnings(portal.test_connection(root), database(), e.repo.show):
         print(line, file=sys.stderr, flush=True)
     base_env = test_env(portal_env.mix_env(), extra, vault_env)
+    _test_databases(e, [test_database(i) for i in range(1, n + 1)] if n > 1 else [test_database(None)], base_env)
     try:
         if n == 1:
             e.run(argv, cwd=root, env=base_env, what="mix test", unset=UNSET)
@@ -191,6 +193,33 @@ def test(
         if acceptance and not e.dry:
             print(screenshots_line(e.web), flush=True)
         raise
+
+
+def _test_databases(e: tool.Elixir, names: list[str], env: dict[str, str]) -> None:
+    """The missing test databases cloned from firezone_test__migrated, which the migrate task makes once when a migration
+    changed: N partitions cost one migration run, not N (the `test` alias then finds them created and migrated)."""
+    base = replace(database(), name=test_database(None))
+    if e.dry:
+        return dry(f"would clone the missing test databases from {template.name_for(base.name, MIGRATED)} when it matches")
+    try:
+        missing = [n for n in names if not sql.database_exists(replace(base, name=n), sql.MAINTENANCE_DB)]
+        if not missing:
+            return
+        found = template.describe(base, MIGRATED)
+    except sql.Unreachable:
+        return  # mix says what is wrong
+    parts = template.key(e.root, False, found.major, migrations_only=True)
+    why = found.mismatch(parts)
+    try:
+        if why is not None:
+            print(f"tests: {why}; migrating {base.name} once, then cloning it", flush=True)
+            e.run([e.mix, *e.tasks["migrate_task"]], cwd=e.root, env=env, what=f"mix {' '.join(e.tasks['migrate_task'])}", unset=UNSET)
+            template.make(base, parts, lambda text: print(f"tests: {text}", flush=True), suffix=MIGRATED)
+        for name in (n for n in missing if why is None or n != base.name):
+            template.restore(replace(base, name=name), None, print, source=found.name)
+            print(f"tests: {name} cloned from {found.name}", flush=True)
+    except (Problem, sql.Unreachable) as err:
+        print(f"tests: warning: test databases not cloned: {err}; mix creates and migrates them", flush=True)
 
 
 def _partitions(e: tool.Elixir, argv: list[str], options: Options, base_env: dict[str, str], secrets: list[str]) -> None:

@@ -100,7 +100,7 @@ class ContainerBackend:
             raise service.refuse_foreign(self.svc, "remove")
         if status is not None and status.checkout not in ("", self.spec.checkout):
             raise service.refuse_elsewhere(self.svc, status.checkout)
-        return f"container {self.spec.container} and volume {self.spec.volume} (all the database's data)"
+        return f"container {self.spec.container} and volume {self.spec.volume} (all the database's data, the seeded template too)"
 
     def destroy(self) -> list[str]:
         done = service.remove(self.svc)
@@ -244,7 +244,7 @@ class LocalBackend:
         return ["the local cluster is not running; nothing to stop"]
 
     def destroy_what(self) -> str:
-        return f"the local cluster {', '.join(map(programs.display_path, local.destroyed(self._local())))} (all the database's data)"
+        return f"the local cluster {', '.join(map(programs.display_path, local.destroyed(self._local())))} (all the database's data, the seeded template too)"
 
     def destroy(self) -> list[str]:
         spec = self._local()

@@ -128,8 +128,14 @@ def print_status(c) -> None:
         row = ("database", f"the server answers at {db.host}:{db.port} (as {db.user}), but database {db.name} does not exist: {seed}")
     else:
         row = ("database", f"answers at {where}")
-    vault_rows = [vault.status_row(s)] if s.repository().uses_vault else []
-    print(console.table([*backend.choose(s, spec).status_rows(), row, *vault_rows]))
+    rows = [*backend.choose(s, spec).status_rows(), row]
+    if answer.error is None:
+        from tasks.lib.database import template
+        from tasks.lib.mix import tool
+
+        with contextlib.suppress(Exit):  # no Elixir root: no key to compare with
+            rows.append(template.status_row(db, tool.settings(s).root))
+    print(console.table([*rows, *([vault.status_row(s)] if s.repository().uses_vault else [])]))
 
 
 def print_logs(c, tail: str, follow: bool) -> None:

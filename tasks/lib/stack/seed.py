@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from invoke import Exit
 
 from tasks.lib import console, portal_env, state
 from tasks.lib.console import dry
-from tasks.lib.database import Database, database, locks, require_local, seeding
+from tasks.lib.database import Database, database, locks, require_local, seeding, sql, template
 from tasks.lib.mix import fingerprints, steps, tool
 from tasks.lib.mix.tool import Elixir
 from tasks.lib.problem import Problem, Refused
@@ -81,13 +83,56 @@ def always_static(e: Elixir) -> str | None:
     return e.repo.show(fact.source) if fact is not None and not fact.value else None
 
 
-def _mark_seeded(e: Elixir, db: Database, static: bool, who: str) -> None:
-    """Write the marker; seeding migrated too, so the migrate step is recorded as done."""
+def _mark_seeded(e: Elixir, db: Database, static: bool, who: str, written: dict | None = None) -> None:
+    """Write the marker (unless ``written``: a clone's); seeding migrated too, so the migrate step is recorded as done."""
     if e.dry:
         dry(f"{who}: would mark {db.where} as seeded (static seeds: {'yes' if static else 'no'})")
         return
-    marker = seeding.write_marker(db, static)
+    marker = written or seeding.write_marker(db, static)
     fingerprints.record(e.state_dir, steps.migrate_step(e, marker, db.where))
+
+
+def template_way(e: Elixir, db: Database, static: bool) -> tuple[dict[str, str] | None, str | None]:
+    """The template key of a seed of ``db`` now (None: the server cannot say), and why a clone cannot stand in for the
+    seed (None: it can)."""
+    try:
+        found = template.describe(db)
+    except sql.Unreachable as err:
+        return None, f"cannot look at the template ({err})"
+    parts = template.key(e.root, static, found.major)
+    return parts, found.mismatch(parts)
+
+
+def _clone(e: Elixir, db: Database, static: bool, who: str) -> str:
+    """``db`` replaced by a clone of its template, marked seeded; after ``template_way`` said it matches."""
+    tmpl = template.name_for(db.name)
+    if e.dry:
+        dry(f"{who}: would clone {db.name} from {tmpl} (its key matches: migrations, seeds, mix.lock, --static, Postgres major)")
+        return "dry"
+    start = time.monotonic()
+    marker = seeding.make_marker(static)
+    try:
+        template.restore(db, json.dumps(marker), _say)
+    except sql.Unreachable as err:
+        raise Problem(f"{who}: cloning {tmpl} failed: {err}", f"`{reset_command(static, fresh=True)}` runs mix instead") from None
+    _mark_seeded(e, db, static, who, marker)
+    took = time.monotonic() - start
+    print(f"{who}: {db.name} cloned from {tmpl} in {took:.2f} s (its key matches; `--fresh` runs mix instead)", flush=True)
+    return "ran"
+
+
+def _keep(e: Elixir, db: Database, parts: dict[str, str] | None, evict: bool = False) -> None:
+    """Keep the just-seeded ``db`` as its template; a failure costs only the next reset's speed."""
+    tmpl = template.name_for(db.name)
+    if e.dry or parts is None:
+        (dry if e.dry else _say)(f"would keep {db.name} as template {tmpl}" if e.dry else "no template kept: the server did not answer")
+        return
+    try:
+        template.make(db, parts, _say, evict)
+    except (Problem, sql.Unreachable) as err:
+        _say(f"warning: {db.name} not kept as a template: {err}; the next db.reset runs mix")
+        return
+    _say(f"kept {db.name} as template {tmpl}; the next db.reset clones it")
 
 
 def seed_once(e: Elixir, force: bool = False) -> str:
@@ -105,6 +150,8 @@ def seed_once(e: Elixir, force: bool = False) -> str:
                 raise Problem(f"cannot check whether {db.where} is seeded: {err}", "start it with `inv infra.up`")
             _say(f"cannot check the seed marker ({db.where} does not answer: {err}); the plan assumes it is not seeded")
             marker = None
+        if marker is not None and not e.dry and template.reopen(db):
+            marker = None  # a drop cut short left it invalid: dropped now, so cloned or seeded again
         if marker is not None:
             return _migrate(e, db, marker)
         said = None if force else unfinished(e.state_dir, db, e.dry)
@@ -113,14 +160,19 @@ def seed_once(e: Elixir, force: bool = False) -> str:
                 raise Refused(f"{said}, so {db.name} may hold part of the seed", START_OVER)
             if not e.dry:
                 state.remove(_record_path(e.state_dir, db))  # a missing database just gets seeded
+        static = os.environ.get("STATIC_SEEDS") == "true" or always_static(e) is not None
+        parts, why_not = template_way(e, db, static)
         argv = e.command("seed_task")
         with recorded(e.state_dir, db, "seed", e.dry):
+            if not force and why_not is None and not seeding.database_exists(db):
+                return _clone(e, db, static, "seed")
             try:
                 e.run(argv, cwd=e.root, env=portal_env.mix_env(), what=f"mix {' '.join(argv[1:])}")
             except Exit as err:
                 fix = f"if {db.name} was seeded outside inv (duplicate rows), start over with `inv db.reset --yes`"
                 raise Problem(err.message or "the seed failed", fix, code=err.code if err.code is not None else 1)
-            _mark_seeded(e, db, os.environ.get("STATIC_SEEDS") == "true" or always_static(e) is not None, "seed")
+            _mark_seeded(e, db, static, "seed")
+            _keep(e, db, parts)
     return "dry" if e.dry else "ran"
 
 
@@ -150,8 +202,9 @@ def check_reset(e: Elixir, db: Database, yes: bool, rerun: str) -> None:
         dry(f"reset: would ask before dropping {db.where} (--yes skips the question)")
 
 
-def reset(e: Elixir, db: Database, static: bool) -> str:
-    """Drop, re-create and seed (elixir.reset_tasks in one mix run), then mark it seeded; after ``check_reset``, Postgres up."""
+def reset(e: Elixir, db: Database, static: bool, fresh: bool = False) -> str:
+    """Clone the template when its key matches (not ``fresh``); else drop, re-create and seed (elixir.reset_tasks in one mix
+    run), mark it seeded and keep it as the template; after ``check_reset``, Postgres up."""
     argv = e.command("reset_tasks")
     env = portal_env.mix_env()
     seeds_file = always_static(e)
@@ -162,23 +215,30 @@ def reset(e: Elixir, db: Database, static: bool) -> str:
         env["STATIC_SEEDS"] = "true"
     static = static or seeds_file is not None
     with locked(e.dry, db, "resetting"), recorded(e.state_dir, db, "reset", e.dry):
+        parts, why_not = template_way(e, db, static)
+        if why_not is None and not fresh:
+            return _clone(e, db, static, "reset")
+        said = f"reset: {'would run' if e.dry else 'running'} mix ({'--fresh' if fresh and why_not is None else why_not})"
+        dry(said) if e.dry else print(said, flush=True)
         unset = () if static else ("STATIC_SEEDS",)
-        e.run(argv, cwd=e.root, env=env, unset=unset, what="reset and seed (" + " ".join(argv[1:]) + ")")
+        with nullcontext() if e.dry else template.evicted(db, _say):  # the portal's sessions and slots would block the drop
+            e.run(argv, cwd=e.root, env=env, unset=unset, what="reset and seed (" + " ".join(argv[1:]) + ")")
         _mark_seeded(e, db, static, "reset")
+        _keep(e, db, parts, evict=True)
     return "dry" if e.dry else "ran"
 
 
-def reset_task(c, static: bool = False, yes: bool = False) -> str:
+def reset_task(c, static: bool = False, yes: bool = False, fresh: bool = False) -> str:
     """db.reset: refused or declined before Postgres is touched; then Postgres up, then the reset."""
     e, db = tool.settings(c), database()
-    check_reset(e, db, yes, reset_command(static))
+    check_reset(e, db, yes, reset_command(static, fresh))
     _ = e.mix, e.root
     postgres.bring_up(c)
-    return reset(e, db, static)
+    return reset(e, db, static, fresh)
 
 
-def reset_command(static: bool) -> str:
-    return "inv db.reset" + (" --static" if static else "") + " --yes"
+def reset_command(static: bool, fresh: bool = False) -> str:
+    return "inv db.reset" + (" --static" if static else "") + (" --fresh" if fresh else "") + " --yes"
 
 
 def mix_setup(e: Elixir, force: bool = False, needs_database: str | None = None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke import Exit
 
 from tasks.lib import config, console, programs, state, vault
-from tasks.lib.database import database, handshake, locks, seeding
+from tasks.lib.database import database, handshake, locks, seeding, template
 from tasks.lib.database.server import spec_from_config
 from tasks.lib.docker import service
 from tasks.lib.mix import fingerprints, steps, tool
@@ -41,7 +41,7 @@ def container_row(spec) -> tuple[tuple[str, str], bool]:
     return ("container", f"{status.name}: {status.state}, {status.published}, image {status.image}{health}{other}"), status.running
 
 
-def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
+def database_rows(state_dir: Path, running: bool, root: Path | None = None) -> list[tuple[str, str]]:
     db = database()
     where = f"{db.user}@{db.host}:{db.port}/{db.name}"
     if not running and db.is_local():
@@ -68,7 +68,7 @@ def database_rows(state_dir: Path, running: bool) -> list[tuple[str, str]]:
         seeded = f"no: {cut_off}; {seed.START_OVER}"
     else:
         seeded = "no (inv db.seed or inv dev.up seeds it)"
-    return [("database", f"{where}: answers"), ("seeded", seeded)]
+    return [("database", f"{where}: answers"), ("seeded", seeded), *([template.status_row(db, root)] if root else [])]
 
 
 def show(c) -> None:
@@ -84,14 +84,14 @@ def show(c) -> None:
             row, running = container_row(spec_from_config(s))
     except Exit as e:
         row, running = ("postgres", f"unknown: {e.message or ''}"), False
-    rows = [row, *database_rows(s.state_dir, running=running)]
     try:
         elixir = tool.settings(s)
+        rows = [row, *database_rows(s.state_dir, running, elixir.root)]
         for step in (steps.deps_step(elixir), steps.setup_step(elixir)):
             fresh, reason = fingerprints.is_up_to_date(elixir.state_dir, step)
             rows.append((step.name, f"{'up to date' if fresh else 'will run'}: {reason}"))
     except Exit as e:
-        rows.append(("steps", f"unknown: {e.message or ''}"))
+        rows = [row, *database_rows(s.state_dir, running), ("steps", f"unknown: {e.message or ''}")]
     try:
         state.check_writable(s.state_dir, create=False)
     except state.StateError as e:

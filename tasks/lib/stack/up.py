@@ -65,7 +65,7 @@ def up(c, force: bool = False, reseed: bool = False, yes: bool = False, no_iex: 
             pg.join()
         steps.run("setup", lambda: seed.mix_setup(e, force, needs_database))
         pg.join()
-        steps.run("seed", lambda: seed.reset(e, database(), static=False) if reseed else seed.seed_once(e))
+        steps.run("seed", lambda: seed.reset(e, database(), static=False, fresh=force) if reseed else seed.seed_once(e))
     except BaseException:
         pg.finish()  # Postgres stops at its next check, never half-made, and says why if it failed on its own
         print(steps.table(steps.clock() - started), file=sys.stderr)
