@@ -110,6 +110,13 @@ def test_the_container_from_before_names_per_checkout_is_taken_over_once(checkou
         assert own_container(docker_client, b).name != legacy
         a.inv("infra.destroy", "--yes", check=True)
         assert container(docker_client, legacy) is None and not (a.root / ".inv" / "postgres-container.json").exists()
+
+        # The volume alone (its container pruned): the next checkout without a container of its own takes it over.
+        docker_client.volumes.create(f"{legacy}-data", labels={"dev.firezone.inv": "postgres-data"})
+        b.inv("infra.destroy", "--yes", check=True)
+        taken = b.inv("infra.up", check=True)
+        assert f"takes over volume {legacy}-data" in taken.stdout and container(docker_client, legacy).labels[LABEL] == str(b.root)
+        b.inv("infra.destroy", "--yes", check=True)
     finally:
         for c in docker_client.containers.list(all=True, filters={"name": f"^/{legacy}$"}):
             c.remove(force=True)

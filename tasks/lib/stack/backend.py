@@ -38,28 +38,42 @@ class ContainerBackend:
 
     def take_over(self, dry: bool = False) -> None:
         """Before containers were named per checkout, every checkout used LEGACY_NAMES: the first checkout to come up
-        after that change (its own container not made yet) takes them over, saying so, and records it."""
+        after that change (its own container not made yet) takes them over, saying so, and records it. Its container, or
+        its volume alone (a pruned container), unless the container was made for another port or user."""
         spec, (container, volume) = self.spec, server.LEGACY_NAMES
         if spec.names_record is None or spec.container == container or engine.container_attrs(spec.container) is not None:
             return
-        attrs = engine.container_attrs(container)
-        if not attrs or not service.is_ours(self.svc, attrs) or service.owner(attrs) not in ("", spec.checkout):
-            return
         taken = replace(spec, container=container, volume=volume)
-        changed = service.differences(taken.service, attrs)
-        if changed:  # another port, user or image: this checkout is not the one that used it
+        attrs = engine.container_attrs(container)
+        if attrs is None:  # no container: its volume alone, ours and nobody's yet
+            with engine.docker_errors(f"looking for volume {volume}"):
+                vol = engine.lookup(engine.client().volumes, volume)
+            if vol is None or (vol.attrs.get("Labels") or {}).get(service.LABEL) != "postgres-data" or service.owner(vol.attrs):
+                return
+        elif not service.is_ours(self.svc, attrs) or service.owner(attrs) not in ("", spec.checkout):
+            return
+        # Another port or user: another checkout's. Another image or data folder: a major bump, which infra.up then names.
+        changed = (
+            [d for d in service.differences(taken.service, attrs) if d.startswith(("host ", "another ", "user ", "database "))]
+            if attrs
+            else []
+        )
+        if changed:
             return print(
                 f"postgres: not taking over container {container} from before names per checkout: {'; '.join(changed)}", flush=True
             )
         self.spec, self.svc = taken, taken.service
-        took = f"container {container} and volume {volume}, made before inv named them per checkout (the data there is kept)"
+        took = f"container {container} and volume {volume}" if attrs else f"volume {volume}"
+        took += ", made before inv named them per checkout (the data there is kept)"
         if dry:
             return console.dry(f"would take over {took}")
         state.write_json(spec.names_record, {"container": container, "volume": volume})
         print(f"postgres: this checkout ({spec.checkout}) takes over {took}; recorded in {spec.names_record}", flush=True)
-        if not service.owner(attrs):  # made again, on the same volume, with this checkout's label
+        if attrs and not service.owner(attrs) and not service.differences(taken.service, attrs):  # made again with our label
             with engine.docker_errors(f"relabelling container {container}"):
-                engine.client().containers.get(attrs["Id"]).remove(force=True, v=True)
+                ct = engine.client().containers.get(attrs["Id"])
+                ct.stop(timeout=20)  # a clean shutdown, never a kill
+                ct.remove(v=True)
 
     def plan(self) -> str:
         self.take_over(dry=True)
