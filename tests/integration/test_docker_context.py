@@ -273,6 +273,15 @@ def test_a_remembered_docker_backend_never_falls_back_to_a_local_cluster(pg_proj
         )
         assert [ln for ln in proc.stderr.splitlines() if "Docker" in ln or "docker" in ln] == [proc.stderr.splitlines()[-1]]
         assert not (p.root / ".inv" / "postgres").exists(), proc.stdout
+    # A repository used on Docker before the decision was remembered (steps ran, no local cluster): docker still.
+    (p.root / ".inv" / "backend.json").unlink()
+    (p.root / ".inv" / "fingerprints").mkdir(exist_ok=True)
+    before = p.inv("infra.up")
+    assert_fails(before, "Docker engine not reachable", "`inv infra.use local` to switch to a local cluster on purpose")
+    assert not (p.root / ".inv" / "postgres").exists() and not (p.root / ".inv" / "backend.json").exists()
+    contexts.use("fzlink")
+    p.inv("infra.up", check=True)  # and remembered once it answers
+    contexts.use("fzgone")
     status = p.inv("infra.status")
     assert "Docker engine not reachable" in status.stderr and "Traceback" not in status.stderr
     doctor = p.inv("doctor", timeout=120).stdout

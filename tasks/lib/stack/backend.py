@@ -376,6 +376,9 @@ def choose(s: config.Settings, spec: PostgresSpec | None = None) -> Backend:
     else:
         answers, at = engine_answers()
         name, why = ("docker", f"a Docker engine answered at {at}") if answers else ("local", f"no Docker engine answered at {at}")
+        if not answers and not local.made_clusters(base) and any((s.state_dir / f).is_dir() for f in ("fingerprints", "seeding")):
+            # Steps ran here before, and never on a local cluster: Docker is only not started yet; a new cluster would split the data.
+            name, why = "docker", f"this repository ran on Docker before (no Docker engine answers at {at} now)"
     shown = f"postgres.backend=auto: {why}" + ("" if memory else "; the first start remembers it")
     if name == "docker" and (kept := local.made_clusters(base)):  # data a user may look for: where it is, how to get back to it
         shown += f" (the local cluster in {programs.display_path(kept[0])} is kept: `inv infra.use local` uses it)"
