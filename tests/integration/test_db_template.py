@@ -179,6 +179,13 @@ def test_a_warm_reset_interrupted_leaves_the_old_database_or_the_new_one(pg_proj
         code = term.wait(30)
         assert "Traceback" not in term.output, term.output
         assert code in (-9, -2, 0, 1, 130), term.output  # invoke exits 1 on a Ctrl-C before the task starts
+        # infra.up alone (all elixir.iex or elixir.server run first) lets the dev database answer again, if it is there.
+        pg_project.inv("infra.up", check=True)
+        try:
+            with connect(pg_project) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.OperationalError as e:
+            assert "does not exist" in str(e), e
         # Whichever it left: a seeded database under the name, answering, with the seed's rows.
         after = pg_project.inv("db.seed", check=True)
         assert "already seeded" in after.stdout or "cloned from" in after.stdout, out(after)

@@ -133,12 +133,15 @@ def end_sessions(conn, dbname: str) -> tuple[int, str]:
     )
 
 
-def reopen(db: Database) -> bool:
+def reopen(db: Database, busy: Callable[[], str | None] = lambda: None) -> bool:
     """Undo what a reset killed mid-way left (quiet when the server does not answer): ``db`` refusing connections is
-    opened again; ``db`` left invalid by an interrupted drop (Postgres lets one only drop it) is dropped: True."""
+    opened again; ``db`` left invalid by an interrupted drop (Postgres lets one only drop it) is dropped: True. Nothing
+    while ``busy()`` names a run that holds the seed lock (a reset under way refuses connections on purpose)."""
     with contextlib.suppress(Unreachable), sql.connect(db, MAINTENANCE_DB) as conn:
         query = "SELECT datconnlimit = -2 FROM pg_database WHERE datname = %s AND (NOT datallowconn OR datconnlimit = -2)"
         invalid = sql.fetch_one(conn, query, (db.name,))
+        if invalid and busy():
+            return False
         if invalid and invalid[0]:
             _drop(conn, db.name)
             return True
