@@ -157,3 +157,25 @@ def test_a_typo_in_env_fails_doctor_and_dry_with_the_safe_fix(pg_project):
     assert doctor.returncode == 1, doctor.stdout
     row = next(ln for ln in doctor.stdout.splitlines() if ln.startswith("postgres container"))
     assert "FAIL" in row and f"host port {port}" in row, doctor.stdout
+
+
+def test_a_moved_checkout_is_told_where_its_data_is_and_may_take_it(checkouts, docker_client):
+    a = checkouts[0]
+    a.inv("infra.up", check=True)
+    old = own_container(docker_client, a)
+    moved = a.root.parent / "moved"
+    a.root.rename(moved)
+    a.root, old_root = moved, a.root
+    try:
+        up = a.inv("--dry", "infra.up")  # its own port is still published by the old container: a fail, with the note
+        assert_fails(up, f"already taken by container {old.name}")
+        assert f"note: container {old.name} holds the database of a checkout that is gone ({old_root})" in up.stdout
+        assert f"set postgres.container={old.name} and postgres.volume={old.name}-data" in up.stdout
+        # Following the note: the same data, and from here it may be removed (its checkout is gone).
+        named = {"INVOKE_POSTGRES_CONTAINER": old.name, "INVOKE_POSTGRES_VOLUME": f"{old.name}-data"}
+        assert "already running" in a.inv("infra.up", env=named, check=True).stdout
+        a.inv("infra.destroy", "--yes", env=named, check=True)
+        assert container(docker_client, old.name) is None
+    finally:
+        for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL}={moved}"}):
+            c.remove(force=True)

@@ -5,6 +5,7 @@ carries its path (CHECKOUT_LABEL): another checkout's data is never offered for 
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,9 +106,22 @@ def owner(attrs: dict) -> str:
 
 
 def elsewhere(spec: Service, attrs: dict) -> str:
-    """Another checkout's path when it made this container or volume, else ""."""
-    other = owner(attrs)
-    return other if other and spec.checkout and other != spec.checkout else ""
+    """Another checkout's path when it made this container or volume and is still there, else "" (a checkout moved or
+    removed leaves its data to whoever points at it)."""
+    return other_checkout(spec, owner(attrs))
+
+
+def other_checkout(spec: Service, other: str) -> str:
+    return other if other and spec.checkout and other != spec.checkout and os.path.isdir(other) else ""
+
+
+def orphans(spec: Service) -> list[str]:
+    """Our containers of this kind made by a checkout that is gone (moved or removed): one line each, how to use it here."""
+    with engine.docker_errors("listing containers"):
+        found = engine.client().containers.list(all=True, filters={"label": [f"{LABEL}={spec.kind}", CHECKOUT_LABEL]})
+    gone = [(ct.name, ct.labels.get(VOLUME_LABEL, "?"), owner(ct.attrs)) for ct in found if not os.path.isdir(owner(ct.attrs))]
+    use = "to use its data here, set postgres.container={} and postgres.volume={} (INVOKE_POSTGRES_CONTAINER, INVOKE_POSTGRES_VOLUME)"
+    return [f"container {name} holds the database of a checkout that is gone ({path}); {use.format(name, vol)}" for name, vol, path in gone]
 
 
 def status_of(spec: Service, attrs: dict, action: str = "") -> Status:

@@ -43,6 +43,8 @@ class ContainerBackend:
         spec, (container, volume) = self.spec, server.LEGACY_NAMES
         if spec.names_record is None or spec.container == container or engine.container_attrs(spec.container) is not None:
             return
+        for line in service.orphans(self.svc):  # a moved checkout: its data is not lost, and not used without a word
+            print(f"postgres: note: {line}", flush=True)
         taken = replace(spec, container=container, volume=volume)
         attrs = engine.container_attrs(container)
         if attrs is None:  # no container: its volume alone, ours and nobody's yet
@@ -112,8 +114,8 @@ class ContainerBackend:
         status = service.inspect(self.svc)
         if status is not None and not status.ours:
             raise service.refuse_foreign(self.svc, "remove")
-        if status is not None and status.checkout not in ("", self.spec.checkout):
-            raise service.refuse_elsewhere(self.svc, status.checkout)
+        if status is not None and (other := service.other_checkout(self.svc, status.checkout)):
+            raise service.refuse_elsewhere(self.svc, other)
         return f"container {self.spec.container} and volume {self.spec.volume} (all the database's data, the seeded template too)"
 
     def destroy(self) -> list[str]:
