@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.lib.database import Database, sql
-from tasks.lib.database.seeding import SEEDED_BY
+from tasks.lib.database.seeding import SEEDED_BY, parse_marker
 from tasks.lib.database.sql import MAINTENANCE_DB, Unreachable
 from tasks.lib.problem import Problem
 
@@ -97,12 +97,8 @@ def describe(db: Database, suffix: str = SUFFIX) -> Template:
 
 
 def _parse(comment, dbname: str) -> dict | None:
-    try:
-        data = json.loads(bytes(comment).decode() if isinstance(comment, (bytes, memoryview)) else comment or "")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    ours = isinstance(data, dict) and data.get("made_by") == SEEDED_BY and data.get("template_of") == dbname
-    return data if ours and isinstance(data.get("key"), dict) else None
+    data = parse_marker(comment, {"made_by": SEEDED_BY, "template_of": dbname})
+    return data if data and isinstance(data.get("key"), dict) else None
 
 
 def _exists(conn, name: str) -> bool:

@@ -171,12 +171,6 @@ def inspect(spec: Service) -> Status | None:
         return None if ct is None else status_of(spec, ct.attrs)
 
 
-def _check_port(cl, spec: Service) -> None:
-    holder = ports.holder(cl, spec.host_ip, spec.host_port, spec.name, engine.endpoint().is_local)
-    if holder:
-        raise port_taken(spec, holder)
-
-
 def _start(spec: Service, ct, made: bool) -> None:
     """Start ``ct``; on refusal a new container is removed (its log read first), an existing one kept."""
     try:
@@ -205,7 +199,9 @@ def _check(cl, spec: Service, ct) -> list[str]:
     if changed and spec.volume:
         raise mismatch(spec, ct.attrs, changed)
     if ct is None or changed or ct.status not in ("running", "paused"):
-        _check_port(cl, spec)
+        holder = ports.holder(cl, spec.host_ip, spec.host_port, spec.name, engine.endpoint().is_local)
+        if holder:
+            raise port_taken(spec, holder)
     return changed
 
 
@@ -314,11 +310,9 @@ def _ours(spec: Service, doing: str, verb: str):
 
 
 def refuse_elsewhere(spec: Service, other: str) -> Problem:
-    what = (
-        f"container {spec.name} and volume {spec.volume} hold the database of the checkout at {other}; inv will not remove them from here"
-    )
+    what = f"container {spec.name} and volume {spec.volume} hold the database of the checkout at {other}"
     fix = f"run `inv infra.destroy` in {other} if you mean to, or unset postgres.container and postgres.volume for this checkout's own"
-    return Problem(what, fix, "postgres.container")
+    return Problem(f"{what}; inv will not remove them from here", fix, "postgres.container")
 
 
 def stop(spec: Service, dry: bool = False) -> str:

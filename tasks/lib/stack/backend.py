@@ -168,14 +168,9 @@ class ContainerBackend:
             return failed_row(check, e)
         except Exception as e:  # a doctor row must not fail the whole report
             return (check, "warn", f"could not inspect {spec.name}: {engine.short_error(e)}", "")
-        other = service.elsewhere(spec, ct.attrs)
-        if other:
-            return (
-                check,
-                "warn",
-                f"{spec.name} ({ct.status}) holds the database of the checkout at {other}",
-                "unset postgres.container and postgres.volume for this checkout's own",
-            )
+        if other := service.elsewhere(spec, ct.attrs):
+            fix = "unset postgres.container and postgres.volume for this checkout's own"
+            return (check, "warn", f"{spec.name} ({ct.status}) holds the database of the checkout at {other}", fix)
         return (check, "ok", f"{spec.name} ({ct.status}), this checkout's", "")
 
     def _port_row(self, cl, status: service.Status | None) -> Row:

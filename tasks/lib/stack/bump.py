@@ -48,12 +48,9 @@ def container_bump(spec: PostgresSpec) -> Bump | None:
         if ct is not None:
             found = engine.read_file(ct, f"{mount}/PG_VERSION") if mount else None
         elif engine.lookup(cl.volumes, spec.volume) is not None and engine.lookup(cl.images, spec.image) is not None:
-            reader = {
-                "image": spec.image,
-                "volumes": {spec.volume: {"bind": "/fz-data", "mode": "ro"}},
-                "labels": {service.LABEL: "postgres-upgrade"},
-            }
-            found = engine.read_file(ct := engine.create_container(cl, reader), "/fz-data/PG_VERSION")
+            volumes = {spec.volume: {"bind": "/fz-data", "mode": "ro"}}
+            ct = engine.create_container(cl, {"image": spec.image, "volumes": volumes, "labels": {service.LABEL: "postgres-upgrade"}})
+            found = engine.read_file(ct, "/fz-data/PG_VERSION")
             ct.remove(force=True, v=True)
         else:
             return None

@@ -22,8 +22,8 @@ DUMP = "fz-upgrade.sql"
 AGAIN = "fix the cause, then `inv infra.upgrade` again"
 
 
-def _wait(db, started: handshake.Server, spec) -> None:
-    readiness.wait(handshake.target(db, started), spec.ready_timeout, spec.poll_interval)
+def _wait(started: handshake.Server, spec) -> None:
+    readiness.wait(handshake.target(spec.db, started), spec.ready_timeout, spec.poll_interval)
 
 
 def unexpected_errors(stderr: str, user: str) -> list[str]:
@@ -74,14 +74,14 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
             state.write_json(record, {"old": found.old, "new": found.new, "image": found.image, "data_dir": found.data_dir, "kept": kept})
         service.remove(spec.service)  # the old container and the configured volume: their data is safe in `kept`
         old = replace(spec, container=f"{spec.container}-pg{found.old}", image=found.image, volume=kept, data_dir=found.data_dir)
-        _wait(spec.db, ContainerBackend(old, "infra.upgrade").start(), spec)
+        _wait(ContainerBackend(old, "infra.upgrade").start(), spec)
         try:
             code, dump, err = engine.exec_run(engine.get_container(cl, old.container), ["pg_dumpall", *client], pw)
         finally:
             service.remove(replace(old.service, volume=""))  # the container only: `kept` stays
         if code != 0:
             raise Problem(f"pg_dumpall in {old.container} failed (exit {code}): {err.strip()[-300:]}", f"{kept_in}; {AGAIN}")
-        _wait(spec.db, be.start(), spec)
+        _wait(be.start(), spec)
         ct = engine.get_container(cl, spec.container)
         engine.put_file(ct, "/tmp", DUMP, dump.encode())
         code, _, err = engine.exec_run(ct, ["psql", "-X", "-q", *client, "-d", "postgres", "-f", f"/tmp/{DUMP}"], pw)
@@ -125,7 +125,7 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
     where = programs.display_path(old_home)
     old_bins = binaries.find("", wanted_major=old_major, cache=None if s.dry else s.state_dir / "postgres" / "binaries.json")
     if old_bins.major != old_major:
-        what = f"no PostgreSQL {old_major} programs found to read {programs.display_path(old_home)} (found {old_bins.describe()})"
+        what = f"no PostgreSQL {old_major} programs found to read {where} (found {old_bins.describe()})"
         raise Problem(what, f"install PostgreSQL {old_major}'s server (postgresql-{old_major}, postgresql@{old_major}); {AGAIN}")
     stage = replace(spec, base=spec.base / ".upgrade")
     plan = [
@@ -137,11 +137,11 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
     _clear_stage(stage)
     cluster.private_folder(stage, stage.base, "the upgrade folder")
     old, dump = replace(spec, binaries=old_bins), stage.base / DUMP
-    _wait(spec.db, be.start(old), spec)
+    _wait(be.start(old), spec)
     pg = ["-h", str(old.socket_dir), "-p", str(spec.port), "-U", spec.db.user]
     cluster.run(spec, [spec.binaries.program("pg_dumpall"), *pg, "-f", str(dump)], "pg_dumpall", password=True)
     _stop(old)
-    _wait(spec.db, be.start(stage), spec)
+    _wait(be.start(stage), spec)
     pg[1] = str(stage.socket_dir)
     done = cluster.run(spec, [spec.binaries.program("psql"), "-X", "-q", *pg, "-d", "postgres", "-f", str(dump)], "psql", password=True)
     if errors := unexpected_errors(done.stderr, spec.db.user):
