@@ -144,12 +144,10 @@ def differences(spec: Service, attrs: dict) -> list[str]:
     env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
     for key, label in spec.compared_env.items():
         if env.get(key) != spec.env.get(key):
-            secret = is_secret_key(key)
-            found.append(
-                f"another {label} ({spec.origin(key)})"
-                if secret
-                else f"{label} {env.get(key)} (configured: {spec.env.get(key)}, {spec.origin(key)})"
-            )
+            if is_secret_key(key):
+                found.append(f"another {label} ({spec.origin(key)})")
+            else:
+                found.append(f"{label} {env.get(key)} (configured: {spec.env.get(key)}, {spec.origin(key)})")
     if spec.volume:
         mounts = attrs.get("Mounts") or []
         volume = next((m.get("Name") or m.get("Source") for m in mounts if m.get("Destination") == spec.data_dir), None)
@@ -211,13 +209,10 @@ def mismatch(spec: Service, attrs: dict, changed: list[str]) -> Problem:
     back = f"DATABASE_PORT={port} in .env" if port and port != spec.host_port and spec.kind == "postgres" else "the setting"
     fix = f"set {back} back to the container's value (its data is kept)"
     other = elsewhere(spec, attrs)
+    made, way = "", ", or `inv infra.destroy` to recreate it (deletes its data)"
     if other:
-        what = f"container {spec.name} (made by the checkout at {other}) already exists with another {'; '.join(changed)}"
-        return Problem(what, f"{fix}; it holds that checkout's data: remove it only from there")
-    return Problem(
-        f"container {spec.name} already exists with another {'; '.join(changed)}",
-        f"{fix}, or `inv infra.destroy` to recreate it (deletes its data)",
-    )
+        made, way = f" (made by the checkout at {other})", "; it holds that checkout's data: remove it only from there"
+    return Problem(f"container {spec.name}{made} already exists with another {'; '.join(changed)}", fix + way)
 
 
 def ensure_running(spec: Service) -> Status:

@@ -48,9 +48,8 @@ class ContainerBackend:
         taken = replace(spec, container=container, volume=volume)
         changed = service.differences(taken.service, attrs)
         if changed:  # another port, user or image: this checkout is not the one that used it
-            return print(
-                f"postgres: not taking over container {container} from before names per checkout: {'; '.join(changed)}", flush=True
-            )
+            said = f"postgres: not taking over container {container} from before names per checkout: {'; '.join(changed)}"
+            return print(said, flush=True)
         self.spec, self.svc = taken, taken.service
         took = f"container {container} and volume {volume}, made before inv named them per checkout (the data there is kept)"
         if dry:
@@ -115,11 +114,9 @@ class ContainerBackend:
         if st is None:
             rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
         else:
-            owner = f"NOT ours: no label {service.LABEL}, inv will not touch it"
-            if st.ours:
-                owner = {"": "ours, made before checkouts were labelled", spec.checkout: "ours, this checkout's"}.get(
-                    st.checkout, f"ours, but the checkout at {st.checkout} made it and keeps its data there"
-                )
+            mine = {"": "ours, made before checkouts were labelled", spec.checkout: "ours, this checkout's"}
+            theirs = f"ours, but the checkout at {st.checkout} made it and keeps its data there"
+            owner = mine.get(st.checkout, theirs) if st.ours else f"NOT ours: no label {service.LABEL}, inv will not touch it"
             health = st.health or "no healthcheck (the readiness probe is a real handshake)"
             rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
             rows += [("image", st.image), ("health", health)]
@@ -371,7 +368,5 @@ def settle(s: config.Settings, be: Backend) -> None:
     """After auto's first start: remember the backend it chose for this repository."""
     if be.decided and not s.dry:
         remember(s, be.name, be.decided)
-        other = "local" if be.name == "docker" else "docker"
-        print(
-            f"postgres.backend=auto: {be.name} from now on for this repository (in {MEMORY}; `inv infra.use {other}` switches)", flush=True
-        )
+        switch = f"`inv infra.use {'local' if be.name == 'docker' else 'docker'}` switches"
+        print(f"postgres.backend=auto: {be.name} from now on for this repository (in {MEMORY}; {switch})", flush=True)

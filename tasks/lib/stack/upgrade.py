@@ -89,9 +89,8 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
     if errors := unexpected_errors(err, spec.db.user) or ([f"psql exited {code}"] if code else []):
         raise Problem(f"restoring into PostgreSQL {found.new} failed: {errors[0]}", f"{kept_in}; {AGAIN}")
     state.remove(record)
-    print(
-        f"upgraded volume {spec.volume} from PostgreSQL {found.old} to {found.new}; {kept_in} (`docker volume rm {kept}` removes it once sure)"
-    )
+    rm = f"`docker volume rm {kept}` removes it once sure"
+    print(f"upgraded volume {spec.volume} from PostgreSQL {found.old} to {found.new}; {kept_in} ({rm})")
     return True
 
 
@@ -110,9 +109,8 @@ def _copy_volume(cl, spec, found: bump.Bump, kept: str) -> None:
     code, log = engine.run_once(cl, {**copy, "labels": {service.LABEL: "postgres-upgrade"}})
     if code != 0:
         engine.lookup(cl.volumes, kept).remove(force=True)
-        raise Problem(
-            f"copying volume {spec.volume} to {kept} failed (exit {code}): {log.strip()[-300:]}", f"the data is untouched; {AGAIN}"
-        )
+        what = f"copying volume {spec.volume} to {kept} failed (exit {code}): {log.strip()[-300:]}"
+        raise Problem(what, f"the data is untouched; {AGAIN}")
 
 
 def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
@@ -152,10 +150,8 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
         spec.home.rmdir()
     os.rename(stage.home, spec.home)
     shutil.rmtree(stage.base, ignore_errors=True)
-    new = f"{spec.binaries.major} ({programs.display_path(spec.home)})"
-    print(
-        f"upgraded the local cluster from PostgreSQL {old_major} ({where}) to {new}; {where} is kept (`rm -rf {where}` removes it once sure)"
-    )
+    new = f"{spec.binaries.major} ({programs.display_path(spec.home)}); {where} is kept"
+    print(f"upgraded the local cluster from PostgreSQL {old_major} ({where}) to {new} (`rm -rf {where}` removes it once sure)")
     return True
 
 
