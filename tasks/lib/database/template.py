@@ -154,7 +154,7 @@ def evicted(db: Database, say: Callable[[str], None], conn: Any = None) -> Itera
         say(f"warning: cannot end the sessions of {db.name} ({e})")
         yield
         return
-    try:
+    with contextlib.closing(conn) if own else contextlib.nullcontext():
         count, ended = end_sessions(conn, db.name) if _exists(conn, db.name) else (0, "")
         if count:
             say(f"ended {count} session(s) of {db.name}: {ended}")
@@ -163,9 +163,6 @@ def evicted(db: Database, say: Callable[[str], None], conn: Any = None) -> Itera
         finally:
             if _exists(conn, db.name):
                 sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
-    finally:
-        if own:
-            conn.close()
 
 
 def restore(db: Database, marker: str | None, say: Callable[[str], None], source: str = "") -> None:
