@@ -17,7 +17,7 @@ SEEDED_BY = "inv"
 
 
 def parse_marker(comment: str | None, ours: dict | None = None) -> dict | None:
-    """The marker in a database comment, or None when it is not ours (has not the values of ``ours``, a seed's by default)."""
+    """The marker in a database comment, or None when it is not ours: it lacks the values in ``ours`` (by default a seed's)."""
     if isinstance(comment, (bytes, bytearray, memoryview)):  # a SQL_ASCII database hands text back as bytes
         comment = bytes(comment).decode("utf-8", "replace")
     try:
