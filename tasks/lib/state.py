@@ -103,11 +103,10 @@ def _cannot_write(folder: Path, error: OSError) -> StateError:
         return problem
     if error.errno in (errno.EACCES, errno.EPERM):
         return _denied(_nearest_folder(folder))
-    why = error.strerror or error.__class__.__name__
+    fix = f"set {SETTING} to a writable folder"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         fix = f"free space on its disk (`df -h {_nearest_folder(folder)}` shows it), or set {SETTING} to a folder on another disk"
-        return StateError(f"cannot write the state folder {folder} ({why})", fix)
-    return StateError(f"cannot write the state folder {folder} ({why})", f"set {SETTING} to a writable folder")
+    return StateError(f"cannot write the state folder {folder} ({error.strerror or error.__class__.__name__})", fix)
 
 
 def _file_error(path: Path) -> StateError:

@@ -16,15 +16,16 @@ from tasks.lib.problem import Problem
 SEEDED_BY = "inv"
 
 
-def parse_marker(comment: str | None) -> dict | None:
-    """The marker in a database comment, or None when it is not ours."""
+def parse_marker(comment: str | None, ours: dict | None = None) -> dict | None:
+    """The marker in a database comment, or None when it is not ours: it lacks the values in ``ours`` (by default a seed's)."""
     if isinstance(comment, (bytes, bytearray, memoryview)):  # a SQL_ASCII database hands text back as bytes
         comment = bytes(comment).decode("utf-8", "replace")
     try:
         data = json.loads(comment) if comment else None
     except ValueError:
         return None
-    return data if isinstance(data, dict) and data.get("seeded_by") == SEEDED_BY else None
+    want = ours or {"seeded_by": SEEDED_BY}
+    return data if isinstance(data, dict) and all(data.get(k) == v for k, v in want.items()) else None
 
 
 def make_marker(static: bool, now: float | None = None) -> dict:

@@ -60,9 +60,7 @@ class PostgresSpec:
             # PGDATA is the mount: the data lives in the volume whatever the image's own default.
             env={"POSTGRES_USER": db.user, "POSTGRES_PASSWORD": db.password, "POSTGRES_DB": db.name, "PGDATA": self.data_dir},
             origins={
-                "image": self.origin("image"),
-                "command": self.origin("command"),
-                "data_dir": self.origin("data_dir"),
+                **{key: self.origin(key) for key in ("image", "command", "data_dir")},
                 "port": f"DATABASE_PORT from {database_origin('DATABASE_PORT')}",
                 "POSTGRES_USER": f"DATABASE_USER from {database_origin('DATABASE_USER')}",
                 "POSTGRES_DB": f"DATABASE_NAME from {database_origin('DATABASE_NAME')}",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.lib.database import Database, sql
-from tasks.lib.database.seeding import SEEDED_BY
+from tasks.lib.database.seeding import SEEDED_BY, parse_marker
 from tasks.lib.database.sql import MAINTENANCE_DB, Unreachable
 from tasks.lib.problem import Problem
 
@@ -97,12 +97,8 @@ def describe(db: Database, suffix: str = SUFFIX) -> Template:
 
 
 def _parse(comment, dbname: str) -> dict | None:
-    try:
-        data = json.loads(bytes(comment).decode() if isinstance(comment, (bytes, memoryview)) else comment or "")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    ours = isinstance(data, dict) and data.get("made_by") == SEEDED_BY and data.get("template_of") == dbname
-    return data if ours and isinstance(data.get("key"), dict) else None
+    data = parse_marker(comment, {"made_by": SEEDED_BY, "template_of": dbname})
+    return data if data and isinstance(data.get("key"), dict) else None
 
 
 def _exists(conn, name: str) -> bool:
@@ -161,7 +157,7 @@ def evicted(db: Database, say: Callable[[str], None], conn: Any = None) -> Itera
         say(f"warning: cannot end the sessions of {db.name} ({e})")
         yield
         return
-    try:
+    with contextlib.closing(conn) if own else contextlib.nullcontext():
         count, ended = end_sessions(conn, db.name) if _exists(conn, db.name) else (0, "")
         if count:
             say(f"ended {count} session(s) of {db.name}: {ended}")
@@ -170,9 +166,6 @@ def evicted(db: Database, say: Callable[[str], None], conn: Any = None) -> Itera
         finally:
             if _exists(conn, db.name):
                 sql.execute(conn, "ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)
-    finally:
-        if own:
-            conn.close()
 
 
 def restore(db: Database, marker: str | None, say: Callable[[str], None], source: str = "") -> None:

@@ -39,9 +39,8 @@ def holder(cl, host_ip: str, port: int, exclude: str, local_engine: bool) -> str
         ips = [p.get("IP", "") for p in summary.get("Ports") or [] if p.get("Type", "tcp") == "tcp" and p.get("PublicPort") == port]
         if not (exclude and exclude in names) and any(ip in wild or host_ip in wild or ip == host_ip for ip in ips):
             checkout = (summary.get("Labels") or {}).get("dev.firezone.inv.checkout")  # service.CHECKOUT_LABEL
-            return f"container {names[0] if names else summary.get('Id', '?')[:12]}" + (
-                f" (the checkout at {checkout})" if checkout else ""
-            )
+            where = f" (the checkout at {checkout})" if checkout else ""
+            return f"container {names[0] if names else summary.get('Id', '?')[:12]}{where}"
     if local_engine and not port_is_free(host_ip, port):
         who = port_holder_process(port)
         return f"another process, {who}" if who else "another process"

@@ -158,12 +158,10 @@ def differences(spec: Service, attrs: dict) -> list[str]:
     env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
     for key, label in spec.compared_env.items():
         if env.get(key) != spec.env.get(key):
-            secret = is_secret_key(key)
-            found.append(
-                f"another {label} ({spec.origin(key)})"
-                if secret
-                else f"{label} {env.get(key)} (configured: {spec.env.get(key)}, {spec.origin(key)})"
-            )
+            if is_secret_key(key):
+                found.append(f"another {label} ({spec.origin(key)})")
+            else:
+                found.append(f"{label} {env.get(key)} (configured: {spec.env.get(key)}, {spec.origin(key)})")
     if spec.volume:
         mounts = attrs.get("Mounts") or []
         volume = next((m.get("Name") or m.get("Source") for m in mounts if m.get("Destination") == spec.data_dir), None)
@@ -183,12 +181,6 @@ def inspect(spec: Service) -> Status | None:
     with engine.docker_errors(f"inspecting container {spec.name}"):
         ct = engine.get_container(cl, spec.name)
         return None if ct is None else status_of(spec, ct.attrs)
-
-
-def _check_port(cl, spec: Service) -> None:
-    holder = ports.holder(cl, spec.host_ip, spec.host_port, spec.name, engine.endpoint().is_local)
-    if holder:
-        raise port_taken(spec, holder)
 
 
 def _start(spec: Service, ct, made: bool) -> None:
@@ -219,7 +211,9 @@ def _check(cl, spec: Service, ct) -> list[str]:
     if changed and spec.volume:
         raise mismatch(spec, ct.attrs, changed)
     if ct is None or changed or ct.status not in ("running", "paused"):
-        _check_port(cl, spec)
+        holder = ports.holder(cl, spec.host_ip, spec.host_port, spec.name, engine.endpoint().is_local)
+        if holder:
+            raise port_taken(spec, holder)
     return changed
 
 
@@ -229,13 +223,10 @@ def mismatch(spec: Service, attrs: dict, changed: list[str]) -> Problem:
     back = f"DATABASE_PORT={port} in .env" if port and port != spec.host_port and spec.kind == "postgres" else "the setting"
     fix = f"set {back} back to the container's value (its data is kept)"
     other = elsewhere(spec, attrs)
+    made, way = "", ", or `inv infra.destroy` to recreate it (deletes its data)"
     if other:
-        what = f"container {spec.name} (made by the checkout at {other}) already exists with another {'; '.join(changed)}"
-        return Problem(what, f"{fix}; it holds that checkout's data: remove it only from there")
-    return Problem(
-        f"container {spec.name} already exists with another {'; '.join(changed)}",
-        f"{fix}, or `inv infra.destroy` to recreate it (deletes its data)",
-    )
+        made, way = f" (made by the checkout at {other})", "; it holds that checkout's data: remove it only from there"
+    return Problem(f"container {spec.name}{made} already exists with another {'; '.join(changed)}", fix + way)
 
 
 def ensure_running(spec: Service) -> Status:
@@ -328,11 +319,9 @@ def _ours(spec: Service, doing: str, verb: str):
 
 
 def refuse_elsewhere(spec: Service, other: str) -> Problem:
-    what = (
-        f"container {spec.name} and volume {spec.volume} hold the database of the checkout at {other}; inv will not remove them from here"
-    )
+    what = f"container {spec.name} and volume {spec.volume} hold the database of the checkout at {other}"
     fix = f"run `inv infra.destroy` in {other} if you mean to, or unset postgres.container and postgres.volume for this checkout's own"
-    return Problem(what, fix, "postgres.container")
+    return Problem(f"{what}; inv will not remove them from here", fix, "postgres.container")
 
 
 def stop(spec: Service, dry: bool = False) -> str:

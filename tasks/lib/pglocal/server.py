@@ -67,12 +67,9 @@ def check_port(spec: LocalSpec) -> None:
 def _made_by_another(spec: LocalSpec, other: Path, major: str, running: cluster.Server | None = None) -> Problem:
     where, new = programs.display_path(other), spec.binaries.major
     if other == spec.data:  # the cluster of this major's folder: its files say otherwise
+        what = f"the local cluster in {where} was made by PostgreSQL {major}, and the programs found now are {spec.binaries.describe()}"
         fix = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep using it, or `inv infra.destroy` to start over (deletes its data)"
-        return Problem(
-            f"the local cluster in {where} was made by PostgreSQL {major}, and the programs found now are {spec.binaries.describe()}",
-            fix,
-            BIN_DIR,
-        )
+        return Problem(what, fix, BIN_DIR)
     runs = f" (its server runs, pid {running.pid})" if running is not None else ""
     what = f"the local cluster's data in {where} is PostgreSQL {major}{runs}, and this run would use PostgreSQL {new} ({spec.binaries.describe()})"
     keep = f"set {shown(BIN_DIR)} to PostgreSQL {major}'s bin folder to keep it as it is"
@@ -237,9 +234,8 @@ def stop(base: Path) -> list[str]:
     return [f"the local cluster is not running{where}"]
 
 
-def remove(spec: LocalSpec, home: Path | None = None) -> list[str]:
-    """Remove the cluster in ``home`` (this major's by default) and its socket folder, its server stopped first."""
-    home = home or spec.home
+def remove(spec: LocalSpec, home: Path) -> list[str]:
+    """Remove the cluster in ``home`` (one of ``destroyed``) and its socket folder, its server stopped first."""
     cluster.check_ours(home)
     done = []
     where = programs.display_path(home)

@@ -131,11 +131,9 @@ class ContainerBackend:
         if st is None:
             rows.append(("container", f"{spec.container}: does not exist (`inv infra.up` creates it)"))
         else:
-            owner = f"NOT ours: no label {service.LABEL}, inv will not touch it"
-            if st.ours:
-                owner = {"": "ours, made before checkouts were labelled", spec.checkout: "ours, this checkout's"}.get(
-                    st.checkout, f"ours, but the checkout at {st.checkout} made it and keeps its data there"
-                )
+            mine = {"": "ours, made before checkouts were labelled", spec.checkout: "ours, this checkout's"}
+            theirs = f"ours, but the checkout at {st.checkout} made it and keeps its data there"
+            owner = mine.get(st.checkout, theirs) if st.ours else f"NOT ours: no label {service.LABEL}, inv will not touch it"
             health = st.health or "no healthcheck (the readiness probe is a real handshake)"
             rows += [("container", f"{st.name} ({owner}, id {st.id[:12]})"), ("state", st.state), ("port", st.published)]
             rows += [("image", st.image), ("health", health)]
@@ -187,14 +185,9 @@ class ContainerBackend:
             return failed_row(check, e)
         except Exception as e:  # a doctor row must not fail the whole report
             return (check, "warn", f"could not inspect {spec.name}: {engine.short_error(e)}", "")
-        other = service.elsewhere(spec, ct.attrs)
-        if other:
-            return (
-                check,
-                "warn",
-                f"{spec.name} ({ct.status}) holds the database of the checkout at {other}",
-                "unset postgres.container and postgres.volume for this checkout's own",
-            )
+        if other := service.elsewhere(spec, ct.attrs):
+            fix = "unset postgres.container and postgres.volume for this checkout's own"
+            return (check, "warn", f"{spec.name} ({ct.status}) holds the database of the checkout at {other}", fix)
         return (check, "ok", f"{spec.name} ({ct.status}), this checkout's", "")
 
     def _port_row(self, cl, status: service.Status | None) -> Row:
@@ -398,7 +391,5 @@ def settle(s: config.Settings, be: Backend) -> None:
     """After auto's first start: remember the backend it chose for this repository."""
     if be.decided and not s.dry:
         remember(s, be.name, be.decided)
-        other = "local" if be.name == "docker" else "docker"
-        print(
-            f"postgres.backend=auto: {be.name} from now on for this repository (in {MEMORY}; `inv infra.use {other}` switches)", flush=True
-        )
+        switch = f"`inv infra.use {'local' if be.name == 'docker' else 'docker'}` switches"
+        print(f"postgres.backend=auto: {be.name} from now on for this repository (in {MEMORY}; {switch})", flush=True)

@@ -47,18 +47,17 @@ def _record_path(state_dir: Path, db: Database) -> Path:
 @contextmanager
 def recorded(state_dir: Path, db: Database, doing: str, dry_run: bool = False) -> Iterator[None]:
     """Record a seed or reset of ``db`` as started for the block (not under --dry); a failure is recorded as failed."""
-    path = _record_path(state_dir, db)
-    record = {} if dry_run else seeding.start_record(doing, cluster=seeding.cluster_id(db))
-    if not dry_run:
-        state.write_json(path, record)
+    if dry_run:
+        yield
+        return
+    path, record = _record_path(state_dir, db), seeding.start_record(doing, cluster=seeding.cluster_id(db))
+    state.write_json(path, record)
     try:
         yield
     except Exit as e:
-        if not dry_run:
-            state.write_json(path, {**record, "failed": e.code})
+        state.write_json(path, {**record, "failed": e.code})
         raise
-    if not dry_run:
-        state.remove(path)
+    state.remove(path)
 
 
 def unfinished(state_dir: Path, db: Database, dry: bool = False) -> str | None:

@@ -50,8 +50,8 @@ def carried(before: str, after: str, major: int) -> str:
     return RETEMPLATE.format(names=templates, major=major)
 
 
-def _wait(db, started: handshake.Server, spec) -> None:
-    readiness.wait(handshake.target(db, started), spec.ready_timeout, spec.poll_interval)
+def _wait(started: handshake.Server, spec) -> None:
+    readiness.wait(handshake.target(spec.db, started), spec.ready_timeout, spec.poll_interval)
 
 
 def unexpected_errors(stderr: str, user: str) -> list[str]:
@@ -117,7 +117,7 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
         service.remove(spec.service)  # the old container and the configured volume: their data is safe in `kept`
         old = replace(spec, container=f"{spec.container}-pg{found.old}", image=found.image, volume=kept, data_dir=found.data_dir)
         old = replace(old, command=found.command or spec.command)  # the old server's own settings
-        _wait(spec.db, ContainerBackend(old, "infra.upgrade").start(), spec)
+        _wait(ContainerBackend(old, "infra.upgrade").start(), spec)
         try:
             ct = engine.get_container(cl, old.container)
             before = psql(ct, "-c", LIST)
@@ -127,7 +127,7 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
             service.remove(replace(old.service, volume=""))  # the container only: `kept` stays
         if code != 0:
             raise Problem(f"pg_dumpall in {old.container} failed (exit {code}): {err.strip()[-300:]}", f"{kept_in}; {AGAIN}")
-        _wait(spec.db, be.start(), spec)
+        _wait(be.start(), spec)
         ct = engine.get_container(cl, spec.container)
         engine.put_file(ct, "/tmp", DUMP, dump.encode())
         code, _, err = engine.exec_run(ct, ["psql", "-X", "-q", *client, "-d", "postgres", "-f", f"/tmp/{DUMP}"], pw)
@@ -136,9 +136,8 @@ def _container(s: config.Settings, be: ContainerBackend, yes: bool) -> bool:
             raise Problem(f"restoring into PostgreSQL {found.new} failed: {errors[0]}", f"{kept_in}; {AGAIN}")
         psql(ct, "-c", carried(before, psql(ct, "-c", LIST), found.new))
     state.remove(record)
-    print(
-        f"upgraded volume {spec.volume} from PostgreSQL {found.old} to {found.new}; {kept_in} (`docker volume rm {kept}` removes it once sure)"
-    )
+    rm = f"`docker volume rm {kept}` removes it once sure"
+    print(f"upgraded volume {spec.volume} from PostgreSQL {found.old} to {found.new}; {kept_in} ({rm})")
     return True
 
 
@@ -157,9 +156,8 @@ def _copy_volume(cl, spec, found: bump.Bump, kept: str) -> None:
     code, log = engine.run_once(cl, {**copy, "labels": {service.LABEL: "postgres-upgrade"}})
     if code != 0:
         engine.lookup(cl.volumes, kept).remove(force=True)
-        raise Problem(
-            f"copying volume {spec.volume} to {kept} failed (exit {code}): {log.strip()[-300:]}", f"the data is untouched; {AGAIN}"
-        )
+        what = f"copying volume {spec.volume} to {kept} failed (exit {code}): {log.strip()[-300:]}"
+        raise Problem(what, f"the data is untouched; {AGAIN}")
 
 
 def _free_name(cl, name: str) -> str:
@@ -178,7 +176,7 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
     where = programs.display_path(old_home)
     old_bins = binaries.find("", wanted_major=old_major, cache=None if s.dry else s.state_dir / "postgres" / "binaries.json")
     if old_bins.major != old_major:
-        what = f"no PostgreSQL {old_major} programs found to read {programs.display_path(old_home)} (found {old_bins.describe()})"
+        what = f"no PostgreSQL {old_major} programs found to read {where} (found {old_bins.describe()})"
         raise Problem(what, f"install PostgreSQL {old_major}'s server (postgresql-{old_major}, postgresql@{old_major}); {AGAIN}")
     stage = replace(spec, base=spec.base / ".upgrade")
     plan = [
@@ -193,12 +191,12 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
     pg = ["-h", str(old.socket_dir), "-p", str(spec.port), "-U", spec.db.user]
     psql = [spec.binaries.program("psql"), "-X", "-q", "-At", "-d", "postgres"]
     try:  # a failure or Ctrl-C at any step stops what this run started and removes the staged cluster and the dump
-        _wait(spec.db, be.start(old), spec)
+        _wait(be.start(old), spec)
         before = cluster.run(spec, [*psql, *pg, "-c", LIST], "psql", password=True).stdout.strip()
         cluster.run(spec, [*psql, *pg, "-c", OPEN], "psql", password=True)
         cluster.run(spec, [spec.binaries.program("pg_dumpall"), *pg, "-f", str(dump)], "pg_dumpall", password=True)
         _stop(old)
-        _wait(spec.db, be.start(stage), spec)
+        _wait(be.start(stage), spec)
         pg[1] = str(stage.socket_dir)
         done = cluster.run(spec, [*psql, *pg, "-f", str(dump)], "psql", password=True)
         if errors := unexpected_errors(done.stderr, spec.db.user):
@@ -214,10 +212,8 @@ def _local(s: config.Settings, be: LocalBackend, yes: bool) -> bool:
         spec.home.rmdir()
     os.rename(stage.home, spec.home)
     shutil.rmtree(stage.base, ignore_errors=True)
-    new = f"{spec.binaries.major} ({programs.display_path(spec.home)})"
-    print(
-        f"upgraded the local cluster from PostgreSQL {old_major} ({where}) to {new}; {where} is kept (`rm -rf {where}` removes it once sure)"
-    )
+    new = f"{spec.binaries.major} ({programs.display_path(spec.home)}); {where} is kept"
+    print(f"upgraded the local cluster from PostgreSQL {old_major} ({where}) to {new} (`rm -rf {where}` removes it once sure)")
     return True
 
 
