@@ -176,6 +176,8 @@ def test_a_moved_checkout_is_told_where_its_data_is_and_may_take_it(checkouts, d
         assert "already running" in a.inv("infra.up", env=named, check=True).stdout
         a.inv("infra.destroy", "--yes", env=named, check=True)
         assert container(docker_client, old.name) is None
-    finally:
-        for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL}={moved}"}):
+    finally:  # the fixture cleans up by the moved path; what the old path made goes here
+        for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL}={old_root}"}):
             c.remove(force=True)
+        for v in docker_client.volumes.list(filters={"label": f"{LABEL}={old_root}"}):
+            v.remove(force=True)

@@ -13,9 +13,10 @@ from tasks import infra
 from tasks.lib import readiness as loop
 from tasks.lib import vault as vault_container
 from tasks.lib.database import handshake as readiness
+from tasks.lib.database import template
 from tasks.lib.docker import service as containers
 from tasks.lib.docker.service import Status
-from tasks.lib.stack import postgres
+from tasks.lib.stack import backend, bump, postgres
 
 PROJECT_STATE = Path("/nonexistent/fzdev-unit-state")  # never made: destroy's record clean-up finds nothing
 
@@ -63,6 +64,10 @@ def calls(monkeypatch):
     monkeypatch.setattr(containers, "stop", record("stop", "stopped container firezone-dev-postgres"))
     monkeypatch.setattr(containers, "remove", record("remove", ["removed container x", "removed volume y"]))
     monkeypatch.setattr(loop, "wait", record("wait_ready", 0.42))
+    # What the container backend asks the engine before and after its start: the take-over, the bump, the reopen.
+    monkeypatch.setattr(backend.ContainerBackend, "take_over", lambda self, dry=False: None)
+    monkeypatch.setattr(bump, "refuse", lambda spec, probe=True: None)
+    monkeypatch.setattr(template, "reopen", lambda db, busy=None: False)
     monkeypatch.setattr(readiness, "probe", record("probe", None))
     monkeypatch.setattr(readiness, "handshake", record("handshake", readiness.Handshake(None, "postgres", True)))
     for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME"):
