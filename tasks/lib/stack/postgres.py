@@ -45,9 +45,9 @@ def bring_up(c, cancelled: Callable[[], bool] | None = None) -> Database:
     waited = readiness.wait(handshake.target(db, started), spec.ready_timeout, spec.poll_interval, cancelled=cancelled)
     from tasks.lib.database import locks, template
 
-    if template.reopen(
-        db, busy=lambda: locks.busy(db)
-    ):  # a reset killed mid-way left it refusing connections, or invalid (then dropped: seeded again)
+    # A reset killed mid-way left the dev database refusing connections (opened again), or invalid (dropped: seeded again).
+    # dev.up, the one caller with ``cancelled``, does this in its seed step, under the seed lock.
+    if cancelled is None and template.reopen(db, busy=lambda: locks.busy(db)):
         print(f"postgres: {db.name} was left invalid by a reset cut short: dropped, the next seed makes it again", flush=True)
     took = f"in {time.monotonic() - start:.2f} s (handshake after {waited:.2f} s of waiting)"
     print(f"Postgres ready at {db.host}:{db.port} ({started.described}) {took}{why}", flush=True)
