@@ -16,14 +16,8 @@ import pytest
 
 from tests.integration.conftest import accounts, connect, require_program
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_mix")]
 TEMPLATE = "firezone_dev__seeded"
-
-
-@pytest.fixture(autouse=True)
-def _needs_elixir():
-    require_program("mix", "apt-get install elixir")
-    require_program("psql", "apt-get install postgresql-client (the fixture's aliases use it)")
 
 
 def out(proc) -> str:
