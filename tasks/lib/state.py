@@ -38,6 +38,7 @@ def make_folder(folder: Path) -> None:
 
 # What the suite keeps in its state folder (and the temporary files of atomic writes).
 OURS = {".gitignore", "fingerprints", "seeding", "postgres", "cert.lock", "elixir-version.json", "backend.json"}
+OURS |= {"postgres-container.json", "upgrade.json", "upgrade.lock"}
 
 
 def keep_out_of_git(folder: Path) -> None:

@@ -115,7 +115,10 @@ def upgrade(c, yes: bool) -> None:
     from tasks.lib.stack import upgrade
 
     s = config.settings(c)
-    if upgrade.run(s, backend.choose(s), yes):
+    waiting = "infra.upgrade: waiting for another inv that is upgrading"
+    with contextlib.nullcontext() if s.dry else state.held(s.state_dir / "upgrade.lock", waiting):
+        done = upgrade.run(s, backend.choose(s), yes)  # the second of two at once finds nothing left to do
+    if done:
         bring_up(c)
 
 
