@@ -302,6 +302,21 @@ def clear_leftovers(spec: LocalSpec) -> None:
             left.unlink(missing_ok=True)
 
 
+def _remove_settled(folder: Path, within: float = 5.0) -> None:
+    """Remove ``folder`` and keep removing it while initdb's bootstrap server, which outlives a killed initdb for a moment,
+    still writes there: gone once it stays gone for 0.2 s (or ``within`` seconds pass)."""
+    deadline, gone_since = time.monotonic() + within, None
+    while time.monotonic() < deadline:
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder.exists():
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since >= 0.2:
+            return
+        time.sleep(0.05)
+
+
 def initdb(spec: LocalSpec) -> None:
     check_ours(spec.home)
     if spec.home.exists() and not is_ours(spec.home):
@@ -320,7 +335,7 @@ def initdb(spec: LocalSpec) -> None:
         print(f"making the local cluster in {programs.display_path(spec.data)} (initdb, PostgreSQL {spec.binaries.version})", flush=True)
         run(spec, argv, "initdb", dies_with_us=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_settled(tmp)
         raise
     finally:
         pwfile.unlink(missing_ok=True)
