@@ -194,7 +194,7 @@ def _own_postgres(project, docker_client):
     project.container_name = name
     yield project
     for c in docker_client.containers.list(all=True, filters={"name": f"^/{name}$"}):
-        c.remove(force=True)
+        c.remove(force=True, v=True)  # with its anonymous volumes (the 18 image declares one)
     for v in docker_client.volumes.list(filters={"name": f"{name}-data"}):
         if v.name == f"{name}-data":
             v.remove(force=True)
