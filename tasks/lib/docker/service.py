@@ -202,21 +202,14 @@ def _start(spec: Service, ct, made: bool) -> None:
         raise problem from None
 
 
-def check_existing(spec: Service, attrs: dict) -> list[str]:
-    """An existing container that infra.up refuses (someone else's, or ours from other settings while it keeps data) as a
-    Problem; else what differs (a container that keeps no data is made again)."""
-    if not is_ours(spec, attrs):
-        raise refuse_foreign(spec, "use")
-    changed = differences(spec, attrs)
-    if changed and spec.volume:
-        raise mismatch(spec, attrs, changed)
-    return changed
-
-
 def _check(cl, spec: Service, ct) -> list[str]:
     """What the real run finds in the way, raised as a Problem (the same checks under --dry); else the differences of a
     container that keeps no data and is made again."""
-    changed = [] if ct is None else check_existing(spec, ct.attrs)
+    changed = [] if ct is None else differences(spec, ct.attrs)
+    if ct is not None and not is_ours(spec, ct.attrs):
+        raise refuse_foreign(spec, "use")
+    if changed and spec.volume:
+        raise mismatch(spec, ct.attrs, changed)
     if ct is None or changed or ct.status not in ("running", "paused"):
         holder = ports.holder(cl, spec.host_ip, spec.host_port, spec.name, engine.endpoint().is_local)
         if holder:

@@ -173,11 +173,15 @@ class ContainerBackend:
             ct = engine.get_container(cl, spec.name)
             if ct is None:
                 return (check, "ok", f"{spec.name}: not made yet (infra.up makes it)", "")
-            ours_changed = service.is_ours(spec, ct.attrs) and service.differences(spec, ct.attrs)
-            if ours_changed and bump.container_bump(self.spec, probe=False):  # the postgres data row's, as infra.up says it first
-                return (check, "ok", f"{spec.name} ({ct.status}): its data is of another major (the postgres data row says what to do)", "")
-            service.check_existing(spec, ct.attrs)
+            if not service.is_ours(spec, ct.attrs):
+                raise service.refuse_foreign(spec, "use")
+            changed = service.differences(spec, ct.attrs)
+            if changed and spec.volume:
+                bump.refuse(self.spec, probe=False)  # a major bump is the postgres data row's, as infra.up says it first
+                raise service.mismatch(spec, ct.attrs, changed)
         except Exit as e:
+            if getattr(e, "setting", "") == "postgres.image":  # bump.refuse's
+                return (check, "ok", f"{spec.name} ({ct.status}): its data is of another major (the postgres data row says what to do)", "")
             return failed_row(check, e)
         except Exception as e:  # a doctor row must not fail the whole report
             return (check, "warn", f"could not inspect {spec.name}: {engine.short_error(e)}", "")

@@ -37,7 +37,7 @@ def container_row(spec) -> tuple[tuple[str, str], bool]:
     if status is None:
         return ("container", f"{spec.container}: absent (inv infra.up creates it)"), False
     health = f", health {status.health}" if status.health else ""
-    other = f", made by the checkout at {found}" if (found := service.other_checkout(spec.service, status.checkout)) else ""
+    other = f", made by the checkout at {status.checkout}" if status.checkout not in ("", spec.checkout) else ""
     return ("container", f"{status.name}: {status.state}, {status.published}, image {status.image}{health}{other}"), status.running
 
 
